@@ -1,0 +1,32 @@
+//! Replays every fuzz corpus and regression input through the same checks the
+//! fuzz targets run, on the stable toolchain.
+
+use std::fs;
+use std::path::Path;
+
+#[path = "../fuzz/checks/line_framer.rs"]
+mod line_framer;
+
+/// Runs `check` on every file kept for `target`; fails if the seed corpus is
+/// missing, so a renamed target cannot silently replay nothing.
+fn replay(target: &str, check: fn(&[u8])) {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz");
+    let mut replayed = 0;
+    for dir in [root.join("corpus").join(target), root.join("regressions").join(target)] {
+        let Ok(entries) = fs::read_dir(&dir) else {
+            continue;
+        };
+        for entry in entries {
+            let path = entry.expect("readable corpus directory").path();
+            let data = fs::read(&path).expect("readable corpus file");
+            check(&data);
+            replayed += 1;
+        }
+    }
+    assert!(replayed > 0, "no corpus for fuzz target {target}");
+}
+
+#[test]
+fn line_framer_corpus() {
+    replay("line_framer", line_framer::check);
+}

@@ -8,6 +8,8 @@
 //!
 //! - [`Text`] and [`limits`]: the line-safe string type and every size limit.
 //! - [`framing`]: the only incremental code; complete lines out of a byte stream.
+//! - [`auth`]: SASL exchanges for AUTH (PLAIN, LOGIN, XOAUTH2), client and server.
+//! - [`proxy`]: the HAProxy PROXY protocol preamble, versions 1 and 2.
 #![no_std]
 #![forbid(unsafe_code)]
 #![cfg_attr(docsrs, feature(doc_auto_cfg))]
@@ -16,8 +18,10 @@ extern crate alloc;
 #[cfg(feature = "std")]
 extern crate std;
 
+pub mod auth;
 pub mod framing;
 pub mod limits;
+pub mod proxy;
 mod text;
 
 pub use text::{Text, TextError};

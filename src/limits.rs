@@ -41,3 +41,20 @@ pub const DEFAULT_MAX_REPLY_LINES: usize = 256;
 /// Default limit for one text line of message content including CRLF
 /// (RFC 5321 §4.5.3.1.6).
 pub const DEFAULT_MAX_TEXT_LINE: usize = 1000;
+
+/// Longest SASL mechanism name, in octets (RFC 4422 §3.1).
+pub const MAX_SASL_MECHANISM_NAME: usize = 20;
+
+/// Longest AUTH command a client sends with an initial response, including
+/// CRLF. RFC 4954 §4 keeps AUTH within the RFC 5321 §4.5.3.1.4 command line
+/// limit; a response that does not fit is sent after an empty challenge instead.
+pub const MAX_AUTH_COMMAND_LINE: usize = 512;
+
+/// Longest PROXY protocol version 1 header, including CRLF (HAProxy
+/// proxy-protocol.txt §2.1: 107 octets is the worst case of the format).
+pub const MAX_PROXY_V1_HEADER: usize = 107;
+
+/// Longest PROXY protocol version 2 header accepted, including the 16-octet
+/// fixed part. The length field allows 65 535 octets of addresses and TLVs;
+/// load balancers send a few hundred at most, so more is treated as hostile.
+pub const MAX_PROXY_V2_HEADER: usize = 4096;

@@ -4,8 +4,12 @@
 use std::fs;
 use std::path::Path;
 
+#[path = "../fuzz/checks/auth_server.rs"]
+mod auth_server;
 #[path = "../fuzz/checks/line_framer.rs"]
 mod line_framer;
+#[path = "../fuzz/checks/proxy.rs"]
+mod proxy;
 
 /// Runs `check` on every file kept for `target`; fails if the seed corpus is
 /// missing, so a renamed target cannot silently replay nothing.
@@ -32,4 +36,14 @@ fn replay(target: &str, check: fn(&[u8])) {
 #[test]
 fn line_framer_corpus() {
     replay("line_framer", line_framer::check);
+}
+
+#[test]
+fn auth_server_corpus() {
+    replay("auth_server", auth_server::check);
+}
+
+#[test]
+fn proxy_corpus() {
+    replay("proxy", proxy::check);
 }

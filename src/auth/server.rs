@@ -1,0 +1,272 @@
+//! The server side of one AUTH exchange.
+
+use super::message::{self, LOGIN_PASSWORD_PROMPT, LOGIN_USERNAME_PROMPT};
+use super::{Credentials, CredentialsError, Field, LoginCredentials, Mechanism};
+use crate::limits::DEFAULT_MAX_AUTH_LINE;
+use crate::text::TextError;
+use crate::Text;
+
+/// What the server does next in an exchange.
+#[derive(Debug, Clone)]
+#[must_use]
+pub enum Step {
+    /// Send `334 ` followed by this base64 text, then feed the client's answer
+    /// to [`ServerAuth::respond`].
+    Challenge(Text),
+    /// The client has presented these credentials. Verify them; on success
+    /// reply 235 (2.7.0), on failure call [`ServerAuth::reject`].
+    Done(Credentials),
+    /// The exchange failed: reply 535 (5.7.8), RFC 4954 §6.
+    Failed,
+}
+
+/// Why an exchange ended without credentials. Each error ends the exchange;
+/// [`AuthError::reply_code`] and [`AuthError::enhanced_code`] give the reply.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AuthError {
+    /// The mechanism is not one this crate runs (RFC 4954 §4: 504 5.5.4).
+    #[error("authentication mechanism {0} is not supported")]
+    UnsupportedMechanism(Mechanism),
+    /// The client answered `*` (RFC 4954 §4: 501).
+    #[error("authentication cancelled by the client")]
+    Cancelled,
+    /// A response is not valid base64 (RFC 4954 §4: 501 5.5.2).
+    #[error("authentication response is not valid base64")]
+    BadBase64,
+    /// A response line is longer than the limit, which counts the CRLF
+    /// (RFC 4954 §6: 500 5.5.6).
+    #[error("authentication line longer than {limit} octets")]
+    TooLong {
+        /// The limit in force.
+        limit: usize,
+    },
+    /// The decoded response does not follow the mechanism's format.
+    #[error("malformed authentication response: {0}")]
+    Malformed(#[from] MalformedResponse),
+    /// A response arrived when none was asked for: the exchange had already
+    /// produced its outcome. A caller error, answered as a bad sequence.
+    #[error("no authentication response was expected")]
+    NotAwaitingResponse,
+}
+
+impl AuthError {
+    /// The SMTP reply code for this error.
+    pub fn reply_code(&self) -> u16 {
+        match self {
+            AuthError::UnsupportedMechanism(_) => 504,
+            AuthError::Cancelled | AuthError::BadBase64 | AuthError::Malformed(_) => 501,
+            AuthError::TooLong { .. } => 500,
+            AuthError::NotAwaitingResponse => 503,
+        }
+    }
+
+    /// The enhanced status code (RFC 3463) for this error, as RFC 4954 §4
+    /// and §6 assign them.
+    pub fn enhanced_code(&self) -> &'static str {
+        match self {
+            AuthError::UnsupportedMechanism(_) => "5.5.4",
+            AuthError::Cancelled => "5.7.0",
+            AuthError::BadBase64 | AuthError::Malformed(_) => "5.5.2",
+            AuthError::TooLong { .. } => "5.5.6",
+            AuthError::NotAwaitingResponse => "5.5.1",
+        }
+    }
+}
+
+/// How a decoded response breaks its mechanism's format.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum MalformedResponse {
+    /// A PLAIN message without exactly two NUL separators (RFC 4616 §2).
+    #[error("PLAIN message does not have exactly two NUL separators")]
+    PlainSeparators,
+    /// An XOAUTH2 message not of the form `user=…^Aauth=Bearer …^A^A`.
+    #[error("XOAUTH2 message is not user=...^Aauth=Bearer ...^A^A")]
+    XOAuth2Syntax,
+    /// A field is not UTF-8, or an identity holds CR or LF.
+    #[error("{field}: {source}")]
+    Encoding {
+        /// The field.
+        field: Field,
+        /// What is wrong with it.
+        source: TextError,
+    },
+    /// The fields decode but do not make valid credentials (an empty authcid,
+    /// for one).
+    #[error(transparent)]
+    Credentials(#[from] CredentialsError),
+}
+
+#[derive(Debug, Clone)]
+enum State {
+    /// PLAIN or XOAUTH2 after an empty challenge: the whole message is next.
+    AwaitingMessage,
+    AwaitingUsername,
+    AwaitingPassword(Text),
+    /// Credentials handed out; the caller may still [`ServerAuth::reject`].
+    Verifying,
+    /// XOAUTH2 error challenge sent; the client's (empty) answer is next.
+    AwaitingErrorAck,
+    Finished,
+}
+
+/// The server side of one AUTH exchange (RFC 4954 §4).
+///
+/// Start it with the mechanism and initial response from the AUTH command,
+/// send each [`Step::Challenge`] after `334 `, and feed every line the client
+/// answers (without CRLF) to [`respond`](ServerAuth::respond) until it yields
+/// [`Step::Done`] or an error.
+///
+/// ```
+/// use smtpwire::auth::{Credentials, Mechanism, ServerAuth, Step};
+///
+/// // C: AUTH PLAIN dGVzdAB0ZXN0ADEyMzQ=
+/// let (_auth, step) = ServerAuth::start(&Mechanism::Plain, Some(b"dGVzdAB0ZXN0ADEyMzQ=")).unwrap();
+/// let Step::Done(Credentials::Plain(creds)) = step else { panic!() };
+/// assert_eq!(creds.authzid().unwrap(), "test");
+/// assert_eq!(creds.authcid(), "test");
+/// assert_eq!(creds.password().expose(), "1234");
+///
+/// // LOGIN prompts for the name and then the password.
+/// let (mut auth, step) = ServerAuth::start(&Mechanism::Login, None).unwrap();
+/// assert!(matches!(step, Step::Challenge(prompt) if prompt == "VXNlcm5hbWU6"));
+/// assert!(matches!(auth.respond(b"dGlt").unwrap(), Step::Challenge(_)));
+/// assert!(matches!(auth.respond(b"cHc=").unwrap(), Step::Done(Credentials::Login(_))));
+/// ```
+#[derive(Debug, Clone)]
+pub struct ServerAuth {
+    mechanism: Mechanism,
+    state: State,
+    max_line: usize,
+}
+
+impl ServerAuth {
+    /// Starts an exchange with the default line limit,
+    /// [`DEFAULT_MAX_AUTH_LINE`].
+    ///
+    /// `initial_response` is the AUTH command's second argument exactly as
+    /// sent: base64, or `=` for an empty response (RFC 4954 §4).
+    pub fn start(
+        mechanism: &Mechanism,
+        initial_response: Option<&[u8]>,
+    ) -> Result<(Self, Step), AuthError> {
+        Self::start_with_max_line(mechanism, initial_response, DEFAULT_MAX_AUTH_LINE)
+    }
+
+    /// Starts an exchange whose lines, initial response included, may be at
+    /// most `max_line` octets counting the CRLF.
+    pub fn start_with_max_line(
+        mechanism: &Mechanism,
+        initial_response: Option<&[u8]>,
+        max_line: usize,
+    ) -> Result<(Self, Step), AuthError> {
+        let state = match mechanism {
+            Mechanism::Plain | Mechanism::XOAuth2 => State::AwaitingMessage,
+            Mechanism::Login => State::AwaitingUsername,
+            Mechanism::Other(_) => return Err(AuthError::UnsupportedMechanism(mechanism.clone())),
+        };
+        let mut auth = ServerAuth {
+            mechanism: mechanism.clone(),
+            state,
+            max_line,
+        };
+        let step = match initial_response {
+            // The empty challenge asks for the message that was not sent up
+            // front (RFC 4954 §4).
+            None if auth.mechanism != Mechanism::Login => Step::Challenge(Text::default()),
+            None => Step::Challenge(Text::from_static(LOGIN_USERNAME_PROMPT)),
+            Some(b"=") => auth.advance(&[])?,
+            Some(response) => auth.respond(response)?,
+        };
+        Ok((auth, step))
+    }
+
+    /// The mechanism being run.
+    pub fn mechanism(&self) -> &Mechanism {
+        &self.mechanism
+    }
+
+    /// Takes one client line, without its CRLF.
+    pub fn respond(&mut self, line: &[u8]) -> Result<Step, AuthError> {
+        if line.len().saturating_add(2) > self.max_line {
+            self.state = State::Finished;
+            return Err(AuthError::TooLong {
+                limit: self.max_line,
+            });
+        }
+        if line == b"*" && !matches!(self.state, State::Verifying | State::Finished) {
+            self.state = State::Finished;
+            return Err(AuthError::Cancelled);
+        }
+        if matches!(self.state, State::AwaitingErrorAck) {
+            // The outcome is already decided; whatever the client says ends it.
+            self.state = State::Finished;
+            return Ok(Step::Failed);
+        }
+        let decoded = message::decode(line).map_err(|_| {
+            self.state = State::Finished;
+            AuthError::BadBase64
+        })?;
+        self.advance(&decoded)
+    }
+
+    /// Moves on with a decoded response; any error ends the exchange.
+    fn advance(&mut self, response: &[u8]) -> Result<Step, AuthError> {
+        let state = core::mem::replace(&mut self.state, State::Finished);
+        let credentials = match (state, &self.mechanism) {
+            (State::AwaitingMessage, Mechanism::Plain) => {
+                Credentials::Plain(message::decode_plain(response)?)
+            }
+            (State::AwaitingMessage, _) => Credentials::XOAuth2(message::decode_xoauth2(response)?),
+            (State::AwaitingUsername, _) => {
+                let username = message::identity(response, Field::Username)?;
+                if username.is_empty() {
+                    return Err(
+                        MalformedResponse::from(CredentialsError::Empty(Field::Username)).into(),
+                    );
+                }
+                self.state = State::AwaitingPassword(username);
+                return Ok(Step::Challenge(Text::from_static(LOGIN_PASSWORD_PROMPT)));
+            }
+            (State::AwaitingPassword(username), _) => {
+                let password = message::secret(response, Field::Password)?;
+                Credentials::Login(
+                    LoginCredentials::new(username, password).map_err(MalformedResponse::from)?,
+                )
+            }
+            (State::Verifying | State::AwaitingErrorAck | State::Finished, _) => {
+                return Err(AuthError::NotAwaitingResponse)
+            }
+        };
+        self.state = State::Verifying;
+        Ok(Step::Done(credentials))
+    }
+
+    /// Refuses the credentials from [`Step::Done`].
+    ///
+    /// For XOAUTH2 with `xoauth2_error` (the JSON status document, such as
+    /// `{"status":"401","schemes":"bearer"}`), this sends it as a challenge
+    /// first, the way Google and Microsoft servers do; the client answers
+    /// with an empty line, which [`respond`](ServerAuth::respond) turns into
+    /// [`Step::Failed`]. Otherwise the exchange fails at once.
+    pub fn reject(&mut self, xoauth2_error: Option<&[u8]>) -> Step {
+        let state = core::mem::replace(&mut self.state, State::Finished);
+        match (state, &self.mechanism, xoauth2_error) {
+            (State::Verifying, Mechanism::XOAuth2, Some(error)) => {
+                self.state = State::AwaitingErrorAck;
+                Step::Challenge(message::encode(error))
+            }
+            _ => Step::Failed,
+        }
+    }
+
+    /// Whether the exchange still expects a client line.
+    pub fn awaiting_response(&self) -> bool {
+        matches!(
+            self.state,
+            State::AwaitingMessage
+                | State::AwaitingUsername
+                | State::AwaitingPassword(_)
+                | State::AwaitingErrorAck
+        )
+    }
+}

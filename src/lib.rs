@@ -8,6 +8,7 @@
 //!
 //! - [`Text`] and [`limits`]: the line-safe string type and every size limit.
 //! - [`framing`]: the only incremental code; complete lines out of a byte stream.
+//! - [`data`]: message content both ways: dot-stuffing, the end of data, BDAT chunks.
 #![no_std]
 #![forbid(unsafe_code)]
 #![cfg_attr(docsrs, feature(doc_auto_cfg))]
@@ -16,8 +17,10 @@ extern crate alloc;
 #[cfg(feature = "std")]
 extern crate std;
 
+pub mod data;
 pub mod framing;
 pub mod limits;
 mod text;
 
+pub use data::{BdatDecoder, BdatEncoder, DataDecoder, DataEncoder};
 pub use text::{Text, TextError};

@@ -41,3 +41,9 @@ pub const DEFAULT_MAX_REPLY_LINES: usize = 256;
 /// Default limit for one text line of message content including CRLF
 /// (RFC 5321 §4.5.3.1.6).
 pub const DEFAULT_MAX_TEXT_LINE: usize = 1000;
+
+/// Default limit for the size of one message's content, in octets after
+/// unstuffing: the figure Postfix ships with (`message_size_limit`). The
+/// server reads an oversized message to its end and then refuses it with 552
+/// (RFC 1870 §6).
+pub const DEFAULT_MAX_MESSAGE_SIZE: u64 = 10_240_000;

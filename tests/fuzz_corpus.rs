@@ -30,3 +30,19 @@ fn replay(target: &str, check: fn(&[u8])) {
 fn line_framer_corpus() {
     replay("line_framer", line_framer::check);
 }
+
+#[path = "../fuzz/checks/data_decoder.rs"]
+mod data_decoder;
+
+#[test]
+fn data_decoder_corpus() {
+    replay("data_decoder", data_decoder::check);
+}
+
+#[path = "../fuzz/checks/bdat.rs"]
+mod bdat;
+
+#[test]
+fn bdat_corpus() {
+    replay("bdat", bdat::check);
+}

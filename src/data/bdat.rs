@@ -84,7 +84,7 @@ impl BdatEncoder {
     /// The chunk size after repair, found on a copy of the state so that an
     /// error leaves nothing half written.
     fn measure(&self, chunk: &[u8], last: bool) -> Result<u64, EncodeError> {
-        let mut probe = self.writer;
+        let mut probe = self.writer.clone();
         let mut count = CountSink::default();
         probe.write(chunk, &mut count)?;
         if last {

@@ -1,7 +1,9 @@
 //! Server side of DATA: unstuffing and the end of data, without copying.
 
 use bytes::{Buf, Bytes, BytesMut};
+use memchr::memmem::Finder;
 
+use super::scan::{crlf_only, dot_line_finder, BLOCK};
 use crate::limits;
 
 /// What the server does about a CR or LF in message content that is not part
@@ -128,6 +130,7 @@ pub struct DataDecoder {
     bare_lf: bool,
     line_too_long: bool,
     finished: bool,
+    dot_lines: Finder<'static>,
 }
 
 impl Default for DataDecoder {
@@ -153,6 +156,7 @@ impl DataDecoder {
             bare_lf: false,
             line_too_long: false,
             finished: false,
+            dot_lines: dot_line_finder(),
         }
     }
 
@@ -238,8 +242,61 @@ impl DataDecoder {
 
     /// How many bytes from the front of `buf` (not empty, not at a line
     /// start) are content before the next line that starts with "." or the
-    /// end of the buffer. Records line lengths and bare CR/LF on the way.
+    /// end of what is looked at. Records line lengths and bare CR/LF.
+    ///
+    /// The common path looks at a block at a time: `memmem` for the next
+    /// `LF "."`, one vectorized pass to confirm that every line ending in the
+    /// block is CRLF (so that match is a line start), and `memrchr` jumps of
+    /// up to a line limit for the lengths. A block with a bare CR or LF is
+    /// walked line by line instead.
     fn scan(&mut self, buf: &[u8]) -> usize {
+        let window = buf.get(..BLOCK).unwrap_or(buf);
+        let end = self
+            .dot_lines
+            .find(window)
+            .map_or(window.len(), |lf| lf + 1);
+        let Some(block) = window.get(..end) else {
+            return self.scan_exact(buf);
+        };
+        if !crlf_only(self.after_cr, block) {
+            return self.scan_exact(buf);
+        }
+        self.measure_lines(block);
+        self.after_cr = block.last() == Some(&b'\r');
+        self.at_line_start = block.last() == Some(&b'\n');
+        end
+    }
+
+    /// Line lengths over a block with CRLF line endings only, without
+    /// visiting every line: the last LF within a line limit of the current
+    /// line's start proves every line up to it short enough.
+    fn measure_lines(&mut self, block: &[u8]) {
+        let mut start = 0;
+        while let Some(rest) = block.get(start..) {
+            let allowed = self.max_line.saturating_sub(self.line_len);
+            let window = rest.get(..allowed).unwrap_or(rest);
+            if let Some(lf) = memchr::memrchr(b'\n', window) {
+                self.line_len = 0;
+                start += lf + 1;
+                continue;
+            }
+            if window.len() == rest.len() {
+                self.add_to_line(rest.len());
+                return;
+            }
+            self.line_too_long = true;
+            let Some(lf) = memchr::memchr(b'\n', rest) else {
+                self.add_to_line(rest.len());
+                return;
+            };
+            self.line_len = 0;
+            start += lf + 1;
+        }
+    }
+
+    /// [`scan`](Self::scan) for content with bare CR or LF: one `memchr2`
+    /// per line ending, so that only CRLF ends a line.
+    fn scan_exact(&mut self, buf: &[u8]) -> usize {
         let mut pos = 0;
         // Start of the current line's bytes within `buf`.
         let mut line_base = 0;

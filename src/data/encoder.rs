@@ -3,6 +3,9 @@
 use alloc::vec::Vec;
 use bytes::{BufMut, Bytes};
 use core::ops::Range;
+use memchr::memmem::Finder;
+
+use super::scan::{crlf_only, dot_line_finder, BLOCK};
 
 /// What the encoders do with a CR or LF in caller content that is not part of
 /// a CRLF pair.
@@ -104,7 +107,7 @@ impl Sink for CountSink {
 
 /// Line-ending repair, and optionally dot-stuffing, over content that arrives
 /// in chunks of any size. Shared by the DATA and BDAT encoders.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub(crate) struct ContentWriter {
     policy: OutgoingBareNewline,
     stuff_dots: bool,
@@ -115,6 +118,7 @@ pub(crate) struct ContentWriter {
     held_cr: bool,
     /// Content bytes seen so far, for error offsets.
     offset: u64,
+    dot_lines: Finder<'static>,
 }
 
 impl ContentWriter {
@@ -125,6 +129,7 @@ impl ContentWriter {
             at_line_start: true,
             held_cr: false,
             offset: 0,
+            dot_lines: dot_line_finder(),
         }
     }
 
@@ -139,8 +144,10 @@ impl ContentWriter {
         }
     }
 
-    /// Encodes one chunk. The common path is one `memchr2` per line and one
-    /// `run` per stretch without a stuffed dot or a repaired line ending.
+    /// Encodes one chunk. The common path takes a block at a time: `memmem`
+    /// for the next line that starts with a dot, one vectorized pass to
+    /// confirm the block has CRLF line endings only, and one `run` for it.
+    /// Blocks with a bare CR or LF go one `memchr2` per line ending.
     pub(crate) fn write<S: Sink>(&mut self, chunk: &[u8], sink: &mut S) -> Result<(), EncodeError> {
         if chunk.is_empty() {
             return Ok(());
@@ -171,6 +178,11 @@ impl ContentWriter {
                     run_start = pos;
                 }
                 self.at_line_start = false;
+            }
+            if let Some(end) = self.clean_block(chunk, pos) {
+                pos = end;
+                self.at_line_start = chunk.get(end - 1) == Some(&b'\n');
+                continue;
             }
             let Some(found) = chunk
                 .get(pos..)
@@ -213,6 +225,25 @@ impl ContentWriter {
         sink.run(run_start..chunk.len());
         self.offset += chunk.len() as u64;
         Ok(())
+    }
+
+    /// The end of the block from `pos` that can be sent as it is: up to and
+    /// including the LF before the next line that starts with a dot, short
+    /// of a final CR (which needs the byte after it), and only if all its
+    /// line endings are CRLF. `pos` never follows a CR still to be judged.
+    fn clean_block(&self, chunk: &[u8], pos: usize) -> Option<usize> {
+        let window = chunk.get(pos..)?;
+        let window = window.get(..BLOCK).unwrap_or(window);
+        let mut len = window.len();
+        if self.stuff_dots {
+            len = self.dot_lines.find(window).map_or(len, |lf| lf + 1);
+        }
+        let mut block = window.get(..len)?;
+        if let Some((b'\r', before)) = block.split_last() {
+            block = before;
+        }
+        let judged = block.last().is_some_and(|&last| last != b'\r');
+        (judged && crlf_only(false, block)).then_some(pos + block.len())
     }
 
     /// Resolves a CR held at the very end of the content.

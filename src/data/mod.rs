@@ -15,6 +15,7 @@
 mod bdat;
 mod decoder;
 mod encoder;
+mod scan;
 
 pub use bdat::{BdatChunkEnd, BdatDecoder, BdatEncoder, BdatEvent};
 pub use decoder::{DataDecoder, DataEnd, DataEvent, DataRefusal, IncomingBareNewline};

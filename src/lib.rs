@@ -8,6 +8,7 @@
 //!
 //! - [`Text`] and [`limits`]: the line-safe string type and every size limit.
 //! - [`framing`]: the only incremental code; complete lines out of a byte stream.
+//! - [`data`]: message content both ways: dot-stuffing, the end of data, BDAT chunks.
 //! - [`auth`]: SASL exchanges for AUTH (PLAIN, LOGIN, XOAUTH2), client and server.
 //! - [`proxy`]: the HAProxy PROXY protocol preamble, versions 1 and 2.
 #![no_std]
@@ -19,9 +20,11 @@ extern crate alloc;
 extern crate std;
 
 pub mod auth;
+pub mod data;
 pub mod framing;
 pub mod limits;
 pub mod proxy;
 mod text;
 
+pub use data::{BdatDecoder, BdatEncoder, DataDecoder, DataEncoder};
 pub use text::{Text, TextError};

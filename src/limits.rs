@@ -58,3 +58,8 @@ pub const MAX_PROXY_V1_HEADER: usize = 107;
 /// fixed part. The length field allows 65 535 octets of addresses and TLVs;
 /// load balancers send a few hundred at most, so more is treated as hostile.
 pub const MAX_PROXY_V2_HEADER: usize = 4096;
+/// Default limit for the size of one message's content, in octets after
+/// unstuffing: the figure Postfix ships with (`message_size_limit`). The
+/// server reads an oversized message to its end and then refuses it with 552
+/// (RFC 1870 §6).
+pub const DEFAULT_MAX_MESSAGE_SIZE: u64 = 10_240_000;

@@ -47,3 +47,19 @@ fn auth_server_corpus() {
 fn proxy_corpus() {
     replay("proxy", proxy::check);
 }
+
+#[path = "../fuzz/checks/data_decoder.rs"]
+mod data_decoder;
+
+#[test]
+fn data_decoder_corpus() {
+    replay("data_decoder", data_decoder::check);
+}
+
+#[path = "../fuzz/checks/bdat.rs"]
+mod bdat;
+
+#[test]
+fn bdat_corpus() {
+    replay("bdat", bdat::check);
+}

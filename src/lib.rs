@@ -8,6 +8,7 @@
 //!
 //! - [`Text`] and [`limits`]: the line-safe string type and every size limit.
 //! - [`framing`]: the only incremental code; complete lines out of a byte stream.
+//! - [`address`], [`xtext`], [`params`], [`command`]: the command side of the codec.
 #![no_std]
 #![forbid(unsafe_code)]
 #![cfg_attr(docsrs, feature(doc_auto_cfg))]
@@ -17,8 +18,21 @@ extern crate alloc;
 extern crate std;
 
 pub mod address;
+pub mod command;
 pub mod framing;
 pub mod limits;
+pub mod params;
+pub mod xtext;
 mod text;
 
 pub use text::{Text, TextError};
+pub use address::{
+    AddressError, AddressLiteral, Domain, ForwardPath, Host, LocalPart, Mailbox, ReversePath,
+};
+pub use command::{
+    Argument, Command, CommandError, InitialResponse, ParseOptions, SaslMechanism, UnknownVerb,
+};
+pub use params::{
+    AuthParam, BodyType, ByMode, DeliverBy, EnvelopeId, FutureRelease, HoldUntil, MailParameters,
+    MtPriority, Notify, NotifyOn, Orcpt, OrcptType, ParamError, Parameter, RcptParameters, Ret,
+};

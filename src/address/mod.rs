@@ -5,9 +5,9 @@
 //! buffer, and displays in its wire form. Values parsed out of a buffer are
 //! reference-counted slices of it.
 
-mod domain;
+pub(crate) mod domain;
 mod local_part;
-mod mailbox;
+pub(crate) mod mailbox;
 
 pub use domain::{AddressLiteral, Domain, Host};
 pub use local_part::LocalPart;

@@ -22,10 +22,9 @@ pub mod command;
 pub mod framing;
 pub mod limits;
 pub mod params;
-pub mod xtext;
 mod text;
+pub mod xtext;
 
-pub use text::{Text, TextError};
 pub use address::{
     AddressError, AddressLiteral, Domain, ForwardPath, Host, LocalPart, Mailbox, ReversePath,
 };
@@ -36,3 +35,4 @@ pub use params::{
     AuthParam, BodyType, ByMode, DeliverBy, EnvelopeId, FutureRelease, HoldUntil, MailParameters,
     MtPriority, Notify, NotifyOn, Orcpt, OrcptType, ParamError, Parameter, RcptParameters, Ret,
 };
+pub use text::{Text, TextError};

@@ -197,7 +197,10 @@ impl fmt::Display for Xtext<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut rest = self.0;
         while !rest.is_empty() {
-            let plain = rest.iter().position(|&b| !is_xchar(b)).unwrap_or(rest.len());
+            let plain = rest
+                .iter()
+                .position(|&b| !is_xchar(b))
+                .unwrap_or(rest.len());
             let (run, tail) = rest.split_at(plain);
             // xchars are ASCII, so the run is UTF-8.
             f.write_str(core::str::from_utf8(run).unwrap_or_default())?;
@@ -263,13 +266,28 @@ mod tests {
     fn xtext_decode_errors() {
         assert_eq!(
             decode(b"a b"),
-            Err(XtextError::InvalidByte { byte: b' ', offset: 1 })
+            Err(XtextError::InvalidByte {
+                byte: b' ',
+                offset: 1
+            })
         );
-        assert_eq!(decode(b"a=b").unwrap_err(), XtextError::InvalidByte { byte: b'=', offset: 1 });
+        assert_eq!(
+            decode(b"a=b").unwrap_err(),
+            XtextError::InvalidByte {
+                byte: b'=',
+                offset: 1
+            }
+        );
         for bad in [&b"+"[..], b"+4", b"+4g", b"+2b", b"x+ZZ"] {
-            assert!(matches!(decode(bad), Err(XtextError::InvalidEscape { .. })), "{bad:?}");
+            assert!(
+                matches!(decode(bad), Err(XtextError::InvalidEscape { .. })),
+                "{bad:?}"
+            );
         }
-        assert!(matches!(decode(b"+"), Err(XtextError::InvalidEscape { offset: 0 })));
+        assert!(matches!(
+            decode(b"+"),
+            Err(XtextError::InvalidEscape { offset: 0 })
+        ));
     }
 
     #[test]
@@ -280,7 +298,10 @@ mod tests {
             Err(XtextError::ForbiddenDecoded { byte: b'\n' })
         );
         let src = Bytes::from_static(b"a+00");
-        assert_eq!(decode_text(&src, &src), Err(XtextError::ForbiddenDecoded { byte: 0 }));
+        assert_eq!(
+            decode_text(&src, &src),
+            Err(XtextError::ForbiddenDecoded { byte: 0 })
+        );
         let src = Bytes::from_static(b"a+FF");
         assert_eq!(decode_text(&src, &src), Err(XtextError::InvalidUtf8));
     }
@@ -300,7 +321,16 @@ mod tests {
     #[test]
     fn utf8_addr_errors() {
         assert_eq!(decode_utf8_addr(""), Err(XtextError::Empty));
-        for bad in ["a\\", "a\\x", "a\\x{", "\\x{}", "\\x{1234567}", "\\x{D800}", "\\x{zz}", "\\y{41}"] {
+        for bad in [
+            "a\\",
+            "a\\x",
+            "a\\x{",
+            "\\x{}",
+            "\\x{1234567}",
+            "\\x{D800}",
+            "\\x{zz}",
+            "\\y{41}",
+        ] {
             assert!(
                 matches!(decode_utf8_addr(bad), Err(XtextError::InvalidEscape { .. })),
                 "{bad:?}"
@@ -308,11 +338,17 @@ mod tests {
         }
         assert_eq!(
             decode_utf8_addr("a+b"),
-            Err(XtextError::InvalidByte { byte: b'+', offset: 1 })
+            Err(XtextError::InvalidByte {
+                byte: b'+',
+                offset: 1
+            })
         );
         assert_eq!(
             decode_utf8_addr("\\x{41}=b"),
-            Err(XtextError::InvalidByte { byte: b'=', offset: 6 })
+            Err(XtextError::InvalidByte {
+                byte: b'=',
+                offset: 6
+            })
         );
         let src = Bytes::from_static(b"a\\x{0D}");
         assert_eq!(

@@ -120,7 +120,9 @@ impl CommandError {
 impl From<TextError> for CommandError {
     fn from(err: TextError) -> Self {
         match err {
-            TextError::ForbiddenByte { byte, offset } => CommandError::ForbiddenByte { byte, offset },
+            TextError::ForbiddenByte { byte, offset } => {
+                CommandError::ForbiddenByte { byte, offset }
+            }
             TextError::InvalidUtf8 { offset } => CommandError::InvalidUtf8 { offset },
         }
     }

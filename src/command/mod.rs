@@ -444,3 +444,6 @@ impl fmt::Debug for InitialResponse {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

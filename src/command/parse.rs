@@ -82,7 +82,9 @@ const fn folded(verb: &[u8; 4]) -> u32 {
 /// Which known verb `verb` is, in any case.
 pub(crate) fn known_verb(verb: &[u8]) -> Option<Verb> {
     let Ok(four) = <[u8; 4]>::try_from(verb) else {
-        return verb.eq_ignore_ascii_case(b"STARTTLS").then_some(Verb::StartTls);
+        return verb
+            .eq_ignore_ascii_case(b"STARTTLS")
+            .then_some(Verb::StartTls);
     };
     // Or-ing 0x20 lower-cases letters; a non-letter can only fold onto a
     // letter from the other case of that letter, so this is exact.
@@ -136,10 +138,7 @@ impl Command {
         }
         let verb_end = memchr::memchr(b' ', input).unwrap_or(input.len());
         let (verb, rest) = input.split_at(verb_end);
-        let parser = LineParser {
-            src: line,
-            options,
-        };
+        let parser = LineParser { src: line, options };
         let Some(known) = known_verb(verb) else {
             let args = parser.optional_arg(rest, "unknown command")?;
             return Ok(Command::Unknown {
@@ -197,7 +196,11 @@ struct LineParser<'a> {
 
 impl LineParser<'_> {
     /// What follows the space after the verb: `None` when there is nothing.
-    fn after_space<'i>(&self, rest: &'i [u8], verb: &'static str) -> Result<Option<&'i [u8]>, CommandError> {
+    fn after_space<'i>(
+        &self,
+        rest: &'i [u8],
+        verb: &'static str,
+    ) -> Result<Option<&'i [u8]>, CommandError> {
         let Some(mut arg) = rest.strip_prefix(b" ") else {
             return Ok(None);
         };
@@ -220,7 +223,11 @@ impl LineParser<'_> {
             .ok_or(CommandError::MissingArgument { verb })
     }
 
-    fn optional_arg(&self, rest: &[u8], verb: &'static str) -> Result<Option<Argument>, CommandError> {
+    fn optional_arg(
+        &self,
+        rest: &[u8],
+        verb: &'static str,
+    ) -> Result<Option<Argument>, CommandError> {
         let Some(arg) = self.after_space(rest, verb)? else {
             return Ok(None);
         };
@@ -239,7 +246,12 @@ impl LineParser<'_> {
             .ok_or(CommandError::MissingArgument { verb })
     }
 
-    fn bare(&self, rest: &[u8], verb: &'static str, command: Command) -> Result<Command, CommandError> {
+    fn bare(
+        &self,
+        rest: &[u8],
+        verb: &'static str,
+        command: Command,
+    ) -> Result<Command, CommandError> {
         if rest.is_empty() {
             Ok(command)
         } else {

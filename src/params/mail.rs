@@ -1,8 +1,7 @@
 //! Parameters of `MAIL FROM:`.
 
 use super::{
-    for_each_param, parse_digits, set_flag, set_once, write_param, ParamError, Parameter,
-    RawParam,
+    for_each_param, parse_digits, set_flag, set_once, write_param, ParamError, Parameter, RawParam,
 };
 use crate::address::Mailbox;
 use crate::limits::MAX_ENVID_LEN;
@@ -382,10 +381,14 @@ impl MailParameters {
             set_once(&mut self.size, "SIZE", size)
         } else if raw.is("BODY") {
             let value = raw.value("BODY")?;
-            let body = [BodyType::SevenBit, BodyType::EightBitMime, BodyType::BinaryMime]
-                .into_iter()
-                .find(|body| value.eq_ignore_ascii_case(body.as_str().as_bytes()))
-                .ok_or(ParamError::InvalidValue { keyword: "BODY" })?;
+            let body = [
+                BodyType::SevenBit,
+                BodyType::EightBitMime,
+                BodyType::BinaryMime,
+            ]
+            .into_iter()
+            .find(|body| value.eq_ignore_ascii_case(body.as_str().as_bytes()))
+            .ok_or(ParamError::InvalidValue { keyword: "BODY" })?;
             set_once(&mut self.body, "BODY", body)
         } else if raw.is("SMTPUTF8") {
             set_flag(&mut self.smtputf8, "SMTPUTF8", &raw)
@@ -397,22 +400,20 @@ impl MailParameters {
                 .ok_or(ParamError::InvalidValue { keyword: "RET" })?;
             set_once(&mut self.ret, "RET", ret)
         } else if raw.is("ENVID") {
-            let decoded = decode_text(src, raw.value("ENVID")?).map_err(|source| {
-                ParamError::Encoding {
+            let decoded =
+                decode_text(src, raw.value("ENVID")?).map_err(|source| ParamError::Encoding {
                     keyword: "ENVID",
                     source,
-                }
-            })?;
+                })?;
             set_once(&mut self.envid, "ENVID", EnvelopeId::checked(decoded)?)
         } else if raw.is("AUTH") {
             let auth = parse_auth(src, raw.value("AUTH")?)?;
             set_once(&mut self.auth, "AUTH", auth)
         } else if raw.is("MT-PRIORITY") {
-            let priority = parse_priority(raw.value("MT-PRIORITY")?).ok_or(
-                ParamError::InvalidValue {
+            let priority =
+                parse_priority(raw.value("MT-PRIORITY")?).ok_or(ParamError::InvalidValue {
                     keyword: "MT-PRIORITY",
-                },
-            )?;
+                })?;
             set_once(&mut self.mt_priority, "MT-PRIORITY", priority)
         } else if raw.is("HOLDFOR") {
             let seconds = parse_digits(raw.value("HOLDFOR")?, 9)
@@ -468,10 +469,11 @@ fn parse_auth(src: &Bytes, value: &[u8]) -> Result<AuthParam, ParamError> {
         keyword: "AUTH",
         source,
     })?;
-    let mailbox = Mailbox::parse_bytes(&decoded.into_bytes()).map_err(|source| ParamError::Address {
-        keyword: "AUTH",
-        source,
-    })?;
+    let mailbox =
+        Mailbox::parse_bytes(&decoded.into_bytes()).map_err(|source| ParamError::Address {
+            keyword: "AUTH",
+            source,
+        })?;
     Ok(AuthParam::Mailbox(mailbox))
 }
 
@@ -502,7 +504,10 @@ impl fmt::Display for MailParameters {
             write_param(f, format_args!("RET={}", ret.as_str()))?;
         }
         if let Some(envid) = &self.envid {
-            write_param(f, format_args!("ENVID={}", Xtext(envid.as_str().as_bytes())))?;
+            write_param(
+                f,
+                format_args!("ENVID={}", Xtext(envid.as_str().as_bytes())),
+            )?;
         }
         match &self.auth {
             Some(AuthParam::Unknown) => f.write_str(" AUTH=<>")?,

@@ -8,8 +8,8 @@ mod mail;
 mod rcpt;
 
 pub use mail::{
-    AuthParam, BodyType, ByMode, DeliverBy, EnvelopeId, FutureRelease, HoldUntil,
-    MailParameters, MtPriority, Ret,
+    AuthParam, BodyType, ByMode, DeliverBy, EnvelopeId, FutureRelease, HoldUntil, MailParameters,
+    MtPriority, Ret,
 };
 pub use rcpt::{Notify, NotifyOn, Orcpt, OrcptType, RcptParameters};
 

@@ -136,7 +136,8 @@ impl Orcpt {
                 return Err(ParamError::InvalidValue { keyword: "ORCPT" });
             }
         }
-        let address = Text::new(address).map_err(|_| ParamError::InvalidValue { keyword: "ORCPT" })?;
+        let address =
+            Text::new(address).map_err(|_| ParamError::InvalidValue { keyword: "ORCPT" })?;
         Self::checked(addr_type, address)
     }
 

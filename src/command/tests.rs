@@ -208,7 +208,7 @@ fn mail_parameters_in_any_order() {
         (by.time(), by.mode(), by.trace()),
         (120, ByMode::Return, true)
     );
-    let other: Vec<String> = params.other().iter().map(ToString::to_string).collect();
+    let other: Vec<String> = params.other.iter().map(ToString::to_string).collect();
     assert_eq!(other, ["X-FOO", "X-BAR=baz"]);
     roundtrip(
         line,
@@ -581,13 +581,14 @@ fn constructed_commands_emit() {
         Host::Domain(Domain::parse("example.com").unwrap()),
     )
     .unwrap();
-    let mut params = MailParameters::default();
-    params
-        .push_other(crate::params::Parameter::new("X-A", Some("1")).unwrap())
-        .unwrap();
-    assert!(params
-        .push_other(crate::params::Parameter::new("size", Some("1")).unwrap())
-        .is_err());
+    let params = MailParameters {
+        other: alloc::vec![crate::params::Parameter::new("X-A", Some("1")).unwrap()],
+        ..MailParameters::default()
+    };
+    assert_eq!(
+        crate::params::Parameter::new("size", Some("1")),
+        Err(ParamError::Typed { keyword: "SIZE" })
+    );
     let command = Command::mail(mailbox.into(), params);
     assert_eq!(
         emitted(&command),
@@ -608,7 +609,7 @@ fn parsed_text_shares_the_line() {
     let local = to.mailbox().unwrap().local_part().as_text().as_bytes();
     assert_eq!(local.as_ptr(), line[9..].as_ptr());
     assert_eq!(
-        params.other()[0].value().unwrap().as_bytes().as_ptr(),
+        params.other[0].value().unwrap().as_bytes().as_ptr(),
         line[33..].as_ptr()
     );
 }

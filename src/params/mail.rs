@@ -289,7 +289,7 @@ impl fmt::Display for DeliverBy {
 /// Parameters of `MAIL FROM:` (RFC 5321 §4.1.1.2 `Mail-parameters`).
 ///
 /// Typed fields for the extensions this crate knows; anything else is kept in
-/// order in [`MailParameters::other`]. Written back with the typed ones first.
+/// order in `other`. Written back with the typed ones first.
 ///
 /// ```
 /// use smtpwire::{BodyType, MailParameters};
@@ -323,42 +323,11 @@ pub struct MailParameters {
     pub by: Option<DeliverBy>,
     /// `REQUIRETLS` (RFC 8689).
     pub requiretls: bool,
-    other: Vec<Parameter>,
+    /// Every other parameter, in the order it came.
+    pub other: Vec<Parameter>,
 }
 
-/// Keywords with a typed field in [`MailParameters`].
-const MAIL_KEYWORDS: [&str; 11] = [
-    "SIZE",
-    "BODY",
-    "SMTPUTF8",
-    "RET",
-    "ENVID",
-    "AUTH",
-    "MT-PRIORITY",
-    "HOLDFOR",
-    "HOLDUNTIL",
-    "BY",
-    "REQUIRETLS",
-];
-
 impl MailParameters {
-    /// Parameters this crate has no type for, in the order they came.
-    pub fn other(&self) -> &[Parameter] {
-        &self.other
-    }
-
-    /// Appends an untyped parameter; fails for keywords that have a field.
-    pub fn push_other(&mut self, param: Parameter) -> Result<(), ParamError> {
-        if let Some(keyword) = MAIL_KEYWORDS
-            .iter()
-            .find(|k| param.keyword().eq_ignore_ascii_case(k))
-        {
-            return Err(ParamError::Typed { keyword });
-        }
-        self.other.push(param);
-        Ok(())
-    }
-
     /// Whether the parameters are all ASCII on the wire: only untyped values
     /// can carry UTF-8 (RFC 6531 §3.3); typed ones are encoded.
     pub fn is_ascii(&self) -> bool {

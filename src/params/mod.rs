@@ -84,7 +84,7 @@ pub enum ParamError {
         /// What is wrong with the mailbox.
         source: AddressError,
     },
-    /// A [`Parameter`] was given for a keyword that has a typed field.
+    /// A [`Parameter`] was built for a keyword that has a typed field.
     #[error("parameter {keyword} has a typed field")]
     Typed {
         /// The parameter.
@@ -94,6 +94,10 @@ pub enum ParamError {
 
 /// A parameter this crate has no type for: `esmtp-keyword ["=" esmtp-value]`
 /// (RFC 5321 §4.1.2; RFC 6531 §3.3 admits UTF-8 in the value).
+///
+/// [`Parameter::new`] refuses the keywords that have typed fields in
+/// [`MailParameters`] or [`RcptParameters`], so whatever a caller puts in
+/// `other` cannot clash with them on the wire.
 ///
 /// ```
 /// use smtpwire::Parameter;
@@ -114,6 +118,12 @@ impl Parameter {
     pub fn new(keyword: &str, value: Option<&str>) -> Result<Self, ParamError> {
         let keyword_text = Text::new(keyword).map_err(|_| ParamError::InvalidKeyword)?;
         check_keyword(keyword.as_bytes())?;
+        if let Some(typed) = TYPED_KEYWORDS
+            .into_iter()
+            .find(|typed| keyword.eq_ignore_ascii_case(typed))
+        {
+            return Err(ParamError::Typed { keyword: typed });
+        }
         let value = match value {
             Some(value) => {
                 let invalid = || ParamError::InvalidSyntax {
@@ -152,6 +162,23 @@ impl fmt::Display for Parameter {
         Ok(())
     }
 }
+
+/// Keywords with a typed field in [`MailParameters`] or [`RcptParameters`].
+const TYPED_KEYWORDS: [&str; 13] = [
+    "SIZE",
+    "BODY",
+    "SMTPUTF8",
+    "RET",
+    "ENVID",
+    "AUTH",
+    "MT-PRIORITY",
+    "HOLDFOR",
+    "HOLDUNTIL",
+    "BY",
+    "REQUIRETLS",
+    "NOTIFY",
+    "ORCPT",
+];
 
 fn check_keyword(keyword: &[u8]) -> Result<(), ParamError> {
     let valid = keyword.first().is_some_and(u8::is_ascii_alphanumeric)

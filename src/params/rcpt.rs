@@ -220,27 +220,11 @@ pub struct RcptParameters {
     pub notify: Option<Notify>,
     /// `ORCPT=` (RFC 3461, RFC 6533).
     pub orcpt: Option<Orcpt>,
-    other: Vec<Parameter>,
+    /// Every other parameter, in the order it came.
+    pub other: Vec<Parameter>,
 }
 
 impl RcptParameters {
-    /// Parameters this crate has no type for, in the order they came.
-    pub fn other(&self) -> &[Parameter] {
-        &self.other
-    }
-
-    /// Appends an untyped parameter; fails for keywords that have a field.
-    pub fn push_other(&mut self, param: Parameter) -> Result<(), ParamError> {
-        if let Some(keyword) = ["NOTIFY", "ORCPT"]
-            .into_iter()
-            .find(|k| param.keyword().eq_ignore_ascii_case(k))
-        {
-            return Err(ParamError::Typed { keyword });
-        }
-        self.other.push(param);
-        Ok(())
-    }
-
     /// Whether the parameters are all ASCII on the wire.
     pub fn is_ascii(&self) -> bool {
         self.other

@@ -33,3 +33,19 @@ fn replay(target: &str, check: fn(&[u8])) {
 fn line_framer_corpus() {
     replay("line_framer", line_framer::check);
 }
+
+#[path = "../fuzz/checks/command.rs"]
+mod command;
+
+#[test]
+fn command_corpus() {
+    replay("command", command::check);
+}
+
+#[path = "../fuzz/checks/address.rs"]
+mod address;
+
+#[test]
+fn address_corpus() {
+    replay("address", address::check);
+}

@@ -1,6 +1,6 @@
 //! Domains, address literals and the hosts they make up.
 
-use super::{piece, whole_input_parsers, AddressError};
+use super::{class, piece, whole_input_parsers, AddressError};
 use crate::limits::{MAX_DOMAIN_LABEL_LEN, MAX_DOMAIN_LEN};
 use crate::Text;
 use bytes::Bytes;
@@ -66,24 +66,18 @@ pub(crate) fn scan_domain(src: &Bytes, input: &[u8]) -> Result<(Domain, usize), 
 pub(crate) fn domain_len(input: &[u8]) -> Result<usize, AddressError> {
     let mut end = 0;
     loop {
-        let start = end;
-        let mut ascii = true;
-        while let Some(&byte) = input.get(end) {
-            if byte >= 0x80 {
-                ascii = false;
-            } else if !(byte.is_ascii_alphanumeric() || byte == b'-') {
-                break;
-            }
-            end += 1;
-        }
-        let label = input.get(start..end).unwrap_or_default();
+        let rest = input.get(end..).unwrap_or_default();
+        let label = rest
+            .get(..class::run(rest, class::LABEL))
+            .unwrap_or_default();
         if label.is_empty() || label.first() == Some(&b'-') || label.last() == Some(&b'-') {
             return Err(AddressError::InvalidDomain);
         }
         // Labels in UTF-8 get longer as A-labels; only ASCII ones can be measured.
-        if ascii && label.len() > MAX_DOMAIN_LABEL_LEN {
+        if label.len() > MAX_DOMAIN_LABEL_LEN && label.is_ascii() {
             return Err(AddressError::LabelTooLong { len: label.len() });
         }
+        end += label.len();
         if input.get(end) != Some(&b'.') {
             break;
         }

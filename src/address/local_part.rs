@@ -1,6 +1,6 @@
 //! The part of a mailbox before the `@`.
 
-use super::{piece, whole_input_parsers, AddressError};
+use super::{class, piece, whole_input_parsers, AddressError};
 use crate::limits::MAX_LOCAL_PART_LEN;
 use crate::Text;
 use alloc::borrow::Cow;
@@ -135,23 +135,16 @@ pub(crate) fn scan_local_part(
     Ok((LocalPart(piece(src, wire)), len))
 }
 
-/// `atext` of RFC 5322 §3.2.3, with UTF-8 as RFC 6531 §3.3 adds it.
-fn is_atext(byte: u8) -> bool {
-    byte.is_ascii_alphanumeric() || b"!#$%&'*+-/=?^_`{|}~".contains(&byte) || byte >= 0x80
-}
-
 /// Length of the `Dot-string` at the start of `input`: atoms joined by
 /// single dots.
 fn dot_string_len(input: &[u8]) -> Option<usize> {
     let mut end = 0;
     loop {
-        let start = end;
-        while input.get(end).copied().is_some_and(is_atext) {
-            end += 1;
-        }
-        if end == start {
+        let atom = class::run(input.get(end..).unwrap_or_default(), class::ATEXT);
+        if atom == 0 {
             return None;
         }
+        end += atom;
         if input.get(end) != Some(&b'.') {
             return Some(end);
         }

@@ -85,6 +85,55 @@ impl AddressError {
     }
 }
 
+/// Byte classes for the scanners, one table lookup per byte.
+pub(crate) mod class {
+    /// Letters, digits, hyphen and UTF-8 bytes: what domain labels are made of.
+    pub(crate) const LABEL: u8 = 1;
+    /// `atext` (RFC 5322 §3.2.3) and UTF-8 bytes (RFC 6531 §3.3).
+    pub(crate) const ATEXT: u8 = 2;
+
+    const fn table() -> [u8; 256] {
+        let mut table = [0u8; 256];
+        let mut byte = 0;
+        while byte < 256 {
+            let b = byte as u8;
+            let alnum = b.is_ascii_alphanumeric();
+            if alnum || b == b'-' || b >= 0x80 {
+                table[byte] |= LABEL;
+            }
+            let specials = b"!#$%&'*+-/=?^_`{|}~";
+            let mut i = 0;
+            let mut special = false;
+            while i < specials.len() {
+                special |= specials[i] == b;
+                i += 1;
+            }
+            if alnum || special || b >= 0x80 {
+                table[byte] |= ATEXT;
+            }
+            byte += 1;
+        }
+        table
+    }
+
+    static TABLE: [u8; 256] = table();
+
+    /// Whether `byte` is in `class`.
+    #[inline]
+    pub(crate) fn is(byte: u8, class: u8) -> bool {
+        TABLE[usize::from(byte)] & class != 0
+    }
+
+    /// How many bytes at the start of `input` are in `class`.
+    #[inline]
+    pub(crate) fn run(input: &[u8], class: u8) -> usize {
+        input
+            .iter()
+            .position(|&b| !is(b, class))
+            .unwrap_or(input.len())
+    }
+}
+
 /// A parsed piece of `src` as [`Text`], without copying.
 ///
 /// Callers pass sub-slices of `src` that their grammar has proven line-safe;

@@ -292,11 +292,11 @@ impl LineParser<'_> {
         keyword: &'static [u8],
         expected: &'static str,
     ) -> Result<&'i [u8], CommandError> {
-        let syntax = CommandError::Syntax { verb, expected };
-        let arg = self.after_space(rest, verb)?.ok_or(syntax.clone())?;
-        let head = arg.get(..keyword.len()).ok_or(syntax.clone())?;
+        let syntax = || CommandError::Syntax { verb, expected };
+        let arg = self.after_space(rest, verb)?.ok_or_else(syntax)?;
+        let head = arg.get(..keyword.len()).ok_or_else(syntax)?;
         if !head.eq_ignore_ascii_case(keyword) {
-            return Err(syntax);
+            return Err(syntax());
         }
         let mut path = arg.get(keyword.len()..).unwrap_or_default();
         if self.options.allow_space_after_colon {
@@ -304,7 +304,7 @@ impl LineParser<'_> {
             path = path.get(spaces..).unwrap_or_default();
         }
         if path.first() != Some(&b'<') {
-            return Err(syntax);
+            return Err(syntax());
         }
         Ok(path)
     }

@@ -56,6 +56,7 @@ impl Domain {
 whole_input_parsers!(Domain, scan_domain, AddressError::InvalidDomain);
 
 /// Scans the domain at the start of `input`, returning it and its length.
+#[inline]
 pub(crate) fn scan_domain(src: &Bytes, input: &[u8]) -> Result<(Domain, usize), AddressError> {
     let len = domain_len(input)?;
     let domain = input.get(..len).unwrap_or_default();
@@ -151,6 +152,7 @@ whole_input_parsers!(
 );
 
 /// Scans the bracketed literal at the start of `input`.
+#[inline]
 pub(crate) fn scan_literal(
     src: &Bytes,
     input: &[u8],
@@ -276,6 +278,7 @@ impl Host {
 whole_input_parsers!(Host, scan_host, AddressError::InvalidDomain);
 
 /// Scans a domain or an address literal at the start of `input`.
+#[inline]
 pub(crate) fn scan_host(src: &Bytes, input: &[u8]) -> Result<(Host, usize), AddressError> {
     if input.first() == Some(&b'[') {
         let (literal, len) = scan_literal(src, input)?;

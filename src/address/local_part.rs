@@ -118,6 +118,7 @@ impl LocalPart {
 whole_input_parsers!(LocalPart, scan_local_part, AddressError::InvalidLocalPart);
 
 /// Scans the local part at the start of `input`.
+#[inline]
 pub(crate) fn scan_local_part(
     src: &Bytes,
     input: &[u8],

@@ -84,6 +84,7 @@ impl fmt::Write for LenCounter {
 whole_input_parsers!(Mailbox, scan_mailbox, AddressError::InvalidDomain);
 
 /// Scans the mailbox at the start of `input`.
+#[inline]
 pub(crate) fn scan_mailbox(src: &Bytes, input: &[u8]) -> Result<(Mailbox, usize), AddressError> {
     let (local_part, local_len) = scan_local_part(src, input)?;
     if input.get(local_len) != Some(&b'@') {
@@ -145,6 +146,7 @@ impl ReversePath {
 whole_input_parsers!(ReversePath, scan_reverse_path, AddressError::InvalidPath);
 
 /// Scans `<>` or `<[source-route:]mailbox>` at the start of `input`.
+#[inline]
 pub(crate) fn scan_reverse_path(
     src: &Bytes,
     input: &[u8],
@@ -211,6 +213,7 @@ impl ForwardPath {
 whole_input_parsers!(ForwardPath, scan_forward_path, AddressError::InvalidPath);
 
 /// Scans `<Postmaster>` or `<[source-route:]mailbox>` at the start of `input`.
+#[inline]
 pub(crate) fn scan_forward_path(
     src: &Bytes,
     input: &[u8],
@@ -246,6 +249,7 @@ impl From<Mailbox> for ForwardPath {
 
 /// `"<" [ A-d-l ":" ] Mailbox ">"` (RFC 5321 §4.1.2). A source route is
 /// checked and then ignored, as §4.1.2 and Appendix C ask of receivers.
+#[inline]
 fn scan_path(src: &Bytes, input: &[u8]) -> Result<(Mailbox, usize), AddressError> {
     let mut at = 1;
     if input.first() != Some(&b'<') {

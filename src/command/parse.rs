@@ -196,6 +196,7 @@ struct LineParser<'a> {
 
 impl LineParser<'_> {
     /// What follows the space after the verb: `None` when there is nothing.
+    #[inline]
     fn after_space<'i>(
         &self,
         rest: &'i [u8],
@@ -274,6 +275,7 @@ impl LineParser<'_> {
     }
 
     /// `SP ( Domain / address-literal )` (RFC 5321 §4.1.1.1, RFC 2033 §4.1).
+    #[inline]
     fn host(&self, rest: &[u8], verb: &'static str) -> Result<crate::address::Host, CommandError> {
         let arg = self.required(rest, verb)?;
         let host_error = |source| CommandError::Host { verb, source };
@@ -285,6 +287,7 @@ impl LineParser<'_> {
     }
 
     /// The part after `MAIL FROM:` or `RCPT TO:`: `keyword` is `FROM:` or `TO:`.
+    #[inline]
     fn path_start<'i>(
         &self,
         rest: &'i [u8],
@@ -310,6 +313,7 @@ impl LineParser<'_> {
     }
 
     /// What follows a path: nothing, or a space and the parameters.
+    #[inline]
     fn check_params_start(&self, params: &[u8], verb: &'static str) -> Result<(), CommandError> {
         match params.first() {
             None | Some(b' ') => Ok(()),
@@ -321,6 +325,7 @@ impl LineParser<'_> {
     }
 
     /// `"MAIL FROM:" Reverse-path [SP Mail-parameters]` (RFC 5321 §4.1.1.2).
+    #[inline]
     fn mail(&self, rest: &[u8]) -> Result<Command, CommandError> {
         let path = self.path_start(rest, "MAIL", b"FROM:", "FROM:<reverse-path>")?;
         let (from, len) = scan_reverse_path(self.src, path).map_err(CommandError::ReversePath)?;
@@ -332,6 +337,7 @@ impl LineParser<'_> {
 
     /// `"RCPT TO:" ( "<Postmaster@" Domain ">" / "<Postmaster>" / Forward-path )
     /// [SP Rcpt-parameters]` (RFC 5321 §4.1.1.3).
+    #[inline]
     fn rcpt(&self, rest: &[u8]) -> Result<Command, CommandError> {
         let path = self.path_start(rest, "RCPT", b"TO:", "TO:<forward-path>")?;
         let (to, len) = scan_forward_path(self.src, path).map_err(CommandError::ForwardPath)?;

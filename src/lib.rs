@@ -11,6 +11,7 @@
 //! - [`data`]: message content both ways: dot-stuffing, the end of data, BDAT chunks.
 //! - [`auth`]: SASL exchanges for AUTH (PLAIN, LOGIN, XOAUTH2), client and server.
 //! - [`proxy`]: the HAProxy PROXY protocol preamble, versions 1 and 2.
+//! - [`address`], [`xtext`], [`params`], [`command`]: the command side of the codec.
 #![no_std]
 #![forbid(unsafe_code)]
 #![cfg_attr(docsrs, feature(doc_auto_cfg))]
@@ -19,12 +20,26 @@ extern crate alloc;
 #[cfg(feature = "std")]
 extern crate std;
 
+pub mod address;
 pub mod auth;
+pub mod command;
 pub mod data;
 pub mod framing;
 pub mod limits;
+pub mod params;
 pub mod proxy;
 mod text;
+pub mod xtext;
 
+pub use address::{
+    AddressError, AddressLiteral, Domain, ForwardPath, Host, LocalPart, Mailbox, ReversePath,
+};
+pub use command::{
+    Argument, Command, CommandError, InitialResponse, ParseOptions, SaslMechanism, UnknownVerb,
+};
 pub use data::{BdatDecoder, BdatEncoder, DataDecoder, DataEncoder};
+pub use params::{
+    AuthParam, BodyType, ByMode, DeliverBy, EnvelopeId, FutureRelease, HoldUntil, MailParameters,
+    MtPriority, Notify, NotifyOn, Orcpt, OrcptType, ParamError, Parameter, RcptParameters, Ret,
+};
 pub use text::{Text, TextError};

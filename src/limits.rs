@@ -63,3 +63,16 @@ pub const MAX_PROXY_V2_HEADER: usize = 4096;
 /// server reads an oversized message to its end and then refuses it with 552
 /// (RFC 1870 §6).
 pub const DEFAULT_MAX_MESSAGE_SIZE: u64 = 10_240_000;
+
+/// Longest label of an ASCII domain name, in octets (RFC 1035 §2.3.4).
+pub const MAX_DOMAIN_LABEL_LEN: usize = 63;
+
+/// Longest decoded `ENVID` value, in characters (RFC 3461 §4.4).
+pub const MAX_ENVID_LEN: usize = 100;
+
+/// Longest decoded `ORCPT` address, in octets (RFC 3461 §4.2 caps the
+/// parameter at 500 characters).
+pub const MAX_ORCPT_LEN: usize = 500;
+
+/// Longest SASL mechanism name (RFC 4422 §3.1).
+pub const MAX_SASL_MECHANISM_LEN: usize = 20;

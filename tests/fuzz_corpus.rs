@@ -4,8 +4,16 @@
 use std::fs;
 use std::path::Path;
 
+#[path = "../fuzz/checks/address.rs"]
+mod address;
 #[path = "../fuzz/checks/auth_server.rs"]
 mod auth_server;
+#[path = "../fuzz/checks/bdat.rs"]
+mod bdat;
+#[path = "../fuzz/checks/command.rs"]
+mod command;
+#[path = "../fuzz/checks/data_decoder.rs"]
+mod data_decoder;
 #[path = "../fuzz/checks/line_framer.rs"]
 mod line_framer;
 #[path = "../fuzz/checks/proxy.rs"]
@@ -34,8 +42,8 @@ fn replay(target: &str, check: fn(&[u8])) {
 }
 
 #[test]
-fn line_framer_corpus() {
-    replay("line_framer", line_framer::check);
+fn address_corpus() {
+    replay("address", address::check);
 }
 
 #[test]
@@ -44,22 +52,26 @@ fn auth_server_corpus() {
 }
 
 #[test]
-fn proxy_corpus() {
-    replay("proxy", proxy::check);
+fn bdat_corpus() {
+    replay("bdat", bdat::check);
 }
 
-#[path = "../fuzz/checks/data_decoder.rs"]
-mod data_decoder;
+#[test]
+fn command_corpus() {
+    replay("command", command::check);
+}
 
 #[test]
 fn data_decoder_corpus() {
     replay("data_decoder", data_decoder::check);
 }
 
-#[path = "../fuzz/checks/bdat.rs"]
-mod bdat;
+#[test]
+fn line_framer_corpus() {
+    replay("line_framer", line_framer::check);
+}
 
 #[test]
-fn bdat_corpus() {
-    replay("bdat", bdat::check);
+fn proxy_corpus() {
+    replay("proxy", proxy::check);
 }

@@ -1,0 +1,261 @@
+//! The part of a mailbox before the `@`.
+
+use super::{class, piece, whole_input_parsers, AddressError};
+use crate::limits::MAX_LOCAL_PART_LEN;
+use crate::Text;
+use alloc::borrow::Cow;
+use alloc::string::String;
+use bytes::Bytes;
+use core::fmt;
+
+/// The local part of a mailbox: a dot-string or a quoted-string
+/// (RFC 5321 §4.1.2), either of which may hold UTF-8 (RFC 6531 §3.3).
+///
+/// The value is kept exactly as it is written on the wire, quotes and
+/// backslashes included, so a mailbox is relayed byte for byte;
+/// [`LocalPart::value`] gives the unquoted form.
+///
+/// ```
+/// use smtpwire::LocalPart;
+///
+/// let quoted = LocalPart::parse(r#""john \"jd\" doe""#).unwrap();
+/// assert!(quoted.is_quoted());
+/// assert_eq!(quoted.value(), r#"john "jd" doe"#);
+///
+/// assert_eq!(LocalPart::from_value("john.doe").unwrap().as_str(), "john.doe");
+/// assert_eq!(LocalPart::from_value("john doe").unwrap().as_str(), "\"john doe\"");
+/// ```
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct LocalPart(Text);
+
+impl LocalPart {
+    /// The local part from its unquoted value, quoted only when it is not a
+    /// dot-string.
+    ///
+    /// Fails on control characters, which no quoted-string can carry, and on
+    /// values whose wire form is longer than
+    /// [`MAX_LOCAL_PART_LEN`](crate::limits::MAX_LOCAL_PART_LEN).
+    pub fn from_value(value: &str) -> Result<Self, AddressError> {
+        if dot_string_len(value.as_bytes()) == Some(value.len()) {
+            return Self::checked(Text::new(value)?);
+        }
+        let mut wire = String::with_capacity(value.len() + 2);
+        wire.push('"');
+        for ch in value.chars() {
+            match ch {
+                '"' | '\\' => {
+                    wire.push('\\');
+                    wire.push(ch);
+                }
+                ' '..='~' => wire.push(ch),
+                _ if !ch.is_ascii() => wire.push(ch),
+                _ => return Err(AddressError::InvalidLocalPart),
+            }
+        }
+        wire.push('"');
+        Self::checked(Text::try_from(wire)?)
+    }
+
+    fn checked(wire: Text) -> Result<Self, AddressError> {
+        if wire.len() > MAX_LOCAL_PART_LEN {
+            return Err(AddressError::LocalPartTooLong { len: wire.len() });
+        }
+        Ok(LocalPart(wire))
+    }
+
+    /// The wire form, with quotes and escapes if it has them.
+    pub fn as_str(&self) -> &str {
+        self.0.as_str()
+    }
+
+    /// The wire form as a [`Text`].
+    pub fn as_text(&self) -> &Text {
+        &self.0
+    }
+
+    /// Whether the wire form is a quoted-string.
+    pub fn is_quoted(&self) -> bool {
+        self.0.as_bytes().first() == Some(&b'"')
+    }
+
+    /// The value without quotes and quoted-pair backslashes; borrowed unless
+    /// there were backslashes to remove.
+    pub fn value(&self) -> Cow<'_, str> {
+        let wire = self.as_str();
+        let Some(inner) = wire
+            .strip_prefix('"')
+            .and_then(|rest| rest.strip_suffix('"'))
+        else {
+            return Cow::Borrowed(wire);
+        };
+        if !inner.contains('\\') {
+            return Cow::Borrowed(inner);
+        }
+        let mut value = String::with_capacity(inner.len());
+        let mut escaped = false;
+        for ch in inner.chars() {
+            if ch == '\\' && !escaped {
+                escaped = true;
+            } else {
+                value.push(ch);
+                escaped = false;
+            }
+        }
+        Cow::Owned(value)
+    }
+
+    /// Whether the local part is all ASCII.
+    pub fn is_ascii(&self) -> bool {
+        self.0.as_bytes().is_ascii()
+    }
+
+    /// Whether sending it needs the SMTPUTF8 extension (RFC 6531).
+    pub fn needs_smtputf8(&self) -> bool {
+        !self.is_ascii()
+    }
+}
+
+whole_input_parsers!(LocalPart, scan_local_part, AddressError::InvalidLocalPart);
+
+/// Scans the local part at the start of `input`.
+#[inline]
+pub(crate) fn scan_local_part(
+    src: &Bytes,
+    input: &[u8],
+) -> Result<(LocalPart, usize), AddressError> {
+    let len = if input.first() == Some(&b'"') {
+        quoted_string_len(input)
+    } else {
+        dot_string_len(input)
+    }
+    .ok_or(AddressError::InvalidLocalPart)?;
+    if len > MAX_LOCAL_PART_LEN {
+        return Err(AddressError::LocalPartTooLong { len });
+    }
+    let wire = input.get(..len).unwrap_or_default();
+    Ok((LocalPart(piece(src, wire)), len))
+}
+
+/// Length of the `Dot-string` at the start of `input`: atoms joined by
+/// single dots.
+fn dot_string_len(input: &[u8]) -> Option<usize> {
+    let mut end = 0;
+    loop {
+        let atom = class::run(input.get(end..).unwrap_or_default(), class::ATEXT);
+        if atom == 0 {
+            return None;
+        }
+        end += atom;
+        if input.get(end) != Some(&b'.') {
+            return Some(end);
+        }
+        end += 1;
+    }
+}
+
+/// Length of the `Quoted-string` at the start of `input`, quotes included:
+/// `qtextSMTP` (and UTF-8) or a backslash before printable ASCII.
+fn quoted_string_len(input: &[u8]) -> Option<usize> {
+    let mut at = 1;
+    loop {
+        match *input.get(at)? {
+            b'"' => return Some(at + 1),
+            b'\\' => {
+                if !(32..=126).contains(input.get(at + 1)?) {
+                    return None;
+                }
+                at += 2;
+            }
+            32..=126 => at += 1,
+            byte if byte >= 0x80 => at += 1,
+            _ => return None,
+        }
+    }
+}
+
+impl fmt::Display for LocalPart {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl fmt::Debug for LocalPart {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "LocalPart({:?})", self.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dot_strings() {
+        for ok in [
+            "a",
+            "john.doe",
+            "a+tag",
+            "!#$%&'*+-/=?^_`{|}~",
+            "üser",
+            "a.b.c",
+        ] {
+            let part = LocalPart::parse(ok).unwrap();
+            assert!(!part.is_quoted());
+            assert_eq!(part.value(), ok);
+        }
+        for bad in ["", ".a", "a.", "a..b", "a b", "a@b", "a\"b", "a(b)", "a,b"] {
+            assert!(LocalPart::parse(bad).is_err(), "{bad:?}");
+        }
+        assert!(LocalPart::parse("üser").unwrap().needs_smtputf8());
+    }
+
+    #[test]
+    fn quoted_strings() {
+        let part = LocalPart::parse(r#""john \"jd\" doe""#).unwrap();
+        assert_eq!(part.as_str(), r#""john \"jd\" doe""#);
+        assert_eq!(part.value(), r#"john "jd" doe"#);
+        assert_eq!(LocalPart::parse(r#""a\\b""#).unwrap().value(), r"a\b");
+        assert_eq!(LocalPart::parse(r#""""#).unwrap().value(), "");
+        assert_eq!(LocalPart::parse(r#""a b@c""#).unwrap().value(), "a b@c");
+        assert!(matches!(
+            LocalPart::parse(r#""a b@c""#).unwrap().value(),
+            Cow::Borrowed(_)
+        ));
+        for bad in ["\"abc", "\"a\\\"", "\"a\tb\"", "\"a\\\u{7f}\"", "\"a\"b"] {
+            assert!(LocalPart::parse(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn quotes_only_when_needed() {
+        for (value, wire) in [
+            ("simple", "simple"),
+            ("john doe", "\"john doe\""),
+            (r#"john "jd" doe"#, r#""john \"jd\" doe""#),
+            (r"back\slash", r#""back\\slash""#),
+            ("a..b", "\"a..b\""),
+            ("", "\"\""),
+            ("üñí", "üñí"),
+        ] {
+            let part = LocalPart::from_value(value).unwrap();
+            assert_eq!(part.as_str(), wire);
+            assert_eq!(part.value(), value);
+            assert_eq!(LocalPart::parse(wire).unwrap(), part);
+        }
+        assert!(LocalPart::from_value("tab\there").is_err());
+        assert!(LocalPart::from_value("cr\rlf").is_err());
+    }
+
+    #[test]
+    fn length_limit() {
+        assert!(LocalPart::parse(&"a".repeat(64)).is_ok());
+        assert_eq!(
+            LocalPart::parse(&"a".repeat(65)),
+            Err(AddressError::LocalPartTooLong { len: 65 })
+        );
+        assert_eq!(
+            LocalPart::from_value(&" ".repeat(63)),
+            Err(AddressError::LocalPartTooLong { len: 65 })
+        );
+    }
+}

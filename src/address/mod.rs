@@ -1,0 +1,189 @@
+//! Mailbox addresses and the paths of `MAIL` and `RCPT` (RFC 5321 §4.1.2,
+//! §4.1.3), with the UTF-8 forms of RFC 6531.
+//!
+//! Every type parses from a string or, without copying, from a [`Bytes`]
+//! buffer, and displays in its wire form. Values parsed out of a buffer are
+//! reference-counted slices of it.
+
+pub(crate) mod domain;
+mod local_part;
+pub(crate) mod mailbox;
+
+pub use domain::{AddressLiteral, Domain, Host};
+pub use local_part::LocalPart;
+pub use mailbox::{ForwardPath, Mailbox, ReversePath};
+
+use crate::text::check_line_safe;
+use crate::{Text, TextError};
+use bytes::Bytes;
+
+/// Why a domain, local part, mailbox or path is not valid.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum AddressError {
+    /// The domain does not follow `sub-domain *("." sub-domain)`.
+    #[error("invalid domain syntax")]
+    InvalidDomain,
+    /// The domain is longer than [`crate::limits::MAX_DOMAIN_LEN`].
+    #[error("domain of {len} octets is too long")]
+    DomainTooLong {
+        /// Its length in octets.
+        len: usize,
+    },
+    /// An ASCII label is longer than [`crate::limits::MAX_DOMAIN_LABEL_LEN`].
+    #[error("domain label of {len} octets is too long")]
+    LabelTooLong {
+        /// Its length in octets.
+        len: usize,
+    },
+    /// The bracketed address literal is neither IPv4, IPv6 nor a general one.
+    #[error("invalid address literal")]
+    InvalidAddressLiteral,
+    /// The local part is neither a dot-string nor a quoted-string.
+    #[error("invalid local part syntax")]
+    InvalidLocalPart,
+    /// The local part is longer than [`crate::limits::MAX_LOCAL_PART_LEN`].
+    #[error("local part of {len} octets is too long")]
+    LocalPartTooLong {
+        /// Its length in octets, quotes included.
+        len: usize,
+    },
+    /// A mailbox has no `@` between local part and domain.
+    #[error("mailbox has no @domain")]
+    MissingDomain,
+    /// The path is not `<…>`, or holds something after the mailbox.
+    #[error("invalid path syntax")]
+    InvalidPath,
+    /// The source route before the mailbox is malformed.
+    #[error("invalid source route")]
+    InvalidSourceRoute,
+    /// The path is longer than [`crate::limits::MAX_PATH_LEN`], or a mailbox
+    /// would not fit in one.
+    #[error("path of {len} octets is too long")]
+    PathTooLong {
+        /// Its length in octets, angle brackets included.
+        len: usize,
+    },
+    /// `<>` where a recipient is required.
+    #[error("the null path is not a recipient")]
+    NullRecipient,
+    /// The input holds CR, LF or NUL, or is not UTF-8.
+    #[error(transparent)]
+    Text(#[from] TextError),
+}
+
+impl AddressError {
+    /// Whether the error is about a length limit rather than the syntax:
+    /// RFC 5321 §4.5.3.1 answers those with 501, syntax with 553.
+    pub fn is_length(&self) -> bool {
+        matches!(
+            self,
+            AddressError::DomainTooLong { .. }
+                | AddressError::LabelTooLong { .. }
+                | AddressError::LocalPartTooLong { .. }
+                | AddressError::PathTooLong { .. }
+        )
+    }
+}
+
+/// Byte classes for the scanners, one table lookup per byte.
+pub(crate) mod class {
+    /// Letters, digits, hyphen and UTF-8 bytes: what domain labels are made of.
+    pub(crate) const LABEL: u8 = 1;
+    /// `atext` (RFC 5322 §3.2.3) and UTF-8 bytes (RFC 6531 §3.3).
+    pub(crate) const ATEXT: u8 = 2;
+
+    const fn table() -> [u8; 256] {
+        let mut table = [0u8; 256];
+        let mut byte = 0;
+        while byte < 256 {
+            let b = byte as u8;
+            let alnum = b.is_ascii_alphanumeric();
+            if alnum || b == b'-' || b >= 0x80 {
+                table[byte] |= LABEL;
+            }
+            let specials = b"!#$%&'*+-/=?^_`{|}~";
+            let mut i = 0;
+            let mut special = false;
+            while i < specials.len() {
+                special |= specials[i] == b;
+                i += 1;
+            }
+            if alnum || special || b >= 0x80 {
+                table[byte] |= ATEXT;
+            }
+            byte += 1;
+        }
+        table
+    }
+
+    static TABLE: [u8; 256] = table();
+
+    /// Whether `byte` is in `class`.
+    #[inline]
+    pub(crate) fn is(byte: u8, class: u8) -> bool {
+        TABLE[usize::from(byte)] & class != 0
+    }
+
+    /// How many bytes at the start of `input` are in `class`.
+    #[inline]
+    pub(crate) fn run(input: &[u8], class: u8) -> usize {
+        input
+            .iter()
+            .position(|&b| !is(b, class))
+            .unwrap_or(input.len())
+    }
+}
+
+/// A parsed piece of `src` as [`Text`], without copying.
+///
+/// Callers pass sub-slices of `src` that their grammar has proven line-safe;
+/// since they split only at ASCII bytes of a UTF-8 input, the piece is UTF-8.
+pub(crate) fn piece(src: &Bytes, sub: &[u8]) -> Text {
+    Text::from_parsed(src.slice_ref(sub))
+}
+
+/// Checks that a whole input is line-safe UTF-8 and runs `scan`, which must
+/// consume all of it.
+pub(crate) fn parse_whole<T>(
+    src: &Bytes,
+    scan: impl FnOnce(&Bytes, &[u8]) -> Result<(T, usize), AddressError>,
+    trailing: AddressError,
+) -> Result<T, AddressError> {
+    check_line_safe(src)?;
+    core::str::from_utf8(src).map_err(|err| TextError::InvalidUtf8 {
+        offset: err.valid_up_to(),
+    })?;
+    let (value, used) = scan(src, src)?;
+    if used != src.len() {
+        return Err(trailing);
+    }
+    Ok(value)
+}
+
+/// Implements `parse(&str)`, `parse_bytes(&Bytes)` and `FromStr` for an
+/// address type from its prefix scanner.
+macro_rules! whole_input_parsers {
+    ($ty:ty, $scan:path, $trailing:expr) => {
+        impl $ty {
+            /// Parses the whole of `input`.
+            pub fn parse(input: &str) -> Result<Self, $crate::address::AddressError> {
+                Self::parse_bytes(&bytes::Bytes::copy_from_slice(input.as_bytes()))
+            }
+
+            /// Parses the whole of `input`; the value shares its buffer.
+            pub fn parse_bytes(
+                input: &bytes::Bytes,
+            ) -> Result<Self, $crate::address::AddressError> {
+                $crate::address::parse_whole(input, $scan, $trailing)
+            }
+        }
+
+        impl core::str::FromStr for $ty {
+            type Err = $crate::address::AddressError;
+            fn from_str(input: &str) -> Result<Self, Self::Err> {
+                Self::parse(input)
+            }
+        }
+    };
+}
+pub(crate) use whole_input_parsers;

@@ -1,0 +1,401 @@
+//! From one command line to a [`Command`].
+
+use super::{
+    is_base64, is_mechanism, Argument, Command, CommandError, InitialResponse, SaslMechanism,
+    UnknownVerb,
+};
+use crate::address::domain::{scan_domain, scan_host};
+use crate::address::mailbox::{scan_forward_path, scan_reverse_path};
+use crate::address::{piece, AddressError};
+use crate::params::{MailParameters, RcptParameters};
+use crate::text::check_line_safe;
+use bytes::Bytes;
+
+/// How strictly [`Command::parse_with`] reads a line.
+///
+/// The default follows RFC 5321 to the letter, including its one request for
+/// tolerance: §4.1.1 says receivers SHOULD accept trailing white space before
+/// the CRLF, so `allow_trailing_whitespace` is on by default (the emitter never
+/// writes any). Everything else that real clients get wrong is off until a
+/// caller turns it on by name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ParseOptions {
+    /// Ignore spaces and tabs at the end of the line (RFC 5321 §4.1.1).
+    pub allow_trailing_whitespace: bool,
+    /// Accept `MAIL FROM: <…>` and `RCPT TO: <…>`, with spaces after the
+    /// colon, which RFC 5321 §4.1.1.2 does not allow but many clients send
+    /// and Postfix, Exim and Sendmail accept.
+    pub allow_space_after_colon: bool,
+    /// Accept runs of spaces between the verb, its arguments and parameters,
+    /// where RFC 5321 has exactly one.
+    pub allow_extra_spaces: bool,
+}
+
+impl ParseOptions {
+    /// RFC 5321 as written: the default.
+    pub const RFC5321: ParseOptions = ParseOptions {
+        allow_trailing_whitespace: true,
+        allow_space_after_colon: false,
+        allow_extra_spaces: false,
+    };
+
+    /// Every tolerance on, close to what Postfix accepts.
+    pub const LENIENT: ParseOptions = ParseOptions {
+        allow_trailing_whitespace: true,
+        allow_space_after_colon: true,
+        allow_extra_spaces: true,
+    };
+}
+
+impl Default for ParseOptions {
+    fn default() -> Self {
+        ParseOptions::RFC5321
+    }
+}
+
+/// The verbs with a [`Command`] variant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Verb {
+    Helo,
+    Ehlo,
+    Lhlo,
+    Mail,
+    Rcpt,
+    Data,
+    Bdat,
+    Rset,
+    Vrfy,
+    Expn,
+    Help,
+    Noop,
+    Quit,
+    StartTls,
+    Auth,
+    Etrn,
+}
+
+/// A four-letter verb folded to lower case as a little-endian number.
+const fn folded(verb: &[u8; 4]) -> u32 {
+    u32::from_le_bytes(*verb) | 0x2020_2020
+}
+
+/// Which known verb `verb` is, in any case.
+pub(crate) fn known_verb(verb: &[u8]) -> Option<Verb> {
+    let Ok(four) = <[u8; 4]>::try_from(verb) else {
+        return verb
+            .eq_ignore_ascii_case(b"STARTTLS")
+            .then_some(Verb::StartTls);
+    };
+    // Or-ing 0x20 lower-cases letters; a non-letter can only fold onto a
+    // letter from the other case of that letter, so this is exact.
+    Some(match folded(&four) {
+        x if x == folded(b"mail") => Verb::Mail,
+        x if x == folded(b"rcpt") => Verb::Rcpt,
+        x if x == folded(b"ehlo") => Verb::Ehlo,
+        x if x == folded(b"data") => Verb::Data,
+        x if x == folded(b"rset") => Verb::Rset,
+        x if x == folded(b"quit") => Verb::Quit,
+        x if x == folded(b"bdat") => Verb::Bdat,
+        x if x == folded(b"noop") => Verb::Noop,
+        x if x == folded(b"helo") => Verb::Helo,
+        x if x == folded(b"lhlo") => Verb::Lhlo,
+        x if x == folded(b"auth") => Verb::Auth,
+        x if x == folded(b"vrfy") => Verb::Vrfy,
+        x if x == folded(b"expn") => Verb::Expn,
+        x if x == folded(b"help") => Verb::Help,
+        x if x == folded(b"etrn") => Verb::Etrn,
+        _ => return None,
+    })
+}
+
+impl Command {
+    /// Parses one command line, without its CRLF, under
+    /// [`ParseOptions::default`].
+    pub fn parse(line: &Bytes) -> Result<Command, CommandError> {
+        Command::parse_with(line, &ParseOptions::RFC5321)
+    }
+
+    /// Parses a line given as a byte slice, copying it once.
+    pub fn parse_slice(line: &[u8]) -> Result<Command, CommandError> {
+        Command::parse(&Bytes::copy_from_slice(line))
+    }
+
+    /// Parses one command line, without its CRLF. The text in the result
+    /// shares `line`'s buffer.
+    pub fn parse_with(line: &Bytes, options: &ParseOptions) -> Result<Command, CommandError> {
+        check_line_safe(line)?;
+        core::str::from_utf8(line).map_err(|err| CommandError::InvalidUtf8 {
+            offset: err.valid_up_to(),
+        })?;
+        let mut input: &[u8] = line;
+        if options.allow_trailing_whitespace {
+            while let [rest @ .., b' ' | b'\t'] = input {
+                input = rest;
+            }
+        }
+        if input.is_empty() {
+            return Err(CommandError::Empty);
+        }
+        let verb_end = memchr::memchr(b' ', input).unwrap_or(input.len());
+        let (verb, rest) = input.split_at(verb_end);
+        let parser = LineParser { src: line, options };
+        let Some(known) = known_verb(verb) else {
+            let args = parser.optional_arg(rest, "unknown command")?;
+            return Ok(Command::Unknown {
+                verb: UnknownVerb(piece(line, verb)),
+                args,
+            });
+        };
+        match known {
+            Verb::Helo => parser.helo(rest),
+            Verb::Ehlo => Ok(Command::Ehlo {
+                host: parser.host(rest, "EHLO")?,
+            }),
+            Verb::Lhlo => Ok(Command::Lhlo {
+                host: parser.host(rest, "LHLO")?,
+            }),
+            Verb::Mail => parser.mail(rest),
+            Verb::Rcpt => parser.rcpt(rest),
+            Verb::Data => parser.bare(rest, "DATA", Command::Data),
+            Verb::Rset => parser.bare(rest, "RSET", Command::Rset),
+            Verb::Quit => parser.bare(rest, "QUIT", Command::Quit),
+            Verb::StartTls => parser.bare(rest, "STARTTLS", Command::StartTls),
+            Verb::Bdat => parser.bdat(rest),
+            Verb::Vrfy => Ok(Command::Vrfy {
+                arg: parser.required_arg(rest, "VRFY")?,
+            }),
+            Verb::Expn => Ok(Command::Expn {
+                arg: parser.required_arg(rest, "EXPN")?,
+            }),
+            Verb::Etrn => Ok(Command::Etrn {
+                arg: parser.required_arg(rest, "ETRN")?,
+            }),
+            Verb::Help => Ok(Command::Help {
+                arg: parser.optional_arg(rest, "HELP")?,
+            }),
+            Verb::Noop => Ok(Command::Noop {
+                arg: parser.optional_arg(rest, "NOOP")?,
+            }),
+            Verb::Auth => parser.auth(rest),
+        }
+    }
+}
+
+impl core::str::FromStr for Command {
+    type Err = CommandError;
+    fn from_str(line: &str) -> Result<Self, CommandError> {
+        Command::parse_slice(line.as_bytes())
+    }
+}
+
+/// The line being parsed and the options in force.
+struct LineParser<'a> {
+    src: &'a Bytes,
+    options: &'a ParseOptions,
+}
+
+impl LineParser<'_> {
+    /// What follows the space after the verb: `None` when there is nothing.
+    #[inline]
+    fn after_space<'i>(
+        &self,
+        rest: &'i [u8],
+        verb: &'static str,
+    ) -> Result<Option<&'i [u8]>, CommandError> {
+        let Some(mut arg) = rest.strip_prefix(b" ") else {
+            return Ok(None);
+        };
+        if self.options.allow_extra_spaces {
+            let spaces = arg.iter().take_while(|&&b| b == b' ').count();
+            arg = arg.get(spaces..).unwrap_or_default();
+        }
+        match arg.first() {
+            None => Err(CommandError::MissingArgument { verb }),
+            Some(b' ' | b'\t') => Err(CommandError::Syntax {
+                verb,
+                expected: "a single space before the argument",
+            }),
+            Some(_) => Ok(Some(arg)),
+        }
+    }
+
+    fn required<'i>(&self, rest: &'i [u8], verb: &'static str) -> Result<&'i [u8], CommandError> {
+        self.after_space(rest, verb)?
+            .ok_or(CommandError::MissingArgument { verb })
+    }
+
+    fn optional_arg(
+        &self,
+        rest: &[u8],
+        verb: &'static str,
+    ) -> Result<Option<Argument>, CommandError> {
+        let Some(arg) = self.after_space(rest, verb)? else {
+            return Ok(None);
+        };
+        if arg.last().is_some_and(|b| matches!(b, b' ' | b'\t')) {
+            // Only reachable with trailing whitespace kept by the options.
+            return Err(CommandError::Syntax {
+                verb,
+                expected: "no trailing whitespace",
+            });
+        }
+        Ok(Some(Argument(piece(self.src, arg))))
+    }
+
+    fn required_arg(&self, rest: &[u8], verb: &'static str) -> Result<Argument, CommandError> {
+        self.optional_arg(rest, verb)?
+            .ok_or(CommandError::MissingArgument { verb })
+    }
+
+    fn bare(
+        &self,
+        rest: &[u8],
+        verb: &'static str,
+        command: Command,
+    ) -> Result<Command, CommandError> {
+        if rest.is_empty() {
+            Ok(command)
+        } else {
+            Err(CommandError::UnexpectedArgument { verb })
+        }
+    }
+
+    /// `"HELO" SP Domain` (RFC 5321 §4.1.1.1).
+    fn helo(&self, rest: &[u8]) -> Result<Command, CommandError> {
+        let arg = self.required(rest, "HELO")?;
+        let host_error = |source| CommandError::Host {
+            verb: "HELO",
+            source,
+        };
+        let (domain, len) = scan_domain(self.src, arg).map_err(host_error)?;
+        if len != arg.len() {
+            return Err(host_error(AddressError::InvalidDomain));
+        }
+        Ok(Command::Helo { domain })
+    }
+
+    /// `SP ( Domain / address-literal )` (RFC 5321 §4.1.1.1, RFC 2033 §4.1).
+    #[inline]
+    fn host(&self, rest: &[u8], verb: &'static str) -> Result<crate::address::Host, CommandError> {
+        let arg = self.required(rest, verb)?;
+        let host_error = |source| CommandError::Host { verb, source };
+        let (host, len) = scan_host(self.src, arg).map_err(host_error)?;
+        if len != arg.len() {
+            return Err(host_error(AddressError::InvalidDomain));
+        }
+        Ok(host)
+    }
+
+    /// The part after `MAIL FROM:` or `RCPT TO:`: `keyword` is `FROM:` or `TO:`.
+    #[inline]
+    fn path_start<'i>(
+        &self,
+        rest: &'i [u8],
+        verb: &'static str,
+        keyword: &'static [u8],
+        expected: &'static str,
+    ) -> Result<&'i [u8], CommandError> {
+        let syntax = || CommandError::Syntax { verb, expected };
+        let arg = self.after_space(rest, verb)?.ok_or_else(syntax)?;
+        let head = arg.get(..keyword.len()).ok_or_else(syntax)?;
+        if !head.eq_ignore_ascii_case(keyword) {
+            return Err(syntax());
+        }
+        let mut path = arg.get(keyword.len()..).unwrap_or_default();
+        if self.options.allow_space_after_colon {
+            let spaces = path.iter().take_while(|&&b| b == b' ').count();
+            path = path.get(spaces..).unwrap_or_default();
+        }
+        if path.first() != Some(&b'<') {
+            return Err(syntax());
+        }
+        Ok(path)
+    }
+
+    /// What follows a path: nothing, or a space and the parameters.
+    #[inline]
+    fn check_params_start(&self, params: &[u8], verb: &'static str) -> Result<(), CommandError> {
+        match params.first() {
+            None | Some(b' ') => Ok(()),
+            Some(_) => Err(CommandError::Syntax {
+                verb,
+                expected: "a space after the path",
+            }),
+        }
+    }
+
+    /// `"MAIL FROM:" Reverse-path [SP Mail-parameters]` (RFC 5321 §4.1.1.2).
+    #[inline]
+    fn mail(&self, rest: &[u8]) -> Result<Command, CommandError> {
+        let path = self.path_start(rest, "MAIL", b"FROM:", "FROM:<reverse-path>")?;
+        let (from, len) = scan_reverse_path(self.src, path).map_err(CommandError::ReversePath)?;
+        let params = path.get(len..).unwrap_or_default();
+        self.check_params_start(params, "MAIL")?;
+        let params = MailParameters::parse(self.src, params, self.options.allow_extra_spaces)?;
+        Ok(Command::Mail { from, params })
+    }
+
+    /// `"RCPT TO:" ( "<Postmaster@" Domain ">" / "<Postmaster>" / Forward-path )
+    /// [SP Rcpt-parameters]` (RFC 5321 §4.1.1.3).
+    #[inline]
+    fn rcpt(&self, rest: &[u8]) -> Result<Command, CommandError> {
+        let path = self.path_start(rest, "RCPT", b"TO:", "TO:<forward-path>")?;
+        let (to, len) = scan_forward_path(self.src, path).map_err(CommandError::ForwardPath)?;
+        let params = path.get(len..).unwrap_or_default();
+        self.check_params_start(params, "RCPT")?;
+        let params = RcptParameters::parse(self.src, params, self.options.allow_extra_spaces)?;
+        Ok(Command::Rcpt { to, params })
+    }
+
+    /// `"BDAT" SP chunk-size [ SP end-marker ]` (RFC 3030 §2).
+    fn bdat(&self, rest: &[u8]) -> Result<Command, CommandError> {
+        let arg = self.required(rest, "BDAT")?;
+        let digits = arg.iter().take_while(|b| b.is_ascii_digit()).count();
+        let (size, marker) = arg.split_at(digits);
+        if size.is_empty() {
+            return Err(CommandError::Syntax {
+                verb: "BDAT",
+                expected: "a chunk size",
+            });
+        }
+        let size = size
+            .iter()
+            .try_fold(0u64, |acc, &d| {
+                acc.checked_mul(10)?.checked_add(u64::from(d - b'0'))
+            })
+            .ok_or(CommandError::BdatSizeOverflow)?;
+        let last = match self.after_space(marker, "BDAT")? {
+            None if marker.is_empty() => false,
+            Some(marker) if marker.eq_ignore_ascii_case(b"LAST") => true,
+            _ => {
+                return Err(CommandError::Syntax {
+                    verb: "BDAT",
+                    expected: "LAST or the end of the line",
+                })
+            }
+        };
+        Ok(Command::Bdat { size, last })
+    }
+
+    /// `"AUTH" SP sasl-mech [SP initial-response]` (RFC 4954 §4).
+    fn auth(&self, rest: &[u8]) -> Result<Command, CommandError> {
+        let arg = self.required(rest, "AUTH")?;
+        let mechanism_end = memchr::memchr(b' ', arg).unwrap_or(arg.len());
+        let (mechanism, response) = arg.split_at(mechanism_end);
+        if !is_mechanism(mechanism) {
+            return Err(CommandError::InvalidMechanism);
+        }
+        let initial_response = match self.after_space(response, "AUTH")? {
+            None => None,
+            Some(b"=") => Some(InitialResponse(None)),
+            Some(encoded) if is_base64(encoded) => {
+                Some(InitialResponse(Some(piece(self.src, encoded))))
+            }
+            Some(_) => return Err(CommandError::InvalidInitialResponse),
+        };
+        Ok(Command::Auth {
+            mechanism: SaslMechanism(piece(self.src, mechanism)),
+            initial_response,
+        })
+    }
+}

@@ -1,0 +1,314 @@
+//! ESMTP parameters of `MAIL` and `RCPT` (RFC 5321 §4.1.2 `esmtp-param`).
+//!
+//! Parameters of the extensions this crate knows are typed; any other
+//! `keyword[=value]` is kept in order as a [`Parameter`], since whether it is
+//! acceptable (or answered with 555) is the session's decision.
+
+mod mail;
+mod rcpt;
+
+pub use mail::{
+    AuthParam, BodyType, ByMode, DeliverBy, EnvelopeId, FutureRelease, HoldUntil, MailParameters,
+    MtPriority, Ret,
+};
+pub use rcpt::{Notify, NotifyOn, Orcpt, OrcptType, RcptParameters};
+
+use crate::address::{piece, AddressError};
+use crate::xtext::XtextError;
+use crate::Text;
+use bytes::Bytes;
+use core::fmt;
+
+/// Why the parameters of a `MAIL` or `RCPT` command are not valid.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ParamError {
+    /// Two spaces in a row, or a space at the end.
+    #[error("empty parameter")]
+    Empty,
+    /// The keyword is not `(ALPHA / DIGIT) *(ALPHA / DIGIT / "-")`.
+    #[error("invalid parameter keyword")]
+    InvalidKeyword,
+    /// The value of an unknown parameter is empty or holds a byte `esmtp-value`
+    /// does not allow.
+    #[error("invalid value syntax for parameter {keyword}")]
+    InvalidSyntax {
+        /// The keyword as sent.
+        keyword: Text,
+    },
+    /// A parameter that needs a value came without one.
+    #[error("parameter {keyword} needs a value")]
+    MissingValue {
+        /// The parameter.
+        keyword: &'static str,
+    },
+    /// A parameter that takes no value came with one.
+    #[error("parameter {keyword} takes no value")]
+    UnexpectedValue {
+        /// The parameter.
+        keyword: &'static str,
+    },
+    /// The value is outside what the parameter's RFC defines.
+    #[error("invalid value for parameter {keyword}")]
+    InvalidValue {
+        /// The parameter.
+        keyword: &'static str,
+    },
+    /// The same parameter twice in one command.
+    #[error("parameter {keyword} given more than once")]
+    Duplicate {
+        /// The parameter.
+        keyword: &'static str,
+    },
+    /// Two parameters that exclude each other (RFC 4865 §4: `HOLDFOR` and
+    /// `HOLDUNTIL`).
+    #[error("parameters {first} and {second} exclude each other")]
+    Conflict {
+        /// The one given first.
+        first: &'static str,
+        /// The one given second.
+        second: &'static str,
+    },
+    /// The xtext or RFC 6533 encoding of the value is malformed.
+    #[error("parameter {keyword}: {source}")]
+    Encoding {
+        /// The parameter.
+        keyword: &'static str,
+        /// What is wrong with the encoding.
+        source: XtextError,
+    },
+    /// The value does not hold a valid mailbox.
+    #[error("parameter {keyword}: {source}")]
+    Address {
+        /// The parameter.
+        keyword: &'static str,
+        /// What is wrong with the mailbox.
+        source: AddressError,
+    },
+    /// A [`Parameter`] was built for a keyword that has a typed field.
+    #[error("parameter {keyword} has a typed field")]
+    Typed {
+        /// The parameter.
+        keyword: &'static str,
+    },
+}
+
+/// A parameter this crate has no type for: `esmtp-keyword ["=" esmtp-value]`
+/// (RFC 5321 §4.1.2; RFC 6531 §3.3 admits UTF-8 in the value).
+///
+/// [`Parameter::new`] refuses the keywords that have typed fields in
+/// [`MailParameters`] or [`RcptParameters`], so whatever a caller puts in
+/// `other` cannot clash with them on the wire.
+///
+/// ```
+/// use smtpwire::Parameter;
+///
+/// let param = Parameter::new("X-TAG", Some("v1")).unwrap();
+/// assert_eq!(param.to_string(), "X-TAG=v1");
+/// assert!(Parameter::new("X TAG", None).is_err());
+/// assert!(Parameter::new("X", Some("a=b")).is_err());
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Parameter {
+    keyword: Text,
+    value: Option<Text>,
+}
+
+impl Parameter {
+    /// A parameter, checked against the `esmtp-keyword` and `esmtp-value` rules.
+    pub fn new(keyword: &str, value: Option<&str>) -> Result<Self, ParamError> {
+        let keyword_text = Text::new(keyword).map_err(|_| ParamError::InvalidKeyword)?;
+        check_keyword(keyword.as_bytes())?;
+        if let Some(typed) = TYPED_KEYWORDS
+            .into_iter()
+            .find(|typed| keyword.eq_ignore_ascii_case(typed))
+        {
+            return Err(ParamError::Typed { keyword: typed });
+        }
+        let value = match value {
+            Some(value) => {
+                let invalid = || ParamError::InvalidSyntax {
+                    keyword: keyword_text.clone(),
+                };
+                if !is_esmtp_value(value.as_bytes()) {
+                    return Err(invalid());
+                }
+                Some(Text::new(value).map_err(|_| invalid())?)
+            }
+            None => None,
+        };
+        Ok(Parameter {
+            keyword: keyword_text,
+            value,
+        })
+    }
+
+    /// The keyword as sent.
+    pub fn keyword(&self) -> &Text {
+        &self.keyword
+    }
+
+    /// The value, if there is one.
+    pub fn value(&self) -> Option<&Text> {
+        self.value.as_ref()
+    }
+}
+
+impl fmt::Display for Parameter {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.keyword.as_str())?;
+        if let Some(value) = &self.value {
+            write!(f, "={value}")?;
+        }
+        Ok(())
+    }
+}
+
+/// Keywords with a typed field in [`MailParameters`] or [`RcptParameters`].
+const TYPED_KEYWORDS: [&str; 13] = [
+    "SIZE",
+    "BODY",
+    "SMTPUTF8",
+    "RET",
+    "ENVID",
+    "AUTH",
+    "MT-PRIORITY",
+    "HOLDFOR",
+    "HOLDUNTIL",
+    "BY",
+    "REQUIRETLS",
+    "NOTIFY",
+    "ORCPT",
+];
+
+fn check_keyword(keyword: &[u8]) -> Result<(), ParamError> {
+    let valid = keyword.first().is_some_and(u8::is_ascii_alphanumeric)
+        && keyword
+            .iter()
+            .all(|&b| b.is_ascii_alphanumeric() || b == b'-');
+    if valid {
+        Ok(())
+    } else {
+        Err(ParamError::InvalidKeyword)
+    }
+}
+
+/// `1*(%d33-60 / %d62-126)`, plus UTF-8 (RFC 6531 §3.3).
+fn is_esmtp_value(value: &[u8]) -> bool {
+    !value.is_empty()
+        && value
+            .iter()
+            .all(|&b| matches!(b, 33..=60 | 62..=126) || b >= 0x80)
+}
+
+/// One `keyword[=value]` as it appears on the line.
+pub(crate) struct RawParam<'a> {
+    pub(crate) keyword: &'a [u8],
+    pub(crate) value: Option<&'a [u8]>,
+}
+
+impl RawParam<'_> {
+    fn is(&self, keyword: &str) -> bool {
+        self.keyword.eq_ignore_ascii_case(keyword.as_bytes())
+    }
+
+    fn value(&self, keyword: &'static str) -> Result<&[u8], ParamError> {
+        self.value.ok_or(ParamError::MissingValue { keyword })
+    }
+
+    fn flag(&self, keyword: &'static str) -> Result<bool, ParamError> {
+        match self.value {
+            Some(_) => Err(ParamError::UnexpectedValue { keyword }),
+            None => Ok(true),
+        }
+    }
+
+    fn into_parameter(self, src: &Bytes) -> Parameter {
+        Parameter {
+            keyword: piece(src, self.keyword),
+            value: self.value.map(|value| piece(src, value)),
+        }
+    }
+}
+
+/// Calls `each` for every ` keyword[=value]` in `input`, which is empty or
+/// starts with a space. RFC 5321 §4.1.2 separates parameters with one space;
+/// `extra_spaces` accepts runs of them.
+pub(crate) fn for_each_param<'a>(
+    input: &'a [u8],
+    extra_spaces: bool,
+    mut each: impl FnMut(RawParam<'a>) -> Result<(), ParamError>,
+) -> Result<(), ParamError> {
+    let mut rest = input;
+    while let Some(mut param) = rest.strip_prefix(b" ") {
+        if extra_spaces {
+            let spaces = param.iter().take_while(|&&b| b == b' ').count();
+            param = param.get(spaces..).unwrap_or_default();
+        }
+        let end = memchr::memchr(b' ', param).unwrap_or(param.len());
+        let (param, tail) = param.split_at(end);
+        if param.is_empty() {
+            return Err(ParamError::Empty);
+        }
+        let raw = match memchr::memchr(b'=', param) {
+            Some(equals) => RawParam {
+                keyword: &param[..equals],
+                value: Some(&param[equals + 1..]),
+            },
+            None => RawParam {
+                keyword: param,
+                value: None,
+            },
+        };
+        check_keyword(raw.keyword)?;
+        if let Some(value) = raw.value {
+            if !is_esmtp_value(value) {
+                return Err(ParamError::InvalidSyntax {
+                    keyword: Text::new(core::str::from_utf8(raw.keyword).unwrap_or_default())
+                        .unwrap_or_default(),
+                });
+            }
+        }
+        each(raw)?;
+        rest = tail;
+    }
+    if rest.is_empty() {
+        Ok(())
+    } else {
+        Err(ParamError::Empty)
+    }
+}
+
+/// Stores `value` in an empty slot, or reports the duplicate.
+fn set_once<T>(slot: &mut Option<T>, keyword: &'static str, value: T) -> Result<(), ParamError> {
+    if slot.is_some() {
+        return Err(ParamError::Duplicate { keyword });
+    }
+    *slot = Some(value);
+    Ok(())
+}
+
+/// Sets a flag parameter once.
+fn set_flag(flag: &mut bool, keyword: &'static str, raw: &RawParam<'_>) -> Result<(), ParamError> {
+    if *flag {
+        return Err(ParamError::Duplicate { keyword });
+    }
+    *flag = raw.flag(keyword)?;
+    Ok(())
+}
+
+/// `1*max_digits DIGIT` as a number, with no overflow.
+fn parse_digits(value: &[u8], max_digits: usize) -> Option<u64> {
+    if value.is_empty() || value.len() > max_digits {
+        return None;
+    }
+    value.iter().try_fold(0u64, |acc, &b| {
+        let digit = b.checked_sub(b'0').filter(|d| *d <= 9)?;
+        acc.checked_mul(10)?.checked_add(u64::from(digit))
+    })
+}
+
+/// Writes ` ` then the parameter.
+fn write_param(f: &mut fmt::Formatter<'_>, param: fmt::Arguments<'_>) -> fmt::Result {
+    f.write_str(" ")?;
+    f.write_fmt(param)
+}

@@ -21,3 +21,6 @@ pub mod limits;
 mod text;
 
 pub use text::{Text, TextError};
+pub mod reply;
+
+pub use reply::{EnhancedStatusCode, Reply, ReplyClass, ReplyCode, ReplyError};

@@ -41,3 +41,8 @@ pub const DEFAULT_MAX_REPLY_LINES: usize = 256;
 /// Default limit for one text line of message content including CRLF
 /// (RFC 5321 §4.5.3.1.6).
 pub const DEFAULT_MAX_TEXT_LINE: usize = 1000;
+
+/// Default limit for one whole reply including every CRLF, as a client reads
+/// it: room for an EHLO reply many times longer than any real server sends,
+/// while an endless multi-line reply is cut off long before it costs memory.
+pub const DEFAULT_MAX_REPLY_BYTES: usize = 64 * 1024;

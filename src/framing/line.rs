@@ -171,7 +171,11 @@ mod tests {
             .collect()
     }
 
-    fn frame_chunks(chunks: &[&[u8]], max: usize, policy: LineEndPolicy) -> Vec<Result<Vec<u8>, FrameError>> {
+    fn frame_chunks(
+        chunks: &[&[u8]],
+        max: usize,
+        policy: LineEndPolicy,
+    ) -> Vec<Result<Vec<u8>, FrameError>> {
         let mut framer = LineFramer::new(max, policy);
         let mut out = Vec::new();
         for chunk in chunks {
@@ -184,7 +188,10 @@ mod tests {
     #[test]
     fn splits_crlf_lines() {
         let out = frame_chunks(&[b"NOOP\r\nQUIT\r\n\r\n"], 512, LineEndPolicy::Strict);
-        assert_eq!(out, [Ok(b"NOOP".to_vec()), Ok(b"QUIT".to_vec()), Ok(Vec::new())]);
+        assert_eq!(
+            out,
+            [Ok(b"NOOP".to_vec()), Ok(b"QUIT".to_vec()), Ok(Vec::new())]
+        );
     }
 
     #[test]
@@ -199,7 +206,10 @@ mod tests {
     #[test]
     fn bare_lf_follows_policy() {
         let strict = frame_chunks(&[b"NOOP\nQUIT\r\n"], 512, LineEndPolicy::Strict);
-        assert_eq!(strict, [Err(FrameError::BareLineFeed), Ok(b"QUIT".to_vec())]);
+        assert_eq!(
+            strict,
+            [Err(FrameError::BareLineFeed), Ok(b"QUIT".to_vec())]
+        );
         let lenient = frame_chunks(&[b"NOOP\nQUIT\r\n"], 512, LineEndPolicy::AllowBareLf);
         assert_eq!(lenient, [Ok(b"NOOP".to_vec()), Ok(b"QUIT".to_vec())]);
     }
@@ -215,7 +225,10 @@ mod tests {
         let fits = frame_chunks(&[b"12345678\r\n"], 10, LineEndPolicy::Strict);
         assert_eq!(fits, [Ok(b"12345678".to_vec())]);
         let over = frame_chunks(&[b"123456789\r\nNOOP\r\n"], 10, LineEndPolicy::Strict);
-        assert_eq!(over, [Err(FrameError::TooLong { limit: 10 }), Ok(b"NOOP".to_vec())]);
+        assert_eq!(
+            over,
+            [Err(FrameError::TooLong { limit: 10 }), Ok(b"NOOP".to_vec())]
+        );
     }
 
     #[test]

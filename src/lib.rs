@@ -8,6 +8,7 @@
 //!
 //! - [`Text`] and [`limits`]: the line-safe string type and every size limit.
 //! - [`framing`]: the only incremental code; complete lines out of a byte stream.
+//! - [`reply`] and [`capability`]: reply codes, enhanced status codes, replies and EHLO keywords.
 #![no_std]
 #![forbid(unsafe_code)]
 #![cfg_attr(docsrs, feature(doc_auto_cfg))]
@@ -24,3 +25,6 @@ pub use text::{Text, TextError};
 pub mod reply;
 
 pub use reply::{EnhancedStatusCode, Reply, ReplyClass, ReplyCode, ReplyError};
+pub mod capability;
+
+pub use capability::Capabilities;

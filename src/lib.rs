@@ -7,8 +7,8 @@
 //! Layers, each depending only on those above it in this list:
 //!
 //! - [`Text`] and [`limits`]: the line-safe string type and every size limit.
-//! - [`framing`]: the only incremental code; complete lines out of a byte stream.
 //! - [`reply`] and [`capability`]: reply codes, enhanced status codes, replies and EHLO keywords.
+//! - [`framing`]: the only incremental code; complete lines out of a byte stream.
 #![no_std]
 #![forbid(unsafe_code)]
 #![cfg_attr(docsrs, feature(doc_auto_cfg))]

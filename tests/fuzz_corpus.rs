@@ -33,3 +33,19 @@ fn replay(target: &str, check: fn(&[u8])) {
 fn line_framer_corpus() {
     replay("line_framer", line_framer::check);
 }
+
+#[path = "../fuzz/checks/reply.rs"]
+mod reply;
+
+#[test]
+fn reply_corpus() {
+    replay("reply", reply::check);
+}
+
+#[path = "../fuzz/checks/capabilities.rs"]
+mod capabilities;
+
+#[test]
+fn capabilities_corpus() {
+    replay("capabilities", capabilities::check);
+}

@@ -226,14 +226,13 @@ impl Capabilities {
             return Err(CapabilityError::NotOk { code: reply.code() });
         }
         let mut capabilities = Capabilities::default();
-        for line in reply.lines().skip(1) {
-            capabilities.add_line(line);
+        for line in (1..reply.line_count()).filter_map(|index| reply.line_text(index)) {
+            capabilities.add_line(line.into_bytes());
         }
         Ok(capabilities)
     }
 
-    fn add_line(&mut self, line: &Text) {
-        let bytes = line.clone().into_bytes();
+    fn add_line(&mut self, bytes: Bytes) {
         let (name_end, params_start) = match memchr::memchr(b' ', &bytes) {
             Some(space) => (space, space + 1),
             None => (bytes.len(), bytes.len()),
@@ -397,7 +396,7 @@ impl Capabilities {
                 owned(format!("{} {}", extension.keyword, extension.params))
             }
         }));
-        Reply::from_parts(ReplyCode::OK, None, greeting, lines)
+        Reply::from_texts(ReplyCode::OK, None, core::iter::once(greeting).chain(lines))
     }
 }
 

@@ -1,10 +1,10 @@
 //! [`ReplyAssembler`]: whole replies out of the byte stream a client reads.
 
-use bytes::Bytes;
+use bytes::Buf;
 
 use super::{FrameError, LineEndPolicy, LineFramer};
 use crate::limits::{DEFAULT_MAX_REPLY_BYTES, DEFAULT_MAX_REPLY_LINE, DEFAULT_MAX_REPLY_LINES};
-use crate::reply::{is_last_line, Reply, ReplyCollector, ReplyError};
+use crate::reply::{is_last_line, Reply, ReplyError, ReplyState};
 
 /// Bounds on what one reply may take, so a server cannot make a client
 /// buffer without end.
@@ -57,11 +57,16 @@ impl Default for ReplyLimits {
 /// ```
 #[derive(Debug, Clone)]
 pub struct ReplyAssembler {
+    /// Owns the input buffer, and decides every framing error.
     framer: LineFramer,
-    collector: ReplyCollector,
+    state: ReplyState,
     limits: ReplyLimits,
-    /// Bytes, CRLFs included, of the lines of the reply in progress.
-    held_bytes: usize,
+    policy: LineEndPolicy,
+    /// Where the next line of the reply in progress starts in the buffer;
+    /// the reply itself always starts at the front.
+    line_start: usize,
+    /// How far into the buffer is known to hold no LF.
+    scanned: usize,
     /// Dropping the continuation lines of a reply that failed.
     skipping: bool,
 }
@@ -80,17 +85,17 @@ impl ReplyAssembler {
 
     /// An assembler with the given limits and line-ending policy.
     pub fn with_limits(limits: ReplyLimits, policy: LineEndPolicy) -> Self {
-        let limits = ReplyLimits {
-            max_lines: limits.max_lines.max(1),
-            ..limits
-        };
-        ReplyAssembler {
+        let mut assembler = ReplyAssembler {
             framer: LineFramer::new(limits.max_line, policy),
-            collector: ReplyCollector::default(),
+            state: ReplyState::default(),
             limits,
-            held_bytes: 0,
+            policy,
+            line_start: 0,
+            scanned: 0,
             skipping: false,
-        }
+        };
+        assembler.set_limits(limits);
+        assembler
     }
 
     /// The limits in force.
@@ -105,7 +110,7 @@ impl ReplyAssembler {
         self.limits = ReplyLimits {
             max_line: self.framer.max_line(),
             max_lines: limits.max_lines.max(1),
-            ..limits
+            max_bytes: limits.max_bytes,
         };
     }
 
@@ -115,65 +120,98 @@ impl ReplyAssembler {
     }
 
     /// The next complete reply; `None` means push more input.
+    ///
+    /// Lines are found in place in the framer's buffer and the reply is split
+    /// off in one piece once its last line is in, instead of line by line
+    /// through [`LineFramer::next_line`]: that keeps the cost per reply
+    /// rather than per line. Any line the framer would refuse is handed to it,
+    /// so it alone decides framing errors and drops over-long lines.
     pub fn next_reply(&mut self) -> Option<Result<Reply, ReplyError>> {
         loop {
-            let line = match self.framer.next_line()? {
-                Ok(line) => line,
-                Err(error) => {
-                    self.drop_reply(false);
-                    return Some(Err(match error {
-                        FrameError::TooLong { limit } => ReplyError::LineTooLong { limit },
-                        FrameError::BareLineFeed => ReplyError::BareLineFeed,
-                    }));
+            let buf = self.framer.buffer_mut();
+            let unscanned = buf.get(self.scanned..).unwrap_or_default();
+            let Some(found) = memchr::memchr(b'\n', unscanned) else {
+                self.scanned = buf.len();
+                if buf.len() - self.line_start >= self.limits.max_line {
+                    return Some(Err(self.framing_error()));
                 }
+                return None;
             };
+            let lf = self.scanned + found;
+            let next_start = lf + 1;
+            let crlf = lf > self.line_start && buf.get(lf - 1) == Some(&b'\r');
+            if next_start - self.line_start > self.limits.max_line
+                || (!crlf && self.policy == LineEndPolicy::Strict)
+            {
+                return Some(Err(self.framing_error()));
+            }
+            let line_end = if crlf { lf - 1 } else { lf };
+            let line = buf.get(self.line_start..line_end).unwrap_or_default();
+            let continues = !is_last_line(line);
             if self.skipping {
-                self.skipping = !is_last_line(&line);
+                self.skipping = continues;
+                buf.advance(next_start);
+                self.restart();
                 continue;
             }
-            if let Some(outcome) = self.take_line(line) {
-                return Some(outcome);
-            }
-        }
-    }
-
-    fn take_line(&mut self, line: Bytes) -> Option<Result<Reply, ReplyError>> {
-        let size = line.len() + 2;
-        let continues = !is_last_line(&line);
-        if self.collector.lines_held() >= self.limits.max_lines {
-            self.drop_reply(continues);
-            return Some(Err(ReplyError::TooManyLines {
-                limit: self.limits.max_lines,
-            }));
-        }
-        if self.held_bytes + size > self.limits.max_bytes {
-            self.drop_reply(continues);
-            return Some(Err(ReplyError::TooLong {
-                limit: self.limits.max_bytes,
-            }));
-        }
-        match self.collector.push(line) {
-            Ok(None) => {
-                self.held_bytes += size;
+            let limit_error = if self.state.lines_held() >= self.limits.max_lines {
+                Some(ReplyError::TooManyLines {
+                    limit: self.limits.max_lines,
+                })
+            } else if next_start > self.limits.max_bytes {
+                Some(ReplyError::TooLong {
+                    limit: self.limits.max_bytes,
+                })
+            } else {
                 None
-            }
-            Ok(Some(reply)) => {
-                self.held_bytes = 0;
-                Some(Ok(reply))
-            }
-            Err(error) => {
-                self.drop_reply(continues);
-                Some(Err(error))
+            };
+            let outcome = match limit_error {
+                Some(error) => Err(error),
+                None => self.state.push_line(line, self.line_start),
+            };
+            match outcome {
+                Ok(false) => {
+                    self.line_start = next_start;
+                    self.scanned = next_start;
+                }
+                Ok(true) => {
+                    let raw = buf.split_to(next_start).freeze();
+                    self.restart();
+                    return Some(Ok(self.state.finish(raw)));
+                }
+                Err(error) => {
+                    buf.advance(next_start);
+                    self.state.reset();
+                    self.restart();
+                    // Skip the rest of a reply cut off mid-way, so its tail
+                    // is not read as a reply of its own.
+                    self.skipping = continues;
+                    return Some(Err(error));
+                }
             }
         }
     }
 
-    /// Forgets the reply in progress; `skip_rest` drops lines up to the end
-    /// of the broken reply too, so its tail is not read as a reply of its own.
-    fn drop_reply(&mut self, skip_rest: bool) {
-        self.collector.reset();
-        self.held_bytes = 0;
-        self.skipping = skip_rest;
+    /// The buffer front is the start of a new reply.
+    fn restart(&mut self) {
+        self.line_start = 0;
+        self.scanned = 0;
+    }
+
+    /// Drops the reply in progress and lets the framer judge, and consume,
+    /// the line at the front.
+    fn framing_error(&mut self) -> ReplyError {
+        self.framer.buffer_mut().advance(self.line_start);
+        self.state.reset();
+        self.restart();
+        match self.framer.next_line() {
+            Some(Err(FrameError::BareLineFeed)) => ReplyError::BareLineFeed,
+            // The framer applies the same rules, so a too-long line is all
+            // that is left.
+            _ => ReplyError::LineTooLong {
+                limit: self.limits.max_line,
+            },
+        }
     }
 
     /// Bytes received but not yet handed out in a reply: unframed input plus
@@ -184,7 +222,7 @@ impl ReplyAssembler {
     /// as if it came through the secured channel (RFC 3207 §6; the response
     /// injection of CVE-2011-0411's client-side kin).
     pub fn buffered(&self) -> usize {
-        self.framer.buffered() + self.held_bytes
+        self.framer.buffered()
     }
 }
 

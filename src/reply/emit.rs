@@ -31,7 +31,7 @@ impl Reply {
         let text_budget = MAX_EMITTED_REPLY_LINE - 2 - prefix_len - usize::from(prefix_len > 4);
         let line_count = self.line_count();
         for (index, line) in self.lines().enumerate() {
-            let mut rest = line.as_str();
+            let mut rest = line;
             loop {
                 let (chunk, remainder) = split_to_fit(rest, text_budget);
                 let last = index + 1 == line_count && remainder.is_none();

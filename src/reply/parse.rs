@@ -1,10 +1,11 @@
 //! Reply lines in, [`Reply`] out; every input is a complete line without CRLF.
 
 use alloc::vec::Vec;
-use bytes::{Buf, Bytes};
+use bytes::{Bytes, BytesMut};
 
-use super::{EnhancedStatusCode, Reply, ReplyCode, ReplyError};
-use crate::Text;
+use super::{EnhancedStatusCode, Reply, ReplyCode, ReplyError, Span};
+use crate::text::check_line_safe;
+use crate::TextError;
 
 /// Whether a reply line ends its reply: `250 text` or a bare `250`, as
 /// opposed to the continuation form `250-text` (RFC 5321 §4.2.1).
@@ -22,34 +23,19 @@ pub fn is_last_line(line: &[u8]) -> bool {
     line.get(3) != Some(&b'-')
 }
 
-/// One line: its code, whether it is the last, and the text after the separator.
-struct ReplyLine {
-    code: ReplyCode,
-    last: bool,
-    text: Bytes,
-}
-
 /// RFC 5321 §4.2: `Reply-code [ SP textstring ]` or `Reply-code "-" [ textstring ]`.
-fn parse_line(mut line: Bytes, number: usize) -> Result<ReplyLine, ReplyError> {
-    let (code, last) = match *line.as_ref() {
-        [a, b, c, ref rest @ ..] => {
-            let code = ReplyCode::from_digits([a, b, c])
-                .ok_or(ReplyError::MalformedCode { line: number })?;
-            match rest.first() {
-                None => (code, true),
-                Some(b' ') => (code, true),
-                Some(b'-') => (code, false),
-                Some(_) => return Err(ReplyError::BadSeparator { line: number }),
-            }
-        }
-        _ => return Err(ReplyError::MalformedCode { line: number }),
+/// Returns the code and whether the line is the reply's last.
+fn parse_code(line: &[u8], number: usize) -> Result<(ReplyCode, bool), ReplyError> {
+    let [a, b, c, ref rest @ ..] = *line else {
+        return Err(ReplyError::MalformedCode { line: number });
     };
-    line.advance(line.len().min(4));
-    Ok(ReplyLine {
-        code,
-        last,
-        text: line,
-    })
+    let code =
+        ReplyCode::from_digits([a, b, c]).ok_or(ReplyError::MalformedCode { line: number })?;
+    match rest.first() {
+        None | Some(b' ') => Ok((code, true)),
+        Some(b'-') => Ok((code, false)),
+        Some(_) => Err(ReplyError::BadSeparator { line: number }),
+    }
 }
 
 /// The enhanced code at the start of `text`, if it is one for a reply of
@@ -67,108 +53,127 @@ fn leading_enhanced(code: ReplyCode, text: &[u8]) -> Option<(EnhancedStatusCode,
     }
 }
 
-fn line_text(text: Bytes, number: usize) -> Result<Text, ReplyError> {
-    Text::from_bytes(text).map_err(|source| ReplyError::Text {
+/// A line's text must be able to become a [`Text`].
+///
+/// Reply text is plain ASCII nearly always (RFC 5321 §4.2 `textstring`), so
+/// one branch-free pass settles that case; only text with other bytes pays
+/// for the exact checks that also name the offending byte.
+fn check_text(text: &[u8], number: usize) -> Result<(), ReplyError> {
+    let plain_ascii = text.iter().fold(true, |ok, &byte| {
+        ok & (byte.wrapping_sub(1) < 0x7f) & (byte != b'\r')
+    });
+    if plain_ascii {
+        return Ok(());
+    }
+    let error = |source| ReplyError::Text {
         line: number,
         source,
-    })
+    };
+    check_line_safe(text).map_err(error)?;
+    core::str::from_utf8(text).map_err(|utf8| {
+        error(TextError::InvalidUtf8 {
+            offset: utf8.valid_up_to(),
+        })
+    })?;
+    Ok(())
 }
 
-/// The first line of a multi-line reply that is still being read.
-#[derive(Debug, Clone)]
-struct Head {
-    code: ReplyCode,
-    enhanced: Option<EnhancedStatusCode>,
-    first: Text,
-}
-
-/// Builds a reply from its lines one at a time; the line-level half of
+/// The reply being read, line by line, out of one buffer that will hold the
+/// whole reply: the line-level half of
 /// [`ReplyAssembler`](crate::framing::ReplyAssembler) and of
 /// [`Reply::from_lines`].
 ///
 /// `rest` is scratch space kept across replies, so a multi-line reply costs
 /// one exactly sized allocation when it is handed out.
-#[derive(Debug, Clone, Default)]
-pub(crate) struct ReplyCollector {
-    head: Option<Head>,
-    rest: Vec<Text>,
+#[derive(Debug, Clone)]
+pub(crate) struct ReplyState {
+    /// Lines taken so far; 0 when no reply is in progress.
+    lines: usize,
+    code: ReplyCode,
+    enhanced: Option<EnhancedStatusCode>,
+    first: Span,
+    rest: Vec<Span>,
 }
 
-impl ReplyCollector {
-    /// Adds a line; returns the reply once its last line is in. After an
-    /// error the partial reply is dropped and the next line starts a new one.
-    pub(crate) fn push(&mut self, line: Bytes) -> Result<Option<Reply>, ReplyError> {
-        let result = self.push_line(line);
+impl Default for ReplyState {
+    fn default() -> Self {
+        ReplyState {
+            lines: 0,
+            code: ReplyCode::OK,
+            enhanced: None,
+            first: Span::default(),
+            rest: Vec::new(),
+        }
+    }
+}
+
+impl ReplyState {
+    /// Takes the next line (without CRLF), which starts at `offset` in the
+    /// reply's buffer; returns whether it was the last. After an error the
+    /// state is reset and the next line starts a new reply.
+    pub(crate) fn push_line(&mut self, line: &[u8], offset: usize) -> Result<bool, ReplyError> {
+        let result = self.take_line(line, offset);
         if result.is_err() {
             self.reset();
         }
         result
     }
 
-    fn push_line(&mut self, line: Bytes) -> Result<Option<Reply>, ReplyError> {
-        let number = self.lines_held() + 1;
-        let ReplyLine {
-            code,
-            last,
-            mut text,
-        } = parse_line(line, number)?;
-        let Some(head) = &self.head else {
-            let enhanced = leading_enhanced(code, &text).map(|(enhanced, len)| {
-                text.advance(len);
+    fn take_line(&mut self, line: &[u8], offset: usize) -> Result<bool, ReplyError> {
+        let number = self.lines + 1;
+        let (code, last) = parse_code(line, number)?;
+        let mut start = line.len().min(4);
+        let text = line.get(start..).unwrap_or_default();
+        if number == 1 {
+            self.code = code;
+            self.enhanced = leading_enhanced(code, text).map(|(enhanced, len)| {
+                start += len;
                 enhanced
             });
-            let first = line_text(text, number)?;
-            if last {
-                return Ok(Some(Reply::from_parts(code, enhanced, first, Vec::new())));
-            }
-            self.head = Some(Head {
-                code,
-                enhanced,
-                first,
-            });
-            return Ok(None);
-        };
-        if code != head.code {
+        } else if code != self.code {
             return Err(ReplyError::CodeMismatch {
                 line: number,
-                expected: head.code,
+                expected: self.code,
                 found: code,
             });
-        }
-        // RFC 2034 §4 puts the enhanced code on every line; strip it wherever
-        // it repeats the first line's, and keep any other text as it is.
-        if let Some(expected) = head.enhanced {
-            if let Some((_, len)) = leading_enhanced(code, &text).filter(|(e, _)| *e == expected) {
-                text.advance(len);
+        } else if let Some(expected) = self.enhanced {
+            // RFC 2034 §4 puts the enhanced code on every line; strip it
+            // wherever it repeats the first line's, and keep any other text.
+            if let Some((_, len)) = leading_enhanced(code, text).filter(|(e, _)| *e == expected) {
+                start += len;
             }
         }
-        self.rest.push(line_text(text, number)?);
-        if !last {
-            return Ok(None);
-        }
-        let Some(head) = self.head.take() else {
-            return Ok(None);
+        check_text(line.get(start..).unwrap_or_default(), number)?;
+        let span = Span {
+            start: offset + start,
+            end: offset + line.len(),
         };
-        let rest = self.rest.drain(..).collect();
-        Ok(Some(Reply::from_parts(
-            head.code,
-            head.enhanced,
-            head.first,
-            rest,
-        )))
+        if number == 1 {
+            self.first = span;
+        } else {
+            self.rest.push(span);
+        }
+        self.lines = number;
+        Ok(last)
+    }
+
+    /// The reply whose last line was just pushed, over `raw`, the buffer the
+    /// line offsets point into.
+    pub(crate) fn finish(&mut self, raw: Bytes) -> Reply {
+        let rest = self.rest.as_slice().to_vec();
+        let reply = Reply::from_parts(self.code, self.enhanced, raw, self.first, rest);
+        self.reset();
+        reply
     }
 
     /// Lines of the reply in progress.
     pub(crate) fn lines_held(&self) -> usize {
-        match self.head {
-            None => 0,
-            Some(_) => 1 + self.rest.len(),
-        }
+        self.lines
     }
 
     /// Drops the reply in progress.
     pub(crate) fn reset(&mut self) {
-        self.head = None;
+        self.lines = 0;
         self.rest.clear();
     }
 }
@@ -179,16 +184,19 @@ impl Reply {
     /// Every line must carry the same code, all but the last in the `code-`
     /// form, and the last must end the reply.
     pub fn from_lines(lines: impl IntoIterator<Item = Bytes>) -> Result<Self, ReplyError> {
-        let mut collector = ReplyCollector::default();
+        let mut state = ReplyState::default();
+        let mut raw = BytesMut::new();
         let mut lines = lines.into_iter();
         let mut count = 0;
         for line in lines.by_ref() {
             count += 1;
-            if let Some(reply) = collector.push(line)? {
-                return match lines.next() {
-                    None => Ok(reply),
-                    Some(_) => Err(ReplyError::TrailingLine { line: count + 1 }),
-                };
+            let offset = raw.len();
+            raw.extend_from_slice(&line);
+            if state.push_line(&line, offset)? {
+                if lines.next().is_some() {
+                    return Err(ReplyError::TrailingLine { line: count + 1 });
+                }
+                return Ok(state.finish(raw.freeze()));
             }
         }
         Err(if count == 0 {
@@ -207,7 +215,7 @@ impl Reply {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::TextError;
+    use crate::Text;
     use alloc::vec;
 
     fn parse(lines: &[&'static str]) -> Result<Reply, ReplyError> {
@@ -215,7 +223,7 @@ mod tests {
     }
 
     fn texts(reply: &Reply) -> Vec<&str> {
-        reply.lines().map(Text::as_str).collect()
+        reply.lines().collect()
     }
 
     #[test]
@@ -384,19 +392,21 @@ mod tests {
     }
 
     #[test]
-    fn collector_starts_afresh_after_an_error() {
-        let mut collector = ReplyCollector::default();
-        let line = |s: &'static str| Bytes::from_static(s.as_bytes());
-        assert_eq!(collector.push(line("250-a")), Ok(None));
-        assert!(collector.push(line("550 b")).is_err());
-        assert_eq!(collector.lines_held(), 0);
-        let reply = collector.push(line("221 bye")).unwrap().unwrap();
+    fn state_starts_afresh_after_an_error() {
+        let mut state = ReplyState::default();
+        assert_eq!(state.push_line(b"250-a", 0), Ok(false));
+        assert!(state.push_line(b"550 b", 5).is_err());
+        assert_eq!(state.lines_held(), 0);
+        assert_eq!(state.push_line(b"221 bye", 0), Ok(true));
+        let reply = state.finish(Bytes::from_static(b"221 bye"));
         assert_eq!(
             reply,
             Reply::new(ReplyCode::CLOSING, Text::from_static("bye"))
         );
-        assert_eq!(collector.push(line("250-x")), Ok(None));
-        let reply = collector.push(line("250 y")).unwrap().unwrap();
+        assert_eq!(state.push_line(b"250-x", 0), Ok(false));
+        assert_eq!(state.push_line(b"250 y", 5), Ok(true));
+        let reply = state.finish(Bytes::from_static(b"250-x250 y"));
         assert_eq!(texts(&reply), vec!["x", "y"]);
+        assert_eq!(reply.line_text(1).unwrap(), "y");
     }
 }

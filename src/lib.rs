@@ -7,11 +7,15 @@
 //! Layers, each depending only on those above it in this list:
 //!
 //! - [`Text`] and [`limits`]: the line-safe string type and every size limit.
-//! - [`framing`]: the only incremental code; complete lines out of a byte stream.
-//! - [`data`]: message content both ways: dot-stuffing, the end of data, BDAT chunks.
+//! - [`address`], [`xtext`], [`params`], [`command`]: the command side of the
+//!   codec, parsed from and emitted to complete lines.
+//! - [`reply`] and [`capability`]: reply codes, enhanced status codes, replies
+//!   and EHLO keywords.
 //! - [`auth`]: SASL exchanges for AUTH (PLAIN, LOGIN, XOAUTH2), client and server.
 //! - [`proxy`]: the HAProxy PROXY protocol preamble, versions 1 and 2.
-//! - [`address`], [`xtext`], [`params`], [`command`]: the command side of the codec.
+//! - [`framing`]: the only incremental code: command lines and whole replies
+//!   out of a byte stream.
+//! - [`data`]: message content both ways: dot-stuffing, the end of data, BDAT chunks.
 #![no_std]
 #![forbid(unsafe_code)]
 #![cfg_attr(docsrs, feature(doc_auto_cfg))]
@@ -22,18 +26,21 @@ extern crate std;
 
 pub mod address;
 pub mod auth;
+pub mod capability;
 pub mod command;
 pub mod data;
 pub mod framing;
 pub mod limits;
 pub mod params;
 pub mod proxy;
+pub mod reply;
 mod text;
 pub mod xtext;
 
 pub use address::{
     AddressError, AddressLiteral, Domain, ForwardPath, Host, LocalPart, Mailbox, ReversePath,
 };
+pub use capability::Capabilities;
 pub use command::{
     Argument, Command, CommandError, InitialResponse, ParseOptions, SaslMechanism, UnknownVerb,
 };
@@ -42,4 +49,5 @@ pub use params::{
     AuthParam, BodyType, ByMode, DeliverBy, EnvelopeId, FutureRelease, HoldUntil, MailParameters,
     MtPriority, Notify, NotifyOn, Orcpt, OrcptType, ParamError, Parameter, RcptParameters, Ret,
 };
+pub use reply::{EnhancedStatusCode, Reply, ReplyClass, ReplyCode, ReplyError};
 pub use text::{Text, TextError};

@@ -10,6 +10,8 @@ mod address;
 mod auth_server;
 #[path = "../fuzz/checks/bdat.rs"]
 mod bdat;
+#[path = "../fuzz/checks/capabilities.rs"]
+mod capabilities;
 #[path = "../fuzz/checks/command.rs"]
 mod command;
 #[path = "../fuzz/checks/data_decoder.rs"]
@@ -18,6 +20,8 @@ mod data_decoder;
 mod line_framer;
 #[path = "../fuzz/checks/proxy.rs"]
 mod proxy;
+#[path = "../fuzz/checks/reply.rs"]
+mod reply;
 
 /// Runs `check` on every file kept for `target`; fails if the seed corpus is
 /// missing, so a renamed target cannot silently replay nothing.
@@ -57,6 +61,11 @@ fn bdat_corpus() {
 }
 
 #[test]
+fn capabilities_corpus() {
+    replay("capabilities", capabilities::check);
+}
+
+#[test]
 fn command_corpus() {
     replay("command", command::check);
 }
@@ -74,4 +83,9 @@ fn line_framer_corpus() {
 #[test]
 fn proxy_corpus() {
     replay("proxy", proxy::check);
+}
+
+#[test]
+fn reply_corpus() {
+    replay("reply", reply::check);
 }

@@ -6,5 +6,7 @@
 //! lines, so a bug that depends on where the input was split has nowhere to live.
 
 mod line;
+mod reply;
 
 pub use line::{FrameError, LineEndPolicy, LineFramer};
+pub use reply::{ReplyAssembler, ReplyLimits};

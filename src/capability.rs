@@ -1,0 +1,679 @@
+//! [`Capabilities`]: the service extensions an EHLO (or LHLO) reply lists.
+
+use alloc::format;
+use alloc::string::String;
+use alloc::vec::Vec;
+use bytes::Bytes;
+
+use crate::{Reply, ReplyCode, Text};
+
+/// Why capabilities could not be read or an extension built.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CapabilityError {
+    /// The EHLO reply is not a 250 (RFC 5321 §4.1.1.1); the client falls
+    /// back to HELO or gives up.
+    #[error("EHLO reply has code {code}, not 250")]
+    NotOk {
+        /// The code received.
+        code: ReplyCode,
+    },
+    /// An extension keyword that is empty or holds a space.
+    #[error("extension keyword is empty or holds a space")]
+    InvalidKeyword,
+}
+
+/// An extension this crate has no typed field for, kept as advertised.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Extension {
+    keyword: Text,
+    params: Text,
+}
+
+impl Extension {
+    /// An extension line: `keyword` (one word; RFC 5321 §4.1.1.1 wants
+    /// letters, digits and hyphens, but legacy forms such as `AUTH=LOGIN`
+    /// are let through) and its parameters, space-separated, possibly empty.
+    pub fn new(keyword: Text, params: Text) -> Result<Self, CapabilityError> {
+        if keyword.is_empty() || keyword.as_bytes().contains(&b' ') {
+            return Err(CapabilityError::InvalidKeyword);
+        }
+        Ok(Extension { keyword, params })
+    }
+
+    /// The keyword, as the server wrote it.
+    pub fn keyword(&self) -> &Text {
+        &self.keyword
+    }
+
+    /// Everything after the keyword and its space, as the server wrote it.
+    pub fn params(&self) -> &Text {
+        &self.params
+    }
+
+    /// The parameters one by one.
+    pub fn param_list(&self) -> impl Iterator<Item = &str> {
+        self.params
+            .as_str()
+            .split(' ')
+            .filter(|param| !param.is_empty())
+    }
+}
+
+/// MT-PRIORITY (RFC 6710 §3): priorities are honoured, optionally under a
+/// named assignment policy such as `MIXER` or `STANAG4406`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
+pub struct MtPriority {
+    /// The policy name the server gave, if any.
+    pub policy: Option<Text>,
+}
+
+/// FUTURERELEASE (RFC 4865 §3): how far ahead a message may be held.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct FutureRelease {
+    /// Longest hold, in seconds (for HOLDFOR).
+    pub max_interval: u64,
+    /// Latest release time, an RFC 3339 date-time (for HOLDUNTIL).
+    pub max_datetime: Text,
+}
+
+/// What a server supports, from its EHLO reply (RFC 5321 §4.1.1.1 and each
+/// extension's RFC), and what a server advertises in its own.
+///
+/// Keywords are matched without regard to case. Extensions without a field
+/// here are kept, in order and with their parameters, in
+/// [`other`](Self::other); so is a known keyword whose parameters do not
+/// parse (`SIZE lots`), so that nothing the server said is lost.
+///
+/// ```
+/// use smtpwire::framing::ReplyAssembler;
+/// use smtpwire::{Capabilities, Text};
+///
+/// let mut replies = ReplyAssembler::new();
+/// replies.push(b"250-mx.example.org Hello\r\n250-SIZE 35882577\r\n250-auth=LOGIN\r\n\
+///                250-AUTH PLAIN LOGIN XOAUTH2\r\n250-X-ACME frob\r\n250 pipelining\r\n");
+/// let reply = replies.next_reply().unwrap().unwrap();
+/// let caps = Capabilities::from_reply(&reply).unwrap();
+/// assert!(caps.pipelining);
+/// assert_eq!(caps.size, Some(35882577));
+/// assert!(caps.supports_auth("xoauth2"));
+/// assert_eq!(caps.auth.len(), 3);
+/// assert_eq!(caps.extension("x-acme").unwrap().params(), "frob");
+///
+/// // A server builds its own.
+/// let ours = Capabilities { pipelining: true, starttls: true, ..Capabilities::default() };
+/// let reply = ours.to_reply(Text::from_static("mx.example.org"));
+/// assert_eq!(&reply.to_bytes()[..], b"250-mx.example.org\r\n250-PIPELINING\r\n250 STARTTLS\r\n");
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
+pub struct Capabilities {
+    /// PIPELINING (RFC 2920).
+    pub pipelining: bool,
+    /// SIZE (RFC 1870): the largest message in octets; `Some(0)` means SIZE
+    /// was listed with no figure or with 0, i.e. no fixed limit.
+    pub size: Option<u64>,
+    /// 8BITMIME (RFC 6152).
+    pub eight_bit_mime: bool,
+    /// SMTPUTF8 (RFC 6531).
+    pub smtp_utf8: bool,
+    /// STARTTLS (RFC 3207).
+    pub starttls: bool,
+    /// AUTH (RFC 4954) mechanism names, from `AUTH …` and the legacy
+    /// `AUTH=…` line alike, without repeats; empty when AUTH is not offered.
+    pub auth: Vec<Text>,
+    /// CHUNKING (RFC 3030).
+    pub chunking: bool,
+    /// BINARYMIME (RFC 3030).
+    pub binary_mime: bool,
+    /// DSN (RFC 3461).
+    pub dsn: bool,
+    /// ENHANCEDSTATUSCODES (RFC 2034).
+    pub enhanced_status_codes: bool,
+    /// REQUIRETLS (RFC 8689).
+    pub require_tls: bool,
+    /// MT-PRIORITY (RFC 6710).
+    pub mt_priority: Option<MtPriority>,
+    /// FUTURERELEASE (RFC 4865).
+    pub future_release: Option<FutureRelease>,
+    /// DELIVERBY (RFC 2852): the shortest by-time accepted, in seconds;
+    /// `Some(0)` means DELIVERBY was listed with no minimum.
+    pub deliver_by: Option<u64>,
+    /// ETRN (RFC 1985).
+    pub etrn: bool,
+    /// VRFY (RFC 5321 §3.5).
+    pub vrfy: bool,
+    /// EXPN (RFC 5321 §3.5).
+    pub expn: bool,
+    /// HELP (RFC 5321 §4.1.1.8).
+    pub help: bool,
+    /// Every other extension, in the order listed.
+    pub other: Vec<Extension>,
+}
+
+/// The keywords with a typed field.
+#[derive(Clone, Copy)]
+enum Keyword {
+    Pipelining,
+    Size,
+    EightBitMime,
+    SmtpUtf8,
+    StartTls,
+    Auth,
+    Chunking,
+    BinaryMime,
+    Dsn,
+    EnhancedStatusCodes,
+    RequireTls,
+    MtPriority,
+    FutureRelease,
+    DeliverBy,
+    Etrn,
+    Vrfy,
+    Expn,
+    Help,
+}
+
+const KEYWORDS: [(&str, Keyword); 18] = [
+    ("PIPELINING", Keyword::Pipelining),
+    ("SIZE", Keyword::Size),
+    ("8BITMIME", Keyword::EightBitMime),
+    ("SMTPUTF8", Keyword::SmtpUtf8),
+    ("STARTTLS", Keyword::StartTls),
+    ("AUTH", Keyword::Auth),
+    ("CHUNKING", Keyword::Chunking),
+    ("BINARYMIME", Keyword::BinaryMime),
+    ("DSN", Keyword::Dsn),
+    ("ENHANCEDSTATUSCODES", Keyword::EnhancedStatusCodes),
+    ("REQUIRETLS", Keyword::RequireTls),
+    ("MT-PRIORITY", Keyword::MtPriority),
+    ("FUTURERELEASE", Keyword::FutureRelease),
+    ("DELIVERBY", Keyword::DeliverBy),
+    ("ETRN", Keyword::Etrn),
+    ("VRFY", Keyword::Vrfy),
+    ("EXPN", Keyword::Expn),
+    ("HELP", Keyword::Help),
+];
+
+fn keyword(name: &[u8]) -> Option<Keyword> {
+    KEYWORDS
+        .iter()
+        .find(|(known, _)| known.as_bytes().eq_ignore_ascii_case(name))
+        .map(|&(_, keyword)| keyword)
+}
+
+/// A sub-slice of a line already proven line-safe, cut at ASCII spaces so it
+/// stays UTF-8.
+fn part(line: &Bytes, range: core::ops::Range<usize>) -> Text {
+    Text::from_parsed(line.slice(range))
+}
+
+/// RFC 5321 §4.1.1.1 `ehlo-number`-style figures; `None` on anything else,
+/// including overflow.
+fn number(digits: &[u8]) -> Option<u64> {
+    if digits.is_empty() || digits.len() > 20 {
+        return None;
+    }
+    digits.iter().try_fold(0u64, |value, &digit| {
+        let digit = digit.is_ascii_digit().then(|| u64::from(digit - b'0'))?;
+        value.checked_mul(10)?.checked_add(digit)
+    })
+}
+
+impl Capabilities {
+    /// Reads a 250 EHLO reply: the first line is the server's domain and
+    /// greeting; each further line is `keyword [params]`.
+    pub fn from_reply(reply: &Reply) -> Result<Self, CapabilityError> {
+        if reply.code() != ReplyCode::OK {
+            return Err(CapabilityError::NotOk { code: reply.code() });
+        }
+        let mut capabilities = Capabilities::default();
+        for line in (1..reply.line_count()).filter_map(|index| reply.line_text(index)) {
+            capabilities.add_line(line.into_bytes());
+        }
+        Ok(capabilities)
+    }
+
+    fn add_line(&mut self, bytes: Bytes) {
+        let (name_end, params_start) = match memchr::memchr(b' ', &bytes) {
+            Some(space) => (space, space + 1),
+            None => (bytes.len(), bytes.len()),
+        };
+        let name = bytes.get(..name_end).unwrap_or_default();
+        if name.is_empty() {
+            return;
+        }
+        let params = bytes.get(params_start..).unwrap_or_default();
+        let understood = match keyword(name) {
+            Some(known) => self.add_known(known, &bytes, params_start),
+            // RFC 4954 §8 grandfathers the `AUTH=` form of pre-standard servers.
+            None => match name.get(..5) {
+                Some(prefix) if prefix.eq_ignore_ascii_case(b"AUTH=") => {
+                    self.add_mechanisms(&bytes, 5);
+                    true
+                }
+                _ => false,
+            },
+        };
+        if !understood {
+            self.other.push(Extension {
+                keyword: part(&bytes, 0..name_end),
+                params: part(&bytes, params_start..params_start + params.len()),
+            });
+        }
+    }
+
+    /// Records a known keyword; `false` when its parameters do not parse.
+    fn add_known(&mut self, known: Keyword, line: &Bytes, params_start: usize) -> bool {
+        let params = line.get(params_start..).unwrap_or_default();
+        let rest = || part(line, params_start..line.len());
+        match known {
+            Keyword::Pipelining => self.pipelining = true,
+            Keyword::EightBitMime => self.eight_bit_mime = true,
+            Keyword::SmtpUtf8 => self.smtp_utf8 = true,
+            Keyword::StartTls => self.starttls = true,
+            Keyword::Chunking => self.chunking = true,
+            Keyword::BinaryMime => self.binary_mime = true,
+            Keyword::Dsn => self.dsn = true,
+            Keyword::EnhancedStatusCodes => self.enhanced_status_codes = true,
+            Keyword::RequireTls => self.require_tls = true,
+            Keyword::Etrn => self.etrn = true,
+            Keyword::Vrfy => self.vrfy = true,
+            Keyword::Expn => self.expn = true,
+            Keyword::Help => self.help = true,
+            Keyword::Auth => self.add_mechanisms(line, params_start),
+            // RFC 1870 §4: no figure, or 0, means no fixed maximum.
+            Keyword::Size | Keyword::DeliverBy => {
+                let Some(value) = (if params.is_empty() {
+                    Some(0)
+                } else {
+                    number(params)
+                }) else {
+                    return false;
+                };
+                match known {
+                    Keyword::Size => self.size = Some(value),
+                    _ => self.deliver_by = Some(value),
+                }
+            }
+            Keyword::MtPriority => {
+                let policy = (!params.is_empty()).then(rest);
+                self.mt_priority = Some(MtPriority { policy });
+            }
+            Keyword::FutureRelease => {
+                let Some(space) = memchr::memchr(b' ', params) else {
+                    return false;
+                };
+                let Some(max_interval) = params.get(..space).and_then(number) else {
+                    return false;
+                };
+                self.future_release = Some(FutureRelease {
+                    max_interval,
+                    max_datetime: part(line, params_start + space + 1..line.len()),
+                });
+            }
+        }
+        true
+    }
+
+    fn add_mechanisms(&mut self, line: &Bytes, start: usize) {
+        let mut offset = start;
+        for word in line.get(start..).unwrap_or_default().split(|&b| b == b' ') {
+            let range = offset..offset + word.len();
+            offset = range.end + 1;
+            let duplicate = self
+                .auth
+                .iter()
+                .any(|known| known.as_bytes().eq_ignore_ascii_case(word));
+            if !word.is_empty() && !duplicate {
+                self.auth.push(part(line, range));
+            }
+        }
+    }
+
+    /// Whether the server offers SASL mechanism `name` (any case).
+    pub fn supports_auth(&self, name: &str) -> bool {
+        self.auth
+            .iter()
+            .any(|mechanism| mechanism.eq_ignore_ascii_case(name))
+    }
+
+    /// The unknown extension `keyword` (any case), if listed.
+    pub fn extension(&self, keyword: &str) -> Option<&Extension> {
+        self.other
+            .iter()
+            .find(|extension| extension.keyword.eq_ignore_ascii_case(keyword))
+    }
+
+    /// The 250 EHLO reply a server sends: `greeting` (its domain, then any
+    /// text) on the first line, then one line per extension.
+    pub fn to_reply(&self, greeting: Text) -> Reply {
+        let mut lines = Vec::with_capacity(KEYWORDS.len() + self.other.len());
+        let flag = |on: bool, name: &'static str| on.then(|| Text::from_static(name));
+        let with_number = |name: &'static str, value: u64| match value {
+            0 => Text::from_static(name),
+            value => owned(format!("{name} {value}")),
+        };
+        lines.extend(flag(self.pipelining, "PIPELINING"));
+        lines.extend(self.size.map(|size| with_number("SIZE", size)));
+        lines.extend(flag(self.vrfy, "VRFY"));
+        lines.extend(flag(self.expn, "EXPN"));
+        lines.extend(flag(self.etrn, "ETRN"));
+        lines.extend(flag(self.starttls, "STARTTLS"));
+        if !self.auth.is_empty() {
+            let mut line = String::from("AUTH");
+            for mechanism in &self.auth {
+                line.push(' ');
+                line.push_str(mechanism.as_str());
+            }
+            lines.push(owned(line));
+        }
+        lines.extend(flag(self.enhanced_status_codes, "ENHANCEDSTATUSCODES"));
+        lines.extend(flag(self.eight_bit_mime, "8BITMIME"));
+        lines.extend(flag(self.dsn, "DSN"));
+        lines.extend(flag(self.smtp_utf8, "SMTPUTF8"));
+        lines.extend(flag(self.chunking, "CHUNKING"));
+        lines.extend(flag(self.binary_mime, "BINARYMIME"));
+        lines.extend(flag(self.require_tls, "REQUIRETLS"));
+        lines.extend(
+            self.mt_priority
+                .as_ref()
+                .map(|priority| match &priority.policy {
+                    Some(policy) => owned(format!("MT-PRIORITY {policy}")),
+                    None => Text::from_static("MT-PRIORITY"),
+                }),
+        );
+        lines.extend(self.future_release.as_ref().map(|release| {
+            owned(format!(
+                "FUTURERELEASE {} {}",
+                release.max_interval, release.max_datetime
+            ))
+        }));
+        lines.extend(self.deliver_by.map(|by| with_number("DELIVERBY", by)));
+        lines.extend(flag(self.help, "HELP"));
+        lines.extend(self.other.iter().map(|extension| {
+            if extension.params.is_empty() {
+                extension.keyword.clone()
+            } else {
+                owned(format!("{} {}", extension.keyword, extension.params))
+            }
+        }));
+        Reply::from_texts(ReplyCode::OK, None, core::iter::once(greeting).chain(lines))
+    }
+}
+
+/// A line assembled from keywords, figures and other `Text` values, none of
+/// which can hold CR, LF or NUL.
+fn owned(line: String) -> Text {
+    Text::from_parsed(Bytes::from(line))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloc::vec;
+    use proptest::prelude::*;
+
+    fn ehlo(lines: &[&'static str]) -> Capabilities {
+        let reply = Reply::multiline(
+            ReplyCode::OK,
+            None,
+            lines.iter().map(|l| Text::from_static(l)),
+        )
+        .unwrap();
+        Capabilities::from_reply(&reply).unwrap()
+    }
+
+    fn names(texts: &[Text]) -> Vec<&str> {
+        texts.iter().map(Text::as_str).collect()
+    }
+
+    #[test]
+    fn postfix() {
+        let caps = ehlo(&[
+            "mail.example.org",
+            "PIPELINING",
+            "SIZE 10240000",
+            "VRFY",
+            "ETRN",
+            "STARTTLS",
+            "AUTH PLAIN LOGIN",
+            "AUTH=PLAIN LOGIN",
+            "ENHANCEDSTATUSCODES",
+            "8BITMIME",
+            "DSN",
+            "SMTPUTF8",
+            "CHUNKING",
+        ]);
+        let expected = Capabilities {
+            pipelining: true,
+            size: Some(10_240_000),
+            vrfy: true,
+            etrn: true,
+            starttls: true,
+            auth: vec![Text::from_static("PLAIN"), Text::from_static("LOGIN")],
+            enhanced_status_codes: true,
+            eight_bit_mime: true,
+            dsn: true,
+            smtp_utf8: true,
+            chunking: true,
+            ..Capabilities::default()
+        };
+        assert_eq!(caps, expected);
+    }
+
+    #[test]
+    fn exim_keeps_unknown_extensions_in_order() {
+        let caps = ehlo(&[
+            "mx.example.net Hello client.example.com [192.0.2.1]",
+            "SIZE 52428800",
+            "8BITMIME",
+            "PIPELINING",
+            "PIPE_CONNECT",
+            "AUTH PLAIN LOGIN",
+            "CHUNKING",
+            "PRDR",
+            "HELP",
+        ]);
+        assert_eq!(caps.size, Some(52_428_800));
+        assert!(caps.help && caps.chunking && caps.pipelining && !caps.starttls);
+        let other: Vec<&str> = caps.other.iter().map(|e| e.keyword().as_str()).collect();
+        assert_eq!(other, ["PIPE_CONNECT", "PRDR"]);
+    }
+
+    #[test]
+    fn gmail_like() {
+        let caps = ehlo(&[
+            "smtp.gmail.com at your service, [203.0.113.5]",
+            "SIZE 35882577",
+            "8BITMIME",
+            "AUTH LOGIN PLAIN XOAUTH2 PLAIN-CLIENTTOKEN OAUTHBEARER XOAUTH",
+            "ENHANCEDSTATUSCODES",
+            "PIPELINING",
+            "CHUNKING",
+            "SMTPUTF8",
+        ]);
+        assert_eq!(
+            names(&caps.auth),
+            [
+                "LOGIN",
+                "PLAIN",
+                "XOAUTH2",
+                "PLAIN-CLIENTTOKEN",
+                "OAUTHBEARER",
+                "XOAUTH"
+            ]
+        );
+        assert!(caps.supports_auth("oauthbearer") && !caps.supports_auth("CRAM-MD5"));
+        assert!(caps.other.is_empty());
+    }
+
+    #[test]
+    fn lowercase_legacy_and_parameters() {
+        let caps = ehlo(&[
+            "host",
+            "pipelining",
+            "Size",
+            "auth=login  plain",
+            "mt-priority MIXER",
+            "FUTURERELEASE 604800 2026-12-31T23:59:59Z",
+            "DELIVERBY 240",
+            "requiretls",
+            "BinaryMime",
+            "expn",
+            "XCLIENT NAME ADDR PROTO HELO",
+            "SIZE huge",
+            "",
+        ]);
+        assert!(caps.pipelining && caps.require_tls && caps.binary_mime && caps.expn);
+        assert_eq!(caps.size, Some(0));
+        assert_eq!(names(&caps.auth), ["login", "plain"]);
+        assert_eq!(
+            caps.mt_priority.as_ref().unwrap().policy.as_ref().unwrap(),
+            "MIXER"
+        );
+        let release = caps.future_release.as_ref().unwrap();
+        assert_eq!(release.max_interval, 604_800);
+        assert_eq!(release.max_datetime, "2026-12-31T23:59:59Z");
+        assert_eq!(caps.deliver_by, Some(240));
+        let xclient = caps.extension("xclient").unwrap();
+        assert_eq!(
+            xclient.param_list().collect::<Vec<_>>(),
+            ["NAME", "ADDR", "PROTO", "HELO"]
+        );
+        // A known keyword whose parameters do not parse is kept as is.
+        assert_eq!(caps.other[1].keyword(), "SIZE");
+        assert_eq!(caps.other[1].params(), "huge");
+        assert_eq!(caps.other.len(), 2);
+    }
+
+    #[test]
+    fn size_zero_means_no_limit_and_malformed_release_is_kept() {
+        assert_eq!(ehlo(&["h", "SIZE 0"]).size, Some(0));
+        assert_eq!(ehlo(&["h", "SIZE 99999999999999999999999"]).size, None);
+        assert_eq!(
+            ehlo(&["h", "MT-PRIORITY"]).mt_priority,
+            Some(MtPriority { policy: None })
+        );
+        let caps = ehlo(&["h", "FUTURERELEASE 604800"]);
+        assert_eq!(caps.future_release, None);
+        assert_eq!(caps.other[0].params(), "604800");
+        // A one-line EHLO reply lists no extensions.
+        assert_eq!(ehlo(&["h"]), Capabilities::default());
+    }
+
+    #[test]
+    fn refuses_other_codes_and_bad_keywords() {
+        let reply = Reply::new(
+            ReplyCode::COMMAND_NOT_IMPLEMENTED,
+            Text::from_static("no EHLO"),
+        );
+        assert_eq!(
+            Capabilities::from_reply(&reply),
+            Err(CapabilityError::NotOk {
+                code: ReplyCode::COMMAND_NOT_IMPLEMENTED
+            })
+        );
+        assert_eq!(
+            Extension::new(Text::from_static("A B"), Text::default()),
+            Err(CapabilityError::InvalidKeyword)
+        );
+        assert!(Extension::new(Text::default(), Text::default()).is_err());
+    }
+
+    #[test]
+    fn emits_every_field() {
+        let caps = Capabilities {
+            pipelining: true,
+            size: Some(0),
+            auth: vec![Text::from_static("PLAIN")],
+            mt_priority: Some(MtPriority {
+                policy: Some(Text::from_static("STANAG4406")),
+            }),
+            future_release: Some(FutureRelease {
+                max_interval: 604_800,
+                max_datetime: Text::from_static("2026-12-31T23:59:59Z"),
+            }),
+            deliver_by: Some(60),
+            other: vec![
+                Extension::new(Text::from_static("XFOO"), Text::from_static("a b")).unwrap(),
+            ],
+            ..Capabilities::default()
+        };
+        let wire = caps.to_reply(Text::from_static("mx Hello")).to_bytes();
+        assert_eq!(
+            core::str::from_utf8(&wire).unwrap(),
+            "250-mx Hello\r\n250-PIPELINING\r\n250-SIZE\r\n250-AUTH PLAIN\r\n\
+             250-MT-PRIORITY STANAG4406\r\n250-FUTURERELEASE 604800 2026-12-31T23:59:59Z\r\n\
+             250-DELIVERBY 60\r\n250 XFOO a b\r\n"
+        );
+    }
+
+    fn token() -> impl Strategy<Value = Text> {
+        "[!-~]{1,12}".prop_map(|s| Text::new(&s).unwrap())
+    }
+
+    fn capabilities() -> impl Strategy<Value = Capabilities> {
+        let flags = proptest::collection::vec(any::<bool>(), 17);
+        let auth = proptest::collection::btree_set("[A-Z0-9_-]{1,20}", 0..5).prop_map(|set| {
+            set.into_iter()
+                .map(|m| Text::new(&m).unwrap())
+                .collect::<Vec<_>>()
+        });
+        let other = proptest::collection::vec(
+            ("X-[A-Za-z0-9]{1,8}", "[!-~]{0,8}( [!-~]{1,8}){0,2}").prop_map(|(k, p)| {
+                Extension::new(Text::new(&k).unwrap(), Text::new(&p).unwrap()).unwrap()
+            }),
+            0..4,
+        );
+        let extras = (
+            proptest::option::of(any::<u64>()),
+            proptest::option::of(proptest::option::of(token())),
+            proptest::option::of((any::<u64>(), token())),
+            proptest::option::of(any::<u64>()),
+        );
+        (flags, auth, other, extras).prop_map(
+            |(f, auth, other, (size, mt, release, deliver_by))| Capabilities {
+                pipelining: f[0],
+                size,
+                eight_bit_mime: f[1],
+                smtp_utf8: f[2],
+                starttls: f[3],
+                auth,
+                chunking: f[4],
+                binary_mime: f[5],
+                dsn: f[6],
+                enhanced_status_codes: f[7],
+                require_tls: f[8],
+                mt_priority: mt.map(|policy| MtPriority { policy }),
+                future_release: release.map(|(max_interval, max_datetime)| FutureRelease {
+                    max_interval,
+                    max_datetime,
+                }),
+                deliver_by,
+                etrn: f[9],
+                vrfy: f[10],
+                expn: f[11],
+                help: f[12],
+                other,
+            },
+        )
+    }
+
+    proptest! {
+        #[test]
+        fn emit_parse_identity(caps in capabilities()) {
+            let reply = caps.to_reply(Text::from_static("mx.example.org greets you"));
+            prop_assert_eq!(reply.first_line(), "mx.example.org greets you");
+            prop_assert_eq!(Capabilities::from_reply(&reply), Ok(caps));
+        }
+
+        #[test]
+        fn parse_never_panics(lines in proptest::collection::vec("[ -~\u{e9}]{0,30}", 0..8)) {
+            let lines = lines.iter().map(|l| Text::new(l).unwrap());
+            let reply = Reply::multiline(ReplyCode::OK, None, lines).unwrap();
+            let caps = Capabilities::from_reply(&reply).unwrap();
+            // What was read emits and reads back the same.
+            let again = Capabilities::from_reply(&caps.to_reply(Text::from_static("h"))).unwrap();
+            prop_assert_eq!(again, caps);
+        }
+    }
+}

@@ -1,0 +1,310 @@
+//! [`Reply`] to wire bytes; infallible because every line is a [`Text`].
+
+use bytes::{BufMut, Bytes, BytesMut};
+
+use super::enhanced::MAX_ENHANCED_LEN;
+use super::Reply;
+use crate::limits::MAX_EMITTED_REPLY_LINE;
+
+/// `code`, separator and enhanced code.
+const MAX_PREFIX_LEN: usize = 4 + MAX_ENHANCED_LEN;
+
+impl Reply {
+    /// Writes the reply with CRLF line endings (RFC 5321 §4.2.1): every line
+    /// but the last as `code-text`, the last as `code text`, the enhanced code
+    /// (if any) after the code on every line (RFC 2034 §4), and no line longer
+    /// than [`MAX_EMITTED_REPLY_LINE`] (RFC 5321 §4.5.3.1.5): a longer text is
+    /// wrapped at its last fitting space onto continuation lines, or split
+    /// mid-word when a word alone is too long.
+    pub fn emit<B: BufMut>(&self, out: &mut B) {
+        let mut prefix = [0u8; MAX_PREFIX_LEN];
+        let [hundreds, tens, units] = self.code.digits();
+        prefix[..3].copy_from_slice(&[hundreds, tens, units]);
+        let mut prefix_len = 4;
+        if let Some(enhanced) = self.enhanced {
+            let mut digits = [0u8; MAX_ENHANCED_LEN];
+            let len = enhanced.write(&mut digits);
+            prefix[4..4 + len].copy_from_slice(&digits[..len]);
+            prefix_len += len;
+        }
+        // The SP between an enhanced code and the text counts too.
+        let text_budget = MAX_EMITTED_REPLY_LINE - 2 - prefix_len - usize::from(prefix_len > 4);
+        let line_count = self.line_count();
+        for (index, line) in self.lines().enumerate() {
+            let mut rest = line;
+            loop {
+                let (chunk, remainder) = split_to_fit(rest, text_budget);
+                let last = index + 1 == line_count && remainder.is_none();
+                write_line(out, &mut prefix, prefix_len, last, chunk);
+                match remainder {
+                    Some(remainder) => rest = remainder,
+                    None => break,
+                }
+            }
+        }
+    }
+
+    /// The reply as wire bytes; see [`emit`](Self::emit).
+    pub fn to_bytes(&self) -> Bytes {
+        let size: usize = self
+            .lines()
+            .map(|line| line.len() + MAX_PREFIX_LEN + 3)
+            .sum();
+        let mut out = BytesMut::with_capacity(size);
+        self.emit(&mut out);
+        out.freeze()
+    }
+}
+
+fn write_line<B: BufMut>(
+    out: &mut B,
+    prefix: &mut [u8; MAX_PREFIX_LEN],
+    prefix_len: usize,
+    last: bool,
+    text: &str,
+) {
+    prefix[3] = if last { b' ' } else { b'-' };
+    // A bare code or a bare enhanced code needs no space after it.
+    let (head, with_space) = if text.is_empty() {
+        (
+            if last && prefix_len == 4 {
+                3
+            } else {
+                prefix_len
+            },
+            false,
+        )
+    } else {
+        (prefix_len, prefix_len > 4)
+    };
+    out.put_slice(prefix.get(..head).unwrap_or_default());
+    if with_space {
+        out.put_u8(b' ');
+    }
+    out.put_slice(text.as_bytes());
+    out.put_slice(b"\r\n");
+}
+
+/// Splits off what fits on one line; `None` when `text` fits whole.
+fn split_to_fit(text: &str, budget: usize) -> (&str, Option<&str>) {
+    if text.len() <= budget {
+        return (text, None);
+    }
+    // A space right after the budget can still be the break: it is dropped.
+    let window = text.as_bytes().get(..=budget).unwrap_or_default();
+    if let Some(space) = memchr::memrchr(b' ', window).filter(|&at| at > 0) {
+        let (chunk, rest) = text.split_at_checked(space).unwrap_or((text, ""));
+        let rest = rest.get(1..).unwrap_or_default();
+        return (chunk, (!rest.is_empty()).then_some(rest));
+    }
+    // No space to break at: split mid-word, on a character boundary.
+    let mut cut = budget;
+    while !text.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    let (chunk, rest) = text.split_at_checked(cut).unwrap_or((text, ""));
+    (chunk, (!rest.is_empty()).then_some(rest))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{EnhancedStatusCode, ReplyCode, Text};
+    use alloc::string::String;
+    use alloc::vec::Vec;
+
+    fn wire(reply: &Reply) -> String {
+        String::from_utf8(reply.to_bytes().to_vec()).unwrap()
+    }
+
+    #[test]
+    fn single_and_multi_line_forms() {
+        let ok = Reply::new(ReplyCode::OK, Text::from_static("Ok"));
+        assert_eq!(wire(&ok), "250 Ok\r\n");
+        let bare = Reply::new(ReplyCode::OK, Text::default());
+        assert_eq!(wire(&bare), "250\r\n");
+        let queued = Reply::with_enhanced(
+            ReplyCode::OK,
+            EnhancedStatusCode::OK,
+            Text::from_static("Ok: queued as 4Bq1"),
+        )
+        .unwrap();
+        assert_eq!(wire(&queued), "250 2.0.0 Ok: queued as 4Bq1\r\n");
+        let multi = Reply::multiline(
+            ReplyCode::MAILBOX_UNAVAILABLE,
+            Some(EnhancedStatusCode::new_const(5, 7, 26)),
+            ["first", "", "last"].map(Text::from_static),
+        )
+        .unwrap();
+        assert_eq!(
+            wire(&multi),
+            "550-5.7.26 first\r\n550-5.7.26\r\n550 5.7.26 last\r\n"
+        );
+        let plain = Reply::multiline(
+            ReplyCode::OK,
+            None,
+            ["mx", "", "8BITMIME"].map(Text::from_static),
+        )
+        .unwrap();
+        assert_eq!(wire(&plain), "250-mx\r\n250-\r\n250 8BITMIME\r\n");
+    }
+
+    #[test]
+    fn refuses_class_mismatch() {
+        assert_eq!(
+            Reply::with_enhanced(
+                ReplyCode::MAILBOX_UNAVAILABLE,
+                EnhancedStatusCode::OK,
+                Text::default()
+            ),
+            Err(crate::ReplyError::ClassMismatch {
+                code: ReplyCode::MAILBOX_UNAVAILABLE,
+                enhanced: EnhancedStatusCode::OK
+            })
+        );
+        assert!(Reply::multiline(
+            ReplyCode::START_MAIL_INPUT,
+            Some(EnhancedStatusCode::OK),
+            []
+        )
+        .is_err());
+    }
+
+    #[test]
+    fn long_text_wraps_at_spaces() {
+        let words: Vec<String> = (0..200).map(|i| alloc::format!("word{i}")).collect();
+        let text = words.join(" ");
+        let reply = Reply::with_enhanced(
+            ReplyCode::MAILBOX_UNAVAILABLE,
+            EnhancedStatusCode::DELIVERY_NOT_AUTHORIZED,
+            Text::new(&text).unwrap(),
+        )
+        .unwrap();
+        let out = wire(&reply);
+        let lines: Vec<&str> = out.split_terminator("\r\n").collect();
+        assert!(lines.len() > 1);
+        for (i, line) in lines.iter().enumerate() {
+            assert!(line.len() + 2 <= MAX_EMITTED_REPLY_LINE);
+            let sep = if i + 1 == lines.len() {
+                "550 5.7.1 "
+            } else {
+                "550-5.7.1 "
+            };
+            assert!(line.starts_with(sep), "{line}");
+            assert!(!line.ends_with(' '));
+        }
+        let rejoined: Vec<&str> = lines.iter().map(|l| &l[10..]).collect();
+        assert_eq!(rejoined.join(" "), text);
+    }
+
+    #[test]
+    fn long_word_is_hard_split_on_char_boundaries() {
+        let text = "é".repeat(400);
+        let reply = Reply::new(ReplyCode::OK, Text::new(&text).unwrap());
+        let out = wire(&reply);
+        let lines: Vec<&str> = out.split_terminator("\r\n").collect();
+        assert_eq!(lines.len(), 2);
+        assert!(lines.iter().all(|l| l.len() + 2 <= MAX_EMITTED_REPLY_LINE));
+        assert_eq!(lines[0].len() + 2, MAX_EMITTED_REPLY_LINE);
+        let joined: String = lines.iter().map(|l| &l[4..]).collect();
+        assert_eq!(joined, text);
+        // Exactly at the limit: no wrap.
+        let fits = "x".repeat(MAX_EMITTED_REPLY_LINE - 6);
+        let reply = Reply::new(ReplyCode::OK, Text::new(&fits).unwrap());
+        assert_eq!(reply.to_bytes().len(), MAX_EMITTED_REPLY_LINE);
+    }
+}
+
+#[cfg(test)]
+mod proptests {
+    use super::*;
+    use crate::{EnhancedStatusCode, ReplyCode, Text};
+    use alloc::string::String;
+    use alloc::vec::Vec;
+    use proptest::prelude::*;
+
+    fn text(max: usize) -> impl Strategy<Value = Text> {
+        proptest::string::string_regex(&alloc::format!("[ -~é\t]{{0,{max}}}"))
+            .unwrap()
+            .prop_map(|s| Text::new(&s).unwrap())
+    }
+
+    fn reply(max_text: usize) -> impl Strategy<Value = Reply> {
+        (
+            200u16..560,
+            any::<bool>(),
+            0u16..1000,
+            0u16..1000,
+            proptest::collection::vec(text(max_text), 1..5),
+        )
+            .prop_filter_map(
+                "valid code",
+                |(code, with_enhanced, subject, detail, lines)| {
+                    let code = ReplyCode::new(code).ok()?;
+                    let enhanced = match code.class().digit() {
+                        3 => None,
+                        class if with_enhanced => {
+                            EnhancedStatusCode::new(class, subject, detail).ok()
+                        }
+                        _ => None,
+                    };
+                    Reply::multiline(code, enhanced, lines).ok()
+                },
+            )
+    }
+
+    fn reparse(wire: &[u8]) -> Result<Reply, crate::ReplyError> {
+        let bytes = Bytes::copy_from_slice(wire);
+        let mut lines = Vec::new();
+        let mut start = 0;
+        for end in memchr::memmem::find_iter(wire, b"\r\n") {
+            lines.push(bytes.slice(start..end));
+            start = end + 2;
+        }
+        assert_eq!(start, wire.len(), "emitted bytes end with CRLF");
+        Reply::from_lines(lines)
+    }
+
+    /// A first line that itself starts like an enhanced code would be read
+    /// back as one: the wire cannot tell them apart (RFC 2034 §4).
+    fn unambiguous(reply: &Reply) -> bool {
+        reply.enhanced().is_some()
+            || EnhancedStatusCode::parse_prefix(reply.first_line().as_bytes()).is_none()
+    }
+
+    proptest! {
+        #[test]
+        fn emit_parse_identity(reply in reply(120)) {
+            prop_assume!(unambiguous(&reply));
+            prop_assert_eq!(reparse(&reply.to_bytes()), Ok(reply));
+        }
+
+        #[test]
+        fn long_lines_wrap_to_a_fixpoint(reply in reply(1200)) {
+            let wire = reply.to_bytes();
+            for line in memchr::memmem::find_iter(&wire, b"\r\n").scan(0, |start, end| {
+                let len = end + 2 - *start;
+                *start = end + 2;
+                Some(len)
+            }) {
+                prop_assert!(line <= MAX_EMITTED_REPLY_LINE);
+            }
+            let parsed = reparse(&wire).unwrap();
+            prop_assert_eq!(parsed.code(), reply.code());
+            prop_assert_eq!(&parsed.to_bytes(), &wire);
+        }
+
+        #[test]
+        fn parse_never_panics(lines in proptest::collection::vec(
+            proptest::collection::vec(prop_oneof![Just(b'2'), Just(b'5'), Just(b'-'), Just(b' '), Just(b'.'), any::<u8>()], 0..20),
+            0..5,
+        )) {
+            let _ = Reply::from_lines(lines.into_iter().map(Bytes::from));
+        }
+
+        #[test]
+        fn emitted_text_is_utf8(reply in reply(40)) {
+            prop_assert!(String::from_utf8(reply.to_bytes().to_vec()).is_ok());
+        }
+    }
+}

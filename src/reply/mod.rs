@@ -1,0 +1,395 @@
+//! Replies: [`ReplyCode`], [`EnhancedStatusCode`] and the [`Reply`] they make up,
+//! parsed from complete lines and emitted with CRLF.
+//!
+//! Incremental reading (a reply split across reads, multi-line replies
+//! arriving line by line) is [`framing::ReplyAssembler`](crate::framing::ReplyAssembler)'s
+//! job; the functions here see whole lines only.
+
+mod code;
+mod emit;
+mod enhanced;
+mod parse;
+
+use alloc::vec::Vec;
+use bytes::{Bytes, BytesMut};
+use core::fmt;
+use core::hash::{Hash, Hasher};
+
+pub use code::{ReplyClass, ReplyCode};
+pub use enhanced::EnhancedStatusCode;
+pub use parse::is_last_line;
+pub(crate) use parse::ReplyState;
+
+use crate::{Text, TextError};
+
+/// Why a reply could not be parsed, assembled or built.
+///
+/// `line` fields count the lines of one reply from 1.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ReplyError {
+    /// A number outside the RFC 5321 §4.2 reply code ranges.
+    #[error("reply code {code} is outside the RFC 5321 ranges")]
+    InvalidCode {
+        /// The number given.
+        code: u16,
+    },
+    /// A line does not start with three digits forming a valid reply code
+    /// (`999`, `160`, `25`, text).
+    #[error("line {line} does not start with a valid reply code")]
+    MalformedCode {
+        /// The offending line.
+        line: usize,
+    },
+    /// The code is followed by something other than SP, `-` or the line end.
+    #[error("line {line}: the reply code is not followed by a space, a hyphen or the line end")]
+    BadSeparator {
+        /// The offending line.
+        line: usize,
+    },
+    /// A line of a multi-line reply carries another code than the first line
+    /// (RFC 5321 §4.2.1 requires the same code on every line).
+    #[error("line {line} has code {found}, but the reply started with {expected}")]
+    CodeMismatch {
+        /// The offending line.
+        line: usize,
+        /// The first line's code.
+        expected: ReplyCode,
+        /// This line's code.
+        found: ReplyCode,
+    },
+    /// The text of a line holds NUL or is not UTF-8.
+    #[error("line {line}: {source}")]
+    Text {
+        /// The offending line.
+        line: usize,
+        /// What is wrong with the text.
+        source: TextError,
+    },
+    /// No lines were given.
+    #[error("a reply needs at least one line")]
+    Empty,
+    /// The lines given end with a continuation line (`250-…`).
+    #[error("the reply's lines end with a continuation line")]
+    Unterminated,
+    /// More lines were given after the reply's last line.
+    #[error("line {line} follows the reply's last line")]
+    TrailingLine {
+        /// The first line after the reply.
+        line: usize,
+    },
+    /// A line is longer than the limit, which counts its CRLF.
+    #[error("reply line longer than {limit} octets")]
+    LineTooLong {
+        /// The limit in force.
+        limit: usize,
+    },
+    /// A line ended in LF without CR (RFC 5321 §2.3.8).
+    #[error("reply line ended with a bare LF")]
+    BareLineFeed,
+    /// A multi-line reply has more lines than the limit.
+    #[error("reply has more than {limit} lines")]
+    TooManyLines {
+        /// The limit in force.
+        limit: usize,
+    },
+    /// A multi-line reply is longer than the limit, CRLFs included.
+    #[error("reply longer than {limit} octets")]
+    TooLong {
+        /// The limit in force.
+        limit: usize,
+    },
+    /// Not `class.subject.detail` with each part in range (RFC 3463 §2).
+    #[error("malformed enhanced status code")]
+    MalformedEnhancedCode,
+    /// An enhanced status class other than 2, 4 or 5.
+    #[error("enhanced status class {class} is not 2, 4 or 5")]
+    InvalidEnhancedClass {
+        /// The class given.
+        class: u8,
+    },
+    /// An enhanced code whose class disagrees with the reply code's first
+    /// digit (RFC 3463 §2 and RFC 2034 §4: a `2.x.x` cannot ride on a `5yz`).
+    #[error("enhanced status code {enhanced} does not agree with reply code {code}")]
+    ClassMismatch {
+        /// The reply code.
+        code: ReplyCode,
+        /// The enhanced code.
+        enhanced: EnhancedStatusCode,
+    },
+}
+
+/// A server reply: one code, an optional enhanced status code, and one or more
+/// lines of text (RFC 5321 §4.2).
+///
+/// The enhanced code, when present, agrees in class with the reply code: the
+/// constructors refuse a mismatch, and the parser only recognises a leading
+/// `class.subject.detail` as the enhanced code when its class is the reply
+/// code's first digit, leaving anything else (a `2.0.0` on a `550`, any code on
+/// a `3yz`) in the text where nothing of it is lost.
+///
+/// Storage is built for a client that reads many replies. A parsed reply
+/// keeps the bytes it was read from, split off the input buffer in one piece,
+/// and the position of each line's text in them: the first inline, the others
+/// in a `Vec`. Parsing a one-line reply (the common case: `250 2.1.5 Ok`)
+/// therefore allocates nothing, a multi-line one makes one exactly sized
+/// allocation, and the reference count of the input buffer is touched once
+/// per reply rather than once per line, which measurably dominates the cost
+/// of reading short replies. Lines come out as `&str`, or as [`Text`] slices
+/// of the same bytes through [`line_text`](Self::line_text).
+///
+/// ```
+/// use smtpwire::{EnhancedStatusCode, Reply, ReplyCode, Text};
+///
+/// let reply = Reply::with_enhanced(
+///     ReplyCode::OK,
+///     EnhancedStatusCode::DESTINATION_VALID,
+///     Text::from_static("Ok"),
+/// )
+/// .unwrap();
+/// assert_eq!(&reply.to_bytes()[..], b"250 2.1.5 Ok\r\n");
+///
+/// let lines = ["250-mx.example.org", "250-PIPELINING", "250 SIZE 10240000"];
+/// let reply = Reply::from_lines(lines.map(|l| bytes::Bytes::from_static(l.as_bytes()))).unwrap();
+/// assert_eq!(reply.code(), ReplyCode::OK);
+/// assert_eq!(reply.first_line(), "mx.example.org");
+/// assert_eq!(reply.line(2), Some("SIZE 10240000"));
+/// assert_eq!(reply.lines().count(), 3);
+/// ```
+#[derive(Clone)]
+pub struct Reply {
+    code: ReplyCode,
+    enhanced: Option<EnhancedStatusCode>,
+    /// The bytes the lines are slices of; every span is proven line-safe
+    /// UTF-8 when the reply is built.
+    raw: Bytes,
+    first: Span,
+    rest: Vec<Span>,
+}
+
+/// Where one line's text sits in [`Reply::raw`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct Span {
+    pub(crate) start: usize,
+    pub(crate) end: usize,
+}
+
+impl Reply {
+    /// A one-line reply without an enhanced status code.
+    pub fn new(code: ReplyCode, text: Text) -> Self {
+        Self::single(code, None, text)
+    }
+
+    /// A one-line reply with an enhanced status code, which must agree in
+    /// class with `code`.
+    pub fn with_enhanced(
+        code: ReplyCode,
+        enhanced: EnhancedStatusCode,
+        text: Text,
+    ) -> Result<Self, ReplyError> {
+        check_classes(code, Some(enhanced))?;
+        Ok(Self::single(code, Some(enhanced), text))
+    }
+
+    fn single(code: ReplyCode, enhanced: Option<EnhancedStatusCode>, text: Text) -> Self {
+        let first = Span {
+            start: 0,
+            end: text.len(),
+        };
+        Self::from_parts(code, enhanced, text.into_bytes(), first, Vec::new())
+    }
+
+    /// A reply of any number of lines (no lines gives one empty line), with an
+    /// optional enhanced code that must agree in class with `code`.
+    pub fn multiline(
+        code: ReplyCode,
+        enhanced: Option<EnhancedStatusCode>,
+        lines: impl IntoIterator<Item = Text>,
+    ) -> Result<Self, ReplyError> {
+        check_classes(code, enhanced)?;
+        Ok(Self::from_texts(code, enhanced, lines))
+    }
+
+    /// [`multiline`](Self::multiline) for a caller that knows the classes agree.
+    pub(crate) fn from_texts(
+        code: ReplyCode,
+        enhanced: Option<EnhancedStatusCode>,
+        lines: impl IntoIterator<Item = Text>,
+    ) -> Self {
+        let lines: Vec<Text> = lines.into_iter().collect();
+        let mut raw = BytesMut::with_capacity(lines.iter().map(Text::len).sum());
+        let mut spans = lines.iter().map(|line| {
+            let start = raw.len();
+            raw.extend_from_slice(line.as_bytes());
+            Span {
+                start,
+                end: raw.len(),
+            }
+        });
+        let first = spans.next().unwrap_or_default();
+        let rest = spans.collect();
+        Self::from_parts(code, enhanced, raw.freeze(), first, rest)
+    }
+
+    /// Builds a reply from parts already checked: classes agree, spans lie
+    /// within `raw` and cover line-safe UTF-8.
+    pub(crate) fn from_parts(
+        code: ReplyCode,
+        enhanced: Option<EnhancedStatusCode>,
+        raw: Bytes,
+        first: Span,
+        rest: Vec<Span>,
+    ) -> Self {
+        Reply {
+            code,
+            enhanced,
+            raw,
+            first,
+            rest,
+        }
+    }
+
+    /// The reply code.
+    pub fn code(&self) -> ReplyCode {
+        self.code
+    }
+
+    /// The enhanced status code, if the reply carries one.
+    pub fn enhanced(&self) -> Option<EnhancedStatusCode> {
+        self.enhanced
+    }
+
+    fn text(&self, span: Span) -> &str {
+        // Spans are checked to be UTF-8 when the reply is built, so neither
+        // fallback is ever taken.
+        let bytes = self.raw.get(span.start..span.end).unwrap_or_default();
+        core::str::from_utf8(bytes).unwrap_or_default()
+    }
+
+    fn span(&self, index: usize) -> Option<Span> {
+        match index.checked_sub(1) {
+            None => Some(self.first),
+            Some(rest_index) => self.rest.get(rest_index).copied(),
+        }
+    }
+
+    /// The first text line: the greeting of a 220 reply, the domain and
+    /// greeting of an EHLO reply, the whole text of a one-line reply.
+    pub fn first_line(&self) -> &str {
+        self.text(self.first)
+    }
+
+    /// Text line `index`, counting from 0.
+    pub fn line(&self, index: usize) -> Option<&str> {
+        self.span(index).map(|span| self.text(span))
+    }
+
+    /// Text line `index` as a [`Text`] sharing the reply's bytes.
+    pub fn line_text(&self, index: usize) -> Option<Text> {
+        let span = self.span(index)?;
+        Some(Text::from_parsed(self.raw.slice(span.start..span.end)))
+    }
+
+    /// The text lines in order, without codes; there is always at least one.
+    pub fn lines(&self) -> ReplyLines<'_> {
+        ReplyLines {
+            reply: self,
+            first: true,
+            rest: self.rest.iter(),
+        }
+    }
+
+    /// How many lines the reply has.
+    pub fn line_count(&self) -> usize {
+        1 + self.rest.len()
+    }
+
+    /// Whether the reply spans more than one line.
+    pub fn is_multiline(&self) -> bool {
+        !self.rest.is_empty()
+    }
+}
+
+/// Two replies are equal when code, enhanced code and text lines are, however
+/// their bytes are stored.
+impl PartialEq for Reply {
+    fn eq(&self, other: &Self) -> bool {
+        self.code == other.code && self.enhanced == other.enhanced && self.lines().eq(other.lines())
+    }
+}
+
+impl Eq for Reply {}
+
+impl Hash for Reply {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.code.hash(state);
+        self.enhanced.hash(state);
+        for line in self.lines() {
+            line.hash(state);
+        }
+    }
+}
+
+impl fmt::Debug for Reply {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Reply")
+            .field("code", &self.code)
+            .field("enhanced", &self.enhanced)
+            .field("lines", &DebugLines(self))
+            .finish()
+    }
+}
+
+struct DebugLines<'a>(&'a Reply);
+
+impl fmt::Debug for DebugLines<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list().entries(self.0.lines()).finish()
+    }
+}
+
+/// The text lines of a [`Reply`], from [`Reply::lines`].
+#[derive(Debug, Clone)]
+pub struct ReplyLines<'a> {
+    reply: &'a Reply,
+    first: bool,
+    rest: core::slice::Iter<'a, Span>,
+}
+
+impl<'a> Iterator for ReplyLines<'a> {
+    type Item = &'a str;
+
+    fn next(&mut self) -> Option<&'a str> {
+        let reply = self.reply;
+        if core::mem::take(&mut self.first) {
+            return Some(reply.text(reply.first));
+        }
+        self.rest.next().map(|&span| reply.text(span))
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        let len = usize::from(self.first) + self.rest.len();
+        (len, Some(len))
+    }
+}
+
+impl DoubleEndedIterator for ReplyLines<'_> {
+    fn next_back(&mut self) -> Option<Self::Item> {
+        let reply = self.reply;
+        if let Some(&span) = self.rest.next_back() {
+            return Some(reply.text(span));
+        }
+        core::mem::take(&mut self.first).then(|| reply.text(reply.first))
+    }
+}
+
+impl ExactSizeIterator for ReplyLines<'_> {}
+
+/// RFC 3463 §2: the enhanced class must match the reply class.
+fn check_classes(code: ReplyCode, enhanced: Option<EnhancedStatusCode>) -> Result<(), ReplyError> {
+    match enhanced {
+        Some(enhanced) if enhanced.class() != code.class() => {
+            Err(ReplyError::ClassMismatch { code, enhanced })
+        }
+        _ => Ok(()),
+    }
+}

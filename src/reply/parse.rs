@@ -1,0 +1,412 @@
+//! Reply lines in, [`Reply`] out; every input is a complete line without CRLF.
+
+use alloc::vec::Vec;
+use bytes::{Bytes, BytesMut};
+
+use super::{EnhancedStatusCode, Reply, ReplyCode, ReplyError, Span};
+use crate::text::check_line_safe;
+use crate::TextError;
+
+/// Whether a reply line ends its reply: `250 text` or a bare `250`, as
+/// opposed to the continuation form `250-text` (RFC 5321 §4.2.1).
+///
+/// Looks at the separator only; the line's code is checked when it is parsed.
+///
+/// ```
+/// use smtpwire::reply::is_last_line;
+///
+/// assert!(!is_last_line(b"250-PIPELINING"));
+/// assert!(is_last_line(b"250 SIZE 1000000"));
+/// assert!(is_last_line(b"250"));
+/// ```
+pub fn is_last_line(line: &[u8]) -> bool {
+    line.get(3) != Some(&b'-')
+}
+
+/// RFC 5321 §4.2: `Reply-code [ SP textstring ]` or `Reply-code "-" [ textstring ]`.
+/// Returns the code and whether the line is the reply's last.
+fn parse_code(line: &[u8], number: usize) -> Result<(ReplyCode, bool), ReplyError> {
+    let [a, b, c, ref rest @ ..] = *line else {
+        return Err(ReplyError::MalformedCode { line: number });
+    };
+    let code =
+        ReplyCode::from_digits([a, b, c]).ok_or(ReplyError::MalformedCode { line: number })?;
+    match rest.first() {
+        None | Some(b' ') => Ok((code, true)),
+        Some(b'-') => Ok((code, false)),
+        Some(_) => Err(ReplyError::BadSeparator { line: number }),
+    }
+}
+
+/// The enhanced code at the start of `text`, if it is one for a reply of
+/// `code`: well formed, of the same class, and followed by SP or the line end
+/// (RFC 2034 §4). Returns the code and how many bytes it takes, SP included.
+fn leading_enhanced(code: ReplyCode, text: &[u8]) -> Option<(EnhancedStatusCode, usize)> {
+    let (enhanced, len) = EnhancedStatusCode::parse_prefix(text)?;
+    if enhanced.class() != code.class() {
+        return None;
+    }
+    match text.get(len) {
+        None => Some((enhanced, len)),
+        Some(b' ') => Some((enhanced, len + 1)),
+        Some(_) => None,
+    }
+}
+
+/// A line's text must be able to become a [`Text`].
+///
+/// Reply text is plain ASCII nearly always (RFC 5321 §4.2 `textstring`), so
+/// one branch-free pass settles that case; only text with other bytes pays
+/// for the exact checks that also name the offending byte.
+fn check_text(text: &[u8], number: usize) -> Result<(), ReplyError> {
+    let plain_ascii = text.iter().fold(true, |ok, &byte| {
+        ok & (byte.wrapping_sub(1) < 0x7f) & (byte != b'\r')
+    });
+    if plain_ascii {
+        return Ok(());
+    }
+    let error = |source| ReplyError::Text {
+        line: number,
+        source,
+    };
+    check_line_safe(text).map_err(error)?;
+    core::str::from_utf8(text).map_err(|utf8| {
+        error(TextError::InvalidUtf8 {
+            offset: utf8.valid_up_to(),
+        })
+    })?;
+    Ok(())
+}
+
+/// The reply being read, line by line, out of one buffer that will hold the
+/// whole reply: the line-level half of
+/// [`ReplyAssembler`](crate::framing::ReplyAssembler) and of
+/// [`Reply::from_lines`].
+///
+/// `rest` is scratch space kept across replies, so a multi-line reply costs
+/// one exactly sized allocation when it is handed out.
+#[derive(Debug, Clone)]
+pub(crate) struct ReplyState {
+    /// Lines taken so far; 0 when no reply is in progress.
+    lines: usize,
+    code: ReplyCode,
+    enhanced: Option<EnhancedStatusCode>,
+    first: Span,
+    rest: Vec<Span>,
+}
+
+impl Default for ReplyState {
+    fn default() -> Self {
+        ReplyState {
+            lines: 0,
+            code: ReplyCode::OK,
+            enhanced: None,
+            first: Span::default(),
+            rest: Vec::new(),
+        }
+    }
+}
+
+impl ReplyState {
+    /// Takes the next line (without CRLF), which starts at `offset` in the
+    /// reply's buffer; returns whether it was the last. After an error the
+    /// state is reset and the next line starts a new reply.
+    pub(crate) fn push_line(&mut self, line: &[u8], offset: usize) -> Result<bool, ReplyError> {
+        let result = self.take_line(line, offset);
+        if result.is_err() {
+            self.reset();
+        }
+        result
+    }
+
+    fn take_line(&mut self, line: &[u8], offset: usize) -> Result<bool, ReplyError> {
+        let number = self.lines + 1;
+        let (code, last) = parse_code(line, number)?;
+        let mut start = line.len().min(4);
+        let text = line.get(start..).unwrap_or_default();
+        if number == 1 {
+            self.code = code;
+            self.enhanced = leading_enhanced(code, text).map(|(enhanced, len)| {
+                start += len;
+                enhanced
+            });
+        } else if code != self.code {
+            return Err(ReplyError::CodeMismatch {
+                line: number,
+                expected: self.code,
+                found: code,
+            });
+        } else if let Some(expected) = self.enhanced {
+            // RFC 2034 §4 puts the enhanced code on every line; strip it
+            // wherever it repeats the first line's, and keep any other text.
+            if let Some((_, len)) = leading_enhanced(code, text).filter(|(e, _)| *e == expected) {
+                start += len;
+            }
+        }
+        check_text(line.get(start..).unwrap_or_default(), number)?;
+        let span = Span {
+            start: offset + start,
+            end: offset + line.len(),
+        };
+        if number == 1 {
+            self.first = span;
+        } else {
+            self.rest.push(span);
+        }
+        self.lines = number;
+        Ok(last)
+    }
+
+    /// The reply whose last line was just pushed, over `raw`, the buffer the
+    /// line offsets point into.
+    pub(crate) fn finish(&mut self, raw: Bytes) -> Reply {
+        let rest = self.rest.as_slice().to_vec();
+        let reply = Reply::from_parts(self.code, self.enhanced, raw, self.first, rest);
+        self.reset();
+        reply
+    }
+
+    /// Lines of the reply in progress.
+    pub(crate) fn lines_held(&self) -> usize {
+        self.lines
+    }
+
+    /// Drops the reply in progress.
+    pub(crate) fn reset(&mut self) {
+        self.lines = 0;
+        self.rest.clear();
+    }
+}
+
+impl Reply {
+    /// Parses a complete reply from its lines, each without its CRLF.
+    ///
+    /// Every line must carry the same code, all but the last in the `code-`
+    /// form, and the last must end the reply.
+    pub fn from_lines(lines: impl IntoIterator<Item = Bytes>) -> Result<Self, ReplyError> {
+        let mut state = ReplyState::default();
+        let mut raw = BytesMut::new();
+        let mut lines = lines.into_iter();
+        let mut count = 0;
+        for line in lines.by_ref() {
+            count += 1;
+            let offset = raw.len();
+            raw.extend_from_slice(&line);
+            if state.push_line(&line, offset)? {
+                if lines.next().is_some() {
+                    return Err(ReplyError::TrailingLine { line: count + 1 });
+                }
+                return Ok(state.finish(raw.freeze()));
+            }
+        }
+        Err(if count == 0 {
+            ReplyError::Empty
+        } else {
+            ReplyError::Unterminated
+        })
+    }
+
+    /// Parses one line that is a whole reply (`250 2.1.5 Ok`), without CRLF.
+    pub fn parse_line(line: Bytes) -> Result<Self, ReplyError> {
+        Self::from_lines([line])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Text;
+    use alloc::vec;
+
+    fn parse(lines: &[&'static str]) -> Result<Reply, ReplyError> {
+        Reply::from_lines(lines.iter().map(|l| Bytes::from_static(l.as_bytes())))
+    }
+
+    fn texts(reply: &Reply) -> Vec<&str> {
+        reply.lines().collect()
+    }
+
+    #[test]
+    fn rfc_5321_appendix_d_replies() {
+        let greeting = parse(&["220 foo.com Simple Mail Transfer Service Ready"]).unwrap();
+        assert_eq!(greeting.code(), ReplyCode::SERVICE_READY);
+        assert_eq!(
+            greeting.first_line(),
+            "foo.com Simple Mail Transfer Service Ready"
+        );
+        assert!(!greeting.is_multiline());
+
+        let ehlo = parse(&[
+            "250-foo.com greets bar.com",
+            "250-8BITMIME",
+            "250-SIZE",
+            "250-DSN",
+            "250 HELP",
+        ])
+        .unwrap();
+        assert_eq!(
+            texts(&ehlo),
+            ["foo.com greets bar.com", "8BITMIME", "SIZE", "DSN", "HELP"]
+        );
+        assert_eq!(ehlo.enhanced(), None);
+
+        let data = parse(&["354 Start mail input; end with <CRLF>.<CRLF>"]).unwrap();
+        assert_eq!(data.code(), ReplyCode::START_MAIL_INPUT);
+        let forward = parse(&["251 User not local; will forward to <Jones@XYZ.COM>"]).unwrap();
+        assert_eq!(forward.code(), ReplyCode::USER_NOT_LOCAL_WILL_FORWARD);
+        let unknown = parse(&["550 No such user here"]).unwrap();
+        assert_eq!(unknown.first_line(), "No such user here");
+        let bye = parse(&["221 foo.com Service closing transmission channel"]).unwrap();
+        assert!(bye.code().is_positive());
+    }
+
+    #[test]
+    fn enhanced_codes_are_detected_and_stripped() {
+        let reply = parse(&["250 2.1.5 Ok"]).unwrap();
+        assert_eq!(
+            reply.enhanced(),
+            Some(EnhancedStatusCode::DESTINATION_VALID)
+        );
+        assert_eq!(reply.first_line(), "Ok");
+
+        let dmarc = parse(&[
+            "550-5.7.26 Unauthenticated email from example.com is not accepted due to",
+            "550-5.7.26 domain's DMARC policy. Please contact the administrator of",
+            "550 5.7.26 example.com domain if this was a legitimate mail.",
+        ])
+        .unwrap();
+        assert_eq!(
+            dmarc.enhanced(),
+            Some(EnhancedStatusCode::new_const(5, 7, 26))
+        );
+        assert_eq!(
+            dmarc.line(1).unwrap(),
+            "domain's DMARC policy. Please contact the administrator of"
+        );
+        assert_eq!(
+            dmarc.line(2).unwrap(),
+            "example.com domain if this was a legitimate mail."
+        );
+
+        let null_mx = parse(&["556 5.1.10 Recipient address has null MX"]).unwrap();
+        assert_eq!(
+            null_mx.enhanced(),
+            Some(EnhancedStatusCode::RECIPIENT_NULL_MX)
+        );
+
+        // A bare enhanced code, with and without the trailing space.
+        for line in ["250 2.0.0", "250 2.0.0 "] {
+            let reply = parse(&[line]).unwrap();
+            assert_eq!(reply.enhanced(), Some(EnhancedStatusCode::OK));
+            assert_eq!(reply.first_line(), "");
+        }
+    }
+
+    #[test]
+    fn class_mismatched_or_malformed_codes_stay_in_the_text() {
+        let cases = [
+            ("550 2.0.0 odd", "2.0.0 odd"),
+            ("354 2.0.0 go ahead", "2.0.0 go ahead"),
+            ("250 2.01.0 x", "2.01.0 x"),
+            ("250 2.0.0x", "2.0.0x"),
+            ("250 2.1.5000 Ok", "2.1.5000 Ok"),
+        ];
+        for (line, text) in cases {
+            let reply = parse(&[line]).unwrap();
+            assert_eq!(reply.enhanced(), None, "{line}");
+            assert_eq!(reply.first_line(), text);
+        }
+        // Only the first line's code is stripped from later lines.
+        let reply = parse(&["450-4.2.2 full", "450-4.7.0 other", "450 last"]).unwrap();
+        assert_eq!(texts(&reply), ["full", "4.7.0 other", "last"]);
+        // No code on the first line: none is stripped later.
+        let reply = parse(&["250-hello", "250 2.0.0 Ok"]).unwrap();
+        assert_eq!(texts(&reply), ["hello", "2.0.0 Ok"]);
+    }
+
+    #[test]
+    fn bare_code_and_empty_text() {
+        let reply = parse(&["250"]).unwrap();
+        assert_eq!(reply.first_line(), "");
+        let reply = parse(&["250-", "250"]).unwrap();
+        assert_eq!(texts(&reply), ["", ""]);
+        assert!(is_last_line(b"250 "));
+    }
+
+    #[test]
+    fn rejects_malformed_lines() {
+        assert_eq!(
+            parse(&["999 no"]),
+            Err(ReplyError::MalformedCode { line: 1 })
+        );
+        assert_eq!(
+            parse(&["160 no"]),
+            Err(ReplyError::MalformedCode { line: 1 })
+        );
+        assert_eq!(parse(&["25"]), Err(ReplyError::MalformedCode { line: 1 }));
+        assert_eq!(
+            parse(&["abc def"]),
+            Err(ReplyError::MalformedCode { line: 1 })
+        );
+        assert_eq!(
+            parse(&["2500 x"]),
+            Err(ReplyError::BadSeparator { line: 1 })
+        );
+        assert_eq!(parse(&["250_x"]), Err(ReplyError::BadSeparator { line: 1 }));
+        assert_eq!(
+            parse(&["250-a", "25x b"]),
+            Err(ReplyError::MalformedCode { line: 2 })
+        );
+        assert_eq!(
+            parse(&["250 a\0b"]),
+            Err(ReplyError::Text {
+                line: 1,
+                source: TextError::ForbiddenByte { byte: 0, offset: 1 }
+            })
+        );
+        assert!(matches!(
+            Reply::parse_line(Bytes::from_static(b"550 caf\xe9")),
+            Err(ReplyError::Text {
+                line: 1,
+                source: TextError::InvalidUtf8 { .. }
+            })
+        ));
+    }
+
+    #[test]
+    fn rejects_mixed_codes_and_bad_structure() {
+        assert_eq!(
+            parse(&["250-a", "550 b"]),
+            Err(ReplyError::CodeMismatch {
+                line: 2,
+                expected: ReplyCode::OK,
+                found: ReplyCode::MAILBOX_UNAVAILABLE
+            })
+        );
+        assert_eq!(parse(&[]), Err(ReplyError::Empty));
+        assert_eq!(parse(&["250-a", "250-b"]), Err(ReplyError::Unterminated));
+        assert_eq!(
+            parse(&["250 a", "250 b"]),
+            Err(ReplyError::TrailingLine { line: 2 })
+        );
+    }
+
+    #[test]
+    fn state_starts_afresh_after_an_error() {
+        let mut state = ReplyState::default();
+        assert_eq!(state.push_line(b"250-a", 0), Ok(false));
+        assert!(state.push_line(b"550 b", 5).is_err());
+        assert_eq!(state.lines_held(), 0);
+        assert_eq!(state.push_line(b"221 bye", 0), Ok(true));
+        let reply = state.finish(Bytes::from_static(b"221 bye"));
+        assert_eq!(
+            reply,
+            Reply::new(ReplyCode::CLOSING, Text::from_static("bye"))
+        );
+        assert_eq!(state.push_line(b"250-x", 0), Ok(false));
+        assert_eq!(state.push_line(b"250 y", 5), Ok(true));
+        let reply = state.finish(Bytes::from_static(b"250-x250 y"));
+        assert_eq!(texts(&reply), vec!["x", "y"]);
+        assert_eq!(reply.line_text(1).unwrap(), "y");
+    }
+}

@@ -73,6 +73,3 @@ pub const MAX_ENVID_LEN: usize = 100;
 /// Longest decoded `ORCPT` address, in octets (RFC 3461 §4.2 caps the
 /// parameter at 500 characters).
 pub const MAX_ORCPT_LEN: usize = 500;
-
-/// Longest SASL mechanism name (RFC 4422 §3.1).
-pub const MAX_SASL_MECHANISM_LEN: usize = 20;

@@ -1,12 +1,10 @@
 //! From one command line to a [`Command`].
 
-use super::{
-    is_base64, is_mechanism, Argument, Command, CommandError, InitialResponse, SaslMechanism,
-    UnknownVerb,
-};
+use super::{is_base64, Argument, Command, CommandError, InitialResponse, UnknownVerb};
 use crate::address::domain::{scan_domain, scan_host};
 use crate::address::mailbox::{scan_forward_path, scan_reverse_path};
 use crate::address::{piece, AddressError};
+use crate::auth::Mechanism;
 use crate::params::{MailParameters, RcptParameters};
 use crate::text::check_line_safe;
 use bytes::Bytes;
@@ -382,9 +380,8 @@ impl LineParser<'_> {
         let arg = self.required(rest, "AUTH")?;
         let mechanism_end = memchr::memchr(b' ', arg).unwrap_or(arg.len());
         let (mechanism, response) = arg.split_at(mechanism_end);
-        if !is_mechanism(mechanism) {
-            return Err(CommandError::InvalidMechanism);
-        }
+        let mechanism =
+            Mechanism::parse_in(self.src, mechanism).map_err(CommandError::InvalidMechanism)?;
         let initial_response = match self.after_space(response, "AUTH")? {
             None => None,
             Some(b"=") => Some(InitialResponse(None)),
@@ -394,7 +391,7 @@ impl LineParser<'_> {
             Some(_) => return Err(CommandError::InvalidInitialResponse),
         };
         Ok(Command::Auth {
-            mechanism: SaslMechanism(piece(self.src, mechanism)),
+            mechanism,
             initial_response,
         })
     }

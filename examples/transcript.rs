@@ -10,7 +10,8 @@ use smtpwire::data::{DataEvent, OutgoingBareNewline};
 use smtpwire::framing::{LineEndPolicy, LineFramer, ReplyAssembler};
 use smtpwire::{limits, Capabilities, Command, DataDecoder, DataEncoder};
 
-const MESSAGE: &[u8] = b"Subject: dots\r\n\r\n.a line that starts with a dot\r\n.\r\nthe line above was only a dot\n";
+const MESSAGE: &[u8] =
+    b"Subject: dots\r\n\r\n.a line that starts with a dot\r\n.\r\nthe line above was only a dot\n";
 
 const SERVER: &[u8] = b"220 mx.example.org ESMTP\r\n\
 250-mx.example.org\r\n250-PIPELINING\r\n250-SIZE 10240000\r\n250-8BITMIME\r\n\
@@ -34,8 +35,8 @@ RCPT TO:<alice@example.org> NOTIFY=FAILURE,DELAY\r\nRCPT TO:<nobody@example.org>
     let mut framer = LineFramer::new(limits::DEFAULT_MAX_COMMAND_LINE, LineEndPolicy::Strict);
     framer.push(&client);
     while let Some(line) = framer.next_line() {
-        let command = Command::parse(&line.expect("short, CRLF-terminated lines"))
-            .expect("valid commands");
+        let command =
+            Command::parse(&line.expect("short, CRLF-terminated lines")).expect("valid commands");
         println!("C: {command:?}");
         if command == Command::Data {
             let mut decoder = DataDecoder::new();
@@ -45,7 +46,11 @@ RCPT TO:<alice@example.org> NOTIFY=FAILURE,DELAY\r\nRCPT TO:<nobody@example.org>
                         println!("   content: {:?}", String::from_utf8_lossy(&chunk))
                     }
                     Some(DataEvent::End(end)) => {
-                        println!("   end of data: {} octets, refusal: {:?}", end.size, end.refusal());
+                        println!(
+                            "   end of data: {} octets, refusal: {:?}",
+                            end.size,
+                            end.refusal()
+                        );
                         break;
                     }
                     None => unreachable!("the whole message is buffered"),
@@ -59,7 +64,10 @@ RCPT TO:<alice@example.org> NOTIFY=FAILURE,DELAY\r\nRCPT TO:<nobody@example.org>
     assembler.push(SERVER);
     while let Some(reply) = assembler.next_reply() {
         let reply = reply.expect("well-formed replies");
-        let enhanced = reply.enhanced().map(|code| code.to_string()).unwrap_or_default();
+        let enhanced = reply
+            .enhanced()
+            .map(|code| code.to_string())
+            .unwrap_or_default();
         println!("S: {} {enhanced} {:?}", reply.code(), reply.first_line());
         if reply.is_multiline() {
             let capabilities = Capabilities::from_reply(&reply).expect("EHLO reply");

@@ -41,9 +41,7 @@ pub use address::{
     AddressError, AddressLiteral, Domain, ForwardPath, Host, LocalPart, Mailbox, ReversePath,
 };
 pub use capability::Capabilities;
-pub use command::{
-    Argument, Command, CommandError, InitialResponse, ParseOptions, SaslMechanism, UnknownVerb,
-};
+pub use command::{Argument, Command, CommandError, InitialResponse, ParseOptions, UnknownVerb};
 pub use data::{BdatDecoder, BdatEncoder, DataDecoder, DataEncoder};
 pub use params::{
     AuthParam, BodyType, ByMode, DeliverBy, EnvelopeId, FutureRelease, HoldUntil, MailParameters,

@@ -74,9 +74,6 @@ pub const MAX_ENVID_LEN: usize = 100;
 /// parameter at 500 characters).
 pub const MAX_ORCPT_LEN: usize = 500;
 
-/// Longest SASL mechanism name (RFC 4422 §3.1).
-pub const MAX_SASL_MECHANISM_LEN: usize = 20;
-
 /// Default limit for one whole reply including every CRLF, as a client reads
 /// it: room for an EHLO reply many times longer than any real server sends,
 /// while an endless multi-line reply is cut off long before it costs memory.

@@ -65,10 +65,7 @@ impl Text {
 
     /// Checks `bytes` and wraps them without copying.
     pub fn from_bytes(bytes: Bytes) -> Result<Self, TextError> {
-        check_line_safe(&bytes)?;
-        core::str::from_utf8(&bytes).map_err(|err| TextError::InvalidUtf8 {
-            offset: err.valid_up_to(),
-        })?;
+        check_line_text(&bytes)?;
         Ok(Text(bytes))
     }
 
@@ -112,6 +109,50 @@ impl Text {
     pub fn eq_ignore_ascii_case(&self, other: &str) -> bool {
         self.0.eq_ignore_ascii_case(other.as_bytes())
     }
+}
+
+/// Checks that `bytes` is line-safe UTF-8: the first CR, LF or NUL is
+/// reported before any UTF-8 error.
+///
+/// Lines are nearly always ASCII, so one word-at-a-time pass looks for the
+/// three forbidden bytes and for high bytes together; only a line with a
+/// forbidden or high byte is looked at again, byte by byte.
+pub(crate) fn check_line_text(bytes: &[u8]) -> Result<(), TextError> {
+    if is_plain_ascii(bytes) {
+        return Ok(());
+    }
+    check_line_safe(bytes)?;
+    core::str::from_utf8(bytes).map_err(|err| TextError::InvalidUtf8 {
+        offset: err.valid_up_to(),
+    })?;
+    Ok(())
+}
+
+/// Whether `bytes` is ASCII without CR, LF or NUL.
+#[inline]
+fn is_plain_ascii(bytes: &[u8]) -> bool {
+    const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
+    const HIGH: u64 = u64::from_ne_bytes([0x80; 8]);
+    const CR: u64 = u64::from_ne_bytes([b'\r'; 8]);
+    const LF: u64 = u64::from_ne_bytes([b'\n'; 8]);
+    // The classic zero-byte test: a byte of `x` is zero only if the
+    // subtraction borrows into its high bit while the byte itself has none.
+    let has_zero = |x: u64| x.wrapping_sub(ONES) & !x & HIGH != 0;
+    let plain_word = |word: u64| {
+        word & HIGH == 0 && !has_zero(word) && !has_zero(word ^ CR) && !has_zero(word ^ LF)
+    };
+    let mut words = bytes.chunks_exact(8);
+    let mut plain = true;
+    for chunk in &mut words {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(chunk);
+        plain &= plain_word(u64::from_ne_bytes(word));
+    }
+    plain
+        && words
+            .remainder()
+            .iter()
+            .all(|&b| b.is_ascii() && !matches!(b, b'\r' | b'\n' | 0))
 }
 
 /// Fails on the first CR, LF or NUL in `bytes`.
@@ -173,6 +214,46 @@ impl fmt::Display for Text {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    /// The two checks `check_line_text` folds into one pass, one after the other.
+    fn two_pass(bytes: &[u8]) -> Result<(), TextError> {
+        check_line_safe(bytes)?;
+        core::str::from_utf8(bytes)
+            .map(|_| ())
+            .map_err(|err| TextError::InvalidUtf8 {
+                offset: err.valid_up_to(),
+            })
+    }
+
+    #[test]
+    fn one_pass_check_finds_every_byte_at_every_offset() {
+        let mut line = alloc::vec![b'a'; 24];
+        for at in 0..line.len() {
+            for bad in [b'\r', b'\n', 0, 0x80, 0xc3, 0xff, 0x7f, 0x01] {
+                line[at] = bad;
+                assert_eq!(check_line_text(&line), two_pass(&line), "{bad:#x} at {at}");
+            }
+            line[at] = b'a';
+        }
+        assert_eq!(
+            check_line_text(b"caf\xc3\xa9 \r"),
+            two_pass(b"caf\xc3\xa9 \r")
+        );
+        assert_eq!(check_line_text(b""), Ok(()));
+    }
+
+    proptest! {
+        #[test]
+        fn one_pass_check_agrees_with_two_passes(
+            bytes in prop::collection::vec(
+                prop_oneof![Just(b'\r'), Just(b'\n'), Just(0u8), 0x20u8..0x7f, any::<u8>()],
+                0..40,
+            )
+        ) {
+            prop_assert_eq!(check_line_text(&bytes), two_pass(&bytes));
+        }
+    }
 
     #[test]
     fn refuses_line_breaking_bytes() {

@@ -162,7 +162,10 @@ fn command() -> impl Strategy<Value = Command> {
         prop::option::of(argument()).prop_map(|arg| Command::Help { arg }),
         prop::option::of(argument()).prop_map(|arg| Command::Noop { arg }),
         ("[A-Z0-9_-]{1,20}", response).prop_map(|(mechanism, response)| {
-            Command::auth(SaslMechanism::new(&mechanism).unwrap(), response)
+            Command::auth(
+                auth::Mechanism::parse(mechanism.as_bytes()).unwrap(),
+                response,
+            )
         }),
         ("X[A-Z]{1,6}", prop::option::of(argument())).prop_map(|(verb, args)| Command::Unknown {
             verb: UnknownVerb::new(&verb).unwrap(),

@@ -13,7 +13,7 @@ pub use domain::{AddressLiteral, Domain, Host};
 pub use local_part::LocalPart;
 pub use mailbox::{ForwardPath, Mailbox, ReversePath};
 
-use crate::text::check_line_safe;
+use crate::text::check_line_text;
 use crate::{Text, TextError};
 use bytes::Bytes;
 
@@ -149,10 +149,7 @@ pub(crate) fn parse_whole<T>(
     scan: impl FnOnce(&Bytes, &[u8]) -> Result<(T, usize), AddressError>,
     trailing: AddressError,
 ) -> Result<T, AddressError> {
-    check_line_safe(src)?;
-    core::str::from_utf8(src).map_err(|err| TextError::InvalidUtf8 {
-        offset: err.valid_up_to(),
-    })?;
+    check_line_text(src)?;
     let (value, used) = scan(src, src)?;
     if used != src.len() {
         return Err(trailing);

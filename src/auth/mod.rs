@@ -28,6 +28,7 @@ pub use server::{AuthError, MalformedResponse, ServerAuth, Step};
 use crate::limits::MAX_SASL_MECHANISM_NAME;
 use crate::Text;
 use alloc::string::String;
+use bytes::Bytes;
 use core::str::FromStr;
 
 /// A SASL mechanism name as it appears in EHLO `AUTH` and on the AUTH command.
@@ -76,6 +77,20 @@ pub enum MechanismError {
 impl Mechanism {
     /// Parses a mechanism name in any letter case.
     pub fn parse(name: &[u8]) -> Result<Self, MechanismError> {
+        Mechanism::parse_with(name, |upper| {
+            Text::from_parsed(Bytes::copy_from_slice(upper))
+        })
+    }
+
+    /// Parses a name that is a slice of `line`; an upper-case name other than
+    /// the three known ones shares `line`'s buffer instead of being copied.
+    pub(crate) fn parse_in(line: &Bytes, name: &[u8]) -> Result<Self, MechanismError> {
+        Mechanism::parse_with(name, |upper| Text::from_parsed(line.slice_ref(upper)))
+    }
+
+    /// Checks the RFC 4422 §3.1 grammar and builds the value; `keep` makes
+    /// the text of an already upper-case [`Mechanism::Other`] name.
+    fn parse_with(name: &[u8], keep: impl FnOnce(&[u8]) -> Text) -> Result<Self, MechanismError> {
         if name.is_empty() {
             return Err(MechanismError::Empty);
         }
@@ -96,6 +111,8 @@ impl Mechanism {
             Mechanism::Login
         } else if name.eq_ignore_ascii_case(b"XOAUTH2") {
             Mechanism::XOAuth2
+        } else if !name.iter().any(u8::is_ascii_lowercase) {
+            Mechanism::Other(keep(name))
         } else {
             let upper: String = name
                 .iter()
@@ -171,6 +188,18 @@ mod tests {
         assert_eq!(other, Mechanism::Other(Text::from_static("CRAM-MD5")));
         assert!(!other.is_implemented());
         assert_eq!(alloc::format!("{}", Mechanism::XOAuth2), "XOAUTH2");
+    }
+
+    #[test]
+    fn upper_case_names_share_the_line() {
+        let line = Bytes::from_static(b"AUTH SCRAM-SHA-1");
+        let name = line.get(5..).unwrap_or_default();
+        let Mechanism::Other(text) = Mechanism::parse_in(&line, name).unwrap() else {
+            panic!()
+        };
+        assert_eq!(text.as_bytes().as_ptr(), name.as_ptr());
+        let folded = Mechanism::parse_in(&line, b"scram-sha-1").unwrap();
+        assert_eq!(folded, Mechanism::Other(text));
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! Why a command line is not a valid command, and how a server answers that.
 
 use crate::address::AddressError;
+use crate::auth::MechanismError;
 use crate::params::ParamError;
 use crate::TextError;
 
@@ -80,9 +81,10 @@ pub enum CommandError {
     /// The `BDAT` chunk size does not fit in 64 bits.
     #[error("BDAT chunk size too large")]
     BdatSizeOverflow,
-    /// The `AUTH` mechanism name is not `1*20(ALPHA / DIGIT / "-" / "_")`.
-    #[error("invalid SASL mechanism name")]
-    InvalidMechanism,
+    /// The `AUTH` mechanism name is not `1*20(ALPHA / DIGIT / "-" / "_")`
+    /// (RFC 4422 §3.1).
+    #[error("invalid AUTH mechanism: {0}")]
+    InvalidMechanism(#[source] MechanismError),
     /// The `AUTH` initial response is neither base64 nor `=`.
     #[error("invalid AUTH initial response")]
     InvalidInitialResponse,

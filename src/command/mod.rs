@@ -8,7 +8,7 @@ pub use error::CommandError;
 pub use parse::ParseOptions;
 
 use crate::address::{Domain, ForwardPath, Host, ReversePath};
-use crate::limits::MAX_SASL_MECHANISM_LEN;
+use crate::auth::Mechanism;
 use crate::params::{MailParameters, RcptParameters};
 use crate::Text;
 use bytes::{BufMut, Bytes, BytesMut};
@@ -102,8 +102,9 @@ pub enum Command {
     StartTls,
     /// `AUTH mechanism [initial-response]` (RFC 4954 §4).
     Auth {
-        /// The SASL mechanism.
-        mechanism: SaslMechanism,
+        /// The SASL mechanism; names are case-insensitive and written in
+        /// upper case.
+        mechanism: Mechanism,
         /// The initial response: `None` when absent, which differs from an
         /// empty one (`=`).
         initial_response: Option<InitialResponse>,
@@ -154,7 +155,7 @@ impl Command {
     }
 
     /// `AUTH mechanism [initial-response]`.
-    pub fn auth(mechanism: SaslMechanism, initial_response: Option<InitialResponse>) -> Self {
+    pub fn auth(mechanism: Mechanism, initial_response: Option<InitialResponse>) -> Self {
         Command::Auth {
             mechanism,
             initial_response,
@@ -324,54 +325,6 @@ impl UnknownVerb {
 }
 
 impl fmt::Display for UnknownVerb {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// A SASL mechanism name: 1 to 20 letters, digits, `-` or `_`
-/// (RFC 4422 §3.1). Names compare as sent; use
-/// [`SaslMechanism::eq_ignore_ascii_case`] to match one.
-///
-/// ```
-/// use smtpwire::SaslMechanism;
-///
-/// assert!(SaslMechanism::new("SCRAM-SHA-256").unwrap().eq_ignore_ascii_case("scram-sha-256"));
-/// assert!(SaslMechanism::new("NO SPACE").is_err());
-/// ```
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct SaslMechanism(Text);
-
-impl SaslMechanism {
-    /// Checks and copies `name`.
-    pub fn new(name: &str) -> Result<Self, CommandError> {
-        if !is_mechanism(name.as_bytes()) {
-            return Err(CommandError::InvalidMechanism);
-        }
-        Text::new(name)
-            .map(SaslMechanism)
-            .map_err(|_| CommandError::InvalidMechanism)
-    }
-
-    /// The name as sent.
-    pub fn as_str(&self) -> &str {
-        self.0.as_str()
-    }
-
-    /// Case-insensitive comparison, as mechanism names are matched.
-    pub fn eq_ignore_ascii_case(&self, other: &str) -> bool {
-        self.0.eq_ignore_ascii_case(other)
-    }
-}
-
-fn is_mechanism(name: &[u8]) -> bool {
-    (1..=MAX_SASL_MECHANISM_LEN).contains(&name.len())
-        && name
-            .iter()
-            .all(|&b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-}
-
-impl fmt::Display for SaslMechanism {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
     }

@@ -1,14 +1,12 @@
 //! From one command line to a [`Command`].
 
-use super::{
-    is_base64, is_mechanism, Argument, Command, CommandError, InitialResponse, SaslMechanism,
-    UnknownVerb,
-};
+use super::{is_base64, Argument, Command, CommandError, InitialResponse, UnknownVerb};
 use crate::address::domain::{scan_domain, scan_host};
 use crate::address::mailbox::{scan_forward_path, scan_reverse_path};
 use crate::address::{piece, AddressError};
+use crate::auth::Mechanism;
 use crate::params::{MailParameters, RcptParameters};
-use crate::text::check_line_safe;
+use crate::text::check_line_text;
 use bytes::Bytes;
 
 /// How strictly [`Command::parse_with`] reads a line.
@@ -79,6 +77,16 @@ const fn folded(verb: &[u8; 4]) -> u32 {
     u32::from_le_bytes(*verb) | 0x2020_2020
 }
 
+/// Length of the verb at the start of a non-empty line: up to the first
+/// space. Nearly every verb is four letters, which is checked first.
+#[inline]
+fn verb_len(input: &[u8]) -> usize {
+    match input {
+        [a, b, c, d] | [a, b, c, d, b' ', ..] if ![a, b, c, d].contains(&&b' ') => 4,
+        _ => memchr::memchr(b' ', input).unwrap_or(input.len()),
+    }
+}
+
 /// Which known verb `verb` is, in any case.
 pub(crate) fn known_verb(verb: &[u8]) -> Option<Verb> {
     let Ok(four) = <[u8; 4]>::try_from(verb) else {
@@ -123,10 +131,7 @@ impl Command {
     /// Parses one command line, without its CRLF. The text in the result
     /// shares `line`'s buffer.
     pub fn parse_with(line: &Bytes, options: &ParseOptions) -> Result<Command, CommandError> {
-        check_line_safe(line)?;
-        core::str::from_utf8(line).map_err(|err| CommandError::InvalidUtf8 {
-            offset: err.valid_up_to(),
-        })?;
+        check_line_text(line)?;
         let mut input: &[u8] = line;
         if options.allow_trailing_whitespace {
             while let [rest @ .., b' ' | b'\t'] = input {
@@ -136,8 +141,7 @@ impl Command {
         if input.is_empty() {
             return Err(CommandError::Empty);
         }
-        let verb_end = memchr::memchr(b' ', input).unwrap_or(input.len());
-        let (verb, rest) = input.split_at(verb_end);
+        let (verb, rest) = input.split_at(verb_len(input));
         let parser = LineParser { src: line, options };
         let Some(known) = known_verb(verb) else {
             let args = parser.optional_arg(rest, "unknown command")?;
@@ -382,9 +386,8 @@ impl LineParser<'_> {
         let arg = self.required(rest, "AUTH")?;
         let mechanism_end = memchr::memchr(b' ', arg).unwrap_or(arg.len());
         let (mechanism, response) = arg.split_at(mechanism_end);
-        if !is_mechanism(mechanism) {
-            return Err(CommandError::InvalidMechanism);
-        }
+        let mechanism =
+            Mechanism::parse_in(self.src, mechanism).map_err(CommandError::InvalidMechanism)?;
         let initial_response = match self.after_space(response, "AUTH")? {
             None => None,
             Some(b"=") => Some(InitialResponse(None)),
@@ -394,7 +397,7 @@ impl LineParser<'_> {
             Some(_) => return Err(CommandError::InvalidInitialResponse),
         };
         Ok(Command::Auth {
-            mechanism: SaslMechanism(piece(self.src, mechanism)),
+            mechanism,
             initial_response,
         })
     }

@@ -1,5 +1,6 @@
 use super::*;
 use crate::address::{AddressError, AddressLiteral, LocalPart, Mailbox};
+use crate::auth::MechanismError;
 use crate::params::{
     AuthParam, BodyType, ByMode, FutureRelease, Notify, OrcptType, ParamError, Ret,
 };
@@ -404,8 +405,17 @@ fn auth() {
     else {
         panic!()
     };
-    assert!(mechanism.eq_ignore_ascii_case("plain"));
+    assert_eq!(mechanism, Mechanism::Plain);
     assert_eq!(initial_response, None);
+    // Mechanism names are case-insensitive (RFC 4422 §3.1) and written in
+    // upper case.
+    let Command::Auth { mechanism, .. } = roundtrip("auth scram-sha-256", "AUTH SCRAM-SHA-256")
+    else {
+        panic!()
+    };
+    assert_eq!(mechanism.as_str(), "SCRAM-SHA-256");
+    assert!(!mechanism.is_implemented());
+    roundtrip("AUTH CRAM-MD5 =", "AUTH CRAM-MD5 =");
     let Command::Auth {
         initial_response, ..
     } = roundtrip("AUTH PLAIN =", "AUTH PLAIN =")
@@ -432,10 +442,15 @@ fn auth() {
         parse("AUTH"),
         Err(CommandError::MissingArgument { verb: "AUTH" })
     );
-    assert_eq!(parse("AUTH PL@IN"), Err(CommandError::InvalidMechanism));
+    assert_eq!(
+        parse("AUTH PL@IN"),
+        Err(CommandError::InvalidMechanism(
+            MechanismError::InvalidByte { byte: b'@' }
+        ))
+    );
     assert_eq!(
         parse("AUTH ABCDEFGHIJKLMNOPQRSTU"),
-        Err(CommandError::InvalidMechanism)
+        Err(CommandError::InvalidMechanism(MechanismError::TooLong))
     );
     assert_eq!(
         parse("AUTH PLAIN abc"),
@@ -448,7 +463,7 @@ fn auth() {
     assert_eq!(
         parse("AUTH PLAIN ab=="),
         Ok(Command::auth(
-            SaslMechanism::new("PLAIN").unwrap(),
+            Mechanism::Plain,
             Some(InitialResponse::base64("ab==").unwrap())
         ))
     );

@@ -1,6 +1,6 @@
 //! A bounded CRLF line framer that never rescans its input.
 
-use bytes::{Bytes, BytesMut};
+use bytes::{Buf, Bytes, BytesMut};
 
 /// Which byte sequences end a line.
 ///
@@ -111,20 +111,19 @@ impl LineFramer {
         let lf = self.scanned + found;
         self.scanned = 0;
         let crlf = lf > 0 && self.buf[lf - 1] == b'\r';
-        let mut line = self.buf.split_to(lf + 1).freeze();
-        if lf + 1 > self.max_line {
-            return Some(Err(FrameError::TooLong {
+        let content = match () {
+            _ if lf + 1 > self.max_line => Err(FrameError::TooLong {
                 limit: self.max_line,
-            }));
-        }
-        if crlf {
-            line.truncate(lf - 1);
-        } else if self.policy == LineEndPolicy::AllowBareLf {
-            line.truncate(lf);
-        } else {
-            return Some(Err(FrameError::BareLineFeed));
-        }
-        Some(Ok(line))
+            }),
+            _ if crlf => Ok(lf - 1),
+            _ if self.policy == LineEndPolicy::AllowBareLf => Ok(lf),
+            _ => Err(FrameError::BareLineFeed),
+        };
+        // The line ending, and a line that is refused, are dropped without
+        // being split off.
+        let line = content.map(|len| self.buf.split_to(len).freeze());
+        self.buf.advance(lf + 1 - content.unwrap_or(0));
+        Some(line)
     }
 
     /// Changes the line limit, for states that allow longer lines (an AUTH

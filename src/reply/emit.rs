@@ -17,18 +17,15 @@ impl Reply {
     /// wrapped at its last fitting space onto continuation lines, or split
     /// mid-word when a word alone is too long.
     pub fn emit<B: BufMut>(&self, out: &mut B) {
-        let mut prefix = [0u8; MAX_PREFIX_LEN];
-        let [hundreds, tens, units] = self.code.digits();
-        prefix[..3].copy_from_slice(&[hundreds, tens, units]);
-        let mut prefix_len = 4;
-        if let Some(enhanced) = self.enhanced {
-            let mut digits = [0u8; MAX_ENHANCED_LEN];
-            let len = enhanced.write(&mut digits);
-            prefix[4..4 + len].copy_from_slice(&digits[..len]);
-            prefix_len += len;
-        }
+        let (mut prefix, prefix_len) = self.prefix();
         // The SP between an enhanced code and the text counts too.
         let text_budget = MAX_EMITTED_REPLY_LINE - 2 - prefix_len - usize::from(prefix_len > 4);
+        let first = self.first_line();
+        if !self.is_multiline() && first.len() <= text_budget {
+            // Nearly every reply: one line, nothing to wrap.
+            write_line(out, &mut prefix, prefix_len, true, first);
+            return;
+        }
         let line_count = self.line_count();
         for (index, line) in self.lines().enumerate() {
             let mut rest = line;
@@ -44,6 +41,22 @@ impl Reply {
         }
     }
 
+    /// The code, a separator slot, the enhanced code if any and a SP slot
+    /// after it, so a line head goes out in one piece; returns the length
+    /// up to the enhanced code's end.
+    fn prefix(&self) -> (Prefix, usize) {
+        let mut prefix = [b' '; MAX_PREFIX_LEN + 1];
+        let [hundreds, tens, units] = self.code.digits();
+        prefix[..3].copy_from_slice(&[hundreds, tens, units]);
+        let Some(enhanced) = self.enhanced else {
+            return (prefix, 4);
+        };
+        let mut digits = [0u8; MAX_ENHANCED_LEN];
+        let len = enhanced.write(&mut digits);
+        prefix[4..4 + len].copy_from_slice(&digits[..len]);
+        (prefix, 4 + len)
+    }
+
     /// The reply as wire bytes; see [`emit`](Self::emit).
     pub fn to_bytes(&self) -> Bytes {
         let size: usize = self
@@ -56,31 +69,24 @@ impl Reply {
     }
 }
 
+/// A line head: see [`Reply::prefix`].
+type Prefix = [u8; MAX_PREFIX_LEN + 1];
+
 fn write_line<B: BufMut>(
     out: &mut B,
-    prefix: &mut [u8; MAX_PREFIX_LEN],
+    prefix: &mut Prefix,
     prefix_len: usize,
     last: bool,
     text: &str,
 ) {
     prefix[3] = if last { b' ' } else { b'-' };
     // A bare code or a bare enhanced code needs no space after it.
-    let (head, with_space) = if text.is_empty() {
-        (
-            if last && prefix_len == 4 {
-                3
-            } else {
-                prefix_len
-            },
-            false,
-        )
-    } else {
-        (prefix_len, prefix_len > 4)
+    let head = match (text.is_empty(), prefix_len > 4) {
+        (true, false) if last => 3,
+        (true, _) => prefix_len,
+        (false, with_enhanced) => prefix_len + usize::from(with_enhanced),
     };
     out.put_slice(prefix.get(..head).unwrap_or_default());
-    if with_space {
-        out.put_u8(b' ');
-    }
     out.put_slice(text.as_bytes());
     out.put_slice(b"\r\n");
 }

@@ -97,8 +97,7 @@ impl LineFramer {
         }
         let Some(found) = memchr::memchr(b'\n', &self.buf[self.scanned..]) else {
             self.scanned = self.buf.len();
-            if self.buf.len() >= self.max_line {
-                // Even the shortest ending still to come would pass the limit.
+            if self.unended_too_long(self.buf.len()) {
                 self.buf.clear();
                 self.scanned = 0;
                 self.discarding = true;
@@ -112,19 +111,33 @@ impl LineFramer {
         self.scanned = 0;
         let crlf = lf > 0 && self.buf[lf - 1] == b'\r';
         let mut line = self.buf.split_to(lf + 1).freeze();
-        if lf + 1 > self.max_line {
-            return Some(Err(FrameError::TooLong {
-                limit: self.max_line,
-            }));
+        if let Some(error) = self.refusal(lf + 1, crlf) {
+            return Some(Err(error));
         }
-        if crlf {
-            line.truncate(lf - 1);
-        } else if self.policy == LineEndPolicy::AllowBareLf {
-            line.truncate(lf);
-        } else {
-            return Some(Err(FrameError::BareLineFeed));
-        }
+        line.truncate(if crlf { lf - 1 } else { lf });
         Some(Ok(line))
+    }
+
+    /// Why [`next_line`](Self::next_line) refuses a line of `len` octets,
+    /// its line ending included, which ends in CRLF or in a bare LF; `None`
+    /// when it takes the line. For a consumer that finds lines in place in
+    /// [`buffer_mut`](Self::buffer_mut) and must accept the same ones.
+    pub(crate) fn refusal(&self, len: usize, crlf: bool) -> Option<FrameError> {
+        if len > self.max_line {
+            Some(FrameError::TooLong {
+                limit: self.max_line,
+            })
+        } else if !crlf && self.policy == LineEndPolicy::Strict {
+            Some(FrameError::BareLineFeed)
+        } else {
+            None
+        }
+    }
+
+    /// Whether a line with `len` octets and no LF yet is past the limit
+    /// already: even the shortest ending still to come would not fit.
+    pub(crate) fn unended_too_long(&self, len: usize) -> bool {
+        len >= self.max_line
     }
 
     /// Changes the line limit, for states that allow longer lines (an AUTH

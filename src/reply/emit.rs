@@ -20,15 +20,18 @@ impl Reply {
         let (mut prefix, prefix_len) = self.prefix();
         // The SP between an enhanced code and the text counts too.
         let text_budget = MAX_EMITTED_REPLY_LINE - 2 - prefix_len - usize::from(prefix_len > 4);
-        let first = self.first_line();
+        let first = self.text_bytes(self.first);
         if !self.is_multiline() && first.len() <= text_budget {
             // Nearly every reply: one line, nothing to wrap.
             write_line(out, &mut prefix, prefix_len, true, first);
             return;
         }
         let line_count = self.line_count();
-        for (index, line) in self.lines().enumerate() {
-            let mut rest = line;
+        // Bytes rather than `&str`: the text was proven UTF-8 when the reply
+        // was built, and validating it again would cost more than writing it.
+        let spans = core::iter::once(self.first).chain(self.rest.iter().copied());
+        for (index, span) in spans.enumerate() {
+            let mut rest = self.text_bytes(span);
             loop {
                 let (chunk, remainder) = split_to_fit(rest, text_budget);
                 let last = index + 1 == line_count && remainder.is_none();
@@ -77,7 +80,7 @@ fn write_line<B: BufMut>(
     prefix: &mut Prefix,
     prefix_len: usize,
     last: bool,
-    text: &str,
+    text: &[u8],
 ) {
     prefix[3] = if last { b' ' } else { b'-' };
     // A bare code or a bare enhanced code needs no space after it.
@@ -87,28 +90,30 @@ fn write_line<B: BufMut>(
         (false, with_enhanced) => prefix_len + usize::from(with_enhanced),
     };
     out.put_slice(prefix.get(..head).unwrap_or_default());
-    out.put_slice(text.as_bytes());
+    out.put_slice(text);
     out.put_slice(b"\r\n");
 }
 
-/// Splits off what fits on one line; `None` when `text` fits whole.
-fn split_to_fit(text: &str, budget: usize) -> (&str, Option<&str>) {
+/// Splits off what fits on one line of UTF-8 `text`; `None` when `text`
+/// fits whole.
+fn split_to_fit(text: &[u8], budget: usize) -> (&[u8], Option<&[u8]>) {
     if text.len() <= budget {
         return (text, None);
     }
     // A space right after the budget can still be the break: it is dropped.
-    let window = text.as_bytes().get(..=budget).unwrap_or_default();
+    let window = text.get(..=budget).unwrap_or_default();
     if let Some(space) = memchr::memrchr(b' ', window).filter(|&at| at > 0) {
-        let (chunk, rest) = text.split_at_checked(space).unwrap_or((text, ""));
+        let (chunk, rest) = text.split_at_checked(space).unwrap_or((text, &[]));
         let rest = rest.get(1..).unwrap_or_default();
         return (chunk, (!rest.is_empty()).then_some(rest));
     }
-    // No space to break at: split mid-word, on a character boundary.
+    // No space to break at: split mid-word, on a character boundary, i.e.
+    // not before a UTF-8 continuation byte (0b10xx_xxxx).
     let mut cut = budget;
-    while !text.is_char_boundary(cut) {
+    while cut > 0 && text.get(cut).is_some_and(|&byte| byte & 0xc0 == 0x80) {
         cut -= 1;
     }
-    let (chunk, rest) = text.split_at_checked(cut).unwrap_or((text, ""));
+    let (chunk, rest) = text.split_at_checked(cut).unwrap_or((text, &[]));
     (chunk, (!rest.is_empty()).then_some(rest))
 }
 

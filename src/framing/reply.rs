@@ -4,7 +4,7 @@ use bytes::Buf;
 
 use super::{FrameError, LineEndPolicy, LineFramer};
 use crate::limits::{DEFAULT_MAX_REPLY_BYTES, DEFAULT_MAX_REPLY_LINE, DEFAULT_MAX_REPLY_LINES};
-use crate::reply::{is_last_line, plain_text_len, Reply, ReplyError, ReplyState};
+use crate::reply::{common_text_len, is_last_line, Reply, ReplyError, ReplyState};
 
 /// Bounds on what one reply may take, so a server cannot make a client
 /// buffer without end.
@@ -66,9 +66,9 @@ pub struct ReplyAssembler {
     line_start: usize,
     /// How far into the buffer is known to hold no LF.
     scanned: usize,
-    /// Whether the scanned part of the line holds a byte that is not plain
-    /// text, so its text needs the exact check.
-    unplain: bool,
+    /// Whether the scanned part of the line holds a byte that is not common
+    /// text, so its text needs a closer check.
+    uncommon: bool,
     /// Dropping the continuation lines of a reply that failed.
     skipping: bool,
 }
@@ -93,7 +93,7 @@ impl ReplyAssembler {
             limits,
             line_start: 0,
             scanned: 0,
-            unplain: false,
+            uncommon: false,
             skipping: false,
         };
         assembler.set_limits(limits);
@@ -132,16 +132,16 @@ impl ReplyAssembler {
         loop {
             let buf = self.framer.buffer_mut();
             let unscanned = buf.get(self.scanned..).unwrap_or_default();
-            let plain_len = plain_text_len(unscanned);
-            // A plain line ends where its plain text does; anything else
+            let common_len = common_text_len(unscanned);
+            // A common line ends where its common text does; anything else
             // falls back to a plain search for the LF.
-            let rest = unscanned.get(plain_len..).unwrap_or_default();
+            let rest = unscanned.get(common_len..).unwrap_or_default();
             let found = match rest {
-                [b'\r', b'\n', ..] => Some(plain_len + 1),
-                [b'\n', ..] => Some(plain_len),
+                [b'\r', b'\n', ..] => Some(common_len + 1),
+                [b'\n', ..] => Some(common_len),
                 _ => {
-                    self.unplain |= !rest.is_empty();
-                    memchr::memchr(b'\n', rest).map(|at| plain_len + at)
+                    self.uncommon |= !rest.is_empty();
+                    memchr::memchr(b'\n', rest).map(|at| common_len + at)
                 }
             };
             let Some(found) = found else {
@@ -151,7 +151,7 @@ impl ReplyAssembler {
                 }
                 return None;
             };
-            let plain = !self.unplain;
+            let common = !self.uncommon;
             let lf = self.scanned + found;
             let next_start = lf + 1;
             let crlf = lf > self.line_start && buf.get(lf - 1) == Some(&b'\r');
@@ -185,13 +185,13 @@ impl ReplyAssembler {
             };
             let outcome = match limit_error {
                 Some(error) => Err(error),
-                None => self.state.push_line(line, self.line_start, plain),
+                None => self.state.push_line(line, self.line_start, common),
             };
             match outcome {
                 Ok(false) => {
                     self.line_start = next_start;
                     self.scanned = next_start;
-                    self.unplain = false;
+                    self.uncommon = false;
                 }
                 Ok(true) => {
                     let raw = buf.split_to(next_start).freeze();
@@ -215,7 +215,7 @@ impl ReplyAssembler {
     fn restart(&mut self) {
         self.line_start = 0;
         self.scanned = 0;
-        self.unplain = false;
+        self.uncommon = false;
     }
 
     /// Drops the reply in progress and lets the framer judge, and consume,

@@ -18,7 +18,7 @@ use core::hash::{Hash, Hasher};
 pub use code::{ReplyClass, ReplyCode};
 pub use enhanced::EnhancedStatusCode;
 pub use parse::is_last_line;
-pub(crate) use parse::{plain_text_len, ReplyState};
+pub(crate) use parse::{common_text_len, ReplyState};
 
 use crate::{Text, TextError};
 

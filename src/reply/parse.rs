@@ -53,36 +53,33 @@ fn leading_enhanced(code: ReplyCode, text: &[u8]) -> Option<(EnhancedStatusCode,
     }
 }
 
-/// Whether `byte` is plain reply text: ASCII but NUL, CR and LF, which is
-/// what a reply's text is nearly always (RFC 5321 §4.2 `textstring`).
-fn is_plain(byte: u8) -> bool {
-    byte.wrapping_sub(1) < 0x7f && byte != b'\r' && byte != b'\n'
+/// Whether `byte` is common reply text: printable ASCII, DEL, and the
+/// controls from 0x0E on, which leaves out NUL, CR, LF and the rarely seen
+/// TAB. Reply text is nearly always made of these bytes alone (RFC 5321 §4.2
+/// `textstring`), and they need no closer look to be a [`Text`].
+fn is_common(byte: u8) -> bool {
+    (0x0e..0x80).contains(&byte)
 }
 
-/// How many bytes at the start of `bytes` are plain reply text.
+/// How many bytes at the start of `bytes` are [common](is_common) text.
 ///
-/// A plain line's first other byte is the CR of its CRLF, so this one scan
+/// A common line's first other byte is the CR of its CRLF, so this one scan
 /// both finds where the line ends and proves its text safe; it goes eight
 /// bytes at a time because it runs over every byte a client reads.
-pub(crate) fn plain_text_len(bytes: &[u8]) -> usize {
+pub(crate) fn common_text_len(bytes: &[u8]) -> usize {
     const ONES: u64 = u64::from_le_bytes([0x01; 8]);
     const HIGHS: u64 = ONES * 0x80;
-    // The high bit of the lowest zero byte of `word` is exact; borrows can
-    // only flag bytes above it, and only the lowest flagged byte is used.
-    let zero_bytes = |word: u64| word.wrapping_sub(ONES) & !word & HIGHS;
     let mut chunks = bytes.chunks_exact(8);
     let mut offset = 0;
     for chunk in chunks.by_ref() {
         let mut word = [0u8; 8];
         word.copy_from_slice(chunk);
         let word = u64::from_le_bytes(word);
-        let special = (word
-            | zero_bytes(word)
-            | zero_bytes(word ^ (ONES * u64::from(b'\r')))
-            | zero_bytes(word ^ (ONES * u64::from(b'\n'))))
-            & HIGHS;
-        if special != 0 {
-            return offset + (special.trailing_zeros() / 8) as usize;
+        // High bit of each byte below 0x0E (exact for the lowest such byte;
+        // borrows only flag bytes above it), or of each byte from 0x80 on.
+        let other = ((word.wrapping_sub(ONES * 0x0e) & !word) | word) & HIGHS;
+        if other != 0 {
+            return offset + (other.trailing_zeros() / 8) as usize;
         }
         offset += 8;
     }
@@ -90,17 +87,20 @@ pub(crate) fn plain_text_len(bytes: &[u8]) -> usize {
     offset
         + tail
             .iter()
-            .position(|&byte| !is_plain(byte))
+            .position(|&byte| !is_common(byte))
             .unwrap_or(tail.len())
 }
 
 /// A line's text must be able to become a [`Text`].
 ///
-/// `plain` says the caller's scan already found the whole line plain. Else
-/// one branch-free pass settles the plain case; only text with other bytes
-/// pays for the exact checks that also name the offending byte.
-fn check_text(text: &[u8], plain: bool, number: usize) -> Result<(), ReplyError> {
-    if plain || text.iter().fold(true, |ok, &byte| ok & is_plain(byte)) {
+/// `common` says the caller's scan already found the whole line
+/// [common](is_common). Else one branch-free pass settles the case of ASCII
+/// without NUL, CR or LF; only text with other bytes pays for the exact
+/// checks that also name the offending byte.
+fn check_text(text: &[u8], common: bool, number: usize) -> Result<(), ReplyError> {
+    let plain_ascii =
+        |ok, &byte: &u8| ok & (byte.wrapping_sub(1) < 0x7f) & !matches!(byte, b'\r' | b'\n');
+    if common || text.iter().fold(true, plain_ascii) {
         return Ok(());
     }
     let error = |source| ReplyError::Text {
@@ -147,23 +147,25 @@ impl Default for ReplyState {
 
 impl ReplyState {
     /// Takes the next line (without CRLF), which starts at `offset` in the
-    /// reply's buffer and is known to be all [plain](plain_text_len) when
-    /// `plain`; returns whether it was the last. After an error the state is
-    /// reset and the next line starts a new reply.
+    /// reply's buffer and is known to be all [common](is_common) text when
+    /// `common`; returns whether it was the last. After an error the state
+    /// is reset and the next line starts a new reply.
+    #[inline]
     pub(crate) fn push_line(
         &mut self,
         line: &[u8],
         offset: usize,
-        plain: bool,
+        common: bool,
     ) -> Result<bool, ReplyError> {
-        let result = self.take_line(line, offset, plain);
+        let result = self.take_line(line, offset, common);
         if result.is_err() {
             self.reset();
         }
         result
     }
 
-    fn take_line(&mut self, line: &[u8], offset: usize, plain: bool) -> Result<bool, ReplyError> {
+    #[inline]
+    fn take_line(&mut self, line: &[u8], offset: usize, common: bool) -> Result<bool, ReplyError> {
         let number = self.lines + 1;
         let (code, last) = parse_code(line, number)?;
         let mut start = line.len().min(4);
@@ -187,7 +189,7 @@ impl ReplyState {
                 start += len;
             }
         }
-        check_text(line.get(start..).unwrap_or_default(), plain, number)?;
+        check_text(line.get(start..).unwrap_or_default(), common, number)?;
         let span = Span {
             start: offset + start,
             end: offset + line.len(),
@@ -436,17 +438,17 @@ mod tests {
     }
 
     #[test]
-    fn plain_text_len_stops_at_the_first_other_byte() {
-        assert_eq!(plain_text_len(b""), 0);
-        assert_eq!(plain_text_len(b"250 2.1.5 Ok\r\n"), 12);
-        assert_eq!(plain_text_len(b"250-PIPELINING\r\n"), 14);
-        assert_eq!(plain_text_len(b"0123456789abcdef\x7f"), 17);
-        for special in [0u8, b'\r', b'\n', 0x80, 0xff] {
+    fn common_text_len_stops_at_the_first_other_byte() {
+        assert_eq!(common_text_len(b""), 0);
+        assert_eq!(common_text_len(b"250 2.1.5 Ok\r\n"), 12);
+        assert_eq!(common_text_len(b"250-PIPELINING\r\n"), 14);
+        assert_eq!(common_text_len(b"0123456789abcdef\x7f\x0e"), 18);
+        for special in [0u8, b'\t', b'\r', b'\n', 0x0d, 0x80, 0xff] {
             for at in 0..20 {
                 let mut line = vec![b'x'; 24];
                 line[at] = special;
                 line[at + 1] = 0;
-                assert_eq!(plain_text_len(&line), at, "{special:#x} at {at}");
+                assert_eq!(common_text_len(&line), at, "{special:#x} at {at}");
             }
         }
     }
@@ -464,11 +466,11 @@ mod tests {
 
     proptest::proptest! {
         #[test]
-        fn plain_text_len_matches_a_bytewise_scan(bytes in proptest::collection::vec(
+        fn common_text_len_matches_a_bytewise_scan(bytes in proptest::collection::vec(
             proptest::prop_oneof![proptest::prelude::any::<u8>(), proptest::prelude::Just(b'a')], 0..40,
         )) {
-            let bytewise = bytes.iter().position(|&b| !is_plain(b)).unwrap_or(bytes.len());
-            proptest::prop_assert_eq!(plain_text_len(&bytes), bytewise);
+            let bytewise = bytes.iter().position(|&b| !is_common(b)).unwrap_or(bytes.len());
+            proptest::prop_assert_eq!(common_text_len(&bytes), bytewise);
         }
     }
 

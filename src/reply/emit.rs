@@ -17,12 +17,16 @@ impl Reply {
     /// wrapped at its last fitting space onto continuation lines, or split
     /// mid-word when a word alone is too long.
     pub fn emit<B: BufMut>(&self, out: &mut B) {
+        let first = self.text_bytes(self.first);
+        if !self.is_multiline() && !first.is_empty() && self.emit_short_head(out, first.len()) {
+            out.put_slice(first);
+            out.put_slice(b"\r\n");
+            return;
+        }
         let (mut prefix, prefix_len) = self.prefix();
         // The SP between an enhanced code and the text counts too.
         let text_budget = MAX_EMITTED_REPLY_LINE - 2 - prefix_len - usize::from(prefix_len > 4);
-        let first = self.text_bytes(self.first);
         if !self.is_multiline() && first.len() <= text_budget {
-            // Nearly every reply: one line, nothing to wrap.
             write_line(out, &mut prefix, prefix_len, true, first);
             return;
         }
@@ -41,6 +45,43 @@ impl Reply {
                     None => break,
                 }
             }
+        }
+    }
+
+    /// Writes the head of the last line, SP before the text included, when
+    /// it is one of the fixed-size forms nearly every reply takes (`250 `,
+    /// `250 2.1.5 `) and a text of `text_len` octets fits after it; returns
+    /// whether it did. Fixed sizes let the head go out as a constant-size
+    /// copy instead of a copy of a length known only at run time, which
+    /// matters at the size of `250 2.1.5 Ok`.
+    fn emit_short_head<B: BufMut>(&self, out: &mut B, text_len: usize) -> bool {
+        let [hundreds, tens, units] = self.code.digits();
+        match self.enhanced {
+            None if text_len <= MAX_EMITTED_REPLY_LINE - 2 - 4 => {
+                out.put_slice(&[hundreds, tens, units, b' ']);
+                true
+            }
+            Some(enhanced)
+                if enhanced.subject() < 10
+                    && enhanced.detail() < 10
+                    && text_len <= MAX_EMITTED_REPLY_LINE - 2 - 10 =>
+            {
+                let digit = |part: u16| b'0' + part as u8;
+                out.put_slice(&[
+                    hundreds,
+                    tens,
+                    units,
+                    b' ',
+                    b'0' + enhanced.class_digit(),
+                    b'.',
+                    digit(enhanced.subject()),
+                    b'.',
+                    digit(enhanced.detail()),
+                    b' ',
+                ]);
+                true
+            }
+            _ => false,
         }
     }
 
@@ -223,6 +264,24 @@ mod tests {
         let fits = "x".repeat(MAX_EMITTED_REPLY_LINE - 6);
         let reply = Reply::new(ReplyCode::OK, Text::new(&fits).unwrap());
         assert_eq!(reply.to_bytes().len(), MAX_EMITTED_REPLY_LINE);
+        // The same with an enhanced code, in the short and the long form.
+        for (enhanced, head) in [
+            (EnhancedStatusCode::OK, "250 2.0.0 "),
+            (EnhancedStatusCode::new_const(2, 10, 100), "250 2.10.100 "),
+        ] {
+            let budget = MAX_EMITTED_REPLY_LINE - 2 - head.len();
+            for (len, lines) in [(budget, 1), (budget + 1, 2)] {
+                let text = Text::new(&"x".repeat(len)).unwrap();
+                let wire = Reply::with_enhanced(ReplyCode::OK, enhanced, text)
+                    .unwrap()
+                    .to_bytes();
+                assert_eq!(memchr::memmem::find_iter(&wire, b"\r\n").count(), lines);
+                if lines == 1 {
+                    assert!(wire.starts_with(head.as_bytes()));
+                    assert_eq!(wire.len(), MAX_EMITTED_REPLY_LINE);
+                }
+            }
+        }
     }
 }
 

@@ -139,6 +139,7 @@ impl ReplyAssembler {
             let found = match rest {
                 [b'\r', b'\n', ..] => Some(common_len + 1),
                 [b'\n', ..] => Some(common_len),
+                [] => None,
                 _ => {
                     self.uncommon |= !rest.is_empty();
                     memchr::memchr(b'\n', rest).map(|at| common_len + at)

@@ -5,6 +5,7 @@ use alloc::string::String;
 use alloc::vec::Vec;
 use bytes::Bytes;
 
+use crate::auth::Mechanism;
 use crate::{Reply, ReplyCode, Text};
 
 /// Why capabilities could not be read or an extension built.
@@ -117,9 +118,11 @@ pub struct Capabilities {
     pub smtp_utf8: bool,
     /// STARTTLS (RFC 3207).
     pub starttls: bool,
-    /// AUTH (RFC 4954) mechanism names, from `AUTH …` and the legacy
-    /// `AUTH=…` line alike, without repeats; empty when AUTH is not offered.
-    pub auth: Vec<Text>,
+    /// AUTH (RFC 4954) mechanisms, from `AUTH …` and the legacy `AUTH=…`
+    /// line alike, without repeats; empty when AUTH is not offered. A name
+    /// that is not a well-formed SASL mechanism name (RFC 4422 §3.1) cannot
+    /// be chosen by a client and is skipped when the reply is read.
+    pub auth: Vec<Mechanism>,
     /// CHUNKING (RFC 3030).
     pub chunking: bool,
     /// BINARYMIME (RFC 3030).
@@ -315,16 +318,11 @@ impl Capabilities {
     }
 
     fn add_mechanisms(&mut self, line: &Bytes, start: usize) {
-        let mut offset = start;
-        for word in line.get(start..).unwrap_or_default().split(|&b| b == b' ') {
-            let range = offset..offset + word.len();
-            offset = range.end + 1;
-            let duplicate = self
-                .auth
-                .iter()
-                .any(|known| known.as_bytes().eq_ignore_ascii_case(word));
-            if !word.is_empty() && !duplicate {
-                self.auth.push(part(line, range));
+        let words = line.get(start..).unwrap_or_default().split(|&b| b == b' ');
+        // Parsing upper-cases names, so repeats in any case compare equal.
+        for mechanism in words.filter_map(|word| Mechanism::parse(word).ok()) {
+            if !self.auth.contains(&mechanism) {
+                self.auth.push(mechanism);
             }
         }
     }
@@ -333,7 +331,7 @@ impl Capabilities {
     pub fn supports_auth(&self, name: &str) -> bool {
         self.auth
             .iter()
-            .any(|mechanism| mechanism.eq_ignore_ascii_case(name))
+            .any(|mechanism| mechanism.as_str().eq_ignore_ascii_case(name))
     }
 
     /// The unknown extension `keyword` (any case), if listed.
@@ -422,8 +420,8 @@ mod tests {
         Capabilities::from_reply(&reply).unwrap()
     }
 
-    fn names(texts: &[Text]) -> Vec<&str> {
-        texts.iter().map(Text::as_str).collect()
+    fn names(mechanisms: &[Mechanism]) -> Vec<&str> {
+        mechanisms.iter().map(Mechanism::as_str).collect()
     }
 
     #[test]
@@ -449,7 +447,7 @@ mod tests {
             vrfy: true,
             etrn: true,
             starttls: true,
-            auth: vec![Text::from_static("PLAIN"), Text::from_static("LOGIN")],
+            auth: vec![Mechanism::Plain, Mechanism::Login],
             enhanced_status_codes: true,
             eight_bit_mime: true,
             dsn: true,
@@ -525,7 +523,13 @@ mod tests {
         ]);
         assert!(caps.pipelining && caps.require_tls && caps.binary_mime && caps.expn);
         assert_eq!(caps.size, Some(0));
-        assert_eq!(names(&caps.auth), ["login", "plain"]);
+        assert_eq!(names(&caps.auth), ["LOGIN", "PLAIN"]);
+        // Names no client could choose are skipped; repeats in any case too.
+        let skipping = ehlo(&[
+            "h",
+            "AUTH PLAIN BAD/NAME A23456789012345678901 plain cram-md5",
+        ]);
+        assert_eq!(names(&skipping.auth), ["PLAIN", "CRAM-MD5"]);
         assert_eq!(
             caps.mt_priority.as_ref().unwrap().policy.as_ref().unwrap(),
             "MIXER"
@@ -584,7 +588,7 @@ mod tests {
         let caps = Capabilities {
             pipelining: true,
             size: Some(0),
-            auth: vec![Text::from_static("PLAIN")],
+            auth: vec![Mechanism::Plain],
             mt_priority: Some(MtPriority {
                 policy: Some(Text::from_static("STANAG4406")),
             }),
@@ -615,7 +619,7 @@ mod tests {
         let flags = proptest::collection::vec(any::<bool>(), 17);
         let auth = proptest::collection::btree_set("[A-Z0-9_-]{1,20}", 0..5).prop_map(|set| {
             set.into_iter()
-                .map(|m| Text::new(&m).unwrap())
+                .map(|m| Mechanism::parse(m.as_bytes()).unwrap())
                 .collect::<Vec<_>>()
         });
         let other = proptest::collection::vec(

@@ -4,6 +4,7 @@
 use super::*;
 use crate::limits;
 use crate::text::TextError;
+use crate::{EnhancedStatusCode, ReplyCode};
 use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
@@ -123,7 +124,13 @@ fn malformed_plain_messages() {
         let encoded = message::encode(message);
         let err = start_err(&Mechanism::Plain, Some(encoded.as_bytes()));
         assert_eq!(err, AuthError::Malformed(expected), "{message:?}");
-        assert_eq!((err.reply_code(), err.enhanced_code()), (501, "5.5.2"));
+        assert_eq!(
+            (err.reply_code(), err.enhanced_code()),
+            (
+                ReplyCode::new_const(501),
+                EnhancedStatusCode::new_const(5, 5, 2)
+            )
+        );
     }
     // An identity with a line break could forge a trace header later.
     let encoded = message::encode(b"\0tim\r\n\0pw");
@@ -183,7 +190,7 @@ fn cancel_and_bad_base64() {
         let (mut auth, _) = ServerAuth::start(&mechanism, None).unwrap();
         let err = auth.respond(b"*").unwrap_err();
         assert_eq!(err, AuthError::Cancelled);
-        assert_eq!(err.reply_code(), 501);
+        assert_eq!(err.reply_code(), ReplyCode::PARAMETER_SYNTAX_ERROR);
         assert!(!auth.awaiting_response());
 
         let (mut auth, _) = ServerAuth::start(&mechanism, None).unwrap();
@@ -206,7 +213,13 @@ fn unsupported_mechanism_is_504() {
     let cram = Mechanism::parse(b"CRAM-MD5").unwrap();
     let err = start_err(&cram, None);
     assert_eq!(err, AuthError::UnsupportedMechanism(cram));
-    assert_eq!((err.reply_code(), err.enhanced_code()), (504, "5.5.4"));
+    assert_eq!(
+        (err.reply_code(), err.enhanced_code()),
+        (
+            ReplyCode::new_const(504),
+            EnhancedStatusCode::new_const(5, 5, 4)
+        )
+    );
 }
 
 #[test]
@@ -217,7 +230,13 @@ fn over_long_lines_are_refused() {
     let (mut auth, _) = ServerAuth::start_with_max_line(&Mechanism::Plain, None, 65).unwrap();
     let err = auth.respond(&line).unwrap_err();
     assert_eq!(err, AuthError::TooLong { limit: 65 });
-    assert_eq!((err.reply_code(), err.enhanced_code()), (500, "5.5.6"));
+    assert_eq!(
+        (err.reply_code(), err.enhanced_code()),
+        (
+            ReplyCode::new_const(500),
+            EnhancedStatusCode::new_const(5, 5, 6)
+        )
+    );
     assert_eq!(
         ServerAuth::start_with_max_line(&Mechanism::Plain, Some(&line), 65).unwrap_err(),
         AuthError::TooLong { limit: 65 }

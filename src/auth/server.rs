@@ -4,7 +4,7 @@ use super::message::{self, LOGIN_PASSWORD_PROMPT, LOGIN_USERNAME_PROMPT};
 use super::{Credentials, CredentialsError, Field, LoginCredentials, Mechanism};
 use crate::limits::DEFAULT_MAX_AUTH_LINE;
 use crate::text::TextError;
-use crate::Text;
+use crate::{EnhancedStatusCode, ReplyCode, Text};
 
 /// What the server does next in an exchange.
 #[derive(Debug, Clone)]
@@ -51,24 +51,26 @@ pub enum AuthError {
 
 impl AuthError {
     /// The SMTP reply code for this error.
-    pub fn reply_code(&self) -> u16 {
+    pub fn reply_code(&self) -> ReplyCode {
         match self {
-            AuthError::UnsupportedMechanism(_) => 504,
-            AuthError::Cancelled | AuthError::BadBase64 | AuthError::Malformed(_) => 501,
-            AuthError::TooLong { .. } => 500,
-            AuthError::NotAwaitingResponse => 503,
+            AuthError::UnsupportedMechanism(_) => ReplyCode::PARAMETER_NOT_IMPLEMENTED,
+            AuthError::Cancelled | AuthError::BadBase64 | AuthError::Malformed(_) => {
+                ReplyCode::PARAMETER_SYNTAX_ERROR
+            }
+            AuthError::TooLong { .. } => ReplyCode::SYNTAX_ERROR,
+            AuthError::NotAwaitingResponse => ReplyCode::BAD_SEQUENCE,
         }
     }
 
     /// The enhanced status code (RFC 3463) for this error, as RFC 4954 §4
     /// and §6 assign them.
-    pub fn enhanced_code(&self) -> &'static str {
+    pub fn enhanced_code(&self) -> EnhancedStatusCode {
         match self {
-            AuthError::UnsupportedMechanism(_) => "5.5.4",
-            AuthError::Cancelled => "5.7.0",
-            AuthError::BadBase64 | AuthError::Malformed(_) => "5.5.2",
-            AuthError::TooLong { .. } => "5.5.6",
-            AuthError::NotAwaitingResponse => "5.5.1",
+            AuthError::UnsupportedMechanism(_) => EnhancedStatusCode::INVALID_ARGUMENTS,
+            AuthError::Cancelled => EnhancedStatusCode::SECURITY_FAILURE,
+            AuthError::BadBase64 | AuthError::Malformed(_) => EnhancedStatusCode::SYNTAX_ERROR,
+            AuthError::TooLong { .. } => EnhancedStatusCode::AUTH_LINE_TOO_LONG,
+            AuthError::NotAwaitingResponse => EnhancedStatusCode::INVALID_COMMAND,
         }
     }
 }

@@ -97,8 +97,7 @@ impl LineFramer {
         }
         let Some(found) = memchr::memchr(b'\n', &self.buf[self.scanned..]) else {
             self.scanned = self.buf.len();
-            if self.buf.len() >= self.max_line {
-                // Even the shortest ending still to come would pass the limit.
+            if self.unended_too_long(self.buf.len()) {
                 self.buf.clear();
                 self.scanned = 0;
                 self.discarding = true;
@@ -111,19 +110,37 @@ impl LineFramer {
         let lf = self.scanned + found;
         self.scanned = 0;
         let crlf = lf > 0 && self.buf[lf - 1] == b'\r';
-        let content = match () {
-            _ if lf + 1 > self.max_line => Err(FrameError::TooLong {
-                limit: self.max_line,
-            }),
-            _ if crlf => Ok(lf - 1),
-            _ if self.policy == LineEndPolicy::AllowBareLf => Ok(lf),
-            _ => Err(FrameError::BareLineFeed),
+        let content = match self.refusal(lf + 1, crlf) {
+            Some(error) => Err(error),
+            None => Ok(if crlf { lf - 1 } else { lf }),
         };
         // The line ending, and a line that is refused, are dropped without
         // being split off.
         let line = content.map(|len| self.buf.split_to(len).freeze());
         self.buf.advance(lf + 1 - content.unwrap_or(0));
         Some(line)
+    }
+
+    /// Why [`next_line`](Self::next_line) refuses a line of `len` octets,
+    /// its line ending included, which ends in CRLF or in a bare LF; `None`
+    /// when it takes the line. For a consumer that finds lines in place in
+    /// [`buffer_mut`](Self::buffer_mut) and must accept the same ones.
+    pub(crate) fn refusal(&self, len: usize, crlf: bool) -> Option<FrameError> {
+        if len > self.max_line {
+            Some(FrameError::TooLong {
+                limit: self.max_line,
+            })
+        } else if !crlf && self.policy == LineEndPolicy::Strict {
+            Some(FrameError::BareLineFeed)
+        } else {
+            None
+        }
+    }
+
+    /// Whether a line with `len` octets and no LF yet is past the limit
+    /// already: even the shortest ending still to come would not fit.
+    pub(crate) fn unended_too_long(&self, len: usize) -> bool {
+        len >= self.max_line
     }
 
     /// Changes the line limit, for states that allow longer lines (an AUTH

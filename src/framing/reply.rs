@@ -4,7 +4,7 @@ use bytes::Buf;
 
 use super::{FrameError, LineEndPolicy, LineFramer};
 use crate::limits::{DEFAULT_MAX_REPLY_BYTES, DEFAULT_MAX_REPLY_LINE, DEFAULT_MAX_REPLY_LINES};
-use crate::reply::{is_last_line, Reply, ReplyError, ReplyState};
+use crate::reply::{common_text_len, is_last_line, Reply, ReplyError, ReplyState};
 
 /// Bounds on what one reply may take, so a server cannot make a client
 /// buffer without end.
@@ -61,12 +61,14 @@ pub struct ReplyAssembler {
     framer: LineFramer,
     state: ReplyState,
     limits: ReplyLimits,
-    policy: LineEndPolicy,
     /// Where the next line of the reply in progress starts in the buffer;
     /// the reply itself always starts at the front.
     line_start: usize,
     /// How far into the buffer is known to hold no LF.
     scanned: usize,
+    /// Whether the scanned part of the line holds a byte that is not common
+    /// text, so its text needs a closer check.
+    uncommon: bool,
     /// Dropping the continuation lines of a reply that failed.
     skipping: bool,
 }
@@ -89,9 +91,9 @@ impl ReplyAssembler {
             framer: LineFramer::new(limits.max_line, policy),
             state: ReplyState::default(),
             limits,
-            policy,
             line_start: 0,
             scanned: 0,
+            uncommon: false,
             skipping: false,
         };
         assembler.set_limits(limits);
@@ -130,21 +132,38 @@ impl ReplyAssembler {
         loop {
             let buf = self.framer.buffer_mut();
             let unscanned = buf.get(self.scanned..).unwrap_or_default();
-            let Some(found) = memchr::memchr(b'\n', unscanned) else {
+            let common_len = common_text_len(unscanned);
+            // A common line ends where its common text does; anything else
+            // falls back to a plain search for the LF.
+            let rest = unscanned.get(common_len..).unwrap_or_default();
+            let found = match rest {
+                [b'\r', b'\n', ..] => Some(common_len + 1),
+                [b'\n', ..] => Some(common_len),
+                [] => None,
+                _ => {
+                    self.uncommon |= !rest.is_empty();
+                    memchr::memchr(b'\n', rest).map(|at| common_len + at)
+                }
+            };
+            let Some(found) = found else {
                 self.scanned = buf.len();
-                if buf.len() - self.line_start >= self.limits.max_line {
+                if self.framer.unended_too_long(self.scanned - self.line_start) {
                     return Some(Err(self.framing_error()));
                 }
                 return None;
             };
+            let common = !self.uncommon;
             let lf = self.scanned + found;
             let next_start = lf + 1;
             let crlf = lf > self.line_start && buf.get(lf - 1) == Some(&b'\r');
-            if next_start - self.line_start > self.limits.max_line
-                || (!crlf && self.policy == LineEndPolicy::Strict)
+            if self
+                .framer
+                .refusal(next_start - self.line_start, crlf)
+                .is_some()
             {
                 return Some(Err(self.framing_error()));
             }
+            let buf = self.framer.buffer_mut();
             let line_end = if crlf { lf - 1 } else { lf };
             let line = buf.get(self.line_start..line_end).unwrap_or_default();
             let continues = !is_last_line(line);
@@ -167,12 +186,13 @@ impl ReplyAssembler {
             };
             let outcome = match limit_error {
                 Some(error) => Err(error),
-                None => self.state.push_line(line, self.line_start),
+                None => self.state.push_line(line, self.line_start, common),
             };
             match outcome {
                 Ok(false) => {
                     self.line_start = next_start;
                     self.scanned = next_start;
+                    self.uncommon = false;
                 }
                 Ok(true) => {
                     let raw = buf.split_to(next_start).freeze();
@@ -196,6 +216,7 @@ impl ReplyAssembler {
     fn restart(&mut self) {
         self.line_start = 0;
         self.scanned = 0;
+        self.uncommon = false;
     }
 
     /// Drops the reply in progress and lets the framer judge, and consume,

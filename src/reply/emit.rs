@@ -17,21 +17,25 @@ impl Reply {
     /// wrapped at its last fitting space onto continuation lines, or split
     /// mid-word when a word alone is too long.
     pub fn emit<B: BufMut>(&self, out: &mut B) {
-        let mut prefix = [0u8; MAX_PREFIX_LEN];
-        let [hundreds, tens, units] = self.code.digits();
-        prefix[..3].copy_from_slice(&[hundreds, tens, units]);
-        let mut prefix_len = 4;
-        if let Some(enhanced) = self.enhanced {
-            let mut digits = [0u8; MAX_ENHANCED_LEN];
-            let len = enhanced.write(&mut digits);
-            prefix[4..4 + len].copy_from_slice(&digits[..len]);
-            prefix_len += len;
+        let first = self.text_bytes(self.first);
+        if !self.is_multiline() && !first.is_empty() && self.emit_short_head(out, first.len()) {
+            out.put_slice(first);
+            out.put_slice(b"\r\n");
+            return;
         }
+        let (mut prefix, prefix_len) = self.prefix();
         // The SP between an enhanced code and the text counts too.
         let text_budget = MAX_EMITTED_REPLY_LINE - 2 - prefix_len - usize::from(prefix_len > 4);
+        if !self.is_multiline() && first.len() <= text_budget {
+            write_line(out, &mut prefix, prefix_len, true, first);
+            return;
+        }
         let line_count = self.line_count();
-        for (index, line) in self.lines().enumerate() {
-            let mut rest = line;
+        // Bytes rather than `&str`: the text was proven UTF-8 when the reply
+        // was built, and validating it again would cost more than writing it.
+        let spans = core::iter::once(self.first).chain(self.rest.iter().copied());
+        for (index, span) in spans.enumerate() {
+            let mut rest = self.text_bytes(span);
             loop {
                 let (chunk, remainder) = split_to_fit(rest, text_budget);
                 let last = index + 1 == line_count && remainder.is_none();
@@ -42,6 +46,59 @@ impl Reply {
                 }
             }
         }
+    }
+
+    /// Writes the head of the last line, SP before the text included, when
+    /// it is one of the fixed-size forms nearly every reply takes (`250 `,
+    /// `250 2.1.5 `) and a text of `text_len` octets fits after it; returns
+    /// whether it did. Fixed sizes let the head go out as a constant-size
+    /// copy instead of a copy of a length known only at run time, which
+    /// matters at the size of `250 2.1.5 Ok`.
+    fn emit_short_head<B: BufMut>(&self, out: &mut B, text_len: usize) -> bool {
+        let [hundreds, tens, units] = self.code.digits();
+        match self.enhanced {
+            None if text_len <= MAX_EMITTED_REPLY_LINE - 2 - 4 => {
+                out.put_slice(&[hundreds, tens, units, b' ']);
+                true
+            }
+            Some(enhanced)
+                if enhanced.subject() < 10
+                    && enhanced.detail() < 10
+                    && text_len <= MAX_EMITTED_REPLY_LINE - 2 - 10 =>
+            {
+                let digit = |part: u16| b'0' + part as u8;
+                out.put_slice(&[
+                    hundreds,
+                    tens,
+                    units,
+                    b' ',
+                    b'0' + enhanced.class_digit(),
+                    b'.',
+                    digit(enhanced.subject()),
+                    b'.',
+                    digit(enhanced.detail()),
+                    b' ',
+                ]);
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// The code, a separator slot, the enhanced code if any and a SP slot
+    /// after it, so a line head goes out in one piece; returns the length
+    /// up to the enhanced code's end.
+    fn prefix(&self) -> (Prefix, usize) {
+        let mut prefix = [b' '; MAX_PREFIX_LEN + 1];
+        let [hundreds, tens, units] = self.code.digits();
+        prefix[..3].copy_from_slice(&[hundreds, tens, units]);
+        let Some(enhanced) = self.enhanced else {
+            return (prefix, 4);
+        };
+        let mut digits = [0u8; MAX_ENHANCED_LEN];
+        let len = enhanced.write(&mut digits);
+        prefix[4..4 + len].copy_from_slice(&digits[..len]);
+        (prefix, 4 + len)
     }
 
     /// The reply as wire bytes; see [`emit`](Self::emit).
@@ -56,53 +113,48 @@ impl Reply {
     }
 }
 
+/// A line head: see [`Reply::prefix`].
+type Prefix = [u8; MAX_PREFIX_LEN + 1];
+
 fn write_line<B: BufMut>(
     out: &mut B,
-    prefix: &mut [u8; MAX_PREFIX_LEN],
+    prefix: &mut Prefix,
     prefix_len: usize,
     last: bool,
-    text: &str,
+    text: &[u8],
 ) {
     prefix[3] = if last { b' ' } else { b'-' };
     // A bare code or a bare enhanced code needs no space after it.
-    let (head, with_space) = if text.is_empty() {
-        (
-            if last && prefix_len == 4 {
-                3
-            } else {
-                prefix_len
-            },
-            false,
-        )
-    } else {
-        (prefix_len, prefix_len > 4)
+    let head = match (text.is_empty(), prefix_len > 4) {
+        (true, false) if last => 3,
+        (true, _) => prefix_len,
+        (false, with_enhanced) => prefix_len + usize::from(with_enhanced),
     };
     out.put_slice(prefix.get(..head).unwrap_or_default());
-    if with_space {
-        out.put_u8(b' ');
-    }
-    out.put_slice(text.as_bytes());
+    out.put_slice(text);
     out.put_slice(b"\r\n");
 }
 
-/// Splits off what fits on one line; `None` when `text` fits whole.
-fn split_to_fit(text: &str, budget: usize) -> (&str, Option<&str>) {
+/// Splits off what fits on one line of UTF-8 `text`; `None` when `text`
+/// fits whole.
+fn split_to_fit(text: &[u8], budget: usize) -> (&[u8], Option<&[u8]>) {
     if text.len() <= budget {
         return (text, None);
     }
     // A space right after the budget can still be the break: it is dropped.
-    let window = text.as_bytes().get(..=budget).unwrap_or_default();
+    let window = text.get(..=budget).unwrap_or_default();
     if let Some(space) = memchr::memrchr(b' ', window).filter(|&at| at > 0) {
-        let (chunk, rest) = text.split_at_checked(space).unwrap_or((text, ""));
+        let (chunk, rest) = text.split_at_checked(space).unwrap_or((text, &[]));
         let rest = rest.get(1..).unwrap_or_default();
         return (chunk, (!rest.is_empty()).then_some(rest));
     }
-    // No space to break at: split mid-word, on a character boundary.
+    // No space to break at: split mid-word, on a character boundary, i.e.
+    // not before a UTF-8 continuation byte (0b10xx_xxxx).
     let mut cut = budget;
-    while !text.is_char_boundary(cut) {
+    while cut > 0 && text.get(cut).is_some_and(|&byte| byte & 0xc0 == 0x80) {
         cut -= 1;
     }
-    let (chunk, rest) = text.split_at_checked(cut).unwrap_or((text, ""));
+    let (chunk, rest) = text.split_at_checked(cut).unwrap_or((text, &[]));
     (chunk, (!rest.is_empty()).then_some(rest))
 }
 
@@ -212,6 +264,24 @@ mod tests {
         let fits = "x".repeat(MAX_EMITTED_REPLY_LINE - 6);
         let reply = Reply::new(ReplyCode::OK, Text::new(&fits).unwrap());
         assert_eq!(reply.to_bytes().len(), MAX_EMITTED_REPLY_LINE);
+        // The same with an enhanced code, in the short and the long form.
+        for (enhanced, head) in [
+            (EnhancedStatusCode::OK, "250 2.0.0 "),
+            (EnhancedStatusCode::new_const(2, 10, 100), "250 2.10.100 "),
+        ] {
+            let budget = MAX_EMITTED_REPLY_LINE - 2 - head.len();
+            for (len, lines) in [(budget, 1), (budget + 1, 2)] {
+                let text = Text::new(&"x".repeat(len)).unwrap();
+                let wire = Reply::with_enhanced(ReplyCode::OK, enhanced, text)
+                    .unwrap()
+                    .to_bytes();
+                assert_eq!(memchr::memmem::find_iter(&wire, b"\r\n").count(), lines);
+                if lines == 1 {
+                    assert!(wire.starts_with(head.as_bytes()));
+                    assert_eq!(wire.len(), MAX_EMITTED_REPLY_LINE);
+                }
+            }
+        }
     }
 }
 

@@ -129,6 +129,20 @@ impl EnhancedStatusCode {
     /// `subject = "0" / ("1"-"9" 0*2digit)` and the same for detail, so a
     /// leading zero is only allowed on a lone `0`.
     pub(crate) fn parse_prefix(input: &[u8]) -> Option<(Self, usize)> {
+        // Nearly every code on the wire has one digit per part (`2.1.5`):
+        // read those in one match.
+        if let [class @ (b'2' | b'4' | b'5'), b'.', subject @ b'0'..=b'9', b'.', detail @ b'0'..=b'9', ref after @ ..] =
+            *input
+        {
+            if !after.first().is_some_and(u8::is_ascii_digit) {
+                let code = EnhancedStatusCode {
+                    class: class - b'0',
+                    subject: u16::from(subject - b'0'),
+                    detail: u16::from(detail - b'0'),
+                };
+                return Some((code, 5));
+            }
+        }
         let (&class, rest) = input.split_first()?;
         let class = match class {
             b'2' | b'4' | b'5' => class - b'0',

@@ -18,7 +18,7 @@ use core::hash::{Hash, Hasher};
 pub use code::{ReplyClass, ReplyCode};
 pub use enhanced::EnhancedStatusCode;
 pub use parse::is_last_line;
-pub(crate) use parse::ReplyState;
+pub(crate) use parse::{common_text_len, ReplyState};
 
 use crate::{Text, TextError};
 
@@ -258,11 +258,17 @@ impl Reply {
         self.enhanced
     }
 
+    /// The bytes of a line's text, for a writer that needs no `&str` and so
+    /// need not pay to validate it again.
+    pub(crate) fn text_bytes(&self, span: Span) -> &[u8] {
+        // Spans lie within `raw`, so the fallback is never taken.
+        self.raw.get(span.start..span.end).unwrap_or_default()
+    }
+
     fn text(&self, span: Span) -> &str {
-        // Spans are checked to be UTF-8 when the reply is built, so neither
-        // fallback is ever taken.
-        let bytes = self.raw.get(span.start..span.end).unwrap_or_default();
-        core::str::from_utf8(bytes).unwrap_or_default()
+        // Spans are checked to be UTF-8 when the reply is built, so the
+        // fallback is never taken.
+        core::str::from_utf8(self.text_bytes(span)).unwrap_or_default()
     }
 
     fn span(&self, index: usize) -> Option<Span> {

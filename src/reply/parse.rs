@@ -53,16 +53,54 @@ fn leading_enhanced(code: ReplyCode, text: &[u8]) -> Option<(EnhancedStatusCode,
     }
 }
 
+/// Whether `byte` is common reply text: printable ASCII, DEL, and the
+/// controls from 0x0E on, which leaves out NUL, CR, LF and the rarely seen
+/// TAB. Reply text is nearly always made of these bytes alone (RFC 5321 §4.2
+/// `textstring`), and they need no closer look to be a [`Text`].
+fn is_common(byte: u8) -> bool {
+    (0x0e..0x80).contains(&byte)
+}
+
+/// How many bytes at the start of `bytes` are [common](is_common) text.
+///
+/// A common line's first other byte is the CR of its CRLF, so this one scan
+/// both finds where the line ends and proves its text safe; it goes eight
+/// bytes at a time because it runs over every byte a client reads.
+pub(crate) fn common_text_len(bytes: &[u8]) -> usize {
+    const ONES: u64 = u64::from_le_bytes([0x01; 8]);
+    const HIGHS: u64 = ONES * 0x80;
+    let mut chunks = bytes.chunks_exact(8);
+    let mut offset = 0;
+    for chunk in chunks.by_ref() {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(chunk);
+        let word = u64::from_le_bytes(word);
+        // High bit of each byte below 0x0E (exact for the lowest such byte;
+        // borrows only flag bytes above it), or of each byte from 0x80 on.
+        let other = ((word.wrapping_sub(ONES * 0x0e) & !word) | word) & HIGHS;
+        if other != 0 {
+            return offset + (other.trailing_zeros() / 8) as usize;
+        }
+        offset += 8;
+    }
+    let tail = chunks.remainder();
+    offset
+        + tail
+            .iter()
+            .position(|&byte| !is_common(byte))
+            .unwrap_or(tail.len())
+}
+
 /// A line's text must be able to become a [`Text`].
 ///
-/// Reply text is plain ASCII nearly always (RFC 5321 §4.2 `textstring`), so
-/// one branch-free pass settles that case; only text with other bytes pays
-/// for the exact checks that also name the offending byte.
-fn check_text(text: &[u8], number: usize) -> Result<(), ReplyError> {
-    let plain_ascii = text.iter().fold(true, |ok, &byte| {
-        ok & (byte.wrapping_sub(1) < 0x7f) & (byte != b'\r')
-    });
-    if plain_ascii {
+/// `common` says the caller's scan already found the whole line
+/// [common](is_common). Else one branch-free pass settles the case of ASCII
+/// without NUL, CR or LF; only text with other bytes pays for the exact
+/// checks that also name the offending byte.
+fn check_text(text: &[u8], common: bool, number: usize) -> Result<(), ReplyError> {
+    let plain_ascii =
+        |ok, &byte: &u8| ok & (byte.wrapping_sub(1) < 0x7f) & !matches!(byte, b'\r' | b'\n');
+    if common || text.iter().fold(true, plain_ascii) {
         return Ok(());
     }
     let error = |source| ReplyError::Text {
@@ -109,17 +147,25 @@ impl Default for ReplyState {
 
 impl ReplyState {
     /// Takes the next line (without CRLF), which starts at `offset` in the
-    /// reply's buffer; returns whether it was the last. After an error the
-    /// state is reset and the next line starts a new reply.
-    pub(crate) fn push_line(&mut self, line: &[u8], offset: usize) -> Result<bool, ReplyError> {
-        let result = self.take_line(line, offset);
+    /// reply's buffer and is known to be all [common](is_common) text when
+    /// `common`; returns whether it was the last. After an error the state
+    /// is reset and the next line starts a new reply.
+    #[inline]
+    pub(crate) fn push_line(
+        &mut self,
+        line: &[u8],
+        offset: usize,
+        common: bool,
+    ) -> Result<bool, ReplyError> {
+        let result = self.take_line(line, offset, common);
         if result.is_err() {
             self.reset();
         }
         result
     }
 
-    fn take_line(&mut self, line: &[u8], offset: usize) -> Result<bool, ReplyError> {
+    #[inline]
+    fn take_line(&mut self, line: &[u8], offset: usize, common: bool) -> Result<bool, ReplyError> {
         let number = self.lines + 1;
         let (code, last) = parse_code(line, number)?;
         let mut start = line.len().min(4);
@@ -143,7 +189,7 @@ impl ReplyState {
                 start += len;
             }
         }
-        check_text(line.get(start..).unwrap_or_default(), number)?;
+        check_text(line.get(start..).unwrap_or_default(), common, number)?;
         let span = Span {
             start: offset + start,
             end: offset + line.len(),
@@ -192,7 +238,7 @@ impl Reply {
             count += 1;
             let offset = raw.len();
             raw.extend_from_slice(&line);
-            if state.push_line(&line, offset)? {
+            if state.push_line(&line, offset, false)? {
                 if lines.next().is_some() {
                     return Err(ReplyError::TrailingLine { line: count + 1 });
                 }
@@ -392,19 +438,56 @@ mod tests {
     }
 
     #[test]
+    fn common_text_len_stops_at_the_first_other_byte() {
+        assert_eq!(common_text_len(b""), 0);
+        assert_eq!(common_text_len(b"250 2.1.5 Ok\r\n"), 12);
+        assert_eq!(common_text_len(b"250-PIPELINING\r\n"), 14);
+        assert_eq!(common_text_len(b"0123456789abcdef\x7f\x0e"), 18);
+        for special in [0u8, b'\t', b'\r', b'\n', 0x0d, 0x80, 0xff] {
+            for at in 0..20 {
+                let mut line = vec![b'x'; 24];
+                line[at] = special;
+                line[at + 1] = 0;
+                assert_eq!(common_text_len(&line), at, "{special:#x} at {at}");
+            }
+        }
+    }
+
+    #[test]
+    fn lf_inside_a_given_line_is_refused() {
+        assert!(matches!(
+            parse(&["250 a\nb"]),
+            Err(ReplyError::Text {
+                line: 1,
+                source: TextError::ForbiddenByte { byte: b'\n', .. }
+            })
+        ));
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn common_text_len_matches_a_bytewise_scan(bytes in proptest::collection::vec(
+            proptest::prop_oneof![proptest::prelude::any::<u8>(), proptest::prelude::Just(b'a')], 0..40,
+        )) {
+            let bytewise = bytes.iter().position(|&b| !is_common(b)).unwrap_or(bytes.len());
+            proptest::prop_assert_eq!(common_text_len(&bytes), bytewise);
+        }
+    }
+
+    #[test]
     fn state_starts_afresh_after_an_error() {
         let mut state = ReplyState::default();
-        assert_eq!(state.push_line(b"250-a", 0), Ok(false));
-        assert!(state.push_line(b"550 b", 5).is_err());
+        assert_eq!(state.push_line(b"250-a", 0, false), Ok(false));
+        assert!(state.push_line(b"550 b", 5, false).is_err());
         assert_eq!(state.lines_held(), 0);
-        assert_eq!(state.push_line(b"221 bye", 0), Ok(true));
+        assert_eq!(state.push_line(b"221 bye", 0, false), Ok(true));
         let reply = state.finish(Bytes::from_static(b"221 bye"));
         assert_eq!(
             reply,
             Reply::new(ReplyCode::CLOSING, Text::from_static("bye"))
         );
-        assert_eq!(state.push_line(b"250-x", 0), Ok(false));
-        assert_eq!(state.push_line(b"250 y", 5), Ok(true));
+        assert_eq!(state.push_line(b"250-x", 0, false), Ok(false));
+        assert_eq!(state.push_line(b"250 y", 5, false), Ok(true));
         let reply = state.finish(Bytes::from_static(b"250-x250 y"));
         assert_eq!(texts(&reply), vec!["x", "y"]);
         assert_eq!(reply.line_text(1).unwrap(), "y");

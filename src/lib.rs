@@ -16,6 +16,7 @@
 //! - [`framing`]: the only incremental code: command lines and whole replies
 //!   out of a byte stream.
 //! - [`data`]: message content both ways: dot-stuffing, the end of data, BDAT chunks.
+//! - [`Output`]: what a session asks of its caller next, shared by both sessions.
 #![no_std]
 #![forbid(unsafe_code)]
 #![cfg_attr(docsrs, feature(doc_auto_cfg))]
@@ -31,6 +32,7 @@ pub mod command;
 pub mod data;
 pub mod framing;
 pub mod limits;
+mod output;
 pub mod params;
 pub mod proxy;
 pub mod reply;
@@ -48,4 +50,5 @@ pub use params::{
     MtPriority, Notify, NotifyOn, Orcpt, OrcptType, ParamError, Parameter, RcptParameters, Ret,
 };
 pub use reply::{EnhancedStatusCode, Reply, ReplyClass, ReplyCode, ReplyError};
+pub use output::Output;
 pub use text::{Text, TextError};

@@ -1,0 +1,38 @@
+//! What a session asks of its caller next: the drain-loop vocabulary shared by
+//! the client and server sessions.
+
+use bytes::Bytes;
+
+/// The next thing a session needs from its caller.
+///
+/// After every call that changes a session (`receive`, `receive_eof`,
+/// `handle_timeout`, `tls_established`, a decision), call `poll_output` until it
+/// returns one of the blocking variants: [`NeedInput`](Output::NeedInput),
+/// [`AwaitingDecision`](Output::AwaitingDecision), [`StartTls`](Output::StartTls)
+/// or [`Closed`](Output::Closed).
+#[must_use]
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Output<E> {
+    /// Write these bytes to the peer, in order, before anything that follows.
+    Transmit(Bytes),
+    /// Something the application must know or decide.
+    Event(E),
+    /// Read more from the peer, then call `receive` (or `receive_eof`, or
+    /// `handle_timeout` when the timer from `timeout_hint` fires).
+    NeedInput,
+    /// A decision token is outstanding; input that has already arrived stays
+    /// buffered until the application answers it.
+    AwaitingDecision,
+    /// Flush what was transmitted, upgrade the transport to TLS, then call
+    /// `tls_established`.
+    StartTls,
+    /// The session is over: flush what was transmitted and close the transport.
+    Closed,
+}
+
+impl<E> Output<E> {
+    /// Whether the caller must do I/O or decide before polling again.
+    pub fn is_blocking(&self) -> bool {
+        !matches!(self, Output::Transmit(_) | Output::Event(_))
+    }
+}

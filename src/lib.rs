@@ -17,6 +17,7 @@
 //!   out of a byte stream.
 //! - [`data`]: message content both ways: dot-stuffing, the end of data, BDAT chunks.
 //! - [`Output`]: what a session asks of its caller next, shared by both sessions.
+//! - [`server`]: the sans-IO SMTP and LMTP server session.
 #![no_std]
 #![forbid(unsafe_code)]
 #![cfg_attr(docsrs, feature(doc_auto_cfg))]
@@ -36,6 +37,7 @@ mod output;
 pub mod params;
 pub mod proxy;
 pub mod reply;
+pub mod server;
 mod text;
 pub mod xtext;
 
@@ -45,10 +47,10 @@ pub use address::{
 pub use capability::Capabilities;
 pub use command::{Argument, Command, CommandError, InitialResponse, ParseOptions, UnknownVerb};
 pub use data::{BdatDecoder, BdatEncoder, DataDecoder, DataEncoder};
+pub use output::Output;
 pub use params::{
     AuthParam, BodyType, ByMode, DeliverBy, EnvelopeId, FutureRelease, HoldUntil, MailParameters,
     MtPriority, Notify, NotifyOn, Orcpt, OrcptType, ParamError, Parameter, RcptParameters, Ret,
 };
 pub use reply::{EnhancedStatusCode, Reply, ReplyClass, ReplyCode, ReplyError};
-pub use output::Output;
 pub use text::{Text, TextError};

@@ -78,3 +78,24 @@ pub const MAX_ORCPT_LEN: usize = 500;
 /// it: room for an EHLO reply many times longer than any real server sends,
 /// while an endless multi-line reply is cut off long before it costs memory.
 pub const DEFAULT_MAX_REPLY_BYTES: usize = 64 * 1024;
+
+/// Default limit for recipients of one message. RFC 5321 §4.5.3.1.8 asks for
+/// at least 100; Postfix and OpenSMTPD take 1000 and answer 452 past it.
+pub const DEFAULT_MAX_RECIPIENTS: usize = 1000;
+
+/// Default number of client errors (bad syntax, bad sequence, unknown
+/// commands) before a server answers 421 and closes: Postfix's
+/// `smtpd_hard_error_limit`.
+pub const DEFAULT_MAX_ERRORS: usize = 20;
+
+/// Default number of commands that do no mail work (NOOP, RSET, VRFY, EXPN,
+/// HELP) before a server closes: Postfix's `smtpd_junk_command_limit`.
+pub const DEFAULT_MAX_JUNK_COMMANDS: usize = 100;
+
+/// Default input a server session holds without processing it: room for one
+/// longest AUTH line plus a full read of pipelined commands or content.
+pub const DEFAULT_MAX_PENDING_INPUT: usize = 64 * 1024;
+
+/// Default output a server session queues before it stops reading input, so
+/// a client that pipelines without reading replies cannot grow it.
+pub const DEFAULT_MAX_PENDING_OUTPUT: usize = 64 * 1024;

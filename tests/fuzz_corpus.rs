@@ -22,6 +22,8 @@ mod line_framer;
 mod proxy;
 #[path = "../fuzz/checks/reply.rs"]
 mod reply;
+#[path = "../fuzz/checks/server_session.rs"]
+mod server_session;
 
 /// Runs `check` on every file kept for `target`; fails if the seed corpus is
 /// missing, so a renamed target cannot silently replay nothing.
@@ -88,4 +90,9 @@ fn proxy_corpus() {
 #[test]
 fn reply_corpus() {
     replay("reply", reply::check);
+}
+
+#[test]
+fn server_session_corpus() {
+    replay("server_session", server_session::check);
 }

@@ -1,0 +1,165 @@
+//! What the session does once the application has decided.
+
+use alloc::vec::Vec;
+
+use super::config::Protocol;
+use super::decision::Pending;
+use super::event::{AbortReason, Reject};
+use super::replies::{self, Canned};
+use super::{Body, Hello, Phase, ServerSession, Transaction};
+use crate::data::DataDecoder;
+use crate::reply::{Reply, ReplyCode};
+use crate::Text;
+
+impl ServerSession {
+    /// Carries out an acceptance; `text` replaces the usual reply text.
+    pub(super) fn grant(&mut self, pending: Pending, text: Option<Text>) {
+        match pending {
+            Pending::Connect(_) => {
+                self.greet();
+                self.phase = Phase::Commands;
+            }
+            Pending::Hello(request) => {
+                // RFC 5321 §4.1.4: an accepted EHLO resets the state as RSET does.
+                self.abort_transaction(AbortReason::Reset);
+                let reply = self.hello_reply(request.extended);
+                self.send(&reply);
+                self.hello = Some(Hello {
+                    host: request.host,
+                    extended: request.extended,
+                });
+            }
+            Pending::StartTls(_) => self.start_tls(),
+            Pending::Auth(_) => {
+                self.authenticated = true;
+                self.positive(replies::AUTH_OK, text);
+            }
+            Pending::Mail(request) => {
+                self.transaction = Some(Transaction {
+                    params: request.params,
+                    recipients: Vec::new(),
+                    body: Body::Envelope,
+                });
+                self.junk = 0;
+                self.positive(replies::SENDER_OK, text);
+            }
+            Pending::Rcpt(request) => {
+                if let Some(transaction) = &mut self.transaction {
+                    transaction.recipients.push(request.to);
+                }
+                self.positive(replies::RECIPIENT_OK, text);
+            }
+            Pending::Data(request) => match request.chunk {
+                None => {
+                    if let Some(transaction) = &mut self.transaction {
+                        transaction.body = Body::Data;
+                    }
+                    let limits = &self.config.limits;
+                    self.content = DataDecoder::new()
+                        .with_max_size(limits.message_size)
+                        .with_max_line(limits.text_line)
+                        .with_bare_newline(self.config.bare_newlines);
+                    self.canned(replies::START_DATA);
+                    self.phase = Phase::Data;
+                }
+                Some((size, last)) => self.start_chunks(size, last),
+            },
+            Pending::Message(request) => {
+                // RFC 2033 §4.2: LMTP answers once per accepted recipient.
+                let replies = match self.config.protocol {
+                    Protocol::Lmtp => request.recipients.len(),
+                    Protocol::Smtp => 1,
+                };
+                for _ in 0..replies {
+                    self.positive(replies::MESSAGE_OK, text.clone());
+                }
+                self.transaction = None;
+            }
+            Pending::Verify(_) => match text {
+                // RFC 5321 §3.5.3: 252 when the server will not say.
+                None => self.canned(replies::CANNOT_VERIFY),
+                Some(text) => self.positive(replies::VERIFIED, Some(text)),
+            },
+            Pending::Etrn(_) => self.positive(replies::ETRN_OK, text),
+        }
+    }
+
+    /// Carries out a refusal.
+    pub(super) fn refuse(&mut self, pending: Pending, reject: Reject) {
+        match pending {
+            Pending::Connect(_) => {
+                // RFC 5321 §3.1: after a 554 greeting only QUIT is answered.
+                self.send_reject(reject);
+                self.phase = Phase::Refused;
+            }
+            Pending::Data(request) => match request.chunk {
+                None => self.send_reject(reject),
+                Some((size, _)) => {
+                    if let Some(transaction) = &mut self.transaction {
+                        transaction.body = Body::FailedChunks;
+                    }
+                    self.phase = Phase::SkipChunk {
+                        remaining: size,
+                        reply: reject.into_reply(),
+                    };
+                }
+            },
+            Pending::Message(request) => {
+                let replies = match self.config.protocol {
+                    Protocol::Lmtp => request.recipients.len(),
+                    Protocol::Smtp => 1,
+                };
+                for _ in 0..replies {
+                    self.send_reject(reject.clone());
+                }
+                self.transaction = None;
+            }
+            Pending::Auth(_) => {
+                self.send_reject(reject);
+                self.count_error();
+            }
+            Pending::Hello(_)
+            | Pending::StartTls(_)
+            | Pending::Mail(_)
+            | Pending::Rcpt(_)
+            | Pending::Verify(_)
+            | Pending::Etrn(_) => self.send_reject(reject),
+        }
+    }
+
+    /// RFC 3207 §4.2: 220, then nothing more in cleartext, and everything
+    /// learned before the handshake is forgotten.
+    fn start_tls(&mut self) {
+        if self.input.buffered() > 0 {
+            // CVE-2011-0411: commands pipelined behind STARTTLS would be read
+            // as if they came over TLS.
+            return self.fail(replies::PIPELINED_STARTTLS);
+        }
+        self.canned(replies::READY_FOR_TLS);
+        self.abort_transaction(AbortReason::Reset);
+        self.hello = None;
+        self.authenticated = false;
+        self.phase = Phase::TlsHandshake;
+    }
+
+    fn greet(&mut self) {
+        let kind = match self.config.protocol {
+            Protocol::Smtp => " ESMTP ready",
+            Protocol::Lmtp => " LMTP ready",
+        };
+        let mut text = alloc::string::String::from(self.config.hostname.as_str());
+        text.push_str(kind);
+        let text = Text::try_from(text).unwrap_or_else(|_| self.config.hostname.clone());
+        self.send(&Reply::new(ReplyCode::SERVICE_READY, text));
+    }
+
+    fn positive(&mut self, canned: Canned, text: Option<Text>) {
+        match text {
+            None => self.canned(canned),
+            Some(text) => {
+                let reply = self.reply_with_text(canned, text);
+                self.send(&reply);
+            }
+        }
+    }
+}

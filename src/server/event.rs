@@ -1,0 +1,272 @@
+//! What the server session tells its caller, and the decision tokens the caller
+//! hands back.
+
+use alloc::vec::Vec;
+use bytes::Bytes;
+
+use super::decision::Decision;
+use super::replies;
+use crate::address::{ForwardPath, Host, ReversePath};
+use crate::auth::Credentials;
+use crate::params::{MailParameters, RcptParameters};
+use crate::proxy::ProxyHeader;
+use crate::reply::{Reply, ReplyClass};
+use crate::Text;
+
+/// Something the application must know or decide.
+///
+/// Every variant that holds a `…Request` is a decision: the session reads no
+/// further input until the request is given back through
+/// [`ServerSession::accept`](super::ServerSession::accept),
+/// [`accept_with`](super::ServerSession::accept_with) or
+/// [`reject`](super::ServerSession::reject).
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum ServerEvent {
+    /// A client connected: accept to send the 220 greeting, reject to send 554.
+    Connect(ConnectRequest),
+    /// HELO, EHLO or LHLO.
+    Hello(HelloRequest),
+    /// STARTTLS: accept to send 220 and hand the transport over for TLS.
+    StartTls(StartTlsRequest),
+    /// A completed SASL exchange: verify the credentials.
+    Auth(AuthRequest),
+    /// MAIL FROM.
+    Mail(MailRequest),
+    /// RCPT TO.
+    Rcpt(RcptRequest),
+    /// DATA, or the first BDAT of a transaction.
+    Data(DataRequest),
+    /// Unstuffed message content, in order; chunks of one message follow each
+    /// other until [`Message`](ServerEvent::Message) or
+    /// [`Aborted`](ServerEvent::Aborted).
+    Content(Bytes),
+    /// The end of a message whose content arrived whole: accept to take
+    /// responsibility for it (RFC 5321 §6.1), reject to refuse it.
+    Message(MessageRequest),
+    /// VRFY or EXPN: accept answers 252 (RFC 5321 §3.5.3), `accept_with` a 250
+    /// with the caller's text.
+    Verify(VerifyRequest),
+    /// ETRN (RFC 1985).
+    Etrn(EtrnRequest),
+    /// The open transaction ended without a message: content reported since
+    /// the last [`Data`](ServerEvent::Data) must be thrown away.
+    Aborted(AbortReason),
+}
+
+impl ServerEvent {
+    /// The decision token this event carries, if it carries one.
+    pub fn into_decision(self) -> Option<Decision> {
+        Some(match self {
+            ServerEvent::Connect(r) => r.into(),
+            ServerEvent::Hello(r) => r.into(),
+            ServerEvent::StartTls(r) => r.into(),
+            ServerEvent::Auth(r) => r.into(),
+            ServerEvent::Mail(r) => r.into(),
+            ServerEvent::Rcpt(r) => r.into(),
+            ServerEvent::Data(r) => r.into(),
+            ServerEvent::Message(r) => r.into(),
+            ServerEvent::Verify(r) => r.into(),
+            ServerEvent::Etrn(r) => r.into(),
+            ServerEvent::Content(_) | ServerEvent::Aborted(_) => return None,
+        })
+    }
+}
+
+/// Why a transaction ended without a message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum AbortReason {
+    /// RSET, a new HELO/EHLO, STARTTLS or QUIT.
+    Reset,
+    /// The message reached its end but broke a rule (size, bare CR/LF, line
+    /// length); the session has answered it.
+    Refused,
+    /// The peer closed the connection or the session was shut down before the
+    /// end of the message.
+    Disconnected,
+}
+
+/// A reply that refuses: its code is always 4xx or 5xx.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reject(Reply);
+
+/// A positive reply was given where a refusal is needed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("a rejection needs a 4xx or 5xx reply")]
+pub struct NotARejection;
+
+impl Reject {
+    /// Wraps `reply` if it refuses.
+    pub fn new(reply: Reply) -> Result<Self, NotARejection> {
+        match reply.code().class() {
+            ReplyClass::TransientNegative | ReplyClass::PermanentNegative => Ok(Reject(reply)),
+            _ => Err(NotARejection),
+        }
+    }
+
+    /// 451 4.3.0: a temporary refusal; the client tries again later.
+    pub fn temporary() -> Self {
+        Reject(replies::UNAVAILABLE.to_reply())
+    }
+
+    /// 550 5.7.1: a permanent refusal for policy reasons.
+    pub fn permanent() -> Self {
+        Reject(replies::REJECTED.to_reply())
+    }
+
+    /// 554 5.7.1: the answer to a connection the server will not serve
+    /// (RFC 5321 §3.1).
+    pub fn no_service() -> Self {
+        Reject(replies::REFUSED.to_reply())
+    }
+
+    /// The reply that will be sent.
+    pub fn reply(&self) -> &Reply {
+        &self.0
+    }
+
+    pub(crate) fn into_reply(self) -> Reply {
+        self.0
+    }
+}
+
+macro_rules! ticket {
+    ($(#[$doc:meta])* $name:ident { $($(#[$fdoc:meta])* $field:ident : $ty:ty),* $(,)? }) => {
+        $(#[$doc])*
+        #[must_use = "the session waits until this request is accepted or rejected"]
+        #[derive(Debug)]
+        pub struct $name {
+            pub(crate) ticket: u64,
+            $(pub(crate) $field: $ty,)*
+        }
+    };
+}
+
+ticket!(
+    /// A new connection, with the original client address when the PROXY
+    /// protocol is on.
+    ConnectRequest { proxy: Option<ProxyHeader> }
+);
+ticket!(
+    /// HELO, EHLO or LHLO with the name the client gave.
+    HelloRequest { host: Host, extended: bool }
+);
+ticket!(
+    /// STARTTLS.
+    StartTlsRequest {}
+);
+ticket!(
+    /// Credentials from a finished SASL exchange.
+    AuthRequest { credentials: Credentials }
+);
+ticket!(
+    /// MAIL FROM with its parameters, already checked against what the server
+    /// advertised.
+    MailRequest { from: ReversePath, params: MailParameters }
+);
+ticket!(
+    /// RCPT TO with its parameters.
+    RcptRequest { to: ForwardPath, params: RcptParameters }
+);
+ticket!(
+    /// DATA or the first BDAT: accept to start reading content.
+    DataRequest { chunk: Option<(u64, bool)> }
+);
+ticket!(
+    /// The end of a message.
+    MessageRequest { size: u64, recipients: Vec<ForwardPath> }
+);
+ticket!(
+    /// VRFY or EXPN with its argument.
+    VerifyRequest { argument: Text, expand: bool }
+);
+ticket!(
+    /// ETRN with its argument.
+    EtrnRequest { argument: Text }
+);
+
+impl ConnectRequest {
+    /// The PROXY protocol header that came before the SMTP stream, if any.
+    pub fn proxy(&self) -> Option<&ProxyHeader> {
+        self.proxy.as_ref()
+    }
+}
+
+impl HelloRequest {
+    /// The name the client gave.
+    pub fn host(&self) -> &Host {
+        &self.host
+    }
+    /// EHLO or LHLO rather than HELO.
+    pub fn is_extended(&self) -> bool {
+        self.extended
+    }
+}
+
+impl AuthRequest {
+    /// What the client presented; verify it before accepting.
+    pub fn credentials(&self) -> &Credentials {
+        &self.credentials
+    }
+}
+
+impl MailRequest {
+    /// The reverse path (`<>` for bounces).
+    pub fn from(&self) -> &ReversePath {
+        &self.from
+    }
+    /// The MAIL parameters.
+    pub fn params(&self) -> &MailParameters {
+        &self.params
+    }
+}
+
+impl RcptRequest {
+    /// The forward path.
+    pub fn to(&self) -> &ForwardPath {
+        &self.to
+    }
+    /// The RCPT parameters.
+    pub fn params(&self) -> &RcptParameters {
+        &self.params
+    }
+}
+
+impl DataRequest {
+    /// BDAT (RFC 3030) rather than DATA.
+    pub fn is_chunked(&self) -> bool {
+        self.chunk.is_some()
+    }
+}
+
+impl MessageRequest {
+    /// Content size in octets, after unstuffing.
+    pub fn size(&self) -> u64 {
+        self.size
+    }
+    /// The accepted recipients, in the order they were accepted; in LMTP mode
+    /// [`ServerSession::deliver`](super::ServerSession::deliver) takes one
+    /// outcome for each, in this order.
+    pub fn recipients(&self) -> &[ForwardPath] {
+        &self.recipients
+    }
+}
+
+impl VerifyRequest {
+    /// The string to verify or the list to expand.
+    pub fn argument(&self) -> &Text {
+        &self.argument
+    }
+    /// EXPN rather than VRFY.
+    pub fn is_expand(&self) -> bool {
+        self.expand
+    }
+}
+
+impl EtrnRequest {
+    /// The node or domain whose queue should run.
+    pub fn argument(&self) -> &Text {
+        &self.argument
+    }
+}

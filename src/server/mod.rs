@@ -1,0 +1,506 @@
+//! The sans-IO SMTP and LMTP server session.
+
+mod checks;
+mod commands;
+mod config;
+mod decide;
+mod decision;
+mod event;
+mod replies;
+
+use alloc::collections::VecDeque;
+use alloc::sync::Arc;
+use alloc::vec::Vec;
+use bytes::BytesMut;
+use core::time::Duration;
+
+use crate::address::{ForwardPath, Host};
+use crate::auth::ServerAuth;
+use crate::data::{BdatDecoder, DataDecoder};
+use crate::framing::LineFramer;
+use crate::output::Output;
+use crate::params::MailParameters;
+use crate::reply::{Reply, ReplyCode};
+use crate::Text;
+
+pub use config::{
+    AuthPolicy, EarlyTalkerPolicy, LongLinePolicy, Protocol, ServerConfig, ServerLimits,
+};
+pub use decision::{Decision, DecisionError};
+pub use event::{
+    AbortReason, AuthRequest, ConnectRequest, DataRequest, EtrnRequest, HelloRequest, MailRequest,
+    MessageRequest, NotARejection, RcptRequest, Reject, ServerEvent, StartTlsRequest,
+    VerifyRequest,
+};
+
+use decision::Pending;
+use replies::Canned;
+
+/// RFC 5321 §4.5.3.2.7: a server should wait at least five minutes for the
+/// next command or block of data.
+pub const SERVER_TIMEOUT: Duration = Duration::from_secs(5 * 60);
+
+/// One SMTP or LMTP connection, seen from the server.
+///
+/// The session owns no socket. The caller moves bytes and decisions in and
+/// out, in a drain loop:
+///
+/// 1. Give the session what the peer sent with [`receive`](Self::receive)
+///    (or [`receive_eof`](Self::receive_eof), or
+///    [`handle_timeout`](Self::handle_timeout) when the timer armed from
+///    [`timeout_hint`](Self::timeout_hint) fires).
+/// 2. Call [`poll_output`](Self::poll_output) until it blocks: write every
+///    [`Output::Transmit`], answer every decision in an [`Output::Event`] with
+///    [`accept`](Self::accept) or [`reject`](Self::reject) (now or later),
+///    upgrade the transport on [`Output::StartTls`], close it on
+///    [`Output::Closed`].
+///
+/// Commands in the wrong order never reach the application: the session
+/// answers them itself (503 and friends). Pipelined commands (RFC 2920) are
+/// answered in order, and the replies of one group leave in one `Transmit`.
+///
+/// ```
+/// use smtpwire::server::{ServerConfig, ServerEvent, ServerSession};
+/// use smtpwire::{Output, Text};
+///
+/// let config = ServerConfig::new(Text::from_static("mx.example.org"));
+/// let mut session = ServerSession::new(config.into());
+/// let mut wire = Vec::new();
+/// let mut message = Vec::new();
+/// let mut client_input: &[u8] = b"EHLO client.example\r\nMAIL FROM:<a@example.com>\r\n\
+///     RCPT TO:<b@example.org>\r\nDATA\r\nHello\r\n.\r\nQUIT\r\n";
+/// loop {
+///     match session.poll_output() {
+///         Output::Transmit(bytes) => wire.extend_from_slice(&bytes),
+///         Output::Event(ServerEvent::Content(chunk)) => message.extend_from_slice(&chunk),
+///         Output::Event(event) => session.accept_event(event).unwrap(),
+///         Output::NeedInput => {
+///             let taken = session.receive(client_input);
+///             client_input = &client_input[taken..];
+///         }
+///         Output::Closed => break,
+///         other => panic!("unexpected {other:?}"),
+///     }
+/// }
+/// assert_eq!(message, b"Hello\r\n");
+/// assert!(wire.ends_with(b"221 2.0.0 Bye\r\n"));
+/// ```
+#[derive(Debug)]
+pub struct ServerSession {
+    config: Arc<ServerConfig>,
+    input: LineFramer,
+    output: BytesMut,
+    events: VecDeque<ServerEvent>,
+    phase: Phase,
+    awaiting: Option<u64>,
+    last_ticket: u64,
+    hello: Option<Hello>,
+    tls: bool,
+    authenticated: bool,
+    transaction: Option<Transaction>,
+    /// The DATA decoder, kept in place between messages rather than moved
+    /// in and out of the phase.
+    content: DataDecoder,
+    errors: usize,
+    junk: usize,
+    eof: bool,
+}
+
+#[derive(Debug)]
+enum Phase {
+    /// Waiting for the PROXY protocol header.
+    Proxy,
+    /// The connection decision is outstanding; the greeting is not sent yet.
+    Greeting,
+    /// The greeting was a refusal: only QUIT is answered (RFC 5321 §3.1).
+    Refused,
+    Commands,
+    Auth(ServerAuth),
+    /// Reading DATA content with [`ServerSession::content`].
+    Data,
+    /// Inside the octets of an accepted BDAT chunk.
+    Chunk,
+    /// Inside the octets of a refused BDAT chunk: RFC 3030 §2 has them follow
+    /// the command whatever its reply, so they are read and dropped, then
+    /// `reply` is sent.
+    SkipChunk {
+        remaining: u64,
+        reply: Reply,
+    },
+    /// 220 to STARTTLS was sent; the transport belongs to the TLS handshake.
+    TlsHandshake,
+    Closed,
+}
+
+#[derive(Debug)]
+struct Hello {
+    host: Host,
+    extended: bool,
+}
+
+#[derive(Debug)]
+struct Transaction {
+    params: MailParameters,
+    recipients: Vec<ForwardPath>,
+    body: Body,
+}
+
+#[derive(Debug)]
+enum Body {
+    /// No DATA or BDAT yet.
+    Envelope,
+    /// DATA was accepted; content is streaming.
+    Data,
+    /// BDAT chunks are being read into one message.
+    Chunks(BdatDecoder),
+    /// A BDAT was refused; later chunks are read and refused until RSET.
+    FailedChunks,
+}
+
+/// What one step of input processing did.
+enum Progress {
+    Advanced,
+    Blocked,
+}
+
+impl ServerSession {
+    /// A session for one new connection.
+    ///
+    /// The first [`poll_output`](Self::poll_output) gives
+    /// [`ServerEvent::Connect`] (after the PROXY header, when configured).
+    pub fn new(config: Arc<ServerConfig>) -> Self {
+        let input = LineFramer::new(config.limits.command_line, config.line_ends);
+        let proxy_protocol = config.proxy_protocol;
+        let mut session = ServerSession {
+            config,
+            input,
+            output: BytesMut::new(),
+            events: VecDeque::new(),
+            phase: Phase::Proxy,
+            awaiting: None,
+            last_ticket: 0,
+            hello: None,
+            tls: false,
+            authenticated: false,
+            transaction: None,
+            content: DataDecoder::new(),
+            errors: 0,
+            junk: 0,
+            eof: false,
+        };
+        if !proxy_protocol {
+            session.announce_connection(None);
+        }
+        session
+    }
+
+    // --- input from the transport ---
+
+    /// Takes bytes the peer sent and returns how many it took.
+    ///
+    /// It takes fewer than offered when its bounded input buffer is full (a
+    /// decision is outstanding, or the peer pipelines faster than replies are
+    /// written): drain [`poll_output`](Self::poll_output), then offer the rest
+    /// again. Nothing is parsed here.
+    pub fn receive(&mut self, input: &[u8]) -> usize {
+        if matches!(self.phase, Phase::Closed) {
+            return input.len();
+        }
+        if input.is_empty() {
+            return 0;
+        }
+        if matches!(self.phase, Phase::TlsHandshake) {
+            // RFC 3207 §4.2 and CVE-2011-0411: nothing sent in cleartext after
+            // STARTTLS may be read as part of the TLS session.
+            self.fail(replies::PIPELINED_STARTTLS);
+            return input.len();
+        }
+        if matches!(self.phase, Phase::Greeting)
+            && self.config.early_talkers == config::EarlyTalkerPolicy::Reject
+        {
+            self.fail(replies::EARLY_TALKER);
+            return input.len();
+        }
+        let room = self
+            .config
+            .limits
+            .pending_input
+            .saturating_sub(self.input.buffered());
+        let taken = input.len().min(room);
+        self.input.push(&input[..taken]);
+        taken
+    }
+
+    /// The peer closed its side of the connection.
+    pub fn receive_eof(&mut self) {
+        self.eof = true;
+    }
+
+    /// The timer armed from [`timeout_hint`](Self::timeout_hint) fired:
+    /// answers 421 4.4.2 and closes (RFC 5321 §4.5.3.2).
+    pub fn handle_timeout(&mut self) {
+        if !matches!(self.phase, Phase::Closed) {
+            self.fail(replies::TIMEOUT);
+        }
+    }
+
+    /// The transport is now TLS: the session forgets everything learned
+    /// before (RFC 3207 §4.2) and waits for a new EHLO.
+    pub fn tls_established(&mut self) {
+        if matches!(self.phase, Phase::TlsHandshake) {
+            self.tls = true;
+            self.phase = Phase::Commands;
+        }
+    }
+
+    /// Ends the session from the server's side with 421 (RFC 5321 §3.8), for a
+    /// server that is shutting down.
+    pub fn shutdown(&mut self) {
+        if !matches!(self.phase, Phase::Closed) {
+            self.fail(replies::SHUTTING_DOWN);
+        }
+    }
+
+    // --- output to the caller ---
+
+    /// The next thing the caller must do. Call it until it returns a blocking
+    /// variant (see [`Output::is_blocking`]).
+    pub fn poll_output(&mut self) -> Output<ServerEvent> {
+        loop {
+            if let Some(event) = self.events.pop_front() {
+                return Output::Event(event);
+            }
+            if self.output.len() >= self.config.limits.pending_output {
+                break;
+            }
+            match self.step() {
+                Progress::Advanced => continue,
+                Progress::Blocked => break,
+            }
+        }
+        if !self.output.is_empty() {
+            return Output::Transmit(self.output.split().freeze());
+        }
+        match self.phase {
+            Phase::Closed => Output::Closed,
+            Phase::TlsHandshake => Output::StartTls,
+            _ if self.awaiting.is_some() => Output::AwaitingDecision,
+            _ => Output::NeedInput,
+        }
+    }
+
+    /// How long to wait for the peer before calling
+    /// [`handle_timeout`](Self::handle_timeout); `None` when the session is
+    /// not waiting for the peer (a decision is outstanding, TLS is being set
+    /// up, or it is closed).
+    pub fn timeout_hint(&self) -> Option<Duration> {
+        match self.phase {
+            Phase::Closed | Phase::TlsHandshake => None,
+            _ if self.awaiting.is_some() => None,
+            _ => Some(SERVER_TIMEOUT),
+        }
+    }
+
+    // --- getters ---
+
+    /// Whether [`tls_established`](Self::tls_established) was called.
+    pub fn is_tls(&self) -> bool {
+        self.tls
+    }
+
+    /// Whether AUTH succeeded in this session.
+    pub fn is_authenticated(&self) -> bool {
+        self.authenticated
+    }
+
+    /// The name from the accepted HELO, EHLO or LHLO.
+    pub fn hello_host(&self) -> Option<&Host> {
+        self.hello.as_ref().map(|hello| &hello.host)
+    }
+
+    /// The configuration the session runs under.
+    pub fn config(&self) -> &ServerConfig {
+        &self.config
+    }
+
+    // --- decisions ---
+
+    /// Accepts a request with its usual positive reply.
+    pub fn accept(&mut self, request: impl Into<Decision>) -> Result<(), DecisionError> {
+        let pending = self.claim(request.into())?;
+        self.grant(pending, None);
+        Ok(())
+    }
+
+    /// Accepts a request with the caller's text on the positive reply, such as
+    /// a queue id for a message (`250 2.0.0 queued as 4F2A`) or the answer to
+    /// VRFY. Replies whose form the protocol fixes (the greeting, EHLO, 354,
+    /// 220 to STARTTLS) keep their own text.
+    pub fn accept_with(
+        &mut self,
+        request: impl Into<Decision>,
+        text: Text,
+    ) -> Result<(), DecisionError> {
+        let pending = self.claim(request.into())?;
+        self.grant(pending, Some(text));
+        Ok(())
+    }
+
+    /// Refuses a request with a 4xx or 5xx reply.
+    pub fn reject(
+        &mut self,
+        request: impl Into<Decision>,
+        reject: Reject,
+    ) -> Result<(), DecisionError> {
+        let pending = self.claim(request.into())?;
+        self.refuse(pending, reject);
+        Ok(())
+    }
+
+    /// Accepts whatever the event asks, if it asks anything: a shortcut for
+    /// tests and for servers whose policy is "take everything".
+    pub fn accept_event(&mut self, event: ServerEvent) -> Result<(), DecisionError> {
+        match event.into_decision() {
+            Some(decision) => self.accept(decision),
+            None => Ok(()),
+        }
+    }
+
+    /// LMTP (RFC 2033 §4.2): answers the end of a message with one outcome per
+    /// accepted recipient, in the order of [`MessageRequest::recipients`].
+    ///
+    /// A recipient left without an outcome gets 451 4.3.0, so a short list
+    /// can delay mail but never lose or wrongly confirm it; outcomes past the
+    /// last recipient are ignored. In SMTP mode the first outcome answers the
+    /// whole message.
+    pub fn deliver(
+        &mut self,
+        request: MessageRequest,
+        outcomes: impl IntoIterator<Item = Result<(), Reject>>,
+    ) -> Result<(), DecisionError> {
+        let Pending::Message(request) = self.claim(Decision(Pending::Message(request)))? else {
+            return Err(DecisionError::NotAwaited);
+        };
+        let replies = match self.config.protocol {
+            config::Protocol::Lmtp => request.recipients.len(),
+            config::Protocol::Smtp => 1,
+        };
+        let mut outcomes = outcomes.into_iter();
+        for _ in 0..replies {
+            match outcomes.next() {
+                Some(Ok(())) => self.canned(replies::MESSAGE_OK),
+                Some(Err(reject)) => self.send_reject(reject),
+                None => self.canned(replies::UNAVAILABLE),
+            }
+        }
+        self.transaction = None;
+        Ok(())
+    }
+
+    fn claim(&mut self, decision: Decision) -> Result<Pending, DecisionError> {
+        let Decision(pending) = decision;
+        if self.awaiting != Some(pending.ticket()) {
+            return Err(DecisionError::NotAwaited);
+        }
+        self.awaiting = None;
+        Ok(pending)
+    }
+
+    fn ticket(&mut self) -> u64 {
+        self.last_ticket += 1;
+        self.awaiting = Some(self.last_ticket);
+        self.last_ticket
+    }
+
+    // --- replies ---
+
+    fn canned(&mut self, canned: Canned) {
+        let reply = self.canned_reply(canned);
+        self.send(&reply);
+    }
+
+    fn canned_reply(&self, canned: Canned) -> Reply {
+        self.reply_with_text(canned, Text::from_static(canned.text))
+    }
+
+    /// `canned`'s codes with another text; the enhanced code only where
+    /// ENHANCEDSTATUSCODES is advertised (RFC 2034 §3).
+    fn reply_with_text(&self, canned: Canned, text: Text) -> Reply {
+        canned.with_text(text, self.config.capabilities.enhanced_status_codes)
+    }
+
+    /// A 334 challenge of an AUTH exchange (RFC 4954 §4).
+    fn challenge(&mut self, challenge: Text) {
+        self.send(&Reply::new(ReplyCode::AUTH_CHALLENGE, challenge));
+    }
+
+    /// The EHLO (or LHLO) reply lists what is offered now; HELO gets one line.
+    fn hello_reply(&self, extended: bool) -> Reply {
+        let greeting = self.config.hostname.clone();
+        if !extended {
+            return Reply::new(ReplyCode::OK, greeting);
+        }
+        let mut offered = self.config.capabilities.clone();
+        offered.size = Some(self.config.limits.message_size);
+        // RFC 3207 §4.2: STARTTLS is not offered once TLS is up; RFC 8689 §4:
+        // REQUIRETLS only over TLS.
+        offered.starttls &= !self.tls;
+        offered.require_tls &= self.tls;
+        if !self.auth_offered() || self.authenticated {
+            offered.auth.clear();
+        }
+        offered.to_reply(greeting)
+    }
+
+    fn send(&mut self, reply: &Reply) {
+        reply.emit(&mut self.output);
+    }
+
+    /// Sends the application's refusal; its enhanced code is dropped where
+    /// ENHANCEDSTATUSCODES is not advertised (RFC 2034 §3).
+    fn send_reject(&mut self, reject: Reject) {
+        let reply = reject.into_reply();
+        if reply.enhanced().is_none() || self.config.capabilities.enhanced_status_codes {
+            return self.send(&reply);
+        }
+        let lines = (0..reply.line_count()).filter_map(|index| reply.line_text(index));
+        // Without an enhanced code there is no class to disagree with.
+        if let Ok(plain) = Reply::multiline(reply.code(), None, lines) {
+            self.send(&plain);
+        }
+    }
+
+    /// Answers with `canned`, counting it as a client error; too many errors
+    /// end the session (as Postfix's hard error limit does).
+    fn error(&mut self, canned: Canned) {
+        self.canned(canned);
+        self.count_error();
+    }
+
+    fn count_error(&mut self) {
+        self.errors += 1;
+        if self.errors >= self.config.limits.errors {
+            self.fail(replies::TOO_MANY_ERRORS);
+        }
+    }
+
+    /// Sends a final reply and closes; a transaction still open is lost.
+    fn fail(&mut self, canned: Canned) {
+        self.canned(canned);
+        self.close(AbortReason::Disconnected);
+    }
+
+    fn close(&mut self, reason: AbortReason) {
+        self.abort_transaction(reason);
+        self.awaiting = None;
+        self.phase = Phase::Closed;
+    }
+
+    /// Drops the open transaction, telling the application when content may
+    /// already have reached it.
+    fn abort_transaction(&mut self, reason: AbortReason) {
+        if self.transaction.take().is_some() {
+            self.events.push_back(ServerEvent::Aborted(reason));
+        }
+    }
+}

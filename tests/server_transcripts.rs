@@ -766,3 +766,56 @@ fn timeout_and_shutdown_say_421() {
         other => panic!("{other:?}"),
     }
 }
+
+/// Postfix XCLIENT: a trusted proxy names the real client and the session
+/// starts over with a new greeting.
+#[test]
+fn xclient_restarts_the_session_for_the_named_client() {
+    let mut proxied = config();
+    proxied.xclient = true;
+    proxied.capabilities.enhanced_status_codes = false;
+    proxied.capabilities.pipelining = false;
+    proxied.capabilities.dsn = false;
+    proxied.capabilities.smtp_utf8 = false;
+    proxied.capabilities.chunking = false;
+    proxied.capabilities.binary_mime = false;
+    proxied.capabilities.eight_bit_mime = false;
+    let mut named = None;
+    check_transcript(
+        proxied,
+        &script(
+            "C: EHLO proxy.example
+             S: 250-mx.example.org
+             S: 250-SIZE 10240000
+             S: 250 XCLIENT NAME ADDR PORT PROTO HELO LOGIN DESTADDR DESTPORT
+             C: MAIL FROM:<a@example.com>
+             S: 250 Sender ok
+             C: XCLIENT ADDR=192.0.2.1
+             S: 503 Sender already given
+             C: RSET
+             S: 250 Ok
+             C: XCLIENT COLOR=blue
+             S: 501 Syntax error in parameters or arguments
+             C: XCLIENT NAME=spike.porcupine.org ADDR=168.100.189.2 LOGIN=[UNAVAILABLE]
+             S: 220 mx.example.org ESMTP ready
+             C: MAIL FROM:<a@example.com>
+             S: 503 Send EHLO first",
+        ),
+        &mut |event| {
+            if let ServerEvent::Xclient(request) = event {
+                named = request.get("ADDR").map(|addr| addr.to_string());
+            }
+            Verdict::Accept
+        },
+    );
+    assert_eq!(named.as_deref(), Some("168.100.189.2"));
+    // Without the switch XCLIENT is just an unknown command.
+    check_transcript(
+        config(),
+        &script(
+            "C: XCLIENT ADDR=192.0.2.1
+             S: 500 5.5.1 Command unrecognized",
+        ),
+        &mut accept_all,
+    );
+}

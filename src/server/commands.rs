@@ -5,6 +5,7 @@ use bytes::{Buf, Bytes};
 
 use super::checks;
 use super::config::{AuthPolicy, LongLinePolicy, Protocol};
+use super::event::XclientRequest;
 use super::event::{
     AbortReason, AuthRequest, ConnectRequest, DataRequest, EtrnRequest, HelloRequest, MailRequest,
     RcptRequest, ServerEvent, StartTlsRequest, VerifyRequest,
@@ -137,6 +138,11 @@ impl ServerSession {
                 initial_response,
             } => self.auth(mechanism, initial_response),
             Command::Quit => self.quit(),
+            Command::Unknown { verb, args }
+                if self.config.xclient && verb.as_str().eq_ignore_ascii_case("XCLIENT") =>
+            {
+                self.xclient(args)
+            }
             Command::Unknown { .. } => self.error(replies::UNRECOGNIZED),
         }
     }
@@ -308,6 +314,19 @@ impl ServerSession {
             ticket,
             argument: argument.as_text().clone(),
         }));
+    }
+
+    fn xclient(&mut self, args: Option<Argument>) {
+        if self.transaction.is_some() {
+            return self.error(replies::NESTED_MAIL);
+        }
+        let attributes = args.and_then(|args| super::xclient::parse(args.as_str()));
+        let Some(attributes) = attributes else {
+            return self.error(replies::SYNTAX);
+        };
+        let ticket = self.ticket();
+        self.events
+            .push_back(ServerEvent::Xclient(XclientRequest { ticket, attributes }));
     }
 
     fn starttls(&mut self) {

@@ -138,6 +138,9 @@ pub struct ServerConfig {
     pub early_talkers: EarlyTalkerPolicy,
     /// Read a PROXY protocol v1 or v2 header before anything else.
     pub proxy_protocol: bool,
+    /// Offer Postfix's XCLIENT, for a trusted proxy that speaks for its
+    /// clients; each XCLIENT is still a decision for the application.
+    pub xclient: bool,
 }
 
 impl ServerConfig {
@@ -156,6 +159,7 @@ impl ServerConfig {
             long_lines: LongLinePolicy::default(),
             early_talkers: EarlyTalkerPolicy::default(),
             proxy_protocol: false,
+            xclient: false,
         }
     }
 }

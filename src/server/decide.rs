@@ -81,6 +81,15 @@ impl ServerSession {
                 Some(text) => self.positive(replies::VERIFIED, Some(text)),
             },
             Pending::Etrn(_) => self.positive(replies::ETRN_OK, text),
+            Pending::Xclient(_) => {
+                // The session starts over as the client the proxy names.
+                self.abort_transaction(AbortReason::Reset);
+                self.hello = None;
+                self.authenticated = false;
+                self.errors = 0;
+                self.junk = 0;
+                self.greet();
+            }
         }
     }
 
@@ -123,7 +132,8 @@ impl ServerSession {
             | Pending::Mail(_)
             | Pending::Rcpt(_)
             | Pending::Verify(_)
-            | Pending::Etrn(_) => self.send_reject(reject),
+            | Pending::Etrn(_)
+            | Pending::Xclient(_) => self.send_reject(reject),
         }
     }
 

@@ -1,5 +1,6 @@
 //! The opaque handle that carries any request token back into the session.
 
+use super::event::XclientRequest;
 use super::event::{
     AuthRequest, ConnectRequest, DataRequest, EtrnRequest, HelloRequest, MailRequest,
     MessageRequest, RcptRequest, StartTlsRequest, VerifyRequest,
@@ -25,6 +26,7 @@ pub(crate) enum Pending {
     Message(MessageRequest),
     Verify(VerifyRequest),
     Etrn(EtrnRequest),
+    Xclient(XclientRequest),
 }
 
 impl Pending {
@@ -40,6 +42,7 @@ impl Pending {
             Pending::Message(r) => r.ticket,
             Pending::Verify(r) => r.ticket,
             Pending::Etrn(r) => r.ticket,
+            Pending::Xclient(r) => r.ticket,
         }
     }
 }
@@ -65,6 +68,7 @@ into_decision!(
     MessageRequest => Message,
     VerifyRequest => Verify,
     EtrnRequest => Etrn,
+    XclientRequest => Xclient,
 );
 
 /// A decision the session was not waiting for.

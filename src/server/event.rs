@@ -6,6 +6,7 @@ use bytes::Bytes;
 
 use super::decision::Decision;
 use super::replies;
+use super::xclient::XclientAttribute;
 use crate::address::{ForwardPath, Host, ReversePath};
 use crate::auth::Credentials;
 use crate::params::{MailParameters, RcptParameters};
@@ -49,6 +50,8 @@ pub enum ServerEvent {
     Verify(VerifyRequest),
     /// ETRN (RFC 1985).
     Etrn(EtrnRequest),
+    /// XCLIENT from a proxy: accept to start over as the client it names.
+    Xclient(XclientRequest),
     /// The open transaction ended without a message: content reported since
     /// the last [`Data`](ServerEvent::Data) must be thrown away.
     Aborted(AbortReason),
@@ -68,6 +71,7 @@ impl ServerEvent {
             ServerEvent::Message(r) => r.into(),
             ServerEvent::Verify(r) => r.into(),
             ServerEvent::Etrn(r) => r.into(),
+            ServerEvent::Xclient(r) => r.into(),
             ServerEvent::Content(_) | ServerEvent::Aborted(_) => return None,
         })
     }
@@ -185,6 +189,26 @@ ticket!(
     /// ETRN with its argument.
     EtrnRequest { argument: Text }
 );
+ticket!(
+    /// XCLIENT with its attributes.
+    XclientRequest { attributes: Vec<XclientAttribute> }
+);
+
+impl XclientRequest {
+    /// The attributes, in the order sent.
+    pub fn attributes(&self) -> &[XclientAttribute] {
+        &self.attributes
+    }
+
+    /// The decoded value of attribute `name` (case-insensitive), if it was
+    /// given and known.
+    pub fn get(&self, name: &str) -> Option<&Text> {
+        self.attributes
+            .iter()
+            .find(|a| a.name().eq_ignore_ascii_case(name))
+            .and_then(XclientAttribute::value)
+    }
+}
 
 impl ConnectRequest {
     /// The PROXY protocol header that came before the SMTP stream, if any.

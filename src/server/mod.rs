@@ -7,6 +7,7 @@ mod decide;
 mod decision;
 mod event;
 mod replies;
+mod xclient;
 
 use alloc::collections::VecDeque;
 use alloc::sync::Arc;
@@ -30,8 +31,9 @@ pub use decision::{Decision, DecisionError};
 pub use event::{
     AbortReason, AuthRequest, ConnectRequest, DataRequest, EtrnRequest, HelloRequest, MailRequest,
     MessageRequest, NotARejection, RcptRequest, Reject, ServerEvent, StartTlsRequest,
-    VerifyRequest,
+    VerifyRequest, XclientRequest,
 };
+pub use xclient::XclientAttribute;
 
 use decision::Pending;
 use replies::Canned;
@@ -448,6 +450,13 @@ impl ServerSession {
         offered.require_tls &= self.tls;
         if !self.auth_offered() || self.authenticated {
             offered.auth.clear();
+        }
+        if self.config.xclient {
+            let keyword = Text::from_static("XCLIENT");
+            let attributes = Text::from_static(xclient::ATTRIBUTES);
+            if let Ok(extension) = crate::capability::Extension::new(keyword, attributes) {
+                offered.other.push(extension);
+            }
         }
         offered.to_reply(greeting)
     }

@@ -760,6 +760,7 @@ fn timeout_and_shutdown_say_421() {
         session.accept_event(event).unwrap();
     }
     let _greeting = session.poll_output();
+    assert!(!session.in_transaction());
     session.shutdown();
     match session.poll_output() {
         smtpwire::Output::Transmit(b) => assert_eq!(&b[..], b"421 Service shutting down\r\n"),

@@ -315,6 +315,13 @@ impl ServerSession {
         self.authenticated
     }
 
+    /// Whether a mail transaction is open (MAIL accepted, message not yet
+    /// answered): a server shutting down gracefully waits for it before
+    /// calling [`shutdown`](Self::shutdown).
+    pub fn in_transaction(&self) -> bool {
+        self.transaction.is_some()
+    }
+
     /// The name from the accepted HELO, EHLO or LHLO.
     pub fn hello_host(&self) -> Option<&Host> {
         self.hello.as_ref().map(|hello| &hello.host)

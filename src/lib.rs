@@ -17,6 +17,7 @@
 //!   out of a byte stream.
 //! - [`data`]: message content both ways: dot-stuffing, the end of data, BDAT chunks.
 //! - [`Output`]: what a session asks of its caller next, shared by both sessions.
+//! - [`client`]: the client session, sending queued messages over SMTP or LMTP.
 #![no_std]
 #![forbid(unsafe_code)]
 #![cfg_attr(docsrs, feature(doc_auto_cfg))]
@@ -28,6 +29,7 @@ extern crate std;
 pub mod address;
 pub mod auth;
 pub mod capability;
+pub mod client;
 pub mod command;
 pub mod data;
 pub mod framing;
@@ -45,10 +47,10 @@ pub use address::{
 pub use capability::Capabilities;
 pub use command::{Argument, Command, CommandError, InitialResponse, ParseOptions, UnknownVerb};
 pub use data::{BdatDecoder, BdatEncoder, DataDecoder, DataEncoder};
+pub use output::Output;
 pub use params::{
     AuthParam, BodyType, ByMode, DeliverBy, EnvelopeId, FutureRelease, HoldUntil, MailParameters,
     MtPriority, Notify, NotifyOn, Orcpt, OrcptType, ParamError, Parameter, RcptParameters, Ret,
 };
 pub use reply::{EnhancedStatusCode, Reply, ReplyClass, ReplyCode, ReplyError};
-pub use output::Output;
 pub use text::{Text, TextError};

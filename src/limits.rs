@@ -78,3 +78,9 @@ pub const MAX_ORCPT_LEN: usize = 500;
 /// it: room for an EHLO reply many times longer than any real server sends,
 /// while an endless multi-line reply is cut off long before it costs memory.
 pub const DEFAULT_MAX_REPLY_BYTES: usize = 64 * 1024;
+
+/// Default limit for message content a client session holds on the caller's
+/// behalf: encoded output not yet handed out plus content staged for the
+/// next BDAT chunk. Past it the session takes no more content until the
+/// caller has written what is pending, so a message is never buffered whole.
+pub const DEFAULT_CLIENT_CONTENT_WINDOW: usize = 64 * 1024;

@@ -163,12 +163,13 @@ impl ClientSession {
     fn on_starttls(&mut self, reply: Reply) {
         match verdict(&reply) {
             Verdict::Ok if reply.code() == ReplyCode::SERVICE_READY => {
+                // RFC 3207 §4.2: nothing learnt in clear is kept.
+                self.caps = None;
                 // RFC 3207 §6 and CVE-2011-0411: whatever came with the 220
                 // was sent in clear and must not be read as if through TLS.
                 if self.replies.buffered() > 0 {
                     return self.fail(ClientError::ResponseInjection, false);
                 }
-                self.caps = None;
                 self.phase = Phase::TlsHandshake;
             }
             Verdict::Failed if self.config.starttls == StartTlsPolicy::Required => {

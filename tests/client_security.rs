@@ -185,3 +185,47 @@ fn reply_code_mismatch_is_a_protocol_error() {
     ));
     assert!(run.closed);
 }
+
+#[path = "../fuzz/checks/client_session.rs"]
+mod client_session_check;
+
+mod hostile_servers {
+    use super::client_session_check::check;
+    use proptest::prelude::*;
+
+    const REPLIES: [&str; 16] = [
+        "220 mx\r\n",
+        "250-mx\r\n",
+        "250 PIPELINING\r\n",
+        "250 CHUNKING\r\n",
+        "250 STARTTLS\r\n",
+        "220 go\r\n",
+        "250 ok\r\n",
+        "550 5.1.1 no\r\n",
+        "354 go\r\n",
+        "452 4.2.2 full\r\n",
+        "421 bye\r\n",
+        "334 VXNlcm5hbWU6\r\n",
+        "502 no\r\n",
+        "250-a\r\n550 b\r\n",
+        "999 x\r\n",
+        "250 ok\n",
+    ];
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(512))]
+        #[test]
+        fn arbitrary_bytes(data in proptest::collection::vec(any::<u8>(), 0..600)) {
+            check(&data);
+        }
+
+        #[test]
+        fn shuffled_replies(control in any::<u8>(), picks in proptest::collection::vec(0..REPLIES.len(), 0..40)) {
+            let mut data = vec![control];
+            for pick in picks {
+                data.extend_from_slice(REPLIES[pick].as_bytes());
+            }
+            check(&data);
+        }
+    }
+}

@@ -265,6 +265,13 @@ fn auth_plain_with_initial_response() {
     config.auth = Some(AuthConfig::new(plain()));
     let server = b"220 mx\r\n250-mx\r\n250 AUTH LOGIN PLAIN\r\n235 2.7.0 Accepted\r\n\
         250 ok\r\n250 ok\r\n354 go\r\n250 ok\r\n221 bye\r\n";
+    // Mid-exchange, the session's Debug output shows no secret either.
+    let mut session = ClientSession::new(config.clone());
+    session.receive(b"220 mx\r\n250-mx\r\n250 AUTH PLAIN\r\n");
+    while !session.poll_output().is_blocking() {}
+    let debug = format!("{session:?}");
+    assert!(debug.contains("AuthExchange"));
+    assert!(!debug.contains("AGFsaWNl") && !debug.contains("secret"));
     let run = transcript(
         config.clone(),
         vec![envelope("<a@x.org>", &["<b@y.org>"])],

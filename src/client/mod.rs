@@ -169,12 +169,21 @@ enum Job {
     Quit,
 }
 
-#[derive(Debug)]
 struct AuthExchange {
     exchange: ClientAuth,
     /// The exchange failed on our side and was cancelled with `*`; the
     /// server's reply to that is awaited.
     cancelled: Option<crate::auth::ClientAuthError>,
+}
+
+impl core::fmt::Debug for AuthExchange {
+    /// Only the mechanism: the exchange holds the encoded credentials.
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("AuthExchange")
+            .field("mechanism", self.exchange.mechanism())
+            .field("cancelled", &self.cancelled)
+            .finish_non_exhaustive()
+    }
 }
 
 /// The message in progress.

@@ -18,6 +18,7 @@
 //! - [`data`]: message content both ways: dot-stuffing, the end of data, BDAT chunks.
 //! - [`Output`]: what a session asks of its caller next, shared by both sessions.
 //! - [`server`]: the sans-IO SMTP and LMTP server session.
+//! - [`client`]: the client session, sending queued messages over SMTP or LMTP.
 #![no_std]
 #![forbid(unsafe_code)]
 #![cfg_attr(docsrs, feature(doc_auto_cfg))]
@@ -29,6 +30,7 @@ extern crate std;
 pub mod address;
 pub mod auth;
 pub mod capability;
+pub mod client;
 pub mod command;
 pub mod data;
 pub mod framing;

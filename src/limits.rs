@@ -99,3 +99,9 @@ pub const DEFAULT_MAX_PENDING_INPUT: usize = 64 * 1024;
 /// Default output a server session queues before it stops reading input, so
 /// a client that pipelines without reading replies cannot grow it.
 pub const DEFAULT_MAX_PENDING_OUTPUT: usize = 64 * 1024;
+
+/// Default limit for message content a client session holds on the caller's
+/// behalf: encoded output not yet handed out plus content staged for the
+/// next BDAT chunk. Past it the session takes no more content until the
+/// caller has written what is pending, so a message is never buffered whole.
+pub const DEFAULT_CLIENT_CONTENT_WINDOW: usize = 64 * 1024;

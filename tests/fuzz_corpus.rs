@@ -12,6 +12,8 @@ mod auth_server;
 mod bdat;
 #[path = "../fuzz/checks/capabilities.rs"]
 mod capabilities;
+#[path = "../fuzz/checks/client_session.rs"]
+mod client_session;
 #[path = "../fuzz/checks/command.rs"]
 mod command;
 #[path = "../fuzz/checks/data_decoder.rs"]
@@ -65,6 +67,11 @@ fn bdat_corpus() {
 #[test]
 fn capabilities_corpus() {
     replay("capabilities", capabilities::check);
+}
+
+#[test]
+fn client_session_corpus() {
+    replay("client_session", client_session::check);
 }
 
 #[test]

@@ -1,0 +1,139 @@
+use super::*;
+use crate::address::{ForwardPath, ReversePath};
+use crate::reply::{EnhancedStatusCode, ReplyCode};
+use crate::Text;
+
+fn reply(code: u16, enhanced: Option<(u8, u16, u16)>) -> Reply {
+    let code = ReplyCode::new(code).unwrap();
+    match enhanced {
+        Some((c, s, d)) => Reply::with_enhanced(
+            code,
+            EnhancedStatusCode::new(c, s, d).unwrap(),
+            Text::from_static("text"),
+        )
+        .unwrap(),
+        None => Reply::new(code, Text::from_static("text")),
+    }
+}
+
+#[test]
+fn classification() {
+    let cases = [
+        (250, None, Permanence::Success, Cause::None),
+        (
+            550,
+            Some((5, 1, 1)),
+            Permanence::Permanent,
+            Cause::BadMailbox,
+        ),
+        (
+            452,
+            Some((4, 2, 2)),
+            Permanence::Transient,
+            Cause::MailboxFull,
+        ),
+        (
+            552,
+            Some((5, 3, 4)),
+            Permanence::Permanent,
+            Cause::MessageTooBig,
+        ),
+        (550, Some((5, 7, 1)), Permanence::Permanent, Cause::Policy),
+        (451, Some((4, 7, 0)), Permanence::Transient, Cause::Policy),
+        (
+            452,
+            Some((4, 5, 3)),
+            Permanence::Transient,
+            Cause::RateLimited,
+        ),
+        (421, Some((4, 4, 2)), Permanence::Transient, Cause::System),
+        (
+            550,
+            Some((5, 2, 1)),
+            Permanence::Permanent,
+            Cause::MailboxDisabled,
+        ),
+        (500, None, Permanence::Permanent, Cause::Protocol),
+        (550, None, Permanence::Permanent, Cause::BadMailbox),
+        (554, None, Permanence::Permanent, Cause::Other),
+    ];
+    for (code, enhanced, permanence, cause) in cases {
+        let verdict = classify(&reply(code, enhanced));
+        assert_eq!(
+            (verdict.permanence, verdict.cause),
+            (permanence, cause),
+            "{code}"
+        );
+    }
+    assert!(classify(&reply(550, Some((5, 1, 1)))).is_hard_bounce());
+    assert!(!classify(&reply(450, Some((4, 1, 1)))).is_hard_bounce());
+}
+
+#[test]
+fn wait_durations() {
+    let minutes = |wait: Wait| wait.duration().as_secs() / 60;
+    assert_eq!(minutes(Wait::Greeting), 5);
+    assert_eq!(minutes(Wait::Command), 5);
+    assert_eq!(minutes(Wait::DataInitiation), 2);
+    assert_eq!(minutes(Wait::DataBlock), 3);
+    assert_eq!(minutes(Wait::DataTermination), 10);
+}
+
+fn envelope() -> Envelope {
+    let mut envelope = Envelope::new(ReversePath::parse("<a@x.org>").unwrap());
+    envelope.add_recipient(ForwardPath::parse("<b@y.org>").unwrap());
+    envelope
+}
+
+#[test]
+fn prepare_drops_or_refuses_optional_parameters() {
+    let caps = Capabilities::default();
+    let mut with_priority = envelope();
+    with_priority.mail_params.mt_priority = crate::params::MtPriority::new(3);
+    assert_eq!(
+        with_priority.clone().prepare(&caps, false, false),
+        Err(ClientError::ExtensionNotSupported("MT-PRIORITY"))
+    );
+    with_priority.unsupported = Unsupported::Drop;
+    let prepared = with_priority.prepare(&caps, false, false).unwrap();
+    assert_eq!(prepared.mail_params.mt_priority, None);
+
+    // SIZE=0 from the server means no limit; the size still goes.
+    let mut sized = envelope();
+    sized.mail_params.size = Some(u64::MAX);
+    let caps = Capabilities {
+        size: Some(0),
+        ..Capabilities::default()
+    };
+    assert_eq!(
+        sized.prepare(&caps, false, false).unwrap().mail_params.size,
+        Some(u64::MAX)
+    );
+}
+
+#[test]
+fn misuse_is_refused() {
+    let config = ClientConfig::new(crate::Domain::parse("c.example").unwrap());
+    let mut session = ClientSession::new(config);
+    assert_eq!(
+        session.send_mail(Envelope::new(ReversePath::Null)),
+        Err(ClientError::NoRecipients)
+    );
+    assert_eq!(
+        session.send_content(b"x"),
+        Err(ClientError::NoContentWanted)
+    );
+    assert_eq!(session.finish_content(), Err(ClientError::NoContentWanted));
+    session.quit();
+    assert_eq!(session.send_mail(envelope()), Err(ClientError::Closed));
+    assert_eq!(session.noop(), Err(ClientError::Closed));
+    session.receive_eof();
+    assert_eq!(
+        session.poll_output(),
+        Output::Event(ClientEvent::Error(ClientError::ConnectionClosed))
+    );
+    assert_eq!(session.poll_output(), Output::Closed);
+    assert!(session.is_closed());
+    assert_eq!(session.receive(b"220 late\r\n"), 10);
+    assert_eq!(session.send_content(b"x"), Err(ClientError::Closed));
+}

@@ -1,0 +1,884 @@
+//! Client session transcripts: scripted server replies, and what the client
+//! sent and reported.
+
+mod client_support;
+
+use client_support::{config, drive, envelope, transcript, transcript_split, Run, Split};
+use proptest::prelude::*;
+use smtpwire::auth::{Credentials, LoginCredentials, PlainCredentials, Secret};
+use smtpwire::client::{
+    AuthConfig, ClientError, ClientEvent, ClientSession, Protocol, StartTlsPolicy,
+    TransactionFailure, TransactionId, Unsupported, Wait,
+};
+use smtpwire::params::{BodyType, Notify, NotifyOn, Ret};
+use smtpwire::{Output, ReplyCode, Text};
+
+const EHLO_PIPE: &[u8] = b"220 mx.example.net ESMTP\r\n250-mx.example.net\r\n250-PIPELINING\r\n\
+    250-SIZE 1000000\r\n250-8BITMIME\r\n250 ENHANCEDSTATUSCODES\r\n";
+
+fn failure(run: &Run, id: u64) -> Option<TransactionFailure> {
+    run.events.iter().find_map(|e| match e {
+        ClientEvent::TransactionFailed { id: done, failure } if done.get() == id => {
+            Some(failure.clone())
+        }
+        _ => None,
+    })
+}
+
+fn accepted(run: &Run, id: u64) -> bool {
+    run.has(|e| matches!(e, ClientEvent::MessageAccepted { id: done, .. } if done.get() == id))
+}
+
+fn error(run: &Run) -> Option<ClientError> {
+    run.events.iter().find_map(|e| match e {
+        ClientEvent::Error(error) => Some(error.clone()),
+        _ => None,
+    })
+}
+
+fn script(parts: &[&[u8]]) -> Vec<u8> {
+    parts.concat()
+}
+
+#[test]
+fn pipelined_group_goes_out_in_one_transmit() {
+    let server = script(&[
+        EHLO_PIPE,
+        b"250 2.1.0 Ok\r\n250 2.1.5 Ok\r\n550 5.1.1 No such user\r\n250 2.1.5 Ok\r\n",
+        b"354 Go ahead\r\n250 2.0.0 Queued as 1234\r\n221 2.0.0 Bye\r\n",
+    ]);
+    let run = transcript(
+        config(),
+        vec![envelope(
+            "<a@example.org>",
+            &["<b@example.net>", "<nobody@example.net>", "<c@example.net>"],
+        )],
+        &[&server],
+    );
+    let group = b"MAIL FROM:<a@example.org>\r\nRCPT TO:<b@example.net>\r\n\
+        RCPT TO:<nobody@example.net>\r\nRCPT TO:<c@example.net>\r\nDATA\r\n";
+    assert!(
+        run.transmits.iter().any(|t| t.as_slice() == group),
+        "{run:?}"
+    );
+    let rejected: Vec<_> = run
+        .events
+        .iter()
+        .filter_map(|e| match e {
+            ClientEvent::RecipientRejected {
+                recipient, reply, ..
+            } => Some((recipient.to_string(), reply.code())),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        rejected,
+        [(
+            "<nobody@example.net>".into(),
+            ReplyCode::MAILBOX_UNAVAILABLE
+        )]
+    );
+    let accepted_count = run
+        .events
+        .iter()
+        .filter(|e| matches!(e, ClientEvent::RecipientAccepted { .. }))
+        .count();
+    assert_eq!(accepted_count, 2);
+    assert!(accepted(&run, 0));
+    assert!(run
+        .wire_str()
+        .ends_with("DATA\r\nSubject: test\r\n\r\nHello\r\n.\r\nQUIT\r\n"));
+    assert!(run.closed);
+}
+
+#[test]
+fn without_pipelining_one_command_at_a_time() {
+    let server =
+        b"220 mx\r\n250 mx\r\n250 ok\r\n250 ok\r\n250 ok\r\n354 go\r\n250 ok\r\n221 bye\r\n";
+    let mut session = ClientSession::new(config());
+    session
+        .send_mail(envelope("<a@x.org>", &["<b@y.org>", "<c@y.org>"]))
+        .unwrap();
+    session.quit();
+    let run = drive(&mut session, &[server], Split::Whole, b"Hi\r\n", 100);
+    let commands: Vec<String> = run
+        .transmits
+        .iter()
+        .map(|t| String::from_utf8_lossy(t).into_owned())
+        .collect();
+    assert_eq!(
+        commands,
+        [
+            "EHLO client.example.org\r\n",
+            "MAIL FROM:<a@x.org>\r\n",
+            "RCPT TO:<b@y.org>\r\n",
+            "RCPT TO:<c@y.org>\r\n",
+            "DATA\r\n",
+            "Hi\r\n",
+            ".\r\n",
+            "QUIT\r\n"
+        ]
+    );
+    assert!(accepted(&run, 0));
+}
+
+#[test]
+fn helo_fallback_on_500_and_502() {
+    for refusal in ["500 what?\r\n", "502 not implemented\r\n"] {
+        let server = script(&[
+            b"220 old.example\r\n",
+            refusal.as_bytes(),
+            b"250 old.example\r\n250 ok\r\n250 ok\r\n354 go\r\n250 ok\r\n221 bye\r\n",
+        ]);
+        let run = transcript(
+            config(),
+            vec![envelope("<a@x.org>", &["<b@y.org>"])],
+            &[&server],
+        );
+        assert!(run
+            .wire_str()
+            .starts_with("EHLO client.example.org\r\nHELO client.example.org\r\nMAIL"));
+        assert!(run.has(|e| matches!(e, ClientEvent::Capabilities(c) if *c == Default::default())));
+        assert!(accepted(&run, 0));
+    }
+    // Any other refusal of EHLO ends the session politely.
+    let run = transcript(
+        config(),
+        vec![envelope("<a@x.org>", &["<b@y.org>"])],
+        &[b"220 mx\r\n550 go away\r\n221 bye\r\n"],
+    );
+    assert!(matches!(error(&run), Some(ClientError::HelloRefused(_))));
+    assert_eq!(failure(&run, 0), Some(TransactionFailure::NotSent));
+    assert!(run
+        .wire_str()
+        .ends_with("EHLO client.example.org\r\nQUIT\r\n"));
+}
+
+const STARTTLS_EHLO: &[u8] =
+    b"220 mx ESMTP\r\n250-mx\r\n250-STARTTLS\r\n250 AUTH PLAIN\r\n220 2.0.0 Ready\r\n";
+const AFTER_TLS: &[u8] = b"250-mx\r\n250-PIPELINING\r\n250 AUTH PLAIN LOGIN\r\n\
+    250 ok\r\n250 ok\r\n354 go\r\n250 ok\r\n221 bye\r\n";
+
+#[test]
+fn starttls_offered_upgrades_and_forgets() {
+    for policy in [StartTlsPolicy::Required, StartTlsPolicy::Opportunistic] {
+        let mut config = config();
+        config.starttls = policy;
+        let run = transcript(
+            config,
+            vec![envelope("<a@x.org>", &["<b@y.org>"])],
+            &[STARTTLS_EHLO, AFTER_TLS],
+        );
+        assert_eq!(run.starttls, 1);
+        assert!(run
+            .wire_str()
+            .starts_with("EHLO client.example.org\r\nSTARTTLS\r\nEHLO client.example.org\r\nMAIL"));
+        let caps: Vec<_> = run
+            .events
+            .iter()
+            .filter_map(|e| match e {
+                ClientEvent::Capabilities(caps) => Some(caps.clone()),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(caps.len(), 2);
+        assert!(caps[0].starttls && !caps[0].pipelining);
+        assert!(!caps[1].starttls && caps[1].pipelining);
+        assert!(accepted(&run, 0));
+    }
+}
+
+#[test]
+fn starttls_stripped_or_refused() {
+    let stripped = b"220 mx\r\n250-mx\r\n250 PIPELINING\r\n221 bye\r\n";
+    let mut required = config();
+    required.starttls = StartTlsPolicy::Required;
+    let run = transcript(
+        required.clone(),
+        vec![envelope("<a@x.org>", &["<b@y.org>"])],
+        &[stripped],
+    );
+    assert_eq!(error(&run), Some(ClientError::StartTlsNotOffered));
+    assert_eq!(failure(&run, 0), Some(TransactionFailure::NotSent));
+    assert!(!run.wire_str().contains("MAIL"));
+    assert!(run.wire_str().ends_with("QUIT\r\n"));
+
+    let refused = b"220 mx\r\n250-mx\r\n250 STARTTLS\r\n454 4.7.0 TLS not available\r\n221 bye\r\n";
+    let run = transcript(
+        required,
+        vec![envelope("<a@x.org>", &["<b@y.org>"])],
+        &[refused],
+    );
+    assert!(matches!(error(&run), Some(ClientError::StartTlsRefused(_))));
+    assert!(!run.wire_str().contains("MAIL"));
+
+    // Opportunistic carries on in clear, whether stripped or refused.
+    let rest: &[u8] = b"250 ok\r\n250 ok\r\n354 go\r\n250 ok\r\n221 bye\r\n";
+    for head in [
+        &b"220 mx\r\n250-mx\r\n250 PIPELINING\r\n"[..],
+        &b"220 mx\r\n250-mx\r\n250 STARTTLS\r\n454 4.7.0 TLS not available\r\n"[..],
+    ] {
+        let server = script(&[head, rest]);
+        let run = transcript(
+            config(),
+            vec![envelope("<a@x.org>", &["<b@y.org>"])],
+            &[&server],
+        );
+        assert_eq!(run.starttls, 0);
+        assert!(accepted(&run, 0), "{run:?}");
+    }
+    // Never does not even ask.
+    let mut never = config();
+    never.starttls = StartTlsPolicy::Never;
+    let server =
+        b"220 mx\r\n250-mx\r\n250 STARTTLS\r\n250 ok\r\n250 ok\r\n354 go\r\n250 ok\r\n221 bye\r\n";
+    let run = transcript(
+        never,
+        vec![envelope("<a@x.org>", &["<b@y.org>"])],
+        &[server],
+    );
+    assert!(!run.wire_str().contains("STARTTLS"));
+    assert!(accepted(&run, 0));
+}
+
+fn plain() -> Credentials {
+    Credentials::Plain(
+        PlainCredentials::new(
+            None,
+            Text::new("alice").unwrap(),
+            Secret::new("secret").unwrap(),
+        )
+        .unwrap(),
+    )
+}
+
+fn login() -> Credentials {
+    Credentials::Login(
+        LoginCredentials::new(Text::new("tim").unwrap(), Secret::new("pw").unwrap()).unwrap(),
+    )
+}
+
+#[test]
+fn auth_plain_with_initial_response() {
+    let mut config = config();
+    config.implicit_tls = true;
+    config.auth = Some(AuthConfig::new(plain()));
+    let server = b"220 mx\r\n250-mx\r\n250 AUTH LOGIN PLAIN\r\n235 2.7.0 Accepted\r\n\
+        250 ok\r\n250 ok\r\n354 go\r\n250 ok\r\n221 bye\r\n";
+    // Mid-exchange, the session's Debug output shows no secret either.
+    let mut session = ClientSession::new(config.clone());
+    session.receive(b"220 mx\r\n250-mx\r\n250 AUTH PLAIN\r\n");
+    while !session.poll_output().is_blocking() {}
+    let debug = format!("{session:?}");
+    assert!(debug.contains("AuthExchange"));
+    assert!(!debug.contains("AGFsaWNl") && !debug.contains("secret"));
+    let run = transcript(
+        config.clone(),
+        vec![envelope("<a@x.org>", &["<b@y.org>"])],
+        &[server],
+    );
+    assert!(run
+        .wire_str()
+        .contains("EHLO client.example.org\r\nAUTH PLAIN AGFsaWNlAHNlY3JldA==\r\nMAIL"));
+    assert!(run.has(|e| matches!(e, ClientEvent::Authenticated(m) if m.as_str() == "PLAIN")));
+    assert!(accepted(&run, 0));
+    // The configuration never shows the secret.
+    assert!(!format!("{config:?}").contains("secret"));
+}
+
+#[test]
+fn auth_login_answers_challenges() {
+    let mut config = config();
+    config.implicit_tls = true;
+    config.auth = Some(AuthConfig::new(login()));
+    let server = b"220 mx\r\n250-mx\r\n250 AUTH LOGIN\r\n334 VXNlcm5hbWU6\r\n334 UGFzc3dvcmQ6\r\n\
+        235 ok\r\n221 bye\r\n";
+    let run = transcript(config, vec![], &[server]);
+    assert!(run
+        .wire_str()
+        .contains("AUTH LOGIN\r\ndGlt\r\ncHc=\r\nQUIT\r\n"));
+    assert!(run.has(|e| matches!(e, ClientEvent::Authenticated(_))));
+}
+
+#[test]
+fn auth_failures_are_typed() {
+    for (reply, permanent) in [
+        ("535 5.7.8 Bad credentials\r\n", true),
+        ("454 4.7.0 Try later\r\n", false),
+    ] {
+        let mut config = config();
+        config.implicit_tls = true;
+        config.auth = Some(AuthConfig::new(plain()));
+        let server = script(&[
+            b"220 mx\r\n250-mx\r\n250 AUTH PLAIN\r\n",
+            reply.as_bytes(),
+            b"221 bye\r\n",
+        ]);
+        let run = transcript(
+            config,
+            vec![envelope("<a@x.org>", &["<b@y.org>"])],
+            &[&server],
+        );
+        match error(&run) {
+            Some(ClientError::AuthRejected(r)) if permanent => assert_eq!(r.code().as_u16(), 535),
+            Some(ClientError::AuthTemporaryFailure(r)) if !permanent => {
+                assert_eq!(r.code().as_u16(), 454)
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(failure(&run, 0), Some(TransactionFailure::NotSent));
+        assert!(run.wire_str().ends_with("QUIT\r\n") && !run.wire_str().contains("MAIL"));
+    }
+    // A challenge the mechanism cannot answer is cancelled with `*`.
+    let mut config = config();
+    config.implicit_tls = true;
+    config.auth = Some(AuthConfig::new(login()));
+    let server = b"220 mx\r\n250-mx\r\n250 AUTH LOGIN\r\n334 !!!\r\n501 cancelled\r\n221 bye\r\n";
+    let run = transcript(config, vec![], &[server]);
+    assert!(run.wire_str().contains("AUTH LOGIN\r\n*\r\nQUIT\r\n"));
+    assert!(matches!(error(&run), Some(ClientError::Sasl(_))));
+}
+
+#[test]
+fn auth_needs_tls_or_consent_and_an_offered_mechanism() {
+    let mut config = config();
+    config.auth = Some(AuthConfig::new(plain()));
+    let server = b"220 mx\r\n250-mx\r\n250 AUTH PLAIN\r\n221 bye\r\n";
+    let run = transcript(config.clone(), vec![], &[server]);
+    assert_eq!(error(&run), Some(ClientError::AuthOverCleartext));
+    assert!(!run.wire_str().contains("AUTH"));
+
+    config.auth.as_mut().unwrap().allow_cleartext = true;
+    let server = b"220 mx\r\n250-mx\r\n250 AUTH CRAM-MD5\r\n221 bye\r\n";
+    let run = transcript(config, vec![], &[server]);
+    assert_eq!(error(&run), Some(ClientError::AuthNotOffered));
+}
+
+#[test]
+fn all_recipients_rejected_with_354_sends_an_empty_body() {
+    let server = script(&[
+        EHLO_PIPE,
+        b"250 ok\r\n550 5.1.1 no\r\n550 5.1.1 no\r\n354 go\r\n554 5.5.1 no valid recipients\r\n221 bye\r\n",
+    ]);
+    let run = transcript(
+        config(),
+        vec![envelope("<a@x.org>", &["<b@y.org>", "<c@y.org>"])],
+        &[&server],
+    );
+    assert_eq!(
+        failure(&run, 0),
+        Some(TransactionFailure::NoValidRecipients)
+    );
+    assert!(!run.has(|e| matches!(e, ClientEvent::ContentWanted(_))));
+    assert!(
+        run.wire_str().ends_with("DATA\r\n.\r\nQUIT\r\n"),
+        "{}",
+        run.wire_str()
+    );
+    assert!(!run.wire_str().contains("Hello"));
+}
+
+#[test]
+fn all_recipients_rejected_with_554_to_data() {
+    let server = script(&[
+        EHLO_PIPE,
+        b"250 ok\r\n550 5.1.1 no\r\n554 5.5.1 no valid recipients\r\n250 reset\r\n221 bye\r\n",
+    ]);
+    let run = transcript(
+        config(),
+        vec![envelope("<a@x.org>", &["<b@y.org>"])],
+        &[&server],
+    );
+    assert_eq!(
+        failure(&run, 0),
+        Some(TransactionFailure::NoValidRecipients)
+    );
+    assert!(run.wire_str().ends_with("DATA\r\nRSET\r\nQUIT\r\n"));
+}
+
+#[test]
+fn failed_transaction_is_reset_and_the_next_one_goes() {
+    let server = b"220 mx\r\n250 mx\r\n250 ok\r\n550 no\r\n250 reset\r\n\
+        250 ok\r\n250 ok\r\n354 go\r\n250 queued\r\n550 5.7.1 spam\r\n221 bye\r\n";
+    let mut session = ClientSession::new(config());
+    session
+        .send_mail(envelope("<a@x.org>", &["<b@y.org>"]))
+        .unwrap();
+    session
+        .send_mail(envelope("<a@x.org>", &["<c@y.org>"]))
+        .unwrap();
+    session.quit();
+    let run = drive(&mut session, &[server], Split::Whole, b"x\r\n", 100);
+    assert_eq!(
+        failure(&run, 0),
+        Some(TransactionFailure::NoValidRecipients)
+    );
+    assert!(accepted(&run, 1));
+    assert!(run
+        .wire_str()
+        .contains("RCPT TO:<b@y.org>\r\nRSET\r\nMAIL FROM:<a@x.org>\r\n"));
+}
+
+#[test]
+fn mail_and_message_rejections() {
+    let server = script(&[
+        EHLO_PIPE,
+        b"451 4.3.0 try later\r\n503 no mail\r\n503 no mail\r\n221 bye\r\n",
+    ]);
+    let run = transcript(
+        config(),
+        vec![envelope("<a@x.org>", &["<b@y.org>"])],
+        &[&server],
+    );
+    assert!(
+        matches!(failure(&run, 0), Some(TransactionFailure::MailRejected(r)) if r.code().as_u16() == 451)
+    );
+    assert!(!run.wire_str().contains("RSET"));
+
+    let server = script(&[
+        EHLO_PIPE,
+        b"250 ok\r\n250 ok\r\n354 go\r\n552 5.3.4 too big\r\n221 bye\r\n",
+    ]);
+    let run = transcript(
+        config(),
+        vec![envelope("<a@x.org>", &["<b@y.org>"])],
+        &[&server],
+    );
+    assert!(
+        matches!(failure(&run, 0), Some(TransactionFailure::MessageRejected(r)) if r.code().as_u16() == 552)
+    );
+    assert!(!run.wire_str().contains("RSET"));
+}
+
+#[test]
+fn size_is_declared_and_checked() {
+    let mut big = envelope("<a@x.org>", &["<b@y.org>"]);
+    big.mail_params.size = Some(5_000_000);
+    // Queued before the capabilities are known: refused when its turn comes.
+    let run = transcript(
+        config(),
+        vec![big.clone()],
+        &[&script(&[EHLO_PIPE, b"221 bye\r\n"])],
+    );
+    assert_eq!(
+        failure(&run, 0),
+        Some(TransactionFailure::Refused(ClientError::MessageTooLarge {
+            size: 5_000_000,
+            limit: 1_000_000
+        }))
+    );
+    assert!(!run.wire_str().contains("MAIL"));
+
+    // Known capabilities: refused at once.
+    let mut session = ClientSession::new(config());
+    drive(&mut session, &[EHLO_PIPE], Split::Whole, b"", 1);
+    assert!(session.is_idle());
+    assert_eq!(
+        session.send_mail(big),
+        Err(ClientError::MessageTooLarge {
+            size: 5_000_000,
+            limit: 1_000_000
+        })
+    );
+
+    // SIZE= goes with a size the server takes, and never to a server
+    // without SIZE.
+    let mut small = envelope("<a@x.org>", &["<b@y.org>"]);
+    small.mail_params.size = Some(100);
+    let run = transcript(
+        config(),
+        vec![small.clone()],
+        &[&script(&[EHLO_PIPE, b"421 bye\r\n"])],
+    );
+    assert!(run.wire_str().contains("MAIL FROM:<a@x.org> SIZE=100\r\n"));
+    let run = transcript(config(), vec![small], &[b"220 mx\r\n250 mx\r\n421 bye\r\n"]);
+    assert!(run.wire_str().contains("MAIL FROM:<a@x.org>\r\n"));
+}
+
+#[test]
+fn extension_checks() {
+    let plain_server = b"220 mx\r\n250 mx\r\n221 bye\r\n";
+    let refused = |envelope: smtpwire::client::Envelope| {
+        let run = transcript(config(), vec![envelope], &[plain_server]);
+        assert!(!run.wire_str().contains("MAIL"));
+        match failure(&run, 0) {
+            Some(TransactionFailure::Refused(error)) => error,
+            other => panic!("{other:?}"),
+        }
+    };
+    let mut e = envelope("<a@x.org>", &["<b@y.org>"]);
+    e.mail_params.body = Some(BodyType::EightBitMime);
+    assert_eq!(refused(e), ClientError::EightBitNotSupported);
+    let mut e = envelope("<a@x.org>", &["<b@y.org>"]);
+    e.mail_params.body = Some(BodyType::BinaryMime);
+    assert_eq!(refused(e), ClientError::BinaryMimeNotSupported);
+    assert_eq!(
+        refused(envelope("<jürgen@x.org>", &["<b@y.org>"])),
+        ClientError::SmtpUtf8NotSupported
+    );
+    let mut e = envelope("<a@x.org>", &["<b@y.org>"]);
+    e.mail_params.ret = Some(Ret::Headers);
+    assert_eq!(refused(e.clone()), ClientError::DsnNotSupported);
+    let mut e2 = envelope("<a@x.org>", &["<b@y.org>"]);
+    e2.recipients[0].params.notify = Some(Notify::Never);
+    assert_eq!(refused(e2), ClientError::DsnNotSupported);
+    let mut e3 = envelope("<a@x.org>", &["<b@y.org>"]);
+    e3.mail_params.requiretls = true;
+    assert_eq!(refused(e3.clone()), ClientError::RequireTlsWithoutTls);
+
+    // REQUIRETLS over TLS still needs the server's REQUIRETLS.
+    let mut tls = config();
+    tls.implicit_tls = true;
+    let run = transcript(tls, vec![e3], &[plain_server]);
+    assert_eq!(
+        failure(&run, 0),
+        Some(TransactionFailure::Refused(
+            ClientError::RequireTlsNotSupported
+        ))
+    );
+
+    // Dropping is the caller's choice for DSN.
+    e.unsupported = Unsupported::Drop;
+    e.recipients[0].params.notify = Some(Notify::On(NotifyOn::new(false, true, false).unwrap()));
+    let server = b"220 mx\r\n250 mx\r\n250 ok\r\n250 ok\r\n354 go\r\n250 ok\r\n221 bye\r\n";
+    let run = transcript(config(), vec![e], &[server]);
+    assert!(run
+        .wire_str()
+        .contains("MAIL FROM:<a@x.org>\r\nRCPT TO:<b@y.org>\r\n"));
+    assert!(accepted(&run, 0));
+
+    // With the extensions offered, the parameters go out; SMTPUTF8 is added.
+    let mut e = envelope("<jürgen@x.org>", &["<b@y.org>"]);
+    e.mail_params.body = Some(BodyType::EightBitMime);
+    e.mail_params.ret = Some(Ret::Full);
+    let server =
+        b"220 mx\r\n250-mx\r\n250-8BITMIME\r\n250-SMTPUTF8\r\n250 DSN\r\n250 ok\r\n221 bye\r\n";
+    let run = transcript(config(), vec![e], &[server]);
+    assert!(
+        run.wire_str()
+            .contains("MAIL FROM:<jürgen@x.org> BODY=8BITMIME SMTPUTF8 RET=FULL\r\n"),
+        "{}",
+        run.wire_str()
+    );
+}
+
+#[test]
+fn eight_bit_content_without_8bitmime_aborts() {
+    let server = b"220 mx\r\n250 mx\r\n250 ok\r\n250 ok\r\n354 go\r\n250 ok\r\n";
+    let mut session = ClientSession::new(config());
+    session
+        .send_mail(envelope("<a@x.org>", &["<b@y.org>"]))
+        .unwrap();
+    let run = drive(
+        &mut session,
+        &[server],
+        Split::Whole,
+        "Grüße\r\n".as_bytes(),
+        100,
+    );
+    assert_eq!(error(&run), Some(ClientError::EightBitNotSupported));
+    assert!(matches!(
+        failure(&run, 0),
+        Some(TransactionFailure::Refused(_))
+    ));
+    // No end of data after a message cut short.
+    assert!(run.wire_str().ends_with("DATA\r\n"));
+    assert!(run.closed);
+}
+
+#[test]
+fn lmtp_reports_each_recipient() {
+    let mut config = config();
+    config.protocol = Protocol::Lmtp;
+    let server = b"220 lmtp ready\r\n250-lmtp\r\n250-PIPELINING\r\n250 ENHANCEDSTATUSCODES\r\n\
+        250 ok\r\n250 ok\r\n550 5.1.1 unknown\r\n250 ok\r\n354 go\r\n\
+        250 2.0.0 <b> delivered\r\n452 4.2.2 <d> mailbox full\r\n221 bye\r\n";
+    let run = transcript(
+        config,
+        vec![envelope(
+            "<a@x.org>",
+            &["<b@y.org>", "<c@y.org>", "<d@y.org>"],
+        )],
+        &[server],
+    );
+    assert!(run.wire_str().starts_with("LHLO client.example.org\r\n"));
+    let deliveries: Vec<_> = run
+        .events
+        .iter()
+        .filter_map(|e| match e {
+            ClientEvent::RecipientDelivery {
+                recipient, reply, ..
+            } => Some((recipient.to_string(), reply.code().as_u16())),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        deliveries,
+        [("<b@y.org>".into(), 250), ("<d@y.org>".into(), 452)]
+    );
+    assert!(accepted(&run, 0));
+
+    // Every recipient failing fails the message with the last reply.
+    let mut config = client_support::config();
+    config.protocol = Protocol::Lmtp;
+    let server = b"220 lmtp\r\n250 lmtp\r\n250 ok\r\n250 ok\r\n354 go\r\n452 full\r\n221 bye\r\n";
+    let run = transcript(
+        config,
+        vec![envelope("<a@x.org>", &["<b@y.org>"])],
+        &[server],
+    );
+    assert!(
+        matches!(failure(&run, 0), Some(TransactionFailure::MessageRejected(r)) if r.code().as_u16() == 452)
+    );
+}
+
+#[test]
+fn service_closing_mid_transaction() {
+    let server = script(&[EHLO_PIPE, b"250 ok\r\n421 4.4.2 shutting down\r\n"]);
+    let run = transcript(
+        config(),
+        vec![
+            envelope("<a@x.org>", &["<b@y.org>", "<c@y.org>"]),
+            envelope("<a@x.org>", &["<d@y.org>"]),
+        ],
+        &[&server],
+    );
+    assert!(
+        matches!(error(&run), Some(ClientError::ServiceClosing(r)) if r.code().as_u16() == 421)
+    );
+    assert_eq!(failure(&run, 0), Some(TransactionFailure::Interrupted));
+    assert_eq!(failure(&run, 1), Some(TransactionFailure::NotSent));
+    assert!(run.closed);
+    assert!(!run.wire_str().contains("QUIT"));
+}
+
+#[test]
+fn greeting_refusals() {
+    let run = transcript(
+        config(),
+        vec![envelope("<a@x.org>", &["<b@y.org>"])],
+        &[b"554 no service\r\n221 bye\r\n"],
+    );
+    assert!(matches!(error(&run), Some(ClientError::GreetingRefused(_))));
+    assert_eq!(run.wire_str(), "QUIT\r\n");
+    let run = transcript(config(), vec![], &[b"421 busy\r\n"]);
+    assert!(matches!(error(&run), Some(ClientError::ServiceClosing(_))));
+    assert_eq!(run.wire_str(), "");
+    assert!(run.closed);
+}
+
+/// What each reply class does at each step of a plain transaction.
+#[test]
+fn every_reply_class_at_every_step() {
+    let steps: [&[u8]; 6] = [
+        b"220 mx\r\n",
+        b"250 mx\r\n",
+        b"250 ok\r\n",
+        b"250 ok\r\n",
+        b"354 go\r\n",
+        b"250 ok\r\n",
+    ];
+    for step in 0..steps.len() {
+        for class in [b'2', b'3', b'4', b'5'] {
+            let mut server = steps[..step].concat();
+            let reply = format!("{}51 reply\r\n", class as char);
+            server.extend_from_slice(reply.as_bytes());
+            server.extend_from_slice(b"250 more\r\n221 bye\r\n");
+            let run = transcript(
+                config(),
+                vec![envelope("<a@x.org>", &["<b@y.org>"])],
+                &[&server],
+            );
+            let expected_ok = steps[step][0] == class;
+            // Whatever comes, the message ends in exactly one outcome and
+            // the session ends.
+            let outcomes = run
+                .events
+                .iter()
+                .filter(|e| {
+                    matches!(
+                        e,
+                        ClientEvent::MessageAccepted { .. } | ClientEvent::TransactionFailed { .. }
+                    )
+                })
+                .count();
+            assert_eq!(outcomes, 1, "step {step} class {}: {run:?}", class as char);
+            assert!(run.closed, "step {step}");
+            if !expected_ok {
+                assert!(!accepted(&run, 0), "step {step} class {}", class as char);
+            }
+        }
+    }
+}
+
+#[test]
+fn timeouts_follow_rfc_5321() {
+    let mut session = ClientSession::new(config());
+    session
+        .send_mail(envelope("<a@x.org>", &["<b@y.org>"]))
+        .unwrap();
+    let minutes = |s: &ClientSession| s.timeout_hint().map(|d| d.as_secs() / 60);
+    assert_eq!(minutes(&session), Some(5));
+    let feed = |s: &mut ClientSession, input: &[u8]| {
+        assert_eq!(s.receive(input), input.len());
+        while !s.poll_output().is_blocking() {}
+    };
+    feed(&mut session, b"220 mx\r\n");
+    assert_eq!(minutes(&session), Some(5));
+    feed(&mut session, b"250 mx\r\n250 ok\r\n250 ok\r\n");
+    assert_eq!(minutes(&session), Some(2));
+    feed(&mut session, b"354 go\r\n");
+    assert_eq!(minutes(&session), Some(3));
+    session.finish_content().unwrap();
+    assert_eq!(minutes(&session), Some(10));
+    session.handle_timeout();
+    let mut events = Vec::new();
+    loop {
+        match session.poll_output() {
+            Output::Event(e) => events.push(e),
+            Output::Closed => break,
+            Output::Transmit(_) => {}
+            other => panic!("{other:?}"),
+        }
+    }
+    assert_eq!(
+        events[0],
+        ClientEvent::Error(ClientError::Timeout(Wait::DataTermination))
+    );
+    assert_eq!(
+        events[1],
+        ClientEvent::TransactionFailed {
+            id: TransactionId::clone(&session_id()),
+            failure: TransactionFailure::Interrupted
+        }
+    );
+    assert_eq!(session.timeout_hint(), None);
+}
+
+fn session_id() -> TransactionId {
+    let mut session = ClientSession::new(config());
+    session
+        .send_mail(envelope("<a@x.org>", &["<b@y.org>"]))
+        .unwrap()
+}
+
+#[test]
+fn noop_and_bdat() {
+    let mut config = config();
+    config.chunking = true;
+    let server = b"220 mx\r\n250-mx\r\n250-PIPELINING\r\n250-BINARYMIME\r\n250 CHUNKING\r\n\
+        250 noop\r\n250 ok\r\n250 ok\r\n250 2.0.0 queued\r\n221 bye\r\n";
+    let mut session = ClientSession::new(config);
+    session.noop().unwrap();
+    session
+        .send_mail(envelope("<a@x.org>", &["<b@y.org>"]))
+        .unwrap();
+    session.quit();
+    let run = drive(&mut session, &[server], Split::Whole, b".dot\nline\r\n", 3);
+    assert!(run.has(|e| matches!(e, ClientEvent::NoopReply(_))));
+    assert!(accepted(&run, 0));
+    // No stuffing in BDAT, but bare LF still repaired.
+    assert!(
+        run.wire_str()
+            .ends_with("RCPT TO:<b@y.org>\r\nBDAT 12 LAST\r\n.dot\r\nline\r\nQUIT\r\n"),
+        "{}",
+        run.wire_str()
+    );
+}
+
+#[test]
+fn bdat_binarymime_sends_content_as_is() {
+    let mut config = config();
+    config.chunking = true;
+    let server = b"220 mx\r\n250-mx\r\n250-BINARYMIME\r\n250 CHUNKING\r\n250 ok\r\n250 ok\r\n250 queued\r\n221 bye\r\n";
+    let mut e = envelope("<a@x.org>", &["<b@y.org>"]);
+    e.mail_params.body = Some(BodyType::BinaryMime);
+    let mut session = ClientSession::new(config);
+    session.send_mail(e).unwrap();
+    session.quit();
+    let run = drive(&mut session, &[server], Split::Whole, b"\x00\xff\n.\r", 100);
+    assert!(accepted(&run, 0));
+    assert!(run
+        .wire()
+        .ends_with(b"BDAT 5 LAST\r\n\x00\xff\n.\rQUIT\r\n"));
+}
+
+#[test]
+fn large_content_streams_in_a_bounded_window() {
+    let server = b"220 mx\r\n250 mx\r\n250 ok\r\n250 ok\r\n354 go\r\n250 ok\r\n221 bye\r\n";
+    let body = "line of text\r\n".repeat(50_000);
+    let mut session = ClientSession::new(config());
+    session
+        .send_mail(envelope("<a@x.org>", &["<b@y.org>"]))
+        .unwrap();
+    session.quit();
+    let run = drive(
+        &mut session,
+        &[server],
+        Split::Whole,
+        body.as_bytes(),
+        1 << 20,
+    );
+    assert!(accepted(&run, 0));
+    let largest = run.transmits.iter().map(Vec::len).max().unwrap();
+    assert!(largest <= 2 * smtpwire::limits::DEFAULT_CLIENT_CONTENT_WINDOW);
+    assert!(run.wire_str().contains(&body));
+}
+
+const SCRIPTS: [&[u8]; 4] = [
+    b"220 mx ESMTP\r\n250-mx\r\n250-PIPELINING\r\n250 SIZE 100000\r\n250 2.1.0 ok\r\n\
+      250 2.1.5 ok\r\n550-5.1.1 no such\r\n550 5.1.1 user\r\n354 go\r\n250 2.0.0 queued\r\n\
+      250 2.1.0 ok\r\n452 4.2.2 full\r\n250 ok\r\n354 go\r\n250 queued\r\n221 bye\r\n",
+    b"220 mx\r\n502 no\r\n250 mx\r\n250 ok\r\n550 no\r\n550 no\r\n250 reset\r\n250 ok\r\n\
+      250 ok\r\n250 ok\r\n354 go\r\n554 rejected\r\n221 bye\r\n",
+    b"220 mx\r\n250-mx\r\n250-PIPELINING\r\n250 CHUNKING\r\n250 ok\r\n250 ok\r\n250 ok\r\n\
+      250 queued\r\n250 ok\r\n250 ok\r\n250 ok\r\n250 queued\r\n221 bye\r\n",
+    b"220 mx\r\n250-mx\r\n250 PIPELINING\r\n250 ok\r\n250 ok\r\n250-a\r\n251 b\r\n",
+];
+
+fn script_run(index: usize, split: Split) -> Run {
+    let mut config = config();
+    config.chunking = true;
+    transcript_split(
+        config,
+        vec![
+            envelope("<a@x.org>", &["<b@y.org>", "<c@y.org>"]),
+            envelope("<a@x.org>", &["<d@y.org>", "<e@y.org>"]),
+        ],
+        &[SCRIPTS[index]],
+        split,
+    )
+}
+
+/// Adjacent transmits merged: how they are cut depends on when input came.
+fn settled(run: &Run) -> (Vec<ClientEvent>, Vec<u8>) {
+    (run.events.clone(), run.wire())
+}
+
+#[test]
+fn chunking_invariant_every_split() {
+    for (index, script) in SCRIPTS.iter().enumerate() {
+        let whole = settled(&script_run(index, Split::Whole));
+        assert!(!whole.0.is_empty());
+        assert_eq!(
+            settled(&script_run(index, Split::Bytes)),
+            whole,
+            "script {index} bytewise"
+        );
+        for at in 0..script.len() {
+            assert_eq!(
+                settled(&script_run(index, Split::At(at))),
+                whole,
+                "script {index} at {at}"
+            );
+        }
+    }
+}
+
+proptest! {
+    #[test]
+    fn chunking_invariant_random(index in 0..SCRIPTS.len(), sizes in proptest::collection::vec(1usize..40, 1..20)) {
+        let whole = settled(&script_run(index, Split::Whole));
+        prop_assert_eq!(settled(&script_run(index, Split::Chunks(sizes))), whole);
+    }
+}

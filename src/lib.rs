@@ -16,7 +16,7 @@
 //! - [`framing`]: the only incremental code: command lines and whole replies
 //!   out of a byte stream.
 //! - [`data`]: message content both ways: dot-stuffing, the end of data, BDAT chunks.
-//! - [`Output`]: what a session asks of its caller next, shared by both sessions.
+//! - [`Output`] and [`Protocol`]: what the two sessions share.
 //! - [`server`]: the sans-IO SMTP and LMTP server session.
 //! - [`client`]: the client session, sending queued messages over SMTP or LMTP.
 #![no_std]
@@ -35,11 +35,11 @@ pub mod command;
 pub mod data;
 pub mod framing;
 pub mod limits;
-mod output;
 pub mod params;
 pub mod proxy;
 pub mod reply;
 pub mod server;
+mod session;
 mod text;
 pub mod xtext;
 
@@ -49,10 +49,10 @@ pub use address::{
 pub use capability::Capabilities;
 pub use command::{Argument, Command, CommandError, InitialResponse, ParseOptions, UnknownVerb};
 pub use data::{BdatDecoder, BdatEncoder, DataDecoder, DataEncoder};
-pub use output::Output;
 pub use params::{
     AuthParam, BodyType, ByMode, DeliverBy, EnvelopeId, FutureRelease, HoldUntil, MailParameters,
     MtPriority, Notify, NotifyOn, Orcpt, OrcptType, ParamError, Parameter, RcptParameters, Ret,
 };
 pub use reply::{EnhancedStatusCode, Reply, ReplyClass, ReplyCode, ReplyError};
+pub use session::{Output, Protocol};
 pub use text::{Text, TextError};

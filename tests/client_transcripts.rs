@@ -7,10 +7,11 @@ use client_support::{config, drive, envelope, transcript, transcript_split, Run,
 use proptest::prelude::*;
 use smtpwire::auth::{Credentials, LoginCredentials, PlainCredentials, Secret};
 use smtpwire::client::{
-    AuthConfig, ClientError, ClientEvent, ClientSession, Protocol, StartTlsPolicy,
-    TransactionFailure, TransactionId, Unsupported, Wait,
+    AuthConfig, ClientError, ClientEvent, ClientSession, StartTlsPolicy, TransactionFailure,
+    TransactionId, Unsupported, Wait,
 };
 use smtpwire::params::{BodyType, Notify, NotifyOn, Ret};
+use smtpwire::Protocol;
 use smtpwire::{Output, ReplyCode, Text};
 
 const EHLO_PIPE: &[u8] = b"220 mx.example.net ESMTP\r\n250-mx.example.net\r\n250-PIPELINING\r\n\

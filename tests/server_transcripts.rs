@@ -3,7 +3,8 @@
 
 mod support;
 
-use smtpwire::server::{AuthPolicy, EarlyTalkerPolicy, Protocol, ServerConfig, ServerEvent};
+use smtpwire::server::{AuthPolicy, EarlyTalkerPolicy, ServerConfig, ServerEvent};
+use smtpwire::Protocol;
 use smtpwire::Text;
 use support::{accept_all, check_transcript, config, run, transcript, Verdict};
 

@@ -3,8 +3,9 @@
 //! sends outside message content is a well-formed command.
 
 use bytes::Bytes;
-use smtpwire::client::{ClientConfig, ClientSession, Envelope, Protocol, StartTlsPolicy};
+use smtpwire::client::{ClientConfig, ClientSession, Envelope, StartTlsPolicy};
 use smtpwire::limits::{DEFAULT_MAX_REPLY_BYTES, DEFAULT_MAX_REPLY_LINE};
+use smtpwire::Protocol;
 use smtpwire::{Command, Domain, ForwardPath, Output, ReversePath};
 
 pub fn check(data: &[u8]) {

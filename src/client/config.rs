@@ -8,18 +8,7 @@ use crate::auth::{Credentials, Mechanism};
 use crate::data::OutgoingBareNewline;
 use crate::framing::ReplyLimits;
 use crate::limits::DEFAULT_CLIENT_CONTENT_WINDOW;
-
-/// Which protocol the session speaks.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Protocol {
-    /// SMTP (RFC 5321): EHLO with a fall back to HELO, one reply after the
-    /// end of data.
-    #[default]
-    Smtp,
-    /// LMTP (RFC 2033): LHLO, one reply per accepted recipient after the
-    /// end of data.
-    Lmtp,
-}
+use crate::Protocol;
 
 /// What the session does about STARTTLS (RFC 3207) on a cleartext
 /// connection.

@@ -5,13 +5,13 @@ use alloc::boxed::Box;
 use bytes::BytesMut;
 
 use super::{
-    Awaiting, ClientConfig, ClientError, ClientSession, Envelope, Protocol, TransactionFailure,
-    TransactionId,
+    Awaiting, ClientConfig, ClientError, ClientSession, Envelope, TransactionFailure, TransactionId,
 };
 use crate::capability::Capabilities;
 use crate::command::Command;
 use crate::data::{BdatEncoder, DataEncoder, OutgoingBareNewline};
 use crate::params::BodyType;
+use crate::Protocol;
 
 #[derive(Debug)]
 enum State {

@@ -15,7 +15,7 @@ mod replies;
 mod tests;
 
 pub use classify::{classify, Cause, Classification, Permanence};
-pub use config::{AuthConfig, ClientConfig, Protocol, StartTlsPolicy};
+pub use config::{AuthConfig, ClientConfig, StartTlsPolicy};
 pub use envelope::{Envelope, Recipient, Unsupported};
 pub use event::{ClientError, ClientEvent, TransactionFailure, TransactionId, Wait};
 
@@ -29,8 +29,8 @@ use crate::auth::ClientAuth;
 use crate::capability::Capabilities;
 use crate::command::Command;
 use crate::framing::{LineEndPolicy, ReplyAssembler};
-use crate::output::Output;
 use crate::reply::Reply;
+use crate::Output;
 use content::Content;
 
 /// One SMTP or LMTP connection, seen from the client.

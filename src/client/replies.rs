@@ -3,8 +3,8 @@
 use alloc::vec::Vec;
 
 use super::{
-    AuthExchange, Awaiting, ClientError, ClientEvent, ClientSession, Phase, Protocol,
-    StartTlsPolicy, TransactionFailure,
+    AuthExchange, Awaiting, ClientError, ClientEvent, ClientSession, Phase, StartTlsPolicy,
+    TransactionFailure,
 };
 use crate::address::Host;
 use crate::auth::{choose_mechanism, ClientAuth, Mechanism};
@@ -13,6 +13,7 @@ use crate::command::{Command, InitialResponse};
 use crate::framing::ReplyLimits;
 use crate::limits::DEFAULT_MAX_AUTH_LINE;
 use crate::reply::{Reply, ReplyClass, ReplyCode};
+use crate::Protocol;
 use crate::Text;
 
 /// How a reply code reads for most commands.

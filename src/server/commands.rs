@@ -4,7 +4,7 @@
 use bytes::{Buf, Bytes};
 
 use super::checks;
-use super::config::{AuthPolicy, LongLinePolicy, Protocol};
+use super::config::{AuthPolicy, LongLinePolicy};
 use super::event::XclientRequest;
 use super::event::{
     AbortReason, AuthRequest, ConnectRequest, DataRequest, EtrnRequest, HelloRequest, MailRequest,
@@ -19,6 +19,7 @@ use crate::data::{BdatEvent, DataEvent, DataRefusal};
 use crate::framing::FrameError;
 use crate::params::{BodyType, MailParameters, RcptParameters};
 use crate::proxy;
+use crate::Protocol;
 
 /// Which hello verb a client used.
 #[derive(Clone, Copy, PartialEq, Eq)]

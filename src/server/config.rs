@@ -4,18 +4,7 @@ use crate::capability::Capabilities;
 use crate::data::IncomingBareNewline;
 use crate::framing::LineEndPolicy;
 use crate::limits;
-use crate::Text;
-
-/// Whether the session speaks SMTP or LMTP.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Protocol {
-    /// SMTP (RFC 5321): HELO/EHLO, one reply after the end of data.
-    #[default]
-    Smtp,
-    /// LMTP (RFC 2033): LHLO only, one reply per accepted recipient after the
-    /// end of data.
-    Lmtp,
-}
+use crate::{Protocol, Text};
 
 /// When AUTH may be offered and used.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

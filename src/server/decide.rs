@@ -2,13 +2,13 @@
 
 use alloc::vec::Vec;
 
-use super::config::Protocol;
 use super::decision::Pending;
 use super::event::{AbortReason, Reject};
 use super::replies::{self, Canned};
 use super::{Body, Hello, Phase, ServerSession, Transaction};
 use crate::data::DataDecoder;
 use crate::reply::{Reply, ReplyCode};
+use crate::Protocol;
 use crate::Text;
 
 impl ServerSession {

@@ -19,14 +19,12 @@ use crate::address::{ForwardPath, Host};
 use crate::auth::ServerAuth;
 use crate::data::{BdatDecoder, DataDecoder};
 use crate::framing::LineFramer;
-use crate::output::Output;
 use crate::params::MailParameters;
 use crate::reply::{Reply, ReplyCode};
+use crate::Output;
 use crate::Text;
 
-pub use config::{
-    AuthPolicy, EarlyTalkerPolicy, LongLinePolicy, Protocol, ServerConfig, ServerLimits,
-};
+pub use config::{AuthPolicy, EarlyTalkerPolicy, LongLinePolicy, ServerConfig, ServerLimits};
 pub use decision::{Decision, DecisionError};
 pub use event::{
     AbortReason, AuthRequest, ConnectRequest, DataRequest, EtrnRequest, HelloRequest, MailRequest,
@@ -391,8 +389,8 @@ impl ServerSession {
             return Err(DecisionError::NotAwaited);
         };
         let replies = match self.config.protocol {
-            config::Protocol::Lmtp => request.recipients.len(),
-            config::Protocol::Smtp => 1,
+            crate::Protocol::Lmtp => request.recipients.len(),
+            crate::Protocol::Smtp => 1,
         };
         let mut outcomes = outcomes.into_iter();
         for _ in 0..replies {

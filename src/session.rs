@@ -1,5 +1,5 @@
-//! What a session asks of its caller next: the drain-loop vocabulary shared by
-//! the client and server sessions.
+//! What the client and server sessions share: the drain-loop vocabulary and
+//! the protocol they speak.
 
 use bytes::Bytes;
 
@@ -35,4 +35,15 @@ impl<E> Output<E> {
     pub fn is_blocking(&self) -> bool {
         !matches!(self, Output::Transmit(_) | Output::Event(_))
     }
+}
+
+/// Whether a session speaks SMTP or LMTP.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Protocol {
+    /// SMTP (RFC 5321): HELO or EHLO, one reply after the end of data.
+    #[default]
+    Smtp,
+    /// LMTP (RFC 2033): LHLO only, one reply per accepted recipient after the
+    /// end of data.
+    Lmtp,
 }

@@ -74,6 +74,7 @@ impl ServerSession {
                     self.positive(replies::MESSAGE_OK, text.clone());
                 }
                 self.transaction = None;
+                self.reset_error_counts();
             }
             Pending::Verify(_) => match text {
                 // RFC 5321 §3.5.3: 252 when the server will not say.
@@ -86,8 +87,7 @@ impl ServerSession {
                 self.abort_transaction(AbortReason::Reset);
                 self.hello = None;
                 self.authenticated = false;
-                self.errors = 0;
-                self.junk = 0;
+                self.reset_error_counts();
                 self.greet();
             }
         }
@@ -135,6 +135,16 @@ impl ServerSession {
             | Pending::Etrn(_)
             | Pending::Xclient(_) => self.send_reject(reject),
         }
+    }
+
+    /// Starts the error and junk counts afresh: after a delivered message
+    /// (Postfix's limits count "errors without delivering mail"; with
+    /// PIPELINING every refused MAIL or RCPT fails the rest of its group too,
+    /// and a busy sender must not be cut off for that), and for the new client
+    /// an XCLIENT names.
+    pub(super) fn reset_error_counts(&mut self) {
+        self.errors = 0;
+        self.junk = 0;
     }
 
     /// RFC 3207 §4.2: 220, then nothing more in cleartext, and everything

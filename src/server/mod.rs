@@ -401,6 +401,7 @@ impl ServerSession {
             }
         }
         self.transaction = None;
+        self.reset_error_counts();
         Ok(())
     }
 

@@ -1,0 +1,270 @@
+//! ClientSession against ServerSession with no sockets: a transport that
+//! hands bytes across in random pieces, a "TLS" that passes them through,
+//! thousands of messages with random content and random decisions. Every
+//! message the server accepts arrives byte-exact, and both sides agree on
+//! the outcome of every message and recipient.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
+
+use smtpwire::auth::{Credentials, Mechanism, PlainCredentials, Secret};
+use smtpwire::client::{
+    AuthConfig, ClientConfig, ClientEvent, ClientSession, Envelope, StartTlsPolicy,
+};
+use smtpwire::reply::{EnhancedStatusCode, Reply, ReplyCode};
+use smtpwire::server::{AuthPolicy, Reject, ServerConfig, ServerEvent, ServerSession};
+use smtpwire::{Domain, ForwardPath, Output, Protocol, ReversePath, Text};
+
+/// xorshift64*: deterministic randomness without a dependency.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+    fn chance(&mut self, percent: u64) -> bool {
+        self.below(100) < percent
+    }
+}
+
+/// A message body with CRLF lines, some starting with dots, some empty.
+fn content(rng: &mut Rng) -> Vec<u8> {
+    let mut body = Vec::new();
+    for _ in 0..rng.below(60) {
+        match rng.below(8) {
+            0 => body.extend_from_slice(b"."),
+            1 => body.extend_from_slice(b".."),
+            2 => body.extend_from_slice(b".leading dot"),
+            3 => {}
+            _ => {
+                for _ in 0..rng.below(120) {
+                    body.push(b' ' + rng.below(95) as u8);
+                }
+            }
+        }
+        body.extend_from_slice(b"\r\n");
+    }
+    body
+}
+
+fn refuse(code: u16) -> Reject {
+    let code = ReplyCode::new(code).unwrap();
+    let enhanced = EnhancedStatusCode::new((code.as_u16() / 100) as u8, 0, 0).unwrap();
+    Reject::new(Reply::with_enhanced(code, enhanced, Text::from_static("refused")).unwrap())
+        .unwrap()
+}
+
+#[derive(Default)]
+struct Tally {
+    /// Message content the server accepted, by the order it was accepted.
+    delivered: Vec<Vec<u8>>,
+    /// The client's view: content of each message it was told was accepted.
+    confirmed: Vec<Vec<u8>>,
+    failed: usize,
+    rejected_recipients: usize,
+}
+
+struct Scenario {
+    seed: u64,
+    messages: usize,
+    protocol: Protocol,
+    tls: bool,
+    auth: bool,
+    pipelining: bool,
+    chunking: bool,
+}
+
+fn run(scenario: &Scenario) -> Tally {
+    let mut rng = Rng(scenario.seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1);
+    let mut server_config = ServerConfig::new(Text::from_static("mx.example.org"));
+    server_config.protocol = scenario.protocol;
+    server_config.capabilities.starttls = scenario.tls;
+    server_config.capabilities.pipelining = scenario.pipelining;
+    server_config.capabilities.chunking = scenario.chunking;
+    server_config.capabilities.binary_mime = scenario.chunking;
+    if scenario.auth {
+        server_config.capabilities.auth = vec![Mechanism::Plain, Mechanism::Login];
+    }
+    server_config.auth_policy = AuthPolicy::TlsOnly;
+    let mut server = ServerSession::new(Arc::new(server_config));
+
+    let mut client_config = ClientConfig::new(Domain::parse("client.example.org").unwrap());
+    client_config.protocol = scenario.protocol;
+    client_config.chunking = scenario.chunking;
+    client_config.starttls = if scenario.tls {
+        StartTlsPolicy::Required
+    } else {
+        StartTlsPolicy::Never
+    };
+    if scenario.auth {
+        let credentials = PlainCredentials::new(
+            None,
+            Text::from_static("user"),
+            Secret::new("pass").unwrap(),
+        )
+        .unwrap();
+        client_config.auth = Some(AuthConfig::new(Credentials::Plain(credentials)));
+    }
+    let mut client = ClientSession::new(client_config);
+
+    // What the client sent, by transaction, to check against what arrived.
+    let mut sent: HashMap<_, Vec<u8>> = HashMap::new();
+    let mut unsent: HashMap<_, Vec<u8>> = HashMap::new();
+    for n in 0..scenario.messages {
+        let mut envelope = Envelope::new(ReversePath::parse("<sender@example.org>").unwrap());
+        for r in 0..=rng.below(4) {
+            let to = format!("<r{n}-{r}@example.com>");
+            envelope.add_recipient(ForwardPath::parse(&to).unwrap());
+        }
+        let id = client.send_mail(envelope).unwrap();
+        let body = content(&mut rng);
+        sent.insert(id, body.clone());
+        unsent.insert(id, body);
+    }
+    client.quit();
+
+    let mut tally = Tally::default();
+    let mut to_server: VecDeque<u8> = VecDeque::new();
+    let mut to_client: VecDeque<u8> = VecDeque::new();
+    let mut receiving: Vec<u8> = Vec::new();
+    let (mut client_closed, mut server_closed) = (false, false);
+    let mut idle_rounds = 0;
+    while !(client_closed && server_closed) {
+        let mut progress = false;
+        // The client side.
+        loop {
+            match client.poll_output() {
+                Output::Transmit(bytes) => to_server.extend(bytes.iter()),
+                Output::Event(ClientEvent::MessageAccepted { id, .. }) => {
+                    tally.confirmed.push(sent[&id].clone())
+                }
+                Output::Event(ClientEvent::TransactionFailed { .. }) => tally.failed += 1,
+                Output::Event(ClientEvent::RecipientRejected { .. }) => {
+                    tally.rejected_recipients += 1
+                }
+                Output::Event(ClientEvent::Error(err)) => panic!("client error {err:?}"),
+                Output::Event(_) => {}
+                Output::AwaitingDecision => match client.wants_content() {
+                    Some(id) => {
+                        let body = unsent.get_mut(&id).expect("content asked for once");
+                        if body.is_empty() {
+                            client.finish_content().unwrap();
+                            unsent.remove(&id);
+                        } else {
+                            let piece = 1 + rng.below(body.len() as u64) as usize;
+                            let taken = client.send_content(&body[..piece]).unwrap();
+                            body.drain(..taken);
+                        }
+                    }
+                    None => break,
+                },
+                Output::StartTls => client.tls_established(),
+                Output::NeedInput => break,
+                Output::Closed => {
+                    client_closed = true;
+                    break;
+                }
+            }
+            progress = true;
+        }
+        // The server side.
+        loop {
+            match server.poll_output() {
+                Output::Transmit(bytes) => to_client.extend(bytes.iter()),
+                Output::Event(ServerEvent::Content(chunk)) => receiving.extend_from_slice(&chunk),
+                Output::Event(ServerEvent::Aborted(_)) => receiving.clear(),
+                Output::Event(ServerEvent::Rcpt(request)) if rng.chance(15) => {
+                    server.reject(request, refuse(550)).unwrap()
+                }
+                Output::Event(ServerEvent::Mail(request)) if rng.chance(5) => {
+                    server.reject(request, refuse(451)).unwrap()
+                }
+                Output::Event(ServerEvent::Message(request)) => {
+                    let body = std::mem::take(&mut receiving);
+                    if rng.chance(10) {
+                        server.reject(request, refuse(554)).unwrap();
+                    } else {
+                        tally.delivered.push(body);
+                        server.accept(request).unwrap();
+                    }
+                }
+                Output::Event(event) => server.accept_event(event).unwrap(),
+                Output::StartTls => server.tls_established(),
+                Output::NeedInput | Output::AwaitingDecision => break,
+                Output::Closed => {
+                    server_closed = true;
+                    break;
+                }
+            }
+            progress = true;
+        }
+        // The transport: random pieces each way.
+        if !to_server.is_empty() && !server_closed {
+            let n = 1 + rng.below(to_server.len() as u64) as usize;
+            let piece: Vec<u8> = to_server.iter().take(n).copied().collect();
+            let taken = server.receive(&piece);
+            to_server.drain(..taken);
+            progress |= taken > 0;
+        } else if client_closed && !server_closed {
+            server.receive_eof();
+        }
+        if !to_client.is_empty() && !client_closed {
+            let n = 1 + rng.below(to_client.len() as u64) as usize;
+            let piece: Vec<u8> = to_client.iter().take(n).copied().collect();
+            let taken = client.receive(&piece);
+            to_client.drain(..taken);
+            progress |= taken > 0;
+        } else if server_closed && !client_closed {
+            client.receive_eof();
+        }
+        idle_rounds = if progress { 0 } else { idle_rounds + 1 };
+        assert!(idle_rounds < 3, "neither side can move");
+    }
+    tally
+}
+
+fn check(scenario: Scenario) {
+    let tally = run(&scenario);
+    assert_eq!(
+        tally.delivered, tally.confirmed,
+        "seed {}: the client's view of what was delivered differs from the server's",
+        scenario.seed
+    );
+    assert_eq!(tally.delivered.len() + tally.failed, scenario.messages);
+}
+
+#[test]
+fn thousands_of_messages_arrive_byte_exact() {
+    for seed in 0..20 {
+        check(Scenario {
+            seed,
+            messages: 100,
+            protocol: Protocol::Smtp,
+            tls: seed % 2 == 0,
+            auth: seed % 4 == 0,
+            pipelining: seed % 3 != 0,
+            chunking: seed % 5 == 0,
+        });
+    }
+}
+
+#[test]
+fn lmtp_messages_arrive_byte_exact() {
+    for seed in 100..105 {
+        check(Scenario {
+            seed,
+            messages: 100,
+            protocol: Protocol::Lmtp,
+            tls: false,
+            auth: false,
+            pipelining: true,
+            chunking: seed % 2 == 0,
+        });
+    }
+}

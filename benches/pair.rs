@@ -22,8 +22,9 @@ fn body() -> Vec<u8> {
 /// client saw accepted.
 fn connection(server_config: &Arc<ServerConfig>, body: &[u8]) -> usize {
     let mut server = ServerSession::new(Arc::clone(server_config));
-    let mut client =
-        ClientSession::new(ClientConfig::new(Domain::parse("client.example.org").unwrap()));
+    let mut client = ClientSession::new(ClientConfig::new(
+        Domain::parse("client.example.org").unwrap(),
+    ));
     for _ in 0..MESSAGES {
         let mut envelope = Envelope::new(ReversePath::parse("<sender@example.org>").unwrap());
         for to in ["<a@example.com>", "<b@example.com>", "<c@example.com>"] {
@@ -88,7 +89,11 @@ fn bench(c: &mut Criterion) {
         config.capabilities.pipelining = pipelining;
         let config = Arc::new(config);
         assert_eq!(connection(&config, &body), MESSAGES);
-        let name = if pipelining { "pipelining" } else { "one command at a time" };
+        let name = if pipelining {
+            "pipelining"
+        } else {
+            "one command at a time"
+        };
         group.bench_function(name, |b| b.iter(|| connection(&config, &body)));
         let best = (0..10)
             .map(|_| {

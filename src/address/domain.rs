@@ -24,7 +24,7 @@ use core::net::{Ipv4Addr, Ipv6Addr};
 /// assert!(Domain::parse("-bad.example").is_err());
 /// ```
 #[derive(Clone, PartialEq, Eq, Hash)]
-pub struct Domain(Text);
+pub struct Domain(pub(super) Text);
 
 impl Domain {
     /// The domain as written.
@@ -64,7 +64,37 @@ pub(crate) fn scan_domain(src: &Bytes, input: &[u8]) -> Result<(Domain, usize), 
 }
 
 /// Length of the domain at the start of `input`.
+///
+/// One pass over the letters, digits, hyphens, UTF-8 bytes and dots finds
+/// where the domain ends and whether its labels are plainly valid; only a
+/// domain that is not is looked at again, label by label, for the exact error.
+#[inline]
 pub(crate) fn domain_len(input: &[u8]) -> Result<usize, AddressError> {
+    // The start acts as a dot: a label may not begin with a dot or hyphen.
+    let mut prev = b'.';
+    let mut end = 0;
+    let mut label = 0;
+    let mut suspect = false;
+    for &byte in input {
+        if !class::is(byte, class::LABEL | class::DOT) {
+            break;
+        }
+        let dot = byte == b'.';
+        suspect |= (prev == b'.' && (dot || byte == b'-')) || (prev == b'-' && dot);
+        label = if dot { 0 } else { label + 1 };
+        // Long UTF-8 labels are allowed; the careful pass tells them apart.
+        suspect |= label > MAX_DOMAIN_LABEL_LEN;
+        prev = byte;
+        end += 1;
+    }
+    if suspect || prev == b'.' || prev == b'-' || end > MAX_DOMAIN_LEN {
+        return domain_len_by_label(input);
+    }
+    Ok(end)
+}
+
+/// [`domain_len`] one label at a time, reporting the first fault.
+fn domain_len_by_label(input: &[u8]) -> Result<usize, AddressError> {
     let mut end = 0;
     loop {
         let rest = input.get(end..).unwrap_or_default();
@@ -157,21 +187,39 @@ pub(crate) fn scan_literal(
     src: &Bytes,
     input: &[u8],
 ) -> Result<(AddressLiteral, usize), AddressError> {
+    let (literal, len) = read_literal(input)?;
+    let literal = match literal {
+        RawLiteral::V4(address) => AddressLiteral::V4(address),
+        RawLiteral::V6(address) => AddressLiteral::V6(address),
+        RawLiteral::General { tag, content } => AddressLiteral::General {
+            tag: piece(src, tag),
+            content: piece(src, content),
+        },
+    };
+    Ok((literal, len))
+}
+
+/// An address literal checked and split, its text not yet taken.
+pub(crate) enum RawLiteral<'a> {
+    V4(Ipv4Addr),
+    V6(Ipv6Addr),
+    General { tag: &'a [u8], content: &'a [u8] },
+}
+
+/// Reads the bracketed literal at the start of `input`.
+pub(crate) fn read_literal(input: &[u8]) -> Result<(RawLiteral<'_>, usize), AddressError> {
     let invalid = AddressError::InvalidAddressLiteral;
     let rest = input.strip_prefix(b"[").ok_or(invalid)?;
     let close = memchr::memchr(b']', rest).ok_or(invalid)?;
     let inner = rest.get(..close).ok_or(invalid)?;
     let literal = match memchr::memchr(b':', inner) {
-        None => AddressLiteral::V4(parse_ipv4(inner).ok_or(invalid)?),
+        None => RawLiteral::V4(parse_ipv4(inner).ok_or(invalid)?),
         Some(colon) => {
             let (tag, content) = (&inner[..colon], &inner[colon + 1..]);
             if tag.eq_ignore_ascii_case(b"IPv6") {
-                AddressLiteral::V6(parse_ipv6(content).ok_or(invalid)?)
+                RawLiteral::V6(parse_ipv6(content).ok_or(invalid)?)
             } else if is_general_tag(tag) && is_dcontent(content) {
-                AddressLiteral::General {
-                    tag: piece(src, tag),
-                    content: piece(src, content),
-                }
+                RawLiteral::General { tag, content }
             } else {
                 return Err(invalid);
             }
@@ -314,6 +362,24 @@ impl From<AddressLiteral> for Host {
 mod tests {
     use super::*;
     use alloc::string::ToString;
+    use alloc::vec::Vec;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn one_pass_agrees_with_label_by_label(
+            pieces in proptest::collection::vec(
+                prop_oneof![
+                    Just(&b"a"[..]), Just(&b"-"[..]), Just(&b"."[..]), Just(&b">"[..]),
+                    Just("ü".as_bytes()), Just(&b"x"[..]),
+                ],
+                0..300,
+            ),
+        ) {
+            let input: Vec<u8> = pieces.concat();
+            prop_assert_eq!(domain_len(&input), domain_len_by_label(&input));
+        }
+    }
 
     #[test]
     fn domains() {

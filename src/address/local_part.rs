@@ -26,7 +26,7 @@ use core::fmt;
 /// assert_eq!(LocalPart::from_value("john doe").unwrap().as_str(), "\"john doe\"");
 /// ```
 #[derive(Clone, PartialEq, Eq, Hash)]
-pub struct LocalPart(Text);
+pub struct LocalPart(pub(super) Text);
 
 impl LocalPart {
     /// The local part from its unquoted value, quoted only when it is not a
@@ -123,6 +123,14 @@ pub(crate) fn scan_local_part(
     src: &Bytes,
     input: &[u8],
 ) -> Result<(LocalPart, usize), AddressError> {
+    let len = local_part_len(input)?;
+    let wire = input.get(..len).unwrap_or_default();
+    Ok((LocalPart(piece(src, wire)), len))
+}
+
+/// Length of the local part at the start of `input`.
+#[inline]
+pub(crate) fn local_part_len(input: &[u8]) -> Result<usize, AddressError> {
     let len = if input.first() == Some(&b'"') {
         quoted_string_len(input)
     } else {
@@ -132,25 +140,27 @@ pub(crate) fn scan_local_part(
     if len > MAX_LOCAL_PART_LEN {
         return Err(AddressError::LocalPartTooLong { len });
     }
-    let wire = input.get(..len).unwrap_or_default();
-    Ok((LocalPart(piece(src, wire)), len))
+    Ok(len)
 }
 
 /// Length of the `Dot-string` at the start of `input`: atoms joined by
-/// single dots.
+/// single dots, read in one pass over atext and dots.
+#[inline]
 fn dot_string_len(input: &[u8]) -> Option<usize> {
+    // The start acts as a dot: no atom may be empty.
+    let mut after_dot = true;
+    let mut empty_atom = false;
     let mut end = 0;
-    loop {
-        let atom = class::run(input.get(end..).unwrap_or_default(), class::ATEXT);
-        if atom == 0 {
-            return None;
+    for &byte in input {
+        if !class::is(byte, class::ATEXT | class::DOT) {
+            break;
         }
-        end += atom;
-        if input.get(end) != Some(&b'.') {
-            return Some(end);
-        }
+        let dot = byte == b'.';
+        empty_atom |= after_dot && dot;
+        after_dot = dot;
         end += 1;
     }
+    (!empty_atom && !after_dot).then_some(end)
 }
 
 /// Length of the `Quoted-string` at the start of `input`, quotes included:
@@ -188,6 +198,40 @@ impl fmt::Debug for LocalPart {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use alloc::vec::Vec;
+    use proptest::prelude::*;
+
+    /// `Dot-string` read atom by atom, as the grammar is written.
+    fn dot_string_len_by_atom(input: &[u8]) -> Option<usize> {
+        let mut end = 0;
+        loop {
+            let atom = class::run(input.get(end..).unwrap_or_default(), class::ATEXT);
+            if atom == 0 {
+                return None;
+            }
+            end += atom;
+            if input.get(end) != Some(&b'.') {
+                return Some(end);
+            }
+            end += 1;
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn one_pass_agrees_with_atom_by_atom(
+            pieces in proptest::collection::vec(
+                prop_oneof![
+                    Just(&b"a"[..]), Just(&b"."[..]), Just(&b"@"[..]), Just(&b"+"[..]),
+                    Just("ü".as_bytes()), Just(&b" "[..]),
+                ],
+                0..80,
+            ),
+        ) {
+            let input: Vec<u8> = pieces.concat();
+            prop_assert_eq!(dot_string_len(&input), dot_string_len_by_atom(&input));
+        }
+    }
 
     #[test]
     fn dot_strings() {

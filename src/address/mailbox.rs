@@ -1,16 +1,24 @@
 //! Mailboxes and the reverse and forward paths that carry them.
 
-use super::domain::{domain_len, scan_host};
-use super::local_part::scan_local_part;
-use super::{whole_input_parsers, AddressError, Host, LocalPart};
+use super::domain::{domain_len, read_literal, RawLiteral};
+use super::local_part::local_part_len;
+use super::{piece, whole_input_parsers, AddressError, AddressLiteral, Domain, Host, LocalPart};
 use crate::limits::MAX_PATH_LEN;
+use crate::Text;
 use bytes::Bytes;
 use core::fmt;
+use core::hash::{Hash, Hasher};
 
 /// `Local-part "@" ( Domain / address-literal )` (RFC 5321 §4.1.2).
 ///
 /// A mailbox is always short enough to fit in a path: at most
 /// [`MAX_PATH_LEN`](crate::limits::MAX_PATH_LEN) − 2 octets.
+///
+/// A parsed mailbox keeps its text as it was written, in one piece of the
+/// input; [`local_part`](Mailbox::local_part) and [`host`](Mailbox::host)
+/// hand out the parts. Two mailboxes are equal when their local parts are
+/// the same text and their hosts are equal [`Host`]s, so an address literal
+/// matches however it was written.
 ///
 /// ```
 /// use smtpwire::Mailbox;
@@ -18,90 +26,155 @@ use core::fmt;
 /// let mailbox = Mailbox::parse(r#""john \"jd\" doe"@example.com"#).unwrap();
 /// assert_eq!(mailbox.local_part().value(), r#"john "jd" doe"#);
 /// assert_eq!(mailbox.host().to_string(), "example.com");
+/// assert_eq!(mailbox.as_str(), r#""john \"jd\" doe"@example.com"#);
 /// assert!(Mailbox::parse("user@[IPv6:2001:db8::1]").is_ok());
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Clone)]
 pub struct Mailbox {
-    local_part: LocalPart,
-    host: Host,
+    /// Local part, `@` and host: line-safe UTF-8, checked when it was built.
+    wire: Bytes,
+    /// Where the `@` between the parts is in `wire`.
+    at: usize,
 }
 
 impl Mailbox {
     /// Joins a local part and a host, checking that the result fits in a path.
     pub fn new(local_part: LocalPart, host: Host) -> Result<Self, AddressError> {
-        let mailbox = Mailbox { local_part, host };
-        let len = mailbox.wire_len();
-        if len + 2 > MAX_PATH_LEN {
-            return Err(AddressError::PathTooLong { len: len + 2 });
+        let wire = alloc::format!("{local_part}@{host}");
+        if wire.len() + 2 > MAX_PATH_LEN {
+            return Err(AddressError::PathTooLong {
+                len: wire.len() + 2,
+            });
         }
-        Ok(mailbox)
+        Ok(Mailbox {
+            at: local_part.as_str().len(),
+            wire: Bytes::from(wire),
+        })
     }
 
-    /// The part before the `@`.
-    pub fn local_part(&self) -> &LocalPart {
-        &self.local_part
+    /// The part before the `@`, sharing the mailbox's buffer.
+    pub fn local_part(&self) -> LocalPart {
+        LocalPart(Text::from_parsed(self.wire.slice(..self.at)))
     }
 
-    /// The part after the `@`.
-    pub fn host(&self) -> &Host {
-        &self.host
+    /// The part after the `@`: a domain sharing the mailbox's buffer, or an
+    /// address literal.
+    pub fn host(&self) -> Host {
+        let text = self.host_bytes();
+        match read_literal(text) {
+            Ok((RawLiteral::V4(address), _)) => Host::Literal(AddressLiteral::V4(address)),
+            Ok((RawLiteral::V6(address), _)) => Host::Literal(AddressLiteral::V6(address)),
+            Ok((RawLiteral::General { tag, content }, _)) => {
+                Host::Literal(AddressLiteral::General {
+                    tag: piece(&self.wire, tag),
+                    content: piece(&self.wire, content),
+                })
+            }
+            // A domain never starts with `[`, so it never reads as a literal.
+            Err(_) => Host::Domain(Domain(piece(&self.wire, text))),
+        }
+    }
+
+    /// The mailbox as it was written (address literals included) or, for one
+    /// built with [`Mailbox::new`], as it is displayed.
+    pub fn as_str(&self) -> &str {
+        // Checked to be UTF-8 when built; the fallback keeps this panic-free.
+        core::str::from_utf8(&self.wire).unwrap_or_default()
+    }
+
+    /// The local part as written, quotes and escapes included.
+    pub fn local_part_str(&self) -> &str {
+        self.as_str().get(..self.at).unwrap_or_default()
+    }
+
+    /// The host as written.
+    fn host_bytes(&self) -> &[u8] {
+        self.wire.get(self.at + 1..).unwrap_or_default()
+    }
+
+    /// Whether the host is an address literal.
+    fn has_literal(&self) -> bool {
+        self.host_bytes().first() == Some(&b'[')
     }
 
     /// Whether the mailbox is all ASCII.
     pub fn is_ascii(&self) -> bool {
-        self.local_part.is_ascii() && self.host.is_ascii()
+        self.wire.is_ascii()
     }
 
     /// Whether sending it needs the SMTPUTF8 extension (RFC 6531).
     pub fn needs_smtputf8(&self) -> bool {
         !self.is_ascii()
     }
+}
 
-    fn wire_len(&self) -> usize {
-        let host_len = match &self.host {
-            Host::Domain(domain) => domain.as_str().len(),
-            // Literals display in canonical form, which may differ from the input.
-            Host::Literal(literal) => {
-                let mut counter = LenCounter(0);
-                let _ = fmt::write(&mut counter, format_args!("{literal}"));
-                counter.0
-            }
-        };
-        self.local_part.as_str().len() + 1 + host_len
+impl PartialEq for Mailbox {
+    fn eq(&self, other: &Self) -> bool {
+        if self.local_part_str() != other.local_part_str() {
+            return false;
+        }
+        if self.has_literal() || other.has_literal() {
+            // Literals compare by address, however they were written.
+            self.host() == other.host()
+        } else {
+            self.host_bytes() == other.host_bytes()
+        }
     }
 }
 
-/// Counts what a `Display` impl writes, without allocating.
-struct LenCounter(usize);
+impl Eq for Mailbox {}
 
-impl fmt::Write for LenCounter {
-    fn write_str(&mut self, s: &str) -> fmt::Result {
-        self.0 += s.len();
-        Ok(())
+impl Hash for Mailbox {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.local_part_str().hash(state);
+        if self.has_literal() {
+            self.host().hash(state);
+        } else {
+            self.host_bytes().hash(state);
+        }
+    }
+}
+
+impl fmt::Debug for Mailbox {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Mailbox")
+            .field("local_part", &self.local_part())
+            .field("host", &self.host())
+            .finish()
     }
 }
 
 whole_input_parsers!(Mailbox, scan_mailbox, AddressError::InvalidDomain);
 
-/// Scans the mailbox at the start of `input`.
+/// Scans the mailbox at the start of `input`, taking it as one piece of `src`.
 #[inline]
 pub(crate) fn scan_mailbox(src: &Bytes, input: &[u8]) -> Result<(Mailbox, usize), AddressError> {
-    let (local_part, local_len) = scan_local_part(src, input)?;
-    if input.get(local_len) != Some(&b'@') {
+    let at = local_part_len(input)?;
+    if input.get(at) != Some(&b'@') {
         return Err(AddressError::MissingDomain);
     }
-    let host_input = input.get(local_len + 1..).unwrap_or_default();
-    let (host, host_len) = scan_host(src, host_input)?;
-    let len = local_len + 1 + host_len;
+    let host_input = input.get(at + 1..).unwrap_or_default();
+    let host_len = if host_input.first() == Some(&b'[') {
+        read_literal(host_input)?.1
+    } else {
+        domain_len(host_input)?
+    };
+    let len = at + 1 + host_len;
     if len + 2 > MAX_PATH_LEN {
         return Err(AddressError::PathTooLong { len: len + 2 });
     }
-    Ok((Mailbox { local_part, host }, len))
+    let wire = src.slice_ref(input.get(..len).unwrap_or_default());
+    Ok((Mailbox { wire, at }, len))
 }
 
 impl fmt::Display for Mailbox {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}@{}", self.local_part, self.host)
+        if self.has_literal() {
+            // Literals are written in their canonical form.
+            write!(f, "{}@{}", self.local_part_str(), self.host())
+        } else {
+            f.write_str(self.as_str())
+        }
     }
 }
 
@@ -292,7 +365,7 @@ mod tests {
         assert_eq!(mailbox.local_part().as_str(), "Smith");
         assert_eq!(
             mailbox.host(),
-            &Host::Domain(Domain::parse("bar.com").unwrap())
+            Host::Domain(Domain::parse("bar.com").unwrap())
         );
         let literal = Mailbox::parse("a@[IPv6:::1]").unwrap();
         assert!(matches!(

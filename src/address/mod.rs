@@ -91,6 +91,8 @@ pub(crate) mod class {
     pub(crate) const LABEL: u8 = 1;
     /// `atext` (RFC 5322 §3.2.3) and UTF-8 bytes (RFC 6531 §3.3).
     pub(crate) const ATEXT: u8 = 2;
+    /// The dot that joins labels and atoms.
+    pub(crate) const DOT: u8 = 4;
 
     const fn table() -> [u8; 256] {
         let mut table = [0u8; 256];
@@ -110,6 +112,9 @@ pub(crate) mod class {
             }
             if alnum || special || b >= 0x80 {
                 table[byte] |= ATEXT;
+            }
+            if b == b'.' {
+                table[byte] |= DOT;
             }
             byte += 1;
         }

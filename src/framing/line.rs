@@ -91,6 +91,9 @@ impl LineFramer {
     /// The next complete line, without its line ending.
     ///
     /// `None` means the buffer holds no complete line yet: push more input.
+    // Inlined into the caller's loop, the line comes back in registers
+    // rather than through memory: measurably faster per line.
+    #[inline]
     pub fn next_line(&mut self) -> Option<Result<Bytes, FrameError>> {
         if self.discarding {
             return None;

@@ -384,6 +384,51 @@ async fn shutdown_sends_421_to_idle_clients_and_lets_messages_finish() {
     );
 }
 
+#[tokio::test]
+async fn a_failed_write_is_answered_451_and_leaves_nothing() {
+    let server = TestServer::start(|_| {}).await;
+    let (mut client, _) = Client::connect(server.address).await.unwrap();
+    client.command("EHLO client.example").await.unwrap();
+    client.command("MAIL FROM:<a@example.com>").await.unwrap();
+    client.command("RCPT TO:<b@example.org>").await.unwrap();
+    assert_eq!(client.command("DATA").await.unwrap().code, 354);
+    // Delivery renames into new/; without it the message cannot be made safe.
+    std::fs::remove_dir(server.maildir.join("new")).unwrap();
+    client
+        .send(b"Subject: lost\r\n\r\nx\r\n.\r\n")
+        .await
+        .unwrap();
+    assert_eq!(client.reply().await.unwrap().code, 451);
+    assert!(server.tmp_is_empty());
+    std::fs::create_dir(server.maildir.join("new")).unwrap();
+}
+
+#[tokio::test]
+async fn the_proxy_protocol_header_names_the_client() {
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+    let server = TestServer::start(|settings| settings.proxy_protocol = true).await;
+    let mut stream = tokio::net::TcpStream::connect(server.address)
+        .await
+        .unwrap();
+    stream
+        .write_all(b"PROXY TCP4 192.0.2.7 192.0.2.1 40000 25\r\n")
+        .await
+        .unwrap();
+    let (reader, mut writer) = stream.split();
+    let mut reader = BufReader::new(reader);
+    writer
+        .write_all(b"HELO far.example\r\nMAIL FROM:<a@example.com>\r\nRCPT TO:<b@example.org>\r\nDATA\r\nx\r\n.\r\nQUIT\r\n")
+        .await
+        .unwrap();
+    let mut transcript = String::new();
+    while reader.read_line(&mut transcript).await.unwrap() > 0 {}
+    assert!(transcript.contains("\r\n221 "), "{transcript}");
+    let stored = String::from_utf8_lossy(&server.delivered()[0]).to_string();
+    assert!(
+        stored.contains("Received: from far.example ([192.0.2.7])\r\n\tby mx.test with SMTP id ")
+    );
+}
+
 #[test]
 fn the_std_server_takes_a_message() {
     use std::io::{BufRead, BufReader, Write};

@@ -429,6 +429,19 @@ async fn the_proxy_protocol_header_names_the_client() {
     );
 }
 
+#[tokio::test]
+async fn a_silent_client_times_out_with_421() {
+    let server =
+        TestServer::start(|settings| settings.idle_timeout = Some(Duration::from_millis(200)))
+            .await;
+    let (mut client, _) = Client::connect(server.address).await.unwrap();
+    client.command("EHLO client.example").await.unwrap();
+    let started = std::time::Instant::now();
+    let reply = client.reply().await.unwrap();
+    assert_eq!(reply.code, 421);
+    assert!(started.elapsed() >= Duration::from_millis(150));
+}
+
 #[test]
 fn the_std_server_takes_a_message() {
     use std::io::{BufRead, BufReader, Write};

@@ -159,6 +159,15 @@ async fn run(args: Args) -> std::io::Result<()> {
             _ = shared.stats.idle_for(idle.unwrap_or_default()), if idle.is_some() => {}
         }
     };
-    server.run(stop).await;
+    // A second Ctrl-C stops waiting for open connections; their partial
+    // files stay in tmp/, which maildir(5) readers ignore.
+    let forced = async {
+        let _ = tokio::signal::ctrl_c().await;
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    tokio::select! {
+        _ = server.run(stop) => {}
+        _ = forced => eprintln!("interrupted again: exiting without waiting"),
+    }
     Ok(())
 }

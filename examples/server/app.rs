@@ -1,0 +1,257 @@
+//! The receiving server, as a module that `main.rs`, the `--demo` mode and
+//! `tests/example_server.rs` share.
+
+pub mod client;
+pub mod connection;
+pub mod handler;
+pub mod maildir;
+pub mod tls;
+pub mod trace;
+pub mod users;
+
+use std::future::Future;
+use std::io;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use smtpwire::auth::Mechanism;
+use smtpwire::server::{AuthPolicy, Protocol, ServerConfig};
+use smtpwire::Text;
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::TcpListener;
+use tokio::sync::{mpsc, watch, Notify};
+use tokio_rustls::TlsAcceptor;
+
+use maildir::Maildir;
+use users::Users;
+
+/// A plain or TLS byte stream.
+pub trait Transport: AsyncRead + AsyncWrite + Unpin + Send {}
+impl<T: AsyncRead + AsyncWrite + Unpin + Send> Transport for T {}
+
+/// How the server runs; `main.rs` fills it from the command line.
+pub struct Settings {
+    /// The name in the greeting, EHLO reply and trace fields.
+    pub hostname: Text,
+    /// Where messages go; `None` accepts and drops them.
+    pub maildir: Option<PathBuf>,
+    /// Who may AUTH; AUTH is offered only when set.
+    pub users: Option<Users>,
+    /// Offer AUTH without TLS.
+    pub allow_cleartext_auth: bool,
+    /// Submission mode: MAIL only after AUTH.
+    pub require_auth: bool,
+    /// LMTP instead of SMTP.
+    pub lmtp: bool,
+    /// Expect a PROXY protocol header on each connection.
+    pub proxy_protocol: bool,
+    /// The TLS certificate for STARTTLS; `None` turns STARTTLS off.
+    pub tls: Option<tls::Identity>,
+    /// Largest message, advertised as SIZE.
+    pub max_message_size: Option<u64>,
+    /// Recipients per message.
+    pub max_recipients: Option<usize>,
+    /// Waits for the client shorter than RFC 5321's five minutes.
+    pub idle_timeout: Option<Duration>,
+}
+
+impl Settings {
+    /// Defaults: SMTP into no maildir (discard), no TLS, no AUTH.
+    pub fn new(hostname: Text) -> Self {
+        Settings {
+            hostname,
+            maildir: None,
+            users: None,
+            allow_cleartext_auth: false,
+            require_auth: false,
+            lmtp: false,
+            proxy_protocol: false,
+            tls: None,
+            max_message_size: None,
+            max_recipients: None,
+            idle_timeout: None,
+        }
+    }
+
+    fn session_config(&self) -> ServerConfig {
+        let mut config = ServerConfig::new(self.hostname.clone());
+        if self.lmtp {
+            config.protocol = Protocol::Lmtp;
+        }
+        config.capabilities.starttls = self.tls.is_some();
+        if self.users.is_some() {
+            config.capabilities.auth = vec![Mechanism::Plain, Mechanism::Login];
+        }
+        if self.allow_cleartext_auth {
+            config.auth_policy = AuthPolicy::AllowCleartext;
+        }
+        config.require_auth = self.require_auth;
+        config.proxy_protocol = self.proxy_protocol;
+        if let Some(size) = self.max_message_size {
+            config.limits.message_size = size;
+        }
+        if let Some(recipients) = self.max_recipients {
+            config.limits.recipients = recipients;
+        }
+        config
+    }
+}
+
+/// What every connection shares.
+pub struct Shared {
+    /// The session configuration.
+    pub config: Arc<ServerConfig>,
+    /// This server's name, for trace fields.
+    pub hostname: String,
+    /// Where messages go; `None` discards them.
+    pub store: Option<Maildir>,
+    /// Who may authenticate.
+    pub users: Option<Users>,
+    /// The STARTTLS handshake.
+    pub tls: Option<TlsAcceptor>,
+    /// LMTP instead of SMTP.
+    pub lmtp: bool,
+    /// The shortest wait for the client.
+    pub idle_timeout: Option<Duration>,
+    /// Counters.
+    pub stats: Stats,
+}
+
+/// Counters for `--max-messages`, `--exit-after-idle` and the tests.
+#[derive(Default)]
+pub struct Stats {
+    messages: AtomicU64,
+    connections: AtomicUsize,
+    changed: Notify,
+}
+
+impl Stats {
+    /// Messages accepted so far.
+    pub fn messages(&self) -> u64 {
+        self.messages.load(Ordering::SeqCst)
+    }
+
+    /// Connections open now.
+    pub fn connections(&self) -> usize {
+        self.connections.load(Ordering::SeqCst)
+    }
+
+    pub(crate) fn message_accepted(&self) {
+        self.messages.fetch_add(1, Ordering::SeqCst);
+        self.changed.notify_waiters();
+    }
+
+    /// Waits until `count` messages have been accepted.
+    pub async fn reached(&self, count: u64) {
+        loop {
+            let notified = self.changed.notified();
+            if self.messages() >= count {
+                return;
+            }
+            notified.await;
+        }
+    }
+
+    /// Waits until no connection has been open for `idle`.
+    pub async fn idle_for(&self, idle: Duration) {
+        let step = idle.min(Duration::from_millis(250));
+        let mut quiet = Duration::ZERO;
+        while quiet < idle {
+            tokio::time::sleep(step).await;
+            quiet = if self.connections() == 0 {
+                quiet + step
+            } else {
+                Duration::ZERO
+            };
+        }
+    }
+}
+
+/// A bound, not yet running server.
+pub struct Server {
+    listener: TcpListener,
+    shared: Arc<Shared>,
+}
+
+impl Server {
+    /// Binds `address` and prepares the maildir and TLS.
+    pub async fn bind(address: SocketAddr, settings: Settings) -> io::Result<Server> {
+        let config = Arc::new(settings.session_config());
+        let hostname = settings.hostname.as_str().to_string();
+        let store = match &settings.maildir {
+            Some(root) => Some(Maildir::create(root, &hostname)?),
+            None => None,
+        };
+        let tls = match settings.tls {
+            Some(identity) => Some(identity.acceptor()?),
+            None => None,
+        };
+        let listener = TcpListener::bind(address).await?;
+        let shared = Arc::new(Shared {
+            config,
+            hostname,
+            store,
+            users: settings.users,
+            tls,
+            lmtp: settings.lmtp,
+            idle_timeout: settings.idle_timeout,
+            stats: Stats::default(),
+        });
+        Ok(Server { listener, shared })
+    }
+
+    /// The address it listens on (useful after binding port 0).
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    /// What connections share, for counters.
+    pub fn shared(&self) -> Arc<Shared> {
+        self.shared.clone()
+    }
+
+    /// Accepts connections until `shutdown` completes; then stops accepting,
+    /// closes idle connections with 421, lets messages in flight finish and
+    /// returns when every connection is done.
+    pub async fn run(self, shutdown: impl Future<Output = ()>) {
+        let (stopping, stop_signal) = watch::channel(false);
+        // Each connection holds a sender; `recv` returns `None` once all are gone.
+        let (alive, mut all_done) = mpsc::channel::<()>(1);
+        tokio::pin!(shutdown);
+        loop {
+            tokio::select! {
+                _ = &mut shutdown => break,
+                accepted = self.listener.accept() => match accepted {
+                    Ok((stream, peer)) => {
+                        let shared = self.shared.clone();
+                        let stop_signal = stop_signal.clone();
+                        let alive = alive.clone();
+                        shared.stats.connections.fetch_add(1, Ordering::SeqCst);
+                        tokio::spawn(async move {
+                            connection::serve(stream, peer, shared.clone(), stop_signal).await;
+                            shared.stats.connections.fetch_sub(1, Ordering::SeqCst);
+                            drop(alive);
+                        });
+                    }
+                    Err(error) => {
+                        // Out of file descriptors, most likely: back off
+                        // rather than spin.
+                        eprintln!("accept failed: {error}");
+                        tokio::time::sleep(Duration::from_millis(100)).await;
+                    }
+                },
+            }
+        }
+        drop(self.listener);
+        let _ = stopping.send(true);
+        drop(alive);
+        let open = self.shared.stats.connections();
+        if open > 0 {
+            eprintln!("shutting down: waiting for {open} connection(s)");
+        }
+        let _ = all_done.recv().await;
+    }
+}

@@ -1,0 +1,133 @@
+//! The drain loop for one connection: moves bytes between a socket and a
+//! `ServerSession`, upgrades to TLS on request, and arms the timeouts the
+//! session asks for.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use smtpwire::server::ServerSession;
+use smtpwire::Output;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::sync::watch;
+use tokio::time::timeout;
+
+use super::handler::Handler;
+use super::{Shared, Transport};
+
+/// Bytes read per system call.
+const READ_BUFFER: usize = 16 * 1024;
+
+/// How long a TLS handshake may take.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Serves one connection until the session closes. When `stopping` turns
+/// true, an idle session is ended with 421; a transaction in flight is let
+/// finish first.
+pub async fn serve(
+    stream: TcpStream,
+    peer: SocketAddr,
+    shared: Arc<Shared>,
+    mut stopping: watch::Receiver<bool>,
+) {
+    // Replies are small and latency-bound; Nagle would hold them back.
+    let _ = stream.set_nodelay(true);
+    let mut io: Box<dyn Transport> = Box::new(stream);
+    let mut session = ServerSession::new(shared.config.clone());
+    let mut handler = Handler::new(shared.clone(), peer);
+    let wait_limit = shared.idle_timeout;
+    let mut output: Vec<u8> = Vec::new();
+    let mut input = vec![0; READ_BUFFER];
+    let (mut start, mut end) = (0, 0);
+    // Set once the transport failed: input ends and output is dropped.
+    let mut broken = false;
+    loop {
+        match session.poll_output() {
+            // Replies to pipelined commands go out in one write, when the
+            // session next waits for the client.
+            Output::Transmit(bytes) => output.extend_from_slice(&bytes),
+            Output::Event(event) => handler.handle(&mut session, event).await,
+            Output::NeedInput => {
+                if start < end {
+                    start += session.receive(&input[start..end]);
+                    continue;
+                }
+                if broken || !flush(&mut io, &mut output, wait_limit).await {
+                    broken = true;
+                    session.receive_eof();
+                    continue;
+                }
+                if *stopping.borrow() && !handler.in_transaction() {
+                    session.shutdown();
+                    continue;
+                }
+                let wait = match (session.timeout_hint(), wait_limit) {
+                    (Some(hint), Some(limit)) => hint.min(limit),
+                    (Some(hint), None) => hint,
+                    (None, _) => Duration::MAX,
+                };
+                let watching = !*stopping.borrow();
+                tokio::select! {
+                    read = timeout(wait, io.read(&mut input)) => match read {
+                        Err(_) => session.handle_timeout(),
+                        Ok(Ok(0)) | Ok(Err(_)) => session.receive_eof(),
+                        Ok(Ok(count)) => (start, end) = (0, count),
+                    },
+                    // Wake up to answer 421 if the server stops while idle.
+                    _ = stopping.changed(), if watching => {}
+                }
+            }
+            Output::StartTls => {
+                let Some(acceptor) = shared.tls.clone() else {
+                    break;
+                };
+                if !flush(&mut io, &mut output, wait_limit).await {
+                    break;
+                }
+                match timeout(HANDSHAKE_TIMEOUT, acceptor.accept(io)).await {
+                    Ok(Ok(tls)) => io = Box::new(tls),
+                    Ok(Err(error)) => {
+                        eprintln!("{peer}: TLS handshake failed: {error}");
+                        break;
+                    }
+                    Err(_) => {
+                        eprintln!("{peer}: TLS handshake timed out");
+                        break;
+                    }
+                }
+                session.tls_established();
+                handler.tls_established();
+            }
+            Output::Closed => {
+                if !broken && flush(&mut io, &mut output, wait_limit).await {
+                    let _ = io.shutdown().await;
+                }
+                break;
+            }
+            // Every decision is taken inside `handle`, so none is ever
+            // outstanding here.
+            Output::AwaitingDecision => {
+                eprintln!("{peer}: internal error: a decision was left open");
+                break;
+            }
+        }
+    }
+    // A transport that failed mid-message leaves no partial file behind.
+    handler.disconnected().await;
+}
+
+/// Writes what is queued; false when the peer is gone or stopped reading.
+async fn flush(io: &mut Box<dyn Transport>, output: &mut Vec<u8>, limit: Option<Duration>) -> bool {
+    if output.is_empty() {
+        return true;
+    }
+    let wait = limit.unwrap_or(smtpwire::server::SERVER_TIMEOUT);
+    let written = async {
+        io.write_all(output).await?;
+        io.flush().await
+    };
+    let ok = matches!(timeout(wait, written).await, Ok(Ok(())));
+    output.clear();
+    ok
+}

@@ -1,0 +1,133 @@
+//! Maildir delivery: each message is written into `tmp/` as it streams in,
+//! made durable, then renamed into `new/` (the maildir(5) protocol), so a
+//! reader never sees a partial file and a crash never loses an acknowledged
+//! message.
+
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use tokio::fs::{self, File};
+use tokio::io::{AsyncWriteExt, BufWriter};
+
+/// Write buffer per open message file: large enough that a big message costs
+/// few system calls, small enough for thousands of concurrent messages.
+const WRITE_BUFFER: usize = 32 * 1024;
+
+/// A Maildir: a directory with `tmp/`, `new/` and `cur/`.
+#[derive(Debug, Clone)]
+pub struct Maildir {
+    root: PathBuf,
+    /// The host part of file names, with the characters maildir(5) reserves
+    /// (`/` and `:`) replaced.
+    host: String,
+}
+
+impl Maildir {
+    /// Opens `root`, creating it and its three subdirectories when missing.
+    pub fn create(root: &Path, hostname: &str) -> io::Result<Self> {
+        for sub in ["tmp", "new", "cur"] {
+            std::fs::create_dir_all(root.join(sub))?;
+        }
+        let host = hostname.replace('/', "\\057").replace(':', "\\072");
+        Ok(Maildir {
+            root: root.to_path_buf(),
+            host,
+        })
+    }
+
+    /// The directory delivered messages land in.
+    pub fn new_dir(&self) -> PathBuf {
+        self.root.join("new")
+    }
+
+    /// The directory messages are written in before delivery.
+    pub fn tmp_dir(&self) -> PathBuf {
+        self.root.join("tmp")
+    }
+
+    /// A name no other delivery uses: time, process id and a counter, as
+    /// maildir(5) suggests (`1700000000.M123456P42Q7.host`).
+    pub fn unique_name(&self) -> String {
+        static SEQUENCE: AtomicU64 = AtomicU64::new(0);
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default();
+        format!(
+            "{}.M{}P{}Q{}.{}",
+            now.as_secs(),
+            now.subsec_micros(),
+            std::process::id(),
+            SEQUENCE.fetch_add(1, Ordering::Relaxed),
+            self.host,
+        )
+    }
+
+    /// Starts a message file named `name` in `tmp/`, beginning with `head`
+    /// (the trace header fields).
+    pub async fn begin(&self, name: String, head: &[u8]) -> io::Result<TmpMessage> {
+        let path = self.tmp_dir().join(&name);
+        let file = File::create(&path).await?;
+        let mut message = TmpMessage {
+            name,
+            path,
+            file: BufWriter::with_capacity(WRITE_BUFFER, file),
+        };
+        if let Err(error) = message.file.write_all(head).await {
+            message.discard().await;
+            return Err(error);
+        }
+        Ok(message)
+    }
+
+    /// Makes `message` durable and moves it into `new/`: flush, fsync the
+    /// file, rename, fsync `new/` so the rename itself survives a crash.
+    /// Returns the delivered path.
+    pub async fn deliver(&self, mut message: TmpMessage) -> io::Result<PathBuf> {
+        let synced = async {
+            message.file.flush().await?;
+            message.file.get_ref().sync_all().await
+        }
+        .await;
+        if let Err(error) = synced {
+            message.discard().await;
+            return Err(error);
+        }
+        let target = self.new_dir().join(&message.name);
+        if let Err(error) = fs::rename(&message.path, &target).await {
+            message.discard().await;
+            return Err(error);
+        }
+        File::open(self.new_dir()).await?.sync_all().await?;
+        Ok(target)
+    }
+}
+
+/// A message being written in `tmp/`.
+#[derive(Debug)]
+pub struct TmpMessage {
+    name: String,
+    path: PathBuf,
+    file: BufWriter<File>,
+}
+
+impl TmpMessage {
+    /// The file name it will have in `new/`.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Appends content.
+    pub async fn write(&mut self, chunk: &[u8]) -> io::Result<()> {
+        self.file.write_all(chunk).await
+    }
+
+    /// Removes the file: the message was not accepted.
+    pub async fn discard(self) {
+        drop(self.file);
+        if let Err(error) = fs::remove_file(&self.path).await {
+            eprintln!("could not remove {}: {error}", self.path.display());
+        }
+    }
+}

@@ -1,0 +1,173 @@
+//! An SMTP and LMTP receiving server on tokio that stores every message in a
+//! Maildir, built on `smtpwire::server::ServerSession`.
+//!
+//! ```sh
+//! cargo run --example server -- --demo          # send itself one message and exit
+//! cargo run --example server                    # listen on 127.0.0.1:2525
+//! cargo run --example server -- --help
+//! ```
+//!
+//! Each message is stored as received (CRLF line ends) after the fields this
+//! server adds: `Return-Path:`, the envelope recipients (`X-Envelope-To:`, one
+//! per recipient, in SMTP mode; `Delivered-To:` in LMTP mode, where each
+//! recipient gets its own copy) and a `Received:` trace field.
+
+#[path = "app.rs"]
+mod app;
+mod demo;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::Parser;
+use smtpwire::Text;
+
+use app::{tls, users::Users, Server, Settings};
+
+/// Command-line flags.
+#[derive(Parser, Debug)]
+#[command(about = "An SMTP/LMTP server that delivers into a Maildir")]
+struct Args {
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:2525")]
+    listen: SocketAddr,
+    /// Name in the greeting, the EHLO reply and trace fields.
+    #[arg(long, default_value = "localhost")]
+    hostname: String,
+    /// Maildir to deliver into (created if missing).
+    #[arg(long, default_value = "./maildir")]
+    maildir: PathBuf,
+    /// Accept messages and drop them (for load tests).
+    #[arg(long)]
+    discard: bool,
+    /// `user:password` lines; AUTH PLAIN and LOGIN are offered when given.
+    #[arg(long)]
+    users: Option<PathBuf>,
+    /// Offer AUTH without TLS.
+    #[arg(long)]
+    allow_cleartext_auth: bool,
+    /// Submission mode: MAIL only after AUTH.
+    #[arg(long)]
+    require_auth: bool,
+    /// Speak LMTP (RFC 2033) instead of SMTP.
+    #[arg(long)]
+    lmtp: bool,
+    /// Expect a PROXY protocol v1 or v2 header on each connection.
+    #[arg(long)]
+    proxy_protocol: bool,
+    /// PEM certificate chain for STARTTLS (a self-signed one is made if absent).
+    #[arg(long, requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// PEM private key for STARTTLS.
+    #[arg(long, requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
+    /// Turn STARTTLS off.
+    #[arg(long, conflicts_with_all = ["tls_cert", "tls_key"])]
+    no_tls: bool,
+    /// Largest message in octets (advertised as SIZE).
+    #[arg(long)]
+    max_message_size: Option<u64>,
+    /// Most recipients per message.
+    #[arg(long)]
+    max_recipients: Option<usize>,
+    /// Wait at most this many seconds for a client (default: RFC 5321's 300).
+    #[arg(long)]
+    timeout: Option<u64>,
+    /// Shut down after accepting this many messages.
+    #[arg(long)]
+    max_messages: Option<u64>,
+    /// Shut down after this many seconds with no connection.
+    #[arg(long)]
+    exit_after_idle: Option<u64>,
+    /// Start on a free loopback port, send one message to itself over
+    /// STARTTLS, print where it landed, and exit.
+    #[arg(long)]
+    demo: bool,
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let args = Args::parse();
+    match run(args).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(args: Args) -> std::io::Result<()> {
+    let invalid = |message: String| std::io::Error::new(std::io::ErrorKind::InvalidInput, message);
+    let hostname = Text::new(&args.hostname).map_err(|e| invalid(format!("--hostname: {e}")))?;
+    let mut settings = Settings::new(hostname);
+    if !args.discard {
+        settings.maildir = Some(args.maildir.clone());
+    }
+    if let Some(path) = &args.users {
+        settings.users = Some(Users::load(path)?);
+    } else if args.require_auth {
+        return Err(invalid("--require-auth needs --users".to_string()));
+    }
+    settings.allow_cleartext_auth = args.allow_cleartext_auth;
+    settings.require_auth = args.require_auth;
+    settings.lmtp = args.lmtp;
+    settings.proxy_protocol = args.proxy_protocol;
+    settings.max_message_size = args.max_message_size;
+    settings.max_recipients = args.max_recipients;
+    settings.idle_timeout = args.timeout.map(Duration::from_secs);
+    let identity = match (&args.tls_cert, &args.tls_key, args.no_tls) {
+        (_, _, true) => None,
+        (Some(cert), Some(key), false) => Some(tls::Identity::from_pem_files(cert, key)?),
+        _ => {
+            let identity = tls::Identity::self_signed(&args.hostname)?;
+            if !args.demo {
+                let path = tls::default_certificate_path();
+                identity.write_certificate_pem(&path)?;
+                eprintln!(
+                    "STARTTLS with a self-signed certificate: {}",
+                    path.display()
+                );
+            }
+            Some(identity)
+        }
+    };
+    if args.demo {
+        return demo::run(settings, identity).await;
+    }
+    settings.tls = identity;
+    let server = Server::bind(args.listen, settings).await?;
+    let shared = server.shared();
+    let protocol = if args.lmtp { "LMTP" } else { "SMTP" };
+    let store = if args.discard {
+        "discarding messages".to_string()
+    } else {
+        format!("delivering into {}", args.maildir.display())
+    };
+    eprintln!(
+        "{protocol} on {}, {store}; Ctrl-C stops",
+        server.local_addr()?
+    );
+    let max_messages = args.max_messages;
+    let idle = args.exit_after_idle.map(Duration::from_secs);
+    let stop = async move {
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => eprintln!("interrupted"),
+            _ = shared.stats.reached(max_messages.unwrap_or(u64::MAX)), if max_messages.is_some() => {}
+            _ = shared.stats.idle_for(idle.unwrap_or_default()), if idle.is_some() => {}
+        }
+    };
+    // A second Ctrl-C stops waiting for open connections; their partial
+    // files stay in tmp/, which maildir(5) readers ignore.
+    let forced = async {
+        let _ = tokio::signal::ctrl_c().await;
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    tokio::select! {
+        _ = server.run(stop) => {}
+        _ = forced => eprintln!("interrupted again: exiting without waiting"),
+    }
+    Ok(())
+}

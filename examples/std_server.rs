@@ -1,0 +1,88 @@
+//! A blocking SMTP server on `std::net` with no async runtime: one thread per
+//! connection, messages discarded or printed. The same `ServerSession` that
+//! runs under tokio in `examples/server` runs here unchanged.
+//!
+//! ```sh
+//! cargo run --example std_server -- 127.0.0.1:2526 --print
+//! ```
+
+use std::io::{self, ErrorKind, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::sync::Arc;
+use std::thread;
+
+use smtpwire::server::{ServerConfig, ServerEvent, ServerSession};
+use smtpwire::{Output, Text};
+
+fn main() -> io::Result<()> {
+    let mut args = std::env::args().skip(1);
+    let address = args.next().unwrap_or_else(|| "127.0.0.1:2526".to_string());
+    let print = args.any(|arg| arg == "--print");
+    let listener = TcpListener::bind(&address)?;
+    eprintln!("SMTP on {}", listener.local_addr()?);
+    serve(listener, print);
+    Ok(())
+}
+
+/// Accepts connections forever, each on its own thread.
+pub fn serve(listener: TcpListener, print: bool) {
+    let config = Arc::new(ServerConfig::new(Text::from_static("localhost")));
+    for stream in listener.incoming() {
+        let Ok(stream) = stream else { continue };
+        let config = config.clone();
+        thread::spawn(move || {
+            if let Err(error) = handle(stream, config, print) {
+                eprintln!("connection failed: {error}");
+            }
+        });
+    }
+}
+
+/// The drain loop over one blocking socket: every decision is "accept".
+pub fn handle(mut stream: TcpStream, config: Arc<ServerConfig>, print: bool) -> io::Result<()> {
+    stream.set_nodelay(true)?;
+    let mut session = ServerSession::new(config);
+    let mut input = [0u8; 16 * 1024];
+    let (mut start, mut end) = (0, 0);
+    let mut output = Vec::new();
+    loop {
+        match session.poll_output() {
+            // Pipelined replies are gathered and written before the next read.
+            Output::Transmit(bytes) => output.extend_from_slice(&bytes),
+            Output::Event(ServerEvent::Content(chunk)) if print => {
+                io::stdout().lock().write_all(&chunk)?;
+            }
+            Output::Event(ServerEvent::Message(message)) => {
+                eprintln!(
+                    "message of {} octets for {} recipient(s)",
+                    message.size(),
+                    message.recipients().len()
+                );
+                session.accept(message).map_err(io::Error::other)?;
+            }
+            Output::Event(event) => session.accept_event(event).map_err(io::Error::other)?,
+            Output::NeedInput => {
+                if start < end {
+                    start += session.receive(&input[start..end]);
+                    continue;
+                }
+                stream.write_all(&output)?;
+                output.clear();
+                stream.set_read_timeout(session.timeout_hint())?;
+                match stream.read(&mut input) {
+                    Ok(0) => session.receive_eof(),
+                    Ok(count) => (start, end) = (0, count),
+                    Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
+                        session.handle_timeout()
+                    }
+                    Err(error) => return Err(error),
+                }
+            }
+            // STARTTLS is not offered by this configuration, and every
+            // decision is taken as soon as it is asked.
+            Output::StartTls | Output::AwaitingDecision | Output::Closed => {
+                return stream.write_all(&output);
+            }
+        }
+    }
+}

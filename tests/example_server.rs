@@ -1,0 +1,487 @@
+//! The example servers over real loopback TCP: the tokio server in
+//! `examples/server/` (run in-process) and the blocking one in
+//! `examples/std_server.rs`, driven by a hand-written client.
+//!
+//! Tests that only need "send this message" are generic over [`MailClient`],
+//! so another client implementation can run the same checks.
+
+#[allow(dead_code)]
+#[path = "../examples/server/app.rs"]
+mod app;
+
+#[allow(dead_code)]
+#[path = "../examples/std_server.rs"]
+mod std_server;
+
+mod example_support;
+
+use std::time::Duration;
+
+use app::client::Client;
+use example_support::{content_of, numbered_message, HandClient, MailClient, TestServer};
+
+#[tokio::test]
+async fn a_plain_message_lands_byte_exact_with_trace_fields() {
+    let server = TestServer::start(|_| {}).await;
+    let content = b"Subject: plain\r\n\r\nHello over TCP.\r\n..leading dot\r\n".to_vec();
+    let mut client = HandClient::open(&server, false).await;
+    let codes = client
+        .send("a@example.com", &["b@example.org"], &content)
+        .await;
+    assert_eq!(codes, [250]);
+    client.quit().await;
+    let files = server.delivered();
+    assert_eq!(files.len(), 1);
+    let stored = &files[0];
+    assert_eq!(content_of(stored), content);
+    let head = String::from_utf8_lossy(&stored[..stored.len() - content.len()]).to_string();
+    assert!(head.starts_with("Return-Path: <a@example.com>\r\nX-Envelope-To: <b@example.org>\r\n"));
+    assert!(
+        head.contains("Received: from client.example ([127.0.0.1])\r\n\tby mx.test with ESMTP id ")
+    );
+    assert!(head.contains("\tfor <b@example.org>;\r\n\t"));
+    assert!(head.ends_with(" +0000\r\n"), "{head}");
+    assert!(server.tmp_is_empty());
+}
+
+#[tokio::test]
+async fn pipelined_commands_are_answered_in_order() {
+    let server = TestServer::start(|_| {}).await;
+    let (mut client, _) = Client::connect(server.address).await.unwrap();
+    client
+        .send(b"EHLO client.example\r\nMAIL FROM:<a@example.com>\r\nRCPT TO:<b@example.org>\r\nRCPT TO:<c@example.org>\r\nDATA\r\n")
+        .await
+        .unwrap();
+    let mut codes = Vec::new();
+    for _ in 0..5 {
+        codes.push(client.reply().await.unwrap().code);
+    }
+    assert_eq!(codes, [250, 250, 250, 250, 354]);
+    client
+        .send(b"Subject: p\r\n\r\nbody\r\n.\r\nQUIT\r\n")
+        .await
+        .unwrap();
+    assert_eq!(client.reply().await.unwrap().code, 250);
+    assert_eq!(client.reply().await.unwrap().code, 221);
+    let files = server.delivered();
+    assert_eq!(content_of(&files[0]), b"Subject: p\r\n\r\nbody\r\n");
+    let head = String::from_utf8_lossy(&files[0]);
+    assert!(head.contains("X-Envelope-To: <b@example.org>\r\nX-Envelope-To: <c@example.org>\r\n"));
+}
+
+#[tokio::test]
+async fn starttls_upgrades_and_is_recorded() {
+    let server = TestServer::start(|_| {}).await;
+    let (mut client, _) = Client::connect(server.address).await.unwrap();
+    let before = client.command("EHLO client.example").await.unwrap();
+    assert!(before.has_line("STARTTLS"));
+    assert_eq!(
+        client.start_tls(&server.certificate).await.unwrap().code,
+        220
+    );
+    let after = client.command("EHLO client.example").await.unwrap();
+    assert!(!after.has_line("STARTTLS"));
+    let content = b"Subject: tls\r\n\r\nsecret\r\n";
+    let replies = client
+        .send_message("a@example.com", &["b@example.org"], content, 1)
+        .await
+        .unwrap();
+    assert_eq!(replies.last().unwrap().code, 250);
+    let files = server.delivered();
+    assert_eq!(content_of(&files[0]), content);
+    assert!(String::from_utf8_lossy(&files[0]).contains(" with ESMTPS id "));
+}
+
+#[tokio::test]
+async fn auth_over_tls_accepts_the_right_password_only() {
+    let server = TestServer::start(|settings| {
+        settings.users = Some(app::users::Users::parse("alice:correct horse\n").unwrap());
+        settings.require_auth = true;
+    })
+    .await;
+    let (mut client, _) = Client::connect(server.address).await.unwrap();
+    let cleartext = client.command("EHLO client.example").await.unwrap();
+    assert!(
+        !cleartext.has_line("AUTH"),
+        "no AUTH before TLS: {cleartext:?}"
+    );
+    client.start_tls(&server.certificate).await.unwrap();
+    let secured = client.command("EHLO client.example").await.unwrap();
+    assert!(secured.has_line("AUTH"), "{secured:?}");
+    assert_eq!(
+        client
+            .command("MAIL FROM:<a@example.com>")
+            .await
+            .unwrap()
+            .code,
+        530
+    );
+    let wrong = client
+        .command(&format!("AUTH PLAIN {}", plain("alice", "wrong")))
+        .await
+        .unwrap();
+    assert_eq!(wrong.code, 535);
+    let unknown = client
+        .command(&format!("AUTH PLAIN {}", plain("mallory", "correct horse")))
+        .await
+        .unwrap();
+    assert_eq!(unknown.code, 535);
+    let right = client
+        .command(&format!("AUTH PLAIN {}", plain("alice", "correct horse")))
+        .await
+        .unwrap();
+    assert_eq!(right.code, 235);
+    let replies = client
+        .send_message("alice@example.com", &["b@example.org"], b"x\r\n", 1)
+        .await
+        .unwrap();
+    assert_eq!(replies.last().unwrap().code, 250);
+    assert!(String::from_utf8_lossy(&server.delivered()[0]).contains(" with ESMTPSA id "));
+}
+
+#[tokio::test]
+async fn auth_login_works_over_tls() {
+    let server = TestServer::start(|settings| {
+        settings.users = Some(app::users::Users::parse("bob:pw\n").unwrap());
+    })
+    .await;
+    let (mut client, _) = Client::connect(server.address).await.unwrap();
+    client.command("EHLO client.example").await.unwrap();
+    client.start_tls(&server.certificate).await.unwrap();
+    client.command("EHLO client.example").await.unwrap();
+    assert_eq!(client.command("AUTH LOGIN").await.unwrap().code, 334);
+    assert_eq!(client.command(&b64("bob")).await.unwrap().code, 334);
+    assert_eq!(client.command(&b64("pw")).await.unwrap().code, 235);
+}
+
+#[tokio::test]
+async fn auth_is_refused_over_cleartext() {
+    let server = TestServer::start(|settings| {
+        settings.users = Some(app::users::Users::parse("alice:secret\n").unwrap());
+    })
+    .await;
+    let (mut client, _) = Client::connect(server.address).await.unwrap();
+    let hello = client.command("EHLO client.example").await.unwrap();
+    assert!(!hello.has_line("AUTH"));
+    let refused = client
+        .command(&format!("AUTH PLAIN {}", plain("alice", "secret")))
+        .await
+        .unwrap();
+    assert!(refused.code >= 500, "{refused:?}");
+}
+
+#[tokio::test]
+async fn cleartext_auth_when_allowed() {
+    let server = TestServer::start(|settings| {
+        settings.users = Some(app::users::Users::parse("alice:secret\n").unwrap());
+        settings.allow_cleartext_auth = true;
+    })
+    .await;
+    let (mut client, _) = Client::connect(server.address).await.unwrap();
+    assert!(client
+        .command("EHLO client.example")
+        .await
+        .unwrap()
+        .has_line("AUTH"));
+    let accepted = client
+        .command(&format!("AUTH PLAIN {}", plain("alice", "secret")))
+        .await
+        .unwrap();
+    assert_eq!(accepted.code, 235);
+}
+
+#[tokio::test]
+async fn lmtp_answers_and_stores_per_recipient() {
+    let server = TestServer::start(|settings| settings.lmtp = true).await;
+    let (mut client, greeting) = Client::connect(server.address).await.unwrap();
+    assert!(greeting.lines[0].contains("LMTP"));
+    assert_eq!(
+        client.command("LHLO client.example").await.unwrap().code,
+        250
+    );
+    let content = b"Subject: lmtp\r\n\r\nfor two\r\n";
+    let replies = client
+        .send_message(
+            "a@example.com",
+            &["one@example.org", "two@example.org"],
+            content,
+            2,
+        )
+        .await
+        .unwrap();
+    let codes: Vec<u16> = replies.iter().map(|reply| reply.code).collect();
+    assert_eq!(codes, [250, 250, 250, 354, 250, 250]);
+    let files = server.delivered();
+    assert_eq!(files.len(), 2);
+    let mut delivered_to: Vec<String> = files
+        .iter()
+        .map(|file| {
+            assert_eq!(content_of(file), content);
+            let text = String::from_utf8_lossy(file);
+            assert!(text.contains(" with LMTP id "));
+            text.lines()
+                .find(|line| line.starts_with("Delivered-To:"))
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    delivered_to.sort();
+    assert_eq!(
+        delivered_to,
+        [
+            "Delivered-To: <one@example.org>",
+            "Delivered-To: <two@example.org>"
+        ]
+    );
+}
+
+#[tokio::test]
+async fn bdat_chunks_make_one_message() {
+    let server = TestServer::start(|_| {}).await;
+    let (mut client, _) = Client::connect(server.address).await.unwrap();
+    assert!(client
+        .command("EHLO client.example")
+        .await
+        .unwrap()
+        .has_line("CHUNKING"));
+    client.command("MAIL FROM:<a@example.com>").await.unwrap();
+    client.command("RCPT TO:<b@example.org>").await.unwrap();
+    client.send(b"BDAT 15\r\nSubject: bdat\r\n").await.unwrap();
+    assert_eq!(client.reply().await.unwrap().code, 250);
+    client
+        .send(b"BDAT 13 LAST\r\n\r\n.no stuff\r\n")
+        .await
+        .unwrap();
+    assert_eq!(client.reply().await.unwrap().code, 250);
+    assert_eq!(
+        content_of(&server.delivered()[0]),
+        b"Subject: bdat\r\n\r\n.no stuff\r\n"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_ten_mib_message_streams_to_disk() {
+    let server = TestServer::start(|settings| settings.max_message_size = Some(32 << 20)).await;
+    let line = b"0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ.....\r\n";
+    let mut content = b"Subject: big\r\n\r\n".to_vec();
+    while content.len() < 10 << 20 {
+        content.extend_from_slice(line);
+    }
+    let mut client = HandClient::open(&server, false).await;
+    assert_eq!(
+        client
+            .send("a@example.com", &["b@example.org"], &content)
+            .await,
+        [250]
+    );
+    client.quit().await;
+    assert_eq!(content_of(&server.delivered()[0]), content);
+}
+
+#[tokio::test]
+async fn two_hundred_messages_over_one_connection() {
+    let server = TestServer::start(|_| {}).await;
+    let mut client = HandClient::open(&server, false).await;
+    for number in 0..200 {
+        let codes = client
+            .send(
+                "a@example.com",
+                &["b@example.org"],
+                &numbered_message(number),
+            )
+            .await;
+        assert_eq!(codes, [250], "message {number}");
+    }
+    client.quit().await;
+    let mut stored: Vec<Vec<u8>> = server
+        .delivered()
+        .iter()
+        .map(|f| content_of(f).to_vec())
+        .collect();
+    let mut expected: Vec<Vec<u8>> = (0..200).map(numbered_message).collect();
+    stored.sort();
+    expected.sort();
+    assert_eq!(stored, expected);
+    assert_eq!(server.shared.stats.messages(), 200);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fifty_concurrent_connections() {
+    let server = TestServer::start(|_| {}).await;
+    let mut tasks = Vec::new();
+    for number in 0..50 {
+        let address = server.address;
+        let certificate = server.certificate.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut client = HandClient::connect(address, &certificate, number % 2 == 0).await;
+            let codes = client
+                .send(
+                    "a@example.com",
+                    &["b@example.org"],
+                    &numbered_message(number),
+                )
+                .await;
+            client.quit().await;
+            codes
+        }));
+    }
+    for task in tasks {
+        assert_eq!(task.await.unwrap(), [250]);
+    }
+    let mut stored: Vec<Vec<u8>> = server
+        .delivered()
+        .iter()
+        .map(|f| content_of(f).to_vec())
+        .collect();
+    let mut expected: Vec<Vec<u8>> = (0..50).map(numbered_message).collect();
+    stored.sort();
+    expected.sort();
+    assert_eq!(stored, expected);
+}
+
+#[tokio::test]
+async fn a_disconnect_mid_data_leaves_no_file() {
+    let server = TestServer::start(|_| {}).await;
+    let (mut client, _) = Client::connect(server.address).await.unwrap();
+    client.command("EHLO client.example").await.unwrap();
+    client.command("MAIL FROM:<a@example.com>").await.unwrap();
+    client.command("RCPT TO:<b@example.org>").await.unwrap();
+    assert_eq!(client.command("DATA").await.unwrap().code, 354);
+    client
+        .send(b"Subject: cut short\r\n\r\nhalf a mess")
+        .await
+        .unwrap();
+    // The tmp file exists while the message streams in.
+    server.wait_for(|| !server.tmp_is_empty()).await;
+    drop(client);
+    server.wait_for(|| server.tmp_is_empty()).await;
+    assert!(server.delivered().is_empty());
+}
+
+#[tokio::test]
+async fn shutdown_sends_421_to_idle_clients_and_lets_messages_finish() {
+    let mut server = TestServer::start(|_| {}).await;
+    let (mut idle, _) = Client::connect(server.address).await.unwrap();
+    idle.command("EHLO idle.example").await.unwrap();
+    let (mut busy, _) = Client::connect(server.address).await.unwrap();
+    busy.command("EHLO busy.example").await.unwrap();
+    busy.command("MAIL FROM:<a@example.com>").await.unwrap();
+    busy.command("RCPT TO:<b@example.org>").await.unwrap();
+    assert_eq!(busy.command("DATA").await.unwrap().code, 354);
+    busy.send(b"Subject: in flight\r\n\r\n").await.unwrap();
+
+    let stopped = server.stop();
+    assert_eq!(idle.reply().await.unwrap().code, 421);
+    busy.send(b"finished\r\n.\r\n").await.unwrap();
+    assert_eq!(busy.reply().await.unwrap().code, 250);
+    assert_eq!(busy.reply().await.unwrap().code, 421);
+    tokio::time::timeout(Duration::from_secs(10), stopped)
+        .await
+        .unwrap();
+    assert_eq!(
+        content_of(&server.delivered()[0]),
+        b"Subject: in flight\r\n\r\nfinished\r\n"
+    );
+}
+
+#[tokio::test]
+async fn a_failed_write_is_answered_451_and_leaves_nothing() {
+    let server = TestServer::start(|_| {}).await;
+    let (mut client, _) = Client::connect(server.address).await.unwrap();
+    client.command("EHLO client.example").await.unwrap();
+    client.command("MAIL FROM:<a@example.com>").await.unwrap();
+    client.command("RCPT TO:<b@example.org>").await.unwrap();
+    assert_eq!(client.command("DATA").await.unwrap().code, 354);
+    // Delivery renames into new/; without it the message cannot be made safe.
+    std::fs::remove_dir(server.maildir.join("new")).unwrap();
+    client
+        .send(b"Subject: lost\r\n\r\nx\r\n.\r\n")
+        .await
+        .unwrap();
+    assert_eq!(client.reply().await.unwrap().code, 451);
+    assert!(server.tmp_is_empty());
+    std::fs::create_dir(server.maildir.join("new")).unwrap();
+}
+
+#[tokio::test]
+async fn the_proxy_protocol_header_names_the_client() {
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+    let server = TestServer::start(|settings| settings.proxy_protocol = true).await;
+    let mut stream = tokio::net::TcpStream::connect(server.address)
+        .await
+        .unwrap();
+    stream
+        .write_all(b"PROXY TCP4 192.0.2.7 192.0.2.1 40000 25\r\n")
+        .await
+        .unwrap();
+    let (reader, mut writer) = stream.split();
+    let mut reader = BufReader::new(reader);
+    writer
+        .write_all(b"HELO far.example\r\nMAIL FROM:<a@example.com>\r\nRCPT TO:<b@example.org>\r\nDATA\r\nx\r\n.\r\nQUIT\r\n")
+        .await
+        .unwrap();
+    let mut transcript = String::new();
+    while reader.read_line(&mut transcript).await.unwrap() > 0 {}
+    assert!(transcript.contains("\r\n221 "), "{transcript}");
+    let stored = String::from_utf8_lossy(&server.delivered()[0]).to_string();
+    assert!(
+        stored.contains("Received: from far.example ([192.0.2.7])\r\n\tby mx.test with SMTP id ")
+    );
+}
+
+#[tokio::test]
+async fn a_silent_client_times_out_with_421() {
+    let server =
+        TestServer::start(|settings| settings.idle_timeout = Some(Duration::from_millis(200)))
+            .await;
+    let (mut client, _) = Client::connect(server.address).await.unwrap();
+    client.command("EHLO client.example").await.unwrap();
+    let started = std::time::Instant::now();
+    let reply = client.reply().await.unwrap();
+    assert_eq!(reply.code, 421);
+    assert!(started.elapsed() >= Duration::from_millis(150));
+}
+
+#[test]
+fn the_std_server_takes_a_message() {
+    use std::io::{BufRead, BufReader, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = listener.local_addr().unwrap();
+    std::thread::spawn(move || std_server::serve(listener, false));
+    let stream = std::net::TcpStream::connect(address).unwrap();
+    let mut reader = BufReader::new(stream.try_clone().unwrap());
+    let mut writer = stream;
+    let mut replies = Vec::new();
+    let mut read_reply = |replies: &mut Vec<String>| loop {
+        let mut line = String::new();
+        reader.read_line(&mut line).unwrap();
+        if line.as_bytes().get(3) != Some(&b'-') {
+            replies.push(line[..3].to_string());
+            return;
+        }
+    };
+    read_reply(&mut replies);
+    writer
+        .write_all(
+            b"EHLO c.example\r\nMAIL FROM:<a@example.com>\r\nRCPT TO:<b@example.org>\r\nDATA\r\n",
+        )
+        .unwrap();
+    for _ in 0..4 {
+        read_reply(&mut replies);
+    }
+    writer
+        .write_all(b"Subject: std\r\n\r\nhi\r\n.\r\nQUIT\r\n")
+        .unwrap();
+    read_reply(&mut replies);
+    read_reply(&mut replies);
+    assert_eq!(replies, ["220", "250", "250", "250", "354", "250", "221"]);
+}
+
+fn plain(user: &str, password: &str) -> String {
+    b64(&format!("\0{user}\0{password}"))
+}
+
+fn b64(text: &str) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(text)
+}

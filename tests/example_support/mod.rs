@@ -1,0 +1,203 @@
+//! Start the example server in-process on a free port with its own Maildir,
+//! and the client interface the tests send through.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use rustls::pki_types::CertificateDer;
+use smtpwire::Text;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+use crate::app::client::Client;
+use crate::app::{tls, Server, Settings, Shared};
+
+/// A running server and its Maildir, removed when dropped.
+pub struct TestServer {
+    pub address: SocketAddr,
+    pub maildir: PathBuf,
+    pub certificate: CertificateDer<'static>,
+    pub shared: Arc<Shared>,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<()>>,
+}
+
+impl TestServer {
+    /// Starts a server with STARTTLS (self-signed) and a fresh Maildir;
+    /// `configure` changes anything else.
+    pub async fn start(configure: impl FnOnce(&mut Settings)) -> TestServer {
+        static NEXT: AtomicUsize = AtomicUsize::new(0);
+        let maildir = std::env::temp_dir().join(format!(
+            "smtpwire-example-{}-{}",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::SeqCst)
+        ));
+        let identity = tls::Identity::self_signed("mx.test").unwrap();
+        let certificate = identity.chain[0].clone();
+        let mut settings = Settings::new(Text::from_static("mx.test"));
+        settings.maildir = Some(maildir.clone());
+        settings.tls = Some(identity);
+        settings.idle_timeout = Some(Duration::from_secs(30));
+        configure(&mut settings);
+        let server = Server::bind(SocketAddr::from(([127, 0, 0, 1], 0)), settings)
+            .await
+            .unwrap();
+        let address = server.local_addr().unwrap();
+        let shared = server.shared();
+        let (stop, stopped) = oneshot::channel::<()>();
+        let task = tokio::spawn(server.run(async {
+            let _ = stopped.await;
+        }));
+        TestServer {
+            address,
+            maildir,
+            certificate,
+            shared,
+            stop: Some(stop),
+            task: Some(task),
+        }
+    }
+
+    /// Begins a graceful shutdown; the future completes when the server has.
+    pub fn stop(&mut self) -> impl std::future::Future<Output = ()> {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        let task = self.task.take();
+        async move {
+            if let Some(task) = task {
+                task.await.unwrap();
+            }
+        }
+    }
+
+    /// The contents of every file in `new/`.
+    pub fn delivered(&self) -> Vec<Vec<u8>> {
+        files(&self.maildir.join("new"))
+            .iter()
+            .map(|path| std::fs::read(path).unwrap())
+            .collect()
+    }
+
+    /// Whether `tmp/` holds no file.
+    pub fn tmp_is_empty(&self) -> bool {
+        files(&self.maildir.join("tmp")).is_empty()
+    }
+
+    /// Polls `condition` for up to ten seconds.
+    pub async fn wait_for(&self, condition: impl Fn() -> bool) {
+        for _ in 0..1000 {
+            if condition() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        panic!("condition not reached in time");
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        let _ = std::fs::remove_dir_all(&self.maildir);
+    }
+}
+
+fn files(dir: &Path) -> Vec<PathBuf> {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .collect()
+}
+
+/// The message as the client sent it: the stored file less the fields the
+/// server put in front (`Return-Path`, `X-Envelope-To`, `Delivered-To`,
+/// `Received` and its continuation lines).
+pub fn content_of(stored: &[u8]) -> &[u8] {
+    const ADDED: [&[u8]; 4] = [
+        b"Return-Path:",
+        b"X-Envelope-To:",
+        b"Delivered-To:",
+        b"Received:",
+    ];
+    let mut rest = stored;
+    while ADDED.iter().any(|name| rest.starts_with(name)) || rest.starts_with(b"\t") {
+        let end = rest.windows(2).position(|pair| pair == b"\r\n").unwrap();
+        rest = &rest[end + 2..];
+    }
+    rest
+}
+
+/// A small distinct message.
+pub fn numbered_message(number: usize) -> Vec<u8> {
+    format!("Subject: message {number}\r\n\r\nThis is message number {number}.\r\n.dot\r\n")
+        .into_bytes()
+}
+
+/// What the generic tests need from an SMTP client. The hand-written one
+/// below is the first implementation; a client built on another stack can
+/// implement this too and run the same tests.
+pub trait MailClient: Sized {
+    /// Connects, says EHLO, and upgrades with STARTTLS when `tls`.
+    async fn connect(address: SocketAddr, certificate: &CertificateDer<'static>, tls: bool)
+        -> Self;
+
+    /// Connects to `server`.
+    async fn open(server: &TestServer, tls: bool) -> Self {
+        Self::connect(server.address, &server.certificate, tls).await
+    }
+
+    /// Sends one message; returns the codes of the replies to its end.
+    async fn send(&mut self, from: &str, recipients: &[&str], content: &[u8]) -> Vec<u16>;
+
+    /// QUIT.
+    async fn quit(self);
+}
+
+/// [`MailClient`] over the hand-written [`Client`].
+pub struct HandClient(Client);
+
+impl MailClient for HandClient {
+    async fn connect(
+        address: SocketAddr,
+        certificate: &CertificateDer<'static>,
+        tls: bool,
+    ) -> Self {
+        let (mut client, greeting) = Client::connect(address).await.unwrap();
+        assert_eq!(greeting.code, 220);
+        assert_eq!(
+            client.command("EHLO client.example").await.unwrap().code,
+            250
+        );
+        if tls {
+            assert_eq!(client.start_tls(certificate).await.unwrap().code, 220);
+            assert_eq!(
+                client.command("EHLO client.example").await.unwrap().code,
+                250
+            );
+        }
+        HandClient(client)
+    }
+
+    async fn send(&mut self, from: &str, recipients: &[&str], content: &[u8]) -> Vec<u16> {
+        let replies = self
+            .0
+            .send_message(from, recipients, content, 1)
+            .await
+            .unwrap();
+        let envelope = recipients.len() + 2;
+        for reply in &replies[..envelope.min(replies.len())] {
+            assert!(reply.is_positive(), "{reply:?}");
+        }
+        replies[envelope..].iter().map(|reply| reply.code).collect()
+    }
+
+    async fn quit(mut self) {
+        assert_eq!(self.0.command("QUIT").await.unwrap().code, 221);
+    }
+}

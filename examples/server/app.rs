@@ -18,7 +18,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use smtpwire::auth::Mechanism;
-use smtpwire::server::{AuthPolicy, Protocol, ServerConfig};
+use smtpwire::server::{AuthPolicy, ServerConfig};
+use smtpwire::Protocol;
 use smtpwire::Text;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpListener;

@@ -186,21 +186,19 @@ pub(super) fn emit(header: &ProxyHeader, out: &mut impl BufMut) -> Result<(), Pr
         ProxyAddresses::Ipv4 {
             source,
             destination,
-        } => {
-            out.put_slice(&source.ip().octets());
-            out.put_slice(&destination.ip().octets());
-            out.put_u16(source.port());
-            out.put_u16(destination.port());
-        }
+        } => put_inet(
+            out,
+            [&source.ip().octets(), &destination.ip().octets()],
+            [source.port(), destination.port()],
+        ),
         ProxyAddresses::Ipv6 {
             source,
             destination,
-        } => {
-            out.put_slice(&source.ip().octets());
-            out.put_slice(&destination.ip().octets());
-            out.put_u16(source.port());
-            out.put_u16(destination.port());
-        }
+        } => put_inet(
+            out,
+            [&source.ip().octets(), &destination.ip().octets()],
+            [source.port(), destination.port()],
+        ),
         ProxyAddresses::Unix {
             source,
             destination,
@@ -216,4 +214,11 @@ pub(super) fn emit(header: &ProxyHeader, out: &mut impl BufMut) -> Result<(), Pr
         out.put_slice(&tlv.value);
     }
     Ok(())
+}
+
+/// The address block of an INET or INET6 header: both addresses, then both
+/// ports (HAProxy proxy-protocol.txt §2.2).
+fn put_inet<B: BufMut>(out: &mut B, addresses: [&[u8]; 2], ports: [u16; 2]) {
+    addresses.iter().for_each(|address| out.put_slice(address));
+    ports.iter().for_each(|&port| out.put_u16(port));
 }

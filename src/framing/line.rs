@@ -52,9 +52,20 @@ pub enum FrameError {
 /// ```
 #[derive(Debug, Clone)]
 pub struct LineFramer {
+    /// Complete lines split off `buf` in one piece, each ending in LF, not
+    /// yet handed out. They come before everything in `buf`.
+    ///
+    /// Handing lines out as slices of one shared block costs one reference
+    /// count update per line, where splitting each off the buffer would cost
+    /// several.
+    ready: Bytes,
     buf: BytesMut,
     /// Bytes at the front of `buf` already known to hold no LF.
     scanned: usize,
+    /// Bytes at the end of `buf` that never went back from `ready` into
+    /// `buf`; everything before them did, and must not be made part of a
+    /// ready block again (see [`buffer_mut`](Self::buffer_mut)).
+    never_returned: usize,
     max_line: usize,
     policy: LineEndPolicy,
     /// Inside an over-long line that was already reported: drop up to its LF.
@@ -67,8 +78,10 @@ impl LineFramer {
     /// A `max_line` below 2 is raised to 2, the size of an empty line.
     pub fn new(max_line: usize, policy: LineEndPolicy) -> Self {
         LineFramer {
+            ready: Bytes::new(),
             buf: BytesMut::new(),
             scanned: 0,
+            never_returned: 0,
             max_line: max_line.max(2),
             policy,
             discarding: false,
@@ -77,15 +90,18 @@ impl LineFramer {
 
     /// Appends input from the peer.
     pub fn push(&mut self, input: &[u8]) {
-        if self.discarding {
+        let kept = if self.discarding {
             // Nothing of an over-long line is kept: only its end matters.
-            if let Some(end) = memchr::memchr(b'\n', input) {
-                self.discarding = false;
-                self.buf.extend_from_slice(&input[end + 1..]);
-            }
-            return;
-        }
-        self.buf.extend_from_slice(input);
+            let Some(end) = memchr::memchr(b'\n', input) else {
+                return;
+            };
+            self.discarding = false;
+            &input[end + 1..]
+        } else {
+            input
+        };
+        self.buf.extend_from_slice(kept);
+        self.never_returned += kept.len();
     }
 
     /// The next complete line, without its line ending.
@@ -95,6 +111,37 @@ impl LineFramer {
     // rather than through memory: measurably faster per line.
     #[inline]
     pub fn next_line(&mut self) -> Option<Result<Bytes, FrameError>> {
+        if self.ready.is_empty() {
+            return self.next_buffered_line();
+        }
+        // A ready block ends in LF, so the search cannot fail.
+        let lf = memchr::memchr(b'\n', &self.ready).unwrap_or(self.ready.len() - 1);
+        Some(self.take_ready_line(lf))
+    }
+
+    /// Hands out the first line of `ready`, whose LF is at `lf`.
+    #[inline]
+    fn take_ready_line(&mut self, lf: usize) -> Result<Bytes, FrameError> {
+        let crlf = lf > 0 && self.ready[lf - 1] == b'\r';
+        let content_len = if crlf { lf - 1 } else { lf };
+        let line = match self.refusal(lf + 1, crlf) {
+            Some(error) => Err(error),
+            // The last line takes the block itself: no reference count update.
+            None if lf + 1 == self.ready.len() => {
+                let mut line = core::mem::take(&mut self.ready);
+                line.truncate(content_len);
+                return Ok(line);
+            }
+            None => Ok(self.ready.slice(..content_len)),
+        };
+        self.ready.advance(lf + 1);
+        line
+    }
+
+    /// Looks for lines in `buf`; when there are some, splits them off into a
+    /// ready block and hands out the first.
+    #[cold]
+    fn next_buffered_line(&mut self) -> Option<Result<Bytes, FrameError>> {
         if self.discarding {
             return None;
         }
@@ -111,17 +158,22 @@ impl LineFramer {
             return None;
         };
         let lf = self.scanned + found;
-        self.scanned = 0;
-        let crlf = lf > 0 && self.buf[lf - 1] == b'\r';
-        let content = match self.refusal(lf + 1, crlf) {
-            Some(error) => Err(error),
-            None => Ok(if crlf { lf - 1 } else { lf }),
+        let returned = self.buf.len().saturating_sub(self.never_returned);
+        // Lines that went back into `buf` once are split off one by one, so
+        // no byte goes back twice; otherwise the block runs to the last LF,
+        // and what follows it is a line start with no LF.
+        let block_end = if lf < returned {
+            self.scanned = 0;
+            lf
+        } else {
+            let after = lf + 1;
+            let last = memchr::memrchr(b'\n', &self.buf[after..]).map_or(lf, |at| after + at);
+            self.scanned = self.buf.len() - (last + 1);
+            last
         };
-        // The line ending, and a line that is refused, are dropped without
-        // being split off.
-        let line = content.map(|len| self.buf.split_to(len).freeze());
-        self.buf.advance(lf + 1 - content.unwrap_or(0));
-        Some(line)
+        self.ready = self.buf.split_to(block_end + 1).freeze();
+        self.never_returned = self.never_returned.min(self.buf.len());
+        Some(self.take_ready_line(lf))
     }
 
     /// Why [`next_line`](Self::next_line) refuses a line of `len` octets,
@@ -159,7 +211,7 @@ impl LineFramer {
 
     /// Bytes pushed but not yet framed.
     pub fn buffered(&self) -> usize {
-        self.buf.len()
+        self.ready.len() + self.buf.len()
     }
 
     /// Whether an over-long line is being dropped.
@@ -174,7 +226,27 @@ impl LineFramer {
     /// the buffer on the next [`next_line`](Self::next_line).
     pub fn buffer_mut(&mut self) -> &mut BytesMut {
         self.scanned = 0;
+        if !self.ready.is_empty() {
+            self.return_ready();
+        }
         &mut self.buf
+    }
+
+    /// Puts the lines of the ready block not handed out back in front of
+    /// `buf`, so the buffer holds all unframed input in order.
+    ///
+    /// This copies them, but each byte at most once: bytes that went back
+    /// are never made part of a ready block again (they are split off line
+    /// by line), so the copying stays linear in the input however often a
+    /// consumer switches between lines and raw bytes.
+    #[cold]
+    fn return_ready(&mut self) {
+        let ready = core::mem::take(&mut self.ready);
+        let mut joined = BytesMut::with_capacity(ready.len() + self.buf.len());
+        joined.extend_from_slice(&ready);
+        joined.extend_from_slice(&self.buf);
+        self.never_returned = self.buf.len();
+        self.buf = joined;
     }
 }
 
@@ -274,6 +346,140 @@ mod tests {
         assert_eq!(framer.next_line(), Some(Ok(Bytes::from_static(b"bytes"))));
     }
 
+    #[test]
+    fn line_split_across_reads_after_a_ready_block() {
+        let mut framer = LineFramer::new(512, LineEndPolicy::Strict);
+        framer.push(b"NOOP\r\nRSET\r\nMAIL FR");
+        assert_eq!(framer.next_line(), Some(Ok(Bytes::from_static(b"NOOP"))));
+        assert_eq!(framer.buffered(), 13);
+        framer.push(b"OM:<>\r\n");
+        assert_eq!(
+            frames(&mut framer),
+            [Ok(b"RSET".to_vec()), Ok(b"MAIL FROM:<>".to_vec())]
+        );
+        assert_eq!(framer.buffered(), 0);
+    }
+
+    #[test]
+    fn buffer_mut_in_the_middle_of_a_ready_block() {
+        let mut framer = LineFramer::new(512, LineEndPolicy::Strict);
+        framer.push(b"DATA\r\nSubject: x\r\n\r\nbody\r\n.\r\nQUIT\r\nNO");
+        assert_eq!(framer.next_line(), Some(Ok(Bytes::from_static(b"DATA"))));
+        let buf = framer.buffer_mut();
+        assert_eq!(&buf[..], b"Subject: x\r\n\r\nbody\r\n.\r\nQUIT\r\nNO");
+        let _ = buf.split_to(23);
+        framer.push(b"OP\r\n");
+        assert_eq!(
+            frames(&mut framer),
+            [Ok(b"QUIT".to_vec()), Ok(b"NOOP".to_vec())]
+        );
+        // Switching back and forth without taking anything loses nothing.
+        framer.push(b"A\r\nB\r\nC\r\n");
+        assert_eq!(framer.next_line(), Some(Ok(Bytes::from_static(b"A"))));
+        assert_eq!(&framer.buffer_mut()[..], b"B\r\nC\r\n");
+        assert_eq!(framer.next_line(), Some(Ok(Bytes::from_static(b"B"))));
+        assert_eq!(&framer.buffer_mut()[..], b"C\r\n");
+        assert_eq!(frames(&mut framer), [Ok(b"C".to_vec())]);
+    }
+
+    #[test]
+    fn over_long_line_after_a_ready_block() {
+        let mut framer = LineFramer::new(10, LineEndPolicy::Strict);
+        framer.push(b"NOOP\r\nQUIT\r\n0123456789abc");
+        assert_eq!(
+            frames(&mut framer),
+            [
+                Ok(b"NOOP".to_vec()),
+                Ok(b"QUIT".to_vec()),
+                Err(FrameError::TooLong { limit: 10 })
+            ]
+        );
+        assert!(framer.is_discarding());
+        assert_eq!(framer.buffered(), 0);
+        framer.push(b"def\r\nRSET\r\n");
+        assert_eq!(frames(&mut framer), [Ok(b"RSET".to_vec())]);
+    }
+
+    #[test]
+    fn refused_lines_inside_a_ready_block() {
+        let out = frame_chunks(
+            &[b"NOOP\r\n0123456789\r\nBARE\nQUIT\r\n"],
+            10,
+            LineEndPolicy::Strict,
+        );
+        assert_eq!(
+            out,
+            [
+                Ok(b"NOOP".to_vec()),
+                Err(FrameError::TooLong { limit: 10 }),
+                Err(FrameError::BareLineFeed),
+                Ok(b"QUIT".to_vec())
+            ]
+        );
+    }
+
+    /// What a consumer does next to the framer.
+    #[derive(Debug, Clone)]
+    enum Step {
+        Push(Vec<u8>),
+        NextLine,
+        /// Take this many bytes through `buffer_mut`.
+        Take(usize),
+    }
+
+    /// The framing rules written as plainly as possible, rescanning freely.
+    struct Model {
+        buf: Vec<u8>,
+        max: usize,
+        strict: bool,
+        discarding: bool,
+    }
+
+    impl Model {
+        fn push(&mut self, input: &[u8]) {
+            if !self.discarding {
+                self.buf.extend_from_slice(input);
+            } else if let Some(end) = input.iter().position(|&b| b == b'\n') {
+                self.discarding = false;
+                self.buf.extend_from_slice(&input[end + 1..]);
+            }
+        }
+
+        fn next_line(&mut self) -> Option<Result<Vec<u8>, FrameError>> {
+            if self.discarding {
+                return None;
+            }
+            let too_long = FrameError::TooLong { limit: self.max };
+            let Some(lf) = self.buf.iter().position(|&b| b == b'\n') else {
+                if self.buf.len() >= self.max {
+                    self.buf.clear();
+                    self.discarding = true;
+                    return Some(Err(too_long));
+                }
+                return None;
+            };
+            let line: Vec<u8> = self.buf.drain(..=lf).collect();
+            let crlf = line.ends_with(b"\r\n");
+            Some(if line.len() > self.max {
+                Err(too_long)
+            } else if !crlf && self.strict {
+                Err(FrameError::BareLineFeed)
+            } else {
+                Ok(line[..line.len() - if crlf { 2 } else { 1 }].to_vec())
+            })
+        }
+    }
+
+    fn step() -> impl Strategy<Value = Step> {
+        let byte = prop_oneof![Just(b'\r'), Just(b'\n'), Just(b'a'), any::<u8>()];
+        prop_oneof![
+            proptest::collection::vec(byte, 0..40).prop_map(Step::Push),
+            Just(Step::NextLine),
+            Just(Step::NextLine),
+            (0usize..12).prop_map(Step::Take),
+        ]
+    }
+
     proptest! {
         #[test]
         fn any_split_gives_the_same_lines(
@@ -297,6 +503,38 @@ mod tests {
             prop_assert_eq!(&frame_chunks(&chunks, max, policy), &whole);
             let bytewise: Vec<&[u8]> = input.chunks(1).collect();
             prop_assert_eq!(&frame_chunks(&bytewise, max, policy), &whole);
+        }
+
+        #[test]
+        fn lines_and_raw_reads_interleave_like_the_plain_rules(
+            steps in proptest::collection::vec(step(), 0..60),
+            max in 2usize..40,
+            lenient in any::<bool>(),
+        ) {
+            let policy = if lenient { LineEndPolicy::AllowBareLf } else { LineEndPolicy::Strict };
+            let mut framer = LineFramer::new(max, policy);
+            let mut model = Model { buf: Vec::new(), max: framer.max_line(), strict: !lenient, discarding: false };
+            for step in steps {
+                match step {
+                    Step::Push(input) => {
+                        framer.push(&input);
+                        model.push(&input);
+                    }
+                    Step::NextLine => {
+                        let line = framer.next_line().map(|r| r.map(|b| b.to_vec()));
+                        prop_assert_eq!(line, model.next_line());
+                    }
+                    Step::Take(n) => {
+                        let buf = framer.buffer_mut();
+                        prop_assert_eq!(&buf[..], &model.buf[..]);
+                        let n = n.min(buf.len());
+                        buf.advance(n);
+                        model.buf.drain(..n);
+                    }
+                }
+                prop_assert_eq!(framer.buffered(), model.buf.len());
+                prop_assert_eq!(framer.is_discarding(), model.discarding);
+            }
         }
     }
 }

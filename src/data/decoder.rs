@@ -1,9 +1,8 @@
 //! Server side of DATA: unstuffing and the end of data, without copying.
 
 use bytes::{Buf, Bytes, BytesMut};
-use memchr::memmem::Finder;
 
-use super::scan::{crlf_only, dot_line_finder, plain_prefix, BLOCK};
+use super::scan::{plain_run, BLOCK};
 use crate::limits;
 
 /// How many bytes at the end of a stretch one check looks at for an LF when
@@ -147,7 +146,6 @@ pub struct DataDecoder {
     bare_lf: bool,
     line_too_long: bool,
     finished: bool,
-    dot_lines: Finder<'static>,
 }
 
 impl Default for DataDecoder {
@@ -173,7 +171,6 @@ impl DataDecoder {
             bare_lf: false,
             line_too_long: false,
             finished: false,
-            dot_lines: dot_line_finder(),
         }
     }
 
@@ -261,34 +258,24 @@ impl DataDecoder {
     /// start) are content before the next line that starts with "." or the
     /// end of what is looked at. Records line lengths and bare CR/LF.
     ///
-    /// The common path looks at a block at a time: one pass of
-    /// [`plain_prefix`] over as much as is plain text, then, from the step it
-    /// stopped at, `memmem` for the next `LF "."` and one vectorized pass to
-    /// confirm that every line ending up to it is CRLF (so that match is a
-    /// line start). A block with a bare CR or LF is walked line by line
-    /// instead.
+    /// The common path takes a block at a time: [`plain_run`] reads it once
+    /// to the next line that starts with a dot, confirming on the way that
+    /// every line ending is CRLF, and lines are measured by jumps. A block
+    /// with a bare CR or LF is walked line by line instead.
     fn scan(&mut self, buf: &[u8]) -> usize {
         let window = buf.get(..BLOCK).unwrap_or(buf);
-        // The single pass judges neither the first byte against the one
-        // before it nor a dot line at the second byte.
-        let first_paired = (window.first() == Some(&b'\n')) == self.after_cr;
-        let plain = if first_paired && window.get(..2) != Some(b"\n.") {
-            plain_prefix(window)
-        } else {
-            0
-        };
-        let after_cr = match plain.checked_sub(1).and_then(|last| window.get(last)) {
-            Some(&last) => last == b'\r',
-            None => self.after_cr,
-        };
-        let rest = window.get(plain..).unwrap_or_default();
-        let end = self.dot_lines.find(rest).map_or(rest.len(), |lf| lf + 1);
-        let (Some(block), Some(unchecked)) = (window.get(..plain + end), rest.get(..end)) else {
-            return self.scan_exact(buf);
-        };
-        if !crlf_only(after_cr, unchecked) {
+        if (window.first() == Some(&b'\n')) != self.after_cr {
             return self.scan_exact(buf);
         }
+        let end = if window.get(..2) == Some(b"\n.") {
+            1
+        } else {
+            match plain_run(window) {
+                Some(end) => end,
+                None => return self.scan_exact(buf),
+            }
+        };
+        let block = window.get(..end).unwrap_or(window);
         self.measure_lines(block);
         self.after_cr = block.last() == Some(&b'\r');
         self.at_line_start = block.last() == Some(&b'\n');

@@ -296,6 +296,7 @@ impl DataDecoder {
         let mut bounded = false;
         while let Some(rest) = block.get(start..) {
             let allowed = self.max_line.saturating_sub(open);
+            // The rest of the block fits in the current line's allowance.
             let Some(window) = rest.get(..allowed).filter(|_| rest.len() > allowed) else {
                 break;
             };

@@ -1,10 +1,26 @@
 //! Server side of DATA: unstuffing and the end of data, without copying.
 
 use bytes::{Buf, Bytes, BytesMut};
-use memchr::memmem::Finder;
 
-use super::scan::{crlf_only, dot_line_finder, BLOCK};
+use super::scan::{plain_run, BLOCK};
 use crate::limits;
+
+/// How many bytes at the end of a stretch one check looks at for an LF when
+/// measuring lines: one cache line.
+const PROBE: usize = 64;
+
+/// Whether `probe` holds an LF, branch-free so that it compiles to a few
+/// vector compares.
+fn has_lf(probe: &[u8; PROBE]) -> bool {
+    probe
+        .iter()
+        .fold(false, |seen, &byte| seen | (byte == b'\n'))
+}
+
+/// Octets after the last LF of `text`, or `without_lf` when it has none.
+fn exact_line_len(text: &[u8], without_lf: usize) -> usize {
+    memchr::memrchr(b'\n', text).map_or(without_lf, |lf| text.len() - lf - 1)
+}
 
 /// What the server does about a CR or LF in message content that is not part
 /// of a CRLF pair.
@@ -130,7 +146,6 @@ pub struct DataDecoder {
     bare_lf: bool,
     line_too_long: bool,
     finished: bool,
-    dot_lines: Finder<'static>,
 }
 
 impl Default for DataDecoder {
@@ -156,7 +171,6 @@ impl DataDecoder {
             bare_lf: false,
             line_too_long: false,
             finished: false,
-            dot_lines: dot_line_finder(),
         }
     }
 
@@ -244,54 +258,85 @@ impl DataDecoder {
     /// start) are content before the next line that starts with "." or the
     /// end of what is looked at. Records line lengths and bare CR/LF.
     ///
-    /// The common path looks at a block at a time: `memmem` for the next
-    /// `LF "."`, one vectorized pass to confirm that every line ending in the
-    /// block is CRLF (so that match is a line start), and `memrchr` jumps of
-    /// up to a line limit for the lengths. A block with a bare CR or LF is
-    /// walked line by line instead.
+    /// The common path takes a block at a time: [`plain_run`] reads it once
+    /// to the next line that starts with a dot, confirming on the way that
+    /// every line ending is CRLF, and lines are measured by jumps. A block
+    /// with a bare CR or LF is walked line by line instead.
     fn scan(&mut self, buf: &[u8]) -> usize {
         let window = buf.get(..BLOCK).unwrap_or(buf);
-        let end = self
-            .dot_lines
-            .find(window)
-            .map_or(window.len(), |lf| lf + 1);
-        let Some(block) = window.get(..end) else {
-            return self.scan_exact(buf);
-        };
-        if !crlf_only(self.after_cr, block) {
+        if (window.first() == Some(&b'\n')) != self.after_cr {
             return self.scan_exact(buf);
         }
+        let end = if window.get(..2) == Some(b"\n.") {
+            1
+        } else {
+            match plain_run(window) {
+                Some(end) => end,
+                None => return self.scan_exact(buf),
+            }
+        };
+        let block = window.get(..end).unwrap_or(window);
         self.measure_lines(block);
         self.after_cr = block.last() == Some(&b'\r');
         self.at_line_start = block.last() == Some(&b'\n');
-        end
+        block.len()
     }
 
     /// Line lengths over a block with CRLF line endings only, without
-    /// visiting every line: the last LF within a line limit of the current
-    /// line's start proves every line up to it short enough.
+    /// visiting every line: an LF among the last [`PROBE`] bytes within a
+    /// line limit of where the current line may have started proves every
+    /// line up to there short enough, and leaves less than [`PROBE`] bytes of
+    /// the current line. `memrchr` settles exact lengths where that proof
+    /// fails, and at the end of the block.
     fn measure_lines(&mut self, block: &[u8]) {
         let mut start = 0;
+        // Octets of the current line before `start`; only an upper bound
+        // while `bounded`, and then an LF lies in the PROBE bytes before it.
+        let mut open = self.line_len;
+        let mut bounded = false;
         while let Some(rest) = block.get(start..) {
-            let allowed = self.max_line.saturating_sub(self.line_len);
-            let window = rest.get(..allowed).unwrap_or(rest);
-            if let Some(lf) = memchr::memrchr(b'\n', window) {
-                self.line_len = 0;
-                start += lf + 1;
+            let allowed = self.max_line.saturating_sub(open);
+            // The rest of the block fits in the current line's allowance.
+            let Some(window) = rest.get(..allowed).filter(|_| rest.len() > allowed) else {
+                break;
+            };
+            let probe = allowed
+                .checked_sub(PROBE)
+                .and_then(|from| window.get(from..))
+                .and_then(|tail| <&[u8; PROBE]>::try_from(tail).ok());
+            if probe.is_some_and(has_lf) {
+                start += allowed;
+                open = PROBE;
+                bounded = true;
                 continue;
             }
-            if window.len() == rest.len() {
-                self.add_to_line(rest.len());
-                return;
+            if bounded {
+                bounded = false;
+                open = exact_line_len(block.get(..start).unwrap_or_default(), open);
+                continue;
+            }
+            if let Some(lf) = memchr::memrchr(b'\n', window) {
+                start += lf + 1;
+                open = 0;
+                continue;
             }
             self.line_too_long = true;
             let Some(lf) = memchr::memchr(b'\n', rest) else {
-                self.add_to_line(rest.len());
-                return;
+                break;
             };
-            self.line_len = 0;
             start += lf + 1;
+            open = 0;
         }
+        let tail = block.get(start..).unwrap_or_default();
+        let line_len = if block.last() == Some(&b'\n') {
+            0
+        } else if bounded {
+            exact_line_len(block, open)
+        } else {
+            exact_line_len(tail, open.saturating_add(tail.len()))
+        };
+        self.line_len = 0;
+        self.add_to_line(line_len);
     }
 
     /// [`scan`](Self::scan) for content with bare CR or LF: one `memchr2`

@@ -3,9 +3,8 @@
 use alloc::vec::Vec;
 use bytes::{BufMut, Bytes};
 use core::ops::Range;
-use memchr::memmem::Finder;
 
-use super::scan::{crlf_only, dot_line_finder, BLOCK};
+use super::scan::{plain_run, BLOCK};
 
 /// What the encoders do with a CR or LF in caller content that is not part of
 /// a CRLF pair.
@@ -118,7 +117,6 @@ pub(crate) struct ContentWriter {
     held_cr: bool,
     /// Content bytes seen so far, for error offsets.
     offset: u64,
-    dot_lines: Finder<'static>,
 }
 
 impl ContentWriter {
@@ -129,7 +127,6 @@ impl ContentWriter {
             at_line_start: true,
             held_cr: false,
             offset: 0,
-            dot_lines: dot_line_finder(),
         }
     }
 
@@ -144,9 +141,9 @@ impl ContentWriter {
         }
     }
 
-    /// Encodes one chunk. The common path takes a block at a time: `memmem`
-    /// for the next line that starts with a dot, one vectorized pass to
-    /// confirm the block has CRLF line endings only, and one `run` for it.
+    /// Encodes one chunk. The common path takes a block at a time: one pass
+    /// of [`plain_run`] to the next line that starts with a dot, confirming
+    /// CRLF line endings on the way, and one `run` for it.
     /// Blocks with a bare CR or LF go one `memchr2` per line ending.
     pub(crate) fn write<S: Sink>(&mut self, chunk: &[u8], sink: &mut S) -> Result<(), EncodeError> {
         if chunk.is_empty() {
@@ -230,20 +227,19 @@ impl ContentWriter {
     /// The end of the block from `pos` that can be sent as it is: up to and
     /// including the LF before the next line that starts with a dot, short
     /// of a final CR (which needs the byte after it), and only if all its
-    /// line endings are CRLF. `pos` never follows a CR still to be judged.
+    /// line endings are CRLF. `pos` never follows a CR still to be judged,
+    /// so a first LF is bare.
     fn clean_block(&self, chunk: &[u8], pos: usize) -> Option<usize> {
         let window = chunk.get(pos..)?;
         let window = window.get(..BLOCK).unwrap_or(window);
-        let mut len = window.len();
-        if self.stuff_dots {
-            len = self.dot_lines.find(window).map_or(len, |lf| lf + 1);
+        if window.first() == Some(&b'\n') {
+            return None;
         }
-        let mut block = window.get(..len)?;
+        let mut block = window.get(..plain_run(window)?)?;
         if let Some((b'\r', before)) = block.split_last() {
             block = before;
         }
-        let judged = block.last().is_some_and(|&last| last != b'\r');
-        (judged && crlf_only(false, block)).then_some(pos + block.len())
+        (!block.is_empty()).then_some(pos + block.len())
     }
 
     /// Resolves a CR held at the very end of the content.

@@ -1,6 +1,7 @@
 use super::*;
 use crate::limits;
 use alloc::vec;
+use proptest::prelude::*;
 
 const SMUGGLED: &[u8] = b"MAIL FROM:<evil@example.com>\r\nRCPT TO:<b@example.net>\r\nDATA\r\nFrom: ceo\r\n\r\nsmuggled\r\n";
 
@@ -231,4 +232,94 @@ fn size_limit_stops_content_but_not_the_search_for_the_end() {
         out.rest, b"QUIT\r\n",
         "the refusal comes after the real end"
     );
+}
+
+/// An independent oracle for the decoder: walks `input` one CRLF line at a
+/// time. Returns the content, the end (if any) and what follows it.
+fn decode_by_lines(input: &[u8], max_line: usize) -> Decoded {
+    let mut content = Vec::new();
+    let (mut bare_cr, mut bare_lf, mut line_too_long) = (false, false, false);
+    let mut pos = 0;
+    while let Some(len) = input[pos..].windows(2).position(|pair| pair == b"\r\n") {
+        let line = &input[pos..pos + len + 2];
+        pos += len + 2;
+        if line == b".\r\n" {
+            let end = DataEnd {
+                size: content.len() as u64,
+                size_exceeded: false,
+                bare_cr,
+                bare_lf,
+                line_too_long,
+                bare_newline: IncomingBareNewline::Reject,
+            };
+            return Decoded {
+                content,
+                end: Some(end),
+                rest: input[pos..].to_vec(),
+            };
+        }
+        let line = line.strip_prefix(b".").unwrap_or(line);
+        bare_cr |= line[..line.len() - 2].contains(&b'\r');
+        bare_lf |= line[..line.len() - 2].contains(&b'\n');
+        line_too_long |= line.len() > max_line;
+        content.extend_from_slice(line);
+    }
+    panic!("test input without an end")
+}
+
+/// Lines of many lengths around the limit, dot lines and the odd bare CR or
+/// LF, long enough for the block-at-a-time paths.
+fn varied_lines() -> impl Strategy<Value = Vec<u8>> {
+    let piece = prop_oneof![
+        6 => (0usize..300).prop_map(|len| vec![b'a'; len]),
+        4 => Just(b"\r\n".to_vec()),
+        1 => Just(b"\r\n.".to_vec()),
+        1 => Just(b"\r\n..".to_vec()),
+        1 => Just(b"\r".to_vec()),
+        1 => Just(b"\n".to_vec()),
+        1 => Just(b".".to_vec()),
+    ];
+    proptest::collection::vec(piece, 0..60)
+        .prop_map(|pieces| [&pieces.concat()[..], b"\r\n.\r\nQUIT\r\n"].concat())
+}
+
+proptest! {
+    #[test]
+    fn decoder_agrees_with_a_line_by_line_oracle(
+        input in varied_lines(),
+        cuts in proptest::collection::vec(any::<prop::sample::Index>(), 0..6),
+        max_line in 1usize..400,
+    ) {
+        let decoder = DataDecoder::new().with_max_line(max_line);
+        let expected = decode_by_lines(&input, max_line);
+        prop_assert_eq!(&decode_pieces(&decoder, &[&input]), &expected);
+        prop_assert_eq!(
+            &decode_pieces(&decoder, &split_at_points(&input, &cuts)),
+            &expected
+        );
+    }
+}
+
+#[test]
+fn long_message_agrees_with_the_oracle_across_blocks() {
+    // Line lengths sweep past the default limit; every 7th line is stuffed.
+    let mut input = Vec::new();
+    for line in 0..400usize {
+        if line % 7 == 3 {
+            input.push(b'.');
+        }
+        input.extend(core::iter::repeat(b'x').take(line * 37 % 1100));
+        input.extend_from_slice(b"\r\n");
+    }
+    input.extend_from_slice(b".\r\nQUIT\r\n");
+    let expected = decode_by_lines(&input, limits::DEFAULT_MAX_TEXT_LINE);
+    assert!(expected.end.unwrap().line_too_long);
+    for read in [1 << 20, 65_536, 4096, 1000, 333, 64] {
+        let pieces: Vec<&[u8]> = input.chunks(read).collect();
+        assert_eq!(
+            decode_pieces(&DataDecoder::new(), &pieces),
+            expected,
+            "reads of {read}"
+        );
+    }
 }

@@ -39,6 +39,33 @@ fn content() -> impl Strategy<Value = Vec<u8>> {
     proptest::collection::vec(piece, 0..40).prop_map(|pieces| pieces.concat())
 }
 
+/// Content with lines long enough for the block-at-a-time paths, and some
+/// of everything else.
+fn long_lines() -> impl Strategy<Value = Vec<u8>> {
+    let piece = prop_oneof![
+        6 => (0usize..300).prop_map(|len| alloc::vec![b'a'; len]),
+        4 => Just(b"\r\n".to_vec()),
+        1 => Just(b"\r\n.".to_vec()),
+        1 => Just(b"\r".to_vec()),
+        1 => Just(b"\n".to_vec()),
+        1 => Just(b".".to_vec()),
+    ];
+    proptest::collection::vec(piece, 0..60).prop_map(|pieces| pieces.concat())
+}
+
+/// The DATA stream for `content` under Normalize, one line at a time.
+fn stuffed(content: &[u8]) -> Vec<u8> {
+    let mut wire = Vec::new();
+    for line in normalized(content).split_inclusive(|&byte| byte == b'\n') {
+        if line.starts_with(b".") {
+            wire.push(b'.');
+        }
+        wire.extend_from_slice(line);
+    }
+    wire.extend_from_slice(b".\r\n");
+    wire
+}
+
 fn cuts() -> impl Strategy<Value = Vec<prop::sample::Index>> {
     proptest::collection::vec(any::<prop::sample::Index>(), 0..6)
 }
@@ -83,6 +110,17 @@ proptest! {
         let end = out.end.unwrap();
         prop_assert_eq!(end.size, expected.len() as u64);
         prop_assert_eq!(end.refusal(), None);
+    }
+
+    #[test]
+    fn encoder_agrees_with_a_line_by_line_oracle(content in long_lines(), cuts in cuts()) {
+        let expected = stuffed(&content);
+        let pieces = split_at_points(&content, &cuts);
+        prop_assert_eq!(&encode_copying(&pieces), &expected);
+        prop_assert_eq!(&encode_slicing(&pieces), &expected);
+        let input = [&expected[..], b"QUIT\r\n"].concat();
+        let out = decode_pieces(&DataDecoder::new(), &split_at_points(&input, &cuts));
+        prop_assert_eq!(out.content, normalized(&content));
     }
 
     #[test]

@@ -268,3 +268,98 @@ fn lmtp_messages_arrive_byte_exact() {
         });
     }
 }
+
+/// Round trips of one connection carrying `messages` messages of two
+/// recipients each, every command and reply accepted. Lockstep: each round,
+/// the client runs until it blocks, all it wrote reaches the server, the
+/// server runs until it blocks, and all it wrote reaches the client; a round
+/// that ends with the client waiting for replies is one round trip.
+fn round_trips(protocol: Protocol, pipelining: bool, chunking: bool, messages: usize) -> usize {
+    let mut server_config = ServerConfig::new(Text::from_static("mx.example.org"));
+    server_config.protocol = protocol;
+    server_config.capabilities.pipelining = pipelining;
+    server_config.capabilities.chunking = chunking;
+    let mut server = ServerSession::new(Arc::new(server_config));
+    let mut client_config = ClientConfig::new(Domain::parse("client.example.org").unwrap());
+    client_config.protocol = protocol;
+    client_config.chunking = chunking;
+    let mut client = ClientSession::new(client_config);
+    for n in 0..messages {
+        let mut envelope = Envelope::new(ReversePath::parse("<sender@example.org>").unwrap());
+        for r in 0..2 {
+            let to = format!("<r{n}-{r}@example.com>");
+            envelope.add_recipient(ForwardPath::parse(&to).unwrap());
+        }
+        client.send_mail(envelope).unwrap();
+    }
+    client.quit();
+    let body = b"Subject: round trips\r\n\r\nHello\r\n";
+    let mut accepted = 0;
+    let mut trips = 0;
+    for _ in 0..10_000 {
+        let mut to_server = Vec::new();
+        let mut waiting = false;
+        loop {
+            match client.poll_output() {
+                Output::Transmit(bytes) => to_server.extend_from_slice(&bytes),
+                Output::Event(ClientEvent::MessageAccepted { .. }) => accepted += 1,
+                Output::Event(ClientEvent::Error(err)) => panic!("client error {err:?}"),
+                Output::Event(_) => {}
+                Output::AwaitingDecision if client.wants_content().is_some() => {
+                    // Each message's content is offered whole, then ended.
+                    if client.send_content(body) == Ok(body.len()) {
+                        client.finish_content().unwrap();
+                    }
+                }
+                Output::NeedInput => {
+                    waiting = true;
+                    break;
+                }
+                Output::Closed => {
+                    assert_eq!(accepted, messages);
+                    return trips;
+                }
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+        trips += usize::from(waiting);
+        let mut to_client = Vec::new();
+        let mut input: &[u8] = &to_server;
+        loop {
+            match server.poll_output() {
+                Output::Transmit(bytes) => to_client.extend_from_slice(&bytes),
+                Output::Event(event) => server.accept_event(event).unwrap(),
+                Output::NeedInput if !input.is_empty() => {
+                    let taken = server.receive(input);
+                    input = &input[taken..];
+                }
+                _ => break,
+            }
+        }
+        let mut replies: &[u8] = &to_client;
+        while !replies.is_empty() {
+            let taken = client.receive(replies);
+            replies = &replies[taken..];
+            if taken == 0 {
+                break;
+            }
+        }
+    }
+    panic!("the connection did not end");
+}
+
+#[test]
+fn round_trips_per_message() {
+    const MESSAGES: usize = 20;
+    for protocol in [Protocol::Smtp, Protocol::Lmtp] {
+        for (pipelining, chunking) in [(true, false), (true, true), (false, false), (false, true)] {
+            let setup = round_trips(protocol, pipelining, chunking, 0);
+            let total = round_trips(protocol, pipelining, chunking, MESSAGES);
+            let per_message = (total - setup) as f64 / MESSAGES as f64;
+            println!(
+                "{protocol:?} pipelining={pipelining} chunking={chunking}: \
+                 {per_message:.2} round trips per message"
+            );
+        }
+    }
+}

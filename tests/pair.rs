@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use smtpwire::auth::{Credentials, Mechanism, PlainCredentials, Secret};
 use smtpwire::client::{
-    AuthConfig, ClientConfig, ClientEvent, ClientSession, Envelope, StartTlsPolicy,
+    AuthConfig, ClientConfig, ClientError, ClientEvent, ClientSession, Envelope, StartTlsPolicy,
 };
 use smtpwire::reply::{EnhancedStatusCode, Reply, ReplyCode};
 use smtpwire::server::{AuthPolicy, Reject, ServerConfig, ServerEvent, ServerSession};
@@ -78,7 +78,11 @@ struct Scenario {
     auth: bool,
     pipelining: bool,
     chunking: bool,
+    /// Percent of MAIL, RCPT and end-of-data the server refuses.
+    refusals: [u64; 3],
 }
+
+const USUAL_REFUSALS: [u64; 3] = [5, 15, 10];
 
 fn run(scenario: &Scenario) -> Tally {
     let mut rng = Rng(scenario.seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1);
@@ -148,6 +152,11 @@ fn run(scenario: &Scenario) -> Tally {
                 Output::Event(ClientEvent::RecipientRejected { .. }) => {
                     tally.rejected_recipients += 1
                 }
+                // Refusals count as errors, and a server refusing often
+                // enough gives up with 421 (RFC 5321 §3.8) in the middle of
+                // a group: the outcomes must agree all the same.
+                Output::Event(ClientEvent::Error(ClientError::ServiceClosing(_)))
+                    if scenario.refusals != USUAL_REFUSALS => {}
                 Output::Event(ClientEvent::Error(err)) => panic!("client error {err:?}"),
                 Output::Event(_) => {}
                 Output::AwaitingDecision => match client.wants_content() {
@@ -179,15 +188,15 @@ fn run(scenario: &Scenario) -> Tally {
                 Output::Transmit(bytes) => to_client.extend(bytes.iter()),
                 Output::Event(ServerEvent::Content(chunk)) => receiving.extend_from_slice(&chunk),
                 Output::Event(ServerEvent::Aborted(_)) => receiving.clear(),
-                Output::Event(ServerEvent::Rcpt(request)) if rng.chance(15) => {
+                Output::Event(ServerEvent::Rcpt(request)) if rng.chance(scenario.refusals[1]) => {
                     server.reject(request, refuse(550)).unwrap()
                 }
-                Output::Event(ServerEvent::Mail(request)) if rng.chance(5) => {
+                Output::Event(ServerEvent::Mail(request)) if rng.chance(scenario.refusals[0]) => {
                     server.reject(request, refuse(451)).unwrap()
                 }
                 Output::Event(ServerEvent::Message(request)) => {
                     let body = std::mem::take(&mut receiving);
-                    if rng.chance(10) {
+                    if rng.chance(scenario.refusals[2]) {
                         server.reject(request, refuse(554)).unwrap();
                     } else {
                         tally.delivered.push(body);
@@ -250,6 +259,7 @@ fn thousands_of_messages_arrive_byte_exact() {
             auth: seed % 4 == 0,
             pipelining: seed % 3 != 0,
             chunking: seed % 5 == 0,
+            refusals: USUAL_REFUSALS,
         });
     }
 }
@@ -265,6 +275,30 @@ fn lmtp_messages_arrive_byte_exact() {
             auth: false,
             pipelining: true,
             chunking: seed % 2 == 0,
+            refusals: USUAL_REFUSALS,
+        });
+    }
+}
+
+/// Pipelined messages back to back, with refusals at every step often
+/// enough that the end of one message and the next one's envelope fail
+/// together in every combination.
+#[test]
+fn pipelined_messages_under_frequent_refusals() {
+    for seed in 200..212 {
+        check(Scenario {
+            seed,
+            messages: 100,
+            protocol: if seed % 3 == 0 {
+                Protocol::Lmtp
+            } else {
+                Protocol::Smtp
+            },
+            tls: false,
+            auth: false,
+            pipelining: true,
+            chunking: seed % 2 == 0,
+            refusals: [30, 50, 30],
         });
     }
 }

@@ -62,6 +62,10 @@ use content::Content;
 /// early wait in the (bounded) input buffer; the 220 to STARTTLS is the
 /// exception, where anything after it is an attack and fails the session.
 ///
+/// With PIPELINING (RFC 2920) a message costs one round trip: its MAIL,
+/// RCPT and DATA go together, right behind the end of the previous
+/// message's data, and BDAT chunks do not wait for the RCPT replies.
+///
 /// ```
 /// use smtpwire::client::{ClientConfig, ClientEvent, ClientSession, Envelope};
 /// use smtpwire::{Domain, ForwardPath, Output, ReversePath};
@@ -195,6 +199,7 @@ impl core::fmt::Debug for AuthExchange {
 struct Transaction {
     id: TransactionId,
     envelope: Envelope,
+    /// The server offers PIPELINING (RFC 2920).
     pipelined: bool,
     mail_ok: bool,
     /// Indices of the recipients the server took.
@@ -268,7 +273,9 @@ impl ClientSession {
     }
 
     /// Queues a message; it is sent when the connection is ready and the
-    /// messages before it are done. Its outcome comes as events.
+    /// messages before it are done, or, with PIPELINING and DATA, right
+    /// behind the end of the previous message's data. Its outcome comes as
+    /// events.
     ///
     /// Once the server's capabilities are known, an envelope the server
     /// cannot take is refused here; before that, it is refused with

@@ -457,7 +457,7 @@ impl ClientSession {
     fn chunks_pending(&self) -> bool {
         self.awaiting
             .iter()
-            .any(|a| matches!(a, Awaiting::Bdat { .. } | Awaiting::LmtpDelivery(_)))
+            .any(|a| matches!(a, Awaiting::Bdat { .. }))
     }
 
     /// Every RCPT reply of a pipelined BDAT transaction is in; its content

@@ -883,3 +883,455 @@ proptest! {
         prop_assert_eq!(settled(&script_run(index, Split::Chunks(sizes))), whole);
     }
 }
+
+/// Each message's outcome, in the order reported.
+fn outcomes(run: &Run) -> Vec<(u64, bool)> {
+    run.events
+        .iter()
+        .filter_map(|e| match e {
+            ClientEvent::MessageAccepted { id, .. } => Some((id.get(), true)),
+            ClientEvent::TransactionFailed { id, .. } => Some((id.get(), false)),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Every message ends exactly once, in order, and nothing is reported for
+/// a message after its end.
+fn assert_well_ordered(run: &Run, messages: u64) {
+    let ended: Vec<u64> = outcomes(run).iter().map(|(id, _)| *id).collect();
+    assert_eq!(ended, (0..messages).collect::<Vec<_>>(), "{run:?}");
+    let mut done = Vec::new();
+    for event in &run.events {
+        let id = match event {
+            ClientEvent::RecipientAccepted { id, .. }
+            | ClientEvent::RecipientRejected { id, .. }
+            | ClientEvent::RecipientDelivery { id, .. }
+            | ClientEvent::ContentWanted(id) => id.get(),
+            ClientEvent::MessageAccepted { id, .. } | ClientEvent::TransactionFailed { id, .. } => {
+                done.push(id.get());
+                continue;
+            }
+            _ => continue,
+        };
+        assert!(
+            !done.contains(&id),
+            "event for #{id} after its end: {run:?}"
+        );
+    }
+}
+
+fn two_messages() -> Vec<smtpwire::client::Envelope> {
+    vec![
+        envelope("<a@x.org>", &["<b@y.org>"]),
+        envelope("<a@x.org>", &["<c@y.org>"]),
+    ]
+}
+
+fn three_messages() -> Vec<smtpwire::client::Envelope> {
+    let mut messages = two_messages();
+    messages.push(envelope("<a@x.org>", &["<d@y.org>"]));
+    messages
+}
+
+/// Feeds `input` whole and polls until the session blocks; returns what it
+/// sent and reported.
+fn exchange_run(session: &mut ClientSession, input: &[u8]) -> Run {
+    assert_eq!(session.receive(input), input.len());
+    let mut run = Run::default();
+    loop {
+        match session.poll_output() {
+            Output::Transmit(bytes) => run.transmits.push(bytes.to_vec()),
+            Output::Event(event) => run.events.push(event),
+            _ => return run,
+        }
+    }
+}
+
+/// [`exchange_run`], for what was sent.
+fn exchange(session: &mut ClientSession, input: &[u8]) -> Vec<Vec<u8>> {
+    exchange_run(session, input).transmits
+}
+
+#[test]
+fn next_message_follows_the_end_of_data_in_one_transmit() {
+    let mut session = ClientSession::new(config());
+    for envelope in three_messages() {
+        session.send_mail(envelope).unwrap();
+    }
+    session.quit();
+    exchange(&mut session, EHLO_PIPE);
+    exchange(&mut session, b"250 ok\r\n250 ok\r\n354 go\r\n");
+    assert_eq!(session.wants_content().map(|id| id.get()), Some(0));
+    assert_eq!(session.send_content(b"Hi\r\n"), Ok(4));
+    assert_eq!(exchange(&mut session, b""), [b"Hi\r\n".to_vec()]);
+    session.finish_content().unwrap();
+    // RFC 2920 §3.1: the end of data, then the next envelope and DATA, all
+    // before the reply to the end of data.
+    let group = exchange(&mut session, b"");
+    assert_eq!(
+        group,
+        [b".\r\nMAIL FROM:<a@x.org>\r\nRCPT TO:<c@y.org>\r\nDATA\r\n".to_vec()]
+    );
+    assert_eq!(
+        session.poll_output(),
+        Output::NeedInput,
+        "waits for the replies"
+    );
+    // Both transactions' replies come in one read; the second message's
+    // content is asked for at once.
+    exchange(
+        &mut session,
+        b"250 queued\r\n250 ok\r\n250 ok\r\n354 go\r\n",
+    );
+    assert_eq!(session.wants_content().map(|id| id.get()), Some(1));
+    session.finish_content().unwrap();
+    let group = exchange(&mut session, b"");
+    assert_eq!(
+        group,
+        [b".\r\nMAIL FROM:<a@x.org>\r\nRCPT TO:<d@y.org>\r\nDATA\r\n".to_vec()]
+    );
+    // QUIT waits for the last message's end.
+    exchange(
+        &mut session,
+        b"250 queued\r\n250 ok\r\n250 ok\r\n354 go\r\n",
+    );
+    session.finish_content().unwrap();
+    assert_eq!(exchange(&mut session, b""), [b".\r\n".to_vec()]);
+    assert_eq!(
+        exchange(&mut session, b"250 queued\r\n"),
+        [b"QUIT\r\n".to_vec()]
+    );
+}
+
+#[test]
+fn cross_message_group_outcomes() {
+    let wire_of = |run: &Run| run.wire_str();
+    // The first message's end of data refused: the second goes on.
+    let server = script(&[
+        EHLO_PIPE,
+        b"250 ok\r\n250 ok\r\n354 go\r\n554 5.7.1 spam\r\n",
+        b"250 ok\r\n250 ok\r\n354 go\r\n250 queued\r\n221 bye\r\n",
+    ]);
+    let run = transcript(config(), two_messages(), &[&server]);
+    assert!(
+        matches!(failure(&run, 0), Some(TransactionFailure::MessageRejected(r)) if r.code().as_u16() == 554)
+    );
+    assert!(accepted(&run, 1));
+    assert_well_ordered(&run, 2);
+    assert!(wire_of(&run)
+        .contains("Hello\r\n.\r\nMAIL FROM:<a@x.org>\r\nRCPT TO:<c@y.org>\r\nDATA\r\n"));
+    assert!(!wire_of(&run).contains("RSET"));
+
+    // The second MAIL refused: its RCPT and DATA fail with it, no RSET, and
+    // the third message starts a group of its own.
+    let server = script(&[
+        EHLO_PIPE,
+        b"250 ok\r\n250 ok\r\n354 go\r\n250 queued\r\n",
+        b"451 4.3.0 later\r\n503 5.5.1 no MAIL\r\n503 5.5.1 no MAIL\r\n",
+        b"250 ok\r\n250 ok\r\n354 go\r\n250 queued\r\n221 bye\r\n",
+    ]);
+    let run = transcript(config(), three_messages(), &[&server]);
+    assert!(accepted(&run, 0) && accepted(&run, 2));
+    assert!(
+        matches!(failure(&run, 1), Some(TransactionFailure::MailRejected(r)) if r.code().as_u16() == 451)
+    );
+    assert_well_ordered(&run, 3);
+    assert!(!wire_of(&run).contains("RSET"));
+    assert!(wire_of(&run).contains(
+        "RCPT TO:<c@y.org>\r\nDATA\r\nMAIL FROM:<a@x.org>\r\nRCPT TO:<d@y.org>\r\nDATA\r\n"
+    ));
+
+    // The second message's recipient refused but DATA accepted: its empty
+    // end of data opens the group of the third.
+    let server = script(&[
+        EHLO_PIPE,
+        b"250 ok\r\n250 ok\r\n354 go\r\n250 queued\r\n",
+        b"250 ok\r\n550 5.1.1 no\r\n354 go\r\n554 5.5.1 no recipients\r\n",
+        b"250 ok\r\n250 ok\r\n354 go\r\n250 queued\r\n221 bye\r\n",
+    ]);
+    let run = transcript(config(), three_messages(), &[&server]);
+    assert_eq!(
+        failure(&run, 1),
+        Some(TransactionFailure::NoValidRecipients)
+    );
+    assert!(accepted(&run, 0) && accepted(&run, 2));
+    assert_well_ordered(&run, 3);
+    assert!(
+        wire_of(&run).contains("DATA\r\n.\r\nMAIL FROM:<a@x.org>\r\nRCPT TO:<d@y.org>\r\nDATA\r\n")
+    );
+
+    // The second message's DATA refused after its recipient: RSET, then
+    // the third.
+    let server = script(&[
+        EHLO_PIPE,
+        b"250 ok\r\n250 ok\r\n354 go\r\n250 queued\r\n",
+        b"250 ok\r\n250 ok\r\n451 4.3.0 later\r\n250 reset\r\n",
+        b"250 ok\r\n250 ok\r\n354 go\r\n250 queued\r\n221 bye\r\n",
+    ]);
+    let run = transcript(config(), three_messages(), &[&server]);
+    assert!(
+        matches!(failure(&run, 1), Some(TransactionFailure::DataRejected(r)) if r.code().as_u16() == 451)
+    );
+    assert!(accepted(&run, 0) && accepted(&run, 2));
+    assert_well_ordered(&run, 3);
+    assert!(wire_of(&run).contains(
+        "RCPT TO:<c@y.org>\r\nDATA\r\nRSET\r\nMAIL FROM:<a@x.org>\r\nRCPT TO:<d@y.org>\r\nDATA\r\n"
+    ));
+}
+
+#[test]
+fn service_closing_with_a_message_ahead() {
+    // 421 to the first message's end of data: both messages in flight are
+    // interrupted, the third was never sent.
+    let server = script(&[
+        EHLO_PIPE,
+        b"250 ok\r\n250 ok\r\n354 go\r\n421 4.4.2 shutting down\r\n",
+    ]);
+    let run = transcript(config(), three_messages(), &[&server]);
+    assert!(
+        matches!(error(&run), Some(ClientError::ServiceClosing(r)) if r.code().as_u16() == 421)
+    );
+    assert_eq!(failure(&run, 0), Some(TransactionFailure::Interrupted));
+    assert_eq!(failure(&run, 1), Some(TransactionFailure::Interrupted));
+    assert_eq!(failure(&run, 2), Some(TransactionFailure::NotSent));
+    assert_well_ordered(&run, 3);
+    assert!(run.closed && !run.wire_str().contains("QUIT"));
+
+    // 421 to the second message's RCPT: the first is delivered.
+    let server = script(&[
+        EHLO_PIPE,
+        b"250 ok\r\n250 ok\r\n354 go\r\n250 queued\r\n250 ok\r\n421 4.4.2 bye\r\n",
+    ]);
+    let run = transcript(config(), three_messages(), &[&server]);
+    assert!(accepted(&run, 0));
+    assert_eq!(failure(&run, 1), Some(TransactionFailure::Interrupted));
+    assert_eq!(failure(&run, 2), Some(TransactionFailure::NotSent));
+    assert_well_ordered(&run, 3);
+
+    // The connection dropped before the first end of data's reply.
+    let server = script(&[EHLO_PIPE, b"250 ok\r\n250 ok\r\n354 go\r\n"]);
+    let run = transcript(config(), two_messages(), &[&server]);
+    assert_eq!(error(&run), Some(ClientError::ConnectionClosed));
+    assert_eq!(failure(&run, 0), Some(TransactionFailure::Interrupted));
+    assert_eq!(failure(&run, 1), Some(TransactionFailure::Interrupted));
+    assert_well_ordered(&run, 2);
+}
+
+#[test]
+fn lmtp_deliveries_then_the_next_message() {
+    let mut config = config();
+    config.protocol = Protocol::Lmtp;
+    let server = b"220 lmtp\r\n250-lmtp\r\n250 PIPELINING\r\n\
+        250 ok\r\n250 ok\r\n550 5.1.1 unknown\r\n250 ok\r\n354 go\r\n\
+        250 2.0.0 <b> delivered\r\n452 4.2.2 <d> full\r\n\
+        250 ok\r\n250 ok\r\n354 go\r\n452 4.2.2 <e> full\r\n221 bye\r\n";
+    let run = transcript(
+        config,
+        vec![
+            envelope("<a@x.org>", &["<b@y.org>", "<c@y.org>", "<d@y.org>"]),
+            envelope("<a@x.org>", &["<e@y.org>"]),
+        ],
+        &[server],
+    );
+    assert!(run
+        .wire_str()
+        .contains("Hello\r\n.\r\nMAIL FROM:<a@x.org>\r\nRCPT TO:<e@y.org>\r\nDATA\r\n"));
+    let deliveries: Vec<_> = run
+        .events
+        .iter()
+        .filter_map(|e| match e {
+            ClientEvent::RecipientDelivery {
+                id,
+                recipient,
+                reply,
+            } => Some((id.get(), recipient.to_string(), reply.code().as_u16())),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        deliveries,
+        [
+            (0, "<b@y.org>".into(), 250),
+            (0, "<d@y.org>".into(), 452),
+            (1, "<e@y.org>".into(), 452)
+        ]
+    );
+    assert!(accepted(&run, 0));
+    assert!(
+        matches!(failure(&run, 1), Some(TransactionFailure::MessageRejected(r)) if r.code().as_u16() == 452)
+    );
+    assert_well_ordered(&run, 2);
+}
+
+/// Two pipelined messages, each reply in turn replaced by one of each
+/// class: whatever comes, every message ends exactly once and in order.
+#[test]
+fn every_reply_class_at_every_step_of_two_pipelined_messages() {
+    let steps: [&[u8]; 10] = [
+        b"220 mx\r\n",
+        b"250-mx\r\n250 PIPELINING\r\n",
+        b"250 ok\r\n",
+        b"250 ok\r\n",
+        b"354 go\r\n",
+        b"250 ok\r\n",
+        b"250 ok\r\n",
+        b"250 ok\r\n",
+        b"354 go\r\n",
+        b"250 ok\r\n",
+    ];
+    for step in 0..steps.len() {
+        for class in [b'2', b'3', b'4', b'5'] {
+            let reply = format!("{}51 reply\r\n", class as char);
+            let server = script(&[
+                &steps[..step].concat(),
+                reply.as_bytes(),
+                &steps[step + 1..].concat(),
+                b"250 reset\r\n221 bye\r\n",
+            ]);
+            for split in [Split::Whole, Split::Bytes] {
+                let run = transcript_split(config(), two_messages(), &[&server], split);
+                assert_well_ordered(&run, 2);
+                assert!(run.closed, "step {step} class {}", class as char);
+            }
+        }
+    }
+}
+
+const EHLO_CHUNKING: &[u8] = b"220 mx\r\n250-mx\r\n250-PIPELINING\r\n250 CHUNKING\r\n";
+
+/// A session with BDAT and PIPELINING past EHLO, one message queued and
+/// its envelope sent.
+fn chunking_session(protocol: Protocol, to: &[&str]) -> (ClientSession, Vec<u8>) {
+    let mut config = config();
+    config.chunking = true;
+    config.protocol = protocol;
+    let mut session = ClientSession::new(config);
+    session.send_mail(envelope("<a@x.org>", to)).unwrap();
+    session.quit();
+    // An LHLO reply reads the same as an EHLO reply.
+    let sent = exchange(&mut session, EHLO_CHUNKING).concat();
+    (session, sent)
+}
+
+/// Runs `session` to its end against `replies`, collecting events and what
+/// it sent.
+fn finish(session: &mut ClientSession, replies: &[u8]) -> Run {
+    drive(session, &[replies], Split::Whole, b"", 1)
+}
+
+#[test]
+fn bdat_goes_before_the_rcpt_replies() {
+    let (mut session, sent) = chunking_session(Protocol::Smtp, &["<b@y.org>", "<c@y.org>"]);
+    // RFC 3030 §4.2: content is wanted at once, with no reply read yet.
+    assert_eq!(
+        String::from_utf8_lossy(&sent),
+        "EHLO client.example.org\r\nMAIL FROM:<a@x.org>\r\nRCPT TO:<b@y.org>\r\nRCPT TO:<c@y.org>\r\n"
+    );
+    assert_eq!(session.wants_content().map(|id| id.get()), Some(0));
+    assert_eq!(session.send_content(b"Hi\r\n"), Ok(4));
+    session.finish_content().unwrap();
+    assert_eq!(
+        exchange(&mut session, b""),
+        [b"BDAT 4 LAST\r\nHi\r\n".to_vec()]
+    );
+    let run = finish(
+        &mut session,
+        b"250 ok\r\n550 5.1.1 no\r\n250 ok\r\n250 2.0.0 queued\r\n221 bye\r\n",
+    );
+    assert!(accepted(&run, 0), "{run:?}");
+    assert_eq!(run.wire_str(), "QUIT\r\n");
+    assert_well_ordered(&run, 1);
+}
+
+#[test]
+fn pipelined_bdat_after_a_failed_envelope() {
+    // MAIL refused after the last chunk went: its RCPT and BDAT are refused
+    // too, and with no transaction open there is nothing to reset.
+    let (mut session, _) = chunking_session(Protocol::Smtp, &["<b@y.org>"]);
+    session.finish_content().unwrap();
+    assert_eq!(exchange(&mut session, b""), [b"BDAT 0 LAST\r\n".to_vec()]);
+    let run = finish(
+        &mut session,
+        b"451 4.3.0 later\r\n503 5.5.1 no MAIL\r\n503 5.5.1 no MAIL\r\n221 bye\r\n",
+    );
+    assert!(
+        matches!(failure(&run, 0), Some(TransactionFailure::MailRejected(r)) if r.code().as_u16() == 451)
+    );
+    assert_eq!(run.wire_str(), "QUIT\r\n");
+
+    // Every recipient refused after a chunk went: the chunk's refusal ends
+    // the message, and RSET clears what the server holds.
+    let (mut session, _) = chunking_session(Protocol::Smtp, &["<b@y.org>"]);
+    assert_eq!(session.send_content(b"Hi\r\n"), Ok(4));
+    session.finish_content().unwrap();
+    exchange(&mut session, b"");
+    let run = finish(
+        &mut session,
+        b"250 ok\r\n550 5.1.1 no\r\n554 5.5.1 no recipients\r\n250 reset\r\n221 bye\r\n",
+    );
+    assert_eq!(
+        failure(&run, 0),
+        Some(TransactionFailure::NoValidRecipients)
+    );
+    assert_eq!(run.wire_str(), "RSET\r\nQUIT\r\n");
+    assert_well_ordered(&run, 1);
+
+    // MAIL refused before any content: the rest of the content is not
+    // wanted, and nothing is left to wait for after the RCPT reply.
+    let (mut session, _) = chunking_session(Protocol::Smtp, &["<b@y.org>"]);
+    let run = exchange_run(&mut session, b"451 4.3.0 later\r\n503 5.5.1 no MAIL\r\n");
+    assert!(matches!(
+        failure(&run, 0),
+        Some(TransactionFailure::MailRejected(_))
+    ));
+    assert_eq!(session.wants_content(), None);
+    assert_eq!(session.finish_content(), Err(ClientError::NoContentWanted));
+    assert_eq!(run.wire_str(), "QUIT\r\n");
+    assert_well_ordered(&run, 1);
+}
+
+#[test]
+fn lmtp_bdat_counts_deliveries_from_the_rcpt_replies() {
+    // BDAT LAST goes before the RCPT replies say how many recipients will
+    // each get a reply to it (RFC 2033 §4.2).
+    let (mut session, _) =
+        chunking_session(Protocol::Lmtp, &["<b@y.org>", "<c@y.org>", "<d@y.org>"]);
+    session.finish_content().unwrap();
+    assert_eq!(exchange(&mut session, b""), [b"BDAT 0 LAST\r\n".to_vec()]);
+    let run = finish(
+        &mut session,
+        b"250 ok\r\n250 ok\r\n550 5.1.1 no\r\n250 ok\r\n\
+        250 2.0.0 <b> delivered\r\n452 4.2.2 <d> full\r\n221 bye\r\n",
+    );
+    let deliveries: Vec<_> = run
+        .events
+        .iter()
+        .filter_map(|e| match e {
+            ClientEvent::RecipientDelivery {
+                recipient, reply, ..
+            } => Some((recipient.to_string(), reply.code().as_u16())),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        deliveries,
+        [("<b@y.org>".into(), 250), ("<d@y.org>".into(), 452)]
+    );
+    assert!(accepted(&run, 0));
+    assert_eq!(run.wire_str(), "QUIT\r\n");
+
+    // No recipient: the one refusal of BDAT LAST ends the message.
+    let (mut session, _) = chunking_session(Protocol::Lmtp, &["<b@y.org>"]);
+    session.finish_content().unwrap();
+    exchange(&mut session, b"");
+    let run = finish(
+        &mut session,
+        b"250 ok\r\n550 5.1.1 no\r\n554 5.5.1 no recipients\r\n250 reset\r\n221 bye\r\n",
+    );
+    assert_eq!(
+        failure(&run, 0),
+        Some(TransactionFailure::NoValidRecipients)
+    );
+    assert_eq!(run.wire_str(), "RSET\r\nQUIT\r\n");
+}

@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use smtpwire::auth::{Credentials, Mechanism, PlainCredentials, Secret};
 use smtpwire::client::{
-    AuthConfig, ClientConfig, ClientEvent, ClientSession, Envelope, StartTlsPolicy,
+    AuthConfig, ClientConfig, ClientError, ClientEvent, ClientSession, Envelope, StartTlsPolicy,
 };
 use smtpwire::reply::{EnhancedStatusCode, Reply, ReplyCode};
 use smtpwire::server::{AuthPolicy, Reject, ServerConfig, ServerEvent, ServerSession};
@@ -78,7 +78,11 @@ struct Scenario {
     auth: bool,
     pipelining: bool,
     chunking: bool,
+    /// Percent of MAIL, RCPT and end-of-data the server refuses.
+    refusals: [u64; 3],
 }
+
+const USUAL_REFUSALS: [u64; 3] = [5, 15, 10];
 
 fn run(scenario: &Scenario) -> Tally {
     let mut rng = Rng(scenario.seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1);
@@ -148,6 +152,11 @@ fn run(scenario: &Scenario) -> Tally {
                 Output::Event(ClientEvent::RecipientRejected { .. }) => {
                     tally.rejected_recipients += 1
                 }
+                // Refusals count as errors, and a server refusing often
+                // enough gives up with 421 (RFC 5321 §3.8) in the middle of
+                // a group: the outcomes must agree all the same.
+                Output::Event(ClientEvent::Error(ClientError::ServiceClosing(_)))
+                    if scenario.refusals != USUAL_REFUSALS => {}
                 Output::Event(ClientEvent::Error(err)) => panic!("client error {err:?}"),
                 Output::Event(_) => {}
                 Output::AwaitingDecision => match client.wants_content() {
@@ -179,15 +188,15 @@ fn run(scenario: &Scenario) -> Tally {
                 Output::Transmit(bytes) => to_client.extend(bytes.iter()),
                 Output::Event(ServerEvent::Content(chunk)) => receiving.extend_from_slice(&chunk),
                 Output::Event(ServerEvent::Aborted(_)) => receiving.clear(),
-                Output::Event(ServerEvent::Rcpt(request)) if rng.chance(15) => {
+                Output::Event(ServerEvent::Rcpt(request)) if rng.chance(scenario.refusals[1]) => {
                     server.reject(request, refuse(550)).unwrap()
                 }
-                Output::Event(ServerEvent::Mail(request)) if rng.chance(5) => {
+                Output::Event(ServerEvent::Mail(request)) if rng.chance(scenario.refusals[0]) => {
                     server.reject(request, refuse(451)).unwrap()
                 }
                 Output::Event(ServerEvent::Message(request)) => {
                     let body = std::mem::take(&mut receiving);
-                    if rng.chance(10) {
+                    if rng.chance(scenario.refusals[2]) {
                         server.reject(request, refuse(554)).unwrap();
                     } else {
                         tally.delivered.push(body);
@@ -250,6 +259,7 @@ fn thousands_of_messages_arrive_byte_exact() {
             auth: seed % 4 == 0,
             pipelining: seed % 3 != 0,
             chunking: seed % 5 == 0,
+            refusals: USUAL_REFUSALS,
         });
     }
 }
@@ -265,6 +275,128 @@ fn lmtp_messages_arrive_byte_exact() {
             auth: false,
             pipelining: true,
             chunking: seed % 2 == 0,
+            refusals: USUAL_REFUSALS,
         });
+    }
+}
+
+/// Pipelined messages back to back, with refusals at every step often
+/// enough that the end of one message and the next one's envelope fail
+/// together in every combination.
+#[test]
+fn pipelined_messages_under_frequent_refusals() {
+    for seed in 200..212 {
+        check(Scenario {
+            seed,
+            messages: 100,
+            protocol: if seed % 3 == 0 {
+                Protocol::Lmtp
+            } else {
+                Protocol::Smtp
+            },
+            tls: false,
+            auth: false,
+            pipelining: true,
+            chunking: seed % 2 == 0,
+            refusals: [30, 50, 30],
+        });
+    }
+}
+
+/// Round trips of one connection carrying `messages` messages of two
+/// recipients each, every command and reply accepted. Lockstep: each round,
+/// the client runs until it blocks, all it wrote reaches the server, the
+/// server runs until it blocks, and all it wrote reaches the client; a round
+/// that ends with the client waiting for replies is one round trip.
+fn round_trips(protocol: Protocol, pipelining: bool, chunking: bool, messages: usize) -> usize {
+    let mut server_config = ServerConfig::new(Text::from_static("mx.example.org"));
+    server_config.protocol = protocol;
+    server_config.capabilities.pipelining = pipelining;
+    server_config.capabilities.chunking = chunking;
+    let mut server = ServerSession::new(Arc::new(server_config));
+    let mut client_config = ClientConfig::new(Domain::parse("client.example.org").unwrap());
+    client_config.protocol = protocol;
+    client_config.chunking = chunking;
+    let mut client = ClientSession::new(client_config);
+    for n in 0..messages {
+        let mut envelope = Envelope::new(ReversePath::parse("<sender@example.org>").unwrap());
+        for r in 0..2 {
+            let to = format!("<r{n}-{r}@example.com>");
+            envelope.add_recipient(ForwardPath::parse(&to).unwrap());
+        }
+        client.send_mail(envelope).unwrap();
+    }
+    client.quit();
+    let body = b"Subject: round trips\r\n\r\nHello\r\n";
+    let mut accepted = 0;
+    // Each round ends with the client waiting for replies: one round trip.
+    for trips in 0..10_000 {
+        let mut to_server = Vec::new();
+        loop {
+            match client.poll_output() {
+                Output::Transmit(bytes) => to_server.extend_from_slice(&bytes),
+                Output::Event(ClientEvent::MessageAccepted { .. }) => accepted += 1,
+                Output::Event(ClientEvent::Error(err)) => panic!("client error {err:?}"),
+                Output::Event(_) => {}
+                Output::AwaitingDecision if client.wants_content().is_some() => {
+                    // Each message's content is offered whole, then ended.
+                    if client.send_content(body) == Ok(body.len()) {
+                        client.finish_content().unwrap();
+                    }
+                }
+                Output::NeedInput => break,
+                Output::Closed => {
+                    assert_eq!(accepted, messages);
+                    return trips;
+                }
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+        let mut to_client = Vec::new();
+        let mut input: &[u8] = &to_server;
+        loop {
+            match server.poll_output() {
+                Output::Transmit(bytes) => to_client.extend_from_slice(&bytes),
+                Output::Event(event) => server.accept_event(event).unwrap(),
+                Output::NeedInput if !input.is_empty() => {
+                    let taken = server.receive(input);
+                    input = &input[taken..];
+                }
+                _ => break,
+            }
+        }
+        let mut replies: &[u8] = &to_client;
+        while !replies.is_empty() {
+            let taken = client.receive(replies);
+            replies = &replies[taken..];
+            if taken == 0 {
+                break;
+            }
+        }
+    }
+    panic!("the connection did not end");
+}
+
+#[test]
+fn round_trips_per_message() {
+    const MESSAGES: usize = 20;
+    for protocol in [Protocol::Smtp, Protocol::Lmtp] {
+        for (pipelining, chunking) in [(true, false), (true, true), (false, false), (false, true)] {
+            let setup = round_trips(protocol, pipelining, chunking, 0);
+            let total = round_trips(protocol, pipelining, chunking, MESSAGES);
+            let per_message = (total - setup) as f64 / MESSAGES as f64;
+            println!(
+                "{protocol:?} pipelining={pipelining} chunking={chunking}: \
+                 {per_message:.2} round trips per message"
+            );
+            // With PIPELINING each message costs one round trip; with DATA
+            // the first costs two, as its content waits for the 354.
+            if pipelining {
+                assert!(
+                    total - setup <= MESSAGES + 1,
+                    "{protocol:?} {chunking}: {total}"
+                );
+            }
+        }
     }
 }

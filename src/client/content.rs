@@ -11,7 +11,6 @@ use crate::capability::Capabilities;
 use crate::command::Command;
 use crate::data::{BdatEncoder, DataEncoder, OutgoingBareNewline};
 use crate::params::BodyType;
-use crate::Protocol;
 
 #[derive(Debug)]
 enum State {
@@ -212,7 +211,9 @@ impl ClientSession {
         let finished = transaction.content.finish_data(&mut self.out);
         match finished {
             Ok(()) => {
-                self.await_end_of_data(Awaiting::DataEnd);
+                self.awaiting.push_back(Awaiting::DataEnd);
+                // The next message may follow in the same group.
+                self.advance();
                 Ok(())
             }
             Err(error) => Err(self.abort(error)),
@@ -254,10 +255,8 @@ impl ClientSession {
         let emitted = transaction.content.emit_chunk(last, &mut self.out);
         if let Err(error) = emitted {
             self.abort(error);
-        } else if last {
-            self.await_end_of_data(Awaiting::Bdat { last: true });
         } else {
-            self.awaiting.push_back(Awaiting::Bdat { last: false });
+            self.awaiting.push_back(Awaiting::Bdat { last });
         }
     }
 
@@ -270,18 +269,6 @@ impl ClientSession {
             self.flush_chunk(true);
         } else if transaction.content.staged() >= self.config.content_window / 2 {
             self.flush_chunk(false);
-        }
-    }
-
-    /// The end of data is out: SMTP has one reply to come, LMTP one per
-    /// accepted recipient (RFC 2033 §4.2).
-    fn await_end_of_data(&mut self, smtp: Awaiting) {
-        if self.config.protocol == Protocol::Lmtp {
-            let accepted = self.current.as_ref().map_or(0, |t| t.accepted.len());
-            self.awaiting
-                .extend((0..accepted).map(Awaiting::LmtpDelivery));
-        } else {
-            self.awaiting.push_back(smtp);
         }
     }
 

@@ -63,6 +63,11 @@ pub enum ClientEvent {
     /// The session is ready for the message's content: call
     /// [`send_content`](super::ClientSession::send_content) and then
     /// [`finish_content`](super::ClientSession::finish_content).
+    ///
+    /// With BDAT and PIPELINING this comes before the envelope's replies
+    /// (RFC 3030 §4.2); if the envelope or a chunk is then refused,
+    /// [`wants_content`](super::ClientSession::wants_content) turns `None`
+    /// and the rest of the content is not sent.
     ContentWanted(TransactionId),
     /// LMTP: the outcome for one accepted recipient after the end of data
     /// (RFC 2033 §4.2).

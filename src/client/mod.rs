@@ -62,6 +62,10 @@ use content::Content;
 /// early wait in the (bounded) input buffer; the 220 to STARTTLS is the
 /// exception, where anything after it is an attack and fails the session.
 ///
+/// With PIPELINING (RFC 2920) a message costs one round trip: its MAIL,
+/// RCPT and DATA go together, right behind the end of the previous
+/// message's data, and BDAT chunks do not wait for the RCPT replies.
+///
 /// ```
 /// use smtpwire::client::{ClientConfig, ClientEvent, ClientSession, Envelope};
 /// use smtpwire::{Domain, ForwardPath, Output, ReversePath};
@@ -121,7 +125,11 @@ pub struct ClientSession {
     tls: bool,
     auth: Option<AuthExchange>,
     jobs: VecDeque<Job>,
+    /// The message whose replies are being read.
     current: Option<Transaction>,
+    /// The next message, sent in the same group as the end of `current`'s
+    /// data; its replies follow `current`'s.
+    ahead: Option<Transaction>,
     next_id: u64,
     eof: bool,
 }
@@ -191,6 +199,7 @@ impl core::fmt::Debug for AuthExchange {
 struct Transaction {
     id: TransactionId,
     envelope: Envelope,
+    /// The server offers PIPELINING (RFC 2920).
     pipelined: bool,
     mail_ok: bool,
     /// Indices of the recipients the server took.
@@ -232,6 +241,7 @@ impl ClientSession {
             auth: None,
             jobs: VecDeque::new(),
             current: None,
+            ahead: None,
             next_id: 0,
             eof: false,
         }
@@ -263,7 +273,9 @@ impl ClientSession {
     }
 
     /// Queues a message; it is sent when the connection is ready and the
-    /// messages before it are done. Its outcome comes as events.
+    /// messages before it are done, or, with PIPELINING and DATA, right
+    /// behind the end of the previous message's data. Its outcome comes as
+    /// events.
     ///
     /// Once the server's capabilities are known, an envelope the server
     /// cannot take is refused here; before that, it is refused with
@@ -437,14 +449,24 @@ impl ClientSession {
         }
     }
 
-    /// Starts queued work when nothing is in flight.
+    /// Starts queued work when nothing is in flight, or the next message
+    /// when it may follow the end of the current one's data.
     fn advance(&mut self) {
-        while self.phase == Phase::Ready && self.awaiting.is_empty() && self.current.is_none() {
+        while self.phase == Phase::Ready {
+            if self.may_send_ahead() {
+                if let Some(Job::Mail(id, envelope)) = self.jobs.pop_front() {
+                    self.ahead = self.start_transaction(id, *envelope);
+                }
+                continue;
+            }
+            if !self.awaiting.is_empty() || self.current.is_some() {
+                break;
+            }
             let Some(job) = self.jobs.pop_front() else {
                 break;
             };
             match job {
-                Job::Mail(id, envelope) => self.start_transaction(id, *envelope),
+                Job::Mail(id, envelope) => self.current = self.start_transaction(id, *envelope),
                 Job::Noop => self.send(&Command::Noop { arg: None }, Awaiting::Noop),
                 Job::Quit => {
                     self.send(&Command::Quit, Awaiting::Quit);
@@ -454,12 +476,35 @@ impl ClientSession {
         }
     }
 
+    /// RFC 2920 §3.1: the end of a message's data may open a group, and
+    /// the next message's MAIL, RCPT and DATA may follow it before its
+    /// reply. Only after DATA's end of data: that always ends the
+    /// transaction on the server, whatever its reply, whereas a refused BDAT
+    /// chunk leaves it open until RSET (RFC 3030 §2).
+    fn may_send_ahead(&self) -> bool {
+        let Some(current) = &self.current else {
+            return false;
+        };
+        // Everything of `current` is on the wire once the last reply it
+        // waits for is the end of data's.
+        self.ahead.is_none()
+            && current.pipelined
+            && !current.content.is_chunked()
+            && matches!(
+                self.awaiting.back(),
+                Some(Awaiting::DataEnd | Awaiting::LmtpDelivery(_))
+            )
+            && matches!(self.jobs.front(), Some(Job::Mail(..)))
+    }
+
     fn send(&mut self, command: &Command, awaiting: Awaiting) {
         command.emit(&mut self.out);
         self.awaiting.push_back(awaiting);
     }
 
-    fn start_transaction(&mut self, id: TransactionId, envelope: Envelope) {
+    /// Sends the envelope (and, with PIPELINING, DATA or the first content
+    /// request); `None` when the message was refused before anything went.
+    fn start_transaction(&mut self, id: TransactionId, envelope: Envelope) -> Option<Transaction> {
         let caps = self.caps.clone().unwrap_or_default();
         let chunking = self.config.chunking && caps.chunking;
         let envelope = match envelope.prepare(&caps, self.tls, chunking) {
@@ -469,13 +514,13 @@ impl ClientSession {
                     id,
                     failure: TransactionFailure::Refused(error),
                 });
-                return;
+                return None;
             }
         };
         let pipelined = caps.pipelining;
         let mail = Command::mail(envelope.from.clone(), envelope.mail_params.clone());
         self.send(&mail, Awaiting::Mail);
-        let transaction = Transaction {
+        let mut transaction = Transaction {
             id,
             pipelined,
             mail_ok: false,
@@ -488,16 +533,20 @@ impl ClientSession {
             envelope,
         };
         // RFC 2920 §3.1: with PIPELINING the whole envelope, and DATA, goes
-        // in one group; every reply is still read in order.
+        // in one group; every reply is still read in order. RFC 3030 §4.2:
+        // BDAT chunks need not wait for the RCPT replies either.
         if pipelined {
             for index in 0..transaction.envelope.recipients.len() {
                 self.send_rcpt(&transaction, index);
             }
-            if !transaction.content.is_chunked() {
+            if transaction.content.is_chunked() {
+                transaction.content.start();
+                self.events.push_back(ClientEvent::ContentWanted(id));
+            } else {
                 self.send(&Command::Data, Awaiting::Data);
             }
         }
-        self.current = Some(transaction);
+        Some(transaction)
     }
 
     fn send_rcpt(&mut self, transaction: &Transaction, index: usize) {
@@ -521,6 +570,12 @@ impl ClientSession {
             self.events.push_back(ClientEvent::TransactionFailed {
                 id: transaction.id,
                 failure: current,
+            });
+        }
+        if let Some(transaction) = self.ahead.take() {
+            self.events.push_back(ClientEvent::TransactionFailed {
+                id: transaction.id,
+                failure: TransactionFailure::Interrupted,
             });
         }
         for job in self.jobs.drain(..) {

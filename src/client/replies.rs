@@ -289,12 +289,14 @@ impl ClientSession {
             return;
         };
         let id = transaction.id;
+        let awaiting = self.lmtp_replies(&transaction, awaiting);
         let concluded = match awaiting {
             Awaiting::Mail => {
                 if ok {
                     transaction.mail_ok = true;
                 } else {
                     transaction.failure = Some(TransactionFailure::MailRejected(reply));
+                    transaction.content.abandon();
                 }
                 if transaction.pipelined {
                     false
@@ -329,11 +331,13 @@ impl ClientSession {
                         self.send_rcpt(&transaction, next);
                     }
                     false
-                } else if transaction.pipelined && !transaction.content.is_chunked() {
+                } else if !transaction.pipelined {
+                    self.after_envelope(&mut transaction)
+                } else if transaction.content.is_chunked() {
+                    self.after_pipelined_envelope(&mut transaction)
+                } else {
                     // The reply to the pipelined DATA comes next.
                     false
-                } else {
-                    self.after_envelope(&mut transaction)
                 }
             }
             Awaiting::Data if go_ahead => {
@@ -383,16 +387,13 @@ impl ClientSession {
                     transaction.ended = true;
                     transaction.delivered = Some(reply);
                 }
-                let pending = self
-                    .awaiting
-                    .iter()
-                    .any(|a| matches!(a, Awaiting::Bdat { .. } | Awaiting::LmtpDelivery(_)));
-                (ok && last) || (transaction.failure.is_some() && !pending)
+                (ok && last) || (transaction.failure.is_some() && !self.chunks_pending())
             }
             _ => false,
         };
         if concluded {
             self.conclude(transaction);
+            self.current = self.ahead.take();
         } else {
             self.current = Some(transaction);
             if ok && matches!(awaiting, Awaiting::Bdat { .. }) {
@@ -437,7 +438,44 @@ impl ClientSession {
         true
     }
 
-    /// Every RCPT reply is in (one at a time, or pipelined for BDAT).
+    /// RFC 2033 §4.2: the end of data of a message with accepted recipients
+    /// is answered once per recipient. They are counted when the first
+    /// reply comes, since BDAT may go before the RCPT replies are in; a
+    /// transaction already failed gets the one reply of a refused command.
+    fn lmtp_replies(&mut self, transaction: &super::Transaction, awaiting: Awaiting) -> Awaiting {
+        let end = matches!(awaiting, Awaiting::DataEnd | Awaiting::Bdat { last: true });
+        if !end || self.config.protocol != Protocol::Lmtp || !transaction.viable() {
+            return awaiting;
+        }
+        for n in (1..transaction.accepted.len()).rev() {
+            self.awaiting.push_front(Awaiting::LmtpDelivery(n));
+        }
+        Awaiting::LmtpDelivery(0)
+    }
+
+    /// Whether replies to BDAT chunks already sent are still to come.
+    fn chunks_pending(&self) -> bool {
+        self.awaiting
+            .iter()
+            .any(|a| matches!(a, Awaiting::Bdat { .. }))
+    }
+
+    /// Every RCPT reply of a pipelined BDAT transaction is in; its content
+    /// went, or is going, without waiting for them (RFC 3030 §4.2). With no
+    /// recipient the rest of the content is dropped, and the message ends
+    /// once the replies to the chunks already sent are in.
+    fn after_pipelined_envelope(&mut self, transaction: &mut super::Transaction) -> bool {
+        if transaction.viable() {
+            return false;
+        }
+        transaction
+            .failure
+            .get_or_insert(TransactionFailure::NoValidRecipients);
+        transaction.content.abandon();
+        !self.chunks_pending()
+    }
+
+    /// Every RCPT reply is in, one at a time.
     fn after_envelope(&mut self, transaction: &mut super::Transaction) -> bool {
         if !transaction.viable() {
             transaction

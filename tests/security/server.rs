@@ -1,10 +1,8 @@
-//! One test per known attack on an SMTP server.
+//! Attacks on a server session.
 
-mod support;
-
+use crate::support::{accept_all, config, run, transcript, Verdict};
 use smtpwire::server::{ServerConfig, ServerEvent, ServerSession};
 use smtpwire::Output;
-use support::{accept_all, config, run, transcript, Verdict};
 
 const ENVELOPE: &str = "C: EHLO attacker.example
     C: MAIL FROM:<a@example.com>
@@ -242,7 +240,7 @@ fn auth_brute_force_counts_as_errors() {
     assert!(run.output.ends_with("421 4.7.0 Too many errors\r\n"));
 }
 
-#[path = "../fuzz/checks/server_session.rs"]
+#[path = "../../fuzz/checks/server_session.rs"]
 mod fuzz_check;
 
 proptest::proptest! {

@@ -1,9 +1,7 @@
-//! Client-side attacks: STARTTLS response injection, command injection
-//! through caller data, dot lines in content, hostile replies.
+//! Attacks on a client session: a hostile server, or caller data that tries to
+//! inject commands.
 
-mod client_support;
-
-use client_support::{config, drive, envelope, Run, Split};
+use crate::client_support::{config, drive, envelope, Run, Split};
 use smtpwire::auth::Secret;
 use smtpwire::client::{ClientError, ClientEvent, ClientSession, StartTlsPolicy};
 use smtpwire::command::Argument;
@@ -186,7 +184,7 @@ fn reply_code_mismatch_is_a_protocol_error() {
     assert!(run.closed);
 }
 
-#[path = "../fuzz/checks/client_session.rs"]
+#[path = "../../fuzz/checks/client_session.rs"]
 mod client_session_check;
 
 mod hostile_servers {

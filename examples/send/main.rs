@@ -3,15 +3,19 @@
 //!
 //! ```sh
 //! cargo run --example server &                         # SMTP on 127.0.0.1:2525
-//! cargo run --example send -- --from a@example.org --to b@example.net
+//! cargo run --example send -- --from a@example.org --to b@example.net --starttls never
 //! cargo run --example send -- --from a@example.org --to b@example.net \
 //!     --data message.eml --starttls required --tls-ca /tmp/smtpwire-server-PID.pem
 //! cargo run --release --example send -- --from a@example.org --to b@example.net \
-//!     --count 1000 --connections 4 --quiet
+//!     --starttls never --count 1000 --connections 4 --quiet
 //! ```
 //!
+//! STARTTLS always verifies the server's certificate, against `--tls-ca` or
+//! the system's CA bundle; the example server prints where its self-signed
+//! certificate is.
+//!
 //! Every message goes with its line ends made CRLF (a bare LF or CR too) and
-//! dot-stuffed. Each recipient's outcome is printed with the server's reply;
+//! dot-stuffed (DATA) or sent as it is in BDAT chunks. Each recipient's outcome is printed with the server's reply;
 //! the exit status is non-zero when any recipient did not get a message.
 
 #[path = "sender.rs"]

@@ -14,9 +14,10 @@
 //! the system's CA bundle; the example server prints where its self-signed
 //! certificate is.
 //!
-//! Every message goes with its line ends made CRLF (a bare LF or CR too) and
-//! dot-stuffed (DATA) or sent as it is in BDAT chunks. Each recipient's outcome is printed with the server's reply;
-//! the exit status is non-zero when any recipient did not get a message.
+//! Every message goes with its line ends made CRLF (a bare LF or CR too),
+//! dot-stuffed for DATA, as it is in BDAT chunks. Each recipient's outcome
+//! is printed with the server's reply; the exit status is non-zero when any
+//! recipient did not get a message.
 
 #[path = "sender.rs"]
 mod sender;

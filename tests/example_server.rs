@@ -2,8 +2,9 @@
 //! `examples/server/` (run in-process) and the blocking one in
 //! `examples/std_server.rs`, driven by a hand-written client.
 //!
-//! Tests that only need "send this message" are generic over [`MailClient`],
-//! so another client implementation can run the same checks.
+//! Tests that only need "send this message" are generic over [`MailClient`]
+//! and run twice: through the hand-written client and through the crate's
+//! own `ClientSession` (the send example's connection driver).
 
 #[allow(dead_code)]
 #[path = "../examples/server/app.rs"]
@@ -13,18 +14,51 @@ mod app;
 #[path = "../examples/std_server.rs"]
 mod std_server;
 
+#[allow(dead_code)]
+#[path = "../examples/send/sender.rs"]
+mod sender;
+
 mod example_support;
 
 use std::time::Duration;
 
 use app::client::Client;
+use example_support::session_client::SessionClient;
 use example_support::{content_of, numbered_message, HandClient, MailClient, TestServer};
 
-#[tokio::test]
-async fn a_plain_message_lands_byte_exact_with_trace_fields() {
+/// Runs each generic check once per [`MailClient`].
+macro_rules! with_each_client {
+    ($($check:ident),* $(,)?) => {
+        mod hand_client {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $check() {
+                    super::$check::<super::HandClient>().await;
+                }
+            )*
+        }
+        mod session_client {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $check() {
+                    super::$check::<super::SessionClient>().await;
+                }
+            )*
+        }
+    };
+}
+
+with_each_client!(
+    a_plain_message_lands_byte_exact_with_trace_fields,
+    a_ten_mib_message_streams_to_disk,
+    two_hundred_messages_over_one_connection,
+    fifty_concurrent_connections,
+);
+
+async fn a_plain_message_lands_byte_exact_with_trace_fields<C: MailClient>() {
     let server = TestServer::start(|_| {}).await;
     let content = b"Subject: plain\r\n\r\nHello over TCP.\r\n..leading dot\r\n".to_vec();
-    let mut client = HandClient::open(&server, false).await;
+    let mut client = C::open(&server, false).await;
     let codes = client
         .send("a@example.com", &["b@example.org"], &content)
         .await;
@@ -259,15 +293,14 @@ async fn bdat_chunks_make_one_message() {
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_ten_mib_message_streams_to_disk() {
+async fn a_ten_mib_message_streams_to_disk<C: MailClient>() {
     let server = TestServer::start(|settings| settings.max_message_size = Some(32 << 20)).await;
     let line = b"0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ.....\r\n";
     let mut content = b"Subject: big\r\n\r\n".to_vec();
     while content.len() < 10 << 20 {
         content.extend_from_slice(line);
     }
-    let mut client = HandClient::open(&server, false).await;
+    let mut client = C::open(&server, false).await;
     assert_eq!(
         client
             .send("a@example.com", &["b@example.org"], &content)
@@ -278,10 +311,9 @@ async fn a_ten_mib_message_streams_to_disk() {
     assert_eq!(content_of(&server.delivered()[0]), content);
 }
 
-#[tokio::test]
-async fn two_hundred_messages_over_one_connection() {
+async fn two_hundred_messages_over_one_connection<C: MailClient>() {
     let server = TestServer::start(|_| {}).await;
-    let mut client = HandClient::open(&server, false).await;
+    let mut client = C::open(&server, false).await;
     for number in 0..200 {
         let codes = client
             .send(
@@ -305,15 +337,14 @@ async fn two_hundred_messages_over_one_connection() {
     assert_eq!(server.shared.stats.messages(), 200);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn fifty_concurrent_connections() {
+async fn fifty_concurrent_connections<C: MailClient + Send + 'static>() {
     let server = TestServer::start(|_| {}).await;
     let mut tasks = Vec::new();
     for number in 0..50 {
         let address = server.address;
         let certificate = server.certificate.clone();
         tasks.push(tokio::spawn(async move {
-            let mut client = HandClient::connect(address, &certificate, number % 2 == 0).await;
+            let mut client = C::connect(address, &certificate, number % 2 == 0).await;
             let codes = client
                 .send(
                     "a@example.com",

@@ -81,6 +81,9 @@ pub struct ClientConfig {
     pub auth: Option<AuthConfig>,
     /// Send content with BDAT (RFC 3030) when the server offers CHUNKING.
     pub chunking: bool,
+    /// Pipeline commands (RFC 2920) when the server offers PIPELINING; off
+    /// sends one command at a time whatever the server offers.
+    pub pipelining: bool,
     /// What to do with a bare CR or LF in content.
     pub bare_newline: OutgoingBareNewline,
     /// Bounds on each reply read from the server.
@@ -91,8 +94,8 @@ pub struct ClientConfig {
 }
 
 impl ClientConfig {
-    /// SMTP, opportunistic STARTTLS, no AUTH, DATA rather than BDAT, bare
-    /// line endings repaired, default limits.
+    /// SMTP, opportunistic STARTTLS, no AUTH, DATA rather than BDAT,
+    /// PIPELINING when offered, bare line endings repaired, default limits.
     pub fn new(hello_host: impl Into<Host>) -> Self {
         ClientConfig {
             hello_host: hello_host.into(),
@@ -101,6 +104,7 @@ impl ClientConfig {
             implicit_tls: false,
             auth: None,
             chunking: false,
+            pipelining: true,
             bare_newline: OutgoingBareNewline::Normalize,
             reply_limits: ReplyLimits::default(),
             content_window: DEFAULT_CLIENT_CONTENT_WINDOW,

@@ -517,7 +517,7 @@ impl ClientSession {
                 return None;
             }
         };
-        let pipelined = caps.pipelining;
+        let pipelined = caps.pipelining && self.config.pipelining;
         let mail = Command::mail(envelope.from.clone(), envelope.mail_params.clone());
         self.send(&mail, Awaiting::Mail);
         let mut transaction = Transaction {

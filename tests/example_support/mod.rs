@@ -1,6 +1,7 @@
 //! Start the example server in-process on a free port with its own Maildir,
 //! and the client interface the tests send through.
 
+use std::future::Future;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -11,6 +12,8 @@ use rustls::pki_types::CertificateDer;
 use smtpwire::Text;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
+
+pub mod session_client;
 
 use crate::app::client::Client;
 use crate::app::{tls, Server, Settings, Shared};
@@ -142,21 +145,29 @@ pub fn numbered_message(number: usize) -> Vec<u8> {
 /// What the generic tests need from an SMTP client. The hand-written one
 /// below is the first implementation; a client built on another stack can
 /// implement this too and run the same tests.
-pub trait MailClient: Sized {
+pub trait MailClient: Sized + Send {
     /// Connects, says EHLO, and upgrades with STARTTLS when `tls`.
-    async fn connect(address: SocketAddr, certificate: &CertificateDer<'static>, tls: bool)
-        -> Self;
+    fn connect(
+        address: SocketAddr,
+        certificate: &CertificateDer<'static>,
+        tls: bool,
+    ) -> impl Future<Output = Self> + Send;
 
     /// Connects to `server`.
-    async fn open(server: &TestServer, tls: bool) -> Self {
-        Self::connect(server.address, &server.certificate, tls).await
+    fn open(server: &TestServer, tls: bool) -> impl Future<Output = Self> + Send {
+        Self::connect(server.address, &server.certificate, tls)
     }
 
     /// Sends one message; returns the codes of the replies to its end.
-    async fn send(&mut self, from: &str, recipients: &[&str], content: &[u8]) -> Vec<u16>;
+    fn send(
+        &mut self,
+        from: &str,
+        recipients: &[&str],
+        content: &[u8],
+    ) -> impl Future<Output = Vec<u16>> + Send;
 
     /// QUIT.
-    async fn quit(self);
+    fn quit(self) -> impl Future<Output = ()> + Send;
 }
 
 /// [`MailClient`] over the hand-written [`Client`].

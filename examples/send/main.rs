@@ -1,0 +1,252 @@
+//! A command-line mail sender in the spirit of swaks, built on
+//! `smtpwire::client::ClientSession` over tokio.
+//!
+//! ```sh
+//! cargo run --example server &                         # SMTP on 127.0.0.1:2525
+//! cargo run --example send -- --from a@example.org --to b@example.net --starttls never
+//! cargo run --example send -- --from a@example.org --to b@example.net \
+//!     --data message.eml --starttls required --tls-ca /tmp/smtpwire-server-PID.pem
+//! cargo run --release --example send -- --from a@example.org --to b@example.net \
+//!     --starttls never --count 1000 --connections 4 --quiet
+//! ```
+//!
+//! STARTTLS always verifies the server's certificate, against `--tls-ca` or
+//! the system's CA bundle; the example server prints where its self-signed
+//! certificate is.
+//!
+//! Every message goes with its line ends made CRLF (a bare LF or CR too),
+//! dot-stuffed for DATA, as it is in BDAT chunks. Each recipient's outcome
+//! is printed with the server's reply; the exit status is non-zero when any
+//! recipient did not get a message.
+
+#[path = "sender.rs"]
+mod sender;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use clap::{Parser, ValueEnum};
+use smtpwire::auth::{Credentials, PlainCredentials, Secret};
+use smtpwire::client::{AuthConfig, ClientConfig, StartTlsPolicy};
+use smtpwire::{ForwardPath, Host, Protocol, ReversePath, Text};
+
+use sender::{message, tls, ContentFor, Settings};
+
+/// The environment variable read for `user:password` when `--auth` is absent.
+const AUTH_VARIABLE: &str = "SMTPWIRE_AUTH";
+
+/// Command-line flags.
+#[derive(Parser, Debug)]
+#[command(about = "Send mail over SMTP or LMTP with smtpwire's client session")]
+struct Args {
+    /// The server, `host:port`.
+    #[arg(long, default_value = "127.0.0.1:2525")]
+    server: String,
+    /// The envelope sender (`<>` for none).
+    #[arg(long)]
+    from: String,
+    /// An envelope recipient; repeat for more.
+    #[arg(long, required = true)]
+    to: Vec<String>,
+    /// The message to send (`-` for standard input); a generated test
+    /// message when absent.
+    #[arg(long)]
+    data: Option<PathBuf>,
+    /// STARTTLS: insist on it, use it when offered, or never.
+    #[arg(long, value_enum, default_value_t = Tls::Opportunistic)]
+    starttls: Tls,
+    /// Trust this PEM certificate or CA (e.g. the example server's
+    /// self-signed one) instead of the system's CA bundle.
+    #[arg(long)]
+    tls_ca: Option<PathBuf>,
+    /// The name the server's certificate must carry (default: the host in
+    /// `--server`).
+    #[arg(long)]
+    tls_name: Option<String>,
+    /// `user:password` for AUTH (default: the SMTPWIRE_AUTH variable).
+    #[arg(long)]
+    auth: Option<String>,
+    /// Allow AUTH without TLS.
+    #[arg(long)]
+    auth_cleartext: bool,
+    /// Speak LMTP (RFC 2033).
+    #[arg(long)]
+    lmtp: bool,
+    /// How many messages to send.
+    #[arg(long, default_value_t = 1)]
+    count: usize,
+    /// Spread the messages over this many parallel connections.
+    #[arg(long, default_value_t = 1)]
+    connections: usize,
+    /// PIPELINING when the server offers it.
+    #[arg(long, value_enum, default_value_t = Switch::On)]
+    pipelining: Switch,
+    /// Send content with BDAT when the server offers CHUNKING.
+    #[arg(long)]
+    bdat: bool,
+    /// The name for EHLO or LHLO.
+    #[arg(long, default_value = "localhost")]
+    hello: String,
+    /// Print only failures and the summary.
+    #[arg(long, short)]
+    quiet: bool,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum Tls {
+    Required,
+    Opportunistic,
+    Never,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Switch {
+    On,
+    Off,
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let args = Args::parse();
+    let (settings, content) = match prepare(&args) {
+        Ok(prepared) => prepared,
+        Err(error) => {
+            eprintln!("error: {error}");
+            return ExitCode::from(2);
+        }
+    };
+    let run = sender::run(Arc::new(settings), content, args.count, args.connections).await;
+    for (number, outcome) in &run.outcomes {
+        for (recipient, delivery) in &outcome.recipients {
+            if args.quiet && delivery.is_delivered() {
+                continue;
+            }
+            if args.count > 1 {
+                print!("message {number} ");
+            }
+            println!("{recipient}: {delivery}");
+        }
+        if let Some(Err(why)) = &outcome.result {
+            if args.count > 1 {
+                print!("message {number} ");
+            }
+            println!("not delivered: {why}");
+        }
+    }
+    for (connection, error) in &run.errors {
+        eprintln!("connection {connection}: {error}");
+    }
+    if args.count > 1 {
+        let seconds = run.elapsed.as_secs_f64();
+        println!(
+            "{} of {} messages delivered over {} connection(s) in {seconds:.3} s: {:.0} messages/s",
+            run.delivered(),
+            run.count,
+            args.connections.clamp(1, args.count),
+            run.delivered() as f64 / seconds.max(f64::MIN_POSITIVE),
+        );
+    }
+    if run.succeeded() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
+}
+
+/// The settings and the content, or what is wrong with the arguments.
+fn prepare(args: &Args) -> Result<(Settings, ContentFor), String> {
+    let hello = Host::parse(&args.hello).map_err(|e| format!("--hello {}: {e}", args.hello))?;
+    let from = ReversePath::parse(&bracketed(&args.from))
+        .map_err(|e| format!("--from {}: {e}", args.from))?;
+    let to = args
+        .to
+        .iter()
+        .map(|to| ForwardPath::parse(&bracketed(to)).map_err(|e| format!("--to {to}: {e}")))
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut config = ClientConfig::new(hello);
+    if args.lmtp {
+        config.protocol = Protocol::Lmtp;
+    }
+    config.chunking = args.bdat;
+    config.pipelining = args.pipelining == Switch::On;
+    config.starttls = match args.starttls {
+        Tls::Required => StartTlsPolicy::Required,
+        Tls::Opportunistic => StartTlsPolicy::Opportunistic,
+        Tls::Never => StartTlsPolicy::Never,
+    };
+    let auth = args
+        .auth
+        .clone()
+        .or_else(|| std::env::var(AUTH_VARIABLE).ok());
+    if let Some(auth) = auth {
+        let mut auth = AuthConfig::new(credentials(&auth)?);
+        auth.allow_cleartext = args.auth_cleartext;
+        config.auth = Some(auth);
+    }
+    let upgrade = match config.starttls {
+        StartTlsPolicy::Never => None,
+        policy => {
+            let name = match &args.tls_name {
+                Some(name) => name.clone(),
+                None => host_of(&args.server).to_string(),
+            };
+            match tls::Upgrade::for_server(args.tls_ca.as_deref(), &name) {
+                Ok(upgrade) => Some(upgrade),
+                Err(error) if policy == StartTlsPolicy::Opportunistic => {
+                    eprintln!("warning: {error}; sending without STARTTLS");
+                    config.starttls = StartTlsPolicy::Never;
+                    None
+                }
+                Err(error) => return Err(error.to_string()),
+            }
+        }
+    };
+    let content: ContentFor = match &args.data {
+        Some(path) => {
+            let content = Bytes::from(
+                message::read(path).map_err(|e| format!("--data {}: {e}", path.display()))?,
+            );
+            Arc::new(move |_| content.clone())
+        }
+        None => {
+            let (from, to, domain) = (from.clone(), to.clone(), args.hello.clone());
+            Arc::new(move |number| Bytes::from(message::generated(number, &from, &to, &domain)))
+        }
+    };
+    let settings = Settings {
+        server: args.server.clone(),
+        config,
+        upgrade,
+        from,
+        to,
+    };
+    Ok((settings, content))
+}
+
+/// `user:password` as PLAIN credentials (LOGIN takes them too).
+fn credentials(auth: &str) -> Result<Credentials, String> {
+    let (user, password) = auth
+        .split_once(':')
+        .ok_or("--auth: expected user:password")?;
+    let user = Text::new(user).map_err(|e| format!("--auth user: {e}"))?;
+    let password = Secret::new(password).map_err(|e| format!("--auth password: {e}"))?;
+    let plain = PlainCredentials::new(None, user, password).map_err(|e| format!("--auth: {e}"))?;
+    Ok(Credentials::Plain(plain))
+}
+
+/// `a@example.org` as the `<a@example.org>` a path needs.
+fn bracketed(address: &str) -> String {
+    if address.starts_with('<') {
+        address.to_string()
+    } else {
+        format!("<{address}>")
+    }
+}
+
+/// The host of `host:port` or `[v6]:port`.
+fn host_of(server: &str) -> &str {
+    let host = server.rsplit_once(':').map_or(server, |(host, _)| host);
+    host.trim_start_matches('[').trim_end_matches(']')
+}

@@ -1,0 +1,353 @@
+//! The send example (`examples/send/`) against the example server
+//! (`examples/server/`), both in-process, over real loopback TCP: every
+//! message must land in the Maildir byte for byte.
+
+#[allow(dead_code)]
+#[path = "../examples/server/app.rs"]
+mod app;
+
+#[allow(dead_code)]
+#[path = "../examples/send/sender.rs"]
+mod sender;
+
+#[allow(dead_code)]
+mod example_support;
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+
+use bytes::Bytes;
+use smtpwire::auth::{Credentials, PlainCredentials, Secret};
+use smtpwire::client::AuthConfig;
+use smtpwire::{ForwardPath, Protocol, ReversePath, Text};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+
+use example_support::session_client::settings;
+use example_support::{content_of, numbered_message, TestServer};
+use sender::report::Delivery;
+use sender::{ContentFor, Run, Settings};
+
+/// Settings for `server` from `a@example.com` to `recipients`.
+fn to(server: &TestServer, tls: bool, recipients: &[&str]) -> Settings {
+    let mut settings = settings(server.address, &server.certificate, tls);
+    settings.from = ReversePath::parse("<a@example.com>").unwrap();
+    settings.to = recipients
+        .iter()
+        .map(|to| ForwardPath::parse(&format!("<{to}>")).unwrap())
+        .collect();
+    settings
+}
+
+fn same(content: &[u8]) -> ContentFor {
+    let content = Bytes::copy_from_slice(content);
+    Arc::new(move |_| content.clone())
+}
+
+async fn send(settings: Settings, content: ContentFor, count: usize, connections: usize) -> Run {
+    let run = sender::run(Arc::new(settings), content, count, connections).await;
+    assert!(
+        run.succeeded(),
+        "errors {:?}, outcomes {:?}",
+        run.errors,
+        run.outcomes
+    );
+    run
+}
+
+/// What the Maildir holds, less the trace fields, sorted.
+fn stored(server: &TestServer) -> Vec<Vec<u8>> {
+    let mut stored: Vec<Vec<u8>> = server
+        .delivered()
+        .iter()
+        .map(|file| content_of(file).to_vec())
+        .collect();
+    stored.sort();
+    stored
+}
+
+fn stored_text(server: &TestServer) -> String {
+    String::from_utf8_lossy(&server.delivered()[0]).into_owned()
+}
+
+#[tokio::test]
+async fn plain_with_every_line_end_made_crlf() {
+    let server = TestServer::start(|_| {}).await;
+    let content = b"Subject: plain\n\nbare LF\n.leading dot\rbare CR\r\nlast line".to_vec();
+    let run = send(to(&server, false, &["b@example.org"]), same(&content), 1, 1).await;
+    let (_, outcome) = &run.outcomes[0];
+    assert!(matches!(
+        &outcome.recipients[0].1,
+        Delivery::Delivered(reply) if reply.code().as_u16() == 250
+    ));
+    assert_eq!(
+        stored(&server),
+        [b"Subject: plain\r\n\r\nbare LF\r\n.leading dot\r\nbare CR\r\nlast line\r\n".to_vec()]
+    );
+    assert!(stored_text(&server).contains(" with ESMTP id "));
+}
+
+#[tokio::test]
+async fn starttls_trusting_the_servers_certificate() {
+    let server = TestServer::start(|_| {}).await;
+    let content = b"Subject: tls\r\n\r\nsecret\r\n";
+    send(to(&server, true, &["b@example.org"]), same(content), 1, 1).await;
+    assert_eq!(stored(&server), [content.to_vec()]);
+    assert!(stored_text(&server).contains(" with ESMTPS id "));
+}
+
+#[tokio::test]
+async fn starttls_required_fails_without_trust() {
+    let server = TestServer::start(|_| {}).await;
+    let mut settings = to(&server, true, &["b@example.org"]);
+    let stranger = app::tls::Identity::self_signed("other.test").unwrap();
+    settings.upgrade =
+        Some(sender::tls::Upgrade::trusting(stranger.chain.clone(), "127.0.0.1").unwrap());
+    let run = sender::run(Arc::new(settings), same(b"x\r\n"), 1, 1).await;
+    assert!(!run.succeeded());
+    assert_eq!(run.delivered(), 0);
+    assert!(server.delivered().is_empty());
+}
+
+fn alice(password: &str) -> AuthConfig {
+    AuthConfig::new(Credentials::Plain(
+        PlainCredentials::new(
+            None,
+            Text::new("alice").unwrap(),
+            Secret::new(password).unwrap(),
+        )
+        .unwrap(),
+    ))
+}
+
+#[tokio::test]
+async fn auth_plain_over_tls() {
+    let server = TestServer::start(|settings| {
+        settings.users = Some(app::users::Users::parse("alice:correct horse\n").unwrap());
+        settings.require_auth = true;
+    })
+    .await;
+    let content = b"Subject: auth\r\n\r\nsubmitted\r\n";
+    let mut settings = to(&server, true, &["b@example.org"]);
+    settings.config.auth = Some(alice("correct horse"));
+    send(settings.clone(), same(content), 1, 1).await;
+    assert_eq!(stored(&server), [content.to_vec()]);
+    assert!(stored_text(&server).contains(" with ESMTPSA id "));
+
+    settings.config.auth = Some(alice("wrong"));
+    let refused = sender::run(Arc::new(settings), same(content), 1, 1).await;
+    assert!(!refused.succeeded());
+    assert!(
+        refused
+            .errors
+            .iter()
+            .any(|(_, e)| e.contains("authentication rejected")),
+        "{:?}",
+        refused.errors
+    );
+    assert_eq!(server.delivered().len(), 1);
+}
+
+#[tokio::test]
+async fn lmtp_reports_each_recipient() {
+    let server = TestServer::start(|settings| settings.lmtp = true).await;
+    let mut settings = to(&server, false, &["one@example.org", "two@example.org"]);
+    settings.config.protocol = Protocol::Lmtp;
+    let content = b"Subject: lmtp\r\n\r\nfor two\r\n";
+    let run = send(settings, same(content), 1, 1).await;
+    let (_, outcome) = &run.outcomes[0];
+    assert_eq!(outcome.recipients.len(), 2);
+    for (_, delivery) in &outcome.recipients {
+        assert!(delivery.is_delivered(), "{delivery}");
+    }
+    assert_eq!(stored(&server), [content.to_vec(), content.to_vec()]);
+    let text: Vec<String> = server
+        .delivered()
+        .iter()
+        .map(|file| String::from_utf8_lossy(file).into_owned())
+        .collect();
+    assert!(text.iter().all(|file| file.contains(" with LMTP id ")));
+    assert!(text
+        .iter()
+        .any(|f| f.contains("Delivered-To: <one@example.org>")));
+    assert!(text
+        .iter()
+        .any(|f| f.contains("Delivered-To: <two@example.org>")));
+}
+
+/// A loopback relay in front of `server` that records each read from the
+/// client: on loopback with TCP_NODELAY, one write arrives as one read
+/// unless the relay falls behind, so a group seen together was written
+/// together.
+struct Recorder {
+    address: SocketAddr,
+    reads: Arc<Mutex<Vec<Vec<u8>>>>,
+}
+
+impl Recorder {
+    async fn start(server: SocketAddr) -> Recorder {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        let reads = Arc::new(Mutex::new(Vec::new()));
+        let record = reads.clone();
+        tokio::spawn(async move {
+            while let Ok((client, _)) = listener.accept().await {
+                let upstream = TcpStream::connect(server).await.unwrap();
+                upstream.set_nodelay(true).unwrap();
+                let (mut client_in, mut client_out) = client.into_split();
+                let (mut server_in, mut server_out) = upstream.into_split();
+                let record = record.clone();
+                tokio::spawn(async move {
+                    let mut buffer = vec![0; 256 * 1024];
+                    loop {
+                        match client_in.read(&mut buffer).await {
+                            Ok(0) | Err(_) => break,
+                            Ok(count) => {
+                                record.lock().unwrap().push(buffer[..count].to_vec());
+                                if server_out.write_all(&buffer[..count]).await.is_err() {
+                                    break;
+                                }
+                            }
+                        }
+                    }
+                    let _ = server_out.shutdown().await;
+                });
+                tokio::spawn(async move {
+                    let _ = tokio::io::copy(&mut server_in, &mut client_out).await;
+                });
+            }
+        });
+        Recorder { address, reads }
+    }
+
+    fn reads(&self) -> Vec<String> {
+        self.reads
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|read| String::from_utf8_lossy(read).into_owned())
+            .collect()
+    }
+}
+
+async fn through_recorder(pipelining: bool, chunking: bool) -> (TestServer, Vec<String>) {
+    let server = TestServer::start(|_| {}).await;
+    let recorder = Recorder::start(server.address).await;
+    let mut settings = to(&server, false, &["b@example.org", "c@example.org"]);
+    settings.server = recorder.address.to_string();
+    settings.config.pipelining = pipelining;
+    settings.config.chunking = chunking;
+    let content: ContentFor = Arc::new(|number| Bytes::from(numbered_message(number)));
+    send(settings, content, 3, 1).await;
+    let expected: Vec<Vec<u8>> = (0..3).map(numbered_message).collect();
+    let mut expected = expected;
+    expected.sort();
+    assert_eq!(stored(&server), expected);
+    (server, recorder.reads())
+}
+
+const GROUP: &str =
+    "MAIL FROM:<a@example.com>\r\nRCPT TO:<b@example.org>\r\nRCPT TO:<c@example.org>\r\nDATA\r\n";
+
+#[tokio::test]
+async fn pipelining_on_sends_the_envelope_and_the_end_of_data_in_one_write_each() {
+    let (_server, reads) = through_recorder(true, false).await;
+    assert!(reads.iter().any(|read| read == GROUP), "{reads:?}");
+    // The last content line and the end of data leave together.
+    assert!(
+        reads
+            .iter()
+            .any(|read| read.ends_with(".dot\r\n.\r\n") && read.starts_with("Subject:")),
+        "{reads:?}"
+    );
+}
+
+#[tokio::test]
+async fn pipelining_off_sends_one_command_at_a_time() {
+    let (_server, reads) = through_recorder(false, false).await;
+    assert!(reads
+        .iter()
+        .any(|read| read == "MAIL FROM:<a@example.com>\r\n"));
+    assert!(
+        !reads
+            .iter()
+            .any(|read| read.contains("MAIL FROM") && read.contains("RCPT TO")),
+        "{reads:?}"
+    );
+}
+
+#[tokio::test]
+async fn bdat_when_chunking_is_offered() {
+    let (_server, reads) = through_recorder(true, true).await;
+    let wire = reads.concat();
+    assert!(wire.contains("BDAT "), "{wire}");
+    assert!(!wire.contains("DATA\r\n"), "{wire}");
+    // BDAT content is not dot-stuffed.
+    assert!(wire.contains("\r\n.dot\r\n") && !wire.contains("..dot"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_ten_mib_message() {
+    let server = TestServer::start(|settings| settings.max_message_size = Some(32 << 20)).await;
+    let line = b"0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ.....\r\n.x\r\n";
+    let mut content = b"Subject: big\r\n\r\n".to_vec();
+    while content.len() < 10 << 20 {
+        content.extend_from_slice(line);
+    }
+    send(to(&server, true, &["b@example.org"]), same(&content), 1, 1).await;
+    assert_eq!(stored(&server), [content]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_thousand_messages_over_one_connection() {
+    let server = TestServer::start(|_| {}).await;
+    let content: ContentFor = Arc::new(|number| Bytes::from(numbered_message(number)));
+    let run = send(to(&server, false, &["b@example.org"]), content, 1000, 1).await;
+    assert_eq!(run.delivered(), 1000);
+    assert_eq!(server.shared.stats.messages(), 1000);
+    let mut expected: Vec<Vec<u8>> = (0..1000).map(numbered_message).collect();
+    expected.sort();
+    assert_eq!(stored(&server), expected);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fifty_concurrent_connections() {
+    let server = TestServer::start(|_| {}).await;
+    let content: ContentFor = Arc::new(|number| Bytes::from(numbered_message(number)));
+    let run = send(to(&server, true, &["b@example.org"]), content, 100, 50).await;
+    assert_eq!(run.delivered(), 100);
+    let mut expected: Vec<Vec<u8>> = (0..100).map(numbered_message).collect();
+    expected.sort();
+    assert_eq!(stored(&server), expected);
+}
+
+#[tokio::test]
+async fn a_refused_recipient_fails_the_run_but_not_the_others() {
+    let server = TestServer::start(|settings| settings.max_recipients = Some(1)).await;
+    let settings = to(&server, false, &["b@example.org", "c@example.org"]);
+    let run = sender::run(Arc::new(settings), same(b"x\r\n"), 1, 1).await;
+    assert!(!run.succeeded());
+    let (_, outcome) = &run.outcomes[0];
+    assert!(outcome.recipients[0].1.is_delivered());
+    assert!(matches!(outcome.recipients[1].1, Delivery::Refused(_)));
+    assert_eq!(server.delivered().len(), 1);
+}
+
+#[test]
+fn the_generated_message_has_the_usual_fields() {
+    let from = ReversePath::parse("<a@example.com>").unwrap();
+    let to = [ForwardPath::parse("<b@example.org>").unwrap()];
+    let message =
+        String::from_utf8(sender::message::generated(7, &from, &to, "client.example")).unwrap();
+    for field in [
+        "Date: ",
+        "From: <a@example.com>\r\n",
+        "To: <b@example.org>\r\n",
+        "Subject: smtpwire test message 7\r\n",
+        "Message-ID: <",
+    ] {
+        assert!(message.contains(field), "{field} in {message}");
+    }
+    assert!(message.contains("@client.example>\r\n\r\n"));
+    assert!(message.ends_with("\r\n"));
+}

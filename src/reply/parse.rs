@@ -1,9 +1,8 @@
 //! Reply lines in, [`Reply`] out; every input is a complete line without CRLF.
 
-use alloc::vec::Vec;
 use bytes::{Bytes, BytesMut};
 
-use super::{EnhancedStatusCode, Reply, ReplyCode, ReplyError, Span};
+use super::{EnhancedStatusCode, Layout, Reply, ReplyCode, ReplyError, Span};
 use crate::text::check_line_safe;
 use crate::TextError;
 
@@ -51,6 +50,23 @@ fn leading_enhanced(code: ReplyCode, text: &[u8]) -> Option<(EnhancedStatusCode,
         Some(b' ') => Some((enhanced, len + 1)),
         Some(_) => None,
     }
+}
+
+/// Where the text starts in a `line` of a reply of `code` whose first line
+/// carries `enhanced`: after the code and its separator, and after an
+/// enhanced code that repeats the first line's. RFC 2034 §4 puts the
+/// enhanced code on every line; any other one is kept as text.
+pub(super) fn text_offset(
+    code: ReplyCode,
+    enhanced: Option<EnhancedStatusCode>,
+    line: &[u8],
+) -> usize {
+    let code_len = line.len().min(4);
+    let repeated = enhanced.and_then(|expected| {
+        let text = line.get(code_len..).unwrap_or_default();
+        leading_enhanced(code, text).filter(|(found, _)| *found == expected)
+    });
+    code_len + repeated.map_or(0, |(_, len)| len)
 }
 
 /// Whether `byte` is common reply text: printable ASCII, DEL, and the
@@ -120,9 +136,6 @@ fn check_text(text: &[u8], common: bool, number: usize) -> Result<(), ReplyError
 /// whole reply: the line-level half of
 /// [`ReplyAssembler`](crate::framing::ReplyAssembler) and of
 /// [`Reply::from_lines`].
-///
-/// `rest` is scratch space kept across replies, so a multi-line reply costs
-/// one exactly sized allocation when it is handed out.
 #[derive(Debug, Clone)]
 pub(crate) struct ReplyState {
     /// Lines taken so far; 0 when no reply is in progress.
@@ -130,7 +143,6 @@ pub(crate) struct ReplyState {
     code: ReplyCode,
     enhanced: Option<EnhancedStatusCode>,
     first: Span,
-    rest: Vec<Span>,
 }
 
 impl Default for ReplyState {
@@ -140,7 +152,6 @@ impl Default for ReplyState {
             code: ReplyCode::OK,
             enhanced: None,
             first: Span::default(),
-            rest: Vec::new(),
         }
     }
 }
@@ -168,46 +179,44 @@ impl ReplyState {
     fn take_line(&mut self, line: &[u8], offset: usize, common: bool) -> Result<bool, ReplyError> {
         let number = self.lines + 1;
         let (code, last) = parse_code(line, number)?;
-        let mut start = line.len().min(4);
-        let text = line.get(start..).unwrap_or_default();
-        if number == 1 {
+        let start = if number == 1 {
+            let code_len = line.len().min(4);
+            let text = line.get(code_len..).unwrap_or_default();
+            let leading = leading_enhanced(code, text);
             self.code = code;
-            self.enhanced = leading_enhanced(code, text).map(|(enhanced, len)| {
-                start += len;
-                enhanced
-            });
+            self.enhanced = leading.map(|(enhanced, _)| enhanced);
+            code_len + leading.map_or(0, |(_, len)| len)
         } else if code != self.code {
             return Err(ReplyError::CodeMismatch {
                 line: number,
                 expected: self.code,
                 found: code,
             });
-        } else if let Some(expected) = self.enhanced {
-            // RFC 2034 §4 puts the enhanced code on every line; strip it
-            // wherever it repeats the first line's, and keep any other text.
-            if let Some((_, len)) = leading_enhanced(code, text).filter(|(e, _)| *e == expected) {
-                start += len;
-            }
-        }
-        check_text(line.get(start..).unwrap_or_default(), common, number)?;
-        let span = Span {
-            start: offset + start,
-            end: offset + line.len(),
-        };
-        if number == 1 {
-            self.first = span;
         } else {
-            self.rest.push(span);
+            text_offset(code, self.enhanced, line)
+        };
+        check_text(line.get(start..).unwrap_or_default(), common, number)?;
+        if number == 1 {
+            self.first = Span {
+                start: offset + start,
+                end: offset + line.len(),
+            };
         }
         self.lines = number;
         Ok(last)
     }
 
     /// The reply whose last line was just pushed, over `raw`, the buffer the
-    /// line offsets point into.
+    /// line offsets point into, which holds each line with its line ending.
     pub(crate) fn finish(&mut self, raw: Bytes) -> Reply {
-        let rest = self.rest.as_slice().to_vec();
-        let reply = Reply::from_parts(self.code, self.enhanced, raw, self.first, rest);
+        let reply = Reply::from_parts(
+            self.code,
+            self.enhanced,
+            raw,
+            Layout::Wire,
+            self.first,
+            self.lines,
+        );
         self.reset();
         reply
     }
@@ -220,7 +229,6 @@ impl ReplyState {
     /// Drops the reply in progress.
     pub(crate) fn reset(&mut self) {
         self.lines = 0;
-        self.rest.clear();
     }
 }
 
@@ -238,6 +246,7 @@ impl Reply {
             count += 1;
             let offset = raw.len();
             raw.extend_from_slice(&line);
+            raw.extend_from_slice(b"\r\n");
             if state.push_line(&line, offset, false)? {
                 if lines.next().is_some() {
                     return Err(ReplyError::TrailingLine { line: count + 1 });
@@ -263,6 +272,7 @@ mod tests {
     use super::*;
     use crate::Text;
     use alloc::vec;
+    use alloc::vec::Vec;
 
     fn parse(lines: &[&'static str]) -> Result<Reply, ReplyError> {
         Reply::from_lines(lines.iter().map(|l| Bytes::from_static(l.as_bytes())))
@@ -481,14 +491,14 @@ mod tests {
         assert!(state.push_line(b"550 b", 5, false).is_err());
         assert_eq!(state.lines_held(), 0);
         assert_eq!(state.push_line(b"221 bye", 0, false), Ok(true));
-        let reply = state.finish(Bytes::from_static(b"221 bye"));
+        let reply = state.finish(Bytes::from_static(b"221 bye\r\n"));
         assert_eq!(
             reply,
             Reply::new(ReplyCode::CLOSING, Text::from_static("bye"))
         );
         assert_eq!(state.push_line(b"250-x", 0, false), Ok(false));
-        assert_eq!(state.push_line(b"250 y", 5, false), Ok(true));
-        let reply = state.finish(Bytes::from_static(b"250-x250 y"));
+        assert_eq!(state.push_line(b"250 y", 7, false), Ok(true));
+        let reply = state.finish(Bytes::from_static(b"250-x\r\n250 y\r\n"));
         assert_eq!(texts(&reply), vec!["x", "y"]);
         assert_eq!(reply.line_text(1).unwrap(), "y");
     }

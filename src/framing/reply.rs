@@ -4,7 +4,7 @@ use bytes::Buf;
 
 use super::{FrameError, LineEndPolicy, LineFramer};
 use crate::limits::{DEFAULT_MAX_REPLY_BYTES, DEFAULT_MAX_REPLY_LINE, DEFAULT_MAX_REPLY_LINES};
-use crate::reply::{common_text_len, is_last_line, Reply, ReplyError, ReplyState};
+use crate::reply::{common_text_len, is_last_line, Reply, ReplyBytes, ReplyError, ReplyState};
 
 /// Bounds on what one reply may take, so a server cannot make a client
 /// buffer without end.
@@ -195,7 +195,7 @@ impl ReplyAssembler {
                     self.uncommon = false;
                 }
                 Ok(true) => {
-                    let raw = buf.split_to(next_start).freeze();
+                    let raw = ReplyBytes::take_front(buf, next_start);
                     self.restart();
                     return Some(Ok(self.state.finish(raw)));
                 }

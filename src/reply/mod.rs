@@ -10,9 +10,10 @@ mod emit;
 mod enhanced;
 mod lines;
 mod parse;
+mod storage;
 
 use alloc::vec::Vec;
-use bytes::{Bytes, BytesMut};
+use bytes::BytesMut;
 use core::fmt;
 use core::hash::{Hash, Hasher};
 
@@ -21,6 +22,7 @@ pub use enhanced::EnhancedStatusCode;
 pub use lines::{ReplyLineTexts, ReplyLines};
 pub use parse::is_last_line;
 pub(crate) use parse::{common_text_len, ReplyState};
+pub(crate) use storage::ReplyBytes;
 
 use crate::{Text, TextError};
 
@@ -163,7 +165,7 @@ pub struct Reply {
     enhanced: Option<EnhancedStatusCode>,
     /// The bytes the lines are found in, laid out as `layout` says; every
     /// line's text is proven line-safe UTF-8 when the reply is built.
-    raw: Bytes,
+    raw: ReplyBytes,
     layout: Layout,
     /// Where the first line's text sits in `raw`.
     first: Span,
@@ -210,7 +212,8 @@ impl Reply {
             start: 0,
             end: text.len(),
         };
-        Self::from_parts(code, enhanced, text.into_bytes(), Layout::Texts, first, 1)
+        let raw = text.into_bytes().into();
+        Self::from_parts(code, enhanced, raw, Layout::Texts, first, 1)
     }
 
     /// A reply of any number of lines (no lines gives one empty line), with an
@@ -244,7 +247,7 @@ impl Reply {
         Self::from_parts(
             code,
             enhanced,
-            raw.freeze(),
+            raw.freeze().into(),
             Layout::Texts,
             first,
             line_count,
@@ -257,7 +260,7 @@ impl Reply {
     pub(crate) fn from_parts(
         code: ReplyCode,
         enhanced: Option<EnhancedStatusCode>,
-        raw: Bytes,
+        raw: ReplyBytes,
         layout: Layout,
         first: Span,
         line_count: usize,

@@ -2,7 +2,7 @@
 
 use bytes::{Bytes, BytesMut};
 
-use super::{EnhancedStatusCode, Layout, Reply, ReplyCode, ReplyError, Span};
+use super::{EnhancedStatusCode, Layout, Reply, ReplyBytes, ReplyCode, ReplyError, Span};
 use crate::text::check_line_safe;
 use crate::TextError;
 
@@ -208,7 +208,7 @@ impl ReplyState {
 
     /// The reply whose last line was just pushed, over `raw`, the buffer the
     /// line offsets point into, which holds each line with its line ending.
-    pub(crate) fn finish(&mut self, raw: Bytes) -> Reply {
+    pub(crate) fn finish(&mut self, raw: ReplyBytes) -> Reply {
         let reply = Reply::from_parts(
             self.code,
             self.enhanced,
@@ -251,7 +251,7 @@ impl Reply {
                 if lines.next().is_some() {
                     return Err(ReplyError::TrailingLine { line: count + 1 });
                 }
-                return Ok(state.finish(raw.freeze()));
+                return Ok(state.finish(raw.freeze().into()));
             }
         }
         Err(if count == 0 {
@@ -491,14 +491,14 @@ mod tests {
         assert!(state.push_line(b"550 b", 5, false).is_err());
         assert_eq!(state.lines_held(), 0);
         assert_eq!(state.push_line(b"221 bye", 0, false), Ok(true));
-        let reply = state.finish(Bytes::from_static(b"221 bye\r\n"));
+        let reply = state.finish(Bytes::from_static(b"221 bye\r\n").into());
         assert_eq!(
             reply,
             Reply::new(ReplyCode::CLOSING, Text::from_static("bye"))
         );
         assert_eq!(state.push_line(b"250-x", 0, false), Ok(false));
         assert_eq!(state.push_line(b"250 y", 7, false), Ok(true));
-        let reply = state.finish(Bytes::from_static(b"250-x\r\n250 y\r\n"));
+        let reply = state.finish(Bytes::from_static(b"250-x\r\n250 y\r\n").into());
         assert_eq!(texts(&reply), vec!["x", "y"]);
         assert_eq!(reply.line_text(1).unwrap(), "y");
     }

@@ -30,9 +30,15 @@ fn parse_code(line: &[u8], number: usize) -> Result<(ReplyCode, bool), ReplyErro
     };
     let code =
         ReplyCode::from_digits([a, b, c]).ok_or(ReplyError::MalformedCode { line: number })?;
-    match rest.first() {
-        None | Some(b' ') => Ok((code, true)),
-        Some(b'-') => Ok((code, false)),
+    Ok((code, ends_reply(rest, number)?))
+}
+
+/// Whether the separator at the start of `after_code` makes its line the
+/// reply's last.
+fn ends_reply(after_code: &[u8], number: usize) -> Result<bool, ReplyError> {
+    match after_code.first() {
+        None | Some(b' ') => Ok(true),
+        Some(b'-') => Ok(false),
         Some(_) => Err(ReplyError::BadSeparator { line: number }),
     }
 }
@@ -141,6 +147,8 @@ pub(crate) struct ReplyState {
     /// Lines taken so far; 0 when no reply is in progress.
     lines: usize,
     code: ReplyCode,
+    /// `code` as written, which every later line must repeat.
+    digits: [u8; 3],
     enhanced: Option<EnhancedStatusCode>,
     first: Span,
 }
@@ -150,6 +158,7 @@ impl Default for ReplyState {
         ReplyState {
             lines: 0,
             code: ReplyCode::OK,
+            digits: ReplyCode::OK.digits(),
             enhanced: None,
             first: Span::default(),
         }
@@ -178,22 +187,30 @@ impl ReplyState {
     #[inline]
     fn take_line(&mut self, line: &[u8], offset: usize, common: bool) -> Result<bool, ReplyError> {
         let number = self.lines + 1;
-        let (code, last) = parse_code(line, number)?;
-        let start = if number == 1 {
-            let code_len = line.len().min(4);
-            let text = line.get(code_len..).unwrap_or_default();
-            let leading = leading_enhanced(code, text);
-            self.code = code;
-            self.enhanced = leading.map(|(enhanced, _)| enhanced);
-            code_len + leading.map_or(0, |(_, len)| len)
-        } else if code != self.code {
-            return Err(ReplyError::CodeMismatch {
-                line: number,
-                expected: self.code,
-                found: code,
-            });
-        } else {
-            text_offset(code, self.enhanced, line)
+        let (start, last) = match line.split_first_chunk() {
+            // A later line repeating the code as written holds a valid code:
+            // no need to read it again.
+            Some((digits, after_code)) if number > 1 && *digits == self.digits => (
+                text_offset(self.code, self.enhanced, line),
+                ends_reply(after_code, number)?,
+            ),
+            _ => {
+                let (code, last) = parse_code(line, number)?;
+                if number > 1 {
+                    return Err(ReplyError::CodeMismatch {
+                        line: number,
+                        expected: self.code,
+                        found: code,
+                    });
+                }
+                let code_len = line.len().min(4);
+                let text = line.get(code_len..).unwrap_or_default();
+                let leading = leading_enhanced(code, text);
+                self.code = code;
+                self.digits = code.digits();
+                self.enhanced = leading.map(|(enhanced, _)| enhanced);
+                (code_len + leading.map_or(0, |(_, len)| len), last)
+            }
         };
         check_text(line.get(start..).unwrap_or_default(), common, number)?;
         if number == 1 {

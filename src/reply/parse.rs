@@ -187,7 +187,8 @@ impl ReplyState {
     #[inline]
     fn take_line(&mut self, line: &[u8], offset: usize, common: bool) -> Result<bool, ReplyError> {
         let number = self.lines + 1;
-        let (start, last) = match line.split_first_chunk() {
+        let digits = line.split_first_chunk();
+        let (start, last) = match digits {
             // A later line repeating the code as written holds a valid code:
             // no need to read it again.
             Some((digits, after_code)) if number > 1 && *digits == self.digits => (
@@ -207,7 +208,7 @@ impl ReplyState {
                 let text = line.get(code_len..).unwrap_or_default();
                 let leading = leading_enhanced(code, text);
                 self.code = code;
-                self.digits = code.digits();
+                self.digits = digits.map_or(self.digits, |(digits, _)| *digits);
                 self.enhanced = leading.map(|(enhanced, _)| enhanced);
                 (code_len + leading.map_or(0, |(_, len)| len), last)
             }

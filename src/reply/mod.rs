@@ -132,14 +132,14 @@ pub enum ReplyError {
 /// a `3yz`) in the text where nothing of it is lost.
 ///
 /// Storage is built for a client that reads many replies. A parsed reply
-/// keeps the bytes it was read from, codes and line endings included, split
-/// off the input buffer in one piece, plus where its first line's text sits
-/// and how many lines there are. Later lines are found again when asked for
-/// (lines are short, and a client reads most replies for their code alone),
-/// so parsing a reply of any number of lines allocates nothing and touches
-/// the input buffer's reference count once. Lines come out as `&str`, or as
-/// [`Text`] slices of the same bytes through [`line_text`](Self::line_text)
-/// and [`line_texts`](Self::line_texts).
+/// keeps the bytes it was read from, codes and line endings included, plus
+/// where its first line's text sits and how many lines there are. Later
+/// lines are found again when asked for (lines are short, and a client reads
+/// most replies for their code alone), so parsing a reply of any number of
+/// lines allocates nothing. A short reply's bytes are copied into the value;
+/// a longer one's are split off the input buffer in one piece and shared with
+/// it. Lines come out as `&str`, or as [`Text`] slices through
+/// [`line_text`](Self::line_text) and [`line_texts`](Self::line_texts).
 ///
 /// ```
 /// use smtpwire::{EnhancedStatusCode, Reply, ReplyCode, Text};

@@ -1,6 +1,6 @@
 //! A [`Reply`]'s text lines, found in its bytes when asked for.
 
-use super::parse::text_offset;
+use super::parse::{find_lf, text_offset};
 use super::{Layout, Reply, Span};
 use crate::Text;
 
@@ -8,6 +8,7 @@ impl Reply {
     pub(crate) fn spans(&self) -> Spans<'_> {
         Spans {
             reply: self,
+            raw: &self.raw,
             front: 0,
             back: self.raw.len(),
             remaining: self.line_count,
@@ -15,9 +16,10 @@ impl Reply {
     }
 
     /// The text of the line between `start` and `end`, its LF left out.
-    fn text_span(&self, start: usize, end: usize) -> Span {
+    /// `raw` is the reply's bytes, already at hand.
+    fn text_span(&self, raw: &[u8], start: usize, end: usize) -> Span {
         // No text holds CR, so a CR before the LF is the line ending's.
-        let end = if end > start && self.raw.get(end - 1) == Some(&b'\r') {
+        let end = if end > start && raw.get(end - 1) == Some(&b'\r') {
             end - 1
         } else {
             end
@@ -25,7 +27,7 @@ impl Reply {
         let start = match self.layout {
             Layout::Texts => start,
             Layout::Wire => {
-                let line = self.raw.get(start..end).unwrap_or_default();
+                let line = raw.get(start..end).unwrap_or_default();
                 start + text_offset(self.code, self.enhanced, line)
             }
         };
@@ -37,6 +39,7 @@ impl Reply {
 #[derive(Debug, Clone)]
 pub(crate) struct Spans<'a> {
     reply: &'a Reply,
+    raw: &'a [u8],
     /// Where the next line from the front starts.
     front: usize,
     /// Where the lines not yet taken end.
@@ -49,10 +52,9 @@ impl Iterator for Spans<'_> {
 
     fn next(&mut self) -> Option<Span> {
         self.remaining = self.remaining.checked_sub(1)?;
-        let reply = self.reply;
-        let left = reply.raw.get(self.front..self.back).unwrap_or_default();
-        let len = memchr::memchr(b'\n', left).unwrap_or(left.len());
-        let span = reply.text_span(self.front, self.front + len);
+        let left = self.raw.get(self.front..self.back).unwrap_or_default();
+        let len = find_lf(left).0.unwrap_or(left.len());
+        let span = self.reply.text_span(self.raw, self.front, self.front + len);
         self.front = (self.front + len + 1).min(self.back);
         Some(span)
     }
@@ -65,16 +67,15 @@ impl Iterator for Spans<'_> {
 impl DoubleEndedIterator for Spans<'_> {
     fn next_back(&mut self) -> Option<Span> {
         self.remaining = self.remaining.checked_sub(1)?;
-        let reply = self.reply;
         let mut end = self.back;
         // The last line's own LF, when it has one.
-        if end > self.front && reply.raw.get(end - 1) == Some(&b'\n') {
+        if end > self.front && self.raw.get(end - 1) == Some(&b'\n') {
             end -= 1;
         }
-        let left = reply.raw.get(self.front..end).unwrap_or_default();
+        let left = self.raw.get(self.front..end).unwrap_or_default();
         let start = memchr::memrchr(b'\n', left).map_or(self.front, |at| self.front + at + 1);
         self.back = start;
-        Some(reply.text_span(start, end))
+        Some(self.reply.text_span(self.raw, start, end))
     }
 }
 

@@ -21,7 +21,7 @@ pub use code::{ReplyClass, ReplyCode};
 pub use enhanced::EnhancedStatusCode;
 pub use lines::{ReplyLineTexts, ReplyLines};
 pub use parse::is_last_line;
-pub(crate) use parse::{common_text_len, ReplyState};
+pub(crate) use parse::{find_lf, ReplyState};
 pub(crate) use storage::ReplyBytes;
 
 use crate::{Text, TextError};

@@ -88,7 +88,7 @@ fn is_common(byte: u8) -> bool {
 /// A common line's first other byte is the CR of its CRLF, so this one scan
 /// both finds where the line ends and proves its text safe; it goes eight
 /// bytes at a time because it runs over every byte a client reads.
-pub(crate) fn common_text_len(bytes: &[u8]) -> usize {
+fn common_text_len(bytes: &[u8]) -> usize {
     const ONES: u64 = u64::from_le_bytes([0x01; 8]);
     const HIGHS: u64 = ONES * 0x80;
     let mut chunks = bytes.chunks_exact(8);
@@ -111,6 +111,23 @@ pub(crate) fn common_text_len(bytes: &[u8]) -> usize {
             .iter()
             .position(|&byte| !is_common(byte))
             .unwrap_or(tail.len())
+}
+
+/// Where the first LF in `bytes` is, and whether all before it is
+/// [common](is_common) text (when there is no LF: all of `bytes`).
+///
+/// A common line ends where its common text does, which one
+/// [`common_text_len`] scan finds; anything else falls back to a plain
+/// search for the LF.
+#[inline]
+pub(crate) fn find_lf(bytes: &[u8]) -> (Option<usize>, bool) {
+    let common_len = common_text_len(bytes);
+    match bytes.get(common_len..).unwrap_or_default() {
+        [b'\r', b'\n', ..] => (Some(common_len + 1), true),
+        [b'\n', ..] => (Some(common_len), true),
+        [] => (None, true),
+        rest => (memchr::memchr(b'\n', rest).map(|at| common_len + at), false),
+    }
 }
 
 /// A line's text must be able to become a [`Text`].

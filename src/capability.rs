@@ -229,7 +229,7 @@ impl Capabilities {
             return Err(CapabilityError::NotOk { code: reply.code() });
         }
         let mut capabilities = Capabilities::default();
-        for line in (1..reply.line_count()).filter_map(|index| reply.line_text(index)) {
+        for line in reply.line_texts().skip(1) {
             capabilities.add_line(line.into_bytes());
         }
         Ok(capabilities)

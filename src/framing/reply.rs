@@ -4,7 +4,7 @@ use bytes::Buf;
 
 use super::{FrameError, LineEndPolicy, LineFramer};
 use crate::limits::{DEFAULT_MAX_REPLY_BYTES, DEFAULT_MAX_REPLY_LINE, DEFAULT_MAX_REPLY_LINES};
-use crate::reply::{common_text_len, is_last_line, Reply, ReplyError, ReplyState};
+use crate::reply::{find_lf, is_last_line, Reply, ReplyBytes, ReplyError, ReplyState};
 
 /// Bounds on what one reply may take, so a server cannot make a client
 /// buffer without end.
@@ -132,19 +132,8 @@ impl ReplyAssembler {
         loop {
             let buf = self.framer.buffer_mut();
             let unscanned = buf.get(self.scanned..).unwrap_or_default();
-            let common_len = common_text_len(unscanned);
-            // A common line ends where its common text does; anything else
-            // falls back to a plain search for the LF.
-            let rest = unscanned.get(common_len..).unwrap_or_default();
-            let found = match rest {
-                [b'\r', b'\n', ..] => Some(common_len + 1),
-                [b'\n', ..] => Some(common_len),
-                [] => None,
-                _ => {
-                    self.uncommon |= !rest.is_empty();
-                    memchr::memchr(b'\n', rest).map(|at| common_len + at)
-                }
-            };
+            let (found, scanned_common) = find_lf(unscanned);
+            self.uncommon |= !scanned_common;
             let Some(found) = found else {
                 self.scanned = buf.len();
                 if self.framer.unended_too_long(self.scanned - self.line_start) {
@@ -195,7 +184,7 @@ impl ReplyAssembler {
                     self.uncommon = false;
                 }
                 Ok(true) => {
-                    let raw = buf.split_to(next_start).freeze();
+                    let raw = ReplyBytes::take_front(buf, next_start);
                     self.restart();
                     return Some(Ok(self.state.finish(raw)));
                 }

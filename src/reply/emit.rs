@@ -33,8 +33,7 @@ impl Reply {
         let line_count = self.line_count();
         // Bytes rather than `&str`: the text was proven UTF-8 when the reply
         // was built, and validating it again would cost more than writing it.
-        let spans = core::iter::once(self.first).chain(self.rest.iter().copied());
-        for (index, span) in spans.enumerate() {
+        for (index, span) in self.spans().enumerate() {
             let mut rest = self.text_bytes(span);
             loop {
                 let (chunk, remainder) = split_to_fit(rest, text_budget);

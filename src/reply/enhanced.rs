@@ -128,6 +128,9 @@ impl EnhancedStatusCode {
     /// RFC 3463 §2: `class "." subject "." detail`, with
     /// `subject = "0" / ("1"-"9" 0*2digit)` and the same for detail, so a
     /// leading zero is only allowed on a lone `0`.
+    // Inlined, the common one-digit form costs a few compares where a reply
+    // is read.
+    #[inline]
     pub(crate) fn parse_prefix(input: &[u8]) -> Option<(Self, usize)> {
         // Nearly every code on the wire has one digit per part (`2.1.5`):
         // read those in one match.

@@ -8,17 +8,21 @@
 mod code;
 mod emit;
 mod enhanced;
+mod lines;
 mod parse;
+mod storage;
 
 use alloc::vec::Vec;
-use bytes::{Bytes, BytesMut};
+use bytes::BytesMut;
 use core::fmt;
 use core::hash::{Hash, Hasher};
 
 pub use code::{ReplyClass, ReplyCode};
 pub use enhanced::EnhancedStatusCode;
+pub use lines::{ReplyLineTexts, ReplyLines};
 pub use parse::is_last_line;
-pub(crate) use parse::{common_text_len, ReplyState};
+pub(crate) use parse::{find_lf, ReplyState};
+pub(crate) use storage::ReplyBytes;
 
 use crate::{Text, TextError};
 
@@ -128,14 +132,14 @@ pub enum ReplyError {
 /// a `3yz`) in the text where nothing of it is lost.
 ///
 /// Storage is built for a client that reads many replies. A parsed reply
-/// keeps the bytes it was read from, split off the input buffer in one piece,
-/// and the position of each line's text in them: the first inline, the others
-/// in a `Vec`. Parsing a one-line reply (the common case: `250 2.1.5 Ok`)
-/// therefore allocates nothing, a multi-line one makes one exactly sized
-/// allocation, and the reference count of the input buffer is touched once
-/// per reply rather than once per line, which measurably dominates the cost
-/// of reading short replies. Lines come out as `&str`, or as [`Text`] slices
-/// of the same bytes through [`line_text`](Self::line_text).
+/// keeps the bytes it was read from, codes and line endings included, plus
+/// where its first line's text sits and how many lines there are. Later
+/// lines are found again when asked for (lines are short, and a client reads
+/// most replies for their code alone), so parsing a reply of any number of
+/// lines allocates nothing. A short reply's bytes are copied into the value;
+/// a longer one's are split off the input buffer in one piece and shared with
+/// it. Lines come out as `&str`, or as [`Text`] slices through
+/// [`line_text`](Self::line_text) and [`line_texts`](Self::line_texts).
 ///
 /// ```
 /// use smtpwire::{EnhancedStatusCode, Reply, ReplyCode, Text};
@@ -159,11 +163,24 @@ pub enum ReplyError {
 pub struct Reply {
     code: ReplyCode,
     enhanced: Option<EnhancedStatusCode>,
-    /// The bytes the lines are slices of; every span is proven line-safe
-    /// UTF-8 when the reply is built.
-    raw: Bytes,
+    /// The bytes the lines are found in, laid out as `layout` says; every
+    /// line's text is proven line-safe UTF-8 when the reply is built.
+    raw: ReplyBytes,
+    layout: Layout,
+    /// Where the first line's text sits in `raw`.
     first: Span,
-    rest: Vec<Span>,
+    line_count: usize,
+}
+
+/// How a [`Reply`]'s lines are laid out in its bytes. Either way every line
+/// but a lone one ends in LF, and no text holds CR or LF.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Layout {
+    /// As read: each line carries its code, maybe the enhanced code, and its
+    /// line ending.
+    Wire,
+    /// The texts alone, each followed by LF.
+    Texts,
 }
 
 /// Where one line's text sits in [`Reply::raw`].
@@ -195,7 +212,8 @@ impl Reply {
             start: 0,
             end: text.len(),
         };
-        Self::from_parts(code, enhanced, text.into_bytes(), first, Vec::new())
+        let raw = text.into_bytes().into();
+        Self::from_parts(code, enhanced, raw, Layout::Texts, first, 1)
     }
 
     /// A reply of any number of lines (no lines gives one empty line), with an
@@ -216,35 +234,44 @@ impl Reply {
         lines: impl IntoIterator<Item = Text>,
     ) -> Self {
         let lines: Vec<Text> = lines.into_iter().collect();
-        let mut raw = BytesMut::with_capacity(lines.iter().map(Text::len).sum());
-        let mut spans = lines.iter().map(|line| {
-            let start = raw.len();
+        let mut raw = BytesMut::with_capacity(lines.iter().map(|line| line.len() + 1).sum());
+        for line in &lines {
             raw.extend_from_slice(line.as_bytes());
-            Span {
-                start,
-                end: raw.len(),
-            }
-        });
-        let first = spans.next().unwrap_or_default();
-        let rest = spans.collect();
-        Self::from_parts(code, enhanced, raw.freeze(), first, rest)
+            raw.extend_from_slice(b"\n");
+        }
+        let first = Span {
+            start: 0,
+            end: lines.first().map_or(0, Text::len),
+        };
+        let line_count = lines.len().max(1);
+        Self::from_parts(
+            code,
+            enhanced,
+            raw.freeze().into(),
+            Layout::Texts,
+            first,
+            line_count,
+        )
     }
 
-    /// Builds a reply from parts already checked: classes agree, spans lie
-    /// within `raw` and cover line-safe UTF-8.
+    /// Builds a reply from parts already checked: classes agree, `raw` holds
+    /// `line_count` lines of line-safe UTF-8 text laid out as `layout` says,
+    /// the first line's text at `first`.
     pub(crate) fn from_parts(
         code: ReplyCode,
         enhanced: Option<EnhancedStatusCode>,
-        raw: Bytes,
+        raw: ReplyBytes,
+        layout: Layout,
         first: Span,
-        rest: Vec<Span>,
+        line_count: usize,
     ) -> Self {
         Reply {
             code,
             enhanced,
             raw,
+            layout,
             first,
-            rest,
+            line_count,
         }
     }
 
@@ -271,10 +298,14 @@ impl Reply {
         core::str::from_utf8(self.text_bytes(span)).unwrap_or_default()
     }
 
+    fn shared_text(&self, span: Span) -> Text {
+        Text::from_parsed(self.raw.slice(span.start..span.end))
+    }
+
     fn span(&self, index: usize) -> Option<Span> {
-        match index.checked_sub(1) {
-            None => Some(self.first),
-            Some(rest_index) => self.rest.get(rest_index).copied(),
+        match index {
+            0 => Some(self.first),
+            _ => self.spans().nth(index),
         }
     }
 
@@ -284,34 +315,38 @@ impl Reply {
         self.text(self.first)
     }
 
-    /// Text line `index`, counting from 0.
+    /// Text line `index`, counting from 0. Lines after the first are found
+    /// by reading past the ones before, so [`lines`](Self::lines) is the way
+    /// through them all.
     pub fn line(&self, index: usize) -> Option<&str> {
         self.span(index).map(|span| self.text(span))
     }
 
-    /// Text line `index` as a [`Text`] sharing the reply's bytes.
+    /// Text line `index` as a [`Text`] sharing the reply's bytes; as with
+    /// [`line`](Self::line), [`line_texts`](Self::line_texts) is the way
+    /// through them all.
     pub fn line_text(&self, index: usize) -> Option<Text> {
-        let span = self.span(index)?;
-        Some(Text::from_parsed(self.raw.slice(span.start..span.end)))
+        self.span(index).map(|span| self.shared_text(span))
     }
 
     /// The text lines in order, without codes; there is always at least one.
     pub fn lines(&self) -> ReplyLines<'_> {
-        ReplyLines {
-            reply: self,
-            first: true,
-            rest: self.rest.iter(),
-        }
+        ReplyLines::new(self.spans())
+    }
+
+    /// The text lines in order as [`Text`]s sharing the reply's bytes.
+    pub fn line_texts(&self) -> ReplyLineTexts<'_> {
+        ReplyLineTexts::new(self.spans())
     }
 
     /// How many lines the reply has.
     pub fn line_count(&self) -> usize {
-        1 + self.rest.len()
+        self.line_count
     }
 
     /// Whether the reply spans more than one line.
     pub fn is_multiline(&self) -> bool {
-        !self.rest.is_empty()
+        self.line_count > 1
     }
 }
 
@@ -352,43 +387,6 @@ impl fmt::Debug for DebugLines<'_> {
         f.debug_list().entries(self.0.lines()).finish()
     }
 }
-
-/// The text lines of a [`Reply`], from [`Reply::lines`].
-#[derive(Debug, Clone)]
-pub struct ReplyLines<'a> {
-    reply: &'a Reply,
-    first: bool,
-    rest: core::slice::Iter<'a, Span>,
-}
-
-impl<'a> Iterator for ReplyLines<'a> {
-    type Item = &'a str;
-
-    fn next(&mut self) -> Option<&'a str> {
-        let reply = self.reply;
-        if core::mem::take(&mut self.first) {
-            return Some(reply.text(reply.first));
-        }
-        self.rest.next().map(|&span| reply.text(span))
-    }
-
-    fn size_hint(&self) -> (usize, Option<usize>) {
-        let len = usize::from(self.first) + self.rest.len();
-        (len, Some(len))
-    }
-}
-
-impl DoubleEndedIterator for ReplyLines<'_> {
-    fn next_back(&mut self) -> Option<Self::Item> {
-        let reply = self.reply;
-        if let Some(&span) = self.rest.next_back() {
-            return Some(reply.text(span));
-        }
-        core::mem::take(&mut self.first).then(|| reply.text(reply.first))
-    }
-}
-
-impl ExactSizeIterator for ReplyLines<'_> {}
 
 /// RFC 3463 §2: the enhanced class must match the reply class.
 fn check_classes(code: ReplyCode, enhanced: Option<EnhancedStatusCode>) -> Result<(), ReplyError> {

@@ -1,9 +1,8 @@
 //! Reply lines in, [`Reply`] out; every input is a complete line without CRLF.
 
-use alloc::vec::Vec;
 use bytes::{Bytes, BytesMut};
 
-use super::{EnhancedStatusCode, Reply, ReplyCode, ReplyError, Span};
+use super::{EnhancedStatusCode, Layout, Reply, ReplyBytes, ReplyCode, ReplyError, Span};
 use crate::text::check_line_safe;
 use crate::TextError;
 
@@ -31,9 +30,15 @@ fn parse_code(line: &[u8], number: usize) -> Result<(ReplyCode, bool), ReplyErro
     };
     let code =
         ReplyCode::from_digits([a, b, c]).ok_or(ReplyError::MalformedCode { line: number })?;
-    match rest.first() {
-        None | Some(b' ') => Ok((code, true)),
-        Some(b'-') => Ok((code, false)),
+    Ok((code, ends_reply(rest, number)?))
+}
+
+/// Whether the separator at the start of `after_code` makes its line the
+/// reply's last.
+fn ends_reply(after_code: &[u8], number: usize) -> Result<bool, ReplyError> {
+    match after_code.first() {
+        None | Some(b' ') => Ok(true),
+        Some(b'-') => Ok(false),
         Some(_) => Err(ReplyError::BadSeparator { line: number }),
     }
 }
@@ -53,6 +58,23 @@ fn leading_enhanced(code: ReplyCode, text: &[u8]) -> Option<(EnhancedStatusCode,
     }
 }
 
+/// Where the text starts in a `line` of a reply of `code` whose first line
+/// carries `enhanced`: after the code and its separator, and after an
+/// enhanced code that repeats the first line's. RFC 2034 §4 puts the
+/// enhanced code on every line; any other one is kept as text.
+pub(super) fn text_offset(
+    code: ReplyCode,
+    enhanced: Option<EnhancedStatusCode>,
+    line: &[u8],
+) -> usize {
+    let code_len = line.len().min(4);
+    let repeated = enhanced.and_then(|expected| {
+        let text = line.get(code_len..).unwrap_or_default();
+        leading_enhanced(code, text).filter(|(found, _)| *found == expected)
+    });
+    code_len + repeated.map_or(0, |(_, len)| len)
+}
+
 /// Whether `byte` is common reply text: printable ASCII, DEL, and the
 /// controls from 0x0E on, which leaves out NUL, CR, LF and the rarely seen
 /// TAB. Reply text is nearly always made of these bytes alone (RFC 5321 §4.2
@@ -66,7 +88,7 @@ fn is_common(byte: u8) -> bool {
 /// A common line's first other byte is the CR of its CRLF, so this one scan
 /// both finds where the line ends and proves its text safe; it goes eight
 /// bytes at a time because it runs over every byte a client reads.
-pub(crate) fn common_text_len(bytes: &[u8]) -> usize {
+fn common_text_len(bytes: &[u8]) -> usize {
     const ONES: u64 = u64::from_le_bytes([0x01; 8]);
     const HIGHS: u64 = ONES * 0x80;
     let mut chunks = bytes.chunks_exact(8);
@@ -89,6 +111,23 @@ pub(crate) fn common_text_len(bytes: &[u8]) -> usize {
             .iter()
             .position(|&byte| !is_common(byte))
             .unwrap_or(tail.len())
+}
+
+/// Where the first LF in `bytes` is, and whether all before it is
+/// [common](is_common) text (when there is no LF: all of `bytes`).
+///
+/// A common line ends where its common text does, which one
+/// [`common_text_len`] scan finds; anything else falls back to a plain
+/// search for the LF.
+#[inline]
+pub(crate) fn find_lf(bytes: &[u8]) -> (Option<usize>, bool) {
+    let common_len = common_text_len(bytes);
+    match bytes.get(common_len..).unwrap_or_default() {
+        [b'\r', b'\n', ..] => (Some(common_len + 1), true),
+        [b'\n', ..] => (Some(common_len), true),
+        [] => (None, true),
+        rest => (memchr::memchr(b'\n', rest).map(|at| common_len + at), false),
+    }
 }
 
 /// A line's text must be able to become a [`Text`].
@@ -120,17 +159,15 @@ fn check_text(text: &[u8], common: bool, number: usize) -> Result<(), ReplyError
 /// whole reply: the line-level half of
 /// [`ReplyAssembler`](crate::framing::ReplyAssembler) and of
 /// [`Reply::from_lines`].
-///
-/// `rest` is scratch space kept across replies, so a multi-line reply costs
-/// one exactly sized allocation when it is handed out.
 #[derive(Debug, Clone)]
 pub(crate) struct ReplyState {
     /// Lines taken so far; 0 when no reply is in progress.
     lines: usize,
     code: ReplyCode,
+    /// `code` as written, which every later line must repeat.
+    digits: [u8; 3],
     enhanced: Option<EnhancedStatusCode>,
     first: Span,
-    rest: Vec<Span>,
 }
 
 impl Default for ReplyState {
@@ -138,9 +175,9 @@ impl Default for ReplyState {
         ReplyState {
             lines: 0,
             code: ReplyCode::OK,
+            digits: ReplyCode::OK.digits(),
             enhanced: None,
             first: Span::default(),
-            rest: Vec::new(),
         }
     }
 }
@@ -167,47 +204,54 @@ impl ReplyState {
     #[inline]
     fn take_line(&mut self, line: &[u8], offset: usize, common: bool) -> Result<bool, ReplyError> {
         let number = self.lines + 1;
-        let (code, last) = parse_code(line, number)?;
-        let mut start = line.len().min(4);
-        let text = line.get(start..).unwrap_or_default();
-        if number == 1 {
-            self.code = code;
-            self.enhanced = leading_enhanced(code, text).map(|(enhanced, len)| {
-                start += len;
-                enhanced
-            });
-        } else if code != self.code {
-            return Err(ReplyError::CodeMismatch {
-                line: number,
-                expected: self.code,
-                found: code,
-            });
-        } else if let Some(expected) = self.enhanced {
-            // RFC 2034 §4 puts the enhanced code on every line; strip it
-            // wherever it repeats the first line's, and keep any other text.
-            if let Some((_, len)) = leading_enhanced(code, text).filter(|(e, _)| *e == expected) {
-                start += len;
+        let digits = line.split_first_chunk();
+        let (start, last) = match digits {
+            // A later line repeating the code as written holds a valid code:
+            // no need to read it again.
+            Some((digits, after_code)) if number > 1 && *digits == self.digits => (
+                text_offset(self.code, self.enhanced, line),
+                ends_reply(after_code, number)?,
+            ),
+            _ => {
+                let (code, last) = parse_code(line, number)?;
+                if number > 1 {
+                    return Err(ReplyError::CodeMismatch {
+                        line: number,
+                        expected: self.code,
+                        found: code,
+                    });
+                }
+                let code_len = line.len().min(4);
+                let text = line.get(code_len..).unwrap_or_default();
+                let leading = leading_enhanced(code, text);
+                self.code = code;
+                self.digits = digits.map_or(self.digits, |(digits, _)| *digits);
+                self.enhanced = leading.map(|(enhanced, _)| enhanced);
+                (code_len + leading.map_or(0, |(_, len)| len), last)
             }
-        }
-        check_text(line.get(start..).unwrap_or_default(), common, number)?;
-        let span = Span {
-            start: offset + start,
-            end: offset + line.len(),
         };
+        check_text(line.get(start..).unwrap_or_default(), common, number)?;
         if number == 1 {
-            self.first = span;
-        } else {
-            self.rest.push(span);
+            self.first = Span {
+                start: offset + start,
+                end: offset + line.len(),
+            };
         }
         self.lines = number;
         Ok(last)
     }
 
     /// The reply whose last line was just pushed, over `raw`, the buffer the
-    /// line offsets point into.
-    pub(crate) fn finish(&mut self, raw: Bytes) -> Reply {
-        let rest = self.rest.as_slice().to_vec();
-        let reply = Reply::from_parts(self.code, self.enhanced, raw, self.first, rest);
+    /// line offsets point into, which holds each line with its line ending.
+    pub(crate) fn finish(&mut self, raw: ReplyBytes) -> Reply {
+        let reply = Reply::from_parts(
+            self.code,
+            self.enhanced,
+            raw,
+            Layout::Wire,
+            self.first,
+            self.lines,
+        );
         self.reset();
         reply
     }
@@ -220,7 +264,6 @@ impl ReplyState {
     /// Drops the reply in progress.
     pub(crate) fn reset(&mut self) {
         self.lines = 0;
-        self.rest.clear();
     }
 }
 
@@ -238,11 +281,12 @@ impl Reply {
             count += 1;
             let offset = raw.len();
             raw.extend_from_slice(&line);
+            raw.extend_from_slice(b"\r\n");
             if state.push_line(&line, offset, false)? {
                 if lines.next().is_some() {
                     return Err(ReplyError::TrailingLine { line: count + 1 });
                 }
-                return Ok(state.finish(raw.freeze()));
+                return Ok(state.finish(raw.freeze().into()));
             }
         }
         Err(if count == 0 {
@@ -263,6 +307,7 @@ mod tests {
     use super::*;
     use crate::Text;
     use alloc::vec;
+    use alloc::vec::Vec;
 
     fn parse(lines: &[&'static str]) -> Result<Reply, ReplyError> {
         Reply::from_lines(lines.iter().map(|l| Bytes::from_static(l.as_bytes())))
@@ -481,14 +526,14 @@ mod tests {
         assert!(state.push_line(b"550 b", 5, false).is_err());
         assert_eq!(state.lines_held(), 0);
         assert_eq!(state.push_line(b"221 bye", 0, false), Ok(true));
-        let reply = state.finish(Bytes::from_static(b"221 bye"));
+        let reply = state.finish(Bytes::from_static(b"221 bye\r\n").into());
         assert_eq!(
             reply,
             Reply::new(ReplyCode::CLOSING, Text::from_static("bye"))
         );
         assert_eq!(state.push_line(b"250-x", 0, false), Ok(false));
-        assert_eq!(state.push_line(b"250 y", 5, false), Ok(true));
-        let reply = state.finish(Bytes::from_static(b"250-x250 y"));
+        assert_eq!(state.push_line(b"250 y", 7, false), Ok(true));
+        let reply = state.finish(Bytes::from_static(b"250-x\r\n250 y\r\n").into());
         assert_eq!(texts(&reply), vec!["x", "y"]);
         assert_eq!(reply.line_text(1).unwrap(), "y");
     }

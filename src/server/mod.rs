@@ -478,7 +478,7 @@ impl ServerSession {
         if reply.enhanced().is_none() || self.config.capabilities.enhanced_status_codes {
             return self.send(&reply);
         }
-        let lines = (0..reply.line_count()).filter_map(|index| reply.line_text(index));
+        let lines = reply.line_texts();
         // Without an enhanced code there is no class to disagree with.
         if let Ok(plain) = Reply::multiline(reply.code(), None, lines) {
             self.send(&plain);

@@ -19,6 +19,8 @@ mod mx;
 mod outcome;
 mod plan;
 mod shuffle;
+#[cfg(test)]
+mod tests;
 
 pub use backoff::{Backoff, Retry};
 pub use dsn::{Action, DeliveryStatus, RecipientReport};

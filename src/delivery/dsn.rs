@@ -93,7 +93,7 @@ impl<R: Routable> Settled<R> {
     /// The report for this recipient, from its last attempt: `failed`,
     /// `delayed` or `delivered` as its fate says. A relay that handed the
     /// message to a server without DSN support reports
-    /// [`Action::Relayed`] instead of `delivered` (RFC 3461 §6.2.1).
+    /// [`Action::Relayed`] instead of `delivered` (RFC 3464 §2.3.3).
     pub fn report(&self) -> Option<RecipientReport> {
         let action = match self.fate {
             Fate::Delivered => Action::Delivered,
@@ -114,7 +114,7 @@ impl<R: Routable> Settled<R> {
 ///
 /// It is rendered as a MIME entity body. When an address or a reply holds
 /// UTF-8, the result is not ASCII and must be sent as
-/// `message/global-delivery-status` (RFC 6533 §6) instead.
+/// `message/global-delivery-status` (RFC 6533) instead.
 ///
 /// ```
 /// use smtpwire::delivery::{Action, DeliveryStatus, RecipientReport};

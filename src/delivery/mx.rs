@@ -107,7 +107,7 @@ pub struct Hop {
 /// Why a destination has no host to try.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, thiserror::Error)]
 pub enum RouteError {
-    /// The domain publishes a null MX: it accepts no mail (RFC 7505 §4.2).
+    /// The domain publishes a null MX: it accepts no mail (RFC 7505 §4).
     #[error("the domain accepts no mail (null MX)")]
     NullMx,
     /// The domain does not exist.
@@ -144,7 +144,7 @@ const DIRECTORY_FAILURE: EnhancedStatusCode = EnhancedStatusCode::new_const(4, 4
 
 impl RouteError {
     /// The status a delivery report gives: 5.1.10 for a null MX (RFC 7505
-    /// §4.2), 5.4.6 for a loop (RFC 3463), 4.4.3 for a lookup that may work
+    /// §4), 5.4.6 for a loop (RFC 3463), 4.4.3 for a lookup that may work
     /// later.
     pub const fn status(self) -> EnhancedStatusCode {
         match self {

@@ -5,7 +5,7 @@ use alloc::vec::Vec;
 
 use super::backoff::{Backoff, Retry};
 use super::mx::{Hop, RouteError};
-use super::plan::{HopGroup, Routable};
+use super::plan::{HopGroup, Routable, Unroutable};
 use crate::address::Host;
 use crate::client::{ClientError, ClientEvent, TransactionFailure};
 use crate::reply::{Classification, EnhancedStatusCode, Permanence, Reply, ReplyClass};
@@ -56,7 +56,10 @@ pub enum RecipientState {
 const NO_ANSWER: EnhancedStatusCode = EnhancedStatusCode::new_const(4, 4, 1);
 /// X.4.4 Unable to route (RFC 3463 §3.5).
 const UNABLE_TO_ROUTE: EnhancedStatusCode = EnhancedStatusCode::new_const(4, 4, 4);
+/// X.4.2 Bad connection (RFC 3463 §3.5).
+const BAD_CONNECTION: EnhancedStatusCode = EnhancedStatusCode::new_const(4, 4, 2);
 
+#[derive(Debug)]
 struct Tracked<R> {
     recipient: R,
     state: RecipientState,
@@ -69,7 +72,7 @@ struct Tracked<R> {
 
 /// A failure of the whole attempt at a host, applied to every recipient the
 /// host did not settle when the attempt ends.
-#[derive(Clone)]
+#[derive(Debug, Clone)]
 struct HostFailure {
     status: EnhancedStatusCode,
     reply: Option<Reply>,
@@ -124,6 +127,7 @@ struct HostFailure {
 /// assert_eq!(settled.recipients[0].attempts[0].status.to_string(), "4.4.1");
 /// assert_eq!(settled.retry_at, Some(retry_at));
 /// /// ```
+#[derive(Debug)]
 pub struct Delivery<R> {
     hops: Vec<Hop>,
     next: usize,
@@ -133,16 +137,6 @@ pub struct Delivery<R> {
     /// reply: the session answers in the order it was given them.
     rcpt_cursor: usize,
     delivery_cursor: usize,
-}
-
-impl<R: core::fmt::Debug> core::fmt::Debug for Delivery<R> {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.debug_struct("Delivery")
-            .field("hops", &self.hops)
-            .field("next", &self.next)
-            .field("recipients", &self.recipients.len())
-            .finish()
-    }
 }
 
 impl<R: Routable> Delivery<R> {
@@ -170,6 +164,25 @@ impl<R: Routable> Delivery<R> {
     /// A delivery for a planned group.
     pub fn for_group(group: HopGroup<R>) -> Self {
         Self::new(group.hops, group.recipients)
+    }
+
+    /// A delivery with no host for recipients the plan found none for, to
+    /// [`settle`](Self::settle) at once: failed when the route error is
+    /// permanent (a null MX, a loop), retried by the backoff otherwise (a
+    /// failed lookup).
+    pub fn for_unroutable(unroutable: Vec<Unroutable<R>>) -> Self {
+        let mut delivery = Self::new(Vec::new(), Vec::new());
+        delivery.recipients = unroutable
+            .into_iter()
+            .map(|Unroutable { recipient, error }| Tracked {
+                recipient,
+                state: RecipientState::Pending,
+                accepted: false,
+                recorded_here: false,
+                attempts: alloc::vec![AttemptRecord::unroutable(error)],
+            })
+            .collect();
+        delivery
     }
 
     /// The host to try now; `None` when every host was tried or no
@@ -277,14 +290,15 @@ impl<R: Routable> Delivery<R> {
         self.delivery_cursor = 0;
     }
 
-    /// Each recipient's fate once no host is left: this was failed attempt
-    /// `attempt` (counting from 1) at the message, made at `now`, the first
-    /// having been at `first_attempt` (seconds on the caller's clock).
+    /// Each recipient's fate once no host is left. `attempt` counts the
+    /// tries at the whole message, this one included (from 1), made at `now`;
+    /// the first was at `first_attempt` (seconds on the caller's clock).
     ///
     /// Recipients still pending are failed if the last host refused the
     /// message for good, deferred otherwise; deferred ones are failed too
-    /// once the backoff gives up, keeping their last (4.x.x) status, as RFC
-    /// 3464 §2.3.4 reports a persistent transient failure.
+    /// once the backoff gives up, keeping their last 4.x.x status: a
+    /// persistent transient failure (RFC 3463 §3.1), as in the RFC 3464 §9.1
+    /// example.
     pub fn settle(
         self,
         backoff: &Backoff,
@@ -412,9 +426,6 @@ impl<R: Routable> Delivery<R> {
     }
 }
 
-/// X.4.2 Bad connection (RFC 3463 §3.5).
-const BAD_CONNECTION: EnhancedStatusCode = EnhancedStatusCode::new_const(4, 4, 2);
-
 /// The first index from `start` on, wrapping around, whose item is wanted.
 fn find_from<T>(items: &[T], start: usize, wanted: impl Fn(&T) -> bool) -> Option<usize> {
     let start = start.min(items.len());
@@ -445,7 +456,7 @@ fn settle_by_reply<R>(tracked: &mut Tracked<R>, host: Option<Host>, reply: &Repl
 
 /// The reply's enhanced code, or `class.0.0` (RFC 3463 §3.1, "other
 /// undefined status") for a server that sends none.
-pub(crate) fn status_of(reply: &Reply) -> EnhancedStatusCode {
+fn status_of(reply: &Reply) -> EnhancedStatusCode {
     reply.enhanced().unwrap_or_else(|| {
         let class = match reply.code().class() {
             ReplyClass::PositiveCompletion | ReplyClass::PositiveIntermediate => 2,
@@ -478,31 +489,39 @@ fn session_failure(error: &ClientError) -> HostFailure {
         | ClientError::UnexpectedReply { reply, .. } => Some(reply.clone()),
         _ => None,
     };
-    let status = match error {
-        _ if reply.is_some() => reply
-            .as_ref()
-            .map_or(BAD_CONNECTION, |reply| as_transient(status_of(reply))),
+    let status = match (&reply, error) {
+        (Some(reply), _) => as_transient(status_of(reply)),
         // RFC 3463: x.7.10 encryption needed; x.7.0 other security trouble.
-        ClientError::StartTlsNotOffered => status(4, 7, 10),
-        ClientError::ResponseInjection
-        | ClientError::AuthOverCleartext
-        | ClientError::AuthNotOffered
-        | ClientError::Sasl(_) => status(4, 7, 0),
-        ClientError::MalformedReply(_) => status(4, 5, 0),
-        ClientError::MessageTooLarge { .. } => EnhancedStatusCode::MESSAGE_TOO_BIG,
+        (None, ClientError::StartTlsNotOffered) => status(4, 7, 10),
+        (
+            None,
+            ClientError::ResponseInjection
+            | ClientError::AuthOverCleartext
+            | ClientError::AuthNotOffered
+            | ClientError::Sasl(_),
+        ) => status(4, 7, 0),
+        (None, ClientError::MalformedReply(_)) => status(4, 5, 0),
+        (None, ClientError::MessageTooLarge { .. }) => EnhancedStatusCode::MESSAGE_TOO_BIG,
         // x.6.3: conversion required but not supported.
-        ClientError::EightBitNotSupported | ClientError::BinaryMimeNotSupported => status(5, 6, 3),
-        ClientError::SmtpUtf8NotSupported => EnhancedStatusCode::NON_ASCII_ADDRESS_NOT_PERMITTED,
-        // RFC 8689 §5: REQUIRETLS cannot be honoured.
-        ClientError::RequireTlsWithoutTls | ClientError::RequireTlsNotSupported => {
+        (None, ClientError::EightBitNotSupported | ClientError::BinaryMimeNotSupported) => {
+            status(5, 6, 3)
+        }
+        (None, ClientError::SmtpUtf8NotSupported) => {
+            EnhancedStatusCode::NON_ASCII_ADDRESS_NOT_PERMITTED
+        }
+        // x.7.30: REQUIRETLS (RFC 8689) cannot be honoured.
+        (None, ClientError::RequireTlsWithoutTls | ClientError::RequireTlsNotSupported) => {
             EnhancedStatusCode::REQUIRETLS_REQUIRED
         }
         // x.3.3: system not capable of selected features.
-        ClientError::DsnNotSupported | ClientError::ExtensionNotSupported(_) => status(5, 3, 3),
+        (None, ClientError::DsnNotSupported | ClientError::ExtensionNotSupported(_)) => {
+            status(5, 3, 3)
+        }
         // x.6.0: the content broke the line ending rules on the way out.
-        ClientError::Content(_) => status(5, 6, 0),
-        ClientError::NoRecipients => status(5, 5, 0),
-        _ => BAD_CONNECTION,
+        (None, ClientError::Content(_)) => status(5, 6, 0),
+        (None, ClientError::NoRecipients) => status(5, 5, 0),
+        // Timeouts, a lost connection, and the rest.
+        (None, _) => BAD_CONNECTION,
     };
     HostFailure { status, reply }
 }

@@ -362,3 +362,27 @@ fn planned_group_feeds_a_delivery() {
     let delivery = Delivery::for_group(plan.groups.remove(0));
     assert_eq!(current(&delivery).as_deref(), Some("example.net"));
 }
+
+#[test]
+fn unroutable_recipients_fail_or_wait() {
+    use crate::delivery::{MxAnswer, MxAnswers, Planner};
+    let mut answers = MxAnswers::new();
+    answers.insert(super::domain("null.example"), MxAnswer::NullMx);
+    answers.insert(super::domain("flaky.example"), MxAnswer::LookupFailed);
+    let recipients = vec![rcpt("a@null.example"), rcpt("b@flaky.example")];
+    let plan = Planner::new(vec![], 0).plan(recipients, &answers);
+    assert!(plan.groups.is_empty());
+    let settled = Delivery::for_unroutable(plan.unroutable).settle(&backoff(), 1, FIRST, FIRST);
+    let fates: Vec<Fate> = settled.recipients.iter().map(|s| s.fate).collect();
+    assert_eq!(
+        fates,
+        [
+            Fate::Failed,
+            Fate::Delayed {
+                retry_at: FIRST + 600
+            }
+        ]
+    );
+    assert_eq!(statuses(&settled.recipients[0].attempts), ["5.1.10"]);
+    assert_eq!(statuses(&settled.recipients[1].attempts), ["4.4.3"]);
+}

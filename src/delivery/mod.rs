@@ -15,6 +15,7 @@
 
 mod backoff;
 mod dsn;
+mod failure;
 mod mx;
 mod outcome;
 mod plan;

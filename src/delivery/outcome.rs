@@ -4,10 +4,11 @@
 use alloc::vec::Vec;
 
 use super::backoff::{Backoff, Retry};
+use super::failure::{session_failure, status_of, HostFailure, BAD_CONNECTION, NO_ANSWER};
 use super::mx::{Hop, RouteError};
 use super::plan::{HopGroup, Routable, Unroutable};
 use crate::address::Host;
-use crate::client::{ClientError, ClientEvent, TransactionFailure};
+use crate::client::{ClientEvent, TransactionFailure};
 use crate::reply::{Classification, EnhancedStatusCode, Permanence, Reply, ReplyClass};
 
 /// One try at one host for one recipient, kept for the delivery report.
@@ -52,12 +53,8 @@ pub enum RecipientState {
     Deferred,
 }
 
-/// X.4.1 No answer from host (RFC 3463 §3.5).
-const NO_ANSWER: EnhancedStatusCode = EnhancedStatusCode::new_const(4, 4, 1);
 /// X.4.4 Unable to route (RFC 3463 §3.5).
 const UNABLE_TO_ROUTE: EnhancedStatusCode = EnhancedStatusCode::new_const(4, 4, 4);
-/// X.4.2 Bad connection (RFC 3463 §3.5).
-const BAD_CONNECTION: EnhancedStatusCode = EnhancedStatusCode::new_const(4, 4, 2);
 
 #[derive(Debug)]
 struct Tracked<R> {
@@ -68,14 +65,6 @@ struct Tracked<R> {
     /// An attempt was already recorded at the current host.
     recorded_here: bool,
     attempts: Vec<AttemptRecord>,
-}
-
-/// A failure of the whole attempt at a host, applied to every recipient the
-/// host did not settle when the attempt ends.
-#[derive(Debug, Clone)]
-struct HostFailure {
-    status: EnhancedStatusCode,
-    reply: Option<Reply>,
 }
 
 /// One message on its way to one [`HopGroup`]: the hosts to try in turn
@@ -126,7 +115,7 @@ struct HostFailure {
 /// assert_eq!(settled.recipients[0].attempts.len(), 2);
 /// assert_eq!(settled.recipients[0].attempts[0].status.to_string(), "4.4.1");
 /// assert_eq!(settled.retry_at, Some(retry_at));
-/// /// ```
+/// ```
 #[derive(Debug)]
 pub struct Delivery<R> {
     hops: Vec<Hop>,
@@ -452,78 +441,6 @@ fn settle_by_reply<R>(tracked: &mut Tracked<R>, host: Option<Host>, reply: &Repl
         status: status_of(reply),
         reply: Some(reply.clone()),
     });
-}
-
-/// The reply's enhanced code, or `class.0.0` (RFC 3463 §3.1, "other
-/// undefined status") for a server that sends none.
-fn status_of(reply: &Reply) -> EnhancedStatusCode {
-    reply.enhanced().unwrap_or_else(|| {
-        let class = match reply.code().class() {
-            ReplyClass::PositiveCompletion | ReplyClass::PositiveIntermediate => 2,
-            ReplyClass::TransientNegative => 4,
-            ReplyClass::PermanentNegative => 5,
-        };
-        EnhancedStatusCode::new_const(class, 0, 0)
-    })
-}
-
-/// The same subject and detail with class 4: a refusal by one host's
-/// session, which another host, or the same one later, may not repeat.
-fn as_transient(status: EnhancedStatusCode) -> EnhancedStatusCode {
-    EnhancedStatusCode::new(4, status.subject(), status.detail()).unwrap_or(BAD_CONNECTION)
-}
-
-/// How a failed session, or a message the session would not send, counts
-/// against the host. Only a message the host cannot take as it is keeps a
-/// permanent status; the rest (greeting, hello, TLS, AUTH, the connection)
-/// is the host's trouble, not the message's.
-fn session_failure(error: &ClientError) -> HostFailure {
-    let status = |class, subject, detail| EnhancedStatusCode::new_const(class, subject, detail);
-    let reply = match error {
-        ClientError::ServiceClosing(reply)
-        | ClientError::GreetingRefused(reply)
-        | ClientError::HelloRefused(reply)
-        | ClientError::StartTlsRefused(reply)
-        | ClientError::AuthRejected(reply)
-        | ClientError::AuthTemporaryFailure(reply)
-        | ClientError::UnexpectedReply { reply, .. } => Some(reply.clone()),
-        _ => None,
-    };
-    let status = match (&reply, error) {
-        (Some(reply), _) => as_transient(status_of(reply)),
-        // RFC 3463: x.7.10 encryption needed; x.7.0 other security trouble.
-        (None, ClientError::StartTlsNotOffered) => status(4, 7, 10),
-        (
-            None,
-            ClientError::ResponseInjection
-            | ClientError::AuthOverCleartext
-            | ClientError::AuthNotOffered
-            | ClientError::Sasl(_),
-        ) => status(4, 7, 0),
-        (None, ClientError::MalformedReply(_)) => status(4, 5, 0),
-        (None, ClientError::MessageTooLarge { .. }) => EnhancedStatusCode::MESSAGE_TOO_BIG,
-        // x.6.3: conversion required but not supported.
-        (None, ClientError::EightBitNotSupported | ClientError::BinaryMimeNotSupported) => {
-            status(5, 6, 3)
-        }
-        (None, ClientError::SmtpUtf8NotSupported) => {
-            EnhancedStatusCode::NON_ASCII_ADDRESS_NOT_PERMITTED
-        }
-        // x.7.30: REQUIRETLS (RFC 8689) cannot be honoured.
-        (None, ClientError::RequireTlsWithoutTls | ClientError::RequireTlsNotSupported) => {
-            EnhancedStatusCode::REQUIRETLS_REQUIRED
-        }
-        // x.3.3: system not capable of selected features.
-        (None, ClientError::DsnNotSupported | ClientError::ExtensionNotSupported(_)) => {
-            status(5, 3, 3)
-        }
-        // x.6.0: the content broke the line ending rules on the way out.
-        (None, ClientError::Content(_)) => status(5, 6, 0),
-        (None, ClientError::NoRecipients) => status(5, 5, 0),
-        // Timeouts, a lost connection, and the rest.
-        (None, _) => BAD_CONNECTION,
-    };
-    HostFailure { status, reply }
 }
 
 /// What became of a recipient.

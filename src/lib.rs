@@ -19,6 +19,8 @@
 //! - [`Output`] and [`Protocol`]: what the two sessions share.
 //! - [`server`]: the sans-IO SMTP and LMTP server session.
 //! - [`client`]: the client session, sending queued messages over SMTP or LMTP.
+//! - [`delivery`]: next hops from MX answers, what each attempt means for each
+//!   recipient, and the delivery status notification.
 #![no_std]
 #![forbid(unsafe_code)]
 #![cfg_attr(docsrs, feature(doc_auto_cfg))]
@@ -33,6 +35,7 @@ pub mod capability;
 pub mod client;
 pub mod command;
 pub mod data;
+pub mod delivery;
 pub mod framing;
 pub mod limits;
 pub mod params;

@@ -5,7 +5,6 @@
 //! (MAIL, RCPT, DATA or BDAT), and QUIT. It does no I/O: the caller moves
 //! bytes between it and the transport, and keeps the clock.
 
-mod classify;
 mod config;
 mod content;
 mod envelope;
@@ -14,7 +13,7 @@ mod replies;
 #[cfg(test)]
 mod tests;
 
-pub use classify::{classify, Cause, Classification, Permanence};
+pub use crate::reply::{classify, Cause, Classification, Permanence};
 pub use config::{AuthConfig, ClientConfig, StartTlsPolicy};
 pub use envelope::{Envelope, Recipient, Unsupported};
 pub use event::{ClientError, ClientEvent, TransactionFailure, TransactionId, Wait};

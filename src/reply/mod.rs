@@ -5,6 +5,7 @@
 //! arriving line by line) is [`framing::ReplyAssembler`](crate::framing::ReplyAssembler)'s
 //! job; the functions here see whole lines only.
 
+mod classify;
 mod code;
 mod emit;
 mod enhanced;
@@ -17,6 +18,7 @@ use bytes::BytesMut;
 use core::fmt;
 use core::hash::{Hash, Hasher};
 
+pub use classify::{classify, Cause, Classification, Permanence};
 pub use code::{ReplyClass, ReplyCode};
 pub use enhanced::EnhancedStatusCode;
 pub use lines::{ReplyLineTexts, ReplyLines};

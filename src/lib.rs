@@ -43,6 +43,8 @@ pub mod proxy;
 pub mod reply;
 pub mod server;
 mod session;
+#[cfg(test)]
+mod test_support;
 mod text;
 pub mod xtext;
 

@@ -92,35 +92,44 @@ fn pipelined_group_goes_out_in_one_transmit() {
     assert!(run.closed);
 }
 
+/// One command at a time when the server does not offer PIPELINING, and when
+/// it does but `ClientConfig::pipelining` is off.
 #[test]
 fn without_pipelining_one_command_at_a_time() {
-    let server =
+    let not_offered: &[u8] =
         b"220 mx\r\n250 mx\r\n250 ok\r\n250 ok\r\n250 ok\r\n354 go\r\n250 ok\r\n221 bye\r\n";
-    let mut session = ClientSession::new(config());
-    session
-        .send_mail(envelope("<a@x.org>", &["<b@y.org>", "<c@y.org>"]))
-        .unwrap();
-    session.quit();
-    let run = drive(&mut session, &[server], Split::Whole, b"Hi\r\n", 100);
-    let commands: Vec<String> = run
-        .transmits
-        .iter()
-        .map(|t| String::from_utf8_lossy(t).into_owned())
-        .collect();
-    assert_eq!(
-        commands,
-        [
-            "EHLO client.example.org\r\n",
-            "MAIL FROM:<a@x.org>\r\n",
-            "RCPT TO:<b@y.org>\r\n",
-            "RCPT TO:<c@y.org>\r\n",
-            "DATA\r\n",
-            "Hi\r\n",
-            ".\r\n",
-            "QUIT\r\n"
-        ]
-    );
-    assert!(accepted(&run, 0));
+    let switched_off: &[u8] = b"220 mx\r\n250-mx\r\n250-PIPELINING\r\n250 CHUNKING\r\n\
+        250 ok\r\n250 ok\r\n250 ok\r\n354 go\r\n250 ok\r\n221 bye\r\n";
+    assert!(config().pipelining, "on by default");
+    for (server, pipelining) in [(not_offered, true), (switched_off, false)] {
+        let mut config = config();
+        config.pipelining = pipelining;
+        let mut session = ClientSession::new(config);
+        session
+            .send_mail(envelope("<a@x.org>", &["<b@y.org>", "<c@y.org>"]))
+            .unwrap();
+        session.quit();
+        let run = drive(&mut session, &[server], Split::Whole, b"Hi\r\n", 100);
+        let commands: Vec<String> = run
+            .transmits
+            .iter()
+            .map(|t| String::from_utf8_lossy(t).into_owned())
+            .collect();
+        assert_eq!(
+            commands,
+            [
+                "EHLO client.example.org\r\n",
+                "MAIL FROM:<a@x.org>\r\n",
+                "RCPT TO:<b@y.org>\r\n",
+                "RCPT TO:<c@y.org>\r\n",
+                "DATA\r\n",
+                "Hi\r\n",
+                ".\r\n",
+                "QUIT\r\n"
+            ]
+        );
+        assert!(accepted(&run, 0));
+    }
 }
 
 #[test]

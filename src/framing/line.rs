@@ -491,15 +491,7 @@ mod tests {
         ) {
             let policy = if lenient { LineEndPolicy::AllowBareLf } else { LineEndPolicy::Strict };
             let whole = frame_chunks(&[&input], max, policy);
-            let mut points: Vec<usize> = cuts.iter().map(|i| i.index(input.len() + 1)).collect();
-            points.sort_unstable();
-            let mut chunks = Vec::new();
-            let mut start = 0;
-            for p in points {
-                chunks.push(&input[start..p]);
-                start = p;
-            }
-            chunks.push(&input[start..]);
+            let chunks = crate::test_support::split_at_points(&input, &cuts);
             prop_assert_eq!(&frame_chunks(&chunks, max, policy), &whole);
             let bytewise: Vec<&[u8]> = input.chunks(1).collect();
             prop_assert_eq!(&frame_chunks(&bytewise, max, policy), &whole);

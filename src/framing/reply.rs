@@ -384,15 +384,7 @@ mod tests {
         ) {
             let limits = ReplyLimits { max_line, max_lines, max_bytes };
             let whole = assemble(&[&input], limits);
-            let mut points: Vec<usize> = cuts.iter().map(|i| i.index(input.len() + 1)).collect();
-            points.sort_unstable();
-            let mut chunks = Vec::new();
-            let mut start = 0;
-            for p in points {
-                chunks.push(&input[start..p]);
-                start = p;
-            }
-            chunks.push(&input[start..]);
+            let chunks = crate::test_support::split_at_points(&input, &cuts);
             prop_assert_eq!(&assemble(&chunks, limits), &whole);
             let bytewise: Vec<&[u8]> = input.chunks(1).collect();
             prop_assert_eq!(&assemble(&bytewise, limits), &whole);

@@ -65,22 +65,8 @@ fn decode_every_split(decoder: &DataDecoder, input: &[u8]) -> Decoded {
     whole
 }
 
-/// Splits `input` at the given cut points (any order, any value).
-fn split_at_points<'a>(input: &'a [u8], cuts: &[prop::sample::Index]) -> Vec<&'a [u8]> {
-    let mut points: Vec<usize> = cuts.iter().map(|i| i.index(input.len() + 1)).collect();
-    points.sort_unstable();
-    let mut pieces = Vec::new();
-    let mut start = 0;
-    for point in points {
-        pieces.push(&input[start..point]);
-        start = point;
-    }
-    pieces.push(&input[start..]);
-    pieces
-}
+use crate::test_support::split_at_points;
 
 fn bytes_of(chunks: &[Bytes]) -> Vec<u8> {
     chunks.iter().flat_map(|c| c.iter().copied()).collect()
 }
-
-use proptest::prelude::prop;

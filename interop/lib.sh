@@ -131,3 +131,24 @@ stop_all() {
     done
     STARTED_PIDS=()
 }
+
+# start_capture NAME ARGS...: starts interop/capture_server.py (aiosmtpd)
+# keeping messages in $work/capture-NAME; fills PORT[NAME] and PID[NAME].
+start_capture() {
+    local name=$1
+    shift
+    local log="$work/capture-$name.log"
+    python3 "$root/interop/capture_server.py" "$work/capture-$name" "$@" > "$log" 2>&1 &
+    local pid=$!
+    STARTED_PIDS+=("$pid")
+    local _
+    for _ in $(seq 100); do
+        grep -q '^listening on ' "$log" && break
+        kill -0 "$pid" 2> /dev/null || die "capture server $name exited at start: $(cat "$log")"
+        sleep 0.1
+    done
+    PORT[$name]=$(sed -n 's/^listening on 127\.0\.0\.1:\([0-9]*\)$/\1/p' "$log")
+    [[ -n ${PORT[$name]} ]] || die "capture server $name did not report its port: $(cat "$log")"
+    PID[$name]=$pid
+    LOG[$name]=$log
+}

@@ -59,11 +59,11 @@ record() {
 }
 
 # case_ NAME FUNCTION ARGS...: runs one case with `set -e` in a subshell,
-# starting from empty Maildirs.
+# starting from empty Maildirs and capture directories.
 case_() {
     local name=$1
     shift
-    rm -f "$work"/md-*/new/* "$work"/md-*/tmp/*
+    rm -f "$work"/md-*/new/* "$work"/md-*/tmp/* "$work"/capture-*/*
     local log="$work/case-$name.log"
     (
         set -e
@@ -310,6 +310,27 @@ case_ smtp-source-connection-per-message source_per_message
 case_ smtp-source-20-recipients source_recipients
 case_ smtp-source-100-per-connection source_per_connection
 case_ smtp-source-lmtp source_lmtp
+
+# ---------------------------------------------------------------- real servers as peers
+# For this crate's own clients as senders: aiosmtpd (capture_server.py)
+# keeps each message as received, and `captured` compares it with what was
+# sent. A client case is a function that sends FILE to PORT[capture] and
+# calls `captured capture FILE`; smtp-sink (benches/load.sh) serves for load.
+start_capture capture
+
+captured() { # NAME FILE: exactly one message, byte for byte FILE
+    local dir="$work/capture-$1"
+    local files=("$dir"/*.eml)
+    [[ ${#files[@]} == 1 && -f ${files[0]} ]] || { echo "${#files[@]} messages captured, expected 1"; return 1; }
+    cmp "${files[0]}" "$2"
+}
+
+# The peer itself must keep content exactly, or client cases prove nothing.
+capture_peer_exact() {
+    swaks_to capture "$msgs/dots.eml"
+    captured capture "$msgs/dots.eml"
+}
+case_ aiosmtpd-capture-peer-is-exact capture_peer_exact
 
 # ---------------------------------------------------------------- clean shutdown
 # Every server stops on SIGINT with status 0 and logged no panic. Run in this

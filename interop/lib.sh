@@ -54,13 +54,21 @@ install_peers() {
     python3 -c 'import aiosmtpd' || die "python3 cannot import aiosmtpd"
 }
 
-# Builds examples/server once, in release mode; sets SERVER_BIN.
+# Builds examples/server once; sets SERVER_BIN. Release by default;
+# INTEROP_PROFILE=dev reuses the debug build `cargo test` already made.
 build_server() {
-    (cd "$root" && cargo build --release --quiet --example server) || die "building the example server failed"
+    local profile=${INTEROP_PROFILE:-release} dir
+    case $profile in
+        release) dir=release ;;
+        dev) dir=debug ;;
+        *) die "INTEROP_PROFILE must be release or dev, not $profile" ;;
+    esac
+    (cd "$root" && cargo build --profile "$profile" --quiet --example server) \
+        || die "building the example server failed"
     local target_dir
     target_dir=$(cd "$root" && cargo metadata --format-version 1 --no-deps \
         | python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')
-    SERVER_BIN="$target_dir/release/examples/server"
+    SERVER_BIN="$target_dir/$dir/examples/server"
     [[ -x $SERVER_BIN ]] || die "no server binary at $SERVER_BIN"
 }
 

@@ -221,11 +221,11 @@ impl ServerSession {
             self.fail(replies::EARLY_TALKER);
             return input.len();
         }
-        let room = self
-            .config
-            .limits
-            .pending_input
-            .saturating_sub(self.input.buffered());
+        // Never less than the line limit in force: a bound below it would
+        // leave a partial line that is neither complete nor too long, and
+        // the session could take no more input nor make progress.
+        let bound = self.config.limits.pending_input.max(self.input.max_line());
+        let room = bound.saturating_sub(self.input.buffered());
         let taken = input.len().min(room);
         self.input.push(&input[..taken]);
         taken

@@ -1,0 +1,162 @@
+# Shared by interop/run.sh and benches/load.sh: installing the peer programs,
+# building and starting the example server, and stopping every process
+# started here. Source it; it expects `root` (the repository) to be set.
+
+PATH="$PATH:/usr/sbin:/usr/local/sbin"
+export DEBIAN_FRONTEND=noninteractive
+
+# Processes this script started, stopped by PID on exit.
+declare -a STARTED_PIDS=()
+# Per started server name: its port, PID, log and (if TLS) certificate.
+declare -A PORT=() PID=() LOG=() CERT=()
+
+die() {
+    printf 'interop: FATAL: %s\n' "$*" >&2
+    exit 1
+}
+
+# The programs the cases talk to. A missing one is an error, never a skip.
+PEER_COMMANDS=(swaks msmtp curl openssl smtp-source smtp-sink python3)
+PEER_PACKAGES=(swaks libnet-ssleay-perl msmtp curl postfix openssl python3 python3-pip)
+
+peers_missing() {
+    local cmd
+    for cmd in "${PEER_COMMANDS[@]}"; do
+        command -v "$cmd" > /dev/null || return 0
+    done
+    # swaks speaks TLS only with Net::SSLeay.
+    swaks --support 2>&1 | grep -q '=== TLS supported' || return 0
+    python3 -c 'import aiosmtpd' 2> /dev/null || return 0
+    return 1
+}
+
+install_peers() {
+    if peers_missing; then
+        echo "installing peers: ${PEER_PACKAGES[*]}"
+        command -v apt-get > /dev/null || die "apt-get not found: cannot install the peers"
+        apt-get update -qq || die "apt-get update failed"
+        # Installed as a tool box only: postfix must not become the system's
+        # mail server, so it is told there is nothing to configure.
+        echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections
+        apt-get install -y -qq --no-install-recommends --no-upgrade "${PEER_PACKAGES[@]}" > /dev/null \
+            || die "apt-get install failed"
+        if ! python3 -c 'import aiosmtpd' 2> /dev/null; then
+            python3 -m pip install --quiet aiosmtpd \
+                || apt-get install -y -qq --no-install-recommends --no-upgrade python3-aiosmtpd > /dev/null \
+                || die "cannot install aiosmtpd"
+        fi
+    fi
+    local cmd
+    for cmd in "${PEER_COMMANDS[@]}"; do
+        command -v "$cmd" > /dev/null || die "peer program missing after install: $cmd"
+    done
+    swaks --support 2>&1 | grep -q '=== TLS supported' || die "swaks lacks TLS (Net::SSLeay)"
+    python3 -c 'import aiosmtpd' || die "python3 cannot import aiosmtpd"
+}
+
+# Builds examples/server once; sets SERVER_BIN. Release by default;
+# INTEROP_PROFILE=dev reuses the debug build `cargo test` already made.
+build_server() {
+    local profile=${INTEROP_PROFILE:-release} dir
+    case $profile in
+        release) dir=release ;;
+        dev) dir=debug ;;
+        *) die "INTEROP_PROFILE must be release or dev, not $profile" ;;
+    esac
+    (cd "$root" && cargo build --profile "$profile" --quiet --example server) \
+        || die "building the example server failed"
+    local target_dir
+    target_dir=$(cd "$root" && cargo metadata --format-version 1 --no-deps \
+        | python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')
+    SERVER_BIN="$target_dir/$dir/examples/server"
+    [[ -x $SERVER_BIN ]] || die "no server binary at $SERVER_BIN"
+}
+
+# start_server NAME ARGS...: starts the example server on a free loopback
+# port with ARGS; fills PORT[NAME], PID[NAME], LOG[NAME], CERT[NAME].
+start_server() {
+    local name=$1
+    shift
+    local log="$work/server-$name.log"
+    # TMPDIR: where the server writes its generated certificate.
+    TMPDIR="$work" "$SERVER_BIN" --listen 127.0.0.1:0 "$@" 2> "$log" &
+    local pid=$!
+    STARTED_PIDS+=("$pid")
+    local _
+    for _ in $(seq 100); do
+        grep -q ' on 127\.0\.0\.1:[0-9]' "$log" && break
+        kill -0 "$pid" 2> /dev/null || die "server $name exited at start: $(cat "$log")"
+        sleep 0.1
+    done
+    PORT[$name]=$(sed -n 's/.* on 127\.0\.0\.1:\([0-9]*\),.*/\1/p' "$log")
+    [[ -n ${PORT[$name]} ]] || die "server $name did not report its port: $(cat "$log")"
+    PID[$name]=$pid
+    LOG[$name]=$log
+    CERT[$name]=$(sed -n 's/^STARTTLS with a self-signed certificate: //p' "$log")
+}
+
+# A port no one listens on now, for peers that need one named up front.
+free_port() {
+    python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+# wait_for_port PORT: until something accepts connections there.
+wait_for_port() {
+    local _
+    for _ in $(seq 100); do
+        python3 -c "import socket, sys; socket.create_connection(('127.0.0.1', $1), 1).close()" 2> /dev/null && return 0
+        sleep 0.1
+    done
+    return 1
+}
+
+# Peak resident memory of a running process, in KiB.
+peak_rss_kib() {
+    awk '/^VmHWM:/ { print $2 }' "/proc/$1/status"
+}
+
+# stop_pid PID: SIGINT (the server's graceful stop), then SIGKILL after 10 s.
+# Returns the process's exit status, or 137 when it had to be killed.
+stop_pid() {
+    local pid=$1 _
+    kill -INT "$pid" 2> /dev/null || return 0
+    for _ in $(seq 100); do
+        kill -0 "$pid" 2> /dev/null || break
+        sleep 0.1
+    done
+    if kill -0 "$pid" 2> /dev/null; then
+        kill -KILL "$pid" 2> /dev/null
+        wait "$pid" 2> /dev/null
+        return 137
+    fi
+    wait "$pid" 2> /dev/null
+}
+
+stop_all() {
+    local pid
+    for pid in "${STARTED_PIDS[@]}"; do
+        stop_pid "$pid"
+    done
+    STARTED_PIDS=()
+}
+
+# start_capture NAME ARGS...: starts interop/capture_server.py (aiosmtpd)
+# keeping messages in $work/capture-NAME; fills PORT[NAME] and PID[NAME].
+start_capture() {
+    local name=$1
+    shift
+    local log="$work/capture-$name.log"
+    python3 "$root/interop/capture_server.py" "$work/capture-$name" "$@" > "$log" 2>&1 &
+    local pid=$!
+    STARTED_PIDS+=("$pid")
+    local _
+    for _ in $(seq 100); do
+        grep -q '^listening on ' "$log" && break
+        kill -0 "$pid" 2> /dev/null || die "capture server $name exited at start: $(cat "$log")"
+        sleep 0.1
+    done
+    PORT[$name]=$(sed -n 's/^listening on 127\.0\.0\.1:\([0-9]*\)$/\1/p' "$log")
+    [[ -n ${PORT[$name]} ]] || die "capture server $name did not report its port: $(cat "$log")"
+    PID[$name]=$pid
+    LOG[$name]=$log
+}

@@ -332,6 +332,60 @@ capture_peer_exact() {
 }
 case_ aiosmtpd-capture-peer-is-exact capture_peer_exact
 
+# ---------------------------------------------------------------- this crate's client against real servers
+# The `send` example (ClientSession over tokio) as the client; aiosmtpd keeps
+# what it receives, smtp-sink takes load.
+(cd "$root" && cargo build --profile "${INTEROP_PROFILE:-release}" --quiet --example send) \
+    || die "building the send example failed"
+SEND_BIN="$(dirname "$SERVER_BIN")/send"
+[[ -x $SEND_BIN ]] || die "no send binary at $SEND_BIN"
+
+# A certificate of our own for the aiosmtpd peer, and one user.
+openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj "/CN=localhost" \
+    -addext "subjectAltName=DNS:localhost,IP:127.0.0.1" -addext "basicConstraints=critical,CA:FALSE" \
+    -keyout "$work/peer.key" -out "$work/peer.pem" 2> /dev/null \
+    || die "cannot make the peer's certificate"
+printf 'alice:wonderland\n' > "$work/peer-users"
+start_capture capture-tls --tls-cert "$work/peer.pem" --tls-key "$work/peer.key" \
+    --users "$work/peer-users"
+
+send_to() { # NAME FILE ARGS...: one message from the send example to NAME
+    local name=$1 file=$2
+    shift 2
+    rm -f "$work/capture-$name"/*
+    timeout 60 "$SEND_BIN" --server "127.0.0.1:${PORT[$name]}" --from "$FROM" --to "$TO" \
+        --data "$file" --quiet "$@"
+}
+
+send_aiosmtpd_plain() {
+    send_to capture "$msgs/dots.eml" --starttls never
+    captured capture "$msgs/dots.eml"
+}
+
+send_aiosmtpd_starttls_auth() {
+    send_to capture-tls "$msgs/eightbit.eml" --starttls required \
+        --tls-ca "$work/peer.pem" --tls-name localhost --auth alice:wonderland
+    captured capture-tls "$msgs/eightbit.eml"
+    grep -q '"tls": true' "$work/capture-capture-tls/1.json"
+    grep -q '"authenticated": true' "$work/capture-capture-tls/1.json"
+}
+
+sink_port=$(free_port)
+smtp-sink -c -u nobody "127.0.0.1:$sink_port" 100 > "$work/sink.log" 2>&1 &
+STARTED_PIDS+=("$!")
+wait_for_port "$sink_port" || die "smtp-sink did not start"
+
+send_sink_pipelined_recipients() {
+    local recipients=() n
+    for n in $(seq 50); do recipients+=(--to "r$n@example.net"); done
+    timeout 120 "$SEND_BIN" --server "127.0.0.1:$sink_port" --from "$FROM" "${recipients[@]}" \
+        --starttls never --count 200 --quiet
+}
+
+case_ send-to-aiosmtpd-plain send_aiosmtpd_plain
+case_ send-to-aiosmtpd-starttls-auth send_aiosmtpd_starttls_auth
+case_ send-to-smtp-sink-pipelined-50-recipients send_sink_pipelined_recipients
+
 # ---------------------------------------------------------------- clean shutdown
 # Every server stops on SIGINT with status 0 and logged no panic. Run in this
 # shell, not in case_'s subshell: only the parent can collect the exit status.

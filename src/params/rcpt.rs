@@ -1,6 +1,6 @@
 //! Parameters of `RCPT TO:`.
 
-use super::{for_each_param, set_once, write_param, ParamError, Parameter, RawParam};
+use super::{for_each_param, set_once, write_param, Keyword, ParamError, Parameter, RawParam};
 use crate::address::piece;
 use crate::limits::MAX_ORCPT_LEN;
 use crate::xtext::{decode_text, decode_utf8_addr_text, Utf8AddrXtext, Xtext};
@@ -240,16 +240,21 @@ impl RcptParameters {
     }
 
     fn apply(&mut self, src: &Bytes, raw: RawParam<'_>) -> Result<(), ParamError> {
-        if raw.is("NOTIFY") {
-            let notify = Notify::parse(raw.value("NOTIFY")?)
-                .ok_or(ParamError::InvalidValue { keyword: "NOTIFY" })?;
-            set_once(&mut self.notify, "NOTIFY", notify)
-        } else if raw.is("ORCPT") {
-            let orcpt = Orcpt::parse(src, raw.value("ORCPT")?)?;
-            set_once(&mut self.orcpt, "ORCPT", orcpt)
-        } else {
-            self.other.push(raw.into_parameter(src));
-            Ok(())
+        match raw.known() {
+            Some(Keyword::Notify) => {
+                let notify = Notify::parse(raw.value("NOTIFY")?)
+                    .ok_or(ParamError::InvalidValue { keyword: "NOTIFY" })?;
+                set_once(&mut self.notify, "NOTIFY", notify)
+            }
+            Some(Keyword::Orcpt) => {
+                let orcpt = Orcpt::parse(src, raw.value("ORCPT")?)?;
+                set_once(&mut self.orcpt, "ORCPT", orcpt)
+            }
+            // The MAIL parameters are, on RCPT, like any other.
+            _ => {
+                self.other.push(raw.into_parameter(src));
+                Ok(())
+            }
         }
     }
 }

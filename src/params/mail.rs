@@ -1,8 +1,8 @@
 //! Parameters of `MAIL FROM:`.
 
 use super::{
-    for_each_param, parse_digits, set_flag, set_once, write_param, Keyword, ParamError, Parameter,
-    RawParam,
+    for_each_param, is_name, parse_digits, set_flag, set_once, write_param, Keyword, ParamError,
+    Parameter, RawParam,
 };
 use crate::address::Mailbox;
 use crate::limits::MAX_ENVID_LEN;
@@ -340,6 +340,9 @@ impl MailParameters {
     /// Parses ` keyword[=value]…` (empty, or starting with a space).
     pub(crate) fn parse(src: &Bytes, input: &[u8], extra_spaces: bool) -> Result<Self, ParamError> {
         let mut params = MailParameters::default();
+        if input.is_empty() {
+            return Ok(params);
+        }
         for_each_param(input, extra_spaces, |raw| params.apply(src, raw))?;
         Ok(params)
     }
@@ -359,7 +362,7 @@ impl MailParameters {
                     BodyType::BinaryMime,
                 ]
                 .into_iter()
-                .find(|body| value.eq_ignore_ascii_case(body.as_str().as_bytes()))
+                .find(|body| is_name(value, body.as_str()))
                 .ok_or(ParamError::InvalidValue { keyword: "BODY" })?;
                 set_once(&mut self.body, "BODY", body)
             }
@@ -368,7 +371,7 @@ impl MailParameters {
                 let value = raw.value("RET")?;
                 let ret = [Ret::Full, Ret::Headers]
                     .into_iter()
-                    .find(|ret| value.eq_ignore_ascii_case(ret.as_str().as_bytes()))
+                    .find(|ret| is_name(value, ret.as_str()))
                     .ok_or(ParamError::InvalidValue { keyword: "RET" })?;
                 set_once(&mut self.ret, "RET", ret)
             }

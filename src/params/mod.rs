@@ -202,7 +202,7 @@ impl Keyword {
         candidates
             .iter()
             .copied()
-            .find(|candidate| keyword.eq_ignore_ascii_case(candidate.as_str().as_bytes()))
+            .find(|candidate| is_name(keyword, candidate.as_str()))
     }
 
     /// The keyword as written on the wire.
@@ -223,6 +223,20 @@ impl Keyword {
             Keyword::Orcpt => "ORCPT",
         }
     }
+}
+
+/// Whether `input`, made of keyword or value bytes, is `name` in any case.
+///
+/// Or-ing 0x20 lower-cases letters and leaves digits and `-` as they are;
+/// only control bytes, which neither class holds, could fold onto them, so
+/// the comparison is exact.
+#[inline]
+fn is_name(input: &[u8], name: &str) -> bool {
+    input.len() == name.len()
+        && input
+            .iter()
+            .zip(name.as_bytes())
+            .all(|(&a, &b)| a | 0x20 == b | 0x20)
 }
 
 /// Byte classes of the parameter grammar, one table lookup per byte.

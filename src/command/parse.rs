@@ -304,7 +304,12 @@ impl LineParser<'_> {
         let syntax = || CommandError::Syntax { verb, expected };
         let arg = self.after_space(rest, verb)?.ok_or_else(syntax)?;
         let head = arg.get(..keyword.len()).ok_or_else(syntax)?;
-        if !head.eq_ignore_ascii_case(keyword) {
+        // `keyword` is in capitals, so upper-casing the line's bytes suffices.
+        if !head
+            .iter()
+            .zip(keyword)
+            .all(|(byte, expected)| byte.to_ascii_uppercase() == *expected)
+        {
             return Err(syntax());
         }
         let mut path = arg.get(keyword.len()..).unwrap_or_default();

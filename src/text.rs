@@ -117,6 +117,7 @@ impl Text {
 /// Lines are nearly always ASCII, so one word-at-a-time pass looks for the
 /// three forbidden bytes and for high bytes together; only a line with a
 /// forbidden or high byte is looked at again, byte by byte.
+#[inline]
 pub(crate) fn check_line_text(bytes: &[u8]) -> Result<(), TextError> {
     if is_plain_ascii(bytes) {
         return Ok(());
@@ -135,24 +136,25 @@ fn is_plain_ascii(bytes: &[u8]) -> bool {
     const HIGH: u64 = u64::from_ne_bytes([0x80; 8]);
     const CR: u64 = u64::from_ne_bytes([b'\r'; 8]);
     const LF: u64 = u64::from_ne_bytes([b'\n'; 8]);
-    // The classic zero-byte test: a byte of `x` is zero only if the
-    // subtraction borrows into its high bit while the byte itself has none.
-    let has_zero = |x: u64| x.wrapping_sub(ONES) & !x & HIGH != 0;
-    let plain_word = |word: u64| {
-        word & HIGH == 0 && !has_zero(word) && !has_zero(word ^ CR) && !has_zero(word ^ LF)
+    // The classic zero-byte test: the high bit of a byte of `x` is set here
+    // if that byte is zero (or, harmlessly, if a lower byte was), never
+    // otherwise. A word is plain when no byte is high, NUL, CR or LF.
+    let zero_bits = |x: u64| x.wrapping_sub(ONES) & !x;
+    let faults = |word: u64| word | zero_bits(word) | zero_bits(word ^ CR) | zero_bits(word ^ LF);
+    let Some(last) = bytes.last_chunk::<8>() else {
+        return bytes
+            .iter()
+            .all(|&b| b.is_ascii() && !matches!(b, b'\r' | b'\n' | 0));
     };
-    let mut words = bytes.chunks_exact(8);
-    let mut plain = true;
-    for chunk in &mut words {
+    // The last eight bytes, overlapping the whole words before them, cover
+    // the remainder in one more word.
+    let mut found = faults(u64::from_ne_bytes(*last));
+    for chunk in bytes.chunks_exact(8) {
         let mut word = [0u8; 8];
         word.copy_from_slice(chunk);
-        plain &= plain_word(u64::from_ne_bytes(word));
+        found |= faults(u64::from_ne_bytes(word));
     }
-    plain
-        && words
-            .remainder()
-            .iter()
-            .all(|&b| b.is_ascii() && !matches!(b, b'\r' | b'\n' | 0))
+    found & HIGH == 0
 }
 
 /// Fails on the first CR, LF or NUL in `bytes`.

@@ -66,31 +66,42 @@ pub(crate) fn scan_domain(src: &Bytes, input: &[u8]) -> Result<(Domain, usize), 
 /// Length of the domain at the start of `input`.
 ///
 /// One pass over the letters, digits, hyphens, UTF-8 bytes and dots finds
-/// where the domain ends and whether its labels are plainly valid; only a
-/// domain that is not is looked at again, label by label, for the exact error.
+/// where the domain ends; each label is looked at only when a dot or the end
+/// closes it. Only a domain that is not plainly valid is looked at again,
+/// label by label, for the exact error.
 #[inline]
 pub(crate) fn domain_len(input: &[u8]) -> Result<usize, AddressError> {
-    // The start acts as a dot: a label may not begin with a dot or hyphen.
-    let mut prev = b'.';
-    let mut end = 0;
-    let mut label = 0;
-    let mut suspect = false;
-    for &byte in input {
-        if !class::is(byte, class::LABEL | class::DOT) {
-            break;
+    let mut label_start = 0;
+    let mut plain = true;
+    let mut end = input.len();
+    for (at, &byte) in input.iter().enumerate() {
+        if !class::is(byte, class::LABEL) {
+            if byte != b'.' {
+                end = at;
+                break;
+            }
+            plain &= is_plain_label(input, label_start, at);
+            label_start = at + 1;
         }
-        let dot = byte == b'.';
-        suspect |= (prev == b'.' && (dot || byte == b'-')) || (prev == b'-' && dot);
-        label = if dot { 0 } else { label + 1 };
-        // Long UTF-8 labels are allowed; the careful pass tells them apart.
-        suspect |= label > MAX_DOMAIN_LABEL_LEN;
-        prev = byte;
-        end += 1;
     }
-    if suspect || prev == b'.' || prev == b'-' || end > MAX_DOMAIN_LEN {
+    if !(plain && is_plain_label(input, label_start, end) && end <= MAX_DOMAIN_LEN) {
         return domain_len_by_label(input);
     }
     Ok(end)
+}
+
+/// Whether `input[start..end]`, a run of label bytes, is a label with no
+/// doubt about it: not empty, no hyphen at either end, and short enough even
+/// if it is ASCII (long UTF-8 labels are left to the careful pass).
+#[inline]
+fn is_plain_label(input: &[u8], start: usize, end: usize) -> bool {
+    match input.get(start..end) {
+        Some([first, .., last]) => {
+            end - start <= MAX_DOMAIN_LABEL_LEN && *first != b'-' && *last != b'-'
+        }
+        Some([only]) => *only != b'-',
+        _ => false,
+    }
 }
 
 /// [`domain_len`] one label at a time, reporting the first fault.

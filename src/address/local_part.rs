@@ -144,23 +144,22 @@ pub(crate) fn local_part_len(input: &[u8]) -> Result<usize, AddressError> {
 }
 
 /// Length of the `Dot-string` at the start of `input`: atoms joined by
-/// single dots, read in one pass over atext and dots.
+/// single dots, read in one pass; only a dot looks back at the atom it ends.
 #[inline]
 fn dot_string_len(input: &[u8]) -> Option<usize> {
-    // The start acts as a dot: no atom may be empty.
-    let mut after_dot = true;
-    let mut empty_atom = false;
-    let mut end = 0;
-    for &byte in input {
-        if !class::is(byte, class::ATEXT | class::DOT) {
-            break;
+    let mut atom_start = 0;
+    let mut end = input.len();
+    for (at, &byte) in input.iter().enumerate() {
+        if !class::is(byte, class::ATEXT) {
+            if byte != b'.' || at == atom_start {
+                end = at;
+                break;
+            }
+            atom_start = at + 1;
         }
-        let dot = byte == b'.';
-        empty_atom |= after_dot && dot;
-        after_dot = dot;
-        end += 1;
     }
-    (!empty_atom && !after_dot).then_some(end)
+    // A dot that ended the scan, or ended it by being last, left an empty atom.
+    (end > atom_start).then_some(end)
 }
 
 /// Length of the `Quoted-string` at the start of `input`, quotes included:

@@ -292,9 +292,12 @@ pub(crate) fn scan_forward_path(
     input: &[u8],
 ) -> Result<(ForwardPath, usize), AddressError> {
     const POSTMASTER: &[u8] = b"<postmaster>";
-    if input
-        .get(..POSTMASTER.len())
-        .is_some_and(|head| head.eq_ignore_ascii_case(POSTMASTER))
+    // Most paths are not this one: a glance at where its `>` would be
+    // settles that before the whole comparison.
+    if input.get(POSTMASTER.len() - 1) == Some(&b'>')
+        && input
+            .get(..POSTMASTER.len())
+            .is_some_and(|head| head.eq_ignore_ascii_case(POSTMASTER))
     {
         return Ok((ForwardPath::Postmaster, POSTMASTER.len()));
     }

@@ -82,7 +82,11 @@ const fn folded(verb: &[u8; 4]) -> u32 {
 #[inline]
 fn verb_len(input: &[u8]) -> usize {
     match input {
-        [a, b, c, d] | [a, b, c, d, b' ', ..] if ![a, b, c, d].contains(&&b' ') => 4,
+        [a, b, c, d] | [a, b, c, d, b' ', ..]
+            if *a != b' ' && *b != b' ' && *c != b' ' && *d != b' ' =>
+        {
+            4
+        }
         _ => memchr::memchr(b' ', input).unwrap_or(input.len()),
     }
 }
@@ -160,10 +164,10 @@ impl Command {
             }),
             Verb::Mail => parser.mail(rest),
             Verb::Rcpt => parser.rcpt(rest),
-            Verb::Data => parser.bare(rest, "DATA", Command::Data),
-            Verb::Rset => parser.bare(rest, "RSET", Command::Rset),
-            Verb::Quit => parser.bare(rest, "QUIT", Command::Quit),
-            Verb::StartTls => parser.bare(rest, "STARTTLS", Command::StartTls),
+            Verb::Data => parser.bare(rest, "DATA").map(|()| Command::Data),
+            Verb::Rset => parser.bare(rest, "RSET").map(|()| Command::Rset),
+            Verb::Quit => parser.bare(rest, "QUIT").map(|()| Command::Quit),
+            Verb::StartTls => parser.bare(rest, "STARTTLS").map(|()| Command::StartTls),
             Verb::Bdat => parser.bdat(rest),
             Verb::Vrfy => Ok(Command::Vrfy {
                 arg: parser.required_arg(rest, "VRFY")?,
@@ -251,14 +255,12 @@ impl LineParser<'_> {
             .ok_or(CommandError::MissingArgument { verb })
     }
 
-    fn bare(
-        &self,
-        rest: &[u8],
-        verb: &'static str,
-        command: Command,
-    ) -> Result<Command, CommandError> {
+    /// A verb that takes no argument: `rest` must be empty. Built in place by
+    /// the caller, so no whole `Command` is passed through here.
+    #[inline]
+    fn bare(&self, rest: &[u8], verb: &'static str) -> Result<(), CommandError> {
         if rest.is_empty() {
-            Ok(command)
+            Ok(())
         } else {
             Err(CommandError::UnexpectedArgument { verb })
         }
@@ -302,7 +304,12 @@ impl LineParser<'_> {
         let syntax = || CommandError::Syntax { verb, expected };
         let arg = self.after_space(rest, verb)?.ok_or_else(syntax)?;
         let head = arg.get(..keyword.len()).ok_or_else(syntax)?;
-        if !head.eq_ignore_ascii_case(keyword) {
+        // `keyword` is in capitals, so upper-casing the line's bytes suffices.
+        if !head
+            .iter()
+            .zip(keyword)
+            .all(|(byte, expected)| byte.to_ascii_uppercase() == *expected)
+        {
             return Err(syntax());
         }
         let mut path = arg.get(keyword.len()..).unwrap_or_default();

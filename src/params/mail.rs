@@ -1,7 +1,8 @@
 //! Parameters of `MAIL FROM:`.
 
 use super::{
-    for_each_param, parse_digits, set_flag, set_once, write_param, ParamError, Parameter, RawParam,
+    for_each_param, is_name, parse_digits, set_flag, set_once, write_param, Keyword, ParamError,
+    Parameter, RawParam,
 };
 use crate::address::Mailbox;
 use crate::limits::MAX_ENVID_LEN;
@@ -339,69 +340,83 @@ impl MailParameters {
     /// Parses ` keyword[=value]…` (empty, or starting with a space).
     pub(crate) fn parse(src: &Bytes, input: &[u8], extra_spaces: bool) -> Result<Self, ParamError> {
         let mut params = MailParameters::default();
+        if input.is_empty() {
+            return Ok(params);
+        }
         for_each_param(input, extra_spaces, |raw| params.apply(src, raw))?;
         Ok(params)
     }
 
     fn apply(&mut self, src: &Bytes, raw: RawParam<'_>) -> Result<(), ParamError> {
-        if raw.is("SIZE") {
-            let size = parse_digits(raw.value("SIZE")?, 20)
-                .ok_or(ParamError::InvalidValue { keyword: "SIZE" })?;
-            set_once(&mut self.size, "SIZE", size)
-        } else if raw.is("BODY") {
-            let value = raw.value("BODY")?;
-            let body = [
-                BodyType::SevenBit,
-                BodyType::EightBitMime,
-                BodyType::BinaryMime,
-            ]
-            .into_iter()
-            .find(|body| value.eq_ignore_ascii_case(body.as_str().as_bytes()))
-            .ok_or(ParamError::InvalidValue { keyword: "BODY" })?;
-            set_once(&mut self.body, "BODY", body)
-        } else if raw.is("SMTPUTF8") {
-            set_flag(&mut self.smtputf8, "SMTPUTF8", &raw)
-        } else if raw.is("RET") {
-            let value = raw.value("RET")?;
-            let ret = [Ret::Full, Ret::Headers]
+        match raw.known() {
+            Some(Keyword::Size) => {
+                let size = parse_digits(raw.value("SIZE")?, 20)
+                    .ok_or(ParamError::InvalidValue { keyword: "SIZE" })?;
+                set_once(&mut self.size, "SIZE", size)
+            }
+            Some(Keyword::Body) => {
+                let value = raw.value("BODY")?;
+                let body = [
+                    BodyType::SevenBit,
+                    BodyType::EightBitMime,
+                    BodyType::BinaryMime,
+                ]
                 .into_iter()
-                .find(|ret| value.eq_ignore_ascii_case(ret.as_str().as_bytes()))
-                .ok_or(ParamError::InvalidValue { keyword: "RET" })?;
-            set_once(&mut self.ret, "RET", ret)
-        } else if raw.is("ENVID") {
-            let decoded =
-                decode_text(src, raw.value("ENVID")?).map_err(|source| ParamError::Encoding {
-                    keyword: "ENVID",
-                    source,
+                .find(|body| is_name(value, body.as_str()))
+                .ok_or(ParamError::InvalidValue { keyword: "BODY" })?;
+                set_once(&mut self.body, "BODY", body)
+            }
+            Some(Keyword::SmtpUtf8) => set_flag(&mut self.smtputf8, "SMTPUTF8", &raw),
+            Some(Keyword::Ret) => {
+                let value = raw.value("RET")?;
+                let ret = [Ret::Full, Ret::Headers]
+                    .into_iter()
+                    .find(|ret| is_name(value, ret.as_str()))
+                    .ok_or(ParamError::InvalidValue { keyword: "RET" })?;
+                set_once(&mut self.ret, "RET", ret)
+            }
+            Some(Keyword::Envid) => {
+                let decoded = decode_text(src, raw.value("ENVID")?).map_err(|source| {
+                    ParamError::Encoding {
+                        keyword: "ENVID",
+                        source,
+                    }
                 })?;
-            set_once(&mut self.envid, "ENVID", EnvelopeId::checked(decoded)?)
-        } else if raw.is("AUTH") {
-            let auth = parse_auth(src, raw.value("AUTH")?)?;
-            set_once(&mut self.auth, "AUTH", auth)
-        } else if raw.is("MT-PRIORITY") {
-            let priority =
-                parse_priority(raw.value("MT-PRIORITY")?).ok_or(ParamError::InvalidValue {
-                    keyword: "MT-PRIORITY",
-                })?;
-            set_once(&mut self.mt_priority, "MT-PRIORITY", priority)
-        } else if raw.is("HOLDFOR") {
-            let seconds = parse_digits(raw.value("HOLDFOR")?, 9)
-                .and_then(|s| u32::try_from(s).ok())
-                .ok_or(ParamError::InvalidValue { keyword: "HOLDFOR" })?;
-            self.set_hold("HOLDFOR", FutureRelease::For(seconds))
-        } else if raw.is("HOLDUNTIL") {
-            let value = raw.value("HOLDUNTIL")?;
-            let until = HoldUntil::new(core::str::from_utf8(value).unwrap_or_default())?;
-            self.set_hold("HOLDUNTIL", FutureRelease::Until(until))
-        } else if raw.is("BY") {
-            let by = DeliverBy::parse(raw.value("BY")?)
-                .ok_or(ParamError::InvalidValue { keyword: "BY" })?;
-            set_once(&mut self.by, "BY", by)
-        } else if raw.is("REQUIRETLS") {
-            set_flag(&mut self.requiretls, "REQUIRETLS", &raw)
-        } else {
-            self.other.push(raw.into_parameter(src));
-            Ok(())
+                set_once(&mut self.envid, "ENVID", EnvelopeId::checked(decoded)?)
+            }
+            Some(Keyword::Auth) => {
+                let auth = parse_auth(src, raw.value("AUTH")?)?;
+                set_once(&mut self.auth, "AUTH", auth)
+            }
+            Some(Keyword::MtPriority) => {
+                let priority =
+                    parse_priority(raw.value("MT-PRIORITY")?).ok_or(ParamError::InvalidValue {
+                        keyword: "MT-PRIORITY",
+                    })?;
+                set_once(&mut self.mt_priority, "MT-PRIORITY", priority)
+            }
+            Some(Keyword::HoldFor) => {
+                let seconds = parse_digits(raw.value("HOLDFOR")?, 9)
+                    .and_then(|s| u32::try_from(s).ok())
+                    .ok_or(ParamError::InvalidValue { keyword: "HOLDFOR" })?;
+                self.set_hold("HOLDFOR", FutureRelease::For(seconds))
+            }
+            Some(Keyword::HoldUntil) => {
+                let value = raw.value("HOLDUNTIL")?;
+                let until = HoldUntil::new(core::str::from_utf8(value).unwrap_or_default())?;
+                self.set_hold("HOLDUNTIL", FutureRelease::Until(until))
+            }
+            Some(Keyword::By) => {
+                let by = DeliverBy::parse(raw.value("BY")?)
+                    .ok_or(ParamError::InvalidValue { keyword: "BY" })?;
+                set_once(&mut self.by, "BY", by)
+            }
+            Some(Keyword::RequireTls) => set_flag(&mut self.requiretls, "REQUIRETLS", &raw),
+            // NOTIFY and ORCPT belong to RCPT; on MAIL they are like any other.
+            Some(Keyword::Notify | Keyword::Orcpt) | None => {
+                self.other.push(raw.into_parameter(src));
+                Ok(())
+            }
         }
     }
 

@@ -118,11 +118,10 @@ impl Parameter {
     pub fn new(keyword: &str, value: Option<&str>) -> Result<Self, ParamError> {
         let keyword_text = Text::new(keyword).map_err(|_| ParamError::InvalidKeyword)?;
         check_keyword(keyword.as_bytes())?;
-        if let Some(typed) = TYPED_KEYWORDS
-            .into_iter()
-            .find(|typed| keyword.eq_ignore_ascii_case(typed))
-        {
-            return Err(ParamError::Typed { keyword: typed });
+        if let Some(typed) = Keyword::identify(keyword.as_bytes()) {
+            return Err(ParamError::Typed {
+                keyword: typed.as_str(),
+            });
         }
         let value = match value {
             Some(value) => {
@@ -164,27 +163,122 @@ impl fmt::Display for Parameter {
 }
 
 /// Keywords with a typed field in [`MailParameters`] or [`RcptParameters`].
-const TYPED_KEYWORDS: [&str; 13] = [
-    "SIZE",
-    "BODY",
-    "SMTPUTF8",
-    "RET",
-    "ENVID",
-    "AUTH",
-    "MT-PRIORITY",
-    "HOLDFOR",
-    "HOLDUNTIL",
-    "BY",
-    "REQUIRETLS",
-    "NOTIFY",
-    "ORCPT",
-];
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Keyword {
+    Size,
+    Body,
+    SmtpUtf8,
+    Ret,
+    Envid,
+    Auth,
+    MtPriority,
+    HoldFor,
+    HoldUntil,
+    By,
+    RequireTls,
+    Notify,
+    Orcpt,
+}
 
+impl Keyword {
+    /// Which typed keyword `keyword` is, in any case. The length leaves at
+    /// most three names to compare.
+    #[inline]
+    pub(crate) fn identify(keyword: &[u8]) -> Option<Keyword> {
+        use Keyword::*;
+        let candidates: &[Keyword] = match keyword.len() {
+            2 => &[By],
+            3 => &[Ret],
+            4 => &[Size, Body, Auth],
+            5 => &[Envid, Orcpt],
+            6 => &[Notify],
+            7 => &[HoldFor],
+            8 => &[SmtpUtf8],
+            9 => &[HoldUntil],
+            10 => &[RequireTls],
+            11 => &[MtPriority],
+            _ => &[],
+        };
+        candidates
+            .iter()
+            .copied()
+            .find(|candidate| is_name(keyword, candidate.as_str()))
+    }
+
+    /// The keyword as written on the wire.
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            Keyword::Size => "SIZE",
+            Keyword::Body => "BODY",
+            Keyword::SmtpUtf8 => "SMTPUTF8",
+            Keyword::Ret => "RET",
+            Keyword::Envid => "ENVID",
+            Keyword::Auth => "AUTH",
+            Keyword::MtPriority => "MT-PRIORITY",
+            Keyword::HoldFor => "HOLDFOR",
+            Keyword::HoldUntil => "HOLDUNTIL",
+            Keyword::By => "BY",
+            Keyword::RequireTls => "REQUIRETLS",
+            Keyword::Notify => "NOTIFY",
+            Keyword::Orcpt => "ORCPT",
+        }
+    }
+}
+
+/// Whether `input`, made of keyword or value bytes, is `name` in any case.
+///
+/// Or-ing 0x20 lower-cases letters and leaves digits and `-` as they are;
+/// only control bytes, which neither class holds, could fold onto them, so
+/// the comparison is exact.
+#[inline]
+fn is_name(input: &[u8], name: &str) -> bool {
+    input.len() == name.len()
+        && input
+            .iter()
+            .zip(name.as_bytes())
+            .all(|(&a, &b)| a | 0x20 == b | 0x20)
+}
+
+/// Byte classes of the parameter grammar, one table lookup per byte.
+mod class {
+    /// `ALPHA / DIGIT / "-"`: what an `esmtp-keyword` is made of.
+    pub(super) const KEYWORD: u8 = 1;
+    /// `%d33-60 / %d62-126` (RFC 5321 §4.1.2) and UTF-8 bytes (RFC 6531
+    /// §3.3): what an `esmtp-value` is made of.
+    pub(super) const VALUE: u8 = 2;
+
+    const fn table() -> [u8; 256] {
+        let mut table = [0u8; 256];
+        let mut byte = 0;
+        while byte < 256 {
+            let b = byte as u8;
+            if b.is_ascii_alphanumeric() || b == b'-' {
+                table[byte] |= KEYWORD;
+            }
+            if matches!(b, 33..=60 | 62..=126) || b >= 0x80 {
+                table[byte] |= VALUE;
+            }
+            byte += 1;
+        }
+        table
+    }
+
+    static TABLE: [u8; 256] = table();
+
+    /// How many bytes at the start of `input` are in `class`.
+    #[inline]
+    pub(super) fn run(input: &[u8], class: u8) -> usize {
+        input
+            .iter()
+            .position(|&b| TABLE[usize::from(b)] & class == 0)
+            .unwrap_or(input.len())
+    }
+}
+
+/// `(ALPHA / DIGIT) *(ALPHA / DIGIT / "-")` (RFC 5321 §4.1.2).
 fn check_keyword(keyword: &[u8]) -> Result<(), ParamError> {
     let valid = keyword.first().is_some_and(u8::is_ascii_alphanumeric)
-        && keyword
-            .iter()
-            .all(|&b| b.is_ascii_alphanumeric() || b == b'-');
+        && class::run(keyword, class::KEYWORD) == keyword.len();
     if valid {
         Ok(())
     } else {
@@ -194,10 +288,7 @@ fn check_keyword(keyword: &[u8]) -> Result<(), ParamError> {
 
 /// `1*(%d33-60 / %d62-126)`, plus UTF-8 (RFC 6531 §3.3).
 fn is_esmtp_value(value: &[u8]) -> bool {
-    !value.is_empty()
-        && value
-            .iter()
-            .all(|&b| matches!(b, 33..=60 | 62..=126) || b >= 0x80)
+    !value.is_empty() && class::run(value, class::VALUE) == value.len()
 }
 
 /// One `keyword[=value]` as it appears on the line.
@@ -207,8 +298,10 @@ pub(crate) struct RawParam<'a> {
 }
 
 impl RawParam<'_> {
-    fn is(&self, keyword: &str) -> bool {
-        self.keyword.eq_ignore_ascii_case(keyword.as_bytes())
+    /// The typed keyword this parameter has, if any.
+    #[inline]
+    fn known(&self) -> Option<Keyword> {
+        Keyword::identify(self.keyword)
     }
 
     fn value(&self, keyword: &'static str) -> Result<&[u8], ParamError> {
@@ -233,6 +326,11 @@ impl RawParam<'_> {
 /// Calls `each` for every ` keyword[=value]` in `input`, which is empty or
 /// starts with a space. RFC 5321 §4.1.2 separates parameters with one space;
 /// `extra_spaces` accepts runs of them.
+///
+/// Each parameter is read in one pass: the keyword bytes, then after an `=`
+/// the value bytes; whatever stops a run other than a space or the end is
+/// the fault of the part it stopped.
+#[inline]
 pub(crate) fn for_each_param<'a>(
     input: &'a [u8],
     extra_spaces: bool,
@@ -244,31 +342,28 @@ pub(crate) fn for_each_param<'a>(
             let spaces = param.iter().take_while(|&&b| b == b' ').count();
             param = param.get(spaces..).unwrap_or_default();
         }
-        let end = memchr::memchr(b' ', param).unwrap_or(param.len());
-        let (param, tail) = param.split_at(end);
-        if param.is_empty() {
+        if matches!(param.first(), None | Some(b' ')) {
             return Err(ParamError::Empty);
         }
-        let raw = match memchr::memchr(b'=', param) {
-            Some(equals) => RawParam {
-                keyword: &param[..equals],
-                value: Some(&param[equals + 1..]),
-            },
-            None => RawParam {
-                keyword: param,
-                value: None,
-            },
-        };
-        check_keyword(raw.keyword)?;
-        if let Some(value) = raw.value {
-            if !is_esmtp_value(value) {
-                return Err(ParamError::InvalidSyntax {
-                    keyword: Text::new(core::str::from_utf8(raw.keyword).unwrap_or_default())
-                        .unwrap_or_default(),
-                });
-            }
+        let (keyword, after) = param.split_at(class::run(param, class::KEYWORD));
+        if matches!(keyword.first(), None | Some(b'-')) {
+            return Err(ParamError::InvalidKeyword);
         }
-        each(raw)?;
+        let (value, tail) = match after.split_first() {
+            Some((b'=', value)) => {
+                let (value, tail) = value.split_at(class::run(value, class::VALUE));
+                if value.is_empty() || !matches!(tail.first(), None | Some(b' ')) {
+                    return Err(ParamError::InvalidSyntax {
+                        keyword: Text::new(core::str::from_utf8(keyword).unwrap_or_default())
+                            .unwrap_or_default(),
+                    });
+                }
+                (Some(value), tail)
+            }
+            None | Some((b' ', _)) => (None, after),
+            Some(_) => return Err(ParamError::InvalidKeyword),
+        };
+        each(RawParam { keyword, value })?;
         rest = tail;
     }
     if rest.is_empty() {

@@ -1,6 +1,8 @@
 //! Parameters of `RCPT TO:`.
 
-use super::{for_each_param, set_once, write_param, ParamError, Parameter, RawParam};
+use super::{
+    for_each_param, is_name, set_once, write_param, Keyword, ParamError, Parameter, RawParam,
+};
 use crate::address::piece;
 use crate::limits::MAX_ORCPT_LEN;
 use crate::xtext::{decode_text, decode_utf8_addr_text, Utf8AddrXtext, Xtext};
@@ -61,20 +63,21 @@ pub enum Notify {
 
 impl Notify {
     fn parse(value: &[u8]) -> Option<Self> {
-        if value.eq_ignore_ascii_case(b"NEVER") {
+        if is_name(value, "NEVER") {
             return Some(Notify::Never);
         }
         let (mut success, mut failure, mut delay) = (false, false, false);
         for item in value.split(|&b| b == b',') {
-            let flag = if item.eq_ignore_ascii_case(b"SUCCESS") {
-                &mut success
-            } else if item.eq_ignore_ascii_case(b"FAILURE") {
-                &mut failure
-            } else if item.eq_ignore_ascii_case(b"DELAY") {
-                &mut delay
-            } else {
-                return None;
+            // The first letter picks the one name the item can be.
+            let (flag, name) = match item.first()? | 0x20 {
+                b's' => (&mut success, "SUCCESS"),
+                b'f' => (&mut failure, "FAILURE"),
+                b'd' => (&mut delay, "DELAY"),
+                _ => return None,
             };
+            if !is_name(item, name) {
+                return None;
+            }
             *flag = true;
         }
         NotifyOn::new(success, failure, delay).map(Notify::On)
@@ -235,21 +238,29 @@ impl RcptParameters {
     /// Parses ` keyword[=value]…` (empty, or starting with a space).
     pub(crate) fn parse(src: &Bytes, input: &[u8], extra_spaces: bool) -> Result<Self, ParamError> {
         let mut params = RcptParameters::default();
+        if input.is_empty() {
+            return Ok(params);
+        }
         for_each_param(input, extra_spaces, |raw| params.apply(src, raw))?;
         Ok(params)
     }
 
     fn apply(&mut self, src: &Bytes, raw: RawParam<'_>) -> Result<(), ParamError> {
-        if raw.is("NOTIFY") {
-            let notify = Notify::parse(raw.value("NOTIFY")?)
-                .ok_or(ParamError::InvalidValue { keyword: "NOTIFY" })?;
-            set_once(&mut self.notify, "NOTIFY", notify)
-        } else if raw.is("ORCPT") {
-            let orcpt = Orcpt::parse(src, raw.value("ORCPT")?)?;
-            set_once(&mut self.orcpt, "ORCPT", orcpt)
-        } else {
-            self.other.push(raw.into_parameter(src));
-            Ok(())
+        match raw.known() {
+            Some(Keyword::Notify) => {
+                let notify = Notify::parse(raw.value("NOTIFY")?)
+                    .ok_or(ParamError::InvalidValue { keyword: "NOTIFY" })?;
+                set_once(&mut self.notify, "NOTIFY", notify)
+            }
+            Some(Keyword::Orcpt) => {
+                let orcpt = Orcpt::parse(src, raw.value("ORCPT")?)?;
+                set_once(&mut self.orcpt, "ORCPT", orcpt)
+            }
+            // The MAIL parameters are, on RCPT, like any other.
+            _ => {
+                self.other.push(raw.into_parameter(src));
+                Ok(())
+            }
         }
     }
 }

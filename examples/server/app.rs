@@ -7,6 +7,7 @@ pub mod handler;
 pub mod maildir;
 pub mod tls;
 pub mod trace;
+pub mod txlog;
 pub mod users;
 
 use std::future::Future;

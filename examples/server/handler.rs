@@ -285,12 +285,12 @@ impl Handler {
 
     /// One line per transaction on stderr.
     fn log(&self, from: &str, recipients: &[String], size: u64, outcome: &str, started: Instant) {
-        eprintln!(
+        super::txlog::write(format!(
             "{} from={from} to={} size={size} outcome={outcome} elapsed={:.1}ms",
             self.client,
             recipients.join(","),
             started.elapsed().as_secs_f64() * 1000.0,
-        );
+        ));
     }
 }
 

@@ -3,6 +3,7 @@
 use crate::address::AddressError;
 use crate::auth::MechanismError;
 use crate::params::ParamError;
+use crate::reply::{EnhancedStatusCode, ReplyCode};
 use crate::TextError;
 
 /// Why a command line cannot be parsed.
@@ -96,25 +97,26 @@ pub enum CommandError {
 
 impl CommandError {
     /// The reply code a server answers this error with; see the table above.
-    pub fn reply_code(&self) -> u16 {
+    pub fn reply_code(&self) -> ReplyCode {
         match self {
             CommandError::Empty
             | CommandError::ForbiddenByte { .. }
-            | CommandError::InvalidUtf8 { .. } => 500,
+            | CommandError::InvalidUtf8 { .. } => ReplyCode::SYNTAX_ERROR,
             CommandError::ReversePath(err) | CommandError::ForwardPath(err) if !err.is_length() => {
-                553
+                ReplyCode::MAILBOX_NAME_NOT_ALLOWED
             }
-            _ => 501,
+            _ => ReplyCode::PARAMETER_SYNTAX_ERROR,
         }
     }
 
     /// The enhanced status code (RFC 3463) to go with [`Self::reply_code`].
-    pub fn enhanced_status(&self) -> &'static str {
+    pub fn enhanced_status(&self) -> EnhancedStatusCode {
         match self {
-            CommandError::ReversePath(_) => "5.1.7",
-            CommandError::ForwardPath(_) => "5.1.3",
-            CommandError::Parameter(_) => "5.5.4",
-            _ => "5.5.2",
+            // RFC 3463 §3.2: 5.1.7 bad sender, 5.1.3 bad destination syntax.
+            CommandError::ReversePath(_) => EnhancedStatusCode::new_const(5, 1, 7),
+            CommandError::ForwardPath(_) => EnhancedStatusCode::new_const(5, 1, 3),
+            CommandError::Parameter(_) => EnhancedStatusCode::INVALID_ARGUMENTS,
+            _ => EnhancedStatusCode::SYNTAX_ERROR,
         }
     }
 }

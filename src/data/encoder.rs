@@ -188,34 +188,29 @@ impl ContentWriter {
                 break;
             };
             let at = pos + found;
-            if chunk.get(at) == Some(&b'\r') {
-                match chunk.get(at + 1) {
-                    Some(b'\n') => pos = at + 2,
-                    Some(_) => {
-                        self.bare(EncodeError::BareCarriageReturn {
-                            offset: self.offset + at as u64,
-                        })?;
-                        sink.run(run_start..at);
-                        sink.insert(b"\r\n");
-                        run_start = at + 1;
-                        pos = at + 1;
-                    }
-                    None => {
-                        sink.run(run_start..at);
-                        run_start = at + 1;
-                        self.held_cr = true;
-                        break;
-                    }
+            let offset = self.offset + at as u64;
+            let bare = match (chunk.get(at), chunk.get(at + 1)) {
+                (Some(b'\r'), Some(b'\n')) => None,
+                (Some(b'\r'), Some(_)) => Some(EncodeError::BareCarriageReturn { offset }),
+                (Some(b'\r'), None) => {
+                    // The LF that would pair with it may start the next chunk.
+                    sink.run(run_start..at);
+                    run_start = at + 1;
+                    self.held_cr = true;
+                    break;
                 }
-            } else {
                 // An LF found before any CR: a CRLF would have matched its CR first.
-                self.bare(EncodeError::BareLineFeed {
-                    offset: self.offset + at as u64,
-                })?;
-                sink.run(run_start..at);
-                sink.insert(b"\r\n");
-                run_start = at + 1;
-                pos = at + 1;
+                _ => Some(EncodeError::BareLineFeed { offset }),
+            };
+            match bare {
+                None => pos = at + 2,
+                Some(err) => {
+                    self.bare(err)?;
+                    sink.run(run_start..at);
+                    sink.insert(b"\r\n");
+                    run_start = at + 1;
+                    pos = at + 1;
+                }
             }
             self.at_line_start = true;
         }

@@ -332,17 +332,12 @@ impl MailParameters {
     /// Whether the parameters are all ASCII on the wire: only untyped values
     /// can carry UTF-8 (RFC 6531 §3.3); typed ones are encoded.
     pub fn is_ascii(&self) -> bool {
-        self.other
-            .iter()
-            .all(|p| p.value().map_or(true, |value| value.as_bytes().is_ascii()))
+        super::values_are_ascii(&self.other)
     }
 
     /// Parses ` keyword[=value]…` (empty, or starting with a space).
     pub(crate) fn parse(src: &Bytes, input: &[u8], extra_spaces: bool) -> Result<Self, ParamError> {
         let mut params = MailParameters::default();
-        if input.is_empty() {
-            return Ok(params);
-        }
         for_each_param(input, extra_spaces, |raw| params.apply(src, raw))?;
         Ok(params)
     }

@@ -331,6 +331,14 @@ impl RawParam<'_> {
 /// the value bytes; whatever stops a run other than a space or the end is
 /// the fault of the part it stopped.
 #[inline]
+/// Whether untyped parameters are all ASCII on the wire: only they can carry
+/// UTF-8 (RFC 6531 §3.3); typed values are encoded.
+fn values_are_ascii(other: &[Parameter]) -> bool {
+    other
+        .iter()
+        .all(|p| p.value().map_or(true, |value| value.as_bytes().is_ascii()))
+}
+
 pub(crate) fn for_each_param<'a>(
     input: &'a [u8],
     extra_spaces: bool,

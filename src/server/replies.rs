@@ -118,7 +118,11 @@ pub(crate) const CHUNK_AFTER_FAILURE: Canned =
 
 /// The reply to a command line that does not parse.
 pub(crate) fn for_command_error(err: &crate::command::CommandError) -> Canned {
-    from_codes(err.reply_code(), err.enhanced_status(), "Syntax error")
+    Canned {
+        code: err.reply_code(),
+        enhanced: Some(err.enhanced_status()),
+        text: "Syntax error",
+    }
 }
 
 /// The reply to a SASL exchange that failed.
@@ -127,16 +131,5 @@ pub(crate) fn for_auth_error(err: &crate::auth::AuthError) -> Canned {
         code: err.reply_code(),
         enhanced: Some(err.enhanced_code()),
         text: "Authentication failed",
-    }
-}
-
-fn from_codes(code: u16, enhanced: &str, text: &'static str) -> Canned {
-    match (ReplyCode::new(code), enhanced.parse::<Esc>()) {
-        (Ok(code), Ok(enhanced)) => Canned {
-            code,
-            enhanced: Some(enhanced),
-            text,
-        },
-        _ => SYNTAX,
     }
 }

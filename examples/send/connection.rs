@@ -5,14 +5,15 @@ use std::collections::VecDeque;
 use std::io;
 
 use bytes::Bytes;
-use smtpwire::client::{ClientError, ClientEvent, ClientSession, Envelope, TransactionId};
+use smtpwire::client::{
+    ClientConfig, ClientError, ClientEvent, ClientSession, Envelope, TransactionId,
+};
 use smtpwire::Output;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
+use tokio::net::{TcpStream, ToSocketAddrs};
 use tokio_rustls::client::TlsStream;
 
 use super::tls::Upgrade;
-use super::Settings;
 
 /// Outgoing bytes held before a write while content streams: enough to fill
 /// large TCP segments, small next to the session's content window.
@@ -75,15 +76,20 @@ pub struct Connection {
 }
 
 impl Connection {
-    /// Connects (with TCP_NODELAY: the session decides when bytes leave,
-    /// and Nagle's algorithm would hold back a lone command).
-    pub async fn open(settings: &Settings) -> io::Result<Connection> {
-        let tcp = TcpStream::connect(&settings.server).await?;
+    /// Connects to `server` (with TCP_NODELAY: the session decides when
+    /// bytes leave, and Nagle's algorithm would hold back a lone command).
+    /// `upgrade` is how STARTTLS is done, if the session asks for it.
+    pub async fn open(
+        server: impl ToSocketAddrs,
+        config: ClientConfig,
+        upgrade: Option<Upgrade>,
+    ) -> io::Result<Connection> {
+        let tcp = TcpStream::connect(server).await?;
         tcp.set_nodelay(true)?;
         Ok(Connection {
-            session: ClientSession::new(settings.config.clone()),
+            session: ClientSession::new(config),
             stream: Some(Stream::Plain(tcp)),
-            upgrade: settings.upgrade.clone(),
+            upgrade,
             outgoing: Vec::new(),
             incoming: Vec::new(),
             read_buffer: vec![0; READ_SIZE].into_boxed_slice(),

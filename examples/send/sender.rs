@@ -125,7 +125,12 @@ async fn one_connection(
     let mut tracker = Tracker::default();
     let mut ids = Vec::with_capacity(messages.len());
     let mut errors = Vec::new();
-    match Connection::open(settings).await {
+    let opened = Connection::open(
+        settings.server.as_str(),
+        settings.config.clone(),
+        settings.upgrade.clone(),
+    );
+    match opened.await {
         Ok(mut connection) => {
             for &number in &messages {
                 match connection.send(settings.envelope(), content(number)) {

@@ -5,6 +5,7 @@ pub mod client;
 pub mod connection;
 pub mod handler;
 pub mod maildir;
+pub mod rules;
 pub mod tls;
 pub mod trace;
 pub mod txlog;
@@ -28,6 +29,7 @@ use tokio::sync::{mpsc, watch, Notify};
 use tokio_rustls::TlsAcceptor;
 
 use maildir::Maildir;
+use rules::RecipientRules;
 use users::Users;
 
 /// A plain or TLS byte stream.
@@ -58,6 +60,8 @@ pub struct Settings {
     pub max_recipients: Option<usize>,
     /// Waits for the client shorter than RFC 5321's five minutes.
     pub idle_timeout: Option<Duration>,
+    /// Recipients refused as unknown or greylisted.
+    pub rules: RecipientRules,
 }
 
 impl Settings {
@@ -75,6 +79,7 @@ impl Settings {
             max_message_size: None,
             max_recipients: None,
             idle_timeout: None,
+            rules: RecipientRules::default(),
         }
     }
 
@@ -118,6 +123,8 @@ pub struct Shared {
     pub lmtp: bool,
     /// The shortest wait for the client.
     pub idle_timeout: Option<Duration>,
+    /// Recipients refused as unknown or greylisted.
+    pub rules: RecipientRules,
     /// Counters.
     pub stats: Stats,
 }
@@ -200,6 +207,7 @@ impl Server {
             tls,
             lmtp: settings.lmtp,
             idle_timeout: settings.idle_timeout,
+            rules: settings.rules,
             stats: Stats::default(),
         });
         Ok(Server { listener, shared })

@@ -5,11 +5,12 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Instant, SystemTime};
 
-use smtpwire::reply::{EnhancedStatusCode, Reply, ReplyCode};
+use smtpwire::reply::{EnhancedStatusCode, ReplyCode};
 use smtpwire::server::{AbortReason, MessageRequest, Reject, ServerEvent, ServerSession};
 use smtpwire::Text;
 
 use super::maildir::TmpMessage;
+use super::rules::refusal;
 use super::trace::{Received, Via};
 use super::Shared;
 
@@ -105,10 +106,18 @@ impl Handler {
                 decide(session.accept(request));
             }
             ServerEvent::Rcpt(request) => {
-                if let Some(envelope) = &mut self.envelope {
-                    envelope.recipients.push(request.to().to_string());
+                let Some(envelope) = &mut self.envelope else {
+                    decide(session.reject(request, Reject::temporary()));
+                    return;
+                };
+                let recipient = request.to().to_string();
+                match self.shared.rules.check(&envelope.from, &recipient) {
+                    Some(refusal) => decide(session.reject(request, refusal)),
+                    None => {
+                        envelope.recipients.push(recipient);
+                        decide(session.accept(request));
+                    }
                 }
-                decide(session.accept(request));
             }
             ServerEvent::Data(request) => match self.open_copies().await {
                 Ok(()) => decide(session.accept(request)),
@@ -310,13 +319,6 @@ fn decide(result: Result<(), smtpwire::server::DecisionError>) {
     if let Err(error) = result {
         eprintln!("internal error: {error}");
     }
-}
-
-fn refusal(code: ReplyCode, enhanced: EnhancedStatusCode, text: &'static str) -> Reject {
-    Reply::with_enhanced(code, enhanced, Text::from_static(text))
-        .ok()
-        .and_then(|reply| Reject::new(reply).ok())
-        .unwrap_or_else(Reject::temporary)
 }
 
 /// RFC 4954 §6: 535 5.7.8.

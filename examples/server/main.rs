@@ -24,6 +24,7 @@ use std::time::Duration;
 use clap::Parser;
 use smtpwire::Text;
 
+use app::rules::RecipientRules;
 use app::{tls, users::Users, Server, Settings};
 
 /// Command-line flags.
@@ -85,6 +86,13 @@ struct Args {
     /// STARTTLS, print where it landed, and exit.
     #[arg(long)]
     demo: bool,
+    /// Refuse this recipient with 550 5.1.1 (no such user); repeat for more.
+    #[arg(long)]
+    unknown_recipient: Vec<String>,
+    /// Refuse this recipient with 451 4.7.1 the first time each sender
+    /// tries it, as greylisting does; repeat for more.
+    #[arg(long)]
+    greylist_recipient: Vec<String>,
     /// Worker threads; 1 runs every connection on one thread, which is the
     /// fastest on a machine whose other cores are busy with the load itself.
     /// Default: one per core.
@@ -138,6 +146,7 @@ async fn run(args: Args) -> std::io::Result<()> {
     settings.max_message_size = args.max_message_size;
     settings.max_recipients = args.max_recipients;
     settings.idle_timeout = args.timeout.map(Duration::from_secs);
+    settings.rules = RecipientRules::new(&args.unknown_recipient, &args.greylist_recipient);
     let identity = match (&args.tls_cert, &args.tls_key, args.no_tls) {
         (_, _, true) => None,
         (Some(cert), Some(key), false) => Some(tls::Identity::from_pem_files(cert, key)?),

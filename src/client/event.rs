@@ -101,6 +101,35 @@ pub enum ClientEvent {
     Error(ClientError),
 }
 
+impl ClientEvent {
+    /// The message this event is about; `None` for events of the session
+    /// (greeting, capabilities, AUTH, NOOP, errors), which concern every
+    /// message on the connection.
+    ///
+    /// ```
+    /// use smtpwire::client::ClientEvent;
+    /// use smtpwire::{Reply, ReplyCode, Text};
+    ///
+    /// let greeting = Reply::new(ReplyCode::SERVICE_READY, Text::from_static("ready"));
+    /// assert_eq!(ClientEvent::Greeting(greeting).transaction(), None);
+    /// ```
+    pub fn transaction(&self) -> Option<TransactionId> {
+        match self {
+            ClientEvent::RecipientAccepted { id, .. }
+            | ClientEvent::RecipientRejected { id, .. }
+            | ClientEvent::RecipientDelivery { id, .. }
+            | ClientEvent::MessageAccepted { id, .. }
+            | ClientEvent::TransactionFailed { id, .. }
+            | ClientEvent::ContentWanted(id) => Some(*id),
+            ClientEvent::Greeting(_)
+            | ClientEvent::Capabilities(_)
+            | ClientEvent::Authenticated(_)
+            | ClientEvent::NoopReply(_)
+            | ClientEvent::Error(_) => None,
+        }
+    }
+}
+
 /// Why a message was not delivered.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TransactionFailure {

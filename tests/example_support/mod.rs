@@ -32,6 +32,15 @@ impl TestServer {
     /// Starts a server with STARTTLS (self-signed) and a fresh Maildir;
     /// `configure` changes anything else.
     pub async fn start(configure: impl FnOnce(&mut Settings)) -> TestServer {
+        Self::start_at(SocketAddr::from(([127, 0, 0, 1], 0)), configure).await
+    }
+
+    /// [`start`](Self::start) on `address`: a server back on the port of
+    /// one stopped before.
+    pub async fn start_at(
+        address: SocketAddr,
+        configure: impl FnOnce(&mut Settings),
+    ) -> TestServer {
         static NEXT: AtomicUsize = AtomicUsize::new(0);
         let maildir = std::env::temp_dir().join(format!(
             "smtpwire-example-{}-{}",
@@ -45,9 +54,7 @@ impl TestServer {
         settings.tls = Some(identity);
         settings.idle_timeout = Some(Duration::from_secs(30));
         configure(&mut settings);
-        let server = Server::bind(SocketAddr::from(([127, 0, 0, 1], 0)), settings)
-            .await
-            .unwrap();
+        let server = Server::bind(address, settings).await.unwrap();
         let address = server.local_addr().unwrap();
         let shared = server.shared();
         let (stop, stopped) = oneshot::channel::<()>();

@@ -45,7 +45,13 @@ impl SessionClient {
     /// can send: greeting, EHLO, STARTTLS and AUTH as configured.
     pub async fn open_with(settings: &Settings) -> Self {
         let mut client = SessionClient {
-            connection: Connection::open(settings).await.unwrap(),
+            connection: Connection::open(
+                settings.server.as_str(),
+                settings.config.clone(),
+                settings.upgrade.clone(),
+            )
+            .await
+            .unwrap(),
             tracker: Tracker::default(),
             lmtp: settings.config.protocol == Protocol::Lmtp,
         };

@@ -1,0 +1,30 @@
+//! Sending to next hops, shared by the relay and the bulk sender: MX
+//! lookups or fixed routes, opportunistic STARTTLS, and one connection per
+//! destination carrying many messages.
+
+#[path = "../send/connection.rs"]
+pub mod connection;
+pub mod opportunistic;
+pub mod routes;
+#[allow(dead_code)]
+#[path = "../send/tls.rs"]
+pub mod tls;
+pub mod transfer;
+
+use std::hash::{BuildHasher, Hasher};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// Seconds since the Unix epoch: the clock `smtpwire::delivery` is given.
+pub fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |since| since.as_secs())
+}
+
+/// A fresh random seed for ordering MX hosts of equal preference (RFC 5321
+/// §5.1), from the standard library's per-process random hash keys.
+pub fn random_seed() -> u64 {
+    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+    hasher.write_u64(unix_now());
+    hasher.finish()
+}

@@ -1,0 +1,240 @@
+//! Where a domain's mail goes: its MX records from DNS, or hosts fixed on
+//! the command line (`--mx domain=host:port,…`), and the socket addresses
+//! of each host.
+
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+
+use hickory_resolver::TokioResolver;
+use smtpwire::delivery::{
+    domains_to_resolve, Hop, HopGroup, MxAnswer, MxAnswers, Plan, Planner, Routable,
+};
+use smtpwire::{AddressLiteral, Domain, Host};
+
+/// The SMTP port for relaying (RFC 5321 §4.5.4.2).
+pub const SMTP_PORT: u16 = 25;
+
+/// One host of a fixed route.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FixedHost {
+    /// A name or an IPv4 address.
+    pub host: String,
+    /// The port to connect to.
+    pub port: u16,
+}
+
+/// The hosts for one domain, best first, as `--mx` gives them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FixedRoute {
+    /// The recipient domain, lower-cased.
+    pub domain: String,
+    /// The hosts, tried in this order.
+    pub hosts: Vec<FixedHost>,
+}
+
+impl FixedRoute {
+    /// Parses `domain=host[:port],host[:port],…`; a host without a port
+    /// gets `default_port`.
+    pub fn parse(spec: &str, default_port: u16) -> Result<FixedRoute, String> {
+        let (domain, hosts) = spec
+            .split_once('=')
+            .ok_or_else(|| format!("{spec}: expected domain=host:port,…"))?;
+        Domain::parse(domain).map_err(|error| format!("{spec}: {domain}: {error}"))?;
+        let hosts = hosts
+            .split(',')
+            .map(|entry| {
+                let (host, port) = match entry.rsplit_once(':') {
+                    Some((host, port)) => {
+                        let port = port
+                            .parse()
+                            .map_err(|_| format!("{spec}: {entry}: bad port"))?;
+                        (host, port)
+                    }
+                    None => (entry, default_port),
+                };
+                // The host stands in an MX record, so it must be a name; a
+                // dotted quad is one syntactically.
+                Domain::parse(host).map_err(|error| {
+                    format!("{spec}: {host}: not a name or IPv4 address: {error}")
+                })?;
+                Ok(FixedHost {
+                    host: host.to_string(),
+                    port,
+                })
+            })
+            .collect::<Result<Vec<_>, String>>()?;
+        Ok(FixedRoute {
+            domain: domain.to_ascii_lowercase(),
+            hosts,
+        })
+    }
+
+    /// The hops, with preferences 10, 20, … in the order given. They go
+    /// to a delivery as they are, not through the MX rules: the same host
+    /// may well be listed twice with different ports.
+    fn hops(&self) -> Vec<Hop> {
+        self.hosts
+            .iter()
+            .zip(1u16..)
+            .filter_map(|(fixed, rank)| {
+                Some(Hop {
+                    host: Host::Domain(Domain::parse(&fixed.host).ok()?),
+                    preference: rank.saturating_mul(10),
+                })
+            })
+            .collect()
+    }
+
+    /// The host a hop of this route stands for.
+    fn host_for(&self, hop: &Hop) -> Option<&FixedHost> {
+        let rank = usize::from(hop.preference / 10);
+        self.hosts.get(rank.checked_sub(1)?)
+    }
+}
+
+/// MX and address lookups, with fixed routes taking precedence.
+pub struct Routes {
+    resolver: Option<TokioResolver>,
+    fixed: HashMap<String, FixedRoute>,
+    port: u16,
+}
+
+impl Routes {
+    /// Routes for `fixed` domains, DNS (the system's resolver
+    /// configuration) for the others, connecting to `port` on exchangers
+    /// found in DNS.
+    pub fn new(fixed: Vec<FixedRoute>, port: u16) -> Self {
+        let resolver = match TokioResolver::builder_tokio() {
+            Ok(builder) => Some(builder.build()),
+            Err(error) => {
+                eprintln!("warning: no DNS resolver ({error}): only --mx routes work");
+                None
+            }
+        };
+        Routes {
+            resolver,
+            fixed: fixed
+                .into_iter()
+                .map(|route| (route.domain.clone(), route))
+                .collect(),
+            port,
+        }
+    }
+
+    /// Where each recipient goes: fixed routes first, then `planner`
+    /// over the MX answers of the other domains.
+    pub async fn plan<R: Routable>(&self, recipients: Vec<R>, planner: &Planner) -> Plan<R> {
+        let mut fixed_groups: Vec<HopGroup<R>> = Vec::new();
+        let mut others = Vec::new();
+        for recipient in recipients {
+            let domain = match recipient.forward_path().mailbox().map(|m| m.host()) {
+                Some(Host::Domain(domain)) => domain,
+                _ => {
+                    others.push(recipient);
+                    continue;
+                }
+            };
+            let Some(route) = self.fixed.get(&domain.as_str().to_ascii_lowercase()) else {
+                others.push(recipient);
+                continue;
+            };
+            match fixed_groups
+                .iter_mut()
+                .find(|group| group.destinations.iter().any(|d| same_host(d, &domain)))
+            {
+                Some(group) => group.recipients.push(recipient),
+                None => fixed_groups.push(HopGroup {
+                    hops: route.hops(),
+                    destinations: vec![Host::Domain(domain)],
+                    recipients: vec![recipient],
+                }),
+            }
+        }
+        let mut answers = MxAnswers::new();
+        for domain in domains_to_resolve(&others) {
+            let answer = self.look_up_mx(&domain).await;
+            answers.insert(domain, answer);
+        }
+        let mut plan = planner.plan(others, &answers);
+        plan.groups.extend(fixed_groups);
+        plan
+    }
+
+    /// The addresses to try for `hop`, a next hop of `destination`, in
+    /// order.
+    pub async fn addresses(&self, destination: &Host, hop: &Hop) -> Vec<SocketAddr> {
+        let fixed = match destination {
+            Host::Domain(domain) => self
+                .fixed
+                .get(&domain.as_str().to_ascii_lowercase())
+                .and_then(|route| route.host_for(hop)),
+            Host::Literal(_) => None,
+        };
+        if let Some(fixed) = fixed {
+            return match tokio::net::lookup_host((fixed.host.as_str(), fixed.port)).await {
+                Ok(addresses) => addresses.collect(),
+                Err(error) => {
+                    eprintln!("{}: {error}", fixed.host);
+                    Vec::new()
+                }
+            };
+        }
+        match &hop.host {
+            Host::Literal(AddressLiteral::V4(ip)) => {
+                vec![SocketAddr::new(IpAddr::V4(*ip), self.port)]
+            }
+            Host::Literal(AddressLiteral::V6(ip)) => {
+                vec![SocketAddr::new(IpAddr::V6(*ip), self.port)]
+            }
+            Host::Literal(_) => Vec::new(),
+            Host::Domain(name) => self.look_up_addresses(name).await,
+        }
+    }
+
+    async fn look_up_mx(&self, domain: &Domain) -> MxAnswer {
+        let Some(resolver) = &self.resolver else {
+            return MxAnswer::LookupFailed;
+        };
+        // Fully qualified, so the resolver's search list is not applied.
+        let name = format!("{}.", domain.as_str());
+        match resolver.mx_lookup(name).await {
+            Ok(lookup) => {
+                let records: Vec<(u16, String)> = lookup
+                    .iter()
+                    .map(|mx| (mx.preference(), mx.exchange().to_utf8()))
+                    .collect();
+                MxAnswer::from_rdata(records.iter().map(|(pref, name)| (*pref, name.as_str())))
+                    .unwrap_or(MxAnswer::Records(Vec::new()))
+            }
+            Err(error) if error.is_nx_domain() => MxAnswer::NoSuchDomain,
+            Err(error) if error.is_no_records_found() => MxAnswer::NoRecords,
+            Err(error) => {
+                eprintln!("MX lookup for {domain} failed: {error}");
+                MxAnswer::LookupFailed
+            }
+        }
+    }
+
+    async fn look_up_addresses(&self, name: &Domain) -> Vec<SocketAddr> {
+        if let Ok(ip) = name.as_str().parse::<IpAddr>() {
+            return vec![SocketAddr::new(ip, self.port)];
+        }
+        let Some(resolver) = &self.resolver else {
+            return Vec::new();
+        };
+        match resolver.lookup_ip(format!("{}.", name.as_str())).await {
+            Ok(lookup) => lookup
+                .iter()
+                .map(|ip| SocketAddr::new(ip, self.port))
+                .collect(),
+            Err(error) => {
+                eprintln!("address lookup for {name} failed: {error}");
+                Vec::new()
+            }
+        }
+    }
+}
+
+fn same_host(host: &Host, domain: &Domain) -> bool {
+    matches!(host, Host::Domain(name) if name.eq_ignore_ascii_case(domain.as_str()))
+}

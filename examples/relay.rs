@@ -1,0 +1,152 @@
+//! A mail relay: receives mail with the example server into a queue
+//! directory, and delivers it to each recipient domain's mail exchangers
+//! with `smtpwire::client::ClientSession`, primary first, secondaries when
+//! it is down, retrying on a backoff schedule and bouncing what fails.
+//!
+//! ```sh
+//! cargo run --example relay                           # 127.0.0.1:2526, MX from DNS
+//! cargo run --example relay -- --mx example.net=127.0.0.1:2601,127.0.0.1:2602
+//! ```
+//!
+//! The client gets its 250 only once the message is fsynced in the queue;
+//! a restart, or a crash, loses nothing: the next run takes up every queued
+//! message where it was. Next hops for a domain come from `--mx` when given
+//! (in order, as preferences 10, 20, …), from its MX records otherwise
+//! (RFC 5321 §5.1, RFC 7505 null MX). One connection per destination
+//! carries all of its due messages, pipelined, with STARTTLS when the next
+//! hop offers it.
+//!
+//! The relay takes mail for any recipient from any client that reaches it:
+//! keep it on loopback or a trusted network.
+
+#[path = "relay/app.rs"]
+mod app;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::Parser;
+use smtpwire::delivery::Backoff;
+use smtpwire::Domain;
+
+use app::outbound::routes::{FixedRoute, SMTP_PORT};
+use app::server::tls::Identity;
+use app::{Relay, Settings};
+
+/// Command-line flags.
+#[derive(Parser, Debug)]
+#[command(about = "An SMTP relay with a queue directory and MX-based delivery")]
+struct Args {
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:2526")]
+    listen: SocketAddr,
+    /// This relay's name.
+    #[arg(long, default_value = "localhost")]
+    hostname: String,
+    /// The queue directory (created if missing).
+    #[arg(long, default_value = "./queue")]
+    queue: PathBuf,
+    /// `domain=host[:port],host[:port],…`: deliver the domain's mail to
+    /// these hosts, in this order, instead of its MX records; repeat for
+    /// more domains.
+    #[arg(long)]
+    mx: Vec<String>,
+    /// The port of mail exchangers found in DNS.
+    #[arg(long, default_value_t = SMTP_PORT)]
+    port: u16,
+    /// Seconds before the first retry of a deferred message.
+    #[arg(long, default_value_t = 30 * 60)]
+    retry_initial: u64,
+    /// How much each wait grows over the last.
+    #[arg(long, default_value_t = 2)]
+    retry_factor: u32,
+    /// The longest wait between retries, in seconds.
+    #[arg(long, default_value_t = 4 * 3600)]
+    retry_max: u64,
+    /// Seconds after the first attempt to give up and bounce.
+    #[arg(long, default_value_t = 5 * 86_400)]
+    give_up_after: u64,
+    /// Seconds between queue runs.
+    #[arg(long, default_value_t = 1.0)]
+    interval: f64,
+    /// Seconds a connect to a next hop may take.
+    #[arg(long, default_value_t = 30)]
+    connect_timeout: u64,
+    /// Most messages per outgoing connection.
+    #[arg(long, default_value_t = 100)]
+    per_connection: usize,
+    /// Never use STARTTLS to next hops (default: when offered).
+    #[arg(long)]
+    no_starttls_out: bool,
+    /// Turn STARTTLS off for clients (default: a self-signed certificate).
+    #[arg(long)]
+    no_tls: bool,
+    /// Largest message in octets.
+    #[arg(long)]
+    max_message_size: Option<u64>,
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let args = Args::parse();
+    let settings = match settings(&args) {
+        Ok(settings) => settings,
+        Err(error) => {
+            eprintln!("error: {error}");
+            return ExitCode::from(2);
+        }
+    };
+    let queue = settings.queue.display().to_string();
+    let relay = match Relay::bind(args.listen, settings).await {
+        Ok(relay) => relay,
+        Err(error) => {
+            eprintln!("error: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match relay.local_addr() {
+        Ok(address) => eprintln!("relay on {address}, queue in {queue}; Ctrl-C stops"),
+        Err(error) => eprintln!("error: {error}"),
+    }
+    relay
+        .run(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await;
+    ExitCode::SUCCESS
+}
+
+fn settings(args: &Args) -> Result<Settings, String> {
+    let hostname =
+        Domain::parse(&args.hostname).map_err(|e| format!("--hostname {}: {e}", args.hostname))?;
+    let routes = args
+        .mx
+        .iter()
+        .map(|spec| FixedRoute::parse(spec, args.port))
+        .collect::<Result<Vec<_>, _>>()?;
+    let tls = if args.no_tls {
+        None
+    } else {
+        Some(Identity::self_signed(&args.hostname).map_err(|e| e.to_string())?)
+    };
+    Ok(Settings {
+        hostname,
+        queue: args.queue.clone(),
+        routes,
+        port: args.port,
+        backoff: Backoff {
+            initial: Duration::from_secs(args.retry_initial),
+            factor: args.retry_factor,
+            max: Duration::from_secs(args.retry_max),
+            give_up_after: Duration::from_secs(args.give_up_after),
+        },
+        interval: Duration::from_secs_f64(args.interval.max(0.01)),
+        connect_timeout: Duration::from_secs(args.connect_timeout),
+        per_connection: args.per_connection,
+        starttls: !args.no_starttls_out,
+        tls,
+        max_message_size: args.max_message_size,
+    })
+}

@@ -1,0 +1,133 @@
+//! The relay, as a module that `relay.rs` and `tests/example_relay.rs`
+//! share: the example server receiving into a queue directory, and a queue
+//! runner delivering to next hops.
+
+pub mod bounce;
+#[allow(dead_code)]
+#[path = "../outbound/mod.rs"]
+pub mod outbound;
+pub mod queue;
+pub mod runner;
+#[allow(dead_code)]
+#[path = "../server/app.rs"]
+pub mod server;
+
+use std::future::Future;
+use std::io;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use smtpwire::client::{ClientConfig, StartTlsPolicy};
+use smtpwire::delivery::Backoff;
+use smtpwire::{Domain, Host, Text};
+
+use outbound::opportunistic::Opportunistic;
+use outbound::routes::{FixedRoute, Routes};
+use outbound::transfer::Transfer;
+use queue::Queue;
+use runner::Runner;
+use server::maildir::Maildir;
+use server::tls::Identity;
+
+/// How the relay runs; `relay.rs` fills it from the command line.
+pub struct Settings {
+    /// This relay's name: greeting, EHLO to next hops, trace fields,
+    /// bounces.
+    pub hostname: Domain,
+    /// The queue directory.
+    pub queue: PathBuf,
+    /// Domains routed to fixed hosts instead of their MX records.
+    pub routes: Vec<FixedRoute>,
+    /// The port of exchangers found in DNS.
+    pub port: u16,
+    /// The retry schedule.
+    pub backoff: Backoff,
+    /// The pause between queue runs.
+    pub interval: Duration,
+    /// How long a connect to a next hop may take.
+    pub connect_timeout: Duration,
+    /// Most messages per outgoing connection.
+    pub per_connection: usize,
+    /// STARTTLS to next hops that offer it.
+    pub starttls: bool,
+    /// STARTTLS for clients; `None` turns it off.
+    pub tls: Option<Identity>,
+    /// The largest message taken.
+    pub max_message_size: Option<u64>,
+}
+
+/// A bound relay, ready to run.
+pub struct Relay {
+    server: server::Server,
+    runner: Runner,
+}
+
+impl Relay {
+    /// Opens the queue and binds `address`.
+    pub async fn bind(address: SocketAddr, settings: Settings) -> io::Result<Relay> {
+        let queue = Queue::open(&settings.queue)?;
+        let hostname = settings.hostname.as_str().to_string();
+        let mut intake = server::Settings::new(Text::new(&hostname).map_err(io::Error::other)?);
+        intake.maildir = Some(queue.incoming());
+        intake.tls = settings.tls;
+        intake.max_message_size = settings.max_message_size;
+        let server = server::Server::bind(address, intake).await?;
+        let mut config = ClientConfig::new(settings.hostname.clone());
+        config.starttls = if settings.starttls {
+            StartTlsPolicy::Opportunistic
+        } else {
+            StartTlsPolicy::Never
+        };
+        let tls = match settings.starttls {
+            true => Some(Opportunistic::new()?),
+            false => None,
+        };
+        let transfer = Transfer {
+            routes: Routes::new(settings.routes, settings.port),
+            config,
+            tls,
+            connect_timeout: settings.connect_timeout,
+        };
+        let mut own_hosts = vec![Host::Domain(settings.hostname.clone())];
+        if let Ok(local) = server.local_addr() {
+            if let Ok(literal) = Host::parse(&server::trace::address_literal(local.ip())) {
+                own_hosts.push(literal);
+            }
+        }
+        let runner = Runner {
+            store: Maildir::create(&queue.incoming(), &hostname)?,
+            queue,
+            transfer: Arc::new(transfer),
+            backoff: settings.backoff,
+            hostname: settings.hostname,
+            own_hosts,
+            interval: settings.interval,
+            per_connection: settings.per_connection,
+        };
+        Ok(Relay { server, runner })
+    }
+
+    /// The address it listens on.
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.server.local_addr()
+    }
+
+    /// Receives and delivers until `shutdown` completes; then stops taking
+    /// mail, lets messages being received finish, and stops delivering.
+    /// Whatever was being delivered is tried again on the next start.
+    pub async fn run(self, shutdown: impl Future<Output = ()>) {
+        let _runner = AbortOnDrop(tokio::spawn(self.runner.run()));
+        self.server.run(shutdown).await;
+    }
+}
+
+/// Stops the queue runner with the relay, however the relay ends.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}

@@ -1,0 +1,301 @@
+//! The relay's queue directory.
+//!
+//! - `incoming/` is a Maildir the receiving server delivers into: each
+//!   message is fsynced and renamed into `incoming/new/` before the client
+//!   gets its 250, with the envelope in its first lines (`Return-Path:` and
+//!   one `X-Envelope-To:` per recipient) and the `Received:` field after.
+//! - `state/NAME` holds each message's delivery state: when it was first
+//!   tried, how many times, when next, and each recipient's standing. It is
+//!   replaced atomically (written aside, fsynced, renamed).
+//!
+//! A message is in the queue as long as its file is in `incoming/new/`; a
+//! state file is made for it at the first scan, so a crash between the two
+//! loses nothing.
+
+use std::fs;
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+
+use bytes::Bytes;
+use smtpwire::{ForwardPath, ReversePath};
+
+/// The fields the receiving server writes before the content.
+const RETURN_PATH: &str = "Return-Path: ";
+const ENVELOPE_TO: &str = "X-Envelope-To: ";
+
+/// Where a recipient stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Standing {
+    /// Still to deliver.
+    Pending,
+    /// A next hop took it.
+    Delivered,
+    /// Failed for good; the sender was told.
+    Failed,
+}
+
+impl Standing {
+    fn as_str(self) -> &'static str {
+        match self {
+            Standing::Pending => "pending",
+            Standing::Delivered => "delivered",
+            Standing::Failed => "failed",
+        }
+    }
+
+    fn parse(word: &str) -> Option<Self> {
+        match word {
+            "pending" => Some(Standing::Pending),
+            "delivered" => Some(Standing::Delivered),
+            "failed" => Some(Standing::Failed),
+            _ => None,
+        }
+    }
+}
+
+/// One queued message's envelope and delivery state.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Queued {
+    /// The file name in `incoming/new/` and `state/`.
+    pub name: String,
+    /// The reverse path.
+    pub from: ReversePath,
+    /// Each recipient and where it stands.
+    pub recipients: Vec<(ForwardPath, Standing)>,
+    /// When it was first tried, in Unix seconds.
+    pub first_attempt: u64,
+    /// Attempts so far.
+    pub attempts: u32,
+    /// When it is due next, in Unix seconds.
+    pub next_attempt: u64,
+}
+
+impl Queued {
+    /// The recipients still to deliver.
+    pub fn pending(&self) -> impl Iterator<Item = &ForwardPath> {
+        self.recipients
+            .iter()
+            .filter(|(_, standing)| *standing == Standing::Pending)
+            .map(|(path, _)| path)
+    }
+
+    fn render(&self) -> String {
+        let mut text = format!(
+            "from {}\nfirst {}\nattempts {}\nnext {}\n",
+            self.from, self.first_attempt, self.attempts, self.next_attempt
+        );
+        for (path, standing) in &self.recipients {
+            text.push_str(&format!("{} {path}\n", standing.as_str()));
+        }
+        text
+    }
+
+    fn parse(name: &str, text: &str) -> Option<Queued> {
+        let mut queued = Queued {
+            name: name.to_string(),
+            from: ReversePath::Null,
+            recipients: Vec::new(),
+            first_attempt: 0,
+            attempts: 0,
+            next_attempt: 0,
+        };
+        for line in text.lines() {
+            let (key, value) = line.split_once(' ')?;
+            match key {
+                "from" => queued.from = ReversePath::parse(value).ok()?,
+                "first" => queued.first_attempt = value.parse().ok()?,
+                "attempts" => queued.attempts = value.parse().ok()?,
+                "next" => queued.next_attempt = value.parse().ok()?,
+                standing => queued
+                    .recipients
+                    .push((ForwardPath::parse(value).ok()?, Standing::parse(standing)?)),
+            }
+        }
+        Some(queued)
+    }
+}
+
+/// The queue directory.
+#[derive(Debug, Clone)]
+pub struct Queue {
+    root: PathBuf,
+}
+
+impl Queue {
+    /// Opens `root`, creating `incoming/` and `state/` when missing.
+    pub fn open(root: &Path) -> io::Result<Queue> {
+        for sub in ["incoming/tmp", "incoming/new", "incoming/cur", "state"] {
+            fs::create_dir_all(root.join(sub))?;
+        }
+        Ok(Queue {
+            root: root.to_path_buf(),
+        })
+    }
+
+    /// The Maildir the receiving server delivers into.
+    pub fn incoming(&self) -> PathBuf {
+        self.root.join("incoming")
+    }
+
+    fn message_path(&self, name: &str) -> PathBuf {
+        self.incoming().join("new").join(name)
+    }
+
+    fn state_path(&self, name: &str) -> PathBuf {
+        self.root.join("state").join(name)
+    }
+
+    /// Every queued message, with a state made (due at `now`) for those new
+    /// since the last scan. A file that cannot be read is reported and
+    /// left for the next scan.
+    pub fn scan(&self, now: u64) -> io::Result<Vec<Queued>> {
+        let mut queued = Vec::new();
+        for entry in fs::read_dir(self.incoming().join("new"))? {
+            let name = entry?.file_name().to_string_lossy().into_owned();
+            match self.load_or_create(&name, now) {
+                Ok(message) => queued.push(message),
+                Err(error) => eprintln!("queue: {name}: {error}"),
+            }
+        }
+        queued.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(queued)
+    }
+
+    fn load_or_create(&self, name: &str, now: u64) -> io::Result<Queued> {
+        match fs::read_to_string(self.state_path(name)) {
+            Ok(text) => Queued::parse(name, &text).ok_or_else(|| invalid("unreadable state")),
+            Err(error) if error.kind() == io::ErrorKind::NotFound => {
+                let (from, recipients) = envelope_of(&fs::read(self.message_path(name))?)?;
+                let queued = Queued {
+                    name: name.to_string(),
+                    from,
+                    recipients: recipients
+                        .into_iter()
+                        .map(|path| (path, Standing::Pending))
+                        .collect(),
+                    first_attempt: now,
+                    attempts: 0,
+                    next_attempt: now,
+                };
+                self.save(&queued)?;
+                Ok(queued)
+            }
+            Err(error) => Err(error),
+        }
+    }
+
+    /// The content to relay: the stored message without the envelope
+    /// fields, which are the receiving server's and go no further.
+    pub fn content(&self, name: &str) -> io::Result<Bytes> {
+        let stored = fs::read(self.message_path(name))?;
+        let start = envelope_length(&stored);
+        Ok(Bytes::from(stored).slice(start..))
+    }
+
+    /// Replaces `queued`'s state: written aside, fsynced, renamed, and the
+    /// directory fsynced so that the rename survives a crash.
+    pub fn save(&self, queued: &Queued) -> io::Result<()> {
+        let target = self.state_path(&queued.name);
+        let aside = target.with_extension("new");
+        let mut file = fs::File::create(&aside)?;
+        file.write_all(queued.render().as_bytes())?;
+        file.sync_all()?;
+        fs::rename(&aside, &target)?;
+        fs::File::open(self.root.join("state"))?.sync_all()
+    }
+
+    /// Takes a message off the queue: its file first, so that a crash in
+    /// between leaves a state without a message, which the next scan skips.
+    pub fn remove(&self, name: &str) -> io::Result<()> {
+        fs::remove_file(self.message_path(name))?;
+        fs::remove_file(self.state_path(name))
+    }
+
+    /// State files whose message is gone, removed.
+    pub fn sweep(&self) -> io::Result<()> {
+        for entry in fs::read_dir(self.root.join("state"))? {
+            let path = entry?.path();
+            let name = path.file_name().map(|n| n.to_string_lossy().into_owned());
+            if let Some(name) = name {
+                if !self.message_path(&name).exists() {
+                    fs::remove_file(&path)?;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The envelope the receiving server wrote at the top of a message.
+fn envelope_of(stored: &[u8]) -> io::Result<(ReversePath, Vec<ForwardPath>)> {
+    let mut from = None;
+    let mut recipients = Vec::new();
+    for line in head_lines(stored) {
+        if let Some(path) = line.strip_prefix(RETURN_PATH) {
+            from = Some(ReversePath::parse(path).map_err(invalid)?);
+        } else if let Some(path) = line.strip_prefix(ENVELOPE_TO) {
+            recipients.push(ForwardPath::parse(path).map_err(invalid)?);
+        }
+    }
+    match from {
+        Some(from) if !recipients.is_empty() => Ok((from, recipients)),
+        _ => Err(invalid("no envelope")),
+    }
+}
+
+/// The octets of the envelope fields at the top.
+fn envelope_length(stored: &[u8]) -> usize {
+    head_lines(stored).map(|line| line.len() + 2).sum()
+}
+
+/// The leading `Return-Path:` and `X-Envelope-To:` lines, without CRLF.
+fn head_lines(stored: &[u8]) -> impl Iterator<Item = &str> {
+    stored.split(|&byte| byte == b'\n').map_while(|line| {
+        let line = std::str::from_utf8(line.strip_suffix(b"\r")?).ok()?;
+        (line.starts_with(RETURN_PATH) || line.starts_with(ENVELOPE_TO)).then_some(line)
+    })
+}
+
+fn invalid(error: impl ToString) -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidData, error.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_envelope_comes_off_and_the_rest_stays() {
+        let stored = b"Return-Path: <a@example.org>\r\n\
+                       X-Envelope-To: <b@example.net>\r\n\
+                       X-Envelope-To: <c@example.net>\r\n\
+                       Received: from x\r\n\r\nbody\r\n";
+        let (from, to) = envelope_of(stored).unwrap();
+        assert_eq!(from.to_string(), "<a@example.org>");
+        assert_eq!(to.len(), 2);
+        let rest = &stored[envelope_length(stored)..];
+        assert_eq!(rest, b"Received: from x\r\n\r\nbody\r\n");
+    }
+
+    #[test]
+    fn state_round_trips() {
+        let queued = Queued {
+            name: "1.M2P3Q4.host".into(),
+            from: ReversePath::Null,
+            recipients: vec![
+                (
+                    ForwardPath::parse("<b@example.net>").unwrap(),
+                    Standing::Pending,
+                ),
+                (
+                    ForwardPath::parse("<c@example.net>").unwrap(),
+                    Standing::Delivered,
+                ),
+            ],
+            first_attempt: 10,
+            attempts: 2,
+            next_attempt: 70,
+        };
+        assert_eq!(Queued::parse(&queued.name, &queued.render()), Some(queued));
+    }
+}

@@ -1,0 +1,287 @@
+//! The relay example over real loopback TCP: mail accepted by the relay
+//! reaches the example servers its `--mx` routes name, primary first,
+//! secondary when the primary is down, and nothing queued is lost when the
+//! relay dies and starts again.
+
+#[allow(dead_code)]
+#[path = "../examples/server/app.rs"]
+mod app;
+
+#[allow(dead_code)]
+#[path = "../examples/send/sender.rs"]
+mod sender;
+
+#[allow(dead_code, clippy::duplicate_mod)]
+#[path = "../examples/relay/app.rs"]
+mod relay;
+
+#[allow(dead_code)]
+mod example_support;
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use example_support::{content_of, HandClient, MailClient, TestServer};
+use relay::outbound::routes::FixedRoute;
+use relay::{Relay, Settings};
+use smtpwire::delivery::Backoff;
+use smtpwire::Domain;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+/// A relay running in this process.
+struct TestRelay {
+    address: SocketAddr,
+    stop: Option<oneshot::Sender<()>>,
+    task: JoinHandle<()>,
+}
+
+impl TestRelay {
+    /// Starts a relay on `queue` that retries every second.
+    async fn start(queue: &Path, routes: Vec<FixedRoute>) -> TestRelay {
+        let settings = Settings {
+            hostname: Domain::parse("relay.test").unwrap(),
+            queue: queue.to_path_buf(),
+            routes,
+            port: 25,
+            backoff: Backoff {
+                initial: Duration::from_secs(1),
+                factor: 1,
+                max: Duration::from_secs(1),
+                give_up_after: Duration::from_secs(3600),
+            },
+            interval: Duration::from_millis(100),
+            connect_timeout: Duration::from_secs(2),
+            per_connection: 100,
+            starttls: true,
+            tls: None,
+            max_message_size: None,
+        };
+        let relay = Relay::bind(SocketAddr::from(([127, 0, 0, 1], 0)), settings)
+            .await
+            .unwrap();
+        let address = relay.local_addr().unwrap();
+        let (stop, stopped) = oneshot::channel::<()>();
+        let task = tokio::spawn(relay.run(async {
+            let _ = stopped.await;
+        }));
+        TestRelay {
+            address,
+            stop: Some(stop),
+            task,
+        }
+    }
+
+    /// Ends the relay as a crash would: every task dropped where it is.
+    async fn crash(self) {
+        self.task.abort();
+        let _ = self.task.await;
+        drop(self.stop);
+    }
+
+    /// Sends one message through the relay; the relay's replies to its end.
+    async fn send(&self, from: &str, to: &str, content: &[u8]) -> Vec<u16> {
+        let unused = no_certificate();
+        let mut client = HandClient::connect(self.address, &unused, false).await;
+        let codes = client.send(from, &[to], content).await;
+        client.quit().await;
+        codes
+    }
+}
+
+/// `HandClient::connect` wants a certificate even without TLS.
+fn no_certificate() -> rustls::pki_types::CertificateDer<'static> {
+    rustls::pki_types::CertificateDer::from(Vec::new())
+}
+
+/// A fresh queue directory, removed when dropped.
+struct QueueDir(PathBuf);
+
+impl QueueDir {
+    fn new(tag: &str) -> QueueDir {
+        let path =
+            std::env::temp_dir().join(format!("smtpwire-relay-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&path);
+        QueueDir(path)
+    }
+
+    /// Messages waiting in the queue.
+    fn waiting(&self) -> usize {
+        std::fs::read_dir(self.0.join("incoming/new"))
+            .map(|entries| entries.count())
+            .unwrap_or(0)
+    }
+}
+
+impl Drop for QueueDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn route(domain: &str, hosts: &[SocketAddr]) -> FixedRoute {
+    let hosts: Vec<String> = hosts.iter().map(ToString::to_string).collect();
+    FixedRoute::parse(&format!("{domain}={}", hosts.join(",")), 25).unwrap()
+}
+
+/// Polls `condition` for up to fifteen seconds.
+async fn wait_until(what: &str, condition: impl Fn() -> bool) {
+    for _ in 0..1500 {
+        if condition() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("{what}: not reached in time");
+}
+
+fn message(subject: &str) -> Vec<u8> {
+    format!("Subject: {subject}\r\n\r\nRelayed: {subject}.\r\n.leading dot\r\n").into_bytes()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn primary_down_secondary_takes_it_primary_back_takes_it_both_down_it_waits_through_a_crash()
+{
+    let mut primary = TestServer::start(|_| {}).await;
+    let mut secondary = TestServer::start(|_| {}).await;
+    let (primary_address, secondary_address) = (primary.address, secondary.address);
+    let queue = QueueDir::new("failover");
+    let routes = vec![route("example.net", &[primary_address, secondary_address])];
+    let relay = TestRelay::start(&queue.0, routes.clone()).await;
+
+    // The primary is down: the secondary gets the message.
+    primary.stop().await;
+    let first = message("while the primary is down");
+    let codes = relay
+        .send("alice@example.org", "bob@example.net", &first)
+        .await;
+    assert_eq!(codes, [250]);
+    wait_until("delivered to the secondary", || {
+        secondary.delivered().len() == 1
+    })
+    .await;
+    let stored = &secondary.delivered()[0];
+    assert_eq!(content_of(stored), &first[..]);
+    assert!(stored
+        .starts_with(b"Return-Path: <alice@example.org>\r\nX-Envelope-To: <bob@example.net>\r\n"));
+    // The relay's own trace field went along; its envelope fields did not.
+    assert_eq!(count(stored, b"Received: "), 2);
+    assert_eq!(count(stored, b"X-Envelope-To: "), 1);
+    // Opportunistic STARTTLS to the next hop.
+    assert!(String::from_utf8_lossy(stored).contains("with ESMTPS"));
+    wait_until("queue emptied", || queue.waiting() == 0).await;
+
+    // The primary is back: it gets the next message.
+    let primary = TestServer::start_at(primary_address, |_| {}).await;
+    let second = message("with the primary back");
+    let codes = relay
+        .send("alice@example.org", "bob@example.net", &second)
+        .await;
+    assert_eq!(codes, [250]);
+    wait_until("delivered to the primary", || {
+        primary.delivered().len() == 1
+    })
+    .await;
+    assert_eq!(content_of(&primary.delivered()[0]), &second[..]);
+    assert_eq!(secondary.delivered().len(), 1);
+
+    // Both down: the message waits in the queue, through retries and a
+    // crash of the relay.
+    let mut primary = primary;
+    primary.stop().await;
+    secondary.stop().await;
+    let third = message("while both are down");
+    let codes = relay
+        .send("alice@example.org", "bob@example.net", &third)
+        .await;
+    assert_eq!(codes, [250]);
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    assert_eq!(queue.waiting(), 1);
+    let state = std::fs::read_dir(queue.0.join("state"))
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap();
+    let state = std::fs::read_to_string(state.path()).unwrap();
+    assert!(state.contains("pending <bob@example.net>"), "{state}");
+    assert!(!state.contains("attempts 0"), "{state}");
+    relay.crash().await;
+    assert_eq!(queue.waiting(), 1);
+
+    // Restarted, with the secondary back: the message arrives there.
+    let relay = TestRelay::start(&queue.0, routes).await;
+    let secondary_again = TestServer::start_at(secondary_address, |_| {}).await;
+    wait_until("delivered after the restart", || {
+        secondary_again.delivered().len() == 1
+    })
+    .await;
+    assert_eq!(content_of(&secondary_again.delivered()[0]), &third[..]);
+    wait_until("queue emptied", || queue.waiting() == 0).await;
+    assert_eq!(std::fs::read_dir(queue.0.join("state")).unwrap().count(), 0);
+    relay.crash().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_recipient_is_bounced_to_the_sender_and_the_others_delivered() {
+    let destination = TestServer::start(|settings| {
+        settings.rules = app::rules::RecipientRules::new(&["nobody@example.net".to_string()], &[]);
+    })
+    .await;
+    let sender_domain = TestServer::start(|_| {}).await;
+    let queue = QueueDir::new("bounce");
+    let routes = vec![
+        route("example.net", &[destination.address]),
+        route("example.org", &[sender_domain.address]),
+    ];
+    let relay = TestRelay::start(&queue.0, routes).await;
+    let unused = no_certificate();
+    let mut client = HandClient::connect(relay.address, &unused, false).await;
+    let content = message("one known, one unknown");
+    let codes = client
+        .send(
+            "alice@example.org",
+            &["bob@example.net", "nobody@example.net"],
+            &content,
+        )
+        .await;
+    client.quit().await;
+    assert_eq!(codes, [250]);
+
+    wait_until("delivered to bob", || destination.delivered().len() == 1).await;
+    let delivered = &destination.delivered()[0];
+    assert_eq!(content_of(delivered), &content[..]);
+    assert_eq!(count(delivered, b"X-Envelope-To: <bob@example.net>"), 1);
+    assert_eq!(count(delivered, b"nobody"), 0);
+
+    wait_until("bounce delivered", || sender_domain.delivered().len() == 1).await;
+    let bounce = String::from_utf8(sender_domain.delivered()[0].clone()).unwrap();
+    assert!(
+        bounce.starts_with("Return-Path: <>\r\nX-Envelope-To: <alice@example.org>\r\n"),
+        "{bounce}"
+    );
+    for expected in [
+        "Content-Type: multipart/report; report-type=delivery-status;",
+        "Reporting-MTA: dns; relay.test",
+        "Final-Recipient: rfc822;nobody@example.net",
+        "Action: failed",
+        "Status: 5.1.1",
+        "Diagnostic-Code: smtp; 550 5.1.1 No such user here",
+        "Subject: one known, one unknown",
+    ] {
+        assert!(
+            bounce.contains(expected),
+            "{expected} missing from:\n{bounce}"
+        );
+    }
+    assert!(!bounce.contains("Final-Recipient: rfc822;bob@example.net"));
+    wait_until("queue emptied", || queue.waiting() == 0).await;
+    relay.crash().await;
+}
+
+fn count(haystack: &[u8], needle: &[u8]) -> usize {
+    haystack
+        .windows(needle.len())
+        .filter(|window| *window == needle)
+        .count()
+}

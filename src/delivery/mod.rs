@@ -9,6 +9,8 @@
 //!   caller-configured [`Backoff`].
 //! - [`DeliveryStatus`]: the `message/delivery-status` part of a bounce or
 //!   delay notice (RFC 3464).
+//! - [`Warmup`] and [`SendLog`]: daily and hourly caps that grow as a new
+//!   sending address builds its reputation.
 //!
 //! The caller keeps DNS, the clock and the randomness: answers, times (in
 //! seconds on its own clock) and a seed are passed in.
@@ -22,9 +24,11 @@ mod plan;
 mod shuffle;
 #[cfg(test)]
 mod tests;
+mod warmup;
 
 pub use backoff::{Backoff, Retry};
 pub use dsn::{Action, DeliveryStatus, RecipientReport};
 pub use mx::{Hop, MxAnswer, MxRecord, RouteError};
 pub use outcome::{AttemptRecord, Delivery, Fate, RecipientState, Settled, Settlement};
 pub use plan::{domains_to_resolve, HopGroup, MxAnswers, Plan, Planner, Routable, Unroutable};
+pub use warmup::{SendLog, Warmup};

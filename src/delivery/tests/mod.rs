@@ -1,6 +1,7 @@
 mod dsn;
 mod outcome;
 mod plan;
+mod warmup;
 
 use alloc::string::ToString;
 use alloc::vec::Vec;

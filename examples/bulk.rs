@@ -1,0 +1,49 @@
+//! A bulk sender: one message template to a CSV recipient list, as a
+//! newsletter or notification run does, built on
+//! `smtpwire::client::ClientSession` and `smtpwire::delivery`.
+//!
+//! ```sh
+//! cargo run --example bulk -- --list list.csv --template message.eml \
+//!     --from news@example.org --unsubscribe-url 'https://example.org/u?e={{email}}' \
+//!     --warmup-daily 200 --warmup-hourly 50 --results results.csv
+//! ```
+//!
+//! - The list needs an `email` column; every column can be used in the
+//!   template and the unsubscribe address as `{{column}}`.
+//! - Each recipient gets its own copy, with `List-Unsubscribe` and
+//!   `List-Unsubscribe-Post: List-Unsubscribe=One-Click` (RFC 8058), a
+//!   Message-ID and a Date.
+//! - Recipients are grouped by destination (MX records, or `--mx` routes);
+//!   each connection carries up to `--per-connection` transactions,
+//!   pipelined, with STARTTLS when offered.
+//! - A warm-up schedule caps what a new sending address sends per day and
+//!   per hour, growing by `--warmup-growth` percent a day; the counts are
+//!   kept in `--warmup-state` between runs.
+//! - The results file has one row per recipient: `remove` is `yes` for
+//!   those refused for good, which should come off the list. Recipients
+//!   refused for now are retried in the run (`--attempts`,
+//!   `--retry-after`); what is still deferred, or held by the warm-up cap,
+//!   is sent by the next run with the same results file.
+
+#[path = "bulk/app.rs"]
+mod app;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use app::cli::{run, Args};
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    match run(Args::parse()).await {
+        Ok(summary) => {
+            println!("{summary}");
+            ExitCode::SUCCESS
+        }
+        Err(error) => {
+            eprintln!("error: {error}");
+            ExitCode::from(2)
+        }
+    }
+}

@@ -1,0 +1,234 @@
+//! The bulk sender, as a module that `bulk.rs` and `tests/example_bulk.rs`
+//! share: one template to a recipient list, one message per recipient,
+//! grouped by destination with many pipelined transactions per connection,
+//! paced by a warm-up schedule, with per-recipient results.
+
+pub mod cli;
+pub mod ledger;
+pub mod list;
+#[allow(dead_code)]
+#[path = "../outbound/mod.rs"]
+pub mod outbound;
+pub mod progress;
+pub mod results;
+pub mod template;
+#[allow(dead_code, clippy::duplicate_mod)]
+#[path = "../server/trace.rs"]
+mod trace;
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use smtpwire::delivery::{Backoff, Delivery, Fate, Planner, Routable, Settled, Warmup};
+use smtpwire::{ForwardPath, Host, ReversePath};
+use tokio::sync::Semaphore;
+use tokio::task::JoinSet;
+
+use ledger::Ledger;
+use list::Row;
+use outbound::transfer::{Outgoing, Transfer};
+use outbound::{random_seed, unix_now};
+use progress::Progress;
+use results::{Outcome, Status};
+use template::Template;
+
+/// One recipient on its way: its row and its tries so far.
+#[derive(Debug, Clone)]
+struct Addressee {
+    row: usize,
+    path: ForwardPath,
+    attempts: u32,
+}
+
+impl Routable for Addressee {
+    fn forward_path(&self) -> &ForwardPath {
+        &self.path
+    }
+}
+
+/// A send to a list.
+pub struct Campaign {
+    /// The reverse path, where bounces go.
+    pub from: ReversePath,
+    /// The recipients.
+    pub rows: Vec<Row>,
+    /// The message.
+    pub template: Arc<Template>,
+    /// How to reach next hops.
+    pub transfer: Arc<Transfer>,
+    /// Names this host is known by (MX records pointing here are skipped).
+    pub own_hosts: Vec<Host>,
+    /// Most messages per connection.
+    pub per_connection: usize,
+    /// Destinations sent to at once.
+    pub connections: usize,
+    /// Tries per recipient in this run.
+    pub attempts: u32,
+    /// The wait before trying a deferred recipient again.
+    pub retry_after: Duration,
+    /// The warm-up schedule and its log, if the address is warming up.
+    pub warmup: Option<(Warmup, Ledger)>,
+}
+
+impl Campaign {
+    /// Sends to every row in `todo` (indices into `rows`), returning one
+    /// outcome per row: delivered, failed (to be removed from the list),
+    /// deferred (still refused for now after every try) or held (past the
+    /// warm-up cap, for a later run).
+    pub async fn run(mut self, todo: Vec<usize>) -> Vec<(usize, Outcome)> {
+        let mut outcomes = Vec::new();
+        let mut waiting: VecDeque<(Instant, Addressee)> = VecDeque::new();
+        for row in todo {
+            let email = &self.rows[row].email;
+            match ForwardPath::parse(&format!("<{email}>")) {
+                Ok(path) => waiting.push_back((
+                    Instant::now(),
+                    Addressee {
+                        row,
+                        path,
+                        attempts: 0,
+                    },
+                )),
+                Err(error) => outcomes.push((row, Outcome::invalid(&error.to_string()))),
+            }
+        }
+        let mut progress = Progress::new(waiting.len() + outcomes.len());
+        progress.advance(outcomes.len());
+        let template = self.template.clone();
+        let mut number = 0;
+        while let Some(&(first_due, _)) = waiting.front() {
+            let allowance = self.allowance();
+            if allowance == 0 {
+                for (_, held) in waiting.drain(..) {
+                    outcomes.push((held.row, Outcome::held(held.attempts)));
+                }
+                break;
+            }
+            let now = Instant::now();
+            if first_due > now {
+                tokio::time::sleep(first_due - now).await;
+                continue;
+            }
+            let mut batch = Vec::new();
+            while batch.len() < allowance {
+                match waiting.front() {
+                    Some((due, _)) if *due <= Instant::now() => {
+                        if let Some((_, addressee)) = waiting.pop_front() {
+                            batch.push(addressee);
+                        }
+                    }
+                    _ => break,
+                }
+            }
+            self.count_sent(batch.len());
+            for settled in self.send(batch, &template, &mut number).await {
+                let mut addressee = settled.recipient.clone();
+                addressee.attempts += 1;
+                match settled.fate {
+                    Fate::Delayed { .. } if addressee.attempts < self.attempts => {
+                        waiting.push_back((Instant::now() + self.retry_after, addressee));
+                        continue;
+                    }
+                    fate => {
+                        let status = match fate {
+                            Fate::Delivered => Status::Delivered,
+                            Fate::Failed => Status::Failed,
+                            Fate::Delayed { .. } => Status::Deferred,
+                        };
+                        outcomes.push((
+                            addressee.row,
+                            Outcome::of(status, addressee.attempts, &settled.attempts),
+                        ));
+                        progress.advance(1);
+                    }
+                }
+            }
+            // Retries go after what was never tried, in due order.
+            waiting.make_contiguous().sort_by_key(|(due, _)| *due);
+        }
+        progress.finish();
+        outcomes.sort_by_key(|(row, _)| *row);
+        outcomes
+    }
+
+    /// Messages the warm-up allows now; without one, no limit.
+    fn allowance(&self) -> usize {
+        match &self.warmup {
+            Some((schedule, ledger)) => {
+                let left = ledger.log.allowance(schedule, unix_now());
+                usize::try_from(left).unwrap_or(usize::MAX)
+            }
+            None => usize::MAX,
+        }
+    }
+
+    fn count_sent(&mut self, count: usize) {
+        if let Some((_, ledger)) = &mut self.warmup {
+            ledger.log.record(unix_now(), count as u64);
+            if let Err(error) = ledger.save() {
+                eprintln!("warm-up log: {error}");
+            }
+        }
+    }
+
+    /// One try for each of `batch`: grouped by destination, one message
+    /// each, many per connection.
+    async fn send(
+        &self,
+        batch: Vec<Addressee>,
+        template: &Arc<Template>,
+        number: &mut usize,
+    ) -> Vec<Settled<Addressee>> {
+        // Only this run's own count of tries decides on retries.
+        let once = Backoff {
+            initial: self.retry_after,
+            factor: 1,
+            max: self.retry_after,
+            give_up_after: Duration::from_secs(u64::MAX / 4),
+        };
+        let now = unix_now();
+        let planner = Planner::new(self.own_hosts.clone(), random_seed());
+        let plan = self.transfer.routes.plan(batch, &planner).await;
+        let mut settled = Delivery::for_unroutable(plan.unroutable)
+            .settle(&once, 1, now, now)
+            .recipients;
+        let limit = Arc::new(Semaphore::new(self.connections.max(1)));
+        let date = trace::rfc5322_date(SystemTime::now());
+        let mut tasks = JoinSet::new();
+        for group in plan.groups {
+            let Some(destination) = group.destinations.first().cloned() else {
+                continue;
+            };
+            let mut messages: Vec<Outgoing<Addressee>> = Vec::new();
+            for addressee in group.recipients {
+                *number += 1;
+                let content =
+                    template.render(&self.rows[addressee.row], *number, SystemTime::now(), &date);
+                messages.push(Outgoing {
+                    delivery: Delivery::new(group.hops.clone(), vec![addressee]),
+                    from: self.from.clone(),
+                    content: content.into(),
+                });
+            }
+            let transfer = self.transfer.clone();
+            let limit = limit.clone();
+            let per_connection = self.per_connection.max(1);
+            tasks.spawn(async move {
+                let _permit = limit.acquire_owned().await;
+                for chunk in messages.chunks_mut(per_connection) {
+                    transfer.run(&destination, chunk).await;
+                }
+                messages
+            });
+        }
+        while let Some(done) = tasks.join_next().await {
+            let Ok(messages) = done else { continue };
+            for message in messages {
+                let settlement = message.delivery.settle(&once, 1, now, unix_now());
+                settled.extend(settlement.recipients);
+            }
+        }
+        settled
+    }
+}

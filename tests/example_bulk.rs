@@ -1,0 +1,218 @@
+//! The bulk example, run from its command line against the example server
+//! over loopback: unknown recipients are marked for removal, greylisted ones
+//! are delivered on retry, and the warm-up cap holds back what it must
+//! until a later day.
+
+#[allow(dead_code)]
+#[path = "../examples/server/app.rs"]
+mod app;
+
+#[allow(dead_code)]
+#[path = "../examples/send/sender.rs"]
+mod sender;
+
+#[allow(dead_code, clippy::duplicate_mod)]
+#[path = "../examples/bulk/app.rs"]
+mod bulk;
+
+#[allow(dead_code)]
+mod example_support;
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+
+use app::rules::RecipientRules;
+use bulk::cli::{run, Args};
+use clap::Parser;
+use example_support::TestServer;
+
+/// A scratch directory with a list and a template, removed when dropped.
+struct Run {
+    dir: PathBuf,
+}
+
+impl Run {
+    fn new(tag: &str, emails: &[&str]) -> Run {
+        let dir = std::env::temp_dir().join(format!("smtpwire-bulk-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let mut list = String::from("name,email\n");
+        for (number, email) in emails.iter().enumerate() {
+            list.push_str(&format!("\"Reader, no. {number}\",{email}\n"));
+        }
+        std::fs::write(dir.join("list.csv"), list).unwrap();
+        std::fs::write(
+            dir.join("template.eml"),
+            "From: News <news@example.org>\nTo: {{email}}\nSubject: Hello {{name}}\n\n\
+             Dear {{name}},\n.this line starts with a dot\n",
+        )
+        .unwrap();
+        Run { dir }
+    }
+
+    /// Runs the sender with `extra` flags; returns its summary.
+    async fn send(&self, server: &TestServer, extra: &[&str]) -> String {
+        let path = |name: &str| self.dir.join(name).display().to_string();
+        let mx = format!("example.net={}", server.address);
+        let mut command = vec![
+            "bulk".to_string(),
+            format!("--list={}", path("list.csv")),
+            format!("--template={}", path("template.eml")),
+            format!("--results={}", path("results.csv")),
+            "--from=bounces@example.org".to_string(),
+            "--unsubscribe-url=https://example.org/unsubscribe?who={{email}}".to_string(),
+            format!("--mx={mx}"),
+            "--retry-after=0.3".to_string(),
+            "--attempts=3".to_string(),
+        ];
+        command.extend(extra.iter().map(ToString::to_string));
+        run(Args::try_parse_from(command).unwrap()).await.unwrap()
+    }
+
+    /// The results file: each address's fields by column name.
+    fn results(&self) -> HashMap<String, HashMap<String, String>> {
+        let text = std::fs::read_to_string(self.dir.join("results.csv")).unwrap();
+        let mut lines = text.lines();
+        let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+        lines
+            .map(|line| {
+                let fields: HashMap<String, String> = header
+                    .iter()
+                    .map(ToString::to_string)
+                    .zip(line.splitn(header.len(), ',').map(ToString::to_string))
+                    .collect();
+                (fields["email"].clone(), fields)
+            })
+            .collect()
+    }
+}
+
+impl Drop for Run {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unknown_recipients_are_marked_for_removal_and_greylisted_ones_arrive_on_retry() {
+    let unknown = ["gone@example.net", "never@example.net"];
+    let greylisted = ["slow@example.net", "careful@example.net"];
+    let good = ["ann@example.net", "bob@example.net", "cy@example.net"];
+    let server = TestServer::start(|settings| {
+        settings.rules =
+            RecipientRules::new(&unknown.map(String::from), &greylisted.map(String::from));
+    })
+    .await;
+    let emails: Vec<&str> = good
+        .iter()
+        .chain(&unknown)
+        .chain(&greylisted)
+        .copied()
+        .collect();
+    let run = Run::new("rules", &emails);
+    let summary = run.send(&server, &[]).await;
+    assert!(summary.starts_with("5 delivered, 2 failed"), "{summary}");
+
+    let results = run.results();
+    assert_eq!(results.len(), 7);
+    for email in good {
+        let row = &results[email];
+        assert_eq!(
+            (row["status"].as_str(), row["attempts"].as_str()),
+            ("delivered", "1")
+        );
+        assert_eq!(row["remove"], "no");
+    }
+    for email in unknown {
+        let row = &results[email];
+        assert_eq!(row["status"], "failed", "{row:?}");
+        assert_eq!(
+            (row["code"].as_str(), row["enhanced"].as_str()),
+            ("550", "5.1.1")
+        );
+        assert_eq!(row["remove"], "yes");
+    }
+    for email in greylisted {
+        let row = &results[email];
+        assert_eq!(row["status"], "delivered", "{row:?}");
+        assert_eq!(row["attempts"], "2");
+        assert_eq!(row["remove"], "no");
+    }
+
+    // One copy per delivered recipient, each its own, with RFC 8058's
+    // one-click fields.
+    let delivered = server.delivered();
+    assert_eq!(delivered.len(), 5);
+    for email in good.iter().chain(&greylisted) {
+        let copy = delivered
+            .iter()
+            .map(|stored| String::from_utf8_lossy(stored).into_owned())
+            .find(|text| text.contains(&format!("X-Envelope-To: <{email}>\r\n")))
+            .unwrap_or_else(|| panic!("no copy for {email}"));
+        let encoded = email.replace('@', "%40");
+        assert!(copy.contains(&format!(
+            "List-Unsubscribe: <https://example.org/unsubscribe?who={encoded}>\r\n"
+        )));
+        assert!(copy.contains("List-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n"));
+        assert!(copy.contains(&format!("To: {email}\r\n")));
+        assert!(copy.contains("Subject: Hello Reader, no. "));
+        assert!(copy.contains("\r\n\r\nDear Reader, no. "));
+        assert!(
+            copy.ends_with(",\r\n.this line starts with a dot\r\n"),
+            "{copy}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_warm_up_cap_holds_back_the_rest_until_a_later_day() {
+    let server = TestServer::start(|_| {}).await;
+    let emails: Vec<String> = (0..7).map(|n| format!("reader{n}@example.net")).collect();
+    let emails: Vec<&str> = emails.iter().map(String::as_str).collect();
+    let run = Run::new("warmup", &emails);
+    let warmup = ["--warmup-daily", "4", "--warmup-hourly", "3"];
+
+    // Day one: three this hour, the hourly cap.
+    let summary = run.send(&server, &warmup).await;
+    assert!(summary.starts_with("3 delivered, 0 failed"), "{summary}");
+    assert!(summary.contains("4 held by the warm-up cap"), "{summary}");
+    assert_eq!(server.delivered().len(), 3);
+    let results = run.results();
+    let held: Vec<&String> = results
+        .values()
+        .filter(|row| row["status"] == "held")
+        .map(|row| &row["email"])
+        .collect();
+    assert_eq!(held.len(), 4);
+
+    // Again in the same hour: nothing more may go.
+    let summary = run.send(&server, &warmup).await;
+    assert!(summary.starts_with("0 delivered"), "{summary}");
+    assert!(
+        summary.contains("4 held by the warm-up cap; 3 already done before"),
+        "{summary}"
+    );
+    assert_eq!(server.delivered().len(), 3);
+
+    // As if a day had passed since: day two's caps are 8 and 6.
+    let state_path = run.dir.join("results.csv.warmup");
+    let state = std::fs::read_to_string(&state_path).unwrap();
+    let yesterday: String = state
+        .lines()
+        .map(|line| match line.split_once(' ') {
+            Some((key @ ("first_day" | "day"), value)) => {
+                format!("{key} {}\n", value.parse::<u64>().unwrap() - 1)
+            }
+            Some(("hour", value)) => format!("hour {}\n", value.parse::<u64>().unwrap() - 24),
+            _ => format!("{line}\n"),
+        })
+        .collect();
+    std::fs::write(&state_path, yesterday).unwrap();
+    let summary = run.send(&server, &warmup).await;
+    assert!(summary.starts_with("4 delivered"), "{summary}");
+    assert_eq!(server.delivered().len(), 7);
+    assert!(run
+        .results()
+        .values()
+        .all(|row| row["status"] == "delivered"));
+}

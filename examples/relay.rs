@@ -4,7 +4,7 @@
 //! it is down, retrying on a backoff schedule and bouncing what fails.
 //!
 //! ```sh
-//! cargo run --example relay                           # 127.0.0.1:2526, MX from DNS
+//! cargo run --example relay                           # 127.0.0.1:2527, MX from DNS
 //! cargo run --example relay -- --mx example.net=127.0.0.1:2601,127.0.0.1:2602
 //! ```
 //!
@@ -40,7 +40,7 @@ use app::{Relay, Settings};
 #[command(about = "An SMTP relay with a queue directory and MX-based delivery")]
 struct Args {
     /// Address to listen on.
-    #[arg(long, default_value = "127.0.0.1:2526")]
+    #[arg(long, default_value = "127.0.0.1:2527")]
     listen: SocketAddr,
     /// This relay's name.
     #[arg(long, default_value = "localhost")]

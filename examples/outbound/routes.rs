@@ -238,3 +238,38 @@ impl Routes {
 fn same_host(host: &Host, domain: &Domain) -> bool {
     matches!(host, Host::Domain(name) if name.eq_ignore_ascii_case(domain.as_str()))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fixed_routes_parse_in_order_with_default_ports() {
+        let route = FixedRoute::parse("Example.NET=127.0.0.1:2601,mx2.example.net", 25).unwrap();
+        assert_eq!(route.domain, "example.net");
+        let hosts: Vec<(&str, u16)> = route
+            .hosts
+            .iter()
+            .map(|h| (h.host.as_str(), h.port))
+            .collect();
+        assert_eq!(hosts, [("127.0.0.1", 2601), ("mx2.example.net", 25)]);
+        let hops = route.hops();
+        assert_eq!(
+            hops.iter().map(|hop| hop.preference).collect::<Vec<_>>(),
+            [10, 20]
+        );
+        assert_eq!(route.host_for(&hops[1]), Some(&route.hosts[1]));
+    }
+
+    #[test]
+    fn fixed_routes_refuse_what_is_not_a_route() {
+        for bad in [
+            "example.net",
+            "example.net=",
+            "=mx.example.net",
+            "example.net=mx:port",
+        ] {
+            assert!(FixedRoute::parse(bad, 25).is_err(), "{bad}");
+        }
+    }
+}

@@ -77,6 +77,9 @@ struct Args {
     /// Most messages per outgoing connection.
     #[arg(long, default_value_t = 100)]
     per_connection: usize,
+    /// Destinations delivered to at once.
+    #[arg(long, default_value_t = 16)]
+    connections: usize,
     /// Never use STARTTLS to next hops (default: when offered).
     #[arg(long)]
     no_starttls_out: bool,
@@ -145,6 +148,7 @@ fn settings(args: &Args) -> Result<Settings, String> {
         interval: Duration::from_secs_f64(args.interval.max(0.01)),
         connect_timeout: Duration::from_secs(args.connect_timeout),
         per_connection: args.per_connection,
+        connections: args.connections,
         starttls: !args.no_starttls_out,
         tls,
         max_message_size: args.max_message_size,

@@ -54,6 +54,7 @@ impl TestRelay {
             interval: Duration::from_millis(100),
             connect_timeout: Duration::from_secs(2),
             per_connection: 100,
+            connections: 4,
             starttls: true,
             tls: None,
             max_message_size: None,

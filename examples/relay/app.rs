@@ -50,6 +50,8 @@ pub struct Settings {
     pub connect_timeout: Duration,
     /// Most messages per outgoing connection.
     pub per_connection: usize,
+    /// Destinations delivered to at once.
+    pub connections: usize,
     /// STARTTLS to next hops that offer it.
     pub starttls: bool,
     /// STARTTLS for clients; `None` turns it off.
@@ -105,6 +107,7 @@ impl Relay {
             own_hosts,
             interval: settings.interval,
             per_connection: settings.per_connection,
+            connections: settings.connections,
         };
         Ok(Relay { server, runner })
     }

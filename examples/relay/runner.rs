@@ -11,6 +11,7 @@ use std::time::{Duration, SystemTime};
 use bytes::Bytes;
 use smtpwire::delivery::{Backoff, Delivery, Fate, Planner, RecipientReport, Settled};
 use smtpwire::{Domain, ForwardPath, Host, Text};
+use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
 use super::bounce;
@@ -22,6 +23,10 @@ use super::server::trace::rfc5322_date;
 
 /// A destination's messages, each with the index of its queue entry.
 type Batch = Vec<(usize, Outgoing<ForwardPath>)>;
+
+/// Most messages read into memory for one round; the rest wait for the
+/// next.
+const MAX_PER_ROUND: usize = 1000;
 
 /// Delivers what is queued.
 pub struct Runner {
@@ -42,6 +47,8 @@ pub struct Runner {
     pub interval: Duration,
     /// Most messages per connection.
     pub per_connection: usize,
+    /// Destinations delivered to at once.
+    pub connections: usize,
 }
 
 impl Runner {
@@ -69,7 +76,7 @@ impl Runner {
                 self.queue.remove(&queued.name)?;
                 continue;
             }
-            if queued.next_attempt > now {
+            if queued.next_attempt > now || due.len() >= MAX_PER_ROUND {
                 continue;
             }
             match self.queue.content(&queued.name) {
@@ -85,11 +92,14 @@ impl Runner {
         }
         let mut settled: Vec<Vec<Settled<ForwardPath>>> = vec![Vec::new(); due.len()];
         let batches = self.plan(&due, &contents, now, &mut settled).await;
+        let limit = Arc::new(Semaphore::new(self.connections.max(1)));
         let mut tasks = JoinSet::new();
         for (destination, batch) in batches.into_values() {
             let transfer = self.transfer.clone();
             let per_connection = self.per_connection.max(1);
+            let limit = limit.clone();
             tasks.spawn(async move {
+                let _permit = limit.acquire_owned().await;
                 let (indices, mut outgoing): (Vec<usize>, Vec<_>) = batch.into_iter().unzip();
                 for chunk in outgoing.chunks_mut(per_connection) {
                     transfer.run(&destination, chunk).await;

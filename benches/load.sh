@@ -4,7 +4,12 @@
 # same machine in the same run; prints messages/s for both, the ratio
 # ours/smtp-sink per row, and both servers' peak resident memory.
 #
-#   bash benches/load.sh                  LOAD_MESSAGES=5000 by default
+#   bash benches/load.sh                  LOAD_MESSAGES=5000, LOAD_REPEAT=5 by default
+#
+# Each row runs LOAD_REPEAT times, ours and smtp-sink taking turns to go
+# first, and shows the median rate of each: one run of a few seconds on a
+# shared 2-core machine is within noise of a tie. The CPU columns are each
+# server's own CPU time (user + system) per 1,000 messages over all runs.
 #   LOAD_SENDER='CMD' bash benches/load.sh
 #       adds a row timing CMD (run with bash -c; $SINK_PORT and $COUNT are
 #       exported) against smtp-sink beside smtp-source sending the same count.
@@ -14,6 +19,7 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 source "$root/interop/lib.sh"
 
 messages=${LOAD_MESSAGES:-5000}
+repeat=${LOAD_REPEAT:-5}
 work=$(mktemp -d "${TMPDIR:-/tmp}/smtpwire-load.XXXXXX")
 trap 'stop_all; rm -rf "$work"' EXIT
 trap 'exit 130' INT TERM
@@ -50,21 +56,54 @@ ratio() { # A B
     awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'
 }
 
-printf '%-44s %10s %10s %7s\n' "row (smtp-source, $messages msgs)" "ours m/s" "sink m/s" "ratio"
+median() { # VALUES...: the middle one (the upper middle for an even count)
+    printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { print v[int(NR / 2) + 1] }'
+}
 
-# row LABEL COUNT SMTP-SOURCE-ARGS...: the same smtp-source run against both.
+cpu_ticks() { # PID: user + system time so far, in clock ticks
+    awk '{ print $14 + $15 }' "/proc/$1/stat"
+}
+
+cpu_ms_per_k() { # TICKS COUNT: milliseconds of CPU per 1,000 messages
+    awk -v t="$1" -v n="$2" -v hz="$(getconf CLK_TCK)" 'BEGIN { printf "%.0f", t * 1000 / hz / n * 1000 }'
+}
+
+printf '%-44s %9s %9s %6s %9s %9s\n' "row (smtp-source, $messages msgs, median of $repeat)" \
+    "ours m/s" "sink m/s" "ratio" "ours cpu" "sink cpu"
+
+# one_run PORT COUNT SMTP-SOURCE-ARGS...: prints the rate of one run.
+one_run() {
+    local port=$1 count=$2
+    shift 2
+    rate "$count" "$(elapsed smtp-source -M load.test -f from@example.org -t to@example.org \
+        -m "$count" "$@" "127.0.0.1:$port")"
+}
+
+# row LABEL COUNT SMTP-SOURCE-ARGS...: the same smtp-source runs against both.
 row() {
     local label=$1 count=$2
     shift 2
-    local ours sink
-    ours=$(elapsed smtp-source -M load.test -f from@example.org -t to@example.org -m "$count" "$@" \
-        "127.0.0.1:${PORT[ours]}")
-    sink=$(elapsed smtp-source -M load.test -f from@example.org -t to@example.org -m "$count" "$@" \
-        "127.0.0.1:$SINK_PORT")
-    local ours_rate sink_rate
-    ours_rate=$(rate "$count" "$ours")
-    sink_rate=$(rate "$count" "$sink")
-    printf '%-44s %10s %10s %7s\n' "$label" "$ours_rate" "$sink_rate" "$(ratio "$ours_rate" "$sink_rate")"
+    local ours_rates=() sink_rates=() i
+    local ours_cpu sink_cpu
+    ours_cpu=$(cpu_ticks "${PID[ours]}")
+    sink_cpu=$(cpu_ticks "$sink_pid")
+    for i in $(seq "$repeat"); do
+        if ((i % 2)); then
+            ours_rates+=("$(one_run "${PORT[ours]}" "$count" "$@")")
+            sink_rates+=("$(one_run "$SINK_PORT" "$count" "$@")")
+        else
+            sink_rates+=("$(one_run "$SINK_PORT" "$count" "$@")")
+            ours_rates+=("$(one_run "${PORT[ours]}" "$count" "$@")")
+        fi
+    done
+    ours_cpu=$(($(cpu_ticks "${PID[ours]}") - ours_cpu))
+    sink_cpu=$(($(cpu_ticks "$sink_pid") - sink_cpu))
+    local ours_rate sink_rate total=$((count * repeat))
+    ours_rate=$(median "${ours_rates[@]}")
+    sink_rate=$(median "${sink_rates[@]}")
+    printf '%-44s %9s %9s %6s %7sms %7sms\n' "$label" "$ours_rate" "$sink_rate" \
+        "$(ratio "$ours_rate" "$sink_rate")" "$(cpu_ms_per_k "$ours_cpu" "$total")" \
+        "$(cpu_ms_per_k "$sink_cpu" "$total")"
 }
 
 # compare_senders LABEL COUNT COMMAND: COMMAND (bash -c, with SINK_PORT and
@@ -72,14 +111,15 @@ row() {
 # smtp-sink; the ratio is COMMAND's rate over smtp-source's.
 compare_senders() {
     local label=$1 count=$2 command=$3
-    local theirs ours
-    theirs=$(elapsed smtp-source -M load.test -s 20 -l 4096 -f from@example.org -t to@example.org \
-        -m "$count" "127.0.0.1:$SINK_PORT")
-    ours=$(SINK_PORT=$SINK_PORT COUNT=$count elapsed bash -c "$command")
+    local theirs=() ours=() i
+    for i in $(seq "$repeat"); do
+        theirs+=("$(one_run "$SINK_PORT" "$count" -s 20 -l 4096)")
+        ours+=("$(rate "$count" "$(SINK_PORT=$SINK_PORT COUNT=$count elapsed bash -c "$command")")")
+    done
     local ours_rate theirs_rate
-    ours_rate=$(rate "$count" "$ours")
-    theirs_rate=$(rate "$count" "$theirs")
-    printf '%-44s %10s %10s %7s\n' "$label" "$ours_rate" "$theirs_rate" "$(ratio "$ours_rate" "$theirs_rate")"
+    ours_rate=$(median "${ours[@]}")
+    theirs_rate=$(median "${theirs[@]}")
+    printf '%-44s %9s %9s %6s\n' "$label" "$ours_rate" "$theirs_rate" "$(ratio "$ours_rate" "$theirs_rate")"
 }
 
 row "(a) 1 msg/connection, 20 sessions, 4 KiB" "$messages" -s 20 -l 4096
@@ -87,7 +127,7 @@ row "(b) many msgs/connection (-d), 20 sessions" "$messages" -d -s 20 -l 4096
 row "(c) 50 recipients/msg, 20 sessions" "$((messages / 5))" -r 50 -s 20 -l 4096
 if [[ -n ${LOAD_SENDER:-} ]]; then
     echo
-    printf '%-44s %10s %10s %7s\n' "sender row (to smtp-sink)" "cmd m/s" "source m/s" "ratio"
+    printf '%-44s %9s %9s %6s\n' "sender row (to smtp-sink)" "cmd m/s" "src m/s" "ratio"
     export SINK_PORT
     compare_senders "LOAD_SENDER vs smtp-source, 20 sessions" "$messages" "$LOAD_SENDER"
 fi

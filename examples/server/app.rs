@@ -263,5 +263,6 @@ impl Server {
             eprintln!("shutting down: waiting for {open} connection(s)");
         }
         let _ = all_done.recv().await;
+        txlog::flush();
     }
 }

@@ -100,7 +100,10 @@ pub async fn serve(
                 handler.tls_established();
             }
             Output::Closed => {
-                if !broken && flush(&mut io, &mut output, wait_limit).await {
+                // TLS ends with close_notify (RFC 8446 §6.1); plain TCP sends
+                // its FIN when the socket is dropped, without a system call
+                // of its own.
+                if !broken && flush(&mut io, &mut output, wait_limit).await && handler.is_tls() {
                     let _ = io.shutdown().await;
                 }
                 break;

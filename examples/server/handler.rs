@@ -56,6 +56,11 @@ impl Handler {
         self.envelope.is_some()
     }
 
+    /// Whether the transport is TLS.
+    pub fn is_tls(&self) -> bool {
+        self.tls
+    }
+
     /// The transport became TLS: as the session does (RFC 3207 §4.2), forget
     /// what the client said before.
     pub fn tls_established(&mut self) {
@@ -294,12 +299,27 @@ impl Handler {
 
     /// One line per transaction on stderr.
     fn log(&self, from: &str, recipients: &[String], size: u64, outcome: &str, started: Instant) {
-        super::txlog::write(format!(
+        super::txlog::write(format_args!(
             "{} from={from} to={} size={size} outcome={outcome} elapsed={:.1}ms",
             self.client,
-            recipients.join(","),
+            Joined(recipients),
             started.elapsed().as_secs_f64() * 1000.0,
         ));
+    }
+}
+
+/// Addresses separated by commas, written without a joined copy.
+struct Joined<'a>(&'a [String]);
+
+impl std::fmt::Display for Joined<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        for (index, address) in self.0.iter().enumerate() {
+            if index > 0 {
+                f.write_str(",")?;
+            }
+            f.write_str(address)?;
+        }
+        Ok(())
     }
 }
 

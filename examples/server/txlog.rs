@@ -1,32 +1,68 @@
 //! The one line per transaction, written to stderr by one thread in batches:
-//! a busy server then makes one write for many messages instead of one each.
-//! Lines queued in the instant before the process exits may not be written.
+//! a busy server then makes one write for many messages instead of one each,
+//! and no connection ever waits for the terminal or wakes a thread per
+//! message. Lines reach stderr within [`INTERVAL`], or sooner once
+//! [`BATCH`] bytes are waiting.
 
+use std::fmt;
 use std::io::Write;
-use std::sync::mpsc::{channel, Sender};
-use std::sync::OnceLock;
+use std::sync::{Condvar, Mutex, MutexGuard, OnceLock};
+use std::time::Duration;
 
-static LINES: OnceLock<Sender<String>> = OnceLock::new();
+/// The longest a line waits.
+const INTERVAL: Duration = Duration::from_millis(100);
 
-/// Queues `line` for stderr.
-pub fn write(line: String) {
-    let sender = LINES.get_or_init(|| {
-        let (sender, receiver) = channel::<String>();
-        std::thread::spawn(move || {
-            let mut batch = String::new();
-            while let Ok(first) = receiver.recv() {
-                batch.push_str(&first);
-                batch.push('\n');
-                // Everything already queued goes out with it.
-                while let Ok(more) = receiver.try_recv() {
-                    batch.push_str(&more);
-                    batch.push('\n');
-                }
+/// Waiting bytes that wake the writer at once.
+const BATCH: usize = 32 * 1024;
+
+struct Log {
+    pending: Mutex<String>,
+    full: Condvar,
+}
+
+static LOG: OnceLock<&'static Log> = OnceLock::new();
+
+fn log() -> &'static Log {
+    LOG.get_or_init(|| {
+        let log: &'static Log = Box::leak(Box::new(Log {
+            pending: Mutex::new(String::new()),
+            full: Condvar::new(),
+        }));
+        std::thread::spawn(move || loop {
+            let pending = lock(&log.pending);
+            let (mut pending, _) = log
+                .full
+                .wait_timeout_while(pending, INTERVAL, |pending| pending.len() < BATCH)
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            let batch = std::mem::take(&mut *pending);
+            drop(pending);
+            if !batch.is_empty() {
                 let _ = std::io::stderr().write_all(batch.as_bytes());
-                batch.clear();
             }
         });
-        sender
-    });
-    let _ = sender.send(line);
+        log
+    })
+}
+
+fn lock(pending: &Mutex<String>) -> MutexGuard<'_, String> {
+    pending
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// Queues one line for stderr.
+pub fn write(line: fmt::Arguments<'_>) {
+    let log = log();
+    let mut pending = lock(&log.pending);
+    let _ = fmt::Write::write_fmt(&mut *pending, line);
+    pending.push('\n');
+    if pending.len() >= BATCH {
+        log.full.notify_one();
+    }
+}
+
+/// Writes what is waiting now: for a server that is about to exit.
+pub fn flush() {
+    let batch = std::mem::take(&mut *lock(&log().pending));
+    let _ = std::io::stderr().write_all(batch.as_bytes());
 }

@@ -8,9 +8,11 @@
 //!   tried, how many times, when next, and each recipient's standing. It is
 //!   replaced atomically (written aside, fsynced, renamed).
 //!
-//! A message is in the queue as long as its file is in `incoming/new/`; a
-//! state file is made for it at the first scan, so a crash between the two
-//! loses nothing.
+//! A message is in the queue as long as its file is in `incoming/new/`. Its
+//! state file is first written after its first delivery attempt, and only
+//! if something is left to deliver: most messages never need one, and a
+//! crash before it is written means the message is simply tried again as
+//! new.
 
 use std::fs;
 use std::io::{self, Write};
@@ -145,8 +147,8 @@ impl Queue {
         self.root.join("state").join(name)
     }
 
-    /// Every queued message, with a state made (due at `now`) for those new
-    /// since the last scan. A file that cannot be read is reported and
+    /// Every queued message, with a state made (due at `now`, not yet
+    /// written) for those not tried yet. A file that cannot be read is reported and
     /// left for the next scan.
     pub fn scan(&self, now: u64) -> io::Result<Vec<Queued>> {
         let mut queued = Vec::new();
@@ -166,7 +168,7 @@ impl Queue {
             Ok(text) => Queued::parse(name, &text).ok_or_else(|| invalid("unreadable state")),
             Err(error) if error.kind() == io::ErrorKind::NotFound => {
                 let (from, recipients) = envelope_of(&fs::read(self.message_path(name))?)?;
-                let queued = Queued {
+                Ok(Queued {
                     name: name.to_string(),
                     from,
                     recipients: recipients
@@ -176,9 +178,7 @@ impl Queue {
                     first_attempt: now,
                     attempts: 0,
                     next_attempt: now,
-                };
-                self.save(&queued)?;
-                Ok(queued)
+                })
             }
             Err(error) => Err(error),
         }
@@ -205,10 +205,14 @@ impl Queue {
     }
 
     /// Takes a message off the queue: its file first, so that a crash in
-    /// between leaves a state without a message, which the next scan skips.
+    /// between leaves a state without a message, which the next sweep
+    /// removes.
     pub fn remove(&self, name: &str) -> io::Result<()> {
         fs::remove_file(self.message_path(name))?;
-        fs::remove_file(self.state_path(name))
+        match fs::remove_file(self.state_path(name)) {
+            Err(error) if error.kind() == io::ErrorKind::NotFound => Ok(()),
+            done => done,
+        }
     }
 
     /// State files whose message is gone, removed.

@@ -280,6 +280,50 @@ async fn a_refused_recipient_is_bounced_to_the_sender_and_the_others_delivered()
     relay.crash().await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_destination_that_never_answers_holds_up_only_its_own_mail() {
+    // Takes connections and never says a word: the client waits for a
+    // greeting for minutes.
+    let silent = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let silent_address = silent.local_addr().unwrap();
+    let _holder = tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((stream, _)) = silent.accept().await {
+            held.push(stream);
+        }
+    });
+    let answering = TestServer::start(|_| {}).await;
+    let queue = QueueDir::new("stuck");
+    let routes = vec![
+        route("stuck.example", &[silent_address]),
+        route("example.net", &[answering.address]),
+    ];
+    let relay = TestRelay::start(&queue.0, routes).await;
+    let stuck = message("to the silent host");
+    assert_eq!(
+        relay
+            .send("alice@example.org", "carol@stuck.example", &stuck)
+            .await,
+        [250]
+    );
+    // Give the silent destination's delivery time to start and hang.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let fine = message("to the answering host");
+    assert_eq!(
+        relay
+            .send("alice@example.org", "bob@example.net", &fine)
+            .await,
+        [250]
+    );
+    wait_until("delivered past the stuck destination", || {
+        answering.delivered().len() == 1
+    })
+    .await;
+    assert_eq!(content_of(&answering.delivered()[0]), &fine[..]);
+    assert_eq!(queue.waiting(), 1);
+    relay.crash().await;
+}
+
 fn count(haystack: &[u8], needle: &[u8]) -> usize {
     haystack
         .windows(needle.len())

@@ -1,9 +1,9 @@
-//! The queue runner: in each round, every due message's pending recipients
-//! are grouped by destination, each destination gets one connection per
-//! host carrying all of its messages, and what happened is written back to
-//! the queue before the next round.
+//! The queue runner: due messages' pending recipients are grouped by
+//! destination, each destination gets one connection per host carrying all
+//! of its messages, and each message is written back to the queue once all
+//! of its destinations are done.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::io;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
@@ -12,7 +12,8 @@ use bytes::Bytes;
 use smtpwire::delivery::{Backoff, Delivery, Fate, Planner, RecipientReport, Settled};
 use smtpwire::{Domain, ForwardPath, Host, Text};
 use tokio::sync::Semaphore;
-use tokio::task::JoinSet;
+use tokio::task::{Id as TaskId, JoinSet};
+use tokio::time::MissedTickBehavior;
 
 use super::bounce;
 use super::outbound::transfer::{Outgoing, Transfer};
@@ -21,12 +22,12 @@ use super::queue::{Queue, Queued, Standing};
 use super::server::maildir::Maildir;
 use super::server::trace::rfc5322_date;
 
-/// A destination's messages, each with the index of its queue entry.
-type Batch = Vec<(usize, Outgoing<ForwardPath>)>;
+/// A destination's messages, each with its queue name.
+type Batch = Vec<(String, Outgoing<ForwardPath>)>;
 
-/// Most messages read into memory for one round; the rest wait for the
-/// next.
-const MAX_PER_ROUND: usize = 1000;
+/// Most messages out for delivery, and so in memory, at once; the rest wait
+/// for a later scan.
+const MAX_IN_FLIGHT: usize = 1000;
 
 /// Delivers what is queued.
 pub struct Runner {
@@ -43,7 +44,7 @@ pub struct Runner {
     /// Names and literals this relay is known by, so that an MX pointing
     /// back at it is not followed (RFC 5321 §5.1).
     pub own_hosts: Vec<Host>,
-    /// The pause between rounds.
+    /// The pause between queue scans.
     pub interval: Duration,
     /// Most messages per connection.
     pub per_connection: usize,
@@ -51,129 +52,192 @@ pub struct Runner {
     pub connections: usize,
 }
 
+/// A message out for delivery: its queue entry, its content, the
+/// destinations still being tried and what the finished ones came to.
+struct InFlight {
+    queued: Queued,
+    content: Bytes,
+    outstanding: usize,
+    settled: Vec<Settled<ForwardPath>>,
+}
+
+/// What a destination's task hands back: each message's name and delivery.
+type Finished = Vec<(String, Delivery<ForwardPath>)>;
+
 impl Runner {
-    /// Runs rounds for ever.
+    /// Delivers for ever: every `interval` the queue is scanned and each
+    /// due message not already out is sent on its way; a message is written
+    /// back as soon as all of its destinations are done, so a slow
+    /// destination holds up only its own messages.
     pub async fn run(self) {
         if let Err(error) = self.queue.sweep() {
             eprintln!("queue: {error}");
         }
+        let mut in_flight: HashMap<String, InFlight> = HashMap::new();
+        let mut tasks: JoinSet<Finished> = JoinSet::new();
+        // Which messages each task carries, for a task that fails.
+        let mut carried: HashMap<TaskId, Vec<String>> = HashMap::new();
+        let limit = Arc::new(Semaphore::new(self.connections.max(1)));
+        let mut tick = tokio::time::interval(self.interval);
+        tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
         loop {
-            if let Err(error) = self.round().await {
-                eprintln!("queue: {error}");
+            tokio::select! {
+                _ = tick.tick() => {
+                    if let Err(error) = self
+                        .start_due(&mut in_flight, &mut tasks, &mut carried, &limit)
+                        .await
+                    {
+                        eprintln!("queue: {error}");
+                    }
+                }
+                Some(done) = tasks.join_next_with_id() => {
+                    let (id, finished) = match done {
+                        Ok((id, finished)) => (id, finished),
+                        Err(error) => {
+                            eprintln!("queue: a delivery task failed: {error}");
+                            (error.id(), Vec::new())
+                        }
+                    };
+                    let names = carried.remove(&id).unwrap_or_default();
+                    if let Err(error) = self.finish(names, finished, &mut in_flight).await {
+                        eprintln!("queue: {error}");
+                    }
+                }
             }
-            tokio::time::sleep(self.interval).await;
         }
     }
 
-    /// One pass over the due messages.
-    pub async fn round(&self) -> io::Result<()> {
+    /// Sends the due messages that are not out yet, up to
+    /// [`MAX_IN_FLIGHT`] at a time: one task per destination.
+    async fn start_due(
+        &self,
+        in_flight: &mut HashMap<String, InFlight>,
+        tasks: &mut JoinSet<Finished>,
+        carried: &mut HashMap<TaskId, Vec<String>>,
+        limit: &Arc<Semaphore>,
+    ) -> io::Result<()> {
         let now = unix_now();
         let mut due = Vec::new();
-        let mut contents = Vec::new();
         for queued in self.queue.scan(now)? {
+            if in_flight.contains_key(&queued.name) {
+                continue;
+            }
             if queued.pending().next().is_none() {
                 // Settled before a crash kept it from being removed.
                 self.queue.remove(&queued.name)?;
                 continue;
             }
-            if queued.next_attempt > now || due.len() >= MAX_PER_ROUND {
+            if queued.next_attempt > now || in_flight.len() + due.len() >= MAX_IN_FLIGHT {
                 continue;
             }
             match self.queue.content(&queued.name) {
-                Ok(content) => {
-                    due.push(queued);
-                    contents.push(content);
-                }
+                Ok(content) => due.push((queued, content)),
                 Err(error) => eprintln!("queue: {}: {error}", queued.name),
             }
         }
-        if due.is_empty() {
-            return Ok(());
+        // One seed per scan: a destination's hosts come out in the same
+        // order for every message, so they can share connections.
+        let planner = Planner::new(self.own_hosts.clone(), random_seed());
+        let mut batches: BTreeMap<String, (Host, Batch)> = BTreeMap::new();
+        let mut ready = Vec::new();
+        for (queued, content) in due {
+            let pending = queued.pending().cloned().collect();
+            let plan = self.transfer.routes.plan(pending, &planner).await;
+            let mut message = InFlight {
+                settled: Delivery::for_unroutable(plan.unroutable)
+                    .settle(
+                        &self.backoff,
+                        queued.attempts + 1,
+                        queued.first_attempt,
+                        now,
+                    )
+                    .recipients,
+                outstanding: plan.groups.len(),
+                queued,
+                content,
+            };
+            for group in plan.groups {
+                let Some(destination) = group.destinations.first().cloned() else {
+                    message.outstanding -= 1;
+                    continue;
+                };
+                let key = destination.to_string().to_ascii_lowercase();
+                let outgoing = Outgoing {
+                    delivery: Delivery::for_group(group),
+                    from: message.queued.from.clone(),
+                    content: message.content.clone(),
+                };
+                batches
+                    .entry(key)
+                    .or_insert_with(|| (destination, Vec::new()))
+                    .1
+                    .push((message.queued.name.clone(), outgoing));
+            }
+            if message.outstanding == 0 {
+                ready.push(message);
+            } else {
+                in_flight.insert(message.queued.name.clone(), message);
+            }
         }
-        let mut settled: Vec<Vec<Settled<ForwardPath>>> = vec![Vec::new(); due.len()];
-        let batches = self.plan(&due, &contents, now, &mut settled).await;
-        let limit = Arc::new(Semaphore::new(self.connections.max(1)));
-        let mut tasks = JoinSet::new();
+        for message in ready {
+            self.record(message.queued, message.settled, &message.content)
+                .await?;
+        }
         for (destination, batch) in batches.into_values() {
+            let names = batch.iter().map(|(name, _)| name.clone()).collect();
             let transfer = self.transfer.clone();
             let per_connection = self.per_connection.max(1);
             let limit = limit.clone();
-            tasks.spawn(async move {
+            let task = tasks.spawn(async move {
                 let _permit = limit.acquire_owned().await;
-                let (indices, mut outgoing): (Vec<usize>, Vec<_>) = batch.into_iter().unzip();
+                let (names, mut outgoing): (Vec<String>, Vec<_>) = batch.into_iter().unzip();
                 for chunk in outgoing.chunks_mut(per_connection) {
                     transfer.run(&destination, chunk).await;
                 }
-                indices
+                names
                     .into_iter()
                     .zip(outgoing.into_iter().map(|message| message.delivery))
-                    .collect::<Vec<_>>()
+                    .collect()
             });
+            carried.insert(task.id(), names);
         }
-        while let Some(done) = tasks.join_next().await {
-            // A task that failed leaves its recipients pending, to be tried
-            // again in the next round.
-            let Ok(deliveries) = done else { continue };
-            for (index, delivery) in deliveries {
-                let queued = &due[index];
+        Ok(())
+    }
+
+    /// Takes a destination's results; each message whose destinations are
+    /// all done is written back. A message of a task that failed keeps its
+    /// recipients there pending.
+    async fn finish(
+        &self,
+        names: Vec<String>,
+        finished: Finished,
+        in_flight: &mut HashMap<String, InFlight>,
+    ) -> io::Result<()> {
+        for (name, delivery) in finished {
+            if let Some(message) = in_flight.get_mut(&name) {
+                let queued = &message.queued;
                 let settlement = delivery.settle(
                     &self.backoff,
                     queued.attempts + 1,
                     queued.first_attempt,
                     unix_now(),
                 );
-                settled[index].extend(settlement.recipients);
+                message.settled.extend(settlement.recipients);
             }
         }
-        for ((queued, settled), content) in due.into_iter().zip(settled).zip(contents) {
-            self.record(queued, settled, &content).await?;
+        for name in names {
+            let Some(message) = in_flight.get_mut(&name) else {
+                continue;
+            };
+            message.outstanding -= 1;
+            if message.outstanding == 0 {
+                if let Some(message) = in_flight.remove(&name) {
+                    self.record(message.queued, message.settled, &message.content)
+                        .await?;
+                }
+            }
         }
         Ok(())
-    }
-
-    /// Each due message's pending recipients by destination; recipients
-    /// with no route are settled at once.
-    async fn plan(
-        &self,
-        due: &[Queued],
-        contents: &[Bytes],
-        now: u64,
-        settled: &mut [Vec<Settled<ForwardPath>>],
-    ) -> BTreeMap<String, (Host, Batch)> {
-        // One seed per round: a destination's hosts come out in the same
-        // order for every message, so they can share connections.
-        let planner = Planner::new(self.own_hosts.clone(), random_seed());
-        let mut batches: BTreeMap<String, (Host, Batch)> = BTreeMap::new();
-        for (index, queued) in due.iter().enumerate() {
-            let pending = queued.pending().cloned().collect();
-            let plan = self.transfer.routes.plan(pending, &planner).await;
-            if !plan.unroutable.is_empty() {
-                let settlement = Delivery::for_unroutable(plan.unroutable).settle(
-                    &self.backoff,
-                    queued.attempts + 1,
-                    queued.first_attempt,
-                    now,
-                );
-                settled[index].extend(settlement.recipients);
-            }
-            for group in plan.groups {
-                let Some(destination) = group.destinations.first().cloned() else {
-                    continue;
-                };
-                let key = destination.to_string().to_ascii_lowercase();
-                let outgoing = Outgoing {
-                    delivery: Delivery::for_group(group),
-                    from: queued.from.clone(),
-                    content: contents[index].clone(),
-                };
-                batches
-                    .entry(key)
-                    .or_insert_with(|| (destination, Vec::new()))
-                    .1
-                    .push((index, outgoing));
-            }
-        }
-        batches
     }
 
     /// Writes back what became of a message's recipients: the delivered and

@@ -10,6 +10,7 @@
 # first, and shows the median rate of each: one run of a few seconds on a
 # shared 2-core machine is within noise of a tie. The CPU columns are each
 # server's own CPU time (user + system) per 1,000 messages over all runs.
+# LOAD_THREADS sets the example server's worker threads (1 by default).
 #   LOAD_SENDER='CMD' bash benches/load.sh
 #       adds a row timing CMD (run with bash -c; $SINK_PORT and $COUNT are
 #       exported) against smtp-sink beside smtp-source sending the same count.
@@ -28,7 +29,7 @@ install_peers
 build_server
 # One thread, as smtp-sink is one process: smtp-source needs the other core,
 # and a second worker would only fight it for that core.
-start_server ours --discard --no-tls --threads 1
+start_server ours --discard --no-tls --threads "${LOAD_THREADS:-1}"
 
 SINK_PORT=$(free_port)
 # Unprivileged, backlog 1000, counting to stdout.

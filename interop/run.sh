@@ -382,9 +382,79 @@ send_sink_pipelined_recipients() {
         --starttls never --count 200 --quiet
 }
 
+# Dovecot's LMTP server, a full delivery agent, stores into its users'
+# Maildirs (with CRLF line ends, so the check is byte for byte). It runs as
+# the dovecot user, which must be able to reach its directory.
+chmod o+x "$work"
+dovecot_dir="$work/dovecot"
+mkdir -p "$dovecot_dir/mail"
+chown dovecot:dovecot "$dovecot_dir/mail" || die "no dovecot user"
+dovecot_port=$(free_port)
+cat > "$dovecot_dir/dovecot.conf" << CONF
+base_dir = $dovecot_dir/run
+state_dir = $dovecot_dir/state
+log_path = $dovecot_dir/dovecot.log
+protocols = lmtp
+ssl = no
+listen = 127.0.0.1
+mail_location = maildir:$dovecot_dir/mail/%n
+mail_save_crlf = yes
+# The dovecot user's uid is a system one, below the default of 500.
+first_valid_uid = 1
+passdb {
+  driver = static
+  args = nopassword=y
+}
+userdb {
+  driver = static
+  args = uid=dovecot gid=dovecot home=$dovecot_dir/mail/%n
+}
+service lmtp {
+  inet_listener lmtp {
+    address = 127.0.0.1
+    port = $dovecot_port
+  }
+}
+CONF
+dovecot -F -c "$dovecot_dir/dovecot.conf" > "$dovecot_dir/stdout.log" 2>&1 &
+STARTED_PIDS+=("$!")
+wait_for_port "$dovecot_port" || die "dovecot did not start: $(cat "$dovecot_dir"/*.log)"
+
+dovecot_delivered() { # USER FILE: USER's one message, less Dovecot's trace fields, is FILE
+    python3 - "$dovecot_dir/mail/$1/new" "$2" << 'PY'
+import os, sys
+directory, expected = sys.argv[1], open(sys.argv[2], "rb").read()
+names = os.listdir(directory)
+assert len(names) == 1, f"{len(names)} messages in {directory}"
+stored = open(os.path.join(directory, names[0]), "rb").read()
+# Dovecot puts Return-Path, Delivered-To and a folded Received first.
+while stored.startswith((b"Return-Path:", b"Delivered-To:", b"Received:", b"\t", b" ")):
+    stored = stored[stored.index(b"\r\n") + 2:]
+assert stored == expected, f"content differs:\n{stored!r}\n{expected!r}"
+PY
+}
+
+send_dovecot_lmtp() {
+    rm -rf "${dovecot_dir:?}"/mail/*
+    timeout 60 "$SEND_BIN" --server "127.0.0.1:$dovecot_port" --lmtp --from "$FROM" \
+        --to bob@example.net --to carol@example.net --data "$msgs/dots.eml" \
+        --starttls never --quiet
+    dovecot_delivered bob "$msgs/dots.eml"
+    dovecot_delivered carol "$msgs/dots.eml"
+}
+
+send_dovecot_lmtp_8bit_bdat() {
+    rm -rf "${dovecot_dir:?}"/mail/*
+    timeout 60 "$SEND_BIN" --server "127.0.0.1:$dovecot_port" --lmtp --from "$FROM" \
+        --to dave@example.net --data "$msgs/eightbit.eml" --bdat --starttls never --quiet
+    dovecot_delivered dave "$msgs/eightbit.eml"
+}
+
 case_ send-to-aiosmtpd-plain send_aiosmtpd_plain
 case_ send-to-aiosmtpd-starttls-auth send_aiosmtpd_starttls_auth
 case_ send-to-smtp-sink-pipelined-50-recipients send_sink_pipelined_recipients
+case_ send-to-dovecot-lmtp send_dovecot_lmtp
+case_ send-to-dovecot-lmtp-8bit-bdat send_dovecot_lmtp_8bit_bdat
 
 # ---------------------------------------------------------------- clean shutdown
 # Every server stops on SIGINT with status 0 and logged no panic. Run in this

@@ -19,11 +19,12 @@
 //! - A warm-up schedule caps what a new sending address sends per day and
 //!   per hour, growing by `--warmup-growth` percent a day; the counts are
 //!   kept in `--warmup-state` between runs.
-//! - The results file has one row per recipient: `remove` is `yes` for
-//!   those refused for good, which should come off the list. Recipients
-//!   refused for now are retried in the run (`--attempts`,
-//!   `--retry-after`); what is still deferred, or held by the warm-up cap,
-//!   is sent by the next run with the same results file.
+//! - The results file gets a row per recipient as it settles: `remove` is
+//!   `yes` for dead addresses (no such mailbox or domain), which should
+//!   come off the list; other permanent refusals (policy, content) are
+//!   `rejected` and kept. Recipients refused for now are retried in the run
+//!   (`--attempts`, `--retry-after`); what is still deferred, or held by the
+//!   warm-up cap, is sent by the next run with the same results file.
 
 #[path = "bulk/app.rs"]
 mod app;

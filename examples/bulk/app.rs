@@ -17,6 +17,7 @@ pub mod template;
 mod trace;
 
 use std::collections::VecDeque;
+use std::io;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
@@ -30,7 +31,7 @@ use list::Row;
 use outbound::transfer::{Outgoing, Transfer};
 use outbound::{random_seed, unix_now};
 use progress::Progress;
-use results::{Outcome, Status};
+use results::{Outcome, Status, Writer};
 use template::Template;
 
 /// One recipient on its way: its row and its tries so far.
@@ -44,6 +45,20 @@ struct Addressee {
 impl Routable for Addressee {
     fn forward_path(&self) -> &ForwardPath {
         &self.path
+    }
+}
+
+/// The outcomes so far, each written to the results file as it comes.
+struct Outcomes<'a> {
+    all: Vec<(usize, Outcome)>,
+    results: &'a mut Writer,
+}
+
+impl Outcomes<'_> {
+    fn push(&mut self, rows: &[Row], row: usize, outcome: Outcome) -> io::Result<()> {
+        self.results.record(&rows[row].email, &outcome)?;
+        self.all.push((row, outcome));
+        Ok(())
     }
 }
 
@@ -72,12 +87,20 @@ pub struct Campaign {
 }
 
 impl Campaign {
-    /// Sends to every row in `todo` (indices into `rows`), returning one
-    /// outcome per row: delivered, failed (to be removed from the list),
-    /// deferred (still refused for now after every try) or held (past the
-    /// warm-up cap, for a later run).
-    pub async fn run(mut self, todo: Vec<usize>) -> Vec<(usize, Outcome)> {
-        let mut outcomes = Vec::new();
+    /// Sends to every row in `todo` (indices into `rows`), appending one
+    /// outcome per row to `results` as it settles, and returning them all:
+    /// delivered, failed (to be removed from the list), rejected, deferred
+    /// (still refused for now after every try) or held (past the warm-up
+    /// cap, for a later run). Stops if the results cannot be written.
+    pub async fn run(
+        mut self,
+        todo: Vec<usize>,
+        results: &mut Writer,
+    ) -> io::Result<Vec<(usize, Outcome)>> {
+        let mut outcomes = Outcomes {
+            all: Vec::new(),
+            results,
+        };
         let mut waiting: VecDeque<(Instant, Addressee)> = VecDeque::new();
         for row in todo {
             let email = &self.rows[row].email;
@@ -90,18 +113,21 @@ impl Campaign {
                         attempts: 0,
                     },
                 )),
-                Err(error) => outcomes.push((row, Outcome::invalid(&error.to_string()))),
+                Err(error) => {
+                    let outcome = Outcome::invalid(&error.to_string());
+                    outcomes.push(&self.rows, row, outcome)?;
+                }
             }
         }
-        let mut progress = Progress::new(waiting.len() + outcomes.len());
-        progress.advance(outcomes.len());
+        let mut progress = Progress::new(waiting.len() + outcomes.all.len());
+        progress.advance(outcomes.all.len());
         let template = self.template.clone();
         let mut number = 0;
         while let Some(&(first_due, _)) = waiting.front() {
             let allowance = self.allowance();
             if allowance == 0 {
                 for (_, held) in waiting.drain(..) {
-                    outcomes.push((held.row, Outcome::held(held.attempts)));
+                    outcomes.push(&self.rows, held.row, Outcome::held(held.attempts))?;
                 }
                 break;
             }
@@ -136,10 +162,8 @@ impl Campaign {
                             Fate::Failed => Status::Failed,
                             Fate::Delayed { .. } => Status::Deferred,
                         };
-                        outcomes.push((
-                            addressee.row,
-                            Outcome::of(status, addressee.attempts, &settled.attempts),
-                        ));
+                        let outcome = Outcome::of(status, addressee.attempts, &settled.attempts);
+                        outcomes.push(&self.rows, addressee.row, outcome)?;
                         progress.advance(1);
                     }
                 }
@@ -148,8 +172,9 @@ impl Campaign {
             waiting.make_contiguous().sort_by_key(|(due, _)| *due);
         }
         progress.finish();
-        outcomes.sort_by_key(|(row, _)| *row);
-        outcomes
+        let mut all = outcomes.all;
+        all.sort_by_key(|(row, _)| *row);
+        Ok(all)
     }
 
     /// Messages the warm-up allows now; without one, no limit.
@@ -189,7 +214,8 @@ impl Campaign {
         };
         let now = unix_now();
         let planner = Planner::new(self.own_hosts.clone(), random_seed());
-        let plan = self.transfer.routes.plan(batch, &planner).await;
+        let answers = self.transfer.routes.answers(&batch).await;
+        let plan = self.transfer.routes.plan(batch, &planner, &answers);
         let mut settled = Delivery::for_unroutable(plan.unroutable)
             .settle(&once, 1, now, now)
             .recipients;

@@ -178,20 +178,24 @@ pub async fn run(args: Args) -> Result<String, String> {
         warmup,
     };
     let rows = campaign.rows.clone();
-    let outcomes = campaign.run(todo).await;
+    let mut writer = results::Writer::create(&args.results, &kept)
+        .map_err(|e| format!("{}: {e}", args.results.display()))?;
+    let outcomes = campaign
+        .run(todo, &mut writer)
+        .await
+        .map_err(|e| format!("{}: {e}", args.results.display()))?;
     let fresh: Vec<(&str, &results::Outcome)> = outcomes
         .iter()
         .map(|(row, outcome)| (rows[*row].email.as_str(), outcome))
         .collect();
-    results::write(&args.results, &kept, &fresh)
-        .map_err(|e| format!("{}: {e}", args.results.display()))?;
     let count = |status: Status| fresh.iter().filter(|(_, o)| o.status == status).count();
     Ok(format!(
-        "{} delivered, {} failed and {} invalid (marked for removal), {} deferred, \
-         {} held by the warm-up cap; {} already done before; results in {}",
+        "{} delivered, {} failed and {} invalid (marked for removal), {} rejected, \
+         {} deferred, {} held by the warm-up cap; {} already done before; results in {}",
         count(Status::Delivered),
         count(Status::Failed),
         count(Status::Invalid),
+        count(Status::Rejected),
         count(Status::Deferred),
         count(Status::Held),
         kept.len(),

@@ -1,14 +1,17 @@
 //! Per-recipient results, written as CSV: `email,status,code,enhanced,
-//! attempts,remove,detail`. `remove` is `yes` for addresses to take off
-//! the list: those refused for good, and those that are not addresses.
-//! A later run reads the file back and sends only to rows whose status is
-//! not final (deferred or held).
+//! attempts,remove,detail`, a row appended as each recipient settles, so
+//! that a run cut short keeps what it did. `remove` is `yes` for addresses
+//! to take off the list: mailboxes and domains that do not exist (or no
+//! longer take mail), and what is not an address. A later run reads the
+//! file back and sends only to rows whose status is not final (deferred or
+//! held).
 
 use std::collections::HashMap;
 use std::io;
 use std::path::Path;
 
 use smtpwire::delivery::AttemptRecord;
+use smtpwire::reply::{Cause, Permanence};
 
 use super::list::{parse, quote};
 
@@ -20,8 +23,12 @@ const HEADER: &str = "email,status,code,enhanced,attempts,remove,detail";
 pub enum Status {
     /// A server took the message.
     Delivered,
-    /// Refused for good (5xx, null MX, no such domain).
+    /// Refused for good because the address is dead: no such mailbox or
+    /// domain, a null MX, a disabled mailbox.
     Failed,
+    /// Refused for good for another reason (policy, content, size): the
+    /// address may be fine, so it stays on the list; not sent again.
+    Rejected,
     /// Refused for now on every try of the run; try again in a later run.
     Deferred,
     /// Not tried: the warm-up cap was reached.
@@ -35,6 +42,7 @@ impl Status {
         match self {
             Status::Delivered => "delivered",
             Status::Failed => "failed",
+            Status::Rejected => "rejected",
             Status::Deferred => "deferred",
             Status::Held => "held",
             Status::Invalid => "invalid",
@@ -43,13 +51,17 @@ impl Status {
 
     /// Whether a later run leaves the recipient alone.
     pub fn is_final(self) -> bool {
-        matches!(self, Status::Delivered | Status::Failed | Status::Invalid)
+        matches!(
+            self,
+            Status::Delivered | Status::Failed | Status::Rejected | Status::Invalid
+        )
     }
 
     fn parse(word: &str) -> Option<Status> {
         [
             Status::Delivered,
             Status::Failed,
+            Status::Rejected,
             Status::Deferred,
             Status::Held,
             Status::Invalid,
@@ -76,9 +88,21 @@ pub struct Outcome {
 }
 
 impl Outcome {
-    /// The outcome after `attempts` tries whose records are `records`.
+    /// The outcome after `attempts` tries whose records are `records`; a
+    /// permanent failure is [`Status::Failed`] only when the last attempt
+    /// says the address is dead.
     pub fn of(status: Status, attempts: u32, records: &[AttemptRecord]) -> Outcome {
         let last = records.last();
+        let dead = last.is_some_and(|record| {
+            let verdict = record.classification();
+            verdict.is_hard_bounce()
+                || (verdict.permanence == Permanence::Permanent
+                    && verdict.cause == Cause::MailboxDisabled)
+        });
+        let status = match status {
+            Status::Failed if !dead => Status::Rejected,
+            other => other,
+        };
         let reply = last.and_then(|record| record.reply.as_ref());
         Outcome {
             status,
@@ -147,14 +171,28 @@ pub fn read_final(path: &Path) -> io::Result<HashMap<String, String>> {
     Ok(finals)
 }
 
-/// Writes the results: the final lines kept from before, then this run's.
-pub fn write(path: &Path, kept: &[String], fresh: &[(&str, &Outcome)]) -> io::Result<()> {
-    let mut text = format!("{HEADER}\n");
-    for line in kept {
-        text.push_str(line);
-        text.push('\n');
+/// The results file of a run, a row appended as each recipient settles.
+pub struct Writer {
+    file: std::fs::File,
+}
+
+impl Writer {
+    /// Starts the file afresh with the final rows `kept` from before.
+    pub fn create(path: &Path, kept: &[String]) -> io::Result<Writer> {
+        let mut text = format!("{HEADER}\n");
+        for line in kept {
+            text.push_str(line);
+            text.push('\n');
+        }
+        let aside = path.with_extension("new");
+        std::fs::write(&aside, text)?;
+        std::fs::rename(&aside, path)?;
+        let file = std::fs::OpenOptions::new().append(true).open(path)?;
+        Ok(Writer { file })
     }
-    for (email, outcome) in fresh {
+
+    /// Appends `email`'s outcome.
+    pub fn record(&mut self, email: &str, outcome: &Outcome) -> io::Result<()> {
         let fields = [
             quote(email),
             outcome.status.as_str().to_string(),
@@ -166,10 +204,44 @@ pub fn write(path: &Path, kept: &[String], fresh: &[(&str, &Outcome)]) -> io::Re
             if outcome.remove() { "yes" } else { "no" }.to_string(),
             quote(&outcome.detail),
         ];
-        text.push_str(&fields.join(","));
-        text.push('\n');
+        let line = format!("{}\n", fields.join(","));
+        io::Write::write_all(&mut self.file, line.as_bytes())
     }
-    let aside = path.with_extension("new");
-    std::fs::write(&aside, text)?;
-    std::fs::rename(&aside, path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use smtpwire::EnhancedStatusCode;
+
+    fn failed_with(status: &str) -> Outcome {
+        let record = AttemptRecord {
+            host: None,
+            status: status.parse::<EnhancedStatusCode>().unwrap(),
+            reply: None,
+        };
+        Outcome::of(Status::Failed, 1, &[record])
+    }
+
+    #[test]
+    fn only_dead_addresses_are_marked_for_removal() {
+        for dead in ["5.1.1", "5.1.2", "5.1.10", "5.2.1"] {
+            let outcome = failed_with(dead);
+            assert_eq!(
+                (outcome.status, outcome.remove()),
+                (Status::Failed, true),
+                "{dead}"
+            );
+        }
+        // Policy, size and content refusals say nothing about the address.
+        for alive in ["5.7.1", "5.3.4", "5.6.3", "5.4.6"] {
+            let outcome = failed_with(alive);
+            assert_eq!(
+                (outcome.status, outcome.remove()),
+                (Status::Rejected, false),
+                "{alive}"
+            );
+            assert!(outcome.status.is_final());
+        }
+    }
 }

@@ -39,13 +39,18 @@ impl Template {
 
     /// The message for `row`, number `number` of the run.
     pub fn render(&self, row: &Row, number: usize, now: SystemTime, date: &str) -> Vec<u8> {
-        let filled = fill(&self.text, &row.fields, |value| value.to_string());
         let url = fill(&self.unsubscribe_url, &row.fields, percent_encode);
-        let normalized = crlf(&filled);
-        let (header, body) = match normalized.find("\r\n\r\n") {
-            Some(end) => normalized.split_at(end + 2),
-            None => (normalized.as_str(), "\r\n"),
+        // Split before filling in: a value can then never end the header or
+        // add a field to it (a line break in a header value becomes a
+        // space), whatever the list holds.
+        let template = crlf(&self.text);
+        let (header, body) = match template.find("\r\n\r\n") {
+            Some(end) => template.split_at(end + 2),
+            None => (template.as_str(), "\r\n"),
         };
+        let header = fill(header, &row.fields, one_line);
+        let body = crlf(&fill(body, &row.fields, |value| value.to_string()));
+        let header = header.as_str();
         let mut added = String::new();
         let has = |name: &str| has_field(header, name);
         let mut targets = format!("<{url}>");
@@ -102,6 +107,15 @@ fn fill(text: &str, fields: &HashMap<String, String>, encode: impl Fn(&str) -> S
     }
     out.push_str(rest);
     out
+}
+
+/// A value for the header: control characters, line breaks among them, as
+/// spaces.
+fn one_line(value: &str) -> String {
+    value
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect()
 }
 
 /// Every line end as CRLF (RFC 5322 §2.1).
@@ -169,6 +183,29 @@ mod tests {
         assert!(text.contains("List-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n"));
         assert!(text.contains("\r\nDate: D\r\n"));
         assert!(text.ends_with("\r\n\r\nDear Ann,\r\n"), "{text}");
+    }
+
+    #[test]
+    fn a_value_cannot_add_header_fields_or_end_the_header() {
+        let template = Template {
+            text: "Subject: Hi {{name}}\n\nDear {{name}},\n".into(),
+            unsubscribe_url: "https://example.org/u".into(),
+            unsubscribe_mailto: None,
+            domain: "example.org".into(),
+        };
+        let hostile = row("a@x.example", "Ann\r\nBcc: evil@example.com\n\nbody");
+        let text = String::from_utf8(template.render(&hostile, 1, SystemTime::now(), "D")).unwrap();
+        assert!(
+            text.starts_with("Subject: Hi Ann  Bcc: evil@example.com  body\r\n"),
+            "{text}"
+        );
+        let header = &text[..text.find("\r\n\r\n").unwrap()];
+        assert!(!header.contains("\r\nBcc:"), "{header}");
+        // The body keeps the value as it is, line ends made CRLF.
+        assert!(
+            text.ends_with("\r\n\r\nDear Ann\r\nBcc: evil@example.com\r\n\r\nbody,\r\n"),
+            "{text}"
+        );
     }
 
     #[test]

@@ -10,6 +10,7 @@ use smtpwire::delivery::{
     domains_to_resolve, Hop, HopGroup, MxAnswer, MxAnswers, Plan, Planner, Routable,
 };
 use smtpwire::{AddressLiteral, Domain, Host};
+use tokio::task::JoinSet;
 
 /// The SMTP port for relaying (RFC 5321 §4.5.4.2).
 pub const SMTP_PORT: u16 = 25;
@@ -121,9 +122,41 @@ impl Routes {
         }
     }
 
-    /// Where each recipient goes: fixed routes first, then `planner`
-    /// over the MX answers of the other domains.
-    pub async fn plan<R: Routable>(&self, recipients: Vec<R>, planner: &Planner) -> Plan<R> {
+    /// The MX answers for the domains of `recipients` that have no fixed
+    /// route, looked up at the same time: one slow nameserver costs one
+    /// resolver timeout, not one per domain.
+    pub async fn answers<R: Routable>(&self, recipients: &[R]) -> MxAnswers {
+        let mut lookups = JoinSet::new();
+        for domain in domains_to_resolve(recipients) {
+            if self
+                .fixed
+                .contains_key(&domain.as_str().to_ascii_lowercase())
+            {
+                continue;
+            }
+            let resolver = self.resolver.clone();
+            lookups.spawn(async move {
+                let answer = look_up_mx(resolver.as_ref(), &domain).await;
+                (domain, answer)
+            });
+        }
+        let mut answers = MxAnswers::new();
+        while let Some(done) = lookups.join_next().await {
+            if let Ok((domain, answer)) = done {
+                answers.insert(domain, answer);
+            }
+        }
+        answers
+    }
+
+    /// Where each recipient goes: fixed routes first, then `planner` over
+    /// `answers` (from [`answers`](Self::answers)) for the other domains.
+    pub fn plan<R: Routable>(
+        &self,
+        recipients: Vec<R>,
+        planner: &Planner,
+        answers: &MxAnswers,
+    ) -> Plan<R> {
         let mut fixed_groups: Vec<HopGroup<R>> = Vec::new();
         let mut others = Vec::new();
         for recipient in recipients {
@@ -150,12 +183,7 @@ impl Routes {
                 }),
             }
         }
-        let mut answers = MxAnswers::new();
-        for domain in domains_to_resolve(&others) {
-            let answer = self.look_up_mx(&domain).await;
-            answers.insert(domain, answer);
-        }
-        let mut plan = planner.plan(others, &answers);
+        let mut plan = planner.plan(others, answers);
         plan.groups.extend(fixed_groups);
         plan
     }
@@ -191,30 +219,6 @@ impl Routes {
         }
     }
 
-    async fn look_up_mx(&self, domain: &Domain) -> MxAnswer {
-        let Some(resolver) = &self.resolver else {
-            return MxAnswer::LookupFailed;
-        };
-        // Fully qualified, so the resolver's search list is not applied.
-        let name = format!("{}.", domain.as_str());
-        match resolver.mx_lookup(name).await {
-            Ok(lookup) => {
-                let records: Vec<(u16, String)> = lookup
-                    .iter()
-                    .map(|mx| (mx.preference(), mx.exchange().to_utf8()))
-                    .collect();
-                MxAnswer::from_rdata(records.iter().map(|(pref, name)| (*pref, name.as_str())))
-                    .unwrap_or(MxAnswer::Records(Vec::new()))
-            }
-            Err(error) if error.is_nx_domain() => MxAnswer::NoSuchDomain,
-            Err(error) if error.is_no_records_found() => MxAnswer::NoRecords,
-            Err(error) => {
-                eprintln!("MX lookup for {domain} failed: {error}");
-                MxAnswer::LookupFailed
-            }
-        }
-    }
-
     async fn look_up_addresses(&self, name: &Domain) -> Vec<SocketAddr> {
         if let Ok(ip) = name.as_str().parse::<IpAddr>() {
             return vec![SocketAddr::new(ip, self.port)];
@@ -231,6 +235,44 @@ impl Routes {
                 eprintln!("address lookup for {name} failed: {error}");
                 Vec::new()
             }
+        }
+    }
+}
+
+/// `domain`'s MX records (RFC 5321 §5.1). A record whose exchange is not a
+/// usable name is left out; if that leaves none of several, the answer is
+/// taken as a failed lookup rather than a permanent error.
+async fn look_up_mx(resolver: Option<&TokioResolver>, domain: &Domain) -> MxAnswer {
+    let Some(resolver) = resolver else {
+        return MxAnswer::LookupFailed;
+    };
+    // Fully qualified, so the resolver's search list is not applied.
+    let name = format!("{}.", domain.as_str());
+    match resolver.mx_lookup(name).await {
+        Ok(lookup) => {
+            // A-labels: what a connection and a TLS server name take.
+            let records: Vec<(u16, String)> = lookup
+                .iter()
+                .map(|mx| (mx.preference(), mx.exchange().to_ascii()))
+                .collect();
+            let usable = records.iter().filter(|(_, name)| {
+                let bare = name.strip_suffix('.').unwrap_or(name);
+                bare.is_empty() || Domain::parse(bare).is_ok()
+            });
+            match MxAnswer::from_rdata(usable.map(|(pref, name)| (*pref, name.as_str()))) {
+                Ok(MxAnswer::NoRecords) if !records.is_empty() => {
+                    eprintln!("MX lookup for {domain}: no usable exchange name");
+                    MxAnswer::LookupFailed
+                }
+                Ok(answer) => answer,
+                Err(_) => MxAnswer::LookupFailed,
+            }
+        }
+        Err(error) if error.is_nx_domain() => MxAnswer::NoSuchDomain,
+        Err(error) if error.is_no_records_found() => MxAnswer::NoRecords,
+        Err(error) => {
+            eprintln!("MX lookup for {domain} failed: {error}");
+            MxAnswer::LookupFailed
         }
     }
 }

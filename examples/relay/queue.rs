@@ -147,13 +147,16 @@ impl Queue {
         self.root.join("state").join(name)
     }
 
-    /// Every queued message, with a state made (due at `now`, not yet
-    /// written) for those not tried yet. A file that cannot be read is reported and
-    /// left for the next scan.
-    pub fn scan(&self, now: u64) -> io::Result<Vec<Queued>> {
+    /// Every queued message but those `skip` names, with a state made (due
+    /// at `now`, not yet written) for those not tried yet. A file that
+    /// cannot be read is reported and left for the next scan.
+    pub fn scan(&self, now: u64, skip: impl Fn(&str) -> bool) -> io::Result<Vec<Queued>> {
         let mut queued = Vec::new();
         for entry in fs::read_dir(self.incoming().join("new"))? {
             let name = entry?.file_name().to_string_lossy().into_owned();
+            if skip(&name) {
+                continue;
+            }
             match self.load_or_create(&name, now) {
                 Ok(message) => queued.push(message),
                 Err(error) => eprintln!("queue: {name}: {error}"),
@@ -167,7 +170,7 @@ impl Queue {
         match fs::read_to_string(self.state_path(name)) {
             Ok(text) => Queued::parse(name, &text).ok_or_else(|| invalid("unreadable state")),
             Err(error) if error.kind() == io::ErrorKind::NotFound => {
-                let (from, recipients) = envelope_of(&fs::read(self.message_path(name))?)?;
+                let (from, recipients) = envelope_of(&read_head(&self.message_path(name))?)?;
                 Ok(Queued {
                     name: name.to_string(),
                     from,
@@ -227,6 +230,24 @@ impl Queue {
             }
         }
         Ok(())
+    }
+}
+
+/// The envelope lines at the top of a stored message, without reading the
+/// rest of it.
+fn read_head(path: &Path) -> io::Result<Vec<u8>> {
+    let mut reader = io::BufReader::new(fs::File::open(path)?);
+    let mut head = Vec::new();
+    loop {
+        let start = head.len();
+        if io::BufRead::read_until(&mut reader, b'\n', &mut head)? == 0 {
+            return Ok(head);
+        }
+        let line = &head[start..];
+        if !(line.starts_with(RETURN_PATH.as_bytes()) || line.starts_with(ENVELOPE_TO.as_bytes())) {
+            head.truncate(start);
+            return Ok(head);
+        }
     }
 }
 

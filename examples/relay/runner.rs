@@ -9,7 +9,9 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
-use smtpwire::delivery::{Backoff, Delivery, Fate, Planner, RecipientReport, Settled};
+use smtpwire::delivery::{
+    Backoff, Delivery, Fate, Plan, Planner, RecipientReport, RouteError, Settled, Unroutable,
+};
 use smtpwire::{Domain, ForwardPath, Host, Text};
 use tokio::sync::Semaphore;
 use tokio::task::{Id as TaskId, JoinSet};
@@ -64,6 +66,19 @@ struct InFlight {
 /// What a destination's task hands back: each message's name and delivery.
 type Finished = Vec<(String, Delivery<ForwardPath>)>;
 
+/// What the runner keeps between scans.
+#[derive(Default)]
+struct Book {
+    /// Messages out for delivery, by name.
+    in_flight: HashMap<String, InFlight>,
+    /// The messages each delivery task carries, for a task that fails.
+    carried: HashMap<TaskId, Vec<String>>,
+    /// Messages whose state could not be written, and when to try them
+    /// again: without this, one that has no state file yet would look new
+    /// and due at every scan.
+    held: HashMap<String, u64>,
+}
+
 impl Runner {
     /// Delivers for ever: every `interval` the queue is scanned and each
     /// due message not already out is sent on its way; a message is written
@@ -73,20 +88,15 @@ impl Runner {
         if let Err(error) = self.queue.sweep() {
             eprintln!("queue: {error}");
         }
-        let mut in_flight: HashMap<String, InFlight> = HashMap::new();
+        let mut book = Book::default();
         let mut tasks: JoinSet<Finished> = JoinSet::new();
-        // Which messages each task carries, for a task that fails.
-        let mut carried: HashMap<TaskId, Vec<String>> = HashMap::new();
         let limit = Arc::new(Semaphore::new(self.connections.max(1)));
         let mut tick = tokio::time::interval(self.interval);
         tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
         loop {
             tokio::select! {
                 _ = tick.tick() => {
-                    if let Err(error) = self
-                        .start_due(&mut in_flight, &mut tasks, &mut carried, &limit)
-                        .await
-                    {
+                    if let Err(error) = self.start_due(&mut book, &mut tasks, &limit).await {
                         eprintln!("queue: {error}");
                     }
                 }
@@ -98,10 +108,8 @@ impl Runner {
                             (error.id(), Vec::new())
                         }
                     };
-                    let names = carried.remove(&id).unwrap_or_default();
-                    if let Err(error) = self.finish(names, finished, &mut in_flight).await {
-                        eprintln!("queue: {error}");
-                    }
+                    let names = book.carried.remove(&id).unwrap_or_default();
+                    self.finish(names, finished, &mut book).await;
                 }
             }
         }
@@ -111,23 +119,23 @@ impl Runner {
     /// [`MAX_IN_FLIGHT`] at a time: one task per destination.
     async fn start_due(
         &self,
-        in_flight: &mut HashMap<String, InFlight>,
+        book: &mut Book,
         tasks: &mut JoinSet<Finished>,
-        carried: &mut HashMap<TaskId, Vec<String>>,
         limit: &Arc<Semaphore>,
     ) -> io::Result<()> {
         let now = unix_now();
+        book.held.retain(|_, until| *until > now);
         let mut due = Vec::new();
-        for queued in self.queue.scan(now)? {
-            if in_flight.contains_key(&queued.name) {
-                continue;
-            }
+        let skip = |name: &str| book.in_flight.contains_key(name) || book.held.contains_key(name);
+        for queued in self.queue.scan(now, skip)? {
             if queued.pending().next().is_none() {
                 // Settled before a crash kept it from being removed.
-                self.queue.remove(&queued.name)?;
+                if let Err(error) = self.queue.remove(&queued.name) {
+                    eprintln!("queue: {}: {error}", queued.name);
+                }
                 continue;
             }
-            if queued.next_attempt > now || in_flight.len() + due.len() >= MAX_IN_FLIGHT {
+            if queued.next_attempt > now || book.in_flight.len() + due.len() >= MAX_IN_FLIGHT {
                 continue;
             }
             match self.queue.content(&queued.name) {
@@ -135,14 +143,33 @@ impl Runner {
                 Err(error) => eprintln!("queue: {}: {error}", queued.name),
             }
         }
+        if due.is_empty() {
+            return Ok(());
+        }
+        let everyone: Vec<ForwardPath> =
+            due.iter().flat_map(|(q, _)| q.pending().cloned()).collect();
+        let answers = self.transfer.routes.answers(&everyone).await;
         // One seed per scan: a destination's hosts come out in the same
         // order for every message, so they can share connections.
         let planner = Planner::new(self.own_hosts.clone(), random_seed());
         let mut batches: BTreeMap<String, (Host, Batch)> = BTreeMap::new();
         let mut ready = Vec::new();
         for (queued, content) in due {
-            let pending = queued.pending().cloned().collect();
-            let plan = self.transfer.routes.plan(pending, &planner).await;
+            let pending: Vec<ForwardPath> = queued.pending().cloned().collect();
+            let plan = if looped(&content) {
+                Plan {
+                    groups: Vec::new(),
+                    unroutable: pending
+                        .into_iter()
+                        .map(|recipient| Unroutable {
+                            recipient,
+                            error: RouteError::LoopsToSelf,
+                        })
+                        .collect(),
+                }
+            } else {
+                self.transfer.routes.plan(pending, &planner, &answers)
+            };
             let mut message = InFlight {
                 settled: Delivery::for_unroutable(plan.unroutable)
                     .settle(
@@ -152,15 +179,15 @@ impl Runner {
                         now,
                     )
                     .recipients,
-                outstanding: plan.groups.len(),
+                outstanding: 0,
                 queued,
                 content,
             };
             for group in plan.groups {
                 let Some(destination) = group.destinations.first().cloned() else {
-                    message.outstanding -= 1;
                     continue;
                 };
+                message.outstanding += 1;
                 let key = destination.to_string().to_ascii_lowercase();
                 let outgoing = Outgoing {
                     delivery: Delivery::for_group(group),
@@ -176,12 +203,8 @@ impl Runner {
             if message.outstanding == 0 {
                 ready.push(message);
             } else {
-                in_flight.insert(message.queued.name.clone(), message);
+                book.in_flight.insert(message.queued.name.clone(), message);
             }
-        }
-        for message in ready {
-            self.record(message.queued, message.settled, &message.content)
-                .await?;
         }
         for (destination, batch) in batches.into_values() {
             let names = batch.iter().map(|(name, _)| name.clone()).collect();
@@ -199,7 +222,10 @@ impl Runner {
                     .zip(outgoing.into_iter().map(|message| message.delivery))
                     .collect()
             });
-            carried.insert(task.id(), names);
+            book.carried.insert(task.id(), names);
+        }
+        for message in ready {
+            self.settle(message, book).await;
         }
         Ok(())
     }
@@ -207,14 +233,9 @@ impl Runner {
     /// Takes a destination's results; each message whose destinations are
     /// all done is written back. A message of a task that failed keeps its
     /// recipients there pending.
-    async fn finish(
-        &self,
-        names: Vec<String>,
-        finished: Finished,
-        in_flight: &mut HashMap<String, InFlight>,
-    ) -> io::Result<()> {
+    async fn finish(&self, names: Vec<String>, finished: Finished, book: &mut Book) {
         for (name, delivery) in finished {
-            if let Some(message) = in_flight.get_mut(&name) {
+            if let Some(message) = book.in_flight.get_mut(&name) {
                 let queued = &message.queued;
                 let settlement = delivery.settle(
                     &self.backoff,
@@ -226,18 +247,31 @@ impl Runner {
             }
         }
         for name in names {
-            let Some(message) = in_flight.get_mut(&name) else {
+            let Some(message) = book.in_flight.get_mut(&name) else {
                 continue;
             };
-            message.outstanding -= 1;
+            message.outstanding = message.outstanding.saturating_sub(1);
             if message.outstanding == 0 {
-                if let Some(message) = in_flight.remove(&name) {
-                    self.record(message.queued, message.settled, &message.content)
-                        .await?;
+                if let Some(message) = book.in_flight.remove(&name) {
+                    self.settle(message, book).await;
                 }
             }
         }
-        Ok(())
+    }
+
+    /// Writes a finished message back; if that fails, it is held in memory
+    /// until its next retry, and tried then as its files say.
+    async fn settle(&self, message: InFlight, book: &mut Book) {
+        let name = message.queued.name.clone();
+        let attempts = message.queued.attempts + 1;
+        if let Err(error) = self
+            .record(message.queued, message.settled, &message.content)
+            .await
+        {
+            eprintln!("queue: {name}: cannot write its state: {error}");
+            let retry = unix_now() + self.backoff.delay(attempts).as_secs();
+            book.held.insert(name, retry);
+        }
     }
 
     /// Writes back what became of a message's recipients: the delivered and
@@ -274,7 +308,11 @@ impl Runner {
             }
         }
         if !failures.is_empty() {
-            self.bounce(&queued, failures, content).await?;
+            // The outcome is written back even so: what was delivered must
+            // not be sent again.
+            if let Err(error) = self.bounce(&queued, failures, content).await {
+                eprintln!("queue: {}: cannot queue its bounce: {error}", queued.name);
+            }
         }
         if queued.pending().next().is_none() {
             return self.queue.remove(&queued.name);
@@ -309,6 +347,22 @@ impl Runner {
         self.store.deliver(file).await?;
         Ok(())
     }
+}
+
+/// Whether the message has been through so many hosts that it must be
+/// looping (RFC 5321 §6.3: counting `Received:` fields, with a threshold of
+/// at least 100).
+fn looped(content: &[u8]) -> bool {
+    const MAX_HOPS: usize = 100;
+    let header_end = content
+        .windows(4)
+        .position(|window| window == b"\r\n\r\n")
+        .unwrap_or(content.len());
+    let received = content[..header_end]
+        .split(|&byte| byte == b'\n')
+        .filter(|line| line.len() >= 9 && line[..9].eq_ignore_ascii_case(b"received:"))
+        .count();
+    received >= MAX_HOPS
 }
 
 /// One line per recipient outcome.

@@ -3,6 +3,7 @@
 
 use std::collections::VecDeque;
 use std::io;
+use std::time::Duration;
 
 use bytes::Bytes;
 use smtpwire::client::{
@@ -21,6 +22,11 @@ const WRITE_BATCH: usize = 64 * 1024;
 
 /// Bytes asked of the socket per read.
 const READ_SIZE: usize = 16 * 1024;
+
+/// How long a write may wait for a server that has stopped reading, and a
+/// TLS handshake for one that has stopped answering: the longest of the
+/// client timeouts of RFC 5321 §4.5.3.2.
+const STALL_LIMIT: Duration = Duration::from_secs(10 * 60);
 
 enum Stream {
     Plain(TcpStream),
@@ -207,8 +213,12 @@ impl Connection {
             return;
         }
         if let Some(stream) = &mut self.stream {
-            if let Err(error) = stream.write_all(&self.outgoing).await {
-                self.fail(error);
+            // Never longer than the session would wait for the reply.
+            let limit = self.session.timeout_hint().unwrap_or(STALL_LIMIT);
+            match tokio::time::timeout(limit, stream.write_all(&self.outgoing)).await {
+                Ok(Ok(())) => {}
+                Ok(Err(error)) => self.fail(error),
+                Err(_) => self.fail(io::Error::new(io::ErrorKind::TimedOut, "write timed out")),
             }
         }
         self.outgoing.clear();
@@ -264,14 +274,22 @@ impl Connection {
             self.fail(io::Error::other("STARTTLS without a TLS configuration"));
             return false;
         };
-        match upgrade.connector.connect(upgrade.name.clone(), tcp).await {
-            Ok(tls) => {
+        let handshake = upgrade.connector.connect(upgrade.name.clone(), tcp);
+        match tokio::time::timeout(STALL_LIMIT, handshake).await {
+            Ok(Ok(tls)) => {
                 self.stream = Some(Stream::Tls(Box::new(tls)));
                 self.session.tls_established();
                 true
             }
-            Err(error) => {
+            Ok(Err(error)) => {
                 self.fail(error);
+                false
+            }
+            Err(_) => {
+                self.fail(io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    "TLS handshake timed out",
+                ));
                 false
             }
         }

@@ -46,16 +46,23 @@ impl Warmup {
     }
 
     fn grow(&self, start: u64, days: u64, ceiling: u64) -> u64 {
-        let percent = u128::from(self.growth_percent.max(100));
-        let mut cap = u128::from(start.min(ceiling));
+        let factor = f64::from(self.growth_percent.max(100)) / 100.0;
+        // Rounded down once, at the end: rounding each day would keep a
+        // small cap with slow growth (10 at 105 %) from ever growing.
+        let mut cap = start.min(ceiling) as f64;
         for _ in 0..days {
             // Once at the ceiling (or not growing) it stays there.
-            if cap >= u128::from(ceiling) || percent == 100 {
+            if cap >= ceiling as f64 || factor == 1.0 {
                 break;
             }
-            cap = cap * percent / 100;
+            cap *= factor;
         }
-        u64::try_from(cap).unwrap_or(u64::MAX).min(ceiling)
+        if cap >= ceiling as f64 {
+            ceiling
+        } else {
+            // Below the ceiling, so within u64; `as` rounds toward zero.
+            cap as u64
+        }
     }
 }
 

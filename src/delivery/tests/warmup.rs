@@ -25,6 +25,14 @@ fn caps_grow_by_the_percentage_each_day_up_to_the_ceiling() {
 }
 
 #[test]
+fn slow_growth_of_a_small_cap_is_not_lost_to_rounding() {
+    let warmup = schedule(1000, 10, 105, None);
+    // 10 × 1.05^10 = 16.29
+    assert_eq!(warmup.hourly_cap(10), 16);
+    assert_eq!(warmup.daily_cap(1), 1050);
+}
+
+#[test]
 fn growth_below_one_hundred_percent_keeps_the_caps() {
     let warmup = schedule(10, 5, 50, None);
     assert_eq!(warmup.daily_cap(30), 10);

@@ -324,6 +324,30 @@ async fn a_destination_that_never_answers_holds_up_only_its_own_mail() {
     relay.crash().await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_message_that_has_been_through_a_hundred_hosts_is_bounced_as_a_loop() {
+    let destination = TestServer::start(|_| {}).await;
+    let sender_domain = TestServer::start(|_| {}).await;
+    let queue = QueueDir::new("loop");
+    let routes = vec![
+        route("example.net", &[destination.address]),
+        route("example.org", &[sender_domain.address]),
+    ];
+    let relay = TestRelay::start(&queue.0, routes).await;
+    // With the relay's own field, 100 in all.
+    let mut looping = "Received: from a by b; Fri, 27 Nov 2026 12:00:00 +0000\r\n".repeat(99);
+    looping.push_str("Subject: around and around\r\n\r\nbody\r\n");
+    let codes = relay
+        .send("alice@example.org", "bob@example.net", looping.as_bytes())
+        .await;
+    assert_eq!(codes, [250]);
+    wait_until("bounce delivered", || sender_domain.delivered().len() == 1).await;
+    let bounce = String::from_utf8(sender_domain.delivered()[0].clone()).unwrap();
+    assert!(bounce.contains("Status: 5.4.6"), "{bounce}");
+    assert!(destination.delivered().is_empty());
+    relay.crash().await;
+}
+
 fn count(haystack: &[u8], needle: &[u8]) -> usize {
     haystack
         .windows(needle.len())

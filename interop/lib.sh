@@ -38,8 +38,16 @@ install_peers() {
         # Installed as a tool box only: postfix must not become the system's
         # mail server, so it is told there is nothing to configure.
         echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections
-        apt-get install -y -qq --no-install-recommends --no-upgrade "${PEER_PACKAGES[@]}" > /dev/null \
-            || die "apt-get install failed"
+        # Nor may the packages start system services (Dovecot's IMAP and
+        # POP3 among them): the cases start what they need themselves.
+        local policy=/usr/sbin/policy-rc.d made_policy=
+        if [[ ! -e $policy ]]; then
+            printf '#!/bin/sh\nexit 101\n' > "$policy" && chmod +x "$policy" && made_policy=1
+        fi
+        apt-get install -y -qq --no-install-recommends --no-upgrade "${PEER_PACKAGES[@]}" > /dev/null
+        local installed=$?
+        [[ -n $made_policy ]] && rm -f "$policy"
+        ((installed == 0)) || die "apt-get install failed"
         if ! python3 -c 'import aiosmtpd' 2> /dev/null; then
             python3 -m pip install --quiet aiosmtpd \
                 || apt-get install -y -qq --no-install-recommends --no-upgrade python3-aiosmtpd > /dev/null \

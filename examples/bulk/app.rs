@@ -16,15 +16,14 @@ pub mod template;
 #[path = "../server/trace.rs"]
 mod trace;
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::io;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use smtpwire::delivery::{Backoff, Delivery, Fate, Planner, Routable, Settled, Warmup};
 use smtpwire::{ForwardPath, Host, ReversePath};
-use tokio::sync::Semaphore;
-use tokio::task::JoinSet;
+use tokio::sync::{mpsc, Semaphore};
 
 use ledger::Ledger;
 use list::Row;
@@ -148,25 +147,39 @@ impl Campaign {
                 }
             }
             self.count_sent(batch.len());
-            for settled in self.send(batch, &template, &mut number).await {
-                let mut addressee = settled.recipient.clone();
-                addressee.attempts += 1;
-                match settled.fate {
-                    Fate::Delayed { .. } if addressee.attempts < self.attempts => {
-                        waiting.push_back((Instant::now() + self.retry_after, addressee));
-                        continue;
-                    }
-                    fate => {
-                        let status = match fate {
-                            Fate::Delivered => Status::Delivered,
-                            Fate::Failed => Status::Failed,
-                            Fate::Delayed { .. } => Status::Deferred,
-                        };
-                        let outcome = Outcome::of(status, addressee.attempts, &settled.attempts);
-                        outcomes.push(&self.rows, addressee.row, outcome)?;
-                        progress.advance(1);
+            let mut unsettled: HashMap<usize, Addressee> =
+                batch.iter().map(|a| (a.row, a.clone())).collect();
+            let mut settling = self.send(batch, &template, &mut number).await;
+            // Each connection's outcomes as soon as it is done.
+            while let Some(chunk) = settling.recv().await {
+                for settled in chunk {
+                    unsettled.remove(&settled.recipient.row);
+                    let mut addressee = settled.recipient.clone();
+                    addressee.attempts += 1;
+                    match settled.fate {
+                        Fate::Delayed { .. } if addressee.attempts < self.attempts => {
+                            waiting.push_back((Instant::now() + self.retry_after, addressee));
+                            continue;
+                        }
+                        fate => {
+                            let status = match fate {
+                                Fate::Delivered => Status::Delivered,
+                                Fate::Failed => Status::Failed,
+                                Fate::Delayed { .. } => Status::Deferred,
+                            };
+                            let outcome =
+                                Outcome::of(status, addressee.attempts, &settled.attempts);
+                            outcomes.push(&self.rows, addressee.row, outcome)?;
+                            progress.advance(1);
+                        }
                     }
                 }
+            }
+            // A task that failed reported nothing for its recipients: sent
+            // or not, nobody knows, so they are left for a later run.
+            for (row, addressee) in unsettled {
+                outcomes.push(&self.rows, row, Outcome::unknown(addressee.attempts + 1))?;
+                progress.advance(1);
             }
             // Retries go after what was never tried, in due order.
             waiting.make_contiguous().sort_by_key(|(due, _)| *due);
@@ -198,13 +211,14 @@ impl Campaign {
     }
 
     /// One try for each of `batch`: grouped by destination, one message
-    /// each, many per connection.
+    /// each, many per connection. The outcomes come out of the returned
+    /// channel a connection's worth at a time; it closes when all are in.
     async fn send(
         &self,
         batch: Vec<Addressee>,
         template: &Arc<Template>,
         number: &mut usize,
-    ) -> Vec<Settled<Addressee>> {
+    ) -> mpsc::UnboundedReceiver<Vec<Settled<Addressee>>> {
         // Only this run's own count of tries decides on retries.
         let once = Backoff {
             initial: self.retry_after,
@@ -216,12 +230,11 @@ impl Campaign {
         let planner = Planner::new(self.own_hosts.clone(), random_seed());
         let answers = self.transfer.routes.answers(&batch).await;
         let plan = self.transfer.routes.plan(batch, &planner, &answers);
-        let mut settled = Delivery::for_unroutable(plan.unroutable)
-            .settle(&once, 1, now, now)
-            .recipients;
+        let (settled, settling) = mpsc::unbounded_channel();
+        let unroutable = Delivery::for_unroutable(plan.unroutable).settle(&once, 1, now, now);
+        let _ = settled.send(unroutable.recipients);
         let limit = Arc::new(Semaphore::new(self.connections.max(1)));
         let date = trace::rfc5322_date(SystemTime::now());
-        let mut tasks = JoinSet::new();
         for group in plan.groups {
             let Some(destination) = group.destinations.first().cloned() else {
                 continue;
@@ -240,21 +253,26 @@ impl Campaign {
             let transfer = self.transfer.clone();
             let limit = limit.clone();
             let per_connection = self.per_connection.max(1);
-            tasks.spawn(async move {
+            let settled = settled.clone();
+            tokio::spawn(async move {
                 let _permit = limit.acquire_owned().await;
-                for chunk in messages.chunks_mut(per_connection) {
-                    transfer.run(&destination, chunk).await;
+                while !messages.is_empty() {
+                    let rest = messages.split_off(per_connection.min(messages.len()));
+                    let mut chunk = std::mem::replace(&mut messages, rest);
+                    transfer.run(&destination, &mut chunk).await;
+                    let outcomes = chunk
+                        .into_iter()
+                        .flat_map(|message| {
+                            message
+                                .delivery
+                                .settle(&once, 1, now, unix_now())
+                                .recipients
+                        })
+                        .collect();
+                    let _ = settled.send(outcomes);
                 }
-                messages
             });
         }
-        while let Some(done) = tasks.join_next().await {
-            let Ok(messages) = done else { continue };
-            for message in messages {
-                let settlement = message.delivery.settle(&once, 1, now, unix_now());
-                settled.extend(settlement.recipients);
-            }
-        }
-        settled
+        settling
     }
 }

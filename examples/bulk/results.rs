@@ -129,6 +129,18 @@ impl Outcome {
         }
     }
 
+    /// Its try ended with no outcome known (the task sending it failed):
+    /// deferred, for a later run.
+    pub fn unknown(attempts: u32) -> Outcome {
+        Outcome {
+            status: Status::Deferred,
+            code: None,
+            enhanced: None,
+            attempts,
+            detail: "no outcome known".to_string(),
+        }
+    }
+
     /// Not an address.
     pub fn invalid(why: &str) -> Outcome {
         Outcome {

@@ -259,13 +259,22 @@ async fn look_up_mx(resolver: Option<&TokioResolver>, domain: &Domain) -> MxAnsw
                 let bare = name.strip_suffix('.').unwrap_or(name);
                 bare.is_empty() || Domain::parse(bare).is_ok()
             });
-            match MxAnswer::from_rdata(usable.map(|(pref, name)| (*pref, name.as_str()))) {
-                Ok(MxAnswer::NoRecords) if !records.is_empty() => {
+            let answer = MxAnswer::from_rdata(usable.map(|(pref, name)| (*pref, name.as_str())));
+            // Nothing usable left, or a `0 .` left alone by dropping the
+            // others (RFC 7505's null MX is a single record): not an answer
+            // to act on for good.
+            let unusable = match &answer {
+                Ok(MxAnswer::NoRecords) => !records.is_empty(),
+                Ok(MxAnswer::NullMx) => records.len() > 1,
+                Ok(_) => false,
+                Err(_) => true,
+            };
+            match answer {
+                Ok(answer) if !unusable => answer,
+                _ => {
                     eprintln!("MX lookup for {domain}: no usable exchange name");
                     MxAnswer::LookupFailed
                 }
-                Ok(answer) => answer,
-                Err(_) => MxAnswer::LookupFailed,
             }
         }
         Err(error) if error.is_nx_domain() => MxAnswer::NoSuchDomain,

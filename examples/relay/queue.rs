@@ -211,11 +211,13 @@ impl Queue {
     /// between leaves a state without a message, which the next sweep
     /// removes.
     pub fn remove(&self, name: &str) -> io::Result<()> {
-        fs::remove_file(self.message_path(name))?;
-        match fs::remove_file(self.state_path(name)) {
-            Err(error) if error.kind() == io::ErrorKind::NotFound => Ok(()),
-            done => done,
+        for path in [self.message_path(name), self.state_path(name)] {
+            match fs::remove_file(path) {
+                Err(error) if error.kind() != io::ErrorKind::NotFound => return Err(error),
+                _ => {}
+            }
         }
+        Ok(())
     }
 
     /// State files whose message is gone, removed.

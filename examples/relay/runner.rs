@@ -73,10 +73,9 @@ struct Book {
     in_flight: HashMap<String, InFlight>,
     /// The messages each delivery task carries, for a task that fails.
     carried: HashMap<TaskId, Vec<String>>,
-    /// Messages whose state could not be written, and when to try them
-    /// again: without this, one that has no state file yet would look new
-    /// and due at every scan.
-    held: HashMap<String, u64>,
+    /// Messages whose outcome could not be written back yet, as it is to
+    /// be written.
+    held: HashMap<String, Queued>,
 }
 
 impl Runner {
@@ -124,7 +123,7 @@ impl Runner {
         limit: &Arc<Semaphore>,
     ) -> io::Result<()> {
         let now = unix_now();
-        book.held.retain(|_, until| *until > now);
+        book.held.retain(|_, queued| self.persist(queued).is_err());
         let mut due = Vec::new();
         let skip = |name: &str| book.in_flight.contains_key(name) || book.held.contains_key(name);
         for queued in self.queue.scan(now, skip)? {
@@ -259,33 +258,33 @@ impl Runner {
         }
     }
 
-    /// Writes a finished message back; if that fails, it is held in memory
-    /// until its next retry, and tried then as its files say.
+    /// Writes a finished message back. If that fails, the updated entry
+    /// is held in memory, and written at each scan until that works: read
+    /// back from its files instead, it would look as it did before this
+    /// attempt, and be sent again to recipients that already have it.
     async fn settle(&self, message: InFlight, book: &mut Book) {
-        let name = message.queued.name.clone();
-        let attempts = message.queued.attempts + 1;
-        if let Err(error) = self
+        let queued = self
             .record(message.queued, message.settled, &message.content)
-            .await
-        {
-            eprintln!("queue: {name}: cannot write its state: {error}");
-            let retry = unix_now() + self.backoff.delay(attempts).as_secs();
-            book.held.insert(name, retry);
+            .await;
+        if let Err(error) = self.persist(&queued) {
+            eprintln!("queue: {}: cannot write it back: {error}", queued.name);
+            book.held.insert(queued.name.clone(), queued);
         }
     }
 
-    /// Writes back what became of a message's recipients: the delivered and
-    /// failed ones are done (the failed reported to the sender), and the
-    /// message leaves the queue once none is pending.
+    /// What became of a message's recipients: the delivered and failed
+    /// ones are done (the failed reported to the sender), the deferred ones
+    /// wait for the earliest retry. Returns the entry to write back.
     async fn record(
         &self,
         mut queued: Queued,
         settled: Vec<Settled<ForwardPath>>,
         content: &Bytes,
-    ) -> io::Result<()> {
+    ) -> Queued {
         queued.attempts += 1;
         let mut retry_at: Option<u64> = None;
         let mut failures = Vec::new();
+        let mut failed = Vec::new();
         for outcome in settled {
             let standing = match outcome.fate {
                 Fate::Delivered => Standing::Delivered,
@@ -298,6 +297,7 @@ impl Runner {
             log(&queued.name, &outcome);
             if standing == Standing::Failed {
                 failures.extend(outcome.report());
+                failed.push(outcome.recipient.clone());
             }
             let entry = queued
                 .recipients
@@ -308,18 +308,29 @@ impl Runner {
             }
         }
         if !failures.is_empty() {
-            // The outcome is written back even so: what was delivered must
-            // not be sent again.
             if let Err(error) = self.bounce(&queued, failures, content).await {
+                // Not reported yet: tried again, and reported, next time.
                 eprintln!("queue: {}: cannot queue its bounce: {error}", queued.name);
+                for (path, standing) in &mut queued.recipients {
+                    if *standing == Standing::Failed && failed.contains(path) {
+                        *standing = Standing::Pending;
+                    }
+                }
             }
-        }
-        if queued.pending().next().is_none() {
-            return self.queue.remove(&queued.name);
         }
         let fallback = unix_now() + self.backoff.delay(queued.attempts).as_secs();
         queued.next_attempt = retry_at.unwrap_or(fallback);
-        self.queue.save(&queued)
+        queued
+    }
+
+    /// Writes an entry back: off the queue when nothing is pending, its
+    /// state saved otherwise.
+    fn persist(&self, queued: &Queued) -> io::Result<()> {
+        if queued.pending().next().is_none() {
+            self.queue.remove(&queued.name)
+        } else {
+            self.queue.save(queued)
+        }
     }
 
     /// Queues a report of `failures` to the sender; a message with a null

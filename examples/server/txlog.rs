@@ -18,6 +18,9 @@ const BATCH: usize = 32 * 1024;
 struct Log {
     pending: Mutex<String>,
     full: Condvar,
+    /// Held from taking a batch to the end of its write, so that batches
+    /// reach stderr whole and in order.
+    writing: Mutex<()>,
 }
 
 static LOG: OnceLock<&'static Log> = OnceLock::new();
@@ -27,27 +30,34 @@ fn log() -> &'static Log {
         let log: &'static Log = Box::leak(Box::new(Log {
             pending: Mutex::new(String::new()),
             full: Condvar::new(),
+            writing: Mutex::new(()),
         }));
         std::thread::spawn(move || loop {
             let pending = lock(&log.pending);
-            let (mut pending, _) = log
+            let (pending, _) = log
                 .full
                 .wait_timeout_while(pending, INTERVAL, |pending| pending.len() < BATCH)
                 .unwrap_or_else(|poisoned| poisoned.into_inner());
-            let batch = std::mem::take(&mut *pending);
             drop(pending);
-            if !batch.is_empty() {
-                let _ = std::io::stderr().write_all(batch.as_bytes());
-            }
+            write_out(log);
         });
         log
     })
 }
 
-fn lock(pending: &Mutex<String>) -> MutexGuard<'_, String> {
-    pending
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// Writes what is waiting.
+fn write_out(log: &Log) {
+    let _writing = lock(&log.writing);
+    let batch = std::mem::take(&mut *lock(&log.pending));
+    if !batch.is_empty() {
+        let _ = std::io::stderr().write_all(batch.as_bytes());
+    }
 }
 
 /// Queues one line for stderr.
@@ -61,8 +71,8 @@ pub fn write(line: fmt::Arguments<'_>) {
     }
 }
 
-/// Writes what is waiting now: for a server that is about to exit.
+/// Writes what is waiting now, after any batch being written: for a server
+/// that is about to exit.
 pub fn flush() {
-    let batch = std::mem::take(&mut *lock(&log().pending));
-    let _ = std::io::stderr().write_all(batch.as_bytes());
+    write_out(log());
 }

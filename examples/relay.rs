@@ -68,6 +68,10 @@ struct Args {
     /// Seconds after the first attempt to give up and bounce.
     #[arg(long, default_value_t = 5 * 86_400)]
     give_up_after: u64,
+    /// Seconds a message may wait before its sender is told it is delayed
+    /// (once); 0 never tells.
+    #[arg(long, default_value_t = 4 * 3600)]
+    warn_after: u64,
     /// Seconds between queue runs.
     #[arg(long, default_value_t = 1.0)]
     interval: f64,
@@ -149,6 +153,7 @@ fn settings(args: &Args) -> Result<Settings, String> {
         connect_timeout: Duration::from_secs(args.connect_timeout),
         per_connection: args.per_connection,
         connections: args.connections,
+        warn_after: (args.warn_after > 0).then(|| Duration::from_secs(args.warn_after)),
         starttls: !args.no_starttls_out,
         tls,
         max_message_size: args.max_message_size,

@@ -40,6 +40,16 @@ struct TestRelay {
 impl TestRelay {
     /// Starts a relay on `queue` that retries every second.
     async fn start(queue: &Path, routes: Vec<FixedRoute>) -> TestRelay {
+        Self::start_warning(queue, routes, None).await
+    }
+
+    /// [`start`](Self::start), telling senders of mail delayed longer than
+    /// `warn_after`.
+    async fn start_warning(
+        queue: &Path,
+        routes: Vec<FixedRoute>,
+        warn_after: Option<Duration>,
+    ) -> TestRelay {
         let settings = Settings {
             hostname: Domain::parse("relay.test").unwrap(),
             queue: queue.to_path_buf(),
@@ -55,6 +65,7 @@ impl TestRelay {
             connect_timeout: Duration::from_secs(2),
             per_connection: 100,
             connections: 4,
+            warn_after,
             starttls: true,
             tls: None,
             max_message_size: None,
@@ -345,6 +356,56 @@ async fn a_message_that_has_been_through_a_hundred_hosts_is_bounced_as_a_loop() 
     let bounce = String::from_utf8(sender_domain.delivered()[0].clone()).unwrap();
     assert!(bounce.contains("Status: 5.4.6"), "{bounce}");
     assert!(destination.delivered().is_empty());
+    relay.crash().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_sender_is_told_once_that_mail_is_delayed_and_it_still_arrives() {
+    let mut destination = TestServer::start(|_| {}).await;
+    let destination_address = destination.address;
+    destination.stop().await;
+    let sender_domain = TestServer::start(|_| {}).await;
+    let queue = QueueDir::new("delay");
+    let routes = vec![
+        route("example.net", &[destination_address]),
+        route("example.org", &[sender_domain.address]),
+    ];
+    let relay = TestRelay::start_warning(&queue.0, routes, Some(Duration::from_secs(1))).await;
+    let content = message("slow going");
+    let codes = relay
+        .send("alice@example.org", "bob@example.net", &content)
+        .await;
+    assert_eq!(codes, [250]);
+
+    wait_until("delay notice delivered", || {
+        sender_domain.delivered().len() == 1
+    })
+    .await;
+    let notice = String::from_utf8(sender_domain.delivered()[0].clone()).unwrap();
+    for expected in [
+        "Return-Path: <>\r\n",
+        "Subject: Delayed Mail (still being retried)",
+        "Final-Recipient: rfc822;bob@example.net",
+        "Action: delayed",
+        "Status: 4.4.1",
+        "Will-Retry-Until: ",
+        "Subject: slow going",
+    ] {
+        assert!(
+            notice.contains(expected),
+            "{expected} missing from:\n{notice}"
+        );
+    }
+
+    // Back up: the message arrives, and no second notice was sent.
+    let destination = TestServer::start_at(destination_address, |_| {}).await;
+    wait_until("delivered after the delay", || {
+        destination.delivered().len() == 1
+    })
+    .await;
+    assert_eq!(content_of(&destination.delivered()[0]), &content[..]);
+    wait_until("queue emptied", || queue.waiting() == 0).await;
+    assert_eq!(sender_domain.delivered().len(), 1);
     relay.crash().await;
 }
 

@@ -52,6 +52,9 @@ pub struct Settings {
     pub per_connection: usize,
     /// Destinations delivered to at once.
     pub connections: usize,
+    /// How long a message may wait before its sender is told it is
+    /// delayed; `None` never tells.
+    pub warn_after: Option<Duration>,
     /// STARTTLS to next hops that offer it.
     pub starttls: bool,
     /// STARTTLS for clients; `None` turns it off.
@@ -108,6 +111,7 @@ impl Relay {
             interval: settings.interval,
             per_connection: settings.per_connection,
             connections: settings.connections,
+            warn_after: settings.warn_after,
         };
         Ok(Relay { server, runner })
     }

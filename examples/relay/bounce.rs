@@ -1,7 +1,8 @@
-//! The non-delivery report a relay owes the sender of a message it took
-//! but could not deliver (RFC 5321 §4.4 and §6.1): a `multipart/report`
-//! (RFC 6522) with a `message/delivery-status` part (RFC 3464) and the
-//! original header.
+//! The reports a relay owes the sender of a message it took: that it could
+//! not be delivered (RFC 5321 §4.4 and §6.1), or that it has not been yet
+//! and is still being tried (RFC 3464 §2.3.3, `Action: delayed`). Each is
+//! a `multipart/report` (RFC 6522) with a `message/delivery-status` part
+//! and the original header.
 
 use std::time::SystemTime;
 
@@ -10,9 +11,38 @@ use smtpwire::Domain;
 
 use super::server::trace::rfc5322_date;
 
+/// Which report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Notice {
+    /// Delivery failed for good.
+    Failure,
+    /// Not delivered yet; still being tried.
+    Delay,
+}
+
+impl Notice {
+    fn subject(self) -> &'static str {
+        match self {
+            Notice::Failure => "Undelivered Mail Returned to Sender",
+            Notice::Delay => "Delayed Mail (still being retried)",
+        }
+    }
+
+    fn explanation(self) -> &'static str {
+        match self {
+            Notice::Failure => "Your message could not be delivered to these recipients:",
+            Notice::Delay => {
+                "Your message has not been delivered yet to these recipients.\r\n\
+                 It is still being tried; you need not send it again:"
+            }
+        }
+    }
+}
+
 /// The report's content, ready to queue to the original sender with a null
 /// reverse path (so that it can never cause another report).
 pub fn compose(
+    notice: Notice,
     reporting_mta: &Domain,
     sender: &str,
     reports: Vec<RecipientReport>,
@@ -44,7 +74,7 @@ pub fn compose(
     format!(
         "From: Mail Delivery System <MAILER-DAEMON@{host}>\r\n\
          To: {sender}\r\n\
-         Subject: Undelivered Mail Returned to Sender\r\n\
+         Subject: {subject}\r\n\
          Date: {date}\r\n\
          Message-ID: <{message_id}@{host}>\r\n\
          Auto-Submitted: auto-replied\r\n\
@@ -57,7 +87,7 @@ pub fn compose(
          \r\n\
          This is the mail system at {host}.\r\n\
          \r\n\
-         Your message could not be delivered to these recipients:\r\n\
+         {explanation}\r\n\
          \r\n\
          {summary}\
          \r\n\
@@ -73,6 +103,8 @@ pub fn compose(
          \r\n\
          --{boundary}--\r\n",
         date = rfc5322_date(now),
+        subject = notice.subject(),
+        explanation = notice.explanation(),
         header = String::from_utf8_lossy(header_of(original)),
     )
     .into_bytes()

@@ -70,6 +70,8 @@ pub struct Queued {
     pub attempts: u32,
     /// When it is due next, in Unix seconds.
     pub next_attempt: u64,
+    /// Whether the sender was told it is delayed.
+    pub warned: bool,
 }
 
 impl Queued {
@@ -83,8 +85,12 @@ impl Queued {
 
     fn render(&self) -> String {
         let mut text = format!(
-            "from {}\nfirst {}\nattempts {}\nnext {}\n",
-            self.from, self.first_attempt, self.attempts, self.next_attempt
+            "from {}\nfirst {}\nattempts {}\nnext {}\nwarned {}\n",
+            self.from,
+            self.first_attempt,
+            self.attempts,
+            self.next_attempt,
+            u8::from(self.warned)
         );
         for (path, standing) in &self.recipients {
             text.push_str(&format!("{} {path}\n", standing.as_str()));
@@ -100,6 +106,7 @@ impl Queued {
             first_attempt: 0,
             attempts: 0,
             next_attempt: 0,
+            warned: false,
         };
         for line in text.lines() {
             let (key, value) = line.split_once(' ')?;
@@ -108,6 +115,7 @@ impl Queued {
                 "first" => queued.first_attempt = value.parse().ok()?,
                 "attempts" => queued.attempts = value.parse().ok()?,
                 "next" => queued.next_attempt = value.parse().ok()?,
+                "warned" => queued.warned = value == "1",
                 standing => queued
                     .recipients
                     .push((ForwardPath::parse(value).ok()?, Standing::parse(standing)?)),
@@ -181,6 +189,7 @@ impl Queue {
                     first_attempt: now,
                     attempts: 0,
                     next_attempt: now,
+                    warned: false,
                 })
             }
             Err(error) => Err(error),
@@ -322,6 +331,7 @@ mod tests {
             first_attempt: 10,
             attempts: 2,
             next_attempt: 70,
+            warned: true,
         };
         assert_eq!(Queued::parse(&queued.name, &queued.render()), Some(queued));
     }

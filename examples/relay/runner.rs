@@ -6,7 +6,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::io;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 use smtpwire::delivery::{
@@ -17,7 +17,7 @@ use tokio::sync::Semaphore;
 use tokio::task::{Id as TaskId, JoinSet};
 use tokio::time::MissedTickBehavior;
 
-use super::bounce;
+use super::bounce::{self, Notice};
 use super::outbound::transfer::{Outgoing, Transfer};
 use super::outbound::{random_seed, unix_now};
 use super::queue::{Queue, Queued, Standing};
@@ -52,6 +52,9 @@ pub struct Runner {
     pub per_connection: usize,
     /// Destinations delivered to at once.
     pub connections: usize,
+    /// How long a message may wait before its sender is told it is
+    /// delayed; `None` never tells.
+    pub warn_after: Option<Duration>,
 }
 
 /// A message out for delivery: its queue entry, its content, the
@@ -285,6 +288,7 @@ impl Runner {
         let mut retry_at: Option<u64> = None;
         let mut failures = Vec::new();
         let mut failed = Vec::new();
+        let mut delayed = Vec::new();
         for outcome in settled {
             let standing = match outcome.fate {
                 Fate::Delivered => Standing::Delivered,
@@ -295,9 +299,13 @@ impl Runner {
                 }
             };
             log(&queued.name, &outcome);
-            if standing == Standing::Failed {
-                failures.extend(outcome.report());
-                failed.push(outcome.recipient.clone());
+            match standing {
+                Standing::Failed => {
+                    failures.extend(outcome.report());
+                    failed.push(outcome.recipient.clone());
+                }
+                Standing::Pending => delayed.extend(outcome.report()),
+                Standing::Delivered => {}
             }
             let entry = queued
                 .recipients
@@ -308,7 +316,10 @@ impl Runner {
             }
         }
         if !failures.is_empty() {
-            if let Err(error) = self.bounce(&queued, failures, content).await {
+            if let Err(error) = self
+                .notify(Notice::Failure, &queued, failures, content)
+                .await
+            {
                 // Not reported yet: tried again, and reported, next time.
                 eprintln!("queue: {}: cannot queue its bounce: {error}", queued.name);
                 for (path, standing) in &mut queued.recipients {
@@ -316,6 +327,19 @@ impl Runner {
                         *standing = Standing::Pending;
                     }
                 }
+            }
+        }
+        let waited = unix_now().saturating_sub(queued.first_attempt);
+        let overdue = self
+            .warn_after
+            .is_some_and(|after| waited >= after.as_secs());
+        if overdue && !queued.warned && !delayed.is_empty() {
+            match self.notify(Notice::Delay, &queued, delayed, content).await {
+                Ok(()) => queued.warned = true,
+                Err(error) => eprintln!(
+                    "queue: {}: cannot queue its delay notice: {error}",
+                    queued.name
+                ),
             }
         }
         let fallback = unix_now() + self.backoff.delay(queued.attempts).as_secs();
@@ -333,12 +357,13 @@ impl Runner {
         }
     }
 
-    /// Queues a report of `failures` to the sender; a message with a null
-    /// reverse path gets none (RFC 5321 §4.5.5).
-    async fn bounce(
+    /// Queues a `notice` about `reports` to the sender; a message with a
+    /// null reverse path gets none (RFC 5321 §4.5.5).
+    async fn notify(
         &self,
+        notice: Notice,
         queued: &Queued,
-        mut failures: Vec<RecipientReport>,
+        mut reports: Vec<RecipientReport>,
         content: &Bytes,
     ) -> io::Result<()> {
         if queued.from == smtpwire::ReversePath::Null {
@@ -347,11 +372,25 @@ impl Runner {
         let sender = queued.from.to_string();
         let now = SystemTime::now();
         let date = Text::new(&rfc5322_date(now)).ok();
-        for report in &mut failures {
+        let give_up =
+            UNIX_EPOCH + Duration::from_secs(queued.first_attempt) + self.backoff.give_up_after;
+        let until = Text::new(&rfc5322_date(give_up)).ok();
+        for report in &mut reports {
             report.last_attempt_date = date.clone();
+            if notice == Notice::Delay {
+                report.will_retry_until = until.clone();
+            }
         }
         let name = self.store.unique_name();
-        let report = bounce::compose(&self.hostname, &sender, failures, content, &name, now);
+        let report = bounce::compose(
+            notice,
+            &self.hostname,
+            &sender,
+            reports,
+            content,
+            &name,
+            now,
+        );
         let head = format!("Return-Path: <>\r\nX-Envelope-To: {sender}\r\n");
         let mut file = self.store.begin(name, head.as_bytes()).await?;
         file.write(&report).await?;

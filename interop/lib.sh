@@ -19,6 +19,18 @@ die() {
 PEER_COMMANDS=(swaks msmtp curl openssl smtp-source smtp-sink python3 dovecot)
 PEER_PACKAGES=(swaks libnet-ssleay-perl msmtp curl postfix openssl python3 python3-pip dovecot-lmtpd)
 
+# Debian's hook that tells package scripts not to start services; made
+# for the install when absent, and removed again however the run ends.
+SERVICE_POLICY=/usr/sbin/policy-rc.d
+MADE_SERVICE_POLICY=
+
+remove_service_policy() {
+    if [[ -n $MADE_SERVICE_POLICY ]]; then
+        rm -f "$SERVICE_POLICY"
+        MADE_SERVICE_POLICY=
+    fi
+}
+
 peers_missing() {
     local cmd
     for cmd in "${PEER_COMMANDS[@]}"; do
@@ -40,13 +52,13 @@ install_peers() {
         echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections
         # Nor may the packages start system services (Dovecot's IMAP and
         # POP3 among them): the cases start what they need themselves.
-        local policy=/usr/sbin/policy-rc.d made_policy=
-        if [[ ! -e $policy ]]; then
-            printf '#!/bin/sh\nexit 101\n' > "$policy" && chmod +x "$policy" && made_policy=1
+        if [[ ! -e $SERVICE_POLICY ]]; then
+            printf '#!/bin/sh\nexit 101\n' > "$SERVICE_POLICY" && chmod +x "$SERVICE_POLICY" \
+                && MADE_SERVICE_POLICY=1
         fi
         apt-get install -y -qq --no-install-recommends --no-upgrade "${PEER_PACKAGES[@]}" > /dev/null
         local installed=$?
-        [[ -n $made_policy ]] && rm -f "$policy"
+        remove_service_policy
         ((installed == 0)) || die "apt-get install failed"
         if ! python3 -c 'import aiosmtpd' 2> /dev/null; then
             python3 -m pip install --quiet aiosmtpd \
@@ -141,6 +153,7 @@ stop_pid() {
 }
 
 stop_all() {
+    remove_service_policy
     local pid
     for pid in "${STARTED_PIDS[@]}"; do
         stop_pid "$pid"

@@ -24,6 +24,7 @@ use std::time::{Duration, Instant, SystemTime};
 use smtpwire::delivery::{Backoff, Delivery, Fate, Planner, Routable, Settled, Warmup};
 use smtpwire::{ForwardPath, Host, ReversePath};
 use tokio::sync::{mpsc, Semaphore};
+use tokio::task::JoinSet;
 
 use ledger::Ledger;
 use list::Row;
@@ -127,6 +128,7 @@ impl Campaign {
             if allowance == 0 {
                 for (_, held) in waiting.drain(..) {
                     outcomes.push(&self.rows, held.row, Outcome::held(held.attempts))?;
+                    progress.advance(1);
                 }
                 break;
             }
@@ -149,7 +151,8 @@ impl Campaign {
             self.count_sent(batch.len());
             let mut unsettled: HashMap<usize, Addressee> =
                 batch.iter().map(|a| (a.row, a.clone())).collect();
-            let mut settling = self.send(batch, &template, &mut number).await;
+            // The tasks end with the run, on an error too.
+            let (_tasks, mut settling) = self.send(batch, &template, &mut number).await;
             // Each connection's outcomes as soon as it is done.
             while let Some(chunk) = settling.recv().await {
                 for settled in chunk {
@@ -211,14 +214,18 @@ impl Campaign {
     }
 
     /// One try for each of `batch`: grouped by destination, one message
-    /// each, many per connection. The outcomes come out of the returned
-    /// channel a connection's worth at a time; it closes when all are in.
+    /// each, many per connection, by the returned tasks. The outcomes come
+    /// out of the returned channel a connection's worth at a time; it
+    /// closes when all are in.
     async fn send(
         &self,
         batch: Vec<Addressee>,
         template: &Arc<Template>,
         number: &mut usize,
-    ) -> mpsc::UnboundedReceiver<Vec<Settled<Addressee>>> {
+    ) -> (
+        JoinSet<()>,
+        mpsc::UnboundedReceiver<Vec<Settled<Addressee>>>,
+    ) {
         // Only this run's own count of tries decides on retries.
         let once = Backoff {
             initial: self.retry_after,
@@ -235,6 +242,7 @@ impl Campaign {
         let _ = settled.send(unroutable.recipients);
         let limit = Arc::new(Semaphore::new(self.connections.max(1)));
         let date = trace::rfc5322_date(SystemTime::now());
+        let mut tasks = JoinSet::new();
         for group in plan.groups {
             let Some(destination) = group.destinations.first().cloned() else {
                 continue;
@@ -254,7 +262,7 @@ impl Campaign {
             let limit = limit.clone();
             let per_connection = self.per_connection.max(1);
             let settled = settled.clone();
-            tokio::spawn(async move {
+            tasks.spawn(async move {
                 let _permit = limit.acquire_owned().await;
                 while !messages.is_empty() {
                     let rest = messages.split_off(per_connection.min(messages.len()));
@@ -273,6 +281,6 @@ impl Campaign {
                 }
             });
         }
-        settling
+        (tasks, settling)
     }
 }

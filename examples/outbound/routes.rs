@@ -255,22 +255,23 @@ async fn look_up_mx(resolver: Option<&TokioResolver>, domain: &Domain) -> MxAnsw
                 .iter()
                 .map(|mx| (mx.preference(), mx.exchange().to_ascii()))
                 .collect();
-            let usable = records.iter().filter(|(_, name)| {
-                let bare = name.strip_suffix('.').unwrap_or(name);
-                bare.is_empty() || Domain::parse(bare).is_ok()
-            });
-            let answer = MxAnswer::from_rdata(usable.map(|(pref, name)| (*pref, name.as_str())));
-            // Nothing usable left, or a `0 .` left alone by dropping the
-            // others (RFC 7505's null MX is a single record): not an answer
-            // to act on for good.
-            let unusable = match &answer {
-                Ok(MxAnswer::NoRecords) => !records.is_empty(),
-                Ok(MxAnswer::NullMx) => records.len() > 1,
-                Ok(_) => false,
-                Err(_) => true,
-            };
-            match answer {
-                Ok(answer) if !unusable => answer,
+            let usable: Vec<(u16, &str)> = records
+                .iter()
+                .filter(|(_, name)| {
+                    let bare = name.strip_suffix('.').unwrap_or(name);
+                    bare.is_empty() || Domain::parse(bare).is_ok()
+                })
+                .map(|(pref, name)| (*pref, name.as_str()))
+                .collect();
+            let dropped = usable.len() < records.len();
+            match MxAnswer::from_rdata(usable) {
+                // With a record left out, only exchangers still in hand are
+                // an answer to act on: not a null MX or "no usable MX" that
+                // the dropped record might have changed.
+                Ok(MxAnswer::Records(found)) if !found.is_empty() || !dropped => {
+                    MxAnswer::Records(found)
+                }
+                Ok(answer) if !dropped => answer,
                 _ => {
                     eprintln!("MX lookup for {domain}: no usable exchange name");
                     MxAnswer::LookupFailed

@@ -255,28 +255,11 @@ async fn look_up_mx(resolver: Option<&TokioResolver>, domain: &Domain) -> MxAnsw
                 .iter()
                 .map(|mx| (mx.preference(), mx.exchange().to_ascii()))
                 .collect();
-            let usable: Vec<(u16, &str)> = records
-                .iter()
-                .filter(|(_, name)| {
-                    let bare = name.strip_suffix('.').unwrap_or(name);
-                    bare.is_empty() || Domain::parse(bare).is_ok()
-                })
-                .map(|(pref, name)| (*pref, name.as_str()))
-                .collect();
-            let dropped = usable.len() < records.len();
-            match MxAnswer::from_rdata(usable) {
-                // With a record left out, only exchangers still in hand are
-                // an answer to act on: not a null MX or "no usable MX" that
-                // the dropped record might have changed.
-                Ok(MxAnswer::Records(found)) if !found.is_empty() || !dropped => {
-                    MxAnswer::Records(found)
-                }
-                Ok(answer) if !dropped => answer,
-                _ => {
-                    eprintln!("MX lookup for {domain}: no usable exchange name");
-                    MxAnswer::LookupFailed
-                }
+            let answer = answer_from_records(&records);
+            if answer == MxAnswer::LookupFailed {
+                eprintln!("MX lookup for {domain}: no usable exchange name");
             }
+            answer
         }
         Err(error) if error.is_nx_domain() => MxAnswer::NoSuchDomain,
         Err(error) if error.is_no_records_found() => MxAnswer::NoRecords,
@@ -284,6 +267,28 @@ async fn look_up_mx(resolver: Option<&TokioResolver>, domain: &Domain) -> MxAnsw
             eprintln!("MX lookup for {domain} failed: {error}");
             MxAnswer::LookupFailed
         }
+    }
+}
+
+/// The answer MX records `(preference, exchange)` give. A record whose
+/// exchange is not a usable name is left out; with one left out, only
+/// exchangers still in hand are an answer to act on, not a null MX or "no
+/// usable MX" that the dropped record might have changed: that is a failed
+/// lookup.
+fn answer_from_records(records: &[(u16, String)]) -> MxAnswer {
+    let usable: Vec<(u16, &str)> = records
+        .iter()
+        .filter(|(_, name)| {
+            let bare = name.strip_suffix('.').unwrap_or(name);
+            bare.is_empty() || Domain::parse(bare).is_ok()
+        })
+        .map(|(pref, name)| (*pref, name.as_str()))
+        .collect();
+    let dropped = usable.len() < records.len();
+    match MxAnswer::from_rdata(usable) {
+        Ok(MxAnswer::Records(found)) if !found.is_empty() || !dropped => MxAnswer::Records(found),
+        Ok(answer) if !dropped => answer,
+        _ => MxAnswer::LookupFailed,
     }
 }
 
@@ -311,6 +316,33 @@ mod tests {
             [10, 20]
         );
         assert_eq!(route.host_for(&hops[1]), Some(&route.hosts[1]));
+    }
+
+    #[test]
+    fn unusable_exchange_names_never_make_a_permanent_answer() {
+        let answer = |records: &[(u16, &str)]| {
+            let records: Vec<(u16, String)> =
+                records.iter().map(|(p, n)| (*p, n.to_string())).collect();
+            answer_from_records(&records)
+        };
+        let mx = |names: &[&str]| match answer(&names.iter().map(|n| (10, *n)).collect::<Vec<_>>())
+        {
+            MxAnswer::Records(found) => found.len(),
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(mx(&["mx1.example.net.", "mx2.example.net."]), 2);
+        assert_eq!(mx(&["mx1.example.net.", "bad..name."]), 1);
+        assert_eq!(answer(&[(0, ".")]), MxAnswer::NullMx);
+        assert_eq!(answer(&[]), MxAnswer::NoRecords);
+        assert_eq!(answer(&[(10, "bad..name.")]), MxAnswer::LookupFailed);
+        assert_eq!(
+            answer(&[(10, "bad..name."), (0, ".")]),
+            MxAnswer::LookupFailed
+        );
+        assert_eq!(
+            answer(&[(10, "."), (20, "bad..name.")]),
+            MxAnswer::LookupFailed
+        );
     }
 
     #[test]

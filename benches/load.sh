@@ -11,9 +11,13 @@
 # shared 2-core machine is within noise of a tie. The CPU columns are each
 # server's own CPU time (user + system) per 1,000 messages over all runs.
 # LOAD_THREADS sets the example server's worker threads (1 by default).
+#
+# The last row times the send example (this crate's client) against
+# smtp-sink beside smtp-source sending the same count, both with 20
+# connections that each carry many 4 KiB messages (smtp-source -d).
 #   LOAD_SENDER='CMD' bash benches/load.sh
-#       adds a row timing CMD (run with bash -c; $SINK_PORT and $COUNT are
-#       exported) against smtp-sink beside smtp-source sending the same count.
+#       times CMD instead (run with bash -c; $SINK_PORT, $COUNT and
+#       $MESSAGE, a 4 KiB message file, are exported).
 set -uo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 # shellcheck source=interop/lib.sh
@@ -107,15 +111,16 @@ row() {
         "$(cpu_ms_per_k "$sink_cpu" "$total")"
 }
 
-# compare_senders LABEL COUNT COMMAND: COMMAND (bash -c, with SINK_PORT and
-# COUNT exported) against smtp-source, both sending COUNT messages to
-# smtp-sink; the ratio is COMMAND's rate over smtp-source's.
+# compare_senders LABEL COUNT COMMAND: COMMAND (bash -c, with SINK_PORT,
+# COUNT and MESSAGE exported) against smtp-source, both sending COUNT
+# messages to smtp-sink; the ratio is COMMAND's rate over smtp-source's.
 compare_senders() {
     local label=$1 count=$2 command=$3
     local theirs=() ours=() i
     for i in $(seq "$repeat"); do
-        theirs+=("$(one_run "$SINK_PORT" "$count" -s 20 -l 4096)")
-        ours+=("$(rate "$count" "$(SINK_PORT=$SINK_PORT COUNT=$count elapsed bash -c "$command")")")
+        theirs+=("$(one_run "$SINK_PORT" "$count" -d -s 20 -l 4096)")
+        ours+=("$(rate "$count" "$(SINK_PORT=$SINK_PORT COUNT=$count MESSAGE=$message_file \
+            elapsed bash -c "$command")")")
     done
     local ours_rate theirs_rate
     ours_rate=$(median "${ours[@]}")
@@ -126,12 +131,19 @@ compare_senders() {
 row "(a) 1 msg/connection, 20 sessions, 4 KiB" "$messages" -s 20 -l 4096
 row "(b) many msgs/connection (-d), 20 sessions" "$messages" -d -s 20 -l 4096
 row "(c) 50 recipients/msg, 20 sessions" "$((messages / 5))" -r 50 -s 20 -l 4096
-if [[ -n ${LOAD_SENDER:-} ]]; then
-    echo
-    printf '%-44s %9s %9s %6s\n' "sender row (to smtp-sink)" "cmd m/s" "src m/s" "ratio"
-    export SINK_PORT
-    compare_senders "LOAD_SENDER vs smtp-source, 20 sessions" "$messages" "$LOAD_SENDER"
-fi
+(cd "$root" && cargo build --profile "${INTEROP_PROFILE:-release}" --quiet --example send) \
+    || die "building the send example failed"
+send_bin="$(dirname "$SERVER_BIN")/send"
+# A 4 KiB message, as smtp-source -l 4096 sends.
+message_file="$work/message.eml"
+python3 -c 'import sys; sys.stdout.write("Subject: load\r\n\r\n" + ("x" * 78 + "\r\n") * 51)' \
+    > "$message_file"
+sender=${LOAD_SENDER:-"\"$send_bin\" --server \"127.0.0.1:\$SINK_PORT\" --from from@example.org \
+    --to to@example.org --data \"\$MESSAGE\" --starttls never --count \"\$COUNT\" \
+    --connections 20 --quiet"}
+echo
+printf '%-44s %9s %9s %6s\n' "sender row (to smtp-sink, -d)" "ours m/s" "src m/s" "ratio"
+compare_senders "send example vs smtp-source, 20 connections" "$messages" "$sender"
 
 echo
 printf 'peak RSS: ours %s KiB, smtp-sink %s KiB\n' "$(peak_rss_kib "${PID[ours]}")" "$(peak_rss_kib "$sink_pid")"

@@ -92,6 +92,24 @@ build_server() {
     [[ -x $SERVER_BIN ]] || die "no server binary at $SERVER_BIN"
 }
 
+# await_start WHAT NAME PID LOG READY PORT_SED: a server just started as PID
+# is watched until LOG matches READY (dying if it exits first); its port,
+# read from LOG with the sed script PORT_SED, its PID and LOG are recorded
+# under NAME, and it is stopped on exit.
+await_start() {
+    local what=$1 name=$2 pid=$3 log=$4 ready=$5 port_sed=$6 _
+    STARTED_PIDS+=("$pid")
+    for _ in $(seq 100); do
+        grep -q "$ready" "$log" && break
+        kill -0 "$pid" 2> /dev/null || die "$what $name exited at start: $(cat "$log")"
+        sleep 0.1
+    done
+    PORT[$name]=$(sed -n "$port_sed" "$log")
+    [[ -n ${PORT[$name]} ]] || die "$what $name did not report its port: $(cat "$log")"
+    PID[$name]=$pid
+    LOG[$name]=$log
+}
+
 # start_server NAME ARGS...: starts the example server on a free loopback
 # port with ARGS; fills PORT[NAME], PID[NAME], LOG[NAME], CERT[NAME].
 start_server() {
@@ -100,18 +118,8 @@ start_server() {
     local log="$work/server-$name.log"
     # TMPDIR: where the server writes its generated certificate.
     TMPDIR="$work" "$SERVER_BIN" --listen 127.0.0.1:0 "$@" 2> "$log" &
-    local pid=$!
-    STARTED_PIDS+=("$pid")
-    local _
-    for _ in $(seq 100); do
-        grep -q ' on 127\.0\.0\.1:[0-9]' "$log" && break
-        kill -0 "$pid" 2> /dev/null || die "server $name exited at start: $(cat "$log")"
-        sleep 0.1
-    done
-    PORT[$name]=$(sed -n 's/.* on 127\.0\.0\.1:\([0-9]*\),.*/\1/p' "$log")
-    [[ -n ${PORT[$name]} ]] || die "server $name did not report its port: $(cat "$log")"
-    PID[$name]=$pid
-    LOG[$name]=$log
+    await_start server "$name" $! "$log" ' on 127\.0\.0\.1:[0-9]' \
+        's/.* on 127\.0\.0\.1:\([0-9]*\),.*/\1/p'
     CERT[$name]=$(sed -n 's/^STARTTLS with a self-signed certificate: //p' "$log")
 }
 
@@ -168,16 +176,6 @@ start_capture() {
     shift
     local log="$work/capture-$name.log"
     python3 "$root/interop/capture_server.py" "$work/capture-$name" "$@" > "$log" 2>&1 &
-    local pid=$!
-    STARTED_PIDS+=("$pid")
-    local _
-    for _ in $(seq 100); do
-        grep -q '^listening on ' "$log" && break
-        kill -0 "$pid" 2> /dev/null || die "capture server $name exited at start: $(cat "$log")"
-        sleep 0.1
-    done
-    PORT[$name]=$(sed -n 's/^listening on 127\.0\.0\.1:\([0-9]*\)$/\1/p' "$log")
-    [[ -n ${PORT[$name]} ]] || die "capture server $name did not report its port: $(cat "$log")"
-    PID[$name]=$pid
-    LOG[$name]=$log
+    await_start "capture server" "$name" $! "$log" '^listening on ' \
+        's/^listening on 127\.0\.0\.1:\([0-9]*\)$/\1/p'
 }

@@ -30,6 +30,21 @@ fn accepted(run: &Run, id: u64) -> bool {
     run.has(|e| matches!(e, ClientEvent::MessageAccepted { id: done, .. } if done.get() == id))
 }
 
+/// Each LMTP per-recipient reply: message, recipient, code.
+fn deliveries(run: &Run) -> Vec<(u64, String, u16)> {
+    run.events
+        .iter()
+        .filter_map(|e| match e {
+            ClientEvent::RecipientDelivery {
+                id,
+                recipient,
+                reply,
+            } => Some((id.get(), recipient.to_string(), reply.code().as_u16())),
+            _ => None,
+        })
+        .collect()
+}
+
 fn error(run: &Run) -> Option<ClientError> {
     run.events.iter().find_map(|e| match e {
         ClientEvent::Error(error) => Some(error.clone()),
@@ -612,19 +627,9 @@ fn lmtp_reports_each_recipient() {
         &[server],
     );
     assert!(run.wire_str().starts_with("LHLO client.example.org\r\n"));
-    let deliveries: Vec<_> = run
-        .events
-        .iter()
-        .filter_map(|e| match e {
-            ClientEvent::RecipientDelivery {
-                recipient, reply, ..
-            } => Some((recipient.to_string(), reply.code().as_u16())),
-            _ => None,
-        })
-        .collect();
     assert_eq!(
-        deliveries,
-        [("<b@y.org>".into(), 250), ("<d@y.org>".into(), 452)]
+        deliveries(&run),
+        [(0, "<b@y.org>".into(), 250), (0, "<d@y.org>".into(), 452)]
     );
     assert!(accepted(&run, 0));
 
@@ -1146,20 +1151,8 @@ fn lmtp_deliveries_then_the_next_message() {
     assert!(run
         .wire_str()
         .contains("Hello\r\n.\r\nMAIL FROM:<a@x.org>\r\nRCPT TO:<e@y.org>\r\nDATA\r\n"));
-    let deliveries: Vec<_> = run
-        .events
-        .iter()
-        .filter_map(|e| match e {
-            ClientEvent::RecipientDelivery {
-                id,
-                recipient,
-                reply,
-            } => Some((id.get(), recipient.to_string(), reply.code().as_u16())),
-            _ => None,
-        })
-        .collect();
     assert_eq!(
-        deliveries,
+        deliveries(&run),
         [
             (0, "<b@y.org>".into(), 250),
             (0, "<d@y.org>".into(), 452),
@@ -1313,19 +1306,9 @@ fn lmtp_bdat_counts_deliveries_from_the_rcpt_replies() {
         b"250 ok\r\n250 ok\r\n550 5.1.1 no\r\n250 ok\r\n\
         250 2.0.0 <b> delivered\r\n452 4.2.2 <d> full\r\n221 bye\r\n",
     );
-    let deliveries: Vec<_> = run
-        .events
-        .iter()
-        .filter_map(|e| match e {
-            ClientEvent::RecipientDelivery {
-                recipient, reply, ..
-            } => Some((recipient.to_string(), reply.code().as_u16())),
-            _ => None,
-        })
-        .collect();
     assert_eq!(
-        deliveries,
-        [("<b@y.org>".into(), 250), ("<d@y.org>".into(), 452)]
+        deliveries(&run),
+        [(0, "<b@y.org>".into(), 250), (0, "<d@y.org>".into(), 452)]
     );
     assert!(accepted(&run, 0));
     assert_eq!(run.wire_str(), "QUIT\r\n");

@@ -24,7 +24,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
 use example_support::session_client::settings;
-use example_support::{content_of, numbered_message, TestServer};
+use example_support::{numbered_message, numbered_messages, TestServer};
 use sender::report::Delivery;
 use sender::{ContentFor, Run, Settings};
 
@@ -56,16 +56,6 @@ async fn send(settings: Settings, content: ContentFor, count: usize, connections
 }
 
 /// What the Maildir holds, less the trace fields, sorted.
-fn stored(server: &TestServer) -> Vec<Vec<u8>> {
-    let mut stored: Vec<Vec<u8>> = server
-        .delivered()
-        .iter()
-        .map(|file| content_of(file).to_vec())
-        .collect();
-    stored.sort();
-    stored
-}
-
 fn stored_text(server: &TestServer) -> String {
     String::from_utf8_lossy(&server.delivered()[0]).into_owned()
 }
@@ -81,7 +71,7 @@ async fn plain_with_every_line_end_made_crlf() {
         Delivery::Delivered(reply) if reply.code().as_u16() == 250
     ));
     assert_eq!(
-        stored(&server),
+        server.contents(),
         [b"Subject: plain\r\n\r\nbare LF\r\n.leading dot\r\nbare CR\r\nlast line\r\n".to_vec()]
     );
     assert!(stored_text(&server).contains(" with ESMTP id "));
@@ -92,7 +82,7 @@ async fn starttls_trusting_the_servers_certificate() {
     let server = TestServer::start(|_| {}).await;
     let content = b"Subject: tls\r\n\r\nsecret\r\n";
     send(to(&server, true, &["b@example.org"]), same(content), 1, 1).await;
-    assert_eq!(stored(&server), [content.to_vec()]);
+    assert_eq!(server.contents(), [content.to_vec()]);
     assert!(stored_text(&server).contains(" with ESMTPS id "));
 }
 
@@ -131,7 +121,7 @@ async fn auth_plain_over_tls() {
     let mut settings = to(&server, true, &["b@example.org"]);
     settings.config.auth = Some(alice("correct horse"));
     send(settings.clone(), same(content), 1, 1).await;
-    assert_eq!(stored(&server), [content.to_vec()]);
+    assert_eq!(server.contents(), [content.to_vec()]);
     assert!(stored_text(&server).contains(" with ESMTPSA id "));
 
     settings.config.auth = Some(alice("wrong"));
@@ -160,7 +150,7 @@ async fn lmtp_reports_each_recipient() {
     for (_, delivery) in &outcome.recipients {
         assert!(delivery.is_delivered(), "{delivery}");
     }
-    assert_eq!(stored(&server), [content.to_vec(), content.to_vec()]);
+    assert_eq!(server.contents(), [content.to_vec(), content.to_vec()]);
     let text: Vec<String> = server
         .delivered()
         .iter()
@@ -239,10 +229,7 @@ async fn through_recorder(pipelining: bool, chunking: bool) -> (TestServer, Vec<
     settings.config.chunking = chunking;
     let content: ContentFor = Arc::new(|number| Bytes::from(numbered_message(number)));
     send(settings, content, 3, 1).await;
-    let expected: Vec<Vec<u8>> = (0..3).map(numbered_message).collect();
-    let mut expected = expected;
-    expected.sort();
-    assert_eq!(stored(&server), expected);
+    assert_eq!(server.contents(), numbered_messages(3));
     (server, recorder.reads())
 }
 
@@ -295,7 +282,7 @@ async fn a_ten_mib_message() {
         content.extend_from_slice(line);
     }
     send(to(&server, true, &["b@example.org"]), same(&content), 1, 1).await;
-    assert_eq!(stored(&server), [content]);
+    assert_eq!(server.contents(), [content]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -305,9 +292,7 @@ async fn a_thousand_messages_over_one_connection() {
     let run = send(to(&server, false, &["b@example.org"]), content, 1000, 1).await;
     assert_eq!(run.delivered(), 1000);
     assert_eq!(server.shared.stats.messages(), 1000);
-    let mut expected: Vec<Vec<u8>> = (0..1000).map(numbered_message).collect();
-    expected.sort();
-    assert_eq!(stored(&server), expected);
+    assert_eq!(server.contents(), numbered_messages(1000));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -316,9 +301,7 @@ async fn fifty_concurrent_connections() {
     let content: ContentFor = Arc::new(|number| Bytes::from(numbered_message(number)));
     let run = send(to(&server, true, &["b@example.org"]), content, 100, 50).await;
     assert_eq!(run.delivered(), 100);
-    let mut expected: Vec<Vec<u8>> = (0..100).map(numbered_message).collect();
-    expected.sort();
-    assert_eq!(stored(&server), expected);
+    assert_eq!(server.contents(), numbered_messages(100));
 }
 
 #[tokio::test]

@@ -24,7 +24,9 @@ use std::time::Duration;
 
 use app::client::Client;
 use example_support::session_client::SessionClient;
-use example_support::{content_of, numbered_message, HandClient, MailClient, TestServer};
+use example_support::{
+    content_of, numbered_message, numbered_messages, HandClient, MailClient, TestServer,
+};
 
 /// Runs each generic check once per [`MailClient`].
 macro_rules! with_each_client {
@@ -325,15 +327,7 @@ async fn two_hundred_messages_over_one_connection<C: MailClient>() {
         assert_eq!(codes, [250], "message {number}");
     }
     client.quit().await;
-    let mut stored: Vec<Vec<u8>> = server
-        .delivered()
-        .iter()
-        .map(|f| content_of(f).to_vec())
-        .collect();
-    let mut expected: Vec<Vec<u8>> = (0..200).map(numbered_message).collect();
-    stored.sort();
-    expected.sort();
-    assert_eq!(stored, expected);
+    assert_eq!(server.contents(), numbered_messages(200));
     assert_eq!(server.shared.stats.messages(), 200);
 }
 
@@ -359,15 +353,7 @@ async fn fifty_concurrent_connections<C: MailClient + Send + 'static>() {
     for task in tasks {
         assert_eq!(task.await.unwrap(), [250]);
     }
-    let mut stored: Vec<Vec<u8>> = server
-        .delivered()
-        .iter()
-        .map(|f| content_of(f).to_vec())
-        .collect();
-    let mut expected: Vec<Vec<u8>> = (0..50).map(numbered_message).collect();
-    stored.sort();
-    expected.sort();
-    assert_eq!(stored, expected);
+    assert_eq!(server.contents(), numbered_messages(50));
 }
 
 #[tokio::test]

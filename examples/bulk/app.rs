@@ -34,6 +34,9 @@ use progress::Progress;
 use results::{Outcome, Status, Writer};
 use template::Template;
 
+/// Most recipients whose copies are made and in memory at once.
+const MAX_BATCH: usize = 1000;
+
 /// One recipient on its way: its row and its tries so far.
 #[derive(Debug, Clone)]
 struct Addressee {
@@ -138,7 +141,7 @@ impl Campaign {
                 continue;
             }
             let mut batch = Vec::new();
-            while batch.len() < allowance {
+            while batch.len() < allowance.min(MAX_BATCH) {
                 match waiting.front() {
                     Some((due, _)) if *due <= Instant::now() => {
                         if let Some((_, addressee)) = waiting.pop_front() {

@@ -103,13 +103,14 @@ pub async fn run(args: Args) -> Result<String, String> {
     };
     let hello = Domain::parse(&hostname).map_err(|e| format!("--hostname {hostname}: {e}"))?;
     let (columns, rows) = super::list::read_list(&args.list).map_err(|e| format!("--list: {e}"))?;
-    let template = Template {
-        text: std::fs::read_to_string(&args.template)
-            .map_err(|e| format!("--template {}: {e}", args.template.display()))?,
-        unsubscribe_url: args.unsubscribe_url.clone(),
-        unsubscribe_mailto: args.unsubscribe_mailto.clone(),
-        domain: hostname.clone(),
-    };
+    let text = std::fs::read_to_string(&args.template)
+        .map_err(|e| format!("--template {}: {e}", args.template.display()))?;
+    let template = Template::new(
+        &text,
+        args.unsubscribe_url.clone(),
+        args.unsubscribe_mailto.clone(),
+        hostname.clone(),
+    );
     template.check(&columns)?;
     let routes = args
         .mx

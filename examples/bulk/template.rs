@@ -9,8 +9,11 @@ use super::list::Row;
 
 /// The template and what goes into each copy.
 pub struct Template {
-    /// The message, with `{{column}}` placeholders.
-    pub text: String,
+    /// The template's header section with CRLF line ends, through its last
+    /// CRLF; `{{column}}` placeholders in it.
+    header: String,
+    /// The body after the blank line, CRLF line ends; placeholders in it.
+    body: String,
     /// The one-click unsubscribe address (https), with placeholders whose
     /// values are percent-encoded.
     pub unsubscribe_url: String,
@@ -21,13 +24,36 @@ pub struct Template {
 }
 
 impl Template {
+    /// A template from the message `text` (with `{{column}}` placeholders),
+    /// its line ends made CRLF and its header split off once, for every
+    /// copy.
+    pub fn new(
+        text: &str,
+        unsubscribe_url: String,
+        unsubscribe_mailto: Option<String>,
+        domain: String,
+    ) -> Template {
+        let text = crlf(text);
+        let (header, body) = match text.find("\r\n\r\n") {
+            Some(end) => (text[..end + 2].to_string(), text[end + 2..].to_string()),
+            None => (text, "\r\n".to_string()),
+        };
+        Template {
+            header,
+            body,
+            unsubscribe_url,
+            unsubscribe_mailto,
+            domain,
+        }
+    }
+
     /// Checks that every placeholder names one of `columns` and that the
     /// unsubscribe address is https, as RFC 8058 §3.1 requires.
     pub fn check(&self, columns: &[String]) -> Result<(), String> {
         if !self.unsubscribe_url.starts_with("https://") {
             return Err("--unsubscribe-url must be an https URI (RFC 8058 §3.1)".into());
         }
-        for text in [&self.text, &self.unsubscribe_url] {
+        for text in [&self.header, &self.body, &self.unsubscribe_url] {
             for name in placeholders(text) {
                 if !columns.iter().any(|column| column == name) {
                     return Err(format!("{{{{{name}}}}}: no such column in the list"));
@@ -40,16 +66,11 @@ impl Template {
     /// The message for `row`, number `number` of the run.
     pub fn render(&self, row: &Row, number: usize, now: SystemTime, date: &str) -> Vec<u8> {
         let url = fill(&self.unsubscribe_url, &row.fields, percent_encode);
-        // Split before filling in: a value can then never end the header or
+        // Filled in after the split: a value can never end the header or
         // add a field to it (a line break in a header value becomes a
         // space), whatever the list holds.
-        let template = crlf(&self.text);
-        let (header, body) = match template.find("\r\n\r\n") {
-            Some(end) => template.split_at(end + 2),
-            None => (template.as_str(), "\r\n"),
-        };
-        let header = fill(header, &row.fields, one_line);
-        let body = crlf(&fill(body, &row.fields, |value| value.to_string()));
+        let header = fill(&self.header, &row.fields, one_line);
+        let body = crlf(&fill(&self.body, &row.fields, |value| value.to_string()));
         let header = header.as_str();
         let mut added = String::new();
         let has = |name: &str| has_field(header, name);
@@ -162,12 +183,12 @@ mod tests {
 
     #[test]
     fn fills_columns_and_adds_the_one_click_fields() {
-        let template = Template {
-            text: "Subject: Hi {{name}}\nTo: {{email}}\n\nDear {{ name }},\n".into(),
-            unsubscribe_url: "https://example.org/u?e={{email}}".into(),
-            unsubscribe_mailto: Some("unsub@example.org".into()),
-            domain: "example.org".into(),
-        };
+        let template = Template::new(
+            "Subject: Hi {{name}}\nTo: {{email}}\n\nDear {{ name }},\n",
+            "https://example.org/u?e={{email}}".into(),
+            Some("unsub@example.org".into()),
+            "example.org".into(),
+        );
         let columns = ["email".to_string(), "name".to_string()];
         template.check(&columns).unwrap();
         let message = template.render(&row("a+b@x.example", "Ann"), 7, SystemTime::now(), "D");
@@ -187,12 +208,12 @@ mod tests {
 
     #[test]
     fn a_value_cannot_add_header_fields_or_end_the_header() {
-        let template = Template {
-            text: "Subject: Hi {{name}}\n\nDear {{name}},\n".into(),
-            unsubscribe_url: "https://example.org/u".into(),
-            unsubscribe_mailto: None,
-            domain: "example.org".into(),
-        };
+        let template = Template::new(
+            "Subject: Hi {{name}}\n\nDear {{name}},\n",
+            "https://example.org/u".into(),
+            None,
+            "example.org".into(),
+        );
         let hostile = row("a@x.example", "Ann\r\nBcc: evil@example.com\n\nbody");
         let text = String::from_utf8(template.render(&hostile, 1, SystemTime::now(), "D")).unwrap();
         assert!(
@@ -210,15 +231,11 @@ mod tests {
 
     #[test]
     fn unknown_columns_and_plain_http_are_refused() {
-        let mut template = Template {
-            text: "Subject: {{nope}}\n\nx\n".into(),
-            unsubscribe_url: "https://example.org/u".into(),
-            unsubscribe_mailto: None,
-            domain: "example.org".into(),
-        };
-        assert!(template.check(&["email".to_string()]).is_err());
-        template.text = "Subject: x\n\nx\n".into();
-        template.unsubscribe_url = "http://example.org/u".into();
-        assert!(template.check(&["email".to_string()]).is_err());
+        let template =
+            |text: &str, url: &str| Template::new(text, url.into(), None, "example.org".into());
+        let unknown_column = template("Subject: {{nope}}\n\nx\n", "https://example.org/u");
+        assert!(unknown_column.check(&["email".to_string()]).is_err());
+        let plain_http = template("Subject: x\n\nx\n", "http://example.org/u");
+        assert!(plain_http.check(&["email".to_string()]).is_err());
     }
 }

@@ -4,13 +4,18 @@
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
 
 use hickory_resolver::TokioResolver;
 use smtpwire::delivery::{
     domains_to_resolve, Hop, HopGroup, MxAnswer, MxAnswers, Plan, Planner, Routable,
 };
 use smtpwire::{AddressLiteral, Domain, Host};
+use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
+
+/// MX lookups in flight at once.
+const MAX_LOOKUPS: usize = 32;
 
 /// The SMTP port for relaying (RFC 5321 §4.5.4.2).
 pub const SMTP_PORT: u16 = 25;
@@ -126,6 +131,7 @@ impl Routes {
     /// route, looked up at the same time: one slow nameserver costs one
     /// resolver timeout, not one per domain.
     pub async fn answers<R: Routable>(&self, recipients: &[R]) -> MxAnswers {
+        let limit = Arc::new(Semaphore::new(MAX_LOOKUPS));
         let mut lookups = JoinSet::new();
         for domain in domains_to_resolve(recipients) {
             if self
@@ -135,7 +141,9 @@ impl Routes {
                 continue;
             }
             let resolver = self.resolver.clone();
+            let limit = limit.clone();
             lookups.spawn(async move {
+                let _permit = limit.acquire_owned().await;
                 let answer = look_up_mx(resolver.as_ref(), &domain).await;
                 (domain, answer)
             });

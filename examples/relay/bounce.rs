@@ -111,7 +111,7 @@ pub fn compose(
 }
 
 /// The header section of a message, up to and including its last CRLF.
-fn header_of(message: &[u8]) -> &[u8] {
+pub fn header_of(message: &[u8]) -> &[u8] {
     match message.windows(4).position(|window| window == b"\r\n\r\n") {
         Some(end) => &message[..end + 2],
         None => message,

@@ -404,11 +404,7 @@ impl Runner {
 /// at least 100).
 fn looped(content: &[u8]) -> bool {
     const MAX_HOPS: usize = 100;
-    let header_end = content
-        .windows(4)
-        .position(|window| window == b"\r\n\r\n")
-        .unwrap_or(content.len());
-    let received = content[..header_end]
+    let received = bounce::header_of(content)
         .split(|&byte| byte == b'\n')
         .filter(|line| line.len() >= 9 && line[..9].eq_ignore_ascii_case(b"received:"))
         .count();

@@ -92,6 +92,18 @@ impl TestServer {
             .collect()
     }
 
+    /// What clients sent, as stored less the fields the server added,
+    /// sorted.
+    pub fn contents(&self) -> Vec<Vec<u8>> {
+        let mut contents: Vec<Vec<u8>> = self
+            .delivered()
+            .iter()
+            .map(|file| content_of(file).to_vec())
+            .collect();
+        contents.sort();
+        contents
+    }
+
     /// Whether `tmp/` holds no file.
     pub fn tmp_is_empty(&self) -> bool {
         files(&self.maildir.join("tmp")).is_empty()
@@ -141,6 +153,14 @@ pub fn content_of(stored: &[u8]) -> &[u8] {
         rest = &rest[end + 2..];
     }
     rest
+}
+
+/// Messages `0..count` of [`numbered_message`], sorted as
+/// [`TestServer::contents`] is.
+pub fn numbered_messages(count: usize) -> Vec<Vec<u8>> {
+    let mut messages: Vec<Vec<u8>> = (0..count).map(numbered_message).collect();
+    messages.sort();
+    messages
 }
 
 /// A small distinct message.

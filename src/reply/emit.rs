@@ -141,7 +141,11 @@ fn split_to_fit(text: &[u8], budget: usize) -> (&[u8], Option<&[u8]>) {
         return (text, None);
     }
     // A space right after the budget can still be the break: it is dropped.
-    let window = text.get(..=budget).unwrap_or_default();
+    // Not the text's last byte, though: with nothing after it, the dropped
+    // space would be lost from the text rather than turned into a line break.
+    let window = text
+        .get(..(budget + 1).min(text.len() - 1))
+        .unwrap_or_default();
     if let Some(space) = memchr::memrchr(b' ', window).filter(|&at| at > 0) {
         let (chunk, rest) = text.split_at_checked(space).unwrap_or((text, &[]));
         let rest = rest.get(1..).unwrap_or_default();
@@ -246,6 +250,26 @@ mod tests {
         }
         let rejoined: Vec<&str> = lines.iter().map(|l| &l[10..]).collect();
         assert_eq!(rejoined.join(" "), text);
+    }
+
+    #[test]
+    fn a_trailing_space_just_past_the_budget_is_kept() {
+        // One byte over the budget, and that byte a space: breaking there
+        // would drop the space with nothing left to wrap.
+        let budget = MAX_EMITTED_REPLY_LINE - 2 - 4;
+        let text = alloc::format!("{} word ", "x".repeat(budget - 5));
+        assert_eq!(text.len(), budget + 1);
+        let reply = Reply::new(ReplyCode::OK, Text::new(&text).unwrap());
+        let out = wire(&reply);
+        let lines: Vec<&str> = out.split_terminator("\r\n").collect();
+        assert_eq!(
+            lines,
+            [
+                alloc::format!("250-{}", "x".repeat(budget - 5)),
+                "250 word ".into()
+            ]
+        );
+        assert!(lines.iter().all(|l| l.len() + 2 <= MAX_EMITTED_REPLY_LINE));
     }
 
     #[test]

@@ -4,13 +4,22 @@
 # same machine in the same run; prints messages/s for both, the ratio
 # ours/smtp-sink per row, and both servers' peak resident memory.
 #
-#   bash benches/load.sh                  LOAD_MESSAGES=5000, LOAD_REPEAT=5 by default
+#   bash benches/load.sh                  LOAD_MESSAGES=5000, LOAD_REPEAT=7 by default
 #
-# Each row runs LOAD_REPEAT times, ours and smtp-sink taking turns to go
-# first, and shows the median rate of each: one run of a few seconds on a
-# shared 2-core machine is within noise of a tie. The CPU columns are each
+# Each row runs LOAD_REPEAT pairs of runs, ours and smtp-sink taking turns to
+# go first, and shows the median rate of each and the median of the pairs'
+# ratios: the two runs of a pair are seconds apart, so the ratio of each
+# pair is spared the drift of a shared 2-core machine over the whole row,
+# which is larger than the difference measured. The CPU columns are each
 # server's own CPU time (user + system) per 1,000 messages over all runs.
 # LOAD_THREADS sets the example server's worker threads (1 by default).
+#
+# The example server runs with --busy-poll LOAD_BUSY_POLL microseconds (50
+# by default): after each input it polls its sockets that long before
+# sleeping, which spares smtp-source, on the same two cores, the cost of
+# waking it (see examples/server/busy_poll.rs). Row (a) runs once more
+# against a second instance without it, to show what it buys; its CPU
+# column is that instance's.
 #
 # The last row times the send example (this crate's client) against
 # smtp-sink beside smtp-source sending the same count, both with 20
@@ -24,7 +33,7 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 source "$root/interop/lib.sh"
 
 messages=${LOAD_MESSAGES:-5000}
-repeat=${LOAD_REPEAT:-5}
+repeat=${LOAD_REPEAT:-7}
 work=$(mktemp -d "${TMPDIR:-/tmp}/smtpwire-load.XXXXXX")
 trap 'stop_all; rm -rf "$work"' EXIT
 trap 'exit 130' INT TERM
@@ -33,7 +42,14 @@ install_peers
 build_server
 # One thread, as smtp-sink is one process: smtp-source needs the other core,
 # and a second worker would only fight it for that core.
-start_server ours --discard --no-tls --threads "${LOAD_THREADS:-1}"
+threads=${LOAD_THREADS:-1}
+busy_poll=${LOAD_BUSY_POLL:-50}
+if ((threads == 1)); then
+    start_server ours --discard --no-tls --threads 1 --busy-poll "$busy_poll"
+else
+    start_server ours --discard --no-tls --threads "$threads"
+fi
+start_server parked --discard --no-tls --threads "$threads"
 
 SINK_PORT=$(free_port)
 # Unprivileged, backlog 1000, counting to stdout.
@@ -84,30 +100,34 @@ one_run() {
         -m "$count" "$@" "127.0.0.1:$port")"
 }
 
-# row LABEL COUNT SMTP-SOURCE-ARGS...: the same smtp-source runs against both.
+# row SERVER LABEL COUNT SMTP-SOURCE-ARGS...: the same smtp-source runs
+# against the example server SERVER and smtp-sink.
 row() {
-    local label=$1 count=$2
-    shift 2
-    local ours_rates=() sink_rates=() i
+    local server=$1 label=$2 count=$3
+    shift 3
+    local ours_rates=() sink_rates=() ratios=() i ours sink
     local ours_cpu sink_cpu
-    ours_cpu=$(cpu_ticks "${PID[ours]}")
+    ours_cpu=$(cpu_ticks "${PID[$server]}")
     sink_cpu=$(cpu_ticks "$sink_pid")
     for i in $(seq "$repeat"); do
         if ((i % 2)); then
-            ours_rates+=("$(one_run "${PORT[ours]}" "$count" "$@")")
-            sink_rates+=("$(one_run "$SINK_PORT" "$count" "$@")")
+            ours=$(one_run "${PORT[$server]}" "$count" "$@")
+            sink=$(one_run "$SINK_PORT" "$count" "$@")
         else
-            sink_rates+=("$(one_run "$SINK_PORT" "$count" "$@")")
-            ours_rates+=("$(one_run "${PORT[ours]}" "$count" "$@")")
+            sink=$(one_run "$SINK_PORT" "$count" "$@")
+            ours=$(one_run "${PORT[$server]}" "$count" "$@")
         fi
+        ours_rates+=("$ours")
+        sink_rates+=("$sink")
+        ratios+=("$(ratio "$ours" "$sink")")
     done
-    ours_cpu=$(($(cpu_ticks "${PID[ours]}") - ours_cpu))
+    ours_cpu=$(($(cpu_ticks "${PID[$server]}") - ours_cpu))
     sink_cpu=$(($(cpu_ticks "$sink_pid") - sink_cpu))
     local ours_rate sink_rate total=$((count * repeat))
     ours_rate=$(median "${ours_rates[@]}")
     sink_rate=$(median "${sink_rates[@]}")
     printf '%-44s %9s %9s %6s %7sms %7sms\n' "$label" "$ours_rate" "$sink_rate" \
-        "$(ratio "$ours_rate" "$sink_rate")" "$(cpu_ms_per_k "$ours_cpu" "$total")" \
+        "$(median "${ratios[@]}")" "$(cpu_ms_per_k "$ours_cpu" "$total")" \
         "$(cpu_ms_per_k "$sink_cpu" "$total")"
 }
 
@@ -116,21 +136,23 @@ row() {
 # messages to smtp-sink; the ratio is COMMAND's rate over smtp-source's.
 compare_senders() {
     local label=$1 count=$2 command=$3
-    local theirs=() ours=() i
+    local theirs_rates=() ours_rates=() ratios=() i ours theirs
     for i in $(seq "$repeat"); do
-        theirs+=("$(one_run "$SINK_PORT" "$count" -d -s 20 -l 4096)")
-        ours+=("$(rate "$count" "$(SINK_PORT=$SINK_PORT COUNT=$count MESSAGE=$message_file \
-            elapsed bash -c "$command")")")
+        theirs=$(one_run "$SINK_PORT" "$count" -d -s 20 -l 4096)
+        ours=$(rate "$count" "$(SINK_PORT=$SINK_PORT COUNT=$count MESSAGE=$message_file \
+            elapsed bash -c "$command")")
+        theirs_rates+=("$theirs")
+        ours_rates+=("$ours")
+        ratios+=("$(ratio "$ours" "$theirs")")
     done
-    local ours_rate theirs_rate
-    ours_rate=$(median "${ours[@]}")
-    theirs_rate=$(median "${theirs[@]}")
-    printf '%-44s %9s %9s %6s\n' "$label" "$ours_rate" "$theirs_rate" "$(ratio "$ours_rate" "$theirs_rate")"
+    printf '%-44s %9s %9s %6s\n' "$label" "$(median "${ours_rates[@]}")" \
+        "$(median "${theirs_rates[@]}")" "$(median "${ratios[@]}")"
 }
 
-row "(a) 1 msg/connection, 20 sessions, 4 KiB" "$messages" -s 20 -l 4096
-row "(b) many msgs/connection (-d), 20 sessions" "$messages" -d -s 20 -l 4096
-row "(c) 50 recipients/msg, 20 sessions" "$((messages / 5))" -r 50 -s 20 -l 4096
+row ours "(a) 1 msg/connection, 20 sessions, 4 KiB" "$messages" -s 20 -l 4096
+row ours "(b) many msgs/connection (-d), 20 sessions" "$messages" -d -s 20 -l 4096
+row ours "(c) 50 recipients/msg, 20 sessions" "$((messages / 5))" -r 50 -s 20 -l 4096
+row parked "(a) again, without --busy-poll" "$messages" -s 20 -l 4096
 (cd "$root" && cargo build --profile "${INTEROP_PROFILE:-release}" --quiet --example send) \
     || die "building the send example failed"
 send_bin="$(dirname "$SERVER_BIN")/send"
@@ -146,4 +168,5 @@ printf '%-44s %9s %9s %6s\n' "sender row (to smtp-sink, -d)" "ours m/s" "src m/s
 compare_senders "send example vs smtp-source, 20 connections" "$messages" "$sender"
 
 echo
-printf 'peak RSS: ours %s KiB, smtp-sink %s KiB\n' "$(peak_rss_kib "${PID[ours]}")" "$(peak_rss_kib "$sink_pid")"
+printf 'peak RSS: ours %s KiB (without --busy-poll %s KiB), smtp-sink %s KiB\n' \
+    "$(peak_rss_kib "${PID[ours]}")" "$(peak_rss_kib "${PID[parked]}")" "$(peak_rss_kib "$sink_pid")"

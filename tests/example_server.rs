@@ -459,6 +459,35 @@ async fn a_silent_client_times_out_with_421() {
     assert!(started.elapsed() >= Duration::from_millis(150));
 }
 
+/// `--busy-poll`, on the single-threaded runtime it is meant for: the
+/// poller starts on input, messages go through while it polls, and it goes
+/// back to sleep once input stops, so an idle server spends nothing.
+#[tokio::test(flavor = "current_thread")]
+async fn busy_polling_wakes_on_input_and_sleeps_when_idle() {
+    let server =
+        TestServer::start(|settings| settings.busy_poll = Some(Duration::from_millis(500))).await;
+    let poll = server.shared.busy_poll.clone().unwrap();
+    server.wait_for(|| poll.is_parked()).await;
+    let mut client = HandClient::open(&server, false).await;
+    assert!(
+        !poll.is_parked(),
+        "the connection's input did not wake the poller"
+    );
+    for number in 0..20 {
+        let codes = client
+            .send(
+                "a@example.com",
+                &["b@example.org"],
+                &numbered_message(number),
+            )
+            .await;
+        assert_eq!(codes, [250], "message {number}");
+    }
+    client.quit().await;
+    server.wait_for(|| poll.is_parked()).await;
+    assert_eq!(server.contents(), numbered_messages(20));
+}
+
 #[test]
 fn the_std_server_takes_a_message() {
     use std::io::{BufRead, BufReader, Write};

@@ -1,6 +1,7 @@
 //! The receiving server, as a module that `main.rs`, the `--demo` mode and
 //! `tests/example_server.rs` share.
 
+pub mod busy_poll;
 pub mod client;
 pub mod connection;
 pub mod handler;
@@ -28,6 +29,7 @@ use tokio::net::TcpListener;
 use tokio::sync::{mpsc, watch, Notify};
 use tokio_rustls::TlsAcceptor;
 
+use busy_poll::BusyPoll;
 use maildir::Maildir;
 use rules::RecipientRules;
 use users::Users;
@@ -62,6 +64,9 @@ pub struct Settings {
     pub idle_timeout: Option<Duration>,
     /// Recipients refused as unknown or greylisted.
     pub rules: RecipientRules,
+    /// Keep polling this long after each input before sleeping; for a
+    /// single-threaded runtime (see [`busy_poll`]).
+    pub busy_poll: Option<Duration>,
 }
 
 impl Settings {
@@ -80,6 +85,7 @@ impl Settings {
             max_recipients: None,
             idle_timeout: None,
             rules: RecipientRules::default(),
+            busy_poll: None,
         }
     }
 
@@ -127,6 +133,17 @@ pub struct Shared {
     pub rules: RecipientRules,
     /// Counters.
     pub stats: Stats,
+    /// Told of each input when `--busy-poll` is on.
+    pub busy_poll: Option<Arc<BusyPoll>>,
+}
+
+impl Shared {
+    /// Notes that a connection read something or one was accepted.
+    pub fn input(&self) {
+        if let Some(poll) = &self.busy_poll {
+            poll.input();
+        }
+    }
 }
 
 /// Counters for `--max-messages`, `--exit-after-idle` and the tests.
@@ -209,6 +226,9 @@ impl Server {
             idle_timeout: settings.idle_timeout,
             rules: settings.rules,
             stats: Stats::default(),
+            busy_poll: settings
+                .busy_poll
+                .map(|window| Arc::new(BusyPoll::new(window))),
         });
         Ok(Server { listener, shared })
     }
@@ -230,12 +250,15 @@ impl Server {
         let (stopping, stop_signal) = watch::channel(false);
         // Each connection holds a sender; `recv` returns `None` once all are gone.
         let (alive, mut all_done) = mpsc::channel::<()>(1);
+        let poller = (self.shared.busy_poll.clone())
+            .map(|poll| tokio::spawn(async move { poll.run().await }));
         tokio::pin!(shutdown);
         loop {
             tokio::select! {
                 _ = &mut shutdown => break,
                 accepted = self.listener.accept() => match accepted {
                     Ok((stream, peer)) => {
+                        self.shared.input();
                         let shared = self.shared.clone();
                         let stop_signal = stop_signal.clone();
                         let alive = alive.clone();
@@ -263,6 +286,9 @@ impl Server {
             eprintln!("shutting down: waiting for {open} connection(s)");
         }
         let _ = all_done.recv().await;
+        if let Some(poller) = poller {
+            poller.abort();
+        }
         txlog::flush();
     }
 }

@@ -72,7 +72,10 @@ pub async fn serve(
                     read = timeout(wait, io.read(&mut input)) => match read {
                         Err(_) => session.handle_timeout(),
                         Ok(Ok(0)) | Ok(Err(_)) => session.receive_eof(),
-                        Ok(Ok(count)) => (start, end) = (0, count),
+                        Ok(Ok(count)) => {
+                            shared.input();
+                            (start, end) = (0, count);
+                        }
                     },
                     // Wake up to answer 421 if the server stops while idle.
                     _ = stopping.changed(), if watching => {}

@@ -98,6 +98,11 @@ struct Args {
     /// Default: one per core.
     #[arg(long)]
     threads: Option<usize>,
+    /// After each input, keep polling the sockets this many microseconds
+    /// before sleeping: spends that much CPU to spare clients on the same
+    /// machine the cost of waking the server. Needs `--threads 1`.
+    #[arg(long, value_name = "MICROS")]
+    busy_poll: Option<u64>,
 }
 
 fn main() -> ExitCode {
@@ -147,6 +152,14 @@ async fn run(args: Args) -> std::io::Result<()> {
     settings.max_recipients = args.max_recipients;
     settings.idle_timeout = args.timeout.map(Duration::from_secs);
     settings.rules = RecipientRules::new(&args.unknown_recipient, &args.greylist_recipient);
+    if let Some(micros) = args.busy_poll {
+        // On a multi-threaded runtime the poller would hold one worker while
+        // the sockets are polled by another.
+        if args.threads != Some(1) {
+            return Err(invalid("--busy-poll needs --threads 1".to_string()));
+        }
+        settings.busy_poll = Some(Duration::from_micros(micros));
+    }
     let identity = match (&args.tls_cert, &args.tls_key, args.no_tls) {
         (_, _, true) => None,
         (Some(cert), Some(key), false) => Some(tls::Identity::from_pem_files(cert, key)?),

@@ -2,7 +2,7 @@
 //! a busy server then makes one write for many messages instead of one each,
 //! and no connection ever waits for the terminal or wakes a thread per
 //! message. Lines reach stderr within [`INTERVAL`], or sooner once
-//! [`BATCH`] bytes are waiting.
+//! [`BATCH`] bytes are waiting; with nothing waiting the thread sleeps.
 
 use std::fmt;
 use std::io::Write;
@@ -33,7 +33,12 @@ fn log() -> &'static Log {
             writing: Mutex::new(()),
         }));
         std::thread::spawn(move || loop {
-            let pending = lock(&log.pending);
+            // Asleep while there is nothing to write, so an idle server
+            // wakes no thread; the first line of a batch starts its wait.
+            let pending = log
+                .full
+                .wait_while(lock(&log.pending), |pending| pending.is_empty())
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
             let (pending, _) = log
                 .full
                 .wait_timeout_while(pending, INTERVAL, |pending| pending.len() < BATCH)
@@ -64,9 +69,10 @@ fn write_out(log: &Log) {
 pub fn write(line: fmt::Arguments<'_>) {
     let log = log();
     let mut pending = lock(&log.pending);
+    let first = pending.is_empty();
     let _ = fmt::Write::write_fmt(&mut *pending, line);
     pending.push('\n');
-    if pending.len() >= BATCH {
+    if first || pending.len() >= BATCH {
         log.full.notify_one();
     }
 }

@@ -35,7 +35,9 @@ USER_NAME=alice
 USER_PASS=wonderland
 
 # One server per mode, each with its own Maildir.
-start_server plain --no-tls --maildir "$work/md-plain"
+# The plain server runs as the load comparison runs it (one thread, polling
+# before sleeping); the others on the default multi-threaded runtime.
+start_server plain --no-tls --threads 1 --busy-poll 50 --maildir "$work/md-plain"
 start_server tls --users "$work/users" --maildir "$work/md-tls"
 start_server auth --no-tls --users "$work/users" --allow-cleartext-auth --require-auth --maildir "$work/md-auth"
 start_server lmtp --lmtp --no-tls --maildir "$work/md-lmtp"

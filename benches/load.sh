@@ -1,25 +1,30 @@
 #!/usr/bin/env bash
 # Load comparison, run by hand (not a timed test): Postfix's smtp-source
 # drives the example server in --discard mode and Postfix's smtp-sink on the
-# same machine in the same run; prints messages/s for both, the ratio
-# ours/smtp-sink per row, and both servers' peak resident memory.
+# same machine in the same run; prints messages/s for each, the ratios
+# ours/smtp-sink per row, and the servers' peak resident memory.
 #
 #   bash benches/load.sh                  LOAD_MESSAGES=5000, LOAD_REPEAT=7 by default
 #
-# Each row runs LOAD_REPEAT pairs of runs, ours and smtp-sink taking turns to
-# go first, and shows the median rate of each and the median of the pairs'
-# ratios: the two runs of a pair are seconds apart, so the ratio of each
-# pair is spared the drift of a shared 2-core machine over the whole row,
-# which is larger than the difference measured. The CPU columns are each
-# server's own CPU time (user + system) per 1,000 messages over all runs.
-# LOAD_THREADS sets the example server's worker threads (1 by default).
+# Two example servers take part, both on one thread (LOAD_THREADS), as
+# smtp-sink is one process and smtp-source needs the other core:
+#   ours       the server as it starts by default, sleeping whenever it has
+#              nothing to do;
+#   busy-poll  the same with --busy-poll LOAD_BUSY_POLL microseconds (50 by
+#              default): after each input it keeps polling its sockets that
+#              long before sleeping, so smtp-source, on the other core, no
+#              longer pays to wake it (see examples/server/busy_poll.rs).
+# With LOAD_THREADS other than 1 the busy-poll server is left out, as
+# --busy-poll needs the single-threaded runtime.
 #
-# The example server runs with --busy-poll LOAD_BUSY_POLL microseconds (50
-# by default): after each input it polls its sockets that long before
-# sleeping, which spares smtp-source, on the same two cores, the cost of
-# waking it (see examples/server/busy_poll.rs). Row (a) runs once more
-# against a second instance without it, to show what it buys; its CPU
-# column is that instance's.
+# Each row runs LOAD_REPEAT rounds; a round runs smtp-source once against
+# each server, the order turning from round to round. The rate columns are
+# the median rates; each ratio column is the median of the rounds' own
+# ratios, whose runs are seconds apart and so spared the drift of a shared
+# 2-core machine over a whole row, which is larger than the differences
+# measured. A ratio is therefore not the quotient of the rate columns. Runs
+# that fail count as missing, not as slow. The CPU columns are each
+# server's own CPU time (user + system) per 1,000 messages over all rounds.
 #
 # The last row times the send example (this crate's client) against
 # smtp-sink beside smtp-source sending the same count, both with 20
@@ -32,31 +37,35 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 # shellcheck source=interop/lib.sh
 source "$root/interop/lib.sh"
 
-messages=${LOAD_MESSAGES:-5000}
-repeat=${LOAD_REPEAT:-7}
+positive() { # NAME VALUE: VALUE, when it is a whole number above 0
+    [[ $2 =~ ^[1-9][0-9]*$ ]] || die "$1 must be a whole number above 0, not '$2'"
+    echo "$2"
+}
+messages=$(positive LOAD_MESSAGES "${LOAD_MESSAGES:-5000}") || exit 1
+repeat=$(positive LOAD_REPEAT "${LOAD_REPEAT:-7}") || exit 1
+threads=$(positive LOAD_THREADS "${LOAD_THREADS:-1}") || exit 1
+busy_poll=$(positive LOAD_BUSY_POLL "${LOAD_BUSY_POLL:-50}") || exit 1
 work=$(mktemp -d "${TMPDIR:-/tmp}/smtpwire-load.XXXXXX")
 trap 'stop_all; rm -rf "$work"' EXIT
 trap 'exit 130' INT TERM
 
 install_peers
 build_server
-# One thread, as smtp-sink is one process: smtp-source needs the other core,
-# and a second worker would only fight it for that core.
-threads=${LOAD_THREADS:-1}
-busy_poll=${LOAD_BUSY_POLL:-50}
+start_server ours --discard --no-tls --threads "$threads"
+servers=(ours)
 if ((threads == 1)); then
-    start_server ours --discard --no-tls --threads 1 --busy-poll "$busy_poll"
-else
-    start_server ours --discard --no-tls --threads "$threads"
+    start_server busy-poll --discard --no-tls --threads 1 --busy-poll "$busy_poll"
+    servers+=(busy-poll)
 fi
-start_server parked --discard --no-tls --threads "$threads"
 
 SINK_PORT=$(free_port)
 # Unprivileged, backlog 1000, counting to stdout.
 smtp-sink -c -u nobody "127.0.0.1:$SINK_PORT" 1000 > "$work/sink.log" 2>&1 &
-sink_pid=$!
-STARTED_PIDS+=("$sink_pid")
+STARTED_PIDS+=($!)
+PID[sink]=$!
+PORT[sink]=$SINK_PORT
 wait_for_port "$SINK_PORT" || die "smtp-sink did not start: $(cat "$work/sink.log")"
+targets=("${servers[@]}" sink)
 
 # elapsed COMMAND...: runs COMMAND, prints its wall time in seconds.
 elapsed() {
@@ -77,8 +86,11 @@ ratio() { # A B
     awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'
 }
 
-median() { # VALUES...: the middle one (the upper middle for an even count)
-    printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { print v[int(NR / 2) + 1] }'
+# median VALUES...: the middle one of those that are not nan (the upper
+# middle for an even count); nan when none is.
+median() {
+    printf '%s\n' "$@" | grep -v '^nan$' | sort -g \
+        | awk '{ v[NR] = $1 } END { print NR ? v[int(NR / 2) + 1] : "nan" }'
 }
 
 cpu_ticks() { # PID: user + system time so far, in clock ticks
@@ -89,9 +101,6 @@ cpu_ms_per_k() { # TICKS COUNT: milliseconds of CPU per 1,000 messages
     awk -v t="$1" -v n="$2" -v hz="$(getconf CLK_TCK)" 'BEGIN { printf "%.0f", t * 1000 / hz / n * 1000 }'
 }
 
-printf '%-44s %9s %9s %6s %9s %9s\n' "row (smtp-source, $messages msgs, median of $repeat)" \
-    "ours m/s" "sink m/s" "ratio" "ours cpu" "sink cpu"
-
 # one_run PORT COUNT SMTP-SOURCE-ARGS...: prints the rate of one run.
 one_run() {
     local port=$1 count=$2
@@ -100,44 +109,61 @@ one_run() {
         -m "$count" "$@" "127.0.0.1:$port")"
 }
 
-# row SERVER LABEL COUNT SMTP-SOURCE-ARGS...: the same smtp-source runs
-# against the example server SERVER and smtp-sink.
+# The header of the server rows: per target its rate and CPU, per example
+# server its ratio to smtp-sink.
+row_header() {
+    local columns=() target server
+    for target in "${targets[@]}"; do columns+=("$target m/s"); done
+    for server in "${servers[@]}"; do columns+=("$server ratio"); done
+    for target in "${targets[@]}"; do columns+=("$target cpu"); done
+    printf '%-42s' "row (smtp-source, $messages msgs, median of $repeat)"
+    printf ' %14s' "${columns[@]}"
+    echo
+}
+
+# row LABEL COUNT SMTP-SOURCE-ARGS...: the same smtp-source runs against
+# every target, round after round.
 row() {
-    local server=$1 label=$2 count=$3
-    shift 3
-    local ours_rates=() sink_rates=() ratios=() i ours sink
-    local ours_cpu sink_cpu
-    ours_cpu=$(cpu_ticks "${PID[$server]}")
-    sink_cpu=$(cpu_ticks "$sink_pid")
-    for i in $(seq "$repeat"); do
-        if ((i % 2)); then
-            ours=$(one_run "${PORT[$server]}" "$count" "$@")
-            sink=$(one_run "$SINK_PORT" "$count" "$@")
-        else
-            sink=$(one_run "$SINK_PORT" "$count" "$@")
-            ours=$(one_run "${PORT[$server]}" "$count" "$@")
-        fi
-        ours_rates+=("$ours")
-        sink_rates+=("$sink")
-        ratios+=("$(ratio "$ours" "$sink")")
+    local label=$1 count=$2
+    shift 2
+    local -A rates=() ratios=() cpu=()
+    local round turn target server rate
+    for target in "${targets[@]}"; do cpu[$target]=$(cpu_ticks "${PID[$target]}"); done
+    for round in $(seq "$repeat"); do
+        local -A this=()
+        for turn in "${!targets[@]}"; do
+            target=${targets[$(((turn + round) % ${#targets[@]}))]}
+            rate=$(one_run "${PORT[$target]}" "$count" "$@")
+            this[$target]=$rate
+            rates[$target]+=" $rate"
+        done
+        for server in "${servers[@]}"; do
+            ratios[$server]+=" $(ratio "${this[$server]}" "${this[sink]}")"
+        done
     done
-    ours_cpu=$(($(cpu_ticks "${PID[$server]}") - ours_cpu))
-    sink_cpu=$(($(cpu_ticks "$sink_pid") - sink_cpu))
-    local ours_rate sink_rate total=$((count * repeat))
-    ours_rate=$(median "${ours_rates[@]}")
-    sink_rate=$(median "${sink_rates[@]}")
-    printf '%-44s %9s %9s %6s %7sms %7sms\n' "$label" "$ours_rate" "$sink_rate" \
-        "$(median "${ratios[@]}")" "$(cpu_ms_per_k "$ours_cpu" "$total")" \
-        "$(cpu_ms_per_k "$sink_cpu" "$total")"
+    local columns=() total=$((count * repeat))
+    # Word splitting of the lists is meant: they hold plain numbers.
+    # shellcheck disable=SC2086
+    {
+        for target in "${targets[@]}"; do columns+=("$(median ${rates[$target]})"); done
+        for server in "${servers[@]}"; do columns+=("$(median ${ratios[$server]})"); done
+    }
+    for target in "${targets[@]}"; do
+        columns+=("$(cpu_ms_per_k "$(($(cpu_ticks "${PID[$target]}") - cpu[$target]))" "$total")ms")
+    done
+    printf '%-42s' "$label"
+    printf ' %14s' "${columns[@]}"
+    echo
 }
 
 # compare_senders LABEL COUNT COMMAND: COMMAND (bash -c, with SINK_PORT,
 # COUNT and MESSAGE exported) against smtp-source, both sending COUNT
-# messages to smtp-sink; the ratio is COMMAND's rate over smtp-source's.
+# messages to smtp-sink; the ratio is COMMAND's rate over smtp-source's,
+# the median of the rounds' own ratios.
 compare_senders() {
     local label=$1 count=$2 command=$3
-    local theirs_rates=() ours_rates=() ratios=() i ours theirs
-    for i in $(seq "$repeat"); do
+    local theirs_rates=() ours_rates=() ratios=() round ours theirs
+    for round in $(seq "$repeat"); do
         theirs=$(one_run "$SINK_PORT" "$count" -d -s 20 -l 4096)
         ours=$(rate "$count" "$(SINK_PORT=$SINK_PORT COUNT=$count MESSAGE=$message_file \
             elapsed bash -c "$command")")
@@ -145,14 +171,14 @@ compare_senders() {
         ours_rates+=("$ours")
         ratios+=("$(ratio "$ours" "$theirs")")
     done
-    printf '%-44s %9s %9s %6s\n' "$label" "$(median "${ours_rates[@]}")" \
+    printf '%-42s %14s %14s %14s\n' "$label" "$(median "${ours_rates[@]}")" \
         "$(median "${theirs_rates[@]}")" "$(median "${ratios[@]}")"
 }
 
-row ours "(a) 1 msg/connection, 20 sessions, 4 KiB" "$messages" -s 20 -l 4096
-row ours "(b) many msgs/connection (-d), 20 sessions" "$messages" -d -s 20 -l 4096
-row ours "(c) 50 recipients/msg, 20 sessions" "$((messages / 5))" -r 50 -s 20 -l 4096
-row parked "(a) again, without --busy-poll" "$messages" -s 20 -l 4096
+row_header
+row "(a) 1 msg/connection, 20 sessions, 4 KiB" "$messages" -s 20 -l 4096
+row "(b) many msgs/connection (-d), 20 sessions" "$messages" -d -s 20 -l 4096
+row "(c) 50 recipients/msg, 20 sessions" "$((messages / 5))" -r 50 -s 20 -l 4096
 (cd "$root" && cargo build --profile "${INTEROP_PROFILE:-release}" --quiet --example send) \
     || die "building the send example failed"
 send_bin="$(dirname "$SERVER_BIN")/send"
@@ -164,9 +190,10 @@ sender=${LOAD_SENDER:-"\"$send_bin\" --server \"127.0.0.1:\$SINK_PORT\" --from f
     --to to@example.org --data \"\$MESSAGE\" --starttls never --count \"\$COUNT\" \
     --connections 20 --quiet"}
 echo
-printf '%-44s %9s %9s %6s\n' "sender row (to smtp-sink, -d)" "ours m/s" "src m/s" "ratio"
+printf '%-42s %14s %14s %14s\n' "sender row (to smtp-sink, -d)" "ours m/s" "src m/s" "ratio"
 compare_senders "send example vs smtp-source, 20 connections" "$messages" "$sender"
 
 echo
-printf 'peak RSS: ours %s KiB (without --busy-poll %s KiB), smtp-sink %s KiB\n' \
-    "$(peak_rss_kib "${PID[ours]}")" "$(peak_rss_kib "${PID[parked]}")" "$(peak_rss_kib "$sink_pid")"
+printf 'peak RSS:'
+for target in "${targets[@]}"; do printf ' %s %s KiB;' "$target" "$(peak_rss_kib "${PID[$target]}")"; done
+echo

@@ -35,12 +35,12 @@ USER_NAME=alice
 USER_PASS=wonderland
 
 # One server per mode, each with its own Maildir.
-# The plain server runs as the load comparison runs it (one thread, polling
-# before sleeping); the others on the default multi-threaded runtime.
-start_server plain --no-tls --threads 1 --busy-poll 50 --maildir "$work/md-plain"
+start_server plain --no-tls --maildir "$work/md-plain"
 start_server tls --users "$work/users" --maildir "$work/md-tls"
 start_server auth --no-tls --users "$work/users" --allow-cleartext-auth --require-auth --maildir "$work/md-auth"
 start_server lmtp --lmtp --no-tls --maildir "$work/md-lmtp"
+# As benches/load.sh runs it: one thread, polling before it sleeps.
+start_server polled --no-tls --threads 1 --busy-poll 50 --maildir "$work/md-polled"
 [[ -s ${CERT[tls]} ]] || die "the TLS server wrote no certificate"
 
 passed=0
@@ -308,10 +308,17 @@ source_lmtp() {
     stored lmtp --count 30 --label Delivered-To --recipients-each 1
 }
 
+source_busy_poll() {
+    source_to polled -s 20 -m 100
+    source_to polled -d -s 5 -m 100
+    stored polled --count 200 --recipients-each 1
+}
+
 case_ smtp-source-connection-per-message source_per_message
 case_ smtp-source-20-recipients source_recipients
 case_ smtp-source-100-per-connection source_per_connection
 case_ smtp-source-lmtp source_lmtp
+case_ smtp-source-busy-poll-server source_busy_poll
 
 # ---------------------------------------------------------------- real servers as peers
 # For this crate's own clients as senders: aiosmtpd (capture_server.py)
@@ -463,7 +470,7 @@ case_ send-to-dovecot-lmtp-8bit-bdat send_dovecot_lmtp_8bit_bdat
 # shell, not in case_'s subshell: only the parent can collect the exit status.
 shutdown_log="$work/case-servers-shut-down-cleanly.log"
 shutdown_status=0
-for mode in plain tls auth lmtp; do
+for mode in plain tls auth lmtp polled; do
     stop_pid "${PID[$mode]}" || { echo "server $mode exited with status $?"; shutdown_status=1; }
     if grep -i 'panic' "${LOG[$mode]}"; then shutdown_status=1; fi
 done > "$shutdown_log" 2>&1

@@ -488,6 +488,18 @@ async fn busy_polling_wakes_on_input_and_sleeps_when_idle() {
     assert_eq!(server.contents(), numbered_messages(20));
 }
 
+/// The poller would hold one worker of several while another sleeps in the
+/// sockets' poll: refused rather than left to do nothing useful.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn busy_polling_is_refused_on_a_multi_threaded_runtime() {
+    let mut settings = app::Settings::new(smtpwire::Text::from_static("mx.test"));
+    settings.busy_poll = Some(Duration::from_micros(50));
+    let Err(error) = app::Server::bind(([127, 0, 0, 1], 0).into(), settings).await else {
+        panic!("busy polling was accepted on a multi-threaded runtime");
+    };
+    assert_eq!(error.kind(), std::io::ErrorKind::InvalidInput);
+}
+
 #[test]
 fn the_std_server_takes_a_message() {
     use std::io::{BufRead, BufReader, Write};

@@ -26,7 +26,9 @@ use smtpwire::Protocol;
 use smtpwire::Text;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpListener;
+use tokio::runtime::RuntimeFlavor;
 use tokio::sync::{mpsc, watch, Notify};
+use tokio::task::JoinHandle;
 use tokio_rustls::TlsAcceptor;
 
 use busy_poll::BusyPoll;
@@ -64,8 +66,9 @@ pub struct Settings {
     pub idle_timeout: Option<Duration>,
     /// Recipients refused as unknown or greylisted.
     pub rules: RecipientRules,
-    /// Keep polling this long after each input before sleeping; for a
-    /// single-threaded runtime (see [`busy_poll`]).
+    /// Keep polling this long after each input before sleeping (see
+    /// [`busy_poll`]); [`Server::bind`] refuses it outside tokio's
+    /// single-threaded runtime.
     pub busy_poll: Option<Duration>,
 }
 
@@ -205,6 +208,15 @@ pub struct Server {
 impl Server {
     /// Binds `address` and prepares the maildir and TLS.
     pub async fn bind(address: SocketAddr, settings: Settings) -> io::Result<Server> {
+        let flavor = tokio::runtime::Handle::current().runtime_flavor();
+        // On several worker threads the poller would hold one of them while
+        // another sleeps in the sockets' poll.
+        if settings.busy_poll.is_some() && flavor != RuntimeFlavor::CurrentThread {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "busy polling needs the single-threaded runtime (--threads 1)",
+            ));
+        }
         let config = Arc::new(settings.session_config());
         let hostname = settings.hostname.as_str().to_string();
         let store = match &settings.maildir {
@@ -250,8 +262,9 @@ impl Server {
         let (stopping, stop_signal) = watch::channel(false);
         // Each connection holds a sender; `recv` returns `None` once all are gone.
         let (alive, mut all_done) = mpsc::channel::<()>(1);
-        let poller = (self.shared.busy_poll.clone())
-            .map(|poll| tokio::spawn(async move { poll.run().await }));
+        // Stopped however `run` ends, dropped mid-way included.
+        let _poller = (self.shared.busy_poll.clone())
+            .map(|poll| AbortOnDrop(tokio::spawn(async move { poll.run().await })));
         tokio::pin!(shutdown);
         loop {
             tokio::select! {
@@ -286,9 +299,15 @@ impl Server {
             eprintln!("shutting down: waiting for {open} connection(s)");
         }
         let _ = all_done.recv().await;
-        if let Some(poller) = poller {
-            poller.abort();
-        }
         txlog::flush();
+    }
+}
+
+/// A spawned task that ends with its owner.
+struct AbortOnDrop(JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }

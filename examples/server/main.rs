@@ -99,9 +99,10 @@ struct Args {
     #[arg(long)]
     threads: Option<usize>,
     /// After each input, keep polling the sockets this many microseconds
-    /// before sleeping: spends that much CPU to spare clients on the same
-    /// machine the cost of waking the server. Needs `--threads 1`.
-    #[arg(long, value_name = "MICROS")]
+    /// before sleeping: spends up to that much CPU to spare clients on
+    /// another core of the same machine the cost of waking the server, as
+    /// in load tests. Needs `--threads 1`.
+    #[arg(long, value_name = "MICROS", value_parser = clap::value_parser!(u64).range(1..))]
     busy_poll: Option<u64>,
 }
 
@@ -152,14 +153,7 @@ async fn run(args: Args) -> std::io::Result<()> {
     settings.max_recipients = args.max_recipients;
     settings.idle_timeout = args.timeout.map(Duration::from_secs);
     settings.rules = RecipientRules::new(&args.unknown_recipient, &args.greylist_recipient);
-    if let Some(micros) = args.busy_poll {
-        // On a multi-threaded runtime the poller would hold one worker while
-        // the sockets are polled by another.
-        if args.threads != Some(1) {
-            return Err(invalid("--busy-poll needs --threads 1".to_string()));
-        }
-        settings.busy_poll = Some(Duration::from_micros(micros));
-    }
+    settings.busy_poll = args.busy_poll.map(Duration::from_micros);
     let identity = match (&args.tls_cert, &args.tls_key, args.no_tls) {
         (_, _, true) => None,
         (Some(cert), Some(key), false) => Some(tls::Identity::from_pem_files(cert, key)?),

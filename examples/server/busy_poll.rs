@@ -9,7 +9,7 @@
 //! than its clients write sleeps between nearly every two commands, so
 //! `benches/load.sh` measured its one-message-per-connection row at about
 //! 0.9 of smtp-sink's rate, with smtp-source as the bottleneck; polling for
-//! 50 µs after each input lifts it to about 1.05. The price is up to that
+//! 50 µs after each input lifts it to 1.05–1.1. The price is up to that
 //! much CPU after each input: a client that writes more often than the
 //! window keeps one core busy, and a server with no input for a window
 //! sleeps as before. Clients that come over a network gain nothing from it;

@@ -175,6 +175,9 @@ enum Keyword {
     Help,
 }
 
+/// SASL mechanisms kept from an EHLO reply; later ones are ignored.
+const MAX_AUTH_MECHANISMS: usize = 64;
+
 const KEYWORDS: [(&str, Keyword); 18] = [
     ("PIPELINING", Keyword::Pipelining),
     ("SIZE", Keyword::Size),
@@ -321,6 +324,11 @@ impl Capabilities {
         let words = line.get(start..).unwrap_or_default().split(|&b| b == b' ');
         // Parsing upper-cases names, so repeats in any case compare equal.
         for mechanism in words.filter_map(|word| Mechanism::parse(word).ok()) {
+            // Servers offer a handful; a bound keeps the repeat check below
+            // from going quadratic on a reply that lists thousands.
+            if self.auth.len() >= MAX_AUTH_MECHANISMS {
+                return;
+            }
             if !self.auth.contains(&mechanism) {
                 self.auth.push(mechanism);
             }
@@ -456,6 +464,23 @@ mod tests {
             ..Capabilities::default()
         };
         assert_eq!(caps, expected);
+    }
+
+    #[test]
+    fn a_huge_auth_list_is_cut_at_the_bound() {
+        let names: Vec<String> = (0..3 * MAX_AUTH_MECHANISMS)
+            .map(|n| format!("X-M{n}"))
+            .collect();
+        let line = format!("AUTH {}", names.join(" "));
+        let reply = Reply::multiline(
+            ReplyCode::OK,
+            None,
+            [Text::from_static("mx"), Text::new(&line).unwrap()],
+        )
+        .unwrap();
+        let caps = Capabilities::from_reply(&reply).unwrap();
+        assert_eq!(caps.auth.len(), MAX_AUTH_MECHANISMS);
+        assert_eq!(caps.auth[0].as_str(), "X-M0");
     }
 
     #[test]

@@ -682,6 +682,54 @@ fn greeting_refusals() {
     assert!(run.closed);
 }
 
+/// RFC 5321 §3.8: a 421 may come when nothing was asked (an idle
+/// timeout); it is the service closing, not a stray reply.
+#[test]
+fn unsolicited_421_while_idle_is_the_service_closing() {
+    let mut session = ClientSession::new(config());
+    let run = drive(
+        &mut session,
+        &[b"220 mx\r\n250 mx\r\n421 4.4.2 idle too long\r\n"],
+        Split::Whole,
+        b"",
+        0,
+    );
+    assert!(
+        matches!(error(&run), Some(ClientError::ServiceClosing(r)) if r.code().as_u16() == 421),
+        "{run:?}"
+    );
+    assert!(run.closed);
+}
+
+/// RFC 2033 §4.2: an LMTP server owes no reply to the end of a message
+/// with no accepted recipient, so a 354 where 503 was due leaves nothing to
+/// keep the session in step by: the client closes rather than wait.
+#[test]
+fn lmtp_go_ahead_with_no_recipient_closes_the_session() {
+    let mut config = config();
+    config.protocol = Protocol::Lmtp;
+    let server = b"220 lmtp\r\n250-lmtp\r\n250 PIPELINING\r\n\
+        250 ok\r\n550 5.1.1 unknown\r\n354 go\r\n";
+    let run = transcript(
+        config,
+        vec![envelope("<a@x.org>", &["<b@y.org>"])],
+        &[server],
+    );
+    assert_eq!(
+        failure(&run, 0),
+        Some(TransactionFailure::NoValidRecipients)
+    );
+    assert!(matches!(
+        error(&run),
+        Some(ClientError::UnexpectedReply {
+            command: "DATA",
+            ..
+        })
+    ));
+    assert!(run.closed);
+    assert!(run.wire_str().ends_with("DATA\r\n"), "{}", run.wire_str());
+}
+
 /// What each reply class does at each step of a plain transaction.
 #[test]
 fn every_reply_class_at_every_step() {
@@ -1050,6 +1098,12 @@ fn cross_message_group_outcomes() {
     assert!(
         matches!(failure(&run, 1), Some(TransactionFailure::MailRejected(r)) if r.code().as_u16() == 451)
     );
+    // The 503s echo the refused MAIL: no verdict on the recipient.
+    assert!(!run.has(|e| matches!(
+        e,
+        ClientEvent::RecipientRejected { id, .. } | ClientEvent::RecipientAccepted { id, .. }
+            if id.get() == 1
+    )));
     assert_well_ordered(&run, 3);
     assert!(!wire_of(&run).contains("RSET"));
     assert!(wire_of(&run).contains(

@@ -503,6 +503,147 @@ fn too_many_recipients_get_452() {
     );
 }
 
+/// RFC 2033 §4.2: after the final "." an LMTP server answers once per
+/// accepted recipient whatever the outcome, its own refusals included; and
+/// DATA with no accepted recipient is 503.
+#[test]
+fn lmtp_refusals_at_the_end_of_data_answer_each_recipient() {
+    let mut lmtp = config();
+    lmtp.protocol = Protocol::Lmtp;
+    lmtp.limits.message_size = 10;
+    let (client, _) = transcript(
+        "C: LHLO client.example
+         C: MAIL FROM:<a@example.com>
+         C: RCPT TO:<b@example.com>
+         C: RCPT TO:<c@example.com>
+         C: DATA
+         C: more than ten octets of content
+         C: .
+         C: MAIL FROM:<a@example.com>
+         C: DATA
+         C: QUIT",
+    );
+    let run = run(lmtp, &[client.as_bytes()], &mut accept_all);
+    assert!(
+        run.output.ends_with(
+            "354 End data with <CR><LF>.<CR><LF>\r\n\
+             552 5.3.4 Message size exceeds fixed limit\r\n\
+             552 5.3.4 Message size exceeds fixed limit\r\n\
+             250 2.1.0 Sender ok\r\n\
+             503 5.5.1 No valid recipients\r\n\
+             221 2.0.0 Bye\r\n"
+        ),
+        "{}",
+        run.output
+    );
+}
+
+/// RCPT once BDAT content has begun is out of sequence: the envelope is
+/// closed.
+#[test]
+fn rcpt_between_bdat_chunks_is_refused() {
+    check_transcript(
+        config(),
+        &script(&format!(
+            "C: EHLO client.example
+             {EHLO}
+             C: MAIL FROM:<a@example.com>
+             S: 250 2.1.0 Sender ok
+             C: RCPT TO:<b@example.com>
+             S: 250 2.1.5 Recipient ok
+             C: BDAT 7
+             C: Hello
+             S: 250 2.0.0 Chunk received
+             C: RCPT TO:<late@example.com>
+             S: 503 5.5.1 Recipients come before the content
+             C: BDAT 0 LAST
+             S: 250 2.0.0 Message accepted"
+        )),
+        &mut accept_all,
+    );
+}
+
+/// Past the recipient limit each RCPT gets 452; as many again are let pass
+/// for a pipelining client that sent its whole list, and after that each
+/// counts as an error, so a flood ends.
+#[test]
+fn a_flood_of_recipients_past_the_limit_is_cut_off() {
+    let mut small = config();
+    small.limits.recipients = 2;
+    small.limits.errors = 2;
+    let run = run(
+        small,
+        &[b"EHLO client.example\r\nMAIL FROM:<a@example.com>\r\n\
+            RCPT TO:<b1@example.com>\r\nRCPT TO:<b2@example.com>\r\n\
+            RCPT TO:<b3@example.com>\r\nRCPT TO:<b4@example.com>\r\n\
+            RCPT TO:<b5@example.com>\r\nRCPT TO:<b6@example.com>\r\n\
+            RCPT TO:<b7@example.com>\r\n"],
+        &mut accept_all,
+    );
+    assert!(
+        run.output.ends_with(
+            "250 2.1.5 Recipient ok\r\n250 2.1.5 Recipient ok\r\n\
+             452 4.5.3 Too many recipients\r\n452 4.5.3 Too many recipients\r\n\
+             452 4.5.3 Too many recipients\r\n452 4.5.3 Too many recipients\r\n\
+             421 4.7.0 Too many errors\r\n"
+        ),
+        "{}",
+        run.output
+    );
+    assert!(run.closed);
+}
+
+/// VRFY is a junk command like NOOP: a harvesting run of them ends.
+#[test]
+fn vrfy_counts_towards_the_junk_limit() {
+    let mut strict = config();
+    strict.limits.junk_commands = 3;
+    let run = run(
+        strict,
+        &[b"EHLO client.example\r\nVRFY a\r\nVRFY b\r\nVRFY c\r\nVRFY d\r\n"],
+        &mut accept_all,
+    );
+    assert!(
+        run.output
+            .ends_with("421 4.7.0 Too many commands without mail\r\n"),
+        "{}",
+        run.output
+    );
+    assert_eq!(
+        run.events
+            .iter()
+            .filter(|e| e.starts_with("verify"))
+            .count(),
+        2
+    );
+    assert!(run.closed);
+}
+
+/// Refused MAIL and RCPT count as errors, as in Postfix: a client probing
+/// for addresses is cut off.
+#[test]
+fn refused_recipients_count_as_errors() {
+    let mut strict = config();
+    strict.limits.errors = 2;
+    let run = run(
+        strict,
+        &[b"EHLO client.example\r\nMAIL FROM:<a@example.com>\r\n\
+            RCPT TO:<x1@example.com>\r\nRCPT TO:<x2@example.com>\r\nRCPT TO:<x3@example.com>\r\n"],
+        &mut |event| match event {
+            ServerEvent::Rcpt(_) => Verdict::Reject(550, "No such user"),
+            _ => Verdict::Accept,
+        },
+    );
+    assert!(
+        run.output.ends_with(
+            "550 5.0.0 No such user\r\n550 5.0.0 No such user\r\n421 4.7.0 Too many errors\r\n"
+        ),
+        "{}",
+        run.output
+    );
+    assert!(run.closed);
+}
+
 #[test]
 fn error_limit_ends_the_session() {
     let mut strict = config();
@@ -703,13 +844,26 @@ fn early_talker_is_refused() {
 fn proxy_protocol_header_names_the_client() {
     let mut behind_balancer = config();
     behind_balancer.proxy_protocol = true;
-    let run = run(
-        behind_balancer,
-        &[b"PROXY TCP4 192.0.2.7 198.51.100.1 56324 25\r\nQUIT\r\n"],
+    let quits = run(
+        behind_balancer.clone(),
+        &[
+            b"PROXY TCP4 192.0.2.7 198.51.100.1 56324 25\r\n",
+            b"QUIT\r\n",
+        ],
         &mut accept_all,
     );
-    assert_eq!(run.events[0], "connect from 192.0.2.7:56324");
-    assert!(run.output.ends_with("221 2.0.0 Bye\r\n"));
+    assert_eq!(quits.events[0], "connect from 192.0.2.7:56324");
+    assert!(quits.output.ends_with("221 2.0.0 Bye\r\n"));
+
+    // A client that talks before the greeting is caught behind the proxy
+    // too: its bytes come with the header.
+    let run = run(
+        behind_balancer,
+        &[b"PROXY TCP4 192.0.2.7 198.51.100.1 56324 25\r\nEHLO spam\r\n"],
+        &mut accept_all,
+    );
+    assert_eq!(run.output, "554 5.5.1 Input before greeting\r\n");
+    assert!(run.closed);
 }
 
 #[test]

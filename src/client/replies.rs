@@ -56,17 +56,19 @@ impl Awaiting {
 
 impl ClientSession {
     pub(super) fn on_reply(&mut self, reply: Reply) {
-        let Some(awaiting) = self.awaiting.pop_front() else {
-            return self.unexpected("nothing", reply);
-        };
-        if awaiting == Awaiting::Quit {
+        let awaiting = self.awaiting.pop_front();
+        if awaiting == Some(Awaiting::Quit) {
             self.phase = Phase::Closed;
             return;
         }
-        // RFC 5321 §3.8: 421 ends the session whatever it answers.
+        // RFC 5321 §3.8: 421 ends the session whatever it answers, and may
+        // come when nothing was asked (an idle timeout).
         if reply.code() == ReplyCode::SERVICE_NOT_AVAILABLE {
             return self.fail(ClientError::ServiceClosing(reply), false);
         }
+        let Some(awaiting) = awaiting else {
+            return self.unexpected("nothing", reply);
+        };
         match awaiting {
             Awaiting::Greeting => self.on_greeting(reply),
             Awaiting::Ehlo | Awaiting::Lhlo | Awaiting::Helo => self.on_hello(awaiting, reply),
@@ -308,7 +310,16 @@ impl ClientSession {
                 }
             }
             Awaiting::Rcpt(index) => {
-                if let Some(recipient) = transaction.envelope.recipients.get(index) {
+                // RFC 2920 §3.1: the RCPT replies that follow a refused MAIL
+                // only echo that refusal ("503 need MAIL"); they say nothing
+                // of the recipients, whose fate is the MAIL reply's (a 4yz
+                // there must not bounce them).
+                let answered = transaction
+                    .envelope
+                    .recipients
+                    .get(index)
+                    .filter(|_| transaction.mail_ok);
+                if let Some(recipient) = answered {
                     let recipient = recipient.path.clone();
                     self.events.push_back(if ok {
                         transaction.accepted.push(index);
@@ -344,6 +355,17 @@ impl ClientSession {
                 if transaction.viable() {
                     transaction.content.start();
                     self.events.push_back(ClientEvent::ContentWanted(id));
+                } else if self.config.protocol == Protocol::Lmtp {
+                    // RFC 2033 §4.2: an LMTP server owes no reply at all to
+                    // the end of a message with no accepted recipient, so
+                    // after this 354 (where 503 was due) nothing tells when
+                    // it is done: the session cannot be kept in step.
+                    self.current = Some(transaction);
+                    let error = ClientError::UnexpectedReply {
+                        command: Awaiting::Data.command(),
+                        reply,
+                    };
+                    return self.fail_with(error, false, TransactionFailure::NoValidRecipients);
                 } else {
                     // RFC 2920 §3.1: DATA went ahead of the RCPT replies and
                     // was accepted although no recipient was; an empty

@@ -206,16 +206,29 @@ impl ServerSession {
     }
 
     fn rcpt(&mut self, to: ForwardPath, params: RcptParameters) {
-        let extended = self.hello.as_ref().is_some_and(|hello| hello.extended);
-        let cx = self.check_context(extended);
-        let Some(transaction) = &self.transaction else {
+        let cap = self.config.limits.recipients;
+        let Some(transaction) = &mut self.transaction else {
             return self.error(replies::NEED_MAIL);
         };
-        if transaction.recipients.len() >= self.config.limits.recipients {
-            // RFC 5321 §4.5.3.1.10: 452, and the client sends the rest later.
-            return self.canned(replies::TOO_MANY_RECIPIENTS);
+        if !matches!(transaction.body, Body::Envelope) {
+            // The envelope is closed once content has begun (BDAT chunks).
+            return self.error(replies::RCPT_AFTER_CONTENT);
         }
-        if let Err(canned) = checks::rcpt(&cx, transaction.params.smtputf8, &to, &params) {
+        if transaction.recipients.len() >= cap {
+            // RFC 5321 §4.5.3.1.10: 452, and the client sends the rest
+            // later. A pipelining client may send a whole list past the cap
+            // at once; as Postfix does, only RCPTs past as many again count
+            // as errors, so an endless flood is cut off and a list is not.
+            transaction.over_cap += 1;
+            return if transaction.over_cap > cap {
+                self.error(replies::TOO_MANY_RECIPIENTS)
+            } else {
+                self.canned(replies::TOO_MANY_RECIPIENTS)
+            };
+        }
+        let smtputf8 = transaction.params.smtputf8;
+        let extended = self.hello.as_ref().is_some_and(|hello| hello.extended);
+        if let Err(canned) = checks::rcpt(&self.check_context(extended), smtputf8, &to, &params) {
             return self.error(canned);
         }
         let ticket = self.ticket();
@@ -239,8 +252,12 @@ impl ServerSession {
             return Some(replies::NEED_MAIL);
         };
         if transaction.recipients.is_empty() {
-            // RFC 5321 §3.3 and RFC 2920 §3.1: no valid recipients.
-            return Some(replies::NEED_RECIPIENT);
+            // RFC 5321 §3.3 and RFC 2920 §3.1: no valid recipients; RFC 2033
+            // §4.2 makes it 503 in LMTP.
+            return Some(match self.config.protocol {
+                Protocol::Smtp => replies::NEED_RECIPIENT,
+                Protocol::Lmtp => replies::NEED_RECIPIENT_LMTP,
+            });
         }
         match (&transaction.body, chunked) {
             (Body::Envelope, false) if transaction.params.body == Some(BodyType::BinaryMime) => {
@@ -297,7 +314,11 @@ impl ServerSession {
     }
 
     fn verify(&mut self, argument: Argument, expand: bool) {
+        // Junk like NOOP, so address harvesting by VRFY is cut off too.
         self.junk += 1;
+        if self.junk >= self.config.limits.junk_commands {
+            return self.fail(replies::TOO_MANY_JUNK);
+        }
         let ticket = self.ticket();
         self.events.push_back(ServerEvent::Verify(VerifyRequest {
             ticket,
@@ -517,7 +538,10 @@ impl ServerSession {
     /// application.
     fn end_message(&mut self, size: u64, refusal: Option<Canned>) {
         if let Some(canned) = refusal {
-            self.canned(canned);
+            let recipients = self.transaction.as_ref().map_or(0, |t| t.recipients.len());
+            for _ in 0..self.end_of_message_replies(recipients) {
+                self.canned(canned);
+            }
             self.abort_transaction(AbortReason::Refused);
             return;
         }

@@ -77,8 +77,10 @@ pub struct ServerLimits {
     pub junk_commands: usize,
     /// Input bytes held while a decision is outstanding.
     pub pending_input: usize,
-    /// Output bytes queued but not yet taken by `poll_output`; past this the
-    /// session stops reading (`receive` takes fewer bytes).
+    /// Reply bytes `poll_output` gathers into one `Transmit` before handing
+    /// them over: past this it stops answering buffered commands and
+    /// returns what it has, so a long pipelined burst never makes one
+    /// unbounded write.
     pub pending_output: usize,
 }
 

@@ -16,6 +16,13 @@ impl ServerSession {
     pub(super) fn grant(&mut self, pending: Pending, text: Option<Text>) {
         match pending {
             Pending::Connect(_) => {
+                // `receive` refuses input that comes before the greeting;
+                // bytes that came along with a PROXY header are caught here.
+                if self.input.buffered() > 0
+                    && self.config.early_talkers == super::config::EarlyTalkerPolicy::Reject
+                {
+                    return self.fail(replies::EARLY_TALKER);
+                }
                 self.greet();
                 self.phase = Phase::Commands;
             }
@@ -38,6 +45,7 @@ impl ServerSession {
                 self.transaction = Some(Transaction {
                     params: request.params,
                     recipients: Vec::new(),
+                    over_cap: 0,
                     body: Body::Envelope,
                 });
                 self.junk = 0;
@@ -65,12 +73,7 @@ impl ServerSession {
                 Some((size, last)) => self.start_chunks(size, last),
             },
             Pending::Message(request) => {
-                // RFC 2033 §4.2: LMTP answers once per accepted recipient.
-                let replies = match self.config.protocol {
-                    Protocol::Lmtp => request.recipients.len(),
-                    Protocol::Smtp => 1,
-                };
-                for _ in 0..replies {
+                for _ in 0..self.end_of_message_replies(request.recipients.len()) {
                     self.positive(replies::MESSAGE_OK, text.clone());
                 }
                 self.transaction = None;
@@ -109,16 +112,12 @@ impl ServerSession {
                     }
                     self.phase = Phase::SkipChunk {
                         remaining: size,
-                        reply: reject.into_reply(),
+                        reply: self.reject_reply(reject),
                     };
                 }
             },
             Pending::Message(request) => {
-                let replies = match self.config.protocol {
-                    Protocol::Lmtp => request.recipients.len(),
-                    Protocol::Smtp => 1,
-                };
-                for _ in 0..replies {
+                for _ in 0..self.end_of_message_replies(request.recipients.len()) {
                     self.send_reject(reject.clone());
                 }
                 self.transaction = None;
@@ -127,10 +126,14 @@ impl ServerSession {
                 self.send_reject(reject);
                 self.count_error();
             }
+            // Postfix counts refused MAIL and RCPT towards its hard error
+            // limit too: a client probing for addresses is cut off.
+            Pending::Mail(_) | Pending::Rcpt(_) => {
+                self.send_reject(reject);
+                self.count_error();
+            }
             Pending::Hello(_)
             | Pending::StartTls(_)
-            | Pending::Mail(_)
-            | Pending::Rcpt(_)
             | Pending::Verify(_)
             | Pending::Etrn(_)
             | Pending::Xclient(_) => self.send_reject(reject),

@@ -142,6 +142,8 @@ struct Hello {
 struct Transaction {
     params: MailParameters,
     recipients: Vec<ForwardPath>,
+    /// RCPTs answered 452 for being past the recipient limit.
+    over_cap: usize,
     body: Body,
 }
 
@@ -388,12 +390,8 @@ impl ServerSession {
         let Pending::Message(request) = self.claim(Decision(Pending::Message(request)))? else {
             return Err(DecisionError::NotAwaited);
         };
-        let replies = match self.config.protocol {
-            crate::Protocol::Lmtp => request.recipients.len(),
-            crate::Protocol::Smtp => 1,
-        };
         let mut outcomes = outcomes.into_iter();
-        for _ in 0..replies {
+        for _ in 0..self.end_of_message_replies(request.recipients.len()) {
             match outcomes.next() {
                 Some(Ok(())) => self.canned(replies::MESSAGE_OK),
                 Some(Err(reject)) => self.send_reject(reject),
@@ -471,17 +469,30 @@ impl ServerSession {
         reply.emit(&mut self.output);
     }
 
-    /// Sends the application's refusal; its enhanced code is dropped where
-    /// ENHANCEDSTATUSCODES is not advertised (RFC 2034 §3).
+    /// Sends the application's refusal.
     fn send_reject(&mut self, reject: Reject) {
+        let reply = self.reject_reply(reject);
+        self.send(&reply);
+    }
+
+    /// The application's refusal as sent: its enhanced code dropped where
+    /// ENHANCEDSTATUSCODES is not advertised (RFC 2034 §3).
+    fn reject_reply(&self, reject: Reject) -> Reply {
         let reply = reject.into_reply();
         if reply.enhanced().is_none() || self.config.capabilities.enhanced_status_codes {
-            return self.send(&reply);
+            return reply;
         }
-        let lines = reply.line_texts();
-        // Without an enhanced code there is no class to disagree with.
-        if let Ok(plain) = Reply::multiline(reply.code(), None, lines) {
-            self.send(&plain);
+        // Without an enhanced code there is no class to disagree with, so
+        // this cannot fail; were it to, the reply goes out as it was.
+        Reply::multiline(reply.code(), None, reply.line_texts()).unwrap_or(reply)
+    }
+
+    /// Replies owed at the end of a message with `recipients` accepted: one
+    /// per recipient in LMTP (RFC 2033 §4.2), one in SMTP.
+    fn end_of_message_replies(&self, recipients: usize) -> usize {
+        match self.config.protocol {
+            crate::Protocol::Lmtp => recipients,
+            crate::Protocol::Smtp => 1,
         }
     }
 

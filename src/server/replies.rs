@@ -77,6 +77,9 @@ pub(crate) const NEED_HELLO: Canned = canned(503, (5, 5, 1), "Send EHLO first");
 pub(crate) const NESTED_MAIL: Canned = canned(503, (5, 5, 1), "Sender already given");
 pub(crate) const NEED_MAIL: Canned = canned(503, (5, 5, 1), "Need MAIL first");
 pub(crate) const NEED_RECIPIENT: Canned = canned(554, (5, 5, 1), "No valid recipients");
+pub(crate) const NEED_RECIPIENT_LMTP: Canned = canned(503, (5, 5, 1), "No valid recipients");
+pub(crate) const RCPT_AFTER_CONTENT: Canned =
+    canned(503, (5, 5, 1), "Recipients come before the content");
 pub(crate) const DATA_AFTER_BDAT: Canned = canned(503, (5, 5, 1), "DATA and BDAT cannot be mixed");
 pub(crate) const BINARY_NEEDS_BDAT: Canned = canned(503, (5, 6, 1), "BODY=BINARYMIME needs BDAT");
 pub(crate) const TLS_ACTIVE: Canned = canned(503, (5, 5, 1), "TLS already active");

@@ -122,13 +122,10 @@ impl ServerSession {
                 }
                 self.transaction = None;
             }
-            Pending::Auth(_) => {
-                self.send_reject(reject);
-                self.count_error();
-            }
-            // Postfix counts refused MAIL and RCPT towards its hard error
-            // limit too: a client probing for addresses is cut off.
-            Pending::Mail(_) | Pending::Rcpt(_) => {
+            // Failed logins count as errors, and so do refused MAIL and RCPT
+            // as in Postfix's hard error limit: a client guessing passwords
+            // or probing for addresses is cut off.
+            Pending::Auth(_) | Pending::Mail(_) | Pending::Rcpt(_) => {
                 self.send_reject(reject);
                 self.count_error();
             }

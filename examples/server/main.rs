@@ -203,7 +203,11 @@ async fn run(args: Args) -> std::io::Result<()> {
     };
     tokio::select! {
         _ = server.run(stop) => {}
-        _ = forced => eprintln!("interrupted again: exiting without waiting"),
+        _ = forced => {
+            // The transaction lines of messages already delivered still go out.
+            app::txlog::flush();
+            eprintln!("interrupted again: exiting without waiting");
+        }
     }
     Ok(())
 }

@@ -179,16 +179,18 @@ row_header
 row "(a) 1 msg/connection, 20 sessions, 4 KiB" "$messages" -s 20 -l 4096
 row "(b) many msgs/connection (-d), 20 sessions" "$messages" -d -s 20 -l 4096
 row "(c) 50 recipients/msg, 20 sessions" "$((messages / 5))" -r 50 -s 20 -l 4096
-(cd "$root" && cargo build --profile "${INTEROP_PROFILE:-release}" --quiet --example send) \
-    || die "building the send example failed"
-send_bin="$(dirname "$SERVER_BIN")/send"
 # A 4 KiB message, as smtp-source -l 4096 sends.
 message_file="$work/message.eml"
 python3 -c 'import sys; sys.stdout.write("Subject: load\r\n\r\n" + ("x" * 78 + "\r\n") * 51)' \
     > "$message_file"
-sender=${LOAD_SENDER:-"\"$send_bin\" --server \"127.0.0.1:\$SINK_PORT\" --from from@example.org \
-    --to to@example.org --data \"\$MESSAGE\" --starttls never --count \"\$COUNT\" \
-    --connections 20 --quiet"}
+if [[ -n ${LOAD_SENDER:-} ]]; then
+    sender=$LOAD_SENDER
+else
+    build_example send
+    sender="\"$EXAMPLE_BIN\" --server \"127.0.0.1:\$SINK_PORT\" --from from@example.org \
+        --to to@example.org --data \"\$MESSAGE\" --starttls never --count \"\$COUNT\" \
+        --connections 20 --quiet"
+fi
 echo
 printf '%-42s %14s %14s %14s\n' "sender row (to smtp-sink, -d)" "ours m/s" "src m/s" "ratio"
 compare_senders "send example vs smtp-source, 20 connections" "$messages" "$sender"

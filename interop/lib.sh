@@ -74,22 +74,29 @@ install_peers() {
     python3 -c 'import aiosmtpd' || die "python3 cannot import aiosmtpd"
 }
 
-# Builds examples/server once; sets SERVER_BIN. Release by default;
-# INTEROP_PROFILE=dev reuses the debug build `cargo test` already made.
-build_server() {
-    local profile=${INTEROP_PROFILE:-release} dir
+# build_example NAME: builds examples/NAME and sets EXAMPLE_BIN to it.
+# Release by default; INTEROP_PROFILE=dev reuses the debug build `cargo test`
+# already made.
+build_example() {
+    local name=$1 profile=${INTEROP_PROFILE:-release} dir
     case $profile in
         release) dir=release ;;
         dev) dir=debug ;;
         *) die "INTEROP_PROFILE must be release or dev, not $profile" ;;
     esac
-    (cd "$root" && cargo build --profile "$profile" --quiet --example server) \
-        || die "building the example server failed"
+    (cd "$root" && cargo build --profile "$profile" --quiet --example "$name") \
+        || die "building the $name example failed"
     local target_dir
     target_dir=$(cd "$root" && cargo metadata --format-version 1 --no-deps \
         | python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')
-    SERVER_BIN="$target_dir/$dir/examples/server"
-    [[ -x $SERVER_BIN ]] || die "no server binary at $SERVER_BIN"
+    EXAMPLE_BIN="$target_dir/$dir/examples/$name"
+    [[ -x $EXAMPLE_BIN ]] || die "no $name binary at $EXAMPLE_BIN"
+}
+
+# Builds the example server; sets SERVER_BIN.
+build_server() {
+    build_example server
+    SERVER_BIN=$EXAMPLE_BIN
 }
 
 # await_start WHAT NAME PID LOG READY PORT_SED: a server just started as PID

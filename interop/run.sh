@@ -344,10 +344,8 @@ case_ aiosmtpd-capture-peer-is-exact capture_peer_exact
 # ---------------------------------------------------------------- this crate's client against real servers
 # The `send` example (ClientSession over tokio) as the client; aiosmtpd keeps
 # what it receives, smtp-sink takes load.
-(cd "$root" && cargo build --profile "${INTEROP_PROFILE:-release}" --quiet --example send) \
-    || die "building the send example failed"
-SEND_BIN="$(dirname "$SERVER_BIN")/send"
-[[ -x $SEND_BIN ]] || die "no send binary at $SEND_BIN"
+build_example send
+SEND_BIN=$EXAMPLE_BIN
 
 # A certificate of our own for the aiosmtpd peer, and one user.
 openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj "/CN=localhost" \

@@ -313,10 +313,10 @@ async fn a_ten_mib_message_streams_to_disk<C: MailClient>() {
     assert_eq!(content_of(&server.delivered()[0]), content);
 }
 
-async fn two_hundred_messages_over_one_connection<C: MailClient>() {
-    let server = TestServer::start(|_| {}).await;
-    let mut client = C::open(&server, false).await;
-    for number in 0..200 {
+/// Sends messages `0..count` from [`numbered_message`] over `client`, each
+/// of which must be accepted.
+async fn send_numbered<C: MailClient>(client: &mut C, count: usize) {
+    for number in 0..count {
         let codes = client
             .send(
                 "a@example.com",
@@ -326,6 +326,12 @@ async fn two_hundred_messages_over_one_connection<C: MailClient>() {
             .await;
         assert_eq!(codes, [250], "message {number}");
     }
+}
+
+async fn two_hundred_messages_over_one_connection<C: MailClient>() {
+    let server = TestServer::start(|_| {}).await;
+    let mut client = C::open(&server, false).await;
+    send_numbered(&mut client, 200).await;
     client.quit().await;
     assert_eq!(server.contents(), numbered_messages(200));
     assert_eq!(server.shared.stats.messages(), 200);
@@ -477,16 +483,7 @@ async fn busy_polling_wakes_on_input_and_sleeps_when_idle() {
         !poll.is_parked(),
         "the connection's input did not wake the poller"
     );
-    for number in 0..20 {
-        let codes = client
-            .send(
-                "a@example.com",
-                &["b@example.org"],
-                &numbered_message(number),
-            )
-            .await;
-        assert_eq!(codes, [250], "message {number}");
-    }
+    send_numbered(&mut client, 20).await;
     client.quit().await;
     server.wait_for(|| poll.is_parked()).await;
     assert_eq!(server.contents(), numbered_messages(20));

@@ -524,17 +524,13 @@ fn lmtp_refusals_at_the_end_of_data_answer_each_recipient() {
          C: QUIT",
     );
     let run = run(lmtp, &[client.as_bytes()], &mut accept_all);
-    assert!(
-        run.output.ends_with(
-            "354 End data with <CR><LF>.<CR><LF>\r\n\
+    run.assert_output_ends_with(
+        "354 End data with <CR><LF>.<CR><LF>\r\n\
              552 5.3.4 Message size exceeds fixed limit\r\n\
              552 5.3.4 Message size exceeds fixed limit\r\n\
              250 2.1.0 Sender ok\r\n\
              503 5.5.1 No valid recipients\r\n\
-             221 2.0.0 Bye\r\n"
-        ),
-        "{}",
-        run.output
+             221 2.0.0 Bye\r\n",
     );
 }
 
@@ -580,15 +576,11 @@ fn a_flood_of_recipients_past_the_limit_is_cut_off() {
             RCPT TO:<b7@example.com>\r\n"],
         &mut accept_all,
     );
-    assert!(
-        run.output.ends_with(
-            "250 2.1.5 Recipient ok\r\n250 2.1.5 Recipient ok\r\n\
+    run.assert_output_ends_with(
+        "250 2.1.5 Recipient ok\r\n250 2.1.5 Recipient ok\r\n\
              452 4.5.3 Too many recipients\r\n452 4.5.3 Too many recipients\r\n\
              452 4.5.3 Too many recipients\r\n452 4.5.3 Too many recipients\r\n\
-             421 4.7.0 Too many errors\r\n"
-        ),
-        "{}",
-        run.output
+             421 4.7.0 Too many errors\r\n",
     );
     assert!(run.closed);
 }
@@ -603,12 +595,7 @@ fn vrfy_counts_towards_the_junk_limit() {
         &[b"EHLO client.example\r\nVRFY a\r\nVRFY b\r\nVRFY c\r\nVRFY d\r\n"],
         &mut accept_all,
     );
-    assert!(
-        run.output
-            .ends_with("421 4.7.0 Too many commands without mail\r\n"),
-        "{}",
-        run.output
-    );
+    run.assert_output_ends_with("421 4.7.0 Too many commands without mail\r\n");
     assert_eq!(
         run.events
             .iter()
@@ -634,12 +621,8 @@ fn refused_recipients_count_as_errors() {
             _ => Verdict::Accept,
         },
     );
-    assert!(
-        run.output.ends_with(
-            "550 5.0.0 No such user\r\n550 5.0.0 No such user\r\n421 4.7.0 Too many errors\r\n"
-        ),
-        "{}",
-        run.output
+    run.assert_output_ends_with(
+        "550 5.0.0 No such user\r\n550 5.0.0 No such user\r\n421 4.7.0 Too many errors\r\n",
     );
     assert!(run.closed);
 }

@@ -51,17 +51,34 @@ impl Routable for Addressee {
     }
 }
 
-/// The outcomes so far, each written to the results file as it comes.
+/// The outcomes so far, each written to the results file as it comes and
+/// only counted here, so a long list is not held twice.
 struct Outcomes<'a> {
-    all: Vec<(usize, Outcome)>,
+    tally: Tally,
     results: &'a mut Writer,
 }
 
 impl Outcomes<'_> {
     fn push(&mut self, rows: &[Row], row: usize, outcome: Outcome) -> io::Result<()> {
         self.results.record(&rows[row].email, &outcome)?;
-        self.all.push((row, outcome));
+        *self.tally.0.entry(outcome.status).or_default() += 1;
         Ok(())
+    }
+}
+
+/// How many rows of a run ended in each status.
+#[derive(Debug, Default)]
+pub struct Tally(HashMap<Status, usize>);
+
+impl Tally {
+    /// Rows that ended in `status`.
+    pub fn of(&self, status: Status) -> usize {
+        self.0.get(&status).copied().unwrap_or(0)
+    }
+
+    /// Rows settled in all.
+    pub fn total(&self) -> usize {
+        self.0.values().sum()
     }
 }
 
@@ -91,17 +108,13 @@ pub struct Campaign {
 
 impl Campaign {
     /// Sends to every row in `todo` (indices into `rows`), appending one
-    /// outcome per row to `results` as it settles, and returning them all:
-    /// delivered, failed (to be removed from the list), rejected, deferred
+    /// outcome per row to `results` as it settles, and returning how many
+    /// ended in each status: delivered, failed (to be removed from the list), rejected, deferred
     /// (still refused for now after every try) or held (past the warm-up
     /// cap, for a later run). Stops if the results cannot be written.
-    pub async fn run(
-        mut self,
-        todo: Vec<usize>,
-        results: &mut Writer,
-    ) -> io::Result<Vec<(usize, Outcome)>> {
+    pub async fn run(mut self, todo: Vec<usize>, results: &mut Writer) -> io::Result<Tally> {
         let mut outcomes = Outcomes {
-            all: Vec::new(),
+            tally: Tally::default(),
             results,
         };
         let mut waiting: VecDeque<(Instant, Addressee)> = VecDeque::new();
@@ -122,8 +135,9 @@ impl Campaign {
                 }
             }
         }
-        let mut progress = Progress::new(waiting.len() + outcomes.all.len());
-        progress.advance(outcomes.all.len());
+        let invalid = outcomes.tally.total();
+        let mut progress = Progress::new(waiting.len() + invalid);
+        progress.advance(invalid);
         let template = self.template.clone();
         let mut number = 0;
         while let Some(&(first_due, _)) = waiting.front() {
@@ -152,15 +166,16 @@ impl Campaign {
                 }
             }
             self.count_sent(batch.len());
-            let mut unsettled: HashMap<usize, Addressee> =
-                batch.iter().map(|a| (a.row, a.clone())).collect();
+            // Row and attempts so far of each recipient not yet settled.
+            let mut unsettled: HashMap<usize, u32> =
+                batch.iter().map(|a| (a.row, a.attempts)).collect();
             // The tasks end with the run, on an error too.
             let (_tasks, mut settling) = self.send(batch, &template, &mut number).await;
             // Each connection's outcomes as soon as it is done.
             while let Some(chunk) = settling.recv().await {
                 for settled in chunk {
                     unsettled.remove(&settled.recipient.row);
-                    let mut addressee = settled.recipient.clone();
+                    let mut addressee = settled.recipient;
                     addressee.attempts += 1;
                     match settled.fate {
                         Fate::Delayed { .. } if addressee.attempts < self.attempts => {
@@ -183,17 +198,15 @@ impl Campaign {
             }
             // A task that failed reported nothing for its recipients: sent
             // or not, nobody knows, so they are left for a later run.
-            for (row, addressee) in unsettled {
-                outcomes.push(&self.rows, row, Outcome::unknown(addressee.attempts + 1))?;
+            for (row, attempts) in unsettled {
+                outcomes.push(&self.rows, row, Outcome::unknown(attempts + 1))?;
                 progress.advance(1);
             }
             // Retries go after what was never tried, in due order.
             waiting.make_contiguous().sort_by_key(|(due, _)| *due);
         }
         progress.finish();
-        let mut all = outcomes.all;
-        all.sort_by_key(|(row, _)| *row);
-        Ok(all)
+        Ok(outcomes.tally)
     }
 
     /// Messages the warm-up allows now; without one, no limit.
@@ -267,9 +280,12 @@ impl Campaign {
             let settled = settled.clone();
             tasks.spawn(async move {
                 let _permit = limit.acquire_owned().await;
-                while !messages.is_empty() {
-                    let rest = messages.split_off(per_connection.min(messages.len()));
-                    let mut chunk = std::mem::replace(&mut messages, rest);
+                let mut messages = messages.into_iter();
+                loop {
+                    let mut chunk: Vec<_> = messages.by_ref().take(per_connection).collect();
+                    if chunk.is_empty() {
+                        break;
+                    }
                     transfer.run(&destination, &mut chunk).await;
                     let outcomes = chunk
                         .into_iter()

@@ -178,18 +178,13 @@ pub async fn run(args: Args) -> Result<String, String> {
         retry_after: Duration::from_secs_f64(args.retry_after.max(0.0)),
         warmup,
     };
-    let rows = campaign.rows.clone();
     let mut writer = results::Writer::create(&args.results, &kept)
         .map_err(|e| format!("{}: {e}", args.results.display()))?;
-    let outcomes = campaign
+    let tally = campaign
         .run(todo, &mut writer)
         .await
         .map_err(|e| format!("{}: {e}", args.results.display()))?;
-    let fresh: Vec<(&str, &results::Outcome)> = outcomes
-        .iter()
-        .map(|(row, outcome)| (rows[*row].email.as_str(), outcome))
-        .collect();
-    let count = |status: Status| fresh.iter().filter(|(_, o)| o.status == status).count();
+    let count = |status: Status| tally.of(status);
     Ok(format!(
         "{} delivered, {} failed and {} invalid (marked for removal), {} rejected, \
          {} deferred, {} held by the warm-up cap; {} already done before; results in {}",

@@ -11,7 +11,6 @@ use std::io;
 use std::path::Path;
 
 use smtpwire::delivery::AttemptRecord;
-use smtpwire::reply::{Cause, Permanence};
 
 use super::list::{parse, quote};
 
@@ -19,7 +18,7 @@ use super::list::{parse, quote};
 const HEADER: &str = "email,status,code,enhanced,attempts,remove,detail";
 
 /// What became of a recipient.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Status {
     /// A server took the message.
     Delivered,
@@ -93,12 +92,7 @@ impl Outcome {
     /// says the address is dead.
     pub fn of(status: Status, attempts: u32, records: &[AttemptRecord]) -> Outcome {
         let last = records.last();
-        let dead = last.is_some_and(|record| {
-            let verdict = record.classification();
-            verdict.is_hard_bounce()
-                || (verdict.permanence == Permanence::Permanent
-                    && verdict.cause == Cause::MailboxDisabled)
-        });
+        let dead = last.is_some_and(|record| record.classification().is_dead_address());
         let status = match status {
             Status::Failed if !dead => Status::Rejected,
             other => other,

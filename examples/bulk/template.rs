@@ -70,7 +70,8 @@ impl Template {
         // add a field to it (a line break in a header value becomes a
         // space), whatever the list holds.
         let header = fill(&self.header, &row.fields, one_line);
-        let body = crlf(&fill(&self.body, &row.fields, |value| value.to_string()));
+        // The body is CRLF already; only the values can bring a bare CR or LF.
+        let body = fill(&self.body, &row.fields, crlf);
         let header = header.as_str();
         let mut added = String::new();
         let has = |name: &str| has_field(header, name);

@@ -127,6 +127,12 @@ impl Routes {
         }
     }
 
+    /// The `--mx` route for `domain`, if it has one (names compare in any
+    /// case).
+    fn fixed_route(&self, domain: &Domain) -> Option<&FixedRoute> {
+        self.fixed.get(&domain.as_str().to_ascii_lowercase())
+    }
+
     /// The MX answers for the domains of `recipients` that have no fixed
     /// route, looked up at the same time: one slow nameserver costs one
     /// resolver timeout, not one per domain.
@@ -134,10 +140,7 @@ impl Routes {
         let limit = Arc::new(Semaphore::new(MAX_LOOKUPS));
         let mut lookups = JoinSet::new();
         for domain in domains_to_resolve(recipients) {
-            if self
-                .fixed
-                .contains_key(&domain.as_str().to_ascii_lowercase())
-            {
+            if self.fixed_route(&domain).is_some() {
                 continue;
             }
             let resolver = self.resolver.clone();
@@ -175,7 +178,7 @@ impl Routes {
                     continue;
                 }
             };
-            let Some(route) = self.fixed.get(&domain.as_str().to_ascii_lowercase()) else {
+            let Some(route) = self.fixed_route(&domain) else {
                 others.push(recipient);
                 continue;
             };
@@ -201,8 +204,7 @@ impl Routes {
     pub async fn addresses(&self, destination: &Host, hop: &Hop) -> Vec<SocketAddr> {
         let fixed = match destination {
             Host::Domain(domain) => self
-                .fixed
-                .get(&domain.as_str().to_ascii_lowercase())
+                .fixed_route(domain)
                 .and_then(|route| route.host_for(hop)),
             Host::Literal(_) => None,
         };

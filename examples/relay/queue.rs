@@ -247,19 +247,27 @@ impl Queue {
 /// The envelope lines at the top of a stored message, without reading the
 /// rest of it.
 fn read_head(path: &Path) -> io::Result<Vec<u8>> {
+    // An envelope line is a name and one path of at most 256 octets (RFC
+    // 5321 §4.5.3.1.3): no more of any line is read, whatever follows.
+    const MAX_HEAD_LINE: u64 = 512;
     let mut reader = io::BufReader::new(fs::File::open(path)?);
     let mut head = Vec::new();
     loop {
         let start = head.len();
-        if io::BufRead::read_until(&mut reader, b'\n', &mut head)? == 0 {
+        let mut line_reader = io::Read::take(&mut reader, MAX_HEAD_LINE);
+        if io::BufRead::read_until(&mut line_reader, b'\n', &mut head)? == 0 {
             return Ok(head);
         }
-        let line = &head[start..];
-        if !(line.starts_with(RETURN_PATH.as_bytes()) || line.starts_with(ENVELOPE_TO.as_bytes())) {
+        if !is_envelope_line(&head[start..]) {
             head.truncate(start);
             return Ok(head);
         }
     }
+}
+
+/// Whether a stored line is one of those the receiving server put on top.
+fn is_envelope_line(line: &[u8]) -> bool {
+    line.starts_with(RETURN_PATH.as_bytes()) || line.starts_with(ENVELOPE_TO.as_bytes())
 }
 
 /// The envelope the receiving server wrote at the top of a message.
@@ -288,7 +296,7 @@ fn envelope_length(stored: &[u8]) -> usize {
 fn head_lines(stored: &[u8]) -> impl Iterator<Item = &str> {
     stored.split(|&byte| byte == b'\n').map_while(|line| {
         let line = std::str::from_utf8(line.strip_suffix(b"\r")?).ok()?;
-        (line.starts_with(RETURN_PATH) || line.starts_with(ENVELOPE_TO)).then_some(line)
+        is_envelope_line(line.as_bytes()).then_some(line)
     })
 }
 

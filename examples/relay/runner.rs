@@ -66,8 +66,9 @@ struct InFlight {
     settled: Vec<Settled<ForwardPath>>,
 }
 
-/// What a destination's task hands back: each message's name and delivery.
-type Finished = Vec<(String, Delivery<ForwardPath>)>;
+/// What a destination's task hands back: each message's delivery, in the
+/// order of the names the book carries for the task.
+type Finished = Vec<Delivery<ForwardPath>>;
 
 /// What the runner keeps between scans.
 #[derive(Default)]
@@ -209,19 +210,18 @@ impl Runner {
             }
         }
         for (destination, batch) in batches.into_values() {
-            let names = batch.iter().map(|(name, _)| name.clone()).collect();
+            let (names, mut outgoing): (Vec<String>, Vec<_>) = batch.into_iter().unzip();
             let transfer = self.transfer.clone();
             let per_connection = self.per_connection.max(1);
             let limit = limit.clone();
             let task = tasks.spawn(async move {
                 let _permit = limit.acquire_owned().await;
-                let (names, mut outgoing): (Vec<String>, Vec<_>) = batch.into_iter().unzip();
                 for chunk in outgoing.chunks_mut(per_connection) {
                     transfer.run(&destination, chunk).await;
                 }
-                names
+                outgoing
                     .into_iter()
-                    .zip(outgoing.into_iter().map(|message| message.delivery))
+                    .map(|message| message.delivery)
                     .collect()
             });
             book.carried.insert(task.id(), names);
@@ -236,8 +236,8 @@ impl Runner {
     /// all done is written back. A message of a task that failed keeps its
     /// recipients there pending.
     async fn finish(&self, names: Vec<String>, finished: Finished, book: &mut Book) {
-        for (name, delivery) in finished {
-            if let Some(message) = book.in_flight.get_mut(&name) {
+        for (name, delivery) in names.iter().zip(finished) {
+            if let Some(message) = book.in_flight.get_mut(name) {
                 let queued = &message.queued;
                 let settlement = delivery.settle(
                     &self.backoff,
@@ -287,6 +287,8 @@ impl Runner {
         queued.attempts += 1;
         let mut retry_at: Option<u64> = None;
         let mut failures = Vec::new();
+        // Recipients this attempt failed, by index: pending again if their
+        // bounce cannot be queued.
         let mut failed = Vec::new();
         let mut delayed = Vec::new();
         for outcome in settled {
@@ -299,20 +301,20 @@ impl Runner {
                 }
             };
             log(&queued.name, &outcome);
+            let entry = queued
+                .recipients
+                .iter()
+                .position(|(path, now)| *now == Standing::Pending && *path == outcome.recipient);
+            if let Some(index) = entry {
+                queued.recipients[index].1 = standing;
+            }
             match standing {
                 Standing::Failed => {
                     failures.extend(outcome.report());
-                    failed.push(outcome.recipient.clone());
+                    failed.extend(entry);
                 }
                 Standing::Pending => delayed.extend(outcome.report()),
                 Standing::Delivered => {}
-            }
-            let entry = queued
-                .recipients
-                .iter_mut()
-                .find(|(path, now)| *now == Standing::Pending && *path == outcome.recipient);
-            if let Some((_, now)) = entry {
-                *now = standing;
             }
         }
         if !failures.is_empty() {
@@ -322,10 +324,8 @@ impl Runner {
             {
                 // Not reported yet: tried again, and reported, next time.
                 eprintln!("queue: {}: cannot queue its bounce: {error}", queued.name);
-                for (path, standing) in &mut queued.recipients {
-                    if *standing == Standing::Failed && failed.contains(path) {
-                        *standing = Standing::Pending;
-                    }
+                for index in failed {
+                    queued.recipients[index].1 = Standing::Pending;
                 }
             }
         }

@@ -28,7 +28,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpListener;
 use tokio::runtime::RuntimeFlavor;
 use tokio::sync::{mpsc, watch, Notify};
-use tokio::task::JoinHandle;
+use tokio::task::JoinSet;
 use tokio_rustls::TlsAcceptor;
 
 use busy_poll::BusyPoll;
@@ -262,9 +262,12 @@ impl Server {
         let (stopping, stop_signal) = watch::channel(false);
         // Each connection holds a sender; `recv` returns `None` once all are gone.
         let (alive, mut all_done) = mpsc::channel::<()>(1);
-        // Stopped however `run` ends, dropped mid-way included.
-        let _poller = (self.shared.busy_poll.clone())
-            .map(|poll| AbortOnDrop(tokio::spawn(async move { poll.run().await })));
+        // A `JoinSet` aborts its tasks when dropped: the poller stops however
+        // `run` ends, dropped mid-way included.
+        let mut poller = JoinSet::new();
+        if let Some(poll) = self.shared.busy_poll.clone() {
+            poller.spawn(async move { poll.run().await });
+        }
         tokio::pin!(shutdown);
         loop {
             tokio::select! {
@@ -300,14 +303,5 @@ impl Server {
         }
         let _ = all_done.recv().await;
         txlog::flush();
-    }
-}
-
-/// A spawned task that ends with its owner.
-struct AbortOnDrop(JoinHandle<()>);
-
-impl Drop for AbortOnDrop {
-    fn drop(&mut self) {
-        self.0.abort();
     }
 }

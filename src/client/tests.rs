@@ -67,6 +67,10 @@ fn classification() {
     }
     assert!(classify(&reply(550, Some((5, 1, 1)))).is_hard_bounce());
     assert!(!classify(&reply(450, Some((4, 1, 1)))).is_hard_bounce());
+    assert!(classify(&reply(550, Some((5, 1, 1)))).is_dead_address());
+    assert!(classify(&reply(550, Some((5, 2, 1)))).is_dead_address());
+    assert!(!classify(&reply(452, Some((4, 2, 1)))).is_dead_address());
+    assert!(!classify(&reply(550, Some((5, 7, 1)))).is_dead_address());
 }
 
 #[test]

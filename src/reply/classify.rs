@@ -111,10 +111,18 @@ pub struct Classification {
 }
 
 impl Classification {
-    /// A permanent failure because the mailbox does not exist: the address
-    /// should come off the list.
+    /// A permanent failure because the mailbox does not exist.
     pub fn is_hard_bounce(&self) -> bool {
         self.permanence == Permanence::Permanent && self.cause == Cause::BadMailbox
+    }
+
+    /// A permanent failure that says the address will never take mail: no
+    /// such mailbox or domain, or a disabled mailbox. Such an address should
+    /// come off a mailing list; other permanent failures (policy, content,
+    /// size) say nothing about the address.
+    pub fn is_dead_address(&self) -> bool {
+        self.is_hard_bounce()
+            || (self.permanence == Permanence::Permanent && self.cause == Cause::MailboxDisabled)
     }
 
     /// Classifies an enhanced status code on its own, e.g. one a delivery

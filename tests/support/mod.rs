@@ -31,6 +31,13 @@ pub struct Run {
     pub closed: bool,
 }
 
+impl Run {
+    /// Checks that the output ends with `tail`, showing all of it if not.
+    pub fn assert_output_ends_with(&self, tail: &str) {
+        assert!(self.output.ends_with(tail), "{}", self.output);
+    }
+}
+
 pub fn config() -> ServerConfig {
     ServerConfig::new(Text::from_static("mx.example.org"))
 }

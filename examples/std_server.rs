@@ -10,6 +10,7 @@ use std::io::{self, ErrorKind, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::sync::Arc;
 use std::thread;
+use std::time::{Duration, Instant};
 
 use smtpwire::server::{ServerConfig, ServerEvent, ServerSession};
 use smtpwire::{Output, Text};
@@ -68,8 +69,19 @@ pub fn handle(mut stream: TcpStream, config: Arc<ServerConfig>, print: bool) -> 
                 }
                 stream.write_all(&output)?;
                 output.clear();
-                stream.set_read_timeout(session.timeout_hint())?;
-                match stream.read(&mut input) {
+                let wait = session.timeout_hint();
+                if wait == Some(Duration::ZERO) {
+                    // The request's time is used up (a zero read timeout
+                    // would mean none at all).
+                    session.handle_timeout();
+                    continue;
+                }
+                stream.set_read_timeout(wait)?;
+                let waiting_since = Instant::now();
+                let read = stream.read(&mut input);
+                // A client that trickles its request runs out of time too.
+                session.advance(waiting_since.elapsed());
+                match read {
                     Ok(0) => session.receive_eof(),
                     Ok(count) => (start, end) = (0, count),
                     Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {

@@ -105,3 +105,13 @@ pub const DEFAULT_MAX_PENDING_OUTPUT: usize = 64 * 1024;
 /// next BDAT chunk. Past it the session takes no more content until the
 /// caller has written what is pending, so a message is never buffered whole.
 pub const DEFAULT_CLIENT_CONTENT_WINDOW: usize = 64 * 1024;
+
+/// Default time a server gives a client for one request: RFC 5321 §4.5.3.2.7
+/// asks a server to wait at least five minutes for the next command or block
+/// of data.
+pub const DEFAULT_SERVER_TIMEOUT: core::time::Duration = core::time::Duration::from_secs(5 * 60);
+
+/// Default rate, in octets per second, that message content must keep up for
+/// its deadline to grow: Postfix's `smtpd_min_data_rate`. A 10 MB message at
+/// this rate takes under six hours; a client trickling slower is cut off.
+pub const DEFAULT_MIN_DATA_RATE: u32 = 500;

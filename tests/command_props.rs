@@ -13,6 +13,18 @@ fn domain() -> impl Strategy<Value = Domain> {
         .prop_map(|s| Domain::parse(&s).unwrap())
 }
 
+/// Hello names are ASCII (RFC 6531 §3.7.1).
+fn ascii_domain() -> impl Strategy<Value = Domain> {
+    domain().prop_filter("ASCII", |domain| domain.as_str().is_ascii())
+}
+
+fn ascii_host() -> impl Strategy<Value = Host> {
+    prop_oneof![
+        ascii_domain().prop_map(Host::Domain),
+        literal().prop_map(Host::Literal)
+    ]
+}
+
 fn literal() -> impl Strategy<Value = AddressLiteral> {
     prop_oneof![
         any::<[u8; 4]>().prop_map(|o| AddressLiteral::V4(o.into())),
@@ -146,9 +158,9 @@ fn command() -> impl Strategy<Value = Command> {
         }),
     ]);
     prop_oneof![
-        domain().prop_map(Command::helo),
-        host().prop_map(Command::ehlo),
-        host().prop_map(Command::lhlo),
+        ascii_domain().prop_map(Command::helo),
+        ascii_host().prop_map(Command::ehlo),
+        ascii_host().prop_map(Command::lhlo),
         (reverse, mail_params()).prop_map(|(from, params)| Command::mail(from, params)),
         (forward, rcpt_params()).prop_map(|(to, params)| Command::rcpt(to, params)),
         Just(Command::Data),

@@ -21,7 +21,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use smtpwire::auth::Mechanism;
-use smtpwire::server::{AuthPolicy, ServerConfig};
+use smtpwire::server::{AuthPolicy, Deadline, ServerConfig};
 use smtpwire::Protocol;
 use smtpwire::Text;
 use tokio::io::{AsyncRead, AsyncWrite};
@@ -62,8 +62,12 @@ pub struct Settings {
     pub max_message_size: Option<u64>,
     /// Recipients per message.
     pub max_recipients: Option<usize>,
-    /// Waits for the client shorter than RFC 5321's five minutes.
+    /// The time a client has for one request, instead of RFC 5321's five
+    /// minutes.
     pub idle_timeout: Option<Duration>,
+    /// Octets per second that message content must keep up to earn more
+    /// time, instead of the library's default.
+    pub min_data_rate: Option<u32>,
     /// Recipients refused as unknown or greylisted.
     pub rules: RecipientRules,
     /// Keep polling this long after each input before sleeping (see
@@ -87,6 +91,7 @@ impl Settings {
             max_message_size: None,
             max_recipients: None,
             idle_timeout: None,
+            min_data_rate: None,
             rules: RecipientRules::default(),
             busy_poll: None,
         }
@@ -112,6 +117,12 @@ impl Settings {
         if let Some(recipients) = self.max_recipients {
             config.limits.recipients = recipients;
         }
+        if let Some(timeout) = self.idle_timeout {
+            config.limits.timeout = timeout;
+        }
+        if let Some(min_data_rate) = self.min_data_rate {
+            config.limits.deadline = Deadline::PerRequest { min_data_rate };
+        }
         config
     }
 }
@@ -130,8 +141,6 @@ pub struct Shared {
     pub tls: Option<TlsAcceptor>,
     /// LMTP instead of SMTP.
     pub lmtp: bool,
-    /// The shortest wait for the client.
-    pub idle_timeout: Option<Duration>,
     /// Recipients refused as unknown or greylisted.
     pub rules: RecipientRules,
     /// Counters.
@@ -235,7 +244,6 @@ impl Server {
             users: settings.users,
             tls,
             lmtp: settings.lmtp,
-            idle_timeout: settings.idle_timeout,
             rules: settings.rules,
             stats: Stats::default(),
             busy_poll: settings

@@ -4,7 +4,7 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use smtpwire::server::ServerSession;
 use smtpwire::Output;
@@ -18,9 +18,6 @@ use super::{Shared, Transport};
 
 /// Bytes read per system call.
 const READ_BUFFER: usize = 16 * 1024;
-
-/// How long a TLS handshake may take.
-const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// Serves one connection until the session closes. When `stopping` turns
 /// true, an idle session is ended with 421; a transaction in flight is let
@@ -36,12 +33,16 @@ pub async fn serve(
     let mut io: Box<dyn Transport> = Box::new(stream);
     let mut session = ServerSession::new(shared.config.clone());
     let mut handler = Handler::new(shared.clone(), peer);
-    let wait_limit = shared.idle_timeout;
+    // The session's own timeout bounds every wait for the client: a
+    // request, a write, a TLS handshake.
+    let wait_limit = shared.config.limits.timeout;
     let mut output: Vec<u8> = Vec::new();
     let mut input = vec![0; READ_BUFFER];
     let (mut start, mut end) = (0, 0);
     // Set once the transport failed: input ends and output is dropped.
     let mut broken = false;
+    // Why the loop ended when the session did not end it.
+    let mut cut_short = "";
     loop {
         match session.poll_output() {
             // Replies to pipelined commands go out in one write, when the
@@ -62,12 +63,9 @@ pub async fn serve(
                     session.shutdown();
                     continue;
                 }
-                let wait = match (session.timeout_hint(), wait_limit) {
-                    (Some(hint), Some(limit)) => hint.min(limit),
-                    (Some(hint), None) => hint,
-                    (None, _) => Duration::MAX,
-                };
+                let wait = session.timeout_hint().unwrap_or(Duration::MAX);
                 let watching = !*stopping.borrow();
+                let waiting_since = Instant::now();
                 tokio::select! {
                     read = timeout(wait, io.read(&mut input)) => match read {
                         Err(_) => session.handle_timeout(),
@@ -80,22 +78,28 @@ pub async fn serve(
                     // Wake up to answer 421 if the server stops while idle.
                     _ = stopping.changed(), if watching => {}
                 }
+                // A client that trickles its request spends the same
+                // time as one that says nothing.
+                session.advance(waiting_since.elapsed());
             }
             Output::StartTls => {
                 let Some(acceptor) = shared.tls.clone() else {
+                    cut_short = "no-tls";
                     break;
                 };
                 if !flush(&mut io, &mut output, wait_limit).await {
+                    cut_short = "write-failed";
                     break;
                 }
-                match timeout(HANDSHAKE_TIMEOUT, acceptor.accept(io)).await {
+                match timeout(wait_limit, acceptor.accept(io)).await {
                     Ok(Ok(tls)) => io = Box::new(tls),
                     Ok(Err(error)) => {
                         eprintln!("{peer}: TLS handshake failed: {error}");
+                        cut_short = "tls-failed";
                         break;
                     }
                     Err(_) => {
-                        eprintln!("{peer}: TLS handshake timed out");
+                        cut_short = "tls-timeout";
                         break;
                     }
                 }
@@ -115,25 +119,32 @@ pub async fn serve(
             // outstanding here.
             Output::AwaitingDecision => {
                 eprintln!("{peer}: internal error: a decision was left open");
+                cut_short = "internal-error";
                 break;
             }
         }
     }
     // A transport that failed mid-message leaves no partial file behind.
     handler.disconnected().await;
+    // The session saw a failed write as the end of input.
+    let reason = match session.close_reason() {
+        Some(_) if broken => "write-failed",
+        Some(reason) => reason.as_str(),
+        None => cut_short,
+    };
+    handler.closed(reason);
 }
 
 /// Writes what is queued; false when the peer is gone or stopped reading.
-async fn flush(io: &mut Box<dyn Transport>, output: &mut Vec<u8>, limit: Option<Duration>) -> bool {
+async fn flush(io: &mut Box<dyn Transport>, output: &mut Vec<u8>, limit: Duration) -> bool {
     if output.is_empty() {
         return true;
     }
-    let wait = limit.unwrap_or(smtpwire::server::SERVER_TIMEOUT);
     let written = async {
         io.write_all(output).await?;
         io.flush().await
     };
-    let ok = matches!(timeout(wait, written).await, Ok(Ok(())));
+    let ok = matches!(timeout(limit, written).await, Ok(Ok(())));
     output.clear();
     ok
 }

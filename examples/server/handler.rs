@@ -22,6 +22,7 @@ pub struct Handler {
     tls: bool,
     user: Option<String>,
     envelope: Option<Envelope>,
+    connected: Instant,
 }
 
 /// The open transaction.
@@ -48,6 +49,7 @@ impl Handler {
             tls: false,
             user: None,
             envelope: None,
+            connected: Instant::now(),
         }
     }
 
@@ -79,7 +81,7 @@ impl Handler {
                 decide(session.accept(request));
             }
             ServerEvent::Hello(request) => {
-                self.helo = Some((request.host().to_string(), request.is_extended()));
+                self.helo = Some((escaped(request.host()), request.is_extended()));
                 decide(session.accept(request));
             }
             ServerEvent::StartTls(request) => match self.shared.tls {
@@ -93,7 +95,7 @@ impl Handler {
                     .as_ref()
                     .is_some_and(|users| users.verify(request.credentials()));
                 if valid {
-                    self.user = Some(request.credentials().identity().to_string());
+                    self.user = Some(escaped(request.credentials().identity()));
                     decide(session.accept(request));
                 } else {
                     decide(session.reject(request, bad_credentials()));
@@ -101,7 +103,7 @@ impl Handler {
             }
             ServerEvent::Mail(request) => {
                 self.envelope = Some(Envelope {
-                    from: request.from().to_string(),
+                    from: escaped(request.from()),
                     recipients: Vec::new(),
                     started: Instant::now(),
                     copies: Vec::new(),
@@ -115,7 +117,7 @@ impl Handler {
                     decide(session.reject(request, Reject::temporary()));
                     return;
                 };
-                let recipient = request.to().to_string();
+                let recipient = escaped(request.to());
                 match self.shared.rules.check(&envelope.from, &recipient) {
                     Some(refusal) => decide(session.reject(request, refusal)),
                     None => {
@@ -297,6 +299,17 @@ impl Handler {
         );
     }
 
+    /// One line per connection as it ends, with why (the session's
+    /// [`CloseReason`](smtpwire::server::CloseReason), or what ended the
+    /// transport), for operators and tools such as fail2ban.
+    pub fn closed(&self, reason: &str) {
+        super::txlog::write(format_args!(
+            "{} closed reason={reason} elapsed={:.1}s",
+            self.client,
+            self.connected.elapsed().as_secs_f64(),
+        ));
+    }
+
     /// One line per transaction on stderr.
     fn log(&self, from: &str, recipients: &[String], size: u64, outcome: &str, started: Instant) {
         super::txlog::write(format_args!(
@@ -306,6 +319,31 @@ impl Handler {
             started.elapsed().as_secs_f64() * 1000.0,
         ));
     }
+}
+
+/// What the client said, for a header field or the log: control characters,
+/// which a server may be configured to take in addresses (and which a SASL
+/// identity may hold), are written as `\u{…}` escapes so that they cannot
+/// break or forge a line.
+fn escaped(value: &impl std::fmt::Display) -> String {
+    let text = value.to_string();
+    if !text.chars().any(is_unsafe) {
+        return text;
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        if is_unsafe(c) {
+            out.push_str(&c.escape_unicode().to_string());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// C0 and C1 controls, DEL and the Unicode line and paragraph separators.
+fn is_unsafe(c: char) -> bool {
+    c.is_control() || matches!(c, '\u{2028}' | '\u{2029}')
 }
 
 /// Addresses separated by commas, written without a joined copy.
@@ -357,4 +395,19 @@ fn tls_unavailable() -> Reject {
         EnhancedStatusCode::SECURITY_TEMPORARY_FAILURE,
         "TLS not available due to temporary reason",
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::escaped;
+
+    #[test]
+    fn control_characters_are_escaped() {
+        assert_eq!(escaped(&"a@example.org"), "a@example.org");
+        assert_eq!(
+            escaped(&"<a\u{85}b\u{2028}@example.org>"),
+            "<a\\u{85}b\\u{2028}@example.org>"
+        );
+        assert_eq!(escaped(&"x\ty"), "x\\u{9}y");
+    }
 }

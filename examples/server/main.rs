@@ -73,9 +73,15 @@ struct Args {
     /// Most recipients per message.
     #[arg(long)]
     max_recipients: Option<usize>,
-    /// Wait at most this many seconds for a client (default: RFC 5321's 300).
+    /// Seconds a client has for one request, however many reads it takes
+    /// (default: RFC 5321's 300); message content earns more as it comes.
     #[arg(long)]
     timeout: Option<u64>,
+    /// Octets per second message content must keep up to earn more time
+    /// (default 500, as Postfix's smtpd_min_data_rate); 0 gives content no
+    /// more time than a command.
+    #[arg(long, value_name = "OCTETS")]
+    min_data_rate: Option<u32>,
     /// Shut down after accepting this many messages.
     #[arg(long)]
     max_messages: Option<u64>,
@@ -152,6 +158,7 @@ async fn run(args: Args) -> std::io::Result<()> {
     settings.max_message_size = args.max_message_size;
     settings.max_recipients = args.max_recipients;
     settings.idle_timeout = args.timeout.map(Duration::from_secs);
+    settings.min_data_rate = args.min_data_rate;
     settings.rules = RecipientRules::new(&args.unknown_recipient, &args.greylist_recipient);
     settings.busy_poll = args.busy_poll.map(Duration::from_micros);
     let identity = match (&args.tls_cert, &args.tls_key, args.no_tls) {

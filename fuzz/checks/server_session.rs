@@ -5,7 +5,7 @@
 use smtpwire::auth::Mechanism;
 use smtpwire::framing::ReplyAssembler;
 use smtpwire::reply::{Reply, ReplyCode};
-use smtpwire::server::{AuthPolicy, Reject, ServerConfig, ServerSession};
+use smtpwire::server::{AuthPolicy, Reject, ServerConfig, ServerSession, SyncPolicy};
 use smtpwire::{Output, Text};
 
 pub fn check(data: &[u8]) {
@@ -17,6 +17,11 @@ pub fn check(data: &[u8]) {
     config.capabilities.starttls = control & 1 != 0;
     config.auth_policy = AuthPolicy::AllowCleartext;
     config.proxy_protocol = control & 2 != 0;
+    if control & 4 != 0 {
+        // Most inputs pipeline where they must not; without this bit the
+        // session would close on them before reaching deeper states.
+        config.pipelining_sync = SyncPolicy::Relaxed;
+    }
     config.limits.message_size = 64;
     config.limits.pending_input = 256;
     config.limits.pending_output = 256;

@@ -106,6 +106,19 @@ impl Mailbox {
     pub fn needs_smtputf8(&self) -> bool {
         !self.is_ascii()
     }
+
+    /// Whether it holds a C0 or C1 control character, DEL, or the line and
+    /// paragraph separators U+2028 and U+2029: the RFC 6531 grammar lets
+    /// C1 controls and the separators into a quoted local part, and written
+    /// into a header field or a log they can break or forge lines.
+    pub fn has_control_characters(&self) -> bool {
+        // Printable ASCII, the common case, is settled without decoding.
+        self.wire.iter().any(|&b| !(b' '..=b'~').contains(&b))
+            && self
+                .as_str()
+                .chars()
+                .any(|c| c.is_control() || matches!(c, '\u{2028}' | '\u{2029}'))
+    }
 }
 
 impl PartialEq for Mailbox {

@@ -17,7 +17,7 @@ use crate::TextError;
 /// | syntax, missing or extra argument, BDAT size, AUTH arguments | 501 5.5.2 |
 /// | sender or recipient mailbox syntax | 553 5.1.7 / 5.1.3 (RFC 5321 §4.2.2: "mailbox syntax incorrect") |
 /// | sender or recipient too long | 501 5.1.7 / 5.1.3 (RFC 5321 §4.5.3.1: "501 Path too long") |
-/// | `HELO`/`EHLO` host | 501 5.5.2 |
+/// | `HELO`/`EHLO` host, or one that is not ASCII | 501 5.5.2 |
 /// | parameter value, duplicate, encoding | 501 5.5.4 (RFC 3463: invalid command arguments) |
 ///
 /// An unrecognized `MAIL`/`RCPT` parameter is not an error here: it is kept
@@ -69,6 +69,13 @@ pub enum CommandError {
         verb: &'static str,
         /// What is wrong with the host.
         source: AddressError,
+    },
+    /// The host of `HELO`, `EHLO` or `LHLO` is not ASCII: RFC 6531 §3.7.1
+    /// keeps the hello name ASCII, with IDNs in A-label form.
+    #[error("{verb}: the host must be ASCII (IDNs as A-labels)")]
+    NonAsciiHost {
+        /// The command.
+        verb: &'static str,
     },
     /// The reverse path of `MAIL` is invalid.
     #[error("invalid sender: {0}")]

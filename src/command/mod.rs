@@ -124,17 +124,18 @@ pub enum Command {
 }
 
 impl Command {
-    /// `HELO domain`.
+    /// `HELO domain`. The name goes as it is: give an IDN as A-labels, since
+    /// servers refuse a hello name that is not ASCII (RFC 6531 §3.7.1).
     pub fn helo(domain: Domain) -> Self {
         Command::Helo { domain }
     }
 
-    /// `EHLO host`.
+    /// `EHLO host`, the name as ASCII as for [`Command::helo`].
     pub fn ehlo(host: impl Into<Host>) -> Self {
         Command::Ehlo { host: host.into() }
     }
 
-    /// `LHLO host`.
+    /// `LHLO host`, the name as ASCII as for [`Command::helo`].
     pub fn lhlo(host: impl Into<Host>) -> Self {
         Command::Lhlo { host: host.into() }
     }

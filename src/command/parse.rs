@@ -269,6 +269,9 @@ impl LineParser<'_> {
     /// `"HELO" SP Domain` (RFC 5321 §4.1.1.1).
     fn helo(&self, rest: &[u8]) -> Result<Command, CommandError> {
         let arg = self.required(rest, "HELO")?;
+        if !arg.is_ascii() {
+            return Err(CommandError::NonAsciiHost { verb: "HELO" });
+        }
         let host_error = |source| CommandError::Host {
             verb: "HELO",
             source,
@@ -284,6 +287,9 @@ impl LineParser<'_> {
     #[inline]
     fn host(&self, rest: &[u8], verb: &'static str) -> Result<crate::address::Host, CommandError> {
         let arg = self.required(rest, verb)?;
+        if !arg.is_ascii() {
+            return Err(CommandError::NonAsciiHost { verb });
+        }
         let host_error = |source| CommandError::Host { verb, source };
         let (host, len) = scan_host(self.src, arg).map_err(host_error)?;
         if len != arg.len() {

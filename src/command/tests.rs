@@ -87,7 +87,16 @@ fn hello_forms() {
     ));
     assert!(matches!(parse("EHLO a b"), Err(CommandError::Host { .. })));
     assert!(matches!(parse("EHLO  a"), Err(CommandError::Syntax { .. })));
-    roundtrip("EHLO bücher.example", "EHLO bücher.example");
+    // RFC 6531 §3.7.1: the hello name is ASCII, an IDN goes as A-labels.
+    assert_eq!(
+        parse("EHLO bücher.example"),
+        Err(CommandError::NonAsciiHost { verb: "EHLO" })
+    );
+    assert_eq!(
+        parse("HELO bücher.example"),
+        Err(CommandError::NonAsciiHost { verb: "HELO" })
+    );
+    roundtrip("EHLO xn--bcher-kva.example", "EHLO xn--bcher-kva.example");
 }
 
 #[test]

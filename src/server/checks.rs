@@ -5,7 +5,7 @@
 //! SMTPUTF8 on MAIL, refused with 553 5.6.7.
 
 use super::replies::{self, Canned};
-use crate::address::{ForwardPath, ReversePath};
+use crate::address::{ForwardPath, Mailbox, ReversePath};
 use crate::capability::Capabilities;
 use crate::params::{BodyType, MailParameters, RcptParameters};
 
@@ -16,6 +16,13 @@ pub(super) struct Context<'a> {
     pub tls: bool,
     pub auth_offered: bool,
     pub max_size: u64,
+    /// Refuse addresses that hold control characters.
+    pub refuse_controls: bool,
+}
+
+/// Whether `mailbox` holds control characters that policy refuses.
+fn refused_controls(cx: &Context<'_>, mailbox: Option<&Mailbox>) -> bool {
+    cx.refuse_controls && mailbox.is_some_and(Mailbox::has_control_characters)
 }
 
 /// Checks MAIL FROM against the advertised extensions.
@@ -65,6 +72,9 @@ pub(super) fn mail(
     if from.needs_smtputf8() && !params.smtputf8 {
         return Err(replies::NEEDS_SMTPUTF8);
     }
+    if refused_controls(cx, from.mailbox()) {
+        return Err(replies::SENDER_CONTROLS);
+    }
     Ok(())
 }
 
@@ -85,6 +95,9 @@ pub(super) fn rcpt(
     }
     if to.needs_smtputf8() && !smtputf8 {
         return Err(replies::NEEDS_SMTPUTF8);
+    }
+    if refused_controls(cx, to.mailbox()) {
+        return Err(replies::RECIPIENT_CONTROLS);
     }
     Ok(())
 }

@@ -4,17 +4,18 @@
 use bytes::{Buf, Bytes};
 
 use super::checks;
-use super::config::{AuthPolicy, LongLinePolicy};
+use super::config::{AddressControlPolicy, AuthPolicy, LongLinePolicy, SyncPolicy};
+use super::foreign;
 use super::event::XclientRequest;
 use super::event::{
     AbortReason, AuthRequest, ConnectRequest, DataRequest, EtrnRequest, HelloRequest, MailRequest,
     RcptRequest, ServerEvent, StartTlsRequest, VerifyRequest,
 };
 use super::replies::{self, Canned};
-use super::{Body, Phase, Progress, ServerSession};
+use super::{Body, CloseReason, Phase, Progress, ServerSession};
 use crate::address::{ForwardPath, Host, ReversePath};
 use crate::auth::{AuthError, Mechanism, ServerAuth, Step as AuthStep};
-use crate::command::{Argument, Command, InitialResponse};
+use crate::command::{Argument, Command, CommandError, InitialResponse};
 use crate::data::{BdatEvent, DataEvent, DataRefusal};
 use crate::framing::FrameError;
 use crate::params::{BodyType, MailParameters, RcptParameters};
@@ -56,7 +57,7 @@ impl ServerSession {
         if !self.eof {
             return Progress::Blocked;
         }
-        self.close(AbortReason::Disconnected);
+        self.close(CloseReason::PeerClosed);
         Progress::Advanced
     }
 
@@ -73,29 +74,38 @@ impl ServerSession {
             Ok(Some((header, consumed))) => {
                 buf.advance(consumed);
                 self.announce_connection(Some(header));
+                self.next_request();
                 Progress::Advanced
             }
             Ok(None) => self.end_of_input(),
             Err(_) => {
-                self.fail(replies::BAD_PROXY);
+                self.fail(replies::BAD_PROXY, CloseReason::BadProxyHeader);
                 Progress::Advanced
             }
         }
     }
 
     fn handle_line(&mut self, line: Result<Bytes, FrameError>) {
+        self.next_request();
         let line = match line {
             Ok(line) => line,
             Err(FrameError::TooLong { .. }) => return self.line_error(replies::LINE_TOO_LONG),
             Err(FrameError::BareLineFeed) => return self.line_error(replies::BARE_LF_COMMAND),
         };
-        if let Phase::Auth(exchange) = &mut self.phase {
-            let step = exchange.respond(&line);
-            return self.continue_auth(step);
+        if matches!(self.phase, Phase::Auth(_)) {
+            // RFC 4954 §4: the client answers one challenge and waits for
+            // the next.
+            if self.out_of_sync(true) {
+                return;
+            }
+            if let Phase::Auth(exchange) = &mut self.phase {
+                let step = exchange.respond(&line);
+                return self.continue_auth(step);
+            }
         }
         let command = match Command::parse(&line) {
             Ok(command) => command,
-            Err(err) => return self.error(replies::for_command_error(&err)),
+            Err(err) => return self.parse_error(&line, &err),
         };
         if matches!(self.phase, Phase::Refused) {
             return match command {
@@ -103,7 +113,68 @@ impl ServerSession {
                 _ => self.error(replies::NO_SERVICE),
             };
         }
+        if let Command::Unknown { .. } = command {
+            if foreign::is_foreign(&line) {
+                return self.fail(replies::NOT_SMTP, CloseReason::NotSmtp);
+            }
+        }
+        if self.out_of_sync(self.ends_group(&command)) {
+            return;
+        }
         self.dispatch(command);
+    }
+
+    /// A line that is not a valid command: most are answered and forgotten,
+    /// but a BDAT whose size cannot be read leaves its chunk unframed, and
+    /// HTTP or a header field is no SMTP client at all.
+    fn parse_error(&mut self, line: &[u8], err: &CommandError) {
+        if foreign::is_foreign(line) {
+            return self.fail(replies::NOT_SMTP, CloseReason::NotSmtp);
+        }
+        if foreign::verb_is(line, b"BDAT") && self.config.capabilities.chunking {
+            // RFC 3030 §2: the chunk must be read and discarded even when
+            // BDAT fails, which cannot be done without its size.
+            return self.fail(replies::BAD_BDAT, CloseReason::UnframedChunk);
+        }
+        self.error(replies::for_command_error(err))
+    }
+
+    /// Whether `command` must be the last of a pipelined group: RFC 2920
+    /// §3.1 names EHLO, DATA, VRFY, EXPN, TURN, QUIT and NOOP, RFC 4954 §4
+    /// AUTH without an initial response; a client that was not offered
+    /// PIPELINING waits for every reply. QUIT is left out: the session ends
+    /// with it whatever follows. STARTTLS has a check of its own that no
+    /// policy turns off.
+    fn ends_group(&self, command: &Command) -> bool {
+        let pipelining = self.config.capabilities.pipelining
+            && self.hello.as_ref().is_some_and(|hello| hello.extended);
+        match command {
+            Command::Quit | Command::StartTls => false,
+            Command::Helo { .. }
+            | Command::Ehlo { .. }
+            | Command::Lhlo { .. }
+            | Command::Data
+            | Command::Vrfy { .. }
+            | Command::Expn { .. }
+            | Command::Noop { .. }
+            | Command::Auth {
+                initial_response: None,
+                ..
+            } => true,
+            _ => !pipelining,
+        }
+    }
+
+    /// Input is already buffered behind a line the client had to wait on:
+    /// under [`SyncPolicy::Enforce`] that is answered 554 and the session
+    /// closes without reading it. Returns whether it did.
+    fn out_of_sync(&mut self, ends_group: bool) -> bool {
+        let early = ends_group && self.input.buffered() > 0;
+        if early && self.config.pipelining_sync == SyncPolicy::Enforce {
+            self.fail(replies::OUT_OF_SYNC, CloseReason::PipeliningSync);
+            return true;
+        }
+        false
     }
 
     /// A line that could not be framed; inside an AUTH exchange it also ends
@@ -125,6 +196,7 @@ impl ServerSession {
             Command::Data => self.data(),
             Command::Bdat { size, last } => self.bdat(size, last),
             Command::Rset => {
+                // The RSET itself is junk, however much it drops.
                 self.abort_transaction(AbortReason::Reset);
                 self.junk(replies::OK);
             }
@@ -152,15 +224,12 @@ impl ServerSession {
     /// session (Postfix's junk command limit).
     fn junk(&mut self, canned: Canned) {
         self.canned(canned);
-        self.junk += 1;
-        if self.junk >= self.config.limits.junk_commands {
-            self.fail(replies::TOO_MANY_JUNK);
-        }
+        self.count_junk();
     }
 
     fn quit(&mut self) {
         self.canned(replies::BYE);
-        self.close(AbortReason::Reset);
+        self.close(CloseReason::Quit);
     }
 
     fn hello(&mut self, host: Host, verb: HelloVerb) {
@@ -243,6 +312,7 @@ impl ServerSession {
             tls: self.tls,
             auth_offered: self.auth_offered(),
             max_size: self.config.limits.message_size,
+            refuse_controls: self.config.address_controls == AddressControlPolicy::Refuse,
         }
     }
 
@@ -284,20 +354,43 @@ impl ServerSession {
     /// RFC 3030 §2: the octets of a BDAT follow it whatever its reply, so a
     /// refused chunk is still read to its end before the refusal is sent.
     fn bdat(&mut self, size: u64, last: bool) {
-        let refusal = if self.config.capabilities.chunking {
-            self.content_refusal(true)
-        } else {
-            Some(replies::UNRECOGNIZED)
-        };
-        if let Some(canned) = refusal {
-            self.errors += 1;
-            let reply = self.canned_reply(canned);
-            self.phase = Phase::SkipChunk {
-                remaining: size,
-                reply,
-            };
-            return;
+        if !self.config.capabilities.chunking {
+            return self.skip_refused_chunk(size, replies::UNRECOGNIZED);
         }
+        let limit = self.config.limits.message_size;
+        let so_far = match self.transaction.as_ref().map(|t| &t.body) {
+            Some(Body::Chunks(decoder)) => decoder.total_size(),
+            _ => 0,
+        };
+        // Postfix reads up to half as much again as the limit to throw it
+        // away; a chunk that would go past that is not read at all, and
+        // without reading it the session cannot find the next command.
+        if so_far.saturating_add(size) > limit.saturating_add(limit / 2) {
+            return self.fail(replies::CHUNK_TOO_BIG, CloseReason::UnframedChunk);
+        }
+        if size == 0 && !last {
+            // A chunk that carries nothing and ends nothing makes no
+            // progress (Postfix refuses it likewise).
+            return self.error(replies::NULL_BDAT);
+        }
+        match self.content_refusal(true) {
+            Some(canned) => self.skip_refused_chunk(size, canned),
+            None => self.accept_chunk(size, last),
+        }
+    }
+
+    /// A refused BDAT: its chunk is read and dropped, then the refusal is
+    /// sent, counting as an error.
+    fn skip_refused_chunk(&mut self, size: u64, canned: Canned) {
+        self.errors += 1;
+        let reply = self.canned_reply(canned);
+        self.phase = Phase::SkipChunk {
+            remaining: size,
+            reply,
+        };
+    }
+
+    fn accept_chunk(&mut self, size: u64, last: bool) {
         let first = matches!(
             self.transaction.as_ref().map(|t| &t.body),
             Some(Body::Envelope)
@@ -315,9 +408,8 @@ impl ServerSession {
 
     fn verify(&mut self, argument: Argument, expand: bool) {
         // Junk like NOOP, so address harvesting by VRFY is cut off too.
-        self.junk += 1;
-        if self.junk >= self.config.limits.junk_commands {
-            return self.fail(replies::TOO_MANY_JUNK);
+        if self.count_junk() {
+            return;
         }
         let ticket = self.ticket();
         self.events.push_back(ServerEvent::Verify(VerifyRequest {
@@ -445,6 +537,7 @@ impl ServerSession {
             }
             Some(DataEvent::End(end)) => {
                 self.phase = Phase::Commands;
+                self.next_request();
                 let refusal = match end.refusal() {
                     Some(DataRefusal::TooLarge) => Some(replies::TOO_BIG),
                     Some(DataRefusal::BareNewline) => Some(replies::BARE_NEWLINE),
@@ -498,6 +591,7 @@ impl ServerSession {
             }
             Some(BdatEvent::ChunkEnd(end)) => {
                 self.phase = Phase::Commands;
+                self.next_request();
                 if end.last {
                     let refusal = end.size_exceeded.then_some(replies::TOO_BIG);
                     self.end_message(end.total_size, refusal);
@@ -527,9 +621,10 @@ impl ServerSession {
         else {
             return Progress::Advanced;
         };
+        self.next_request();
         self.send(&reply);
         if self.errors >= self.config.limits.errors {
-            self.fail(replies::TOO_MANY_ERRORS);
+            self.fail(replies::TOO_MANY_ERRORS, CloseReason::TooManyErrors);
         }
         Progress::Advanced
     }
@@ -542,7 +637,7 @@ impl ServerSession {
             for _ in 0..self.end_of_message_replies(recipients) {
                 self.canned(canned);
             }
-            self.abort_transaction(AbortReason::Refused);
+            self.drop_transaction(AbortReason::Refused);
             return;
         }
         let recipients = self

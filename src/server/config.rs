@@ -1,5 +1,7 @@
 //! What a server offers and how strictly it reads its peer.
 
+use core::time::Duration;
+
 use crate::capability::Capabilities;
 use crate::data::IncomingBareNewline;
 use crate::framing::LineEndPolicy;
@@ -39,6 +41,73 @@ pub enum LongLinePolicy {
     Reject,
     /// Take the message as it is.
     Accept,
+}
+
+/// What to do with input that arrives before the reply it had to wait for.
+///
+/// RFC 2920 §3.1 lets EHLO, DATA, VRFY, EXPN, TURN, QUIT and NOOP stand only
+/// last in a pipelined group (STARTTLS too, RFC 3207 §4), and a client that
+/// was not offered PIPELINING (after HELO, or before any hello) must wait for
+/// every reply. Input already buffered when such a command is read was sent
+/// without waiting: content sent with `DATA` would otherwise be read as
+/// commands when DATA is refused, delivering a message the sender never sent
+/// as such.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SyncPolicy {
+    /// Answer 554 5.5.0 and close without reading the early input, as Exim's
+    /// `smtp_enforce_sync` and Postfix's `smtpd_forbid_unauth_pipelining`
+    /// do.
+    #[default]
+    Enforce,
+    /// Read early input as the next commands. Some submission clients need
+    /// this on port 587.
+    Relaxed,
+}
+
+/// Whether addresses may hold control characters.
+///
+/// The RFC 6531/6532 grammar admits C1 controls (U+0080 to U+009F) and the
+/// line and paragraph separators U+2028 and U+2029 in a quoted local part;
+/// no real mailbox needs them, and written into a header field or a log
+/// they can forge lines.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum AddressControlPolicy {
+    /// Refuse MAIL and RCPT whose address holds a C0 or C1 control, DEL,
+    /// U+2028 or U+2029 (553 5.1.7 and 553 5.1.3, as for other mailbox
+    /// syntax the server will not take).
+    #[default]
+    Refuse,
+    /// Take them as the grammar allows; the application must escape the
+    /// address wherever it writes it.
+    Accept,
+}
+
+/// How the time a client may take is measured.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Deadline {
+    /// The timeout bounds a whole request, however many reads it takes
+    /// (Postfix's `smtpd_per_request_deadline`): a client that trickles a
+    /// command a byte at a time is cut off like an idle one. Message content
+    /// earns more time as it arrives, `1 / min_data_rate` seconds per octet,
+    /// but never more than the timeout from the last read (Postfix's
+    /// `smtpd_min_data_rate`).
+    PerRequest {
+        /// Octets per second content must keep up; 0 gives content no more
+        /// time than a command.
+        min_data_rate: u32,
+    },
+    /// The timeout starts again with every read, as RFC 5321 §4.5.3.2
+    /// words it: a client that sends a byte a minute holds its connection
+    /// for ever.
+    PerRead,
+}
+
+impl Default for Deadline {
+    fn default() -> Self {
+        Deadline::PerRequest {
+            min_data_rate: limits::DEFAULT_MIN_DATA_RATE,
+        }
+    }
 }
 
 /// What a modern MX offers: every extension the session handles itself.
@@ -82,6 +151,12 @@ pub struct ServerLimits {
     /// returns what it has, so a long pipelined burst never makes one
     /// unbounded write.
     pub pending_output: usize,
+    /// How long the client may take over one request (or, with
+    /// [`Deadline::PerRead`], between two reads); the session's
+    /// [`timeout_hint`](super::ServerSession::timeout_hint) counts it down.
+    pub timeout: Duration,
+    /// How [`timeout`](Self::timeout) is measured.
+    pub deadline: Deadline,
 }
 
 impl Default for ServerLimits {
@@ -96,6 +171,8 @@ impl Default for ServerLimits {
             junk_commands: limits::DEFAULT_MAX_JUNK_COMMANDS,
             pending_input: limits::DEFAULT_MAX_PENDING_INPUT,
             pending_output: limits::DEFAULT_MAX_PENDING_OUTPUT,
+            timeout: limits::DEFAULT_SERVER_TIMEOUT,
+            deadline: Deadline::default(),
         }
     }
 }
@@ -127,6 +204,10 @@ pub struct ServerConfig {
     pub long_lines: LongLinePolicy,
     /// Input before the greeting.
     pub early_talkers: EarlyTalkerPolicy,
+    /// Input sent before the reply it had to wait for.
+    pub pipelining_sync: SyncPolicy,
+    /// Control characters in MAIL and RCPT addresses.
+    pub address_controls: AddressControlPolicy,
     /// Read a PROXY protocol v1 or v2 header before anything else.
     pub proxy_protocol: bool,
     /// Offer Postfix's XCLIENT, for a trusted proxy that speaks for its
@@ -149,6 +230,8 @@ impl ServerConfig {
             bare_newlines: IncomingBareNewline::default(),
             long_lines: LongLinePolicy::default(),
             early_talkers: EarlyTalkerPolicy::default(),
+            pipelining_sync: SyncPolicy::default(),
+            address_controls: AddressControlPolicy::default(),
             proxy_protocol: false,
             xclient: false,
         }

@@ -5,7 +5,7 @@ use alloc::vec::Vec;
 use super::decision::Pending;
 use super::event::{AbortReason, Reject};
 use super::replies::{self, Canned};
-use super::{Body, Hello, Phase, ServerSession, Transaction};
+use super::{Body, CloseReason, Hello, Phase, ServerSession, Transaction};
 use crate::data::DataDecoder;
 use crate::reply::{Reply, ReplyCode};
 use crate::Protocol;
@@ -21,14 +21,16 @@ impl ServerSession {
                 if self.input.buffered() > 0
                     && self.config.early_talkers == super::config::EarlyTalkerPolicy::Reject
                 {
-                    return self.fail(replies::EARLY_TALKER);
+                    return self.fail(replies::EARLY_TALKER, CloseReason::EarlyTalker);
                 }
                 self.greet();
                 self.phase = Phase::Commands;
             }
             Pending::Hello(request) => {
                 // RFC 5321 §4.1.4: an accepted EHLO resets the state as RSET does.
-                self.abort_transaction(AbortReason::Reset);
+                if self.drop_transaction(AbortReason::Reset) {
+                    return;
+                }
                 let reply = self.hello_reply(request.extended);
                 self.send(&reply);
                 self.hello = Some(Hello {
@@ -48,7 +50,6 @@ impl ServerSession {
                     over_cap: 0,
                     body: Body::Envelope,
                 });
-                self.junk = 0;
                 self.positive(replies::SENDER_OK, text);
             }
             Pending::Rcpt(request) => {
@@ -120,7 +121,9 @@ impl ServerSession {
                 for _ in 0..self.end_of_message_replies(request.recipients.len()) {
                     self.send_reject(reject.clone());
                 }
+                // A transaction that ended without a message.
                 self.transaction = None;
+                self.count_junk();
             }
             // Failed logins count as errors, and so do refused MAIL and RCPT
             // as in Postfix's hard error limit: a client guessing passwords
@@ -153,7 +156,7 @@ impl ServerSession {
         if self.input.buffered() > 0 {
             // CVE-2011-0411: commands pipelined behind STARTTLS would be read
             // as if they came over TLS.
-            return self.fail(replies::PIPELINED_STARTTLS);
+            return self.fail(replies::PIPELINED_STARTTLS, CloseReason::PipelinedStartTls);
         }
         self.canned(replies::READY_FOR_TLS);
         self.abort_transaction(AbortReason::Reset);

@@ -1,11 +1,13 @@
 //! The sans-IO SMTP and LMTP server session.
 
 mod checks;
+mod close;
 mod commands;
 mod config;
 mod decide;
 mod decision;
 mod event;
+mod foreign;
 mod replies;
 mod xclient;
 
@@ -24,7 +26,11 @@ use crate::reply::{Reply, ReplyCode};
 use crate::Output;
 use crate::Text;
 
-pub use config::{AuthPolicy, EarlyTalkerPolicy, LongLinePolicy, ServerConfig, ServerLimits};
+pub use close::CloseReason;
+pub use config::{
+    AddressControlPolicy, AuthPolicy, Deadline, EarlyTalkerPolicy, LongLinePolicy, ServerConfig,
+    ServerLimits, SyncPolicy,
+};
 pub use decision::{Decision, DecisionError};
 pub use event::{
     AbortReason, AuthRequest, ConnectRequest, DataRequest, EtrnRequest, HelloRequest, MailRequest,
@@ -37,8 +43,8 @@ use decision::Pending;
 use replies::Canned;
 
 /// RFC 5321 §4.5.3.2.7: a server should wait at least five minutes for the
-/// next command or block of data.
-pub const SERVER_TIMEOUT: Duration = Duration::from_secs(5 * 60);
+/// next command or block of data; the default of [`ServerLimits::timeout`].
+pub const SERVER_TIMEOUT: Duration = crate::limits::DEFAULT_SERVER_TIMEOUT;
 
 /// One SMTP or LMTP connection, seen from the server.
 ///
@@ -48,7 +54,9 @@ pub const SERVER_TIMEOUT: Duration = Duration::from_secs(5 * 60);
 /// 1. Give the session what the peer sent with [`receive`](Self::receive)
 ///    (or [`receive_eof`](Self::receive_eof), or
 ///    [`handle_timeout`](Self::handle_timeout) when the timer armed from
-///    [`timeout_hint`](Self::timeout_hint) fires).
+///    [`timeout_hint`](Self::timeout_hint) fires), and tell it how long the
+///    wait took with [`advance`](Self::advance), so that a client trickling
+///    a request runs out of time as an idle one does.
 /// 2. Call [`poll_output`](Self::poll_output) until it blocks: write every
 ///    [`Output::Transmit`], answer every decision in an [`Output::Event`] with
 ///    [`accept`](Self::accept) or [`reject`](Self::reject) (now or later),
@@ -104,6 +112,9 @@ pub struct ServerSession {
     errors: usize,
     junk: usize,
     eof: bool,
+    /// What is left of the time the client has for the current request.
+    time_left: Duration,
+    closed_by: Option<CloseReason>,
 }
 
 #[derive(Debug)]
@@ -173,6 +184,7 @@ impl ServerSession {
     pub fn new(config: Arc<ServerConfig>) -> Self {
         let input = LineFramer::new(config.limits.command_line, config.line_ends);
         let proxy_protocol = config.proxy_protocol;
+        let time_left = config.limits.timeout;
         let mut session = ServerSession {
             config,
             input,
@@ -189,6 +201,8 @@ impl ServerSession {
             errors: 0,
             junk: 0,
             eof: false,
+            time_left,
+            closed_by: None,
         };
         if !proxy_protocol {
             session.announce_connection(None);
@@ -214,13 +228,13 @@ impl ServerSession {
         if matches!(self.phase, Phase::TlsHandshake) {
             // RFC 3207 §4.2 and CVE-2011-0411: nothing sent in cleartext after
             // STARTTLS may be read as part of the TLS session.
-            self.fail(replies::PIPELINED_STARTTLS);
+            self.fail(replies::PIPELINED_STARTTLS, CloseReason::PipelinedStartTls);
             return input.len();
         }
         if matches!(self.phase, Phase::Greeting)
             && self.config.early_talkers == config::EarlyTalkerPolicy::Reject
         {
-            self.fail(replies::EARLY_TALKER);
+            self.fail(replies::EARLY_TALKER, CloseReason::EarlyTalker);
             return input.len();
         }
         // Never less than the line limit in force: a bound below it would
@@ -230,7 +244,18 @@ impl ServerSession {
         let room = bound.saturating_sub(self.input.buffered());
         let taken = input.len().min(room);
         self.input.push(&input[..taken]);
+        self.earn_time(taken);
         taken
+    }
+
+    /// Time passed while the caller waited for the peer: counts down what
+    /// [`timeout_hint`](Self::timeout_hint) gives next. Report every wait,
+    /// whether it ended with input or not; with [`Deadline::PerRead`] it
+    /// changes nothing.
+    pub fn advance(&mut self, elapsed: Duration) {
+        if matches!(self.config.limits.deadline, Deadline::PerRequest { .. }) {
+            self.time_left = self.time_left.saturating_sub(elapsed);
+        }
     }
 
     /// The peer closed its side of the connection.
@@ -242,7 +267,7 @@ impl ServerSession {
     /// answers 421 4.4.2 and closes (RFC 5321 §4.5.3.2).
     pub fn handle_timeout(&mut self) {
         if !matches!(self.phase, Phase::Closed) {
-            self.fail(replies::TIMEOUT);
+            self.fail(replies::TIMEOUT, CloseReason::Timeout);
         }
     }
 
@@ -252,6 +277,7 @@ impl ServerSession {
         if matches!(self.phase, Phase::TlsHandshake) {
             self.tls = true;
             self.phase = Phase::Commands;
+            self.next_request();
         }
     }
 
@@ -259,7 +285,7 @@ impl ServerSession {
     /// server that is shutting down.
     pub fn shutdown(&mut self) {
         if !matches!(self.phase, Phase::Closed) {
-            self.fail(replies::SHUTTING_DOWN);
+            self.fail(replies::SHUTTING_DOWN, CloseReason::Shutdown);
         }
     }
 
@@ -291,16 +317,29 @@ impl ServerSession {
         }
     }
 
-    /// How long to wait for the peer before calling
+    /// How long to wait for the peer, from now, before calling
     /// [`handle_timeout`](Self::handle_timeout); `None` when the session is
     /// not waiting for the peer (a decision is outstanding, TLS is being set
     /// up, or it is closed).
+    ///
+    /// With [`Deadline::PerRequest`] it is what is left of
+    /// [`ServerLimits::timeout`] for the current request, as counted down by
+    /// [`advance`](Self::advance); message content adds to it as it arrives.
+    /// A TLS handshake is the caller's to bound, with the same timeout.
     pub fn timeout_hint(&self) -> Option<Duration> {
         match self.phase {
             Phase::Closed | Phase::TlsHandshake => None,
             _ if self.awaiting.is_some() => None,
-            _ => Some(SERVER_TIMEOUT),
+            _ => Some(self.time_left),
         }
+    }
+
+    /// Why the session closed, once it has.
+    ///
+    /// A transport that fails is the caller's to log: the session only
+    /// learns of it as the end of input ([`CloseReason::PeerClosed`]).
+    pub fn close_reason(&self) -> Option<CloseReason> {
+        self.closed_by
     }
 
     // --- getters ---
@@ -435,9 +474,14 @@ impl ServerSession {
         canned.with_text(text, self.config.capabilities.enhanced_status_codes)
     }
 
-    /// A 334 challenge of an AUTH exchange (RFC 4954 §4).
+    /// A 334 challenge of an AUTH exchange: RFC 4954 §4 has it as `334 `
+    /// and the base64 text on one line, the space kept when the challenge is
+    /// empty (Go's `net/textproto` refuses a bare `334`), so it is written
+    /// as it is rather than wrapped as a reply text may be.
     fn challenge(&mut self, challenge: Text) {
-        self.send(&Reply::new(ReplyCode::AUTH_CHALLENGE, challenge));
+        self.output.extend_from_slice(b"334 ");
+        self.output.extend_from_slice(challenge.as_str().as_bytes());
+        self.output.extend_from_slice(b"\r\n");
     }
 
     /// The EHLO (or LHLO) reply lists what is offered now; HELO gets one line.
@@ -506,27 +550,81 @@ impl ServerSession {
     fn count_error(&mut self) {
         self.errors += 1;
         if self.errors >= self.config.limits.errors {
-            self.fail(replies::TOO_MANY_ERRORS);
+            self.fail(replies::TOO_MANY_ERRORS, CloseReason::TooManyErrors);
         }
+    }
+
+    /// Counts a command that did no mail work; too many of them end the
+    /// session (Postfix's junk command limit). Returns whether it did.
+    fn count_junk(&mut self) -> bool {
+        self.junk += 1;
+        if self.junk >= self.config.limits.junk_commands {
+            self.fail(replies::TOO_MANY_JUNK, CloseReason::TooManyJunkCommands);
+            return true;
+        }
+        false
     }
 
     /// Sends a final reply and closes; a transaction still open is lost.
-    fn fail(&mut self, canned: Canned) {
+    fn fail(&mut self, canned: Canned, reason: CloseReason) {
         self.canned(canned);
-        self.close(AbortReason::Disconnected);
+        self.close(reason);
     }
 
-    fn close(&mut self, reason: AbortReason) {
-        self.abort_transaction(reason);
+    fn close(&mut self, reason: CloseReason) {
+        let aborted = match reason {
+            CloseReason::Quit => AbortReason::Reset,
+            _ => AbortReason::Disconnected,
+        };
+        self.abort_transaction(aborted);
         self.awaiting = None;
         self.phase = Phase::Closed;
+        self.closed_by = Some(reason);
     }
 
     /// Drops the open transaction, telling the application when content may
-    /// already have reached it.
-    fn abort_transaction(&mut self, reason: AbortReason) {
-        if self.transaction.take().is_some() {
+    /// already have reached it; returns whether there was one.
+    fn abort_transaction(&mut self, reason: AbortReason) -> bool {
+        let open = self.transaction.take().is_some();
+        if open {
             self.events.push_back(ServerEvent::Aborted(reason));
         }
+        open
+    }
+
+    /// A transaction that ends without a message counts as junk, so a client
+    /// that opens and drops transactions for ever (MAIL, RSET, MAIL, …) is
+    /// cut off as a NOOP flood is. Returns whether the session closed.
+    fn drop_transaction(&mut self, reason: AbortReason) -> bool {
+        self.abort_transaction(reason) && self.count_junk()
+    }
+
+    /// A new request begins: the client has the whole timeout for it.
+    fn next_request(&mut self) {
+        self.time_left = self.config.limits.timeout;
+    }
+
+    /// Input was taken: with a per-read deadline the clock starts again;
+    /// with a per-request one, message content earns time at the minimum
+    /// data rate, up to the timeout (Postfix's `smtpd_min_data_rate`).
+    fn earn_time(&mut self, octets: usize) {
+        let timeout = self.config.limits.timeout;
+        let rate = match self.config.limits.deadline {
+            Deadline::PerRead => {
+                self.time_left = timeout;
+                return;
+            }
+            Deadline::PerRequest { min_data_rate } => min_data_rate,
+        };
+        let content = matches!(
+            self.phase,
+            Phase::Data | Phase::Chunk | Phase::SkipChunk { .. }
+        );
+        if !content || rate == 0 {
+            return;
+        }
+        let nanos = (octets as u128).saturating_mul(1_000_000_000) / u128::from(rate);
+        let earned = Duration::from_nanos(u64::try_from(nanos).unwrap_or(u64::MAX));
+        self.time_left = self.time_left.saturating_add(earned).min(timeout);
     }
 }

@@ -114,6 +114,20 @@ pub(crate) const UNSUPPORTED_PARAMETER: Canned = canned(
 );
 pub(crate) const REQUIRETLS_NEEDS_TLS: Canned =
     canned(530, (5, 7, 10), "REQUIRETLS needs a TLS session");
+pub(crate) const SENDER_CONTROLS: Canned =
+    canned(553, (5, 1, 7), "Control characters in sender address");
+pub(crate) const RECIPIENT_CONTROLS: Canned =
+    canned(553, (5, 1, 3), "Control characters in recipient address");
+pub(crate) const OUT_OF_SYNC: Canned = canned(
+    554,
+    (5, 5, 0),
+    "Input sent before the reply it had to wait for (RFC 2920)",
+);
+pub(crate) const NOT_SMTP: Canned = canned(221, (2, 7, 0), "This is an SMTP server: goodbye");
+pub(crate) const BAD_BDAT: Canned = canned(521, (5, 5, 4), "Malformed BDAT: cannot read on");
+pub(crate) const CHUNK_TOO_BIG: Canned =
+    canned(552, (5, 3, 4), "Chunk exceeds the message size limit");
+pub(crate) const NULL_BDAT: Canned = canned(551, (5, 7, 1), "Null BDAT request");
 pub(crate) const REJECTED: Canned = canned(550, (5, 7, 1), "Rejected");
 pub(crate) const VERIFIED: Canned = canned(250, (2, 1, 5), "Ok");
 pub(crate) const CHUNK_AFTER_FAILURE: Canned =

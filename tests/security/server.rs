@@ -1,6 +1,6 @@
 //! Attacks on a server session.
 
-use crate::support::{accept_all, config, run, transcript, Verdict};
+use crate::support::{accept_all, config, relaxed, run, transcript, Verdict};
 use smtpwire::server::{ServerConfig, ServerEvent, ServerSession};
 use smtpwire::Output;
 
@@ -34,7 +34,7 @@ fn smuggled_end_sequences_do_not_end_the_message() {
             input.extend_from_slice(b"Subject: hi\r\n\r\nbody");
             input.extend_from_slice(look_alike);
             input.extend_from_slice(b"MAIL FROM:<smuggled@example.com>\r\nRCPT TO:<victim@example.com>\r\nDATA\r\nforged\r\n.\r\n");
-            let mut config = config();
+            let mut config = relaxed();
             config.bare_newlines = policy;
             let run = run(config, &[&input], &mut accept_all);
             let smuggled = run
@@ -65,7 +65,7 @@ fn smuggled_end_sequences_do_not_end_the_message() {
 /// they came over TLS.
 #[test]
 fn starttls_plaintext_injection_is_fatal() {
-    let mut config = config();
+    let mut config = relaxed();
     config.capabilities.starttls = true;
     let run = run(
         config,
@@ -82,7 +82,7 @@ fn starttls_plaintext_injection_is_fatal() {
 
 #[test]
 fn bytes_after_the_220_to_starttls_are_fatal() {
-    let mut config = config();
+    let mut config = relaxed();
     config.capabilities.starttls = true;
     let mut session = ServerSession::new(config.into());
     let mut sent = Vec::new();
@@ -148,7 +148,7 @@ fn recipient_flood_is_capped() {
     for n in 0..1500 {
         input.push_str(&format!("RCPT TO:<r{n}@example.com>\r\n"));
     }
-    let run = run(config(), &[input.as_bytes()], &mut accept_all);
+    let run = run(relaxed(), &[input.as_bytes()], &mut accept_all);
     assert_eq!(run.output.matches("250 2.1.5").count(), 1000);
     assert_eq!(
         run.output.matches("452 4.5.3 Too many recipients").count(),
@@ -159,7 +159,7 @@ fn recipient_flood_is_capped() {
 #[test]
 fn huge_sizes_are_numbers_not_allocations() {
     let run = run(
-        config(),
+        relaxed(),
         &[
             b"EHLO a.example\r\nMAIL FROM:<a@example.com> SIZE=18446744073709551615\r\n\
 MAIL FROM:<a@example.com> SIZE=99999999999999999999999\r\nBDAT 18446744073709551615 LAST\r\nxyz",
@@ -170,14 +170,16 @@ MAIL FROM:<a@example.com> SIZE=99999999999999999999999\r\nBDAT 18446744073709551
         .output
         .contains("552 5.3.4 Message size exceeds fixed limit\r\n"));
     assert!(run.output.contains("501 "), "{}", run.output);
-    // The BDAT's octets are still being read and dropped at the end of input.
-    assert!(!run.output.contains("xyz"));
+    // A chunk far past the size limit is not read to be dropped: the
+    // session closes at once.
+    run.assert_output_ends_with("552 5.3.4 Chunk exceeds the message size limit\r\n");
+    assert!(run.closed);
 }
 
 #[test]
 fn nul_and_eight_bit_bytes_in_commands_are_refused() {
     let run = run(
-        config(),
+        relaxed(),
         &[b"EHLO a.example\r\nNO\x00OP\r\nMAIL FROM:<\xff@example.com>\r\nNOOP\r\n"],
         &mut accept_all,
     );
@@ -194,7 +196,7 @@ fn nul_and_eight_bit_bytes_in_commands_are_refused() {
 /// hold more than its input and output bounds.
 #[test]
 fn pipelining_flood_without_reading_is_bounded() {
-    let mut config = config();
+    let mut config = relaxed();
     config.limits.junk_commands = usize::MAX;
     let limits = config.limits;
     let mut session = ServerSession::new(config.into());
@@ -224,7 +226,7 @@ fn pipelining_flood_without_reading_is_bounded() {
 
 #[test]
 fn auth_brute_force_counts_as_errors() {
-    let mut config: ServerConfig = config();
+    let mut config: ServerConfig = relaxed();
     config.capabilities.auth = vec![smtpwire::auth::Mechanism::Plain];
     config.auth_policy = smtpwire::server::AuthPolicy::AllowCleartext;
     config.limits.errors = 5;

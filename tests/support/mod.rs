@@ -6,7 +6,7 @@
 use std::sync::Arc;
 
 use smtpwire::reply::{EnhancedStatusCode, Reply, ReplyCode};
-use smtpwire::server::{Reject, ServerConfig, ServerEvent, ServerSession};
+use smtpwire::server::{Reject, ServerConfig, ServerEvent, ServerSession, SyncPolicy};
 use smtpwire::{Output, Text};
 
 /// What the application answers to one event.
@@ -40,6 +40,15 @@ impl Run {
 
 pub fn config() -> ServerConfig {
     ServerConfig::new(Text::from_static("mx.example.org"))
+}
+
+/// [`config`] reading input sent ahead of its replies as the next commands,
+/// for tests that pipeline whole sessions at once to reach a defence behind
+/// the synchronisation check.
+pub fn relaxed() -> ServerConfig {
+    let mut config = config();
+    config.pipelining_sync = SyncPolicy::Relaxed;
+    config
 }
 
 pub fn reject(code: u16, text: &'static str) -> Reject {
@@ -173,15 +182,41 @@ pub fn transcript(script: &str) -> (String, String) {
     (client, server)
 }
 
-/// Runs a transcript with all client lines sent at once and checks the
-/// server said exactly the `S:` lines.
+/// The client's lines grouped as a client that waits for replies sends them:
+/// the `C:` lines between two `S:` lines go together.
+pub fn client_turns(script: &str) -> Vec<String> {
+    let mut turns = vec![String::new()];
+    for line in script.lines().map(str::trim_start) {
+        let text = match line.strip_prefix("C: ") {
+            Some(text) => text,
+            None if line == "C:" => "",
+            None => {
+                if line.starts_with("S:") && turns.last().is_some_and(|t| !t.is_empty()) {
+                    turns.push(String::new());
+                }
+                continue;
+            }
+        };
+        if let Some(turn) = turns.last_mut() {
+            turn.push_str(text);
+            turn.push_str("\r\n");
+        }
+    }
+    turns.retain(|turn| !turn.is_empty());
+    turns
+}
+
+/// Runs a transcript, each client turn sent once the replies before it are
+/// out, and checks the server said exactly the `S:` lines.
 pub fn check_transcript(
     config: ServerConfig,
     script: &str,
     decide: &mut dyn FnMut(&ServerEvent) -> Verdict,
 ) -> Run {
-    let (client, server) = transcript(script);
-    let run = run(config, &[client.as_bytes()], decide);
+    let (_, server) = transcript(script);
+    let turns = client_turns(script);
+    let chunks: Vec<&[u8]> = turns.iter().map(String::as_bytes).collect();
+    let run = run(config, &chunks, decide);
     assert_eq!(
         run.output, server,
         "server output differs from the transcript"

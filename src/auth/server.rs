@@ -208,6 +208,13 @@ impl ServerAuth {
             self.state = State::Finished;
             AuthError::BadBase64
         })?;
+        if decoded.is_empty() {
+            // An empty line is valid base64 for an empty response (RFC 4954
+            // §4): no credentials, so the exchange fails (535), where only
+            // what is not base64 is a syntax error (501).
+            self.state = State::Finished;
+            return Ok(Step::Failed);
+        }
         self.advance(&decoded)
     }
 

@@ -5,12 +5,12 @@ use bytes::{Buf, Bytes};
 
 use super::checks;
 use super::config::{AddressControlPolicy, AuthPolicy, LongLinePolicy, SyncPolicy};
-use super::foreign;
 use super::event::XclientRequest;
 use super::event::{
     AbortReason, AuthRequest, ConnectRequest, DataRequest, EtrnRequest, HelloRequest, MailRequest,
     RcptRequest, ServerEvent, StartTlsRequest, VerifyRequest,
 };
+use super::foreign;
 use super::replies::{self, Canned};
 use super::{Body, CloseReason, Phase, Progress, ServerSession};
 use crate::address::{ForwardPath, Host, ReversePath};

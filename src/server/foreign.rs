@@ -27,7 +27,7 @@ pub(super) fn verb_is(line: &[u8], verb: &[u8]) -> bool {
 /// §3.6.8: printable ASCII but the colon).
 pub(super) fn is_foreign(line: &[u8]) -> bool {
     let word = first_word(line);
-    if word.len() < line.len() && HTTP_METHODS.iter().any(|method| word == *method) {
+    if word.len() < line.len() && HTTP_METHODS.contains(&word) {
         return true;
     }
     match word.split_last() {
@@ -52,7 +52,11 @@ mod tests {
             b"Subject: hello",
             b"User-Agent: curl/8.0",
         ] {
-            assert!(is_foreign(line), "{}", alloc::string::String::from_utf8_lossy(line));
+            assert!(
+                is_foreign(line),
+                "{}",
+                alloc::string::String::from_utf8_lossy(line)
+            );
         }
     }
 
@@ -67,7 +71,11 @@ mod tests {
             b": nothing",
             b"NOOP",
         ] {
-            assert!(!is_foreign(line), "{}", alloc::string::String::from_utf8_lossy(line));
+            assert!(
+                !is_foreign(line),
+                "{}",
+                alloc::string::String::from_utf8_lossy(line)
+            );
         }
     }
 

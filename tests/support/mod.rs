@@ -6,7 +6,7 @@
 use std::sync::Arc;
 
 use smtpwire::reply::{EnhancedStatusCode, Reply, ReplyCode};
-use smtpwire::server::{Reject, ServerConfig, ServerEvent, ServerSession, SyncPolicy};
+use smtpwire::server::{CloseReason, Reject, ServerConfig, ServerEvent, ServerSession, SyncPolicy};
 use smtpwire::{Output, Text};
 
 /// What the application answers to one event.
@@ -29,6 +29,8 @@ pub struct Run {
     pub started_tls: bool,
     /// Whether the session closed.
     pub closed: bool,
+    /// Why, once it did.
+    pub close_reason: Option<CloseReason>,
 }
 
 impl Run {
@@ -86,6 +88,7 @@ pub fn run(
     }
     session.receive_eof();
     drain(&mut session, &mut run, decide);
+    run.close_reason = session.close_reason();
     run
 }
 

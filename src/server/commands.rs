@@ -131,7 +131,7 @@ impl ServerSession {
         if foreign::is_foreign(line) {
             return self.fail(replies::NOT_SMTP, CloseReason::NotSmtp);
         }
-        if foreign::verb_is(line, b"BDAT") && self.config.capabilities.chunking {
+        if foreign::verb_is(line, b"BDAT") {
             // RFC 3030 §2: the chunk must be read and discarded even when
             // BDAT fails, which cannot be done without its size.
             return self.fail(replies::BAD_BDAT, CloseReason::UnframedChunk);
@@ -146,10 +146,10 @@ impl ServerSession {
     /// with it whatever follows. STARTTLS has a check of its own that no
     /// policy turns off.
     fn ends_group(&self, command: &Command) -> bool {
-        let pipelining = self.config.capabilities.pipelining
-            && self.hello.as_ref().is_some_and(|hello| hello.extended);
         match command {
-            Command::Quit | Command::StartTls => false,
+            // A BDAT's octets follow it by definition, and what comes after
+            // a chunk or a message's end is checked as the command it is.
+            Command::Quit | Command::StartTls | Command::Bdat { .. } => false,
             Command::Helo { .. }
             | Command::Ehlo { .. }
             | Command::Lhlo { .. }
@@ -161,8 +161,15 @@ impl ServerSession {
                 initial_response: None,
                 ..
             } => true,
-            _ => !pipelining,
+            _ => !self.pipelining(),
         }
+    }
+
+    /// Whether the client may pipeline: PIPELINING is offered, and only
+    /// after EHLO or LHLO.
+    fn pipelining(&self) -> bool {
+        self.config.capabilities.pipelining
+            && self.hello.as_ref().is_some_and(|hello| hello.extended)
     }
 
     /// Input is already buffered behind a line the client had to wait on:
@@ -354,9 +361,6 @@ impl ServerSession {
     /// RFC 3030 §2: the octets of a BDAT follow it whatever its reply, so a
     /// refused chunk is still read to its end before the refusal is sent.
     fn bdat(&mut self, size: u64, last: bool) {
-        if !self.config.capabilities.chunking {
-            return self.skip_refused_chunk(size, replies::UNRECOGNIZED);
-        }
         let limit = self.config.limits.message_size;
         let so_far = match self.transaction.as_ref().map(|t| &t.body) {
             Some(Body::Chunks(decoder)) => decoder.total_size(),
@@ -367,6 +371,11 @@ impl ServerSession {
         // without reading it the session cannot find the next command.
         if so_far.saturating_add(size) > limit.saturating_add(limit / 2) {
             return self.fail(replies::CHUNK_TOO_BIG, CloseReason::UnframedChunk);
+        }
+        if !self.config.capabilities.chunking {
+            // Not offered, but its octets are skipped all the same: read as
+            // commands they could be anything.
+            return self.skip_refused_chunk(size, replies::UNRECOGNIZED);
         }
         if size == 0 && !last {
             // A chunk that carries nothing and ends nothing makes no

@@ -75,14 +75,24 @@ pub const SERVER_TIMEOUT: Duration = crate::limits::DEFAULT_SERVER_TIMEOUT;
 /// let mut session = ServerSession::new(config.into());
 /// let mut wire = Vec::new();
 /// let mut message = Vec::new();
-/// let mut client_input: &[u8] = b"EHLO client.example\r\nMAIL FROM:<a@example.com>\r\n\
-///     RCPT TO:<b@example.org>\r\nDATA\r\nHello\r\n.\r\nQUIT\r\n";
+/// // What the client writes each time it has its replies: EHLO and DATA
+/// // end a pipelined group (RFC 2920 §3.1).
+/// let mut writes = [
+///     &b"EHLO client.example\r\n"[..],
+///     b"MAIL FROM:<a@example.com>\r\nRCPT TO:<b@example.org>\r\nDATA\r\n",
+///     b"Hello\r\n.\r\nQUIT\r\n",
+/// ]
+/// .into_iter();
+/// let mut client_input: &[u8] = &[];
 /// loop {
 ///     match session.poll_output() {
 ///         Output::Transmit(bytes) => wire.extend_from_slice(&bytes),
 ///         Output::Event(ServerEvent::Content(chunk)) => message.extend_from_slice(&chunk),
 ///         Output::Event(event) => session.accept_event(event).unwrap(),
 ///         Output::NeedInput => {
+///             if client_input.is_empty() {
+///                 client_input = writes.next().unwrap_or_default();
+///             }
 ///             let taken = session.receive(client_input);
 ///             client_input = &client_input[taken..];
 ///         }

@@ -480,6 +480,31 @@ async fn a_silent_client_times_out_with_421() {
     assert!(started.elapsed() >= Duration::from_millis(150));
 }
 
+/// A client that sends a byte every 100 ms never lets a read time out, but
+/// its command takes longer than the whole timeout: it is cut off within
+/// the timeout of the command's start, not held for ever.
+#[tokio::test]
+async fn a_trickling_client_is_cut_off_within_the_timeout() {
+    let server =
+        TestServer::start(|settings| settings.idle_timeout = Some(Duration::from_millis(600)))
+            .await;
+    let (mut client, _) = Client::connect(server.address).await.unwrap();
+    let started = std::time::Instant::now();
+    let trickle = async {
+        for byte in b"EHLO a-very-slow-client.example\r\n" {
+            if client.send(&[*byte]).await.is_err() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    };
+    trickle.await;
+    let reply = client.reply().await.unwrap();
+    assert_eq!(reply.code, 421);
+    let held = started.elapsed();
+    assert!(held < Duration::from_millis(1500), "held for {held:?}");
+}
+
 /// `--busy-poll`, on the single-threaded runtime it is meant for: the
 /// poller starts on input, messages go through while it polls, and it goes
 /// back to sleep once input stops, so an idle server spends nothing.

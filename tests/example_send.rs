@@ -14,6 +14,7 @@ mod sender;
 mod example_support;
 
 use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
@@ -97,6 +98,159 @@ async fn starttls_required_fails_without_trust() {
     assert!(!run.succeeded());
     assert_eq!(run.delivered(), 0);
     assert!(server.delivered().is_empty());
+}
+
+/// A scratch directory for one test's files, removed when dropped.
+struct Scratch(PathBuf);
+
+impl Scratch {
+    fn new(tag: &str) -> Scratch {
+        let dir = std::env::temp_dir().join(format!("smtpwire-send-{tag}-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        Scratch(dir)
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// A self-signed certificate and key made the usual way, with `openssl req
+/// -x509`, whose default configuration marks the certificate `critical
+/// CA:TRUE`; returns the PEM certificate's and key's paths.
+fn openssl_self_signed(dir: &Path, stem: &str) -> (PathBuf, PathBuf) {
+    let (cert, key) = (
+        dir.join(format!("{stem}.pem")),
+        dir.join(format!("{stem}.key")),
+    );
+    let made = std::process::Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-subj",
+            "/CN=localhost",
+        ])
+        .args([
+            "-addext",
+            "subjectAltName=DNS:localhost,IP:127.0.0.1",
+            "-days",
+            "2",
+        ])
+        .arg("-keyout")
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .output()
+        .expect("the openssl binary is needed for this test (apt-get install openssl)");
+    assert!(made.status.success(), "{made:?}");
+    let text = std::process::Command::new("openssl")
+        .args(["x509", "-noout", "-text", "-in"])
+        .arg(&cert)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&text.stdout);
+    assert!(text.contains("CA:TRUE"), "not marked a CA: {text}");
+    (cert, key)
+}
+
+/// The example server with the certificate chain and key in these files.
+async fn serving(cert: &Path, key: &Path) -> TestServer {
+    let identity = app::tls::Identity::from_pem_files(cert, key).unwrap();
+    TestServer::start(move |settings| settings.tls = Some(identity)).await
+}
+
+/// Settings for STARTTLS required, trusting the PEM file `trust` for `name`.
+fn trusting(server: &TestServer, trust: &Path, name: &str) -> Settings {
+    let mut settings = to(server, true, &["b@example.org"]);
+    settings.upgrade = Some(sender::tls::Upgrade::for_server(Some(trust), name).unwrap());
+    settings
+}
+
+#[tokio::test]
+async fn starttls_pins_a_self_signed_certificate_marked_ca() {
+    let scratch = Scratch::new("pinned");
+    let (cert, key) = openssl_self_signed(&scratch.0, "server");
+    let server = serving(&cert, &key).await;
+    let content = b"Subject: pinned\r\n\r\nsecret\r\n";
+    send(trusting(&server, &cert, "127.0.0.1"), same(content), 1, 1).await;
+    assert_eq!(server.contents(), [content.to_vec()]);
+    assert!(stored_text(&server).contains(" with ESMTPS id "));
+}
+
+#[tokio::test]
+async fn starttls_refuses_another_self_signed_certificate() {
+    let scratch = Scratch::new("stranger");
+    let (cert, key) = openssl_self_signed(&scratch.0, "server");
+    let (other, _) = openssl_self_signed(&scratch.0, "other");
+    let server = serving(&cert, &key).await;
+    let run = sender::run(
+        Arc::new(trusting(&server, &other, "127.0.0.1")),
+        same(b"x\r\n"),
+        1,
+        1,
+    )
+    .await;
+    assert!(!run.succeeded());
+    assert!(
+        run.errors
+            .iter()
+            .any(|(_, e)| e.contains("invalid peer certificate")),
+        "{:?}",
+        run.errors
+    );
+    assert!(server.delivered().is_empty());
+}
+
+/// A CA, and a server certificate it signed for `localhost` and 127.0.0.1,
+/// written as `ca.pem`, `chain.pem` (server certificate, then CA) and
+/// `server.key`.
+fn ca_signed(dir: &Path) {
+    use rcgen::{BasicConstraints, CertificateParams, IsCa, KeyPair};
+    let ca_key = KeyPair::generate().unwrap();
+    let mut ca_params = CertificateParams::new(Vec::new()).unwrap();
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    let ca = ca_params.self_signed(&ca_key).unwrap();
+    let key = KeyPair::generate().unwrap();
+    let params =
+        CertificateParams::new(vec!["localhost".to_string(), "127.0.0.1".to_string()]).unwrap();
+    let leaf = params.signed_by(&key, &ca, &ca_key).unwrap();
+    std::fs::write(dir.join("ca.pem"), ca.pem()).unwrap();
+    std::fs::write(dir.join("chain.pem"), leaf.pem() + &ca.pem()).unwrap();
+    std::fs::write(dir.join("server.key"), key.serialize_pem()).unwrap();
+}
+
+#[tokio::test]
+async fn starttls_verifies_a_ca_signed_chain_by_name() {
+    let scratch = Scratch::new("chain");
+    ca_signed(&scratch.0);
+    let server = serving(&scratch.0.join("chain.pem"), &scratch.0.join("server.key")).await;
+    let ca = scratch.0.join("ca.pem");
+    let content = b"Subject: chain\r\n\r\nsigned\r\n";
+    send(trusting(&server, &ca, "localhost"), same(content), 1, 1).await;
+    assert_eq!(server.contents(), [content.to_vec()]);
+
+    // The chain is good, but not for this name.
+    let run = sender::run(
+        Arc::new(trusting(&server, &ca, "mx.elsewhere.test")),
+        same(content),
+        1,
+        1,
+    )
+    .await;
+    assert!(!run.succeeded());
+    assert!(
+        run.errors
+            .iter()
+            .any(|(_, e)| e.contains("not valid for name")),
+        "{:?}",
+        run.errors
+    );
+    assert_eq!(server.delivered().len(), 1);
 }
 
 fn alice(password: &str) -> AuthConfig {

@@ -12,7 +12,10 @@
 //!
 //! STARTTLS always verifies the server's certificate, against `--tls-ca` or
 //! the system's CA bundle; the example server prints where its self-signed
-//! certificate is.
+//! certificate is. A server certificate found as it is in `--tls-ca` is
+//! pinned: taken whatever its name, dates or CA flag (the usual `openssl req
+//! -x509` certificate is marked a CA), the handshake still proving the
+//! server holds its key; any other goes through full WebPKI verification.
 //!
 //! Every message goes with its line ends made CRLF (a bare LF or CR too),
 //! dot-stuffed for DATA, as it is in BDAT chunks. Each recipient's outcome
@@ -57,8 +60,9 @@ struct Args {
     /// STARTTLS: insist on it, use it when offered, or never.
     #[arg(long, value_enum, default_value_t = Tls::Opportunistic)]
     starttls: Tls,
-    /// Trust this PEM certificate or CA (e.g. the example server's
-    /// self-signed one) instead of the system's CA bundle.
+    /// Trust the CAs and pinned server certificates (e.g. the example
+    /// server's self-signed one) in this PEM file instead of the system's
+    /// CA bundle.
     #[arg(long)]
     tls_ca: Option<PathBuf>,
     /// The name the server's certificate must carry (default: the host in

@@ -5,12 +5,116 @@ use alloc::boxed::Box;
 use bytes::BytesMut;
 
 use super::{
-    Awaiting, ClientConfig, ClientError, ClientSession, Envelope, TransactionFailure, TransactionId,
+    Awaiting, ClientConfig, ClientError, ClientSession, Envelope, LongLines, TransactionFailure,
+    TransactionId,
 };
 use crate::capability::Capabilities;
 use crate::command::Command;
 use crate::data::{BdatEncoder, DataEncoder, OutgoingBareNewline};
+use crate::limits::DEFAULT_MAX_TEXT_LINE;
 use crate::params::BodyType;
+
+/// Most octets a line of content may have before its CRLF: RFC 5321
+/// §4.5.3.1.6 allows 1000 with the CRLF (not counting a stuffed dot).
+pub const MAX_LINE_OCTETS: usize = DEFAULT_MAX_TEXT_LINE - 2;
+
+/// What [`Wrap`](LongLines::Wrap) puts after [`MAX_LINE_OCTETS`] octets of
+/// a longer line: a line end and a space that begins the rest.
+const WRAP: &[u8] = b"\r\n ";
+
+/// Checks a whole message before it is queued: the first line longer than
+/// RFC 5321 §4.5.3.1.6 allows, more than [`MAX_LINE_OCTETS`] octets before
+/// its line end, as [`ClientError::LineTooLong`] with its number (from 1)
+/// and its whole length. Lines end as the session reads them: at a CRLF, or
+/// at a bare CR or LF, which it repairs into CRLF or refuses.
+///
+/// A caller holding the whole message calls this before
+/// [`send_mail`](super::ClientSession::send_mail), so that nothing of the
+/// transaction goes out; the session itself sees content only as it
+/// streams, by then after MAIL, RCPT and DATA.
+///
+/// ```
+/// use smtpwire::client::{check_line_lengths, ClientError, MAX_LINE_OCTETS};
+///
+/// let mut message = b"Subject: long\r\n\r\n".to_vec();
+/// message.extend(std::iter::repeat(b'x').take(1200));
+/// message.extend_from_slice(b"\r\nshort\r\n");
+/// assert_eq!(
+///     check_line_lengths(&message),
+///     Err(ClientError::LineTooLong { line: 3, length: 1200 })
+/// );
+/// assert!(check_line_lengths(&[b'x'; MAX_LINE_OCTETS]).is_ok());
+/// ```
+pub fn check_line_lengths(content: &[u8]) -> Result<(), ClientError> {
+    let mut meter = LineMeter::default();
+    match meter.over(content) {
+        Some(at) => Err(meter.too_long(content.get(at..).unwrap_or_default())),
+        None => Ok(()),
+    }
+}
+
+/// Where the lines of content end, so that none goes out longer than
+/// [`MAX_LINE_OCTETS`].
+#[derive(Debug, Default)]
+struct LineMeter {
+    /// Line ends seen: a CRLF, a bare CR or a bare LF each counts once.
+    ends: u64,
+    /// Octets of the current line so far, never more than
+    /// [`MAX_LINE_OCTETS`].
+    length: usize,
+    /// The last octet seen was a CR, so an LF right after it ends no line.
+    after_cr: bool,
+}
+
+impl LineMeter {
+    /// Measures `part`, the next piece of content: the offset of the first
+    /// octet that would make its line too long, measured up to there, or
+    /// `None` with all of it measured. Each search looks no further than
+    /// the room left in the line, so the work is linear in the content.
+    fn over(&mut self, part: &[u8]) -> Option<usize> {
+        let mut pos = 0;
+        while let Some(rest) = part.get(pos..).filter(|rest| !rest.is_empty()) {
+            let room = MAX_LINE_OCTETS.saturating_sub(self.length);
+            let window = rest.get(..=room).unwrap_or(rest);
+            let Some(found) = memchr::memchr2(b'\r', b'\n', window) else {
+                self.after_cr = false;
+                if window.len() > room {
+                    self.length = MAX_LINE_OCTETS;
+                    return Some(pos + room);
+                }
+                self.length += window.len();
+                return None;
+            };
+            let end = window.get(found).copied();
+            if !(end == Some(b'\n') && self.after_cr && found == 0) {
+                self.ends += 1;
+            }
+            self.after_cr = end == Some(b'\r');
+            self.length = 0;
+            pos += found + 1;
+        }
+        None
+    }
+
+    /// The error for the line [`over`](Self::over) stopped in, `rest`
+    /// being the content from where it stopped: the length counts to the
+    /// line's end, or to the end of `rest` when the line goes on past it.
+    fn too_long(&self, rest: &[u8]) -> ClientError {
+        let tail = memchr::memchr2(b'\r', b'\n', rest).unwrap_or(rest.len());
+        ClientError::LineTooLong {
+            line: self.ends + 1,
+            length: (self.length + tail) as u64,
+        }
+    }
+
+    /// [`WRAP`] went out: the rest of the line is a new line that begins
+    /// with its space.
+    fn wrapped(&mut self) {
+        self.ends += 1;
+        self.length = 1;
+        self.after_cr = false;
+    }
+}
 
 #[derive(Debug)]
 enum State {
@@ -47,6 +151,10 @@ pub(super) struct Content {
     len: u64,
     /// Content for the next BDAT chunk.
     staging: BytesMut,
+    /// Line lengths, except for BINARYMIME, whose content has no lines
+    /// (RFC 3030 §3).
+    lines: Option<LineMeter>,
+    long_lines: LongLines,
     /// `finish_content` was called; the last BDAT chunk waits for its turn.
     finishing: bool,
 }
@@ -68,6 +176,8 @@ impl Content {
             size_limit: caps.size.filter(|&limit| limit > 0),
             len: 0,
             staging: BytesMut::new(),
+            lines: (!binary).then(LineMeter::default),
+            long_lines: config.long_lines,
             finishing: false,
         }
     }
@@ -107,7 +217,9 @@ impl Content {
     }
 
     /// Checks a piece of content against what the server takes, then
-    /// encodes it into `out` (DATA) or stages it (BDAT).
+    /// encodes it into `out` (DATA) or stages it (BDAT). Nothing of a piece
+    /// with a line too long is written, so no line goes out longer than
+    /// [`MAX_LINE_OCTETS`].
     fn write(&mut self, part: &[u8], out: &mut BytesMut) -> Result<(), ClientError> {
         // RFC 6152 §3: 8-bit content only to a server that offers 8BITMIME.
         if !self.eight_bit_ok && !part.is_ascii() {
@@ -117,7 +229,31 @@ impl Content {
         if let Some(limit) = self.size_limit.filter(|&limit| len > limit) {
             return Err(ClientError::MessageTooLarge { size: len, limit });
         }
+        if !matches!(self.state, State::Wanted(_)) {
+            return Err(ClientError::NoContentWanted);
+        }
         self.len = len;
+        let mut rest = part;
+        while let Some(lines) = self.lines.as_mut() {
+            let Some((line, after)) = lines.over(rest).and_then(|at| rest.split_at_checked(at))
+            else {
+                break;
+            };
+            if self.long_lines == LongLines::Refuse {
+                return Err(lines.too_long(after));
+            }
+            // As Postfix's smtp_line_length_limit: the rest of the line
+            // follows a CRLF and a space.
+            lines.wrapped();
+            self.emit(line, out)?;
+            self.emit(WRAP, out)?;
+            rest = after;
+        }
+        self.emit(rest, out)
+    }
+
+    /// Encodes checked content into `out` (DATA) or stages it (BDAT).
+    fn emit(&mut self, part: &[u8], out: &mut BytesMut) -> Result<(), ClientError> {
         match &mut self.state {
             State::Wanted(encoder) => match encoder.as_mut() {
                 Encoder::Data(encoder) => encoder.encode(part, out)?,
@@ -176,11 +312,14 @@ impl ClientSession {
     /// writes what `poll_output` hands out and offers the rest again.
     ///
     /// With DATA, every line that starts with `.` is dot-stuffed and bare CR
-    /// or LF is repaired or refused (RFC 5321 §4.5.2, §2.3.8). An error here
-    /// (8-bit content without 8BITMIME, more than the server's SIZE, a bare
-    /// line ending under [`OutgoingBareNewline::Reject`]) fails the message
-    /// and closes the session, since a message cut short must never end
-    /// with an end of data.
+    /// or LF is repaired or refused (RFC 5321 §4.5.2, §2.3.8). A line longer
+    /// than [`MAX_LINE_OCTETS`] is refused or wrapped as
+    /// [`ClientConfig::long_lines`] says. An error here (8-bit content
+    /// without 8BITMIME, more than the server's SIZE, a bare line ending
+    /// under [`OutgoingBareNewline::Reject`], a line too long) fails the
+    /// message and closes the session, since a message cut short must never
+    /// end with an end of data. Line lengths are checked before any of
+    /// `chunk` is encoded, so no line longer than the limit goes out.
     pub fn send_content(&mut self, chunk: &[u8]) -> Result<usize, ClientError> {
         let room = self.content_room();
         let Some(transaction) = self.current.as_mut().filter(|t| t.content.is_wanted()) else {

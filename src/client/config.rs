@@ -50,7 +50,7 @@ pub enum LongLines {
     #[default]
     Refuse,
     /// Break the line as Postfix's `smtp_line_length_limit` (998 since
-    /// Postfix 3.9) does: after [`MAX_LINE_OCTETS`] octets, a CRLF and a
+    /// Postfix 2.9) does: after [`MAX_LINE_OCTETS`] octets, a CRLF and a
     /// space, the space counting toward the next piece. In a header that
     /// is a folding (RFC 5322 §2.2.3), which unfolds to the field as it
     /// was plus a space; in a body it changes the text, which breaks DKIM

@@ -19,9 +19,9 @@ use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
 use smtpwire::auth::{Credentials, PlainCredentials, Secret};
-use smtpwire::client::AuthConfig;
+use smtpwire::client::{AuthConfig, LongLines};
 use smtpwire::{ForwardPath, Protocol, ReversePath, Text};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
 use example_support::session_client::settings;
@@ -425,6 +425,137 @@ async fn bdat_when_chunking_is_offered() {
     assert!(!wire.contains("DATA\r\n"), "{wire}");
     // BDAT content is not dot-stuffed.
     assert!(wire.contains("\r\n.dot\r\n") && !wire.contains("..dot"));
+}
+
+/// A message whose third line is 1200 octets long.
+fn with_long_line() -> Vec<u8> {
+    let mut content = b"Subject: long\r\n\r\n".to_vec();
+    content.extend_from_slice(&[b'x'; 1200]);
+    content.extend_from_slice(b"\r\nend\r\n");
+    content
+}
+
+#[tokio::test]
+async fn a_long_line_is_refused_before_anything_of_the_message_goes() {
+    let server = TestServer::start(|_| {}).await;
+    let recorder = Recorder::start(server.address).await;
+    let mut settings = to(&server, false, &["b@example.org"]);
+    settings.server = recorder.address.to_string();
+    let run = sender::run(Arc::new(settings.clone()), same(&with_long_line()), 1, 1).await;
+    assert!(!run.succeeded());
+    assert!(
+        run.errors
+            .iter()
+            .any(|(_, e)| e.contains("message 0 not sent: line 3 of the content is 1200 octets")),
+        "{:?}",
+        run.errors
+    );
+    assert!(!recorder.reads().concat().contains("MAIL FROM"));
+    assert!(server.delivered().is_empty());
+
+    // Wrapped as Postfix does: 998 octets, then CRLF, a space and the rest.
+    settings.config.long_lines = LongLines::Wrap;
+    send(settings, same(&with_long_line()), 1, 1).await;
+    let wrapped = format!(
+        "Subject: long\r\n\r\n{}\r\n {}\r\nend\r\n",
+        "x".repeat(998),
+        "x".repeat(202)
+    );
+    assert_eq!(server.contents(), [wrapped.into_bytes()]);
+}
+
+#[tokio::test]
+async fn eight_bit_content_is_declared_to_a_server_that_offers_8bitmime() {
+    let server = TestServer::start(|_| {}).await;
+    let recorder = Recorder::start(server.address).await;
+    let mut settings = to(&server, false, &["b@example.org"]);
+    settings.server = recorder.address.to_string();
+    let content = "Subject: Grüße\r\n\r\nÀ bientôt\r\n".as_bytes();
+    send(settings, same(content), 1, 1).await;
+    assert!(recorder
+        .reads()
+        .concat()
+        .contains("MAIL FROM:<a@example.com> BODY=8BITMIME\r\n"));
+    assert_eq!(server.contents(), [content.to_vec()]);
+}
+
+/// A server without 8BITMIME that answers each command line in turn and
+/// records them: EHLO with PIPELINING only, 250 to MAIL and RCPT, 354 to
+/// DATA and 250 at its end, 221 to QUIT.
+async fn seven_bit_server() -> (SocketAddr, Arc<Mutex<Vec<String>>>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    let commands = Arc::new(Mutex::new(Vec::new()));
+    let record = commands.clone();
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            let record = record.clone();
+            tokio::spawn(async move {
+                let (read, mut write) = stream.into_split();
+                let mut lines = tokio::io::BufReader::new(read).lines();
+                write.write_all(b"220 old.test ESMTP\r\n").await.unwrap();
+                let mut in_data = false;
+                while let Ok(Some(line)) = lines.next_line().await {
+                    let reply: &[u8] = if in_data {
+                        if line != "." {
+                            continue;
+                        }
+                        in_data = false;
+                        b"250 queued\r\n"
+                    } else {
+                        record.lock().unwrap().push(line.clone());
+                        match line.split(' ').next().unwrap_or_default() {
+                            "EHLO" => b"250-old.test\r\n250 PIPELINING\r\n",
+                            "MAIL" | "RCPT" => b"250 ok\r\n",
+                            "DATA" => {
+                                in_data = true;
+                                b"354 go\r\n"
+                            }
+                            "QUIT" => b"221 bye\r\n",
+                            _ => b"500 what\r\n",
+                        }
+                    };
+                    if write.write_all(reply).await.is_err() || reply.starts_with(b"221") {
+                        break;
+                    }
+                }
+            });
+        }
+    });
+    (address, commands)
+}
+
+#[tokio::test]
+async fn eight_bit_content_is_refused_by_a_server_without_8bitmime() {
+    let (address, commands) = seven_bit_server().await;
+    let stranger = app::tls::Identity::self_signed("unused.test").unwrap();
+    let mut settings = settings(address, &stranger.chain[0], false);
+    settings.from = ReversePath::parse("<a@example.com>").unwrap();
+    settings.to = vec![ForwardPath::parse("<b@example.org>").unwrap()];
+
+    let run = sender::run(
+        Arc::new(settings.clone()),
+        same("Subject: Grüße\r\n\r\n8 bits\r\n".as_bytes()),
+        1,
+        1,
+    )
+    .await;
+    assert!(!run.succeeded());
+    let (_, outcome) = &run.outcomes[0];
+    assert!(
+        matches!(&outcome.recipients[0].1, Delivery::Failed(why) if why.contains("lacks 8BITMIME")),
+        "{outcome:?}"
+    );
+    // Refused before its MAIL: nothing of the message went.
+    assert_eq!(*commands.lock().unwrap(), ["EHLO client.example", "QUIT"]);
+
+    // The same server takes 7-bit content.
+    commands.lock().unwrap().clear();
+    send(settings, same(b"Subject: ascii\r\n\r\n7 bits\r\n"), 1, 1).await;
+    assert!(commands
+        .lock()
+        .unwrap()
+        .contains(&"MAIL FROM:<a@example.com>".to_string()));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -7,8 +7,8 @@ use client_support::{config, drive, envelope, transcript, transcript_split, Run,
 use proptest::prelude::*;
 use smtpwire::auth::{Credentials, LoginCredentials, PlainCredentials, Secret};
 use smtpwire::client::{
-    AuthConfig, ClientError, ClientEvent, ClientSession, StartTlsPolicy, TransactionFailure,
-    TransactionId, Unsupported, Wait,
+    AuthConfig, ClientConfig, ClientError, ClientEvent, ClientSession, LongLines, StartTlsPolicy,
+    TransactionFailure, TransactionId, Unsupported, Wait,
 };
 use smtpwire::params::{BodyType, Notify, NotifyOn, Ret};
 use smtpwire::Protocol;
@@ -609,6 +609,134 @@ fn eight_bit_content_without_8bitmime_aborts() {
     // No end of data after a message cut short.
     assert!(run.wire_str().ends_with("DATA\r\n"));
     assert!(run.closed);
+}
+
+/// A message whose third line is `length` octets of `x`.
+fn with_long_line(length: usize) -> Vec<u8> {
+    let mut body = b"Subject: long\r\n\r\n".to_vec();
+    body.extend_from_slice(&vec![b'x'; length]);
+    body.extend_from_slice(b"\r\nlast\r\n");
+    body
+}
+
+/// One message through DATA (or BDAT with `chunking`), content offered in
+/// pieces of `piece` octets.
+fn send_body(config: ClientConfig, server: &[u8], body: &[u8], piece: usize) -> Run {
+    let mut session = ClientSession::new(config);
+    session
+        .send_mail(envelope("<a@x.org>", &["<b@y.org>"]))
+        .unwrap();
+    session.quit();
+    drive(&mut session, &[server], Split::Whole, body, piece)
+}
+
+const DATA_SERVER: &[u8] =
+    b"220 mx\r\n250-mx\r\n250 PIPELINING\r\n250 ok\r\n250 ok\r\n354 go\r\n250 ok\r\n221 bye\r\n";
+
+/// Each line the client sent, without its CRLF.
+fn wire_lines(run: &Run) -> Vec<Vec<u8>> {
+    run.wire()
+        .split(|&b| b == b'\n')
+        .map(|line| line.strip_suffix(b"\r").unwrap_or(line).to_vec())
+        .collect()
+}
+
+#[test]
+fn an_over_long_line_is_refused_before_it_goes_out() {
+    // RFC 5321 §4.5.3.1.6: 1000 octets with the CRLF; 998 before it pass.
+    let run = send_body(config(), DATA_SERVER, &with_long_line(998), 1 << 20);
+    assert!(accepted(&run, 0));
+
+    // Offered whole: nothing of the content goes, and no end of data.
+    let run = send_body(config(), DATA_SERVER, &with_long_line(1200), 1 << 20);
+    let refused = ClientError::LineTooLong {
+        line: 3,
+        length: 1200,
+    };
+    assert_eq!(error(&run), Some(refused.clone()));
+    assert_eq!(failure(&run, 0), Some(TransactionFailure::Refused(refused)));
+    assert!(run.wire_str().ends_with("DATA\r\n"), "{}", run.wire_str());
+    assert!(run.closed);
+
+    // Offered in small pieces: the line is cut off at the limit, and the
+    // connection closed with the message unfinished.
+    for piece in [7, 999, 1000] {
+        let run = send_body(config(), DATA_SERVER, &with_long_line(1200), piece);
+        assert!(
+            matches!(error(&run), Some(ClientError::LineTooLong { line: 3, length }) if length > 998),
+            "{:?}",
+            error(&run)
+        );
+        assert!(wire_lines(&run).iter().all(|line| line.len() <= 998));
+        assert!(!run.wire_str().contains("\r\n.\r\n"));
+        assert!(run.closed);
+    }
+
+    // A bare LF or CR ends a line too.
+    let mut body = b"a\nb\rc\r\n".to_vec();
+    body.extend_from_slice(&[b'y'; 999]);
+    let run = send_body(config(), DATA_SERVER, &body, 1 << 20);
+    assert_eq!(
+        error(&run),
+        Some(ClientError::LineTooLong {
+            line: 4,
+            length: 999
+        })
+    );
+}
+
+#[test]
+fn over_long_lines_wrapped_as_postfix_does() {
+    let mut wrap = config();
+    wrap.long_lines = LongLines::Wrap;
+    let x = |count: usize| "x".repeat(count);
+    // 2500 octets: 998, then a space and 997, then a space and 505.
+    let expected = format!(
+        "\r\n\r\n{}\r\n {}\r\n {}\r\nlast\r\n.\r\n",
+        x(998),
+        x(997),
+        x(505)
+    );
+    for piece in [7, 998, 1 << 20] {
+        let run = send_body(wrap.clone(), DATA_SERVER, &with_long_line(2500), piece);
+        assert!(accepted(&run, 0));
+        assert!(run.wire_str().contains(&expected), "{}", run.wire_str());
+    }
+    // A line of exactly 998 octets, or ending right at the limit, stays whole.
+    let run = send_body(wrap.clone(), DATA_SERVER, &with_long_line(998), 1 << 20);
+    assert!(run.wire_str().contains(&format!("\r\n{}\r\nlast", x(998))));
+
+    // BDAT counts what the wrapping adds.
+    let mut chunked = wrap;
+    chunked.chunking = true;
+    let server = b"220 mx\r\n250-mx\r\n250-PIPELINING\r\n250 CHUNKING\r\n250 ok\r\n250 ok\r\n\
+        250 queued\r\n221 bye\r\n";
+    let body = x(1000);
+    let run = send_body(chunked, server, body.as_bytes(), 1 << 20);
+    assert!(accepted(&run, 0));
+    assert!(
+        run.wire_str()
+            .ends_with(&format!("BDAT 1003 LAST\r\n{}\r\n xxQUIT\r\n", x(998))),
+        "{}",
+        run.wire_str()
+    );
+}
+
+#[test]
+fn binarymime_carries_lines_of_any_length() {
+    let mut config = config();
+    config.chunking = true;
+    let server = b"220 mx\r\n250-mx\r\n250-BINARYMIME\r\n250 CHUNKING\r\n250 ok\r\n250 ok\r\n\
+        250 queued\r\n221 bye\r\n";
+    let mut binary = envelope("<a@x.org>", &["<b@y.org>"]);
+    binary.mail_params.body = Some(BodyType::BinaryMime);
+    let mut session = ClientSession::new(config);
+    session.send_mail(binary).unwrap();
+    session.quit();
+    let body = with_long_line(5000);
+    let run = drive(&mut session, &[server], Split::Whole, &body, 1 << 20);
+    assert!(accepted(&run, 0));
+    assert!(run.wire().windows(body.len()).any(|w| w == body));
 }
 
 #[test]

@@ -14,13 +14,14 @@ mod sender;
 mod example_support;
 
 use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
 use smtpwire::auth::{Credentials, PlainCredentials, Secret};
-use smtpwire::client::AuthConfig;
+use smtpwire::client::{AuthConfig, LongLines};
 use smtpwire::{ForwardPath, Protocol, ReversePath, Text};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
 use example_support::session_client::settings;
@@ -97,6 +98,159 @@ async fn starttls_required_fails_without_trust() {
     assert!(!run.succeeded());
     assert_eq!(run.delivered(), 0);
     assert!(server.delivered().is_empty());
+}
+
+/// A scratch directory for one test's files, removed when dropped.
+struct Scratch(PathBuf);
+
+impl Scratch {
+    fn new(tag: &str) -> Scratch {
+        let dir = std::env::temp_dir().join(format!("smtpwire-send-{tag}-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        Scratch(dir)
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// A self-signed certificate and key made the usual way, with `openssl req
+/// -x509`, whose default configuration marks the certificate `critical
+/// CA:TRUE`; returns the PEM certificate's and key's paths.
+fn openssl_self_signed(dir: &Path, stem: &str) -> (PathBuf, PathBuf) {
+    let (cert, key) = (
+        dir.join(format!("{stem}.pem")),
+        dir.join(format!("{stem}.key")),
+    );
+    let made = std::process::Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-subj",
+            "/CN=localhost",
+        ])
+        .args([
+            "-addext",
+            "subjectAltName=DNS:localhost,IP:127.0.0.1",
+            "-days",
+            "2",
+        ])
+        .arg("-keyout")
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .output()
+        .expect("the openssl binary is needed for this test (apt-get install openssl)");
+    assert!(made.status.success(), "{made:?}");
+    let text = std::process::Command::new("openssl")
+        .args(["x509", "-noout", "-text", "-in"])
+        .arg(&cert)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&text.stdout);
+    assert!(text.contains("CA:TRUE"), "not marked a CA: {text}");
+    (cert, key)
+}
+
+/// The example server with the certificate chain and key in these files.
+async fn serving(cert: &Path, key: &Path) -> TestServer {
+    let identity = app::tls::Identity::from_pem_files(cert, key).unwrap();
+    TestServer::start(move |settings| settings.tls = Some(identity)).await
+}
+
+/// Settings for STARTTLS required, trusting the PEM file `trust` for `name`.
+fn trusting(server: &TestServer, trust: &Path, name: &str) -> Settings {
+    let mut settings = to(server, true, &["b@example.org"]);
+    settings.upgrade = Some(sender::tls::Upgrade::for_server(Some(trust), name).unwrap());
+    settings
+}
+
+#[tokio::test]
+async fn starttls_pins_a_self_signed_certificate_marked_ca() {
+    let scratch = Scratch::new("pinned");
+    let (cert, key) = openssl_self_signed(&scratch.0, "server");
+    let server = serving(&cert, &key).await;
+    let content = b"Subject: pinned\r\n\r\nsecret\r\n";
+    send(trusting(&server, &cert, "127.0.0.1"), same(content), 1, 1).await;
+    assert_eq!(server.contents(), [content.to_vec()]);
+    assert!(stored_text(&server).contains(" with ESMTPS id "));
+}
+
+#[tokio::test]
+async fn starttls_refuses_another_self_signed_certificate() {
+    let scratch = Scratch::new("stranger");
+    let (cert, key) = openssl_self_signed(&scratch.0, "server");
+    let (other, _) = openssl_self_signed(&scratch.0, "other");
+    let server = serving(&cert, &key).await;
+    let run = sender::run(
+        Arc::new(trusting(&server, &other, "127.0.0.1")),
+        same(b"x\r\n"),
+        1,
+        1,
+    )
+    .await;
+    assert!(!run.succeeded());
+    assert!(
+        run.errors
+            .iter()
+            .any(|(_, e)| e.contains("invalid peer certificate")),
+        "{:?}",
+        run.errors
+    );
+    assert!(server.delivered().is_empty());
+}
+
+/// A CA, and a server certificate it signed for `localhost` and 127.0.0.1,
+/// written as `ca.pem`, `chain.pem` (server certificate, then CA) and
+/// `server.key`.
+fn ca_signed(dir: &Path) {
+    use rcgen::{BasicConstraints, CertificateParams, IsCa, KeyPair};
+    let ca_key = KeyPair::generate().unwrap();
+    let mut ca_params = CertificateParams::new(Vec::new()).unwrap();
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    let ca = ca_params.self_signed(&ca_key).unwrap();
+    let key = KeyPair::generate().unwrap();
+    let params =
+        CertificateParams::new(vec!["localhost".to_string(), "127.0.0.1".to_string()]).unwrap();
+    let leaf = params.signed_by(&key, &ca, &ca_key).unwrap();
+    std::fs::write(dir.join("ca.pem"), ca.pem()).unwrap();
+    std::fs::write(dir.join("chain.pem"), leaf.pem() + &ca.pem()).unwrap();
+    std::fs::write(dir.join("server.key"), key.serialize_pem()).unwrap();
+}
+
+#[tokio::test]
+async fn starttls_verifies_a_ca_signed_chain_by_name() {
+    let scratch = Scratch::new("chain");
+    ca_signed(&scratch.0);
+    let server = serving(&scratch.0.join("chain.pem"), &scratch.0.join("server.key")).await;
+    let ca = scratch.0.join("ca.pem");
+    let content = b"Subject: chain\r\n\r\nsigned\r\n";
+    send(trusting(&server, &ca, "localhost"), same(content), 1, 1).await;
+    assert_eq!(server.contents(), [content.to_vec()]);
+
+    // The chain is good, but not for this name.
+    let run = sender::run(
+        Arc::new(trusting(&server, &ca, "mx.elsewhere.test")),
+        same(content),
+        1,
+        1,
+    )
+    .await;
+    assert!(!run.succeeded());
+    assert!(
+        run.errors
+            .iter()
+            .any(|(_, e)| e.contains("not valid for name")),
+        "{:?}",
+        run.errors
+    );
+    assert_eq!(server.delivered().len(), 1);
 }
 
 fn alice(password: &str) -> AuthConfig {
@@ -271,6 +425,137 @@ async fn bdat_when_chunking_is_offered() {
     assert!(!wire.contains("DATA\r\n"), "{wire}");
     // BDAT content is not dot-stuffed.
     assert!(wire.contains("\r\n.dot\r\n") && !wire.contains("..dot"));
+}
+
+/// A message whose third line is 1200 octets long.
+fn with_long_line() -> Vec<u8> {
+    let mut content = b"Subject: long\r\n\r\n".to_vec();
+    content.extend_from_slice(&[b'x'; 1200]);
+    content.extend_from_slice(b"\r\nend\r\n");
+    content
+}
+
+#[tokio::test]
+async fn a_long_line_is_refused_before_anything_of_the_message_goes() {
+    let server = TestServer::start(|_| {}).await;
+    let recorder = Recorder::start(server.address).await;
+    let mut settings = to(&server, false, &["b@example.org"]);
+    settings.server = recorder.address.to_string();
+    let run = sender::run(Arc::new(settings.clone()), same(&with_long_line()), 1, 1).await;
+    assert!(!run.succeeded());
+    assert!(
+        run.errors
+            .iter()
+            .any(|(_, e)| e.contains("message 0 not sent: line 3 of the content is 1200 octets")),
+        "{:?}",
+        run.errors
+    );
+    assert!(!recorder.reads().concat().contains("MAIL FROM"));
+    assert!(server.delivered().is_empty());
+
+    // Wrapped as Postfix does: 998 octets, then CRLF, a space and the rest.
+    settings.config.long_lines = LongLines::Wrap;
+    send(settings, same(&with_long_line()), 1, 1).await;
+    let wrapped = format!(
+        "Subject: long\r\n\r\n{}\r\n {}\r\nend\r\n",
+        "x".repeat(998),
+        "x".repeat(202)
+    );
+    assert_eq!(server.contents(), [wrapped.into_bytes()]);
+}
+
+#[tokio::test]
+async fn eight_bit_content_is_declared_to_a_server_that_offers_8bitmime() {
+    let server = TestServer::start(|_| {}).await;
+    let recorder = Recorder::start(server.address).await;
+    let mut settings = to(&server, false, &["b@example.org"]);
+    settings.server = recorder.address.to_string();
+    let content = "Subject: Grüße\r\n\r\nÀ bientôt\r\n".as_bytes();
+    send(settings, same(content), 1, 1).await;
+    assert!(recorder
+        .reads()
+        .concat()
+        .contains("MAIL FROM:<a@example.com> BODY=8BITMIME\r\n"));
+    assert_eq!(server.contents(), [content.to_vec()]);
+}
+
+/// A server without 8BITMIME that answers each command line in turn and
+/// records them: EHLO with PIPELINING only, 250 to MAIL and RCPT, 354 to
+/// DATA and 250 at its end, 221 to QUIT.
+async fn seven_bit_server() -> (SocketAddr, Arc<Mutex<Vec<String>>>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    let commands = Arc::new(Mutex::new(Vec::new()));
+    let record = commands.clone();
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            let record = record.clone();
+            tokio::spawn(async move {
+                let (read, mut write) = stream.into_split();
+                let mut lines = tokio::io::BufReader::new(read).lines();
+                write.write_all(b"220 old.test ESMTP\r\n").await.unwrap();
+                let mut in_data = false;
+                while let Ok(Some(line)) = lines.next_line().await {
+                    let reply: &[u8] = if in_data {
+                        if line != "." {
+                            continue;
+                        }
+                        in_data = false;
+                        b"250 queued\r\n"
+                    } else {
+                        record.lock().unwrap().push(line.clone());
+                        match line.split(' ').next().unwrap_or_default() {
+                            "EHLO" => b"250-old.test\r\n250 PIPELINING\r\n",
+                            "MAIL" | "RCPT" => b"250 ok\r\n",
+                            "DATA" => {
+                                in_data = true;
+                                b"354 go\r\n"
+                            }
+                            "QUIT" => b"221 bye\r\n",
+                            _ => b"500 what\r\n",
+                        }
+                    };
+                    if write.write_all(reply).await.is_err() || reply.starts_with(b"221") {
+                        break;
+                    }
+                }
+            });
+        }
+    });
+    (address, commands)
+}
+
+#[tokio::test]
+async fn eight_bit_content_is_refused_by_a_server_without_8bitmime() {
+    let (address, commands) = seven_bit_server().await;
+    let stranger = app::tls::Identity::self_signed("unused.test").unwrap();
+    let mut settings = settings(address, &stranger.chain[0], false);
+    settings.from = ReversePath::parse("<a@example.com>").unwrap();
+    settings.to = vec![ForwardPath::parse("<b@example.org>").unwrap()];
+
+    let run = sender::run(
+        Arc::new(settings.clone()),
+        same("Subject: Grüße\r\n\r\n8 bits\r\n".as_bytes()),
+        1,
+        1,
+    )
+    .await;
+    assert!(!run.succeeded());
+    let (_, outcome) = &run.outcomes[0];
+    assert!(
+        matches!(&outcome.recipients[0].1, Delivery::Failed(why) if why.contains("lacks 8BITMIME")),
+        "{outcome:?}"
+    );
+    // Refused before its MAIL: nothing of the message went.
+    assert_eq!(*commands.lock().unwrap(), ["EHLO client.example", "QUIT"]);
+
+    // The same server takes 7-bit content.
+    commands.lock().unwrap().clear();
+    send(settings, same(b"Subject: ascii\r\n\r\n7 bits\r\n"), 1, 1).await;
+    assert!(commands
+        .lock()
+        .unwrap()
+        .contains(&"MAIL FROM:<a@example.com>".to_string()));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

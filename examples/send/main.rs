@@ -12,10 +12,19 @@
 //!
 //! STARTTLS always verifies the server's certificate, against `--tls-ca` or
 //! the system's CA bundle; the example server prints where its self-signed
-//! certificate is.
+//! certificate is. A server certificate found as it is in `--tls-ca` is
+//! pinned: taken whatever its name, dates or CA flag (the usual `openssl req
+//! -x509` certificate is marked a CA), the handshake still proving the
+//! server holds its key; any other goes through full WebPKI verification.
 //!
 //! Every message goes with its line ends made CRLF (a bare LF or CR too),
-//! dot-stuffed for DATA, as it is in BDAT chunks. Each recipient's outcome
+//! dot-stuffed for DATA, as it is in BDAT chunks. A message with a line
+//! longer than RFC 5321 allows (998 octets before the CRLF) is refused
+//! before anything of it is sent, naming the line, unless
+//! `--wrap-long-lines` breaks such lines as Postfix does. Content with
+//! 8-bit octets goes with `BODY=8BITMIME` (RFC 6152), and is refused,
+//! before its MAIL, by a server that does not offer 8BITMIME: it is not
+//! converted to 7 bits. Each recipient's outcome
 //! is printed with the server's reply; the exit status is non-zero when any
 //! recipient did not get a message.
 
@@ -29,7 +38,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 use clap::{Parser, ValueEnum};
 use smtpwire::auth::{Credentials, PlainCredentials, Secret};
-use smtpwire::client::{AuthConfig, ClientConfig, StartTlsPolicy};
+use smtpwire::client::{AuthConfig, ClientConfig, LongLines, StartTlsPolicy};
 use smtpwire::{ForwardPath, Host, Protocol, ReversePath, Text};
 
 use sender::{message, tls, ContentFor, Settings};
@@ -57,8 +66,9 @@ struct Args {
     /// STARTTLS: insist on it, use it when offered, or never.
     #[arg(long, value_enum, default_value_t = Tls::Opportunistic)]
     starttls: Tls,
-    /// Trust this PEM certificate or CA (e.g. the example server's
-    /// self-signed one) instead of the system's CA bundle.
+    /// Trust the CAs and pinned server certificates (e.g. the example
+    /// server's self-signed one) in this PEM file instead of the system's
+    /// CA bundle.
     #[arg(long)]
     tls_ca: Option<PathBuf>,
     /// The name the server's certificate must carry (default: the host in
@@ -86,6 +96,10 @@ struct Args {
     /// Send content with BDAT when the server offers CHUNKING.
     #[arg(long)]
     bdat: bool,
+    /// Break lines longer than 998 octets with CRLF and a space, as
+    /// Postfix does, instead of refusing the message.
+    #[arg(long)]
+    wrap_long_lines: bool,
     /// The name for EHLO or LHLO.
     #[arg(long, default_value = "localhost")]
     hello: String,
@@ -170,6 +184,9 @@ fn prepare(args: &Args) -> Result<(Settings, ContentFor), String> {
         config.protocol = Protocol::Lmtp;
     }
     config.chunking = args.bdat;
+    if args.wrap_long_lines {
+        config.long_lines = LongLines::Wrap;
+    }
     config.pipelining = args.pipelining == Switch::On;
     config.starttls = match args.starttls {
         Tls::Required => StartTlsPolicy::Required,
@@ -208,6 +225,8 @@ fn prepare(args: &Args) -> Result<(Settings, ContentFor), String> {
             let content = Bytes::from(
                 message::read(path).map_err(|e| format!("--data {}: {e}", path.display()))?,
             );
+            message::check(&content, config.long_lines)
+                .map_err(|e| format!("--data {}: {e}", path.display()))?;
             Arc::new(move |_| content.clone())
         }
         None => {

@@ -5,7 +5,8 @@ use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use smtpwire::{ForwardPath, ReversePath};
+use smtpwire::client::{check_line_lengths, ClientError, LongLines};
+use smtpwire::{BodyType, ForwardPath, ReversePath};
 
 use super::trace::rfc5322_date;
 
@@ -18,6 +19,26 @@ pub fn read(path: &Path) -> io::Result<Vec<u8>> {
     } else {
         std::fs::read(path)
     }
+}
+
+/// Why `content` cannot go as it is, found before anything of it is sent: a
+/// line longer than RFC 5321 §4.5.3.1.6 allows, unless the session is to
+/// wrap such lines.
+pub fn check(content: &[u8], long_lines: LongLines) -> Result<(), ClientError> {
+    match long_lines {
+        LongLines::Refuse => check_line_lengths(content),
+        LongLines::Wrap => Ok(()),
+    }
+}
+
+/// `BODY=8BITMIME` for content with an octet above 127 (RFC 6152 §3). The
+/// session refuses such a message, before its MAIL, when the server does
+/// not offer 8BITMIME: turning it into 7-bit would mean re-encoding its
+/// MIME parts as quoted-printable or base64, which a sender that passes
+/// files on as they are should not do behind the user's back (and which
+/// breaks DKIM signatures).
+pub fn body_type(content: &[u8]) -> Option<BodyType> {
+    (!content.is_ascii()).then_some(BodyType::EightBitMime)
 }
 
 /// A small message with the fields RFC 5322 §3.6 requires (Date, From) and

@@ -38,11 +38,13 @@ pub struct Settings {
 }
 
 impl Settings {
-    fn envelope(&self) -> Envelope {
+    /// The envelope for `content`, declaring 8-bit content (RFC 6152 §3).
+    fn envelope(&self, content: &[u8]) -> Envelope {
         let mut envelope = Envelope::new(self.from.clone());
         for recipient in &self.to {
             envelope.add_recipient(recipient.clone());
         }
+        envelope.mail_params.body = message::body_type(content);
         envelope
     }
 }
@@ -133,7 +135,12 @@ async fn one_connection(
     match opened.await {
         Ok(mut connection) => {
             for &number in &messages {
-                match connection.send(settings.envelope(), content(number)) {
+                let content = content(number);
+                if let Err(error) = message::check(&content, settings.config.long_lines) {
+                    errors.push(format!("message {number} not sent: {error}"));
+                    continue;
+                }
+                match connection.send(settings.envelope(&content), content) {
                     Ok(id) => {
                         tracker.queued(id, &settings.to);
                         ids.push((number, id));

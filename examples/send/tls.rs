@@ -1,11 +1,26 @@
 //! The client side of STARTTLS: which certificates to trust.
+//!
+//! A trust file holds CAs, server certificates pinned as they are, or both.
+//! A server whose certificate is byte for byte one of those in the file is
+//! taken as pinned, as DANE-EE does (RFC 7671 §5.1): neither its name, its
+//! dates nor its CA flag are looked at, since the file names this very key.
+//! That is what makes the usual self-signed certificate work: `openssl req
+//! -x509` marks it `CA:TRUE`, and WebPKI refuses a CA certificate as the
+//! server's own (`CaUsedAsEndEntity`), where curl's `--cacert` and msmtp's
+//! `--tls-trust-file` accept it. Every other certificate gets the full
+//! WebPKI verification against the file, name included. Either way the
+//! handshake signature is checked, so the server holds the key.
 
 use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::client::WebPkiServerVerifier;
+use rustls::crypto::CryptoProvider;
 use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, ServerName};
+use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+use rustls::{DigitallySignedStruct, SignatureScheme};
 use tokio_rustls::TlsConnector;
 
 /// Where Linux and BSD distributions keep their CA bundle.
@@ -27,20 +42,18 @@ pub struct Upgrade {
 }
 
 impl Upgrade {
-    /// Trusts exactly `certificates` (a CA, or a self-signed server
-    /// certificate) for `name`.
+    /// Trusts exactly `certificates` for `name`: a server certificate
+    /// among them is pinned, the others are CAs (see the module's
+    /// documentation).
     pub fn trusting(certificates: Vec<CertificateDer<'static>>, name: &str) -> io::Result<Self> {
-        let mut roots = rustls::RootCertStore::empty();
-        for certificate in certificates {
-            roots.add(certificate).map_err(io::Error::other)?;
-        }
-        let config = rustls::ClientConfig::builder_with_provider(Arc::new(
-            rustls::crypto::ring::default_provider(),
-        ))
-        .with_safe_default_protocol_versions()
-        .map_err(io::Error::other)?
-        .with_root_certificates(roots)
-        .with_no_client_auth();
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let verifier = PinnedOrWebPki::new(certificates, provider.clone())?;
+        let config = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .map_err(io::Error::other)?
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(verifier))
+            .with_no_client_auth();
         let name = ServerName::try_from(name.to_string()).map_err(|error| {
             io::Error::new(io::ErrorKind::InvalidInput, format!("{name}: {error}"))
         })?;
@@ -86,4 +99,80 @@ fn system_bundle() -> Option<PathBuf> {
         .into_iter()
         .chain(SYSTEM_BUNDLES.iter().map(PathBuf::from))
         .find(|path| path.is_file())
+}
+
+/// Pinned certificates first, then WebPKI.
+#[derive(Debug)]
+struct PinnedOrWebPki {
+    /// The trust file's certificates, any of which the server may present
+    /// as its own.
+    pinned: Vec<CertificateDer<'static>>,
+    /// Chain, dates and name against the same certificates as roots; it
+    /// also checks the handshake signatures.
+    webpki: Arc<WebPkiServerVerifier>,
+}
+
+impl PinnedOrWebPki {
+    fn new(
+        certificates: Vec<CertificateDer<'static>>,
+        provider: Arc<CryptoProvider>,
+    ) -> io::Result<Self> {
+        let mut roots = rustls::RootCertStore::empty();
+        for certificate in &certificates {
+            roots.add(certificate.clone()).map_err(io::Error::other)?;
+        }
+        let webpki = WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider)
+            .build()
+            .map_err(io::Error::other)?;
+        Ok(PinnedOrWebPki {
+            pinned: certificates,
+            webpki,
+        })
+    }
+}
+
+impl ServerCertVerifier for PinnedOrWebPki {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        server_name: &ServerName<'_>,
+        ocsp_response: &[u8],
+        now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        if self
+            .pinned
+            .iter()
+            .any(|pinned| pinned.as_ref() == end_entity.as_ref())
+        {
+            return Ok(ServerCertVerified::assertion());
+        }
+        self.webpki
+            .verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now)
+    }
+
+    /// The handshake signature, with the public key of the certificate
+    /// accepted above (`verify_tls12_signature`).
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.webpki.verify_tls12_signature(message, cert, dss)
+    }
+
+    /// As for TLS 1.2 (`verify_tls13_signature`).
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.webpki.verify_tls13_signature(message, cert, dss)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.webpki.supported_verify_schemes()
+    }
 }

@@ -29,6 +29,40 @@ pub enum StartTlsPolicy {
     Never,
 }
 
+/// What the session does with a line of content longer than RFC 5321
+/// §4.5.3.1.6 allows: more than [`MAX_LINE_OCTETS`] octets before its line
+/// end. Content sent with `BODY=BINARYMIME` has no lines and is never
+/// looked at (RFC 3030 §3).
+///
+/// [`MAX_LINE_OCTETS`]: super::MAX_LINE_OCTETS
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum LongLines {
+    /// Fail the message with [`ClientError::LineTooLong`], sending nothing
+    /// of the piece of content that holds the line's octet past the limit.
+    /// Since content streams after MAIL, RCPT and DATA, the session then
+    /// closes the connection without the end of data (or the last BDAT
+    /// chunk), which makes the server drop the transaction (RFC 5321
+    /// §3.8) rather than take part of a message for all of it. A caller
+    /// with the whole message checks it first with
+    /// [`check_line_lengths`](super::check_line_lengths), and nothing goes.
+    ///
+    /// [`ClientError::LineTooLong`]: super::ClientError::LineTooLong
+    #[default]
+    Refuse,
+    /// Break the line as Postfix's `smtp_line_length_limit` (998 since
+    /// Postfix 2.9) does: after [`MAX_LINE_OCTETS`] octets, a CRLF and a
+    /// space, the space counting toward the next piece. In a header that
+    /// is a folding (RFC 5322 §2.2.3), which unfolds to the field as it
+    /// was plus a space; in a body it changes the text, which breaks DKIM
+    /// body hashes and formats that cannot take the space (a JSON string,
+    /// a multi-octet UTF-8 sequence cut in two). Refusing is the default
+    /// for that reason; wrapping is for relays, which must not bounce what
+    /// another server accepted.
+    ///
+    /// [`MAX_LINE_OCTETS`]: super::MAX_LINE_OCTETS
+    Wrap,
+}
+
 /// AUTH (RFC 4954) settings.
 ///
 /// `Debug` shows no secret: [`Credentials`] redact theirs.
@@ -86,6 +120,8 @@ pub struct ClientConfig {
     pub pipelining: bool,
     /// What to do with a bare CR or LF in content.
     pub bare_newline: OutgoingBareNewline,
+    /// What to do with a content line longer than RFC 5321 allows.
+    pub long_lines: LongLines,
     /// Bounds on each reply read from the server.
     pub reply_limits: ReplyLimits,
     /// Most content bytes held for the caller at a time; see
@@ -95,7 +131,8 @@ pub struct ClientConfig {
 
 impl ClientConfig {
     /// SMTP, opportunistic STARTTLS, no AUTH, DATA rather than BDAT,
-    /// PIPELINING when offered, bare line endings repaired, default limits.
+    /// PIPELINING when offered, bare line endings repaired, over-long lines
+    /// refused, default limits.
     pub fn new(hello_host: impl Into<Host>) -> Self {
         ClientConfig {
             hello_host: hello_host.into(),
@@ -106,6 +143,7 @@ impl ClientConfig {
             chunking: false,
             pipelining: true,
             bare_newline: OutgoingBareNewline::Normalize,
+            long_lines: LongLines::Refuse,
             reply_limits: ReplyLimits::default(),
             content_window: DEFAULT_CLIENT_CONTENT_WINDOW,
         }

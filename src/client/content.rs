@@ -5,12 +5,152 @@ use alloc::boxed::Box;
 use bytes::BytesMut;
 
 use super::{
-    Awaiting, ClientConfig, ClientError, ClientSession, Envelope, TransactionFailure, TransactionId,
+    Awaiting, ClientConfig, ClientError, ClientSession, Envelope, LongLines, TransactionFailure,
+    TransactionId,
 };
 use crate::capability::Capabilities;
 use crate::command::Command;
 use crate::data::{BdatEncoder, DataEncoder, OutgoingBareNewline};
+use crate::limits::DEFAULT_MAX_TEXT_LINE;
 use crate::params::BodyType;
+
+/// Most octets a line of content may have before its CRLF: RFC 5321
+/// §4.5.3.1.6 allows 1000 with the CRLF (not counting a stuffed dot).
+pub const MAX_LINE_OCTETS: usize = DEFAULT_MAX_TEXT_LINE - 2;
+
+/// What [`Wrap`](LongLines::Wrap) puts after [`MAX_LINE_OCTETS`] octets of
+/// a longer line: a line end and a space that begins the rest.
+const WRAP: &[u8] = b"\r\n ";
+
+/// Checks a whole message before it is queued: the first line longer than
+/// RFC 5321 §4.5.3.1.6 allows, more than [`MAX_LINE_OCTETS`] octets before
+/// its line end, as [`ClientError::LineTooLong`] with its number (from 1)
+/// and its whole length. Lines end as the session reads them: at a CRLF, or
+/// at a bare CR or LF, which it repairs into CRLF or refuses.
+///
+/// A caller holding the whole message calls this before
+/// [`send_mail`](super::ClientSession::send_mail), so that nothing of the
+/// transaction goes out; the session itself sees content only as it
+/// streams, by then after MAIL, RCPT and DATA.
+///
+/// ```
+/// use smtpwire::client::{check_line_lengths, ClientError, MAX_LINE_OCTETS};
+///
+/// let mut message = b"Subject: long\r\n\r\n".to_vec();
+/// message.extend(std::iter::repeat(b'x').take(1200));
+/// message.extend_from_slice(b"\r\nshort\r\n");
+/// assert_eq!(
+///     check_line_lengths(&message),
+///     Err(ClientError::LineTooLong { line: 3, length: 1200 })
+/// );
+/// assert!(check_line_lengths(&[b'x'; MAX_LINE_OCTETS]).is_ok());
+/// ```
+pub fn check_line_lengths(content: &[u8]) -> Result<(), ClientError> {
+    let mut meter = LineMeter::default();
+    match meter.over(content) {
+        Some(at) => Err(meter.too_long(content.get(at..).unwrap_or_default())),
+        None => Ok(()),
+    }
+}
+
+/// How many pairs of octets at the same place in `a` and `b` match: in
+/// 255-octet runs with an 8-bit count each, which compiles to vector code
+/// where a wider count per octet would not.
+fn tally(a: &[u8], b: &[u8], matches: impl Fn(u8, u8) -> bool) -> u64 {
+    a.chunks(255)
+        .zip(b.chunks(255))
+        .map(|(a, b)| {
+            let run = a
+                .iter()
+                .zip(b)
+                .fold(0u8, |n, (&a, &b)| n.wrapping_add(u8::from(matches(a, b))));
+            u64::from(run)
+        })
+        .sum()
+}
+
+/// Where the lines of content end, so that none goes out longer than
+/// [`MAX_LINE_OCTETS`].
+#[derive(Debug, Default)]
+struct LineMeter {
+    /// Line ends seen: a CRLF, a bare CR or a bare LF each counts once.
+    ends: u64,
+    /// Octets of the current line so far, never more than
+    /// [`MAX_LINE_OCTETS`].
+    length: usize,
+    /// The last octet seen was a CR, so an LF right after it ends no line.
+    after_cr: bool,
+}
+
+impl LineMeter {
+    /// Measures `part`, the next piece of content: the offset of the first
+    /// octet that would make its line too long, measured up to there, or
+    /// `None` with all of it measured.
+    ///
+    /// Each step looks at no more than the room left in the current line
+    /// plus one octet, and jumps to just past the last line end in there:
+    /// every line that ends in that window fits. Lines of any length then
+    /// cost a search per [`MAX_LINE_OCTETS`] octets rather than one per
+    /// line, and no octet is searched more than twice.
+    fn over(&mut self, part: &[u8]) -> Option<usize> {
+        let mut pos = 0;
+        while let Some(rest) = part.get(pos..).filter(|rest| !rest.is_empty()) {
+            let room = MAX_LINE_OCTETS.saturating_sub(self.length);
+            let window = rest.get(..=room).unwrap_or(rest);
+            let Some(last) = memchr::memrchr2(b'\r', b'\n', window) else {
+                self.after_cr = false;
+                if window.len() > room {
+                    self.length = MAX_LINE_OCTETS;
+                    return Some(pos + room);
+                }
+                self.length += window.len();
+                return None;
+            };
+            let ended = window.get(..=last).unwrap_or_default();
+            self.count_ends(ended);
+            self.length = 0;
+            pos += last + 1;
+        }
+        None
+    }
+
+    /// Counts the line ends in `ended`, which ends with one: each CR and
+    /// each LF, less the LFs that complete a CRLF (one maybe with a CR at
+    /// the end of what came before).
+    fn count_ends(&mut self, ended: &[u8]) {
+        let breaks = tally(ended, ended, |b, _| (b == b'\r') | (b == b'\n'));
+        let (before, after) = (
+            ended
+                .get(..ended.len().saturating_sub(1))
+                .unwrap_or_default(),
+            ended.get(1..).unwrap_or_default(),
+        );
+        let pairs = tally(before, after, |a, b| (a == b'\r') & (b == b'\n'));
+        let joined = u64::from(self.after_cr && ended.first() == Some(&b'\n'));
+        let ends = breaks.saturating_sub(pairs + joined);
+        self.ends = self.ends.saturating_add(ends);
+        self.after_cr = ended.last() == Some(&b'\r');
+    }
+
+    /// The error for the line [`over`](Self::over) stopped in, `rest`
+    /// being the content from where it stopped: the length counts to the
+    /// line's end, or to the end of `rest` when the line goes on past it.
+    fn too_long(&self, rest: &[u8]) -> ClientError {
+        let tail = memchr::memchr2(b'\r', b'\n', rest).unwrap_or(rest.len());
+        ClientError::LineTooLong {
+            line: self.ends + 1,
+            length: (self.length + tail) as u64,
+        }
+    }
+
+    /// [`WRAP`] went out: the rest of the line is a new line that begins
+    /// with its space.
+    fn wrapped(&mut self) {
+        self.ends += 1;
+        self.length = 1;
+        self.after_cr = false;
+    }
+}
 
 #[derive(Debug)]
 enum State {
@@ -47,6 +187,10 @@ pub(super) struct Content {
     len: u64,
     /// Content for the next BDAT chunk.
     staging: BytesMut,
+    /// Line lengths, except for BINARYMIME, whose content has no lines
+    /// (RFC 3030 §3).
+    lines: Option<LineMeter>,
+    long_lines: LongLines,
     /// `finish_content` was called; the last BDAT chunk waits for its turn.
     finishing: bool,
 }
@@ -68,6 +212,8 @@ impl Content {
             size_limit: caps.size.filter(|&limit| limit > 0),
             len: 0,
             staging: BytesMut::new(),
+            lines: (!binary).then(LineMeter::default),
+            long_lines: config.long_lines,
             finishing: false,
         }
     }
@@ -107,7 +253,9 @@ impl Content {
     }
 
     /// Checks a piece of content against what the server takes, then
-    /// encodes it into `out` (DATA) or stages it (BDAT).
+    /// encodes it into `out` (DATA) or stages it (BDAT). Nothing of a piece
+    /// with a line too long is written, so no line goes out longer than
+    /// [`MAX_LINE_OCTETS`].
     fn write(&mut self, part: &[u8], out: &mut BytesMut) -> Result<(), ClientError> {
         // RFC 6152 §3: 8-bit content only to a server that offers 8BITMIME.
         if !self.eight_bit_ok && !part.is_ascii() {
@@ -117,7 +265,31 @@ impl Content {
         if let Some(limit) = self.size_limit.filter(|&limit| len > limit) {
             return Err(ClientError::MessageTooLarge { size: len, limit });
         }
+        if !matches!(self.state, State::Wanted(_)) {
+            return Err(ClientError::NoContentWanted);
+        }
         self.len = len;
+        let mut rest = part;
+        while let Some(lines) = self.lines.as_mut() {
+            let Some((line, after)) = lines.over(rest).and_then(|at| rest.split_at_checked(at))
+            else {
+                break;
+            };
+            if self.long_lines == LongLines::Refuse {
+                return Err(lines.too_long(after));
+            }
+            // As Postfix's smtp_line_length_limit: the rest of the line
+            // follows a CRLF and a space.
+            lines.wrapped();
+            self.emit(line, out)?;
+            self.emit(WRAP, out)?;
+            rest = after;
+        }
+        self.emit(rest, out)
+    }
+
+    /// Encodes checked content into `out` (DATA) or stages it (BDAT).
+    fn emit(&mut self, part: &[u8], out: &mut BytesMut) -> Result<(), ClientError> {
         match &mut self.state {
             State::Wanted(encoder) => match encoder.as_mut() {
                 Encoder::Data(encoder) => encoder.encode(part, out)?,
@@ -176,11 +348,14 @@ impl ClientSession {
     /// writes what `poll_output` hands out and offers the rest again.
     ///
     /// With DATA, every line that starts with `.` is dot-stuffed and bare CR
-    /// or LF is repaired or refused (RFC 5321 §4.5.2, §2.3.8). An error here
-    /// (8-bit content without 8BITMIME, more than the server's SIZE, a bare
-    /// line ending under [`OutgoingBareNewline::Reject`]) fails the message
-    /// and closes the session, since a message cut short must never end
-    /// with an end of data.
+    /// or LF is repaired or refused (RFC 5321 §4.5.2, §2.3.8). A line longer
+    /// than [`MAX_LINE_OCTETS`] is refused or wrapped as
+    /// [`ClientConfig::long_lines`] says. An error here (8-bit content
+    /// without 8BITMIME, more than the server's SIZE, a bare line ending
+    /// under [`OutgoingBareNewline::Reject`], a line too long) fails the
+    /// message and closes the session, since a message cut short must never
+    /// end with an end of data. Line lengths are checked before any of
+    /// `chunk` is encoded, so no line longer than the limit goes out.
     pub fn send_content(&mut self, chunk: &[u8]) -> Result<usize, ClientError> {
         let room = self.content_room();
         let Some(transaction) = self.current.as_mut().filter(|t| t.content.is_wanted()) else {
@@ -280,5 +455,78 @@ impl ClientSession {
             TransactionFailure::Refused(error.clone()),
         );
         error
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloc::vec::Vec;
+    use proptest::prelude::*;
+
+    /// The first line longer than the limit, read the plain way: its
+    /// number, where it starts and its whole length.
+    fn first_long_line(content: &[u8]) -> Option<(u64, usize, usize)> {
+        let (mut line, mut start, mut at) = (1, 0, 0);
+        while at < content.len() {
+            if matches!(content[at], b'\r' | b'\n') {
+                if at - start > MAX_LINE_OCTETS {
+                    return Some((line, start, at - start));
+                }
+                if content[at] == b'\r' && content.get(at + 1) == Some(&b'\n') {
+                    at += 1;
+                }
+                line += 1;
+                start = at + 1;
+            }
+            at += 1;
+        }
+        (content.len() - start > MAX_LINE_OCTETS).then(|| (line, start, content.len() - start))
+    }
+
+    fn content() -> impl Strategy<Value = Vec<u8>> {
+        let piece = prop_oneof![
+            (0usize..1100).prop_map(|n| alloc::vec![b'x'; n]),
+            Just(b"\r\n".to_vec()),
+            Just(b"\r".to_vec()),
+            Just(b"\n".to_vec()),
+        ];
+        proptest::collection::vec(piece, 0..24).prop_map(|pieces| pieces.concat())
+    }
+
+    proptest! {
+        #[test]
+        fn whole_check_matches_the_plain_reading(content in content()) {
+            let expected = first_long_line(&content).map(|(line, _, length)| {
+                ClientError::LineTooLong { line, length: length as u64 }
+            });
+            prop_assert_eq!(check_line_lengths(&content).err(), expected);
+        }
+
+        #[test]
+        fn streamed_pieces_stop_where_the_line_passes_the_limit(
+            content in content(),
+            cuts in proptest::collection::vec(1usize..1500, 1..8),
+        ) {
+            let mut meter = LineMeter::default();
+            let (mut offset, mut stopped) = (0, None);
+            for size in cuts.iter().cycle() {
+                if offset >= content.len() {
+                    break;
+                }
+                let piece = &content[offset..content.len().min(offset + size)];
+                if let Some(at) = meter.over(piece) {
+                    let ClientError::LineTooLong { line, .. } = meter.too_long(&piece[at..]) else {
+                        unreachable!()
+                    };
+                    stopped = Some((line, offset + at));
+                    break;
+                }
+                offset += piece.len();
+            }
+            let expected = first_long_line(&content)
+                .map(|(line, start, _)| (line, start + MAX_LINE_OCTETS));
+            prop_assert_eq!(stopped, expected);
+        }
     }
 }

@@ -274,6 +274,20 @@ pub enum ClientError {
     /// A message needs at least one recipient.
     #[error("message has no recipients")]
     NoRecipients,
+    /// A line of content is longer than RFC 5321 §4.5.3.1.6 allows, under
+    /// [`LongLines::Refuse`](super::LongLines::Refuse).
+    #[error(
+        "line {line} of the content is {length} octets long: at most 998 may precede its CRLF \
+         (RFC 5321 §4.5.3.1.6)"
+    )]
+    LineTooLong {
+        /// Its number, counting from 1.
+        line: u64,
+        /// Its length without the line end, counted to its end, or, when
+        /// streamed content refused it before its end came, to the end of
+        /// the content given so far.
+        length: u64,
+    },
     /// Content was refused by the bare line ending policy.
     #[error(transparent)]
     Content(#[from] EncodeError),

@@ -14,7 +14,8 @@ mod replies;
 mod tests;
 
 pub use crate::reply::{classify, Cause, Classification, Permanence};
-pub use config::{AuthConfig, ClientConfig, StartTlsPolicy};
+pub use config::{AuthConfig, ClientConfig, LongLines, StartTlsPolicy};
+pub use content::{check_line_lengths, MAX_LINE_OCTETS};
 pub use envelope::{Envelope, Recipient, Unsupported};
 pub use event::{ClientError, ClientEvent, TransactionFailure, TransactionId, Wait};
 

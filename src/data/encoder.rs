@@ -259,6 +259,10 @@ impl ContentWriter {
 /// a repaired bare LF included, and [`finish`](Self::finish) adds the end of
 /// data, with a CRLF first when the content does not end in one.
 ///
+/// Lines go out as long as they come: the limit of RFC 5321 §4.5.3.1.6 is
+/// kept by the client session ([`LongLines`](crate::client::LongLines)) and
+/// [`check_line_lengths`](crate::client::check_line_lengths).
+///
 /// Output never copies a chunk whole into a growing buffer for its own sake:
 /// [`encode`](Self::encode) writes unchanged runs straight into any
 /// [`BufMut`], and [`encode_bytes`](Self::encode_bytes) hands them out as

@@ -91,11 +91,11 @@ struct Counts {
 
 impl ConnectionTable {
     /// A table for `most` connections in all (at least one) and, when
-    /// given, `most_per_client` from one address.
+    /// given and not 0, `most_per_client` from one address.
     pub fn new(most: usize, most_per_client: Option<usize>) -> Self {
         ConnectionTable {
             most: most.max(1),
-            most_per_client,
+            most_per_client: most_per_client.filter(|&most| most > 0),
             counts: Mutex::default(),
             freed: Notify::new(),
         }
@@ -218,51 +218,56 @@ pub fn refuse(stream: TcpStream, hostname: &str, refusal: Refusal) {
     }
 }
 
-/// Logs refusals at most once per [`RefusalLog::EVERY`], with the number
-/// left unlogged since, so a flood of connections does not flood the log.
+/// A log line at most once per [`Throttle::EVERY`], saying how many were
+/// left out since, so that a flood of connections or a run of failing
+/// accepts does not flood the log.
 #[derive(Default)]
-pub struct RefusalLog {
+pub struct Throttle {
     logged_at: Option<Instant>,
-    unlogged: u64,
+    left_out: u64,
 }
 
-impl RefusalLog {
+impl Throttle {
     /// The shortest time between two lines.
     pub const EVERY: Duration = Duration::from_secs(10);
 
-    /// Notes one refusal.
-    pub fn refused(&mut self, refusal: Refusal, table: &ConnectionTable) {
+    /// Notes one occurrence; when a line is due, returns what to add to it
+    /// about the ones left out.
+    pub fn due(&mut self) -> Option<String> {
         if self.logged_at.is_some_and(|at| at.elapsed() < Self::EVERY) {
-            self.unlogged += 1;
-            return;
+            self.left_out += 1;
+            return None;
         }
-        let more = match self.unlogged {
+        let more = match std::mem::take(&mut self.left_out) {
             0 => String::new(),
-            count => format!(" ({count} more refused since the last such line)"),
+            count => format!("; {count} more since the last such line"),
         };
+        self.logged_at = Some(Instant::now());
+        Some(more)
+    }
+}
+
+/// Logs a refused connection, throttled.
+pub fn log_refusal(throttle: &mut Throttle, refusal: Refusal, table: &ConnectionTable) {
+    if let Some(more) = throttle.due() {
         eprintln!(
-            "refused with 421: {refusal} ({} open, at most {}){more}",
+            "refused with 421: {refusal} ({} open, at most {}{more})",
             table.open(),
             table.most()
         );
-        self.logged_at = Some(Instant::now());
-        self.unlogged = 0;
     }
 }
 
 /// The pause after `accept` fails for want of a resource (descriptors,
-/// buffers, memory): it doubles from 10 ms to 1 s while failures go on, and
-/// is logged once when they start and once when they end, instead of a line
-/// per failure in a loop that would spin on the same error.
+/// buffers, memory): it doubles from 10 ms to 1 s while failures go on and
+/// starts again from 10 ms after a success, where a loop retrying at once
+/// would spin on the same error. Failures are logged through a
+/// [`Throttle`], not one line each.
 #[derive(Default)]
 pub struct AcceptBackoff {
-    failing: Option<Failing>,
-}
-
-struct Failing {
-    since: Instant,
-    failures: u64,
-    pause: Duration,
+    /// The last pause, while accepts fail.
+    pause: Option<Duration>,
+    log: Throttle,
 }
 
 impl AcceptBackoff {
@@ -270,37 +275,21 @@ impl AcceptBackoff {
     const LONGEST: Duration = Duration::from_secs(1);
 
     /// Records a failed `accept` and returns how long to wait before the
-    /// next; the first failure of a run is logged with `open` connections.
+    /// next; `open` connections are named in the log line.
     pub fn failed(&mut self, error: &io::Error, open: usize) -> Duration {
-        match &mut self.failing {
-            Some(failing) => {
-                failing.failures += 1;
-                failing.pause = (failing.pause * 2).min(Self::LONGEST);
-                failing.pause
-            }
-            None => {
-                eprintln!(
-                    "accept failed: {error} ({open} connections open); pausing accepts until it passes"
-                );
-                self.failing = Some(Failing {
-                    since: Instant::now(),
-                    failures: 1,
-                    pause: Self::FIRST,
-                });
-                Self::FIRST
-            }
+        if let Some(more) = self.log.due() {
+            eprintln!("accept failed: {error} ({open} connections open; pausing accepts{more})");
         }
+        let pause = self
+            .pause
+            .map_or(Self::FIRST, |pause| (pause * 2).min(Self::LONGEST));
+        self.pause = Some(pause);
+        pause
     }
 
-    /// Records a successful `accept`, logging the end of a run of failures.
+    /// Records a successful `accept`.
     pub fn accepted(&mut self) {
-        if let Some(failing) = self.failing.take() {
-            eprintln!(
-                "accepting again after {} failed accept(s) over {} ms",
-                failing.failures,
-                failing.since.elapsed().as_millis()
-            );
-        }
+        self.pause = None;
     }
 }
 

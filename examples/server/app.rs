@@ -32,7 +32,7 @@ use tokio::sync::{mpsc, watch, Notify};
 use tokio::task::JoinSet;
 use tokio_rustls::TlsAcceptor;
 
-use admission::{AcceptBackoff, ConnectionTable, RefusalLog};
+use admission::{AcceptBackoff, ConnectionTable, Throttle};
 use busy_poll::BusyPoll;
 use maildir::Maildir;
 use rules::RecipientRules;
@@ -75,7 +75,7 @@ pub struct Settings {
     /// Connections open at once; more are answered 421 and closed.
     pub max_connections: usize,
     /// Connections open at once from one client address (the peer's, not
-    /// one a PROXY header names); `None` for no such limit.
+    /// one a PROXY header names); `None` or 0 for no such limit.
     pub max_connections_per_ip: Option<usize>,
 }
 
@@ -270,7 +270,7 @@ impl Server {
         }
         let table = &self.shared.connections;
         let mut backoff = AcceptBackoff::default();
-        let mut refusals = RefusalLog::default();
+        let mut refusals = Throttle::default();
         tokio::pin!(shutdown);
         loop {
             tokio::select! {
@@ -283,7 +283,7 @@ impl Server {
                             Ok(slot) => slot,
                             Err(refusal) => {
                                 admission::refuse(stream, &self.shared.hostname, refusal);
-                                refusals.refused(refusal, table);
+                                admission::log_refusal(&mut refusals, refusal, table);
                                 continue;
                             }
                         };

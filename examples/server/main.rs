@@ -169,13 +169,11 @@ async fn run(args: Args) -> std::io::Result<()> {
         settings.max_connections = usize::try_from(most).unwrap_or(usize::MAX);
     }
     // The count is of the peer: behind a PROXY-protocol proxy every
-    // connection comes from the proxy, so it is off unless asked for.
-    settings.max_connections_per_ip = match args.max_connections_per_ip {
-        Some(0) => None,
-        Some(most) => Some(most),
-        None if args.proxy_protocol => None,
-        None => settings.max_connections_per_ip,
-    };
+    // connection comes from the proxy, so it is off unless asked for. 0
+    // turns it off.
+    if args.max_connections_per_ip.is_some() || args.proxy_protocol {
+        settings.max_connections_per_ip = args.max_connections_per_ip;
+    }
     let identity = match (&args.tls_cert, &args.tls_key, args.no_tls) {
         (_, _, true) => None,
         (Some(cert), Some(key), false) => Some(tls::Identity::from_pem_files(cert, key)?),

@@ -505,6 +505,164 @@ async fn a_trickling_client_is_cut_off_within_the_timeout() {
     assert!(held < Duration::from_millis(1500), "held for {held:?}");
 }
 
+/// Connects from `source` and reads the server's first line.
+async fn first_line_from(
+    source: std::net::IpAddr,
+    server: &TestServer,
+) -> (String, tokio::io::BufReader<tokio::net::TcpStream>) {
+    use tokio::io::AsyncBufReadExt;
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.bind((source, 0).into()).unwrap();
+    let stream = socket.connect(server.address).await.unwrap();
+    let mut reader = tokio::io::BufReader::new(stream);
+    let mut line = String::new();
+    reader.read_line(&mut line).await.unwrap();
+    (line, reader)
+}
+
+/// Whether the server closes the connection with nothing more to say.
+async fn is_closed(mut reader: tokio::io::BufReader<tokio::net::TcpStream>) -> bool {
+    use tokio::io::AsyncBufReadExt;
+    let mut rest = String::new();
+    tokio::time::timeout(Duration::from_secs(5), reader.read_line(&mut rest))
+        .await
+        .is_ok_and(|read| read.is_ok_and(|count| count == 0))
+}
+
+const LOOPBACK: std::net::IpAddr = std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST);
+
+#[tokio::test]
+async fn a_full_connection_table_answers_421_and_serves_again_once_a_slot_frees() {
+    let server = TestServer::start(|settings| {
+        settings.max_connections = 2;
+        settings.max_connections_per_ip = None;
+    })
+    .await;
+    let (first, _) = Client::connect(server.address).await.unwrap();
+    let (mut second, _) = Client::connect(server.address).await.unwrap();
+    second.command("EHLO client.example").await.unwrap();
+    let (line, refused) = first_line_from(LOOPBACK, &server).await;
+    assert_eq!(
+        line,
+        "421 4.7.0 mx.test Too many connections, try again later\r\n"
+    );
+    assert!(
+        is_closed(refused).await,
+        "the refused connection was left open"
+    );
+    // The sessions admitted before are untouched.
+    assert_eq!(second.command("NOOP").await.unwrap().code, 250);
+    drop(first);
+    let table = server.shared.connections.clone();
+    server.wait_for(|| table.open() == 1).await;
+    let (line, _) = first_line_from(LOOPBACK, &server).await;
+    assert!(line.starts_with("220 "), "{line}");
+}
+
+/// Every address in 127.0.0.0/8 is loopback on Linux: a second client
+/// address without configuring one.
+#[cfg(target_os = "linux")]
+#[tokio::test]
+async fn the_per_address_limit_refuses_that_address_only() {
+    let server = TestServer::start(|settings| {
+        settings.max_connections = 10;
+        settings.max_connections_per_ip = Some(2);
+    })
+    .await;
+    let (_one, _) = Client::connect(server.address).await.unwrap();
+    let (_two, _) = Client::connect(server.address).await.unwrap();
+    let (line, refused) = first_line_from(LOOPBACK, &server).await;
+    assert_eq!(
+        line,
+        "421 4.7.0 mx.test Too many connections from 127.0.0.1, try again later\r\n"
+    );
+    assert!(
+        is_closed(refused).await,
+        "the refused connection was left open"
+    );
+    let other = std::net::IpAddr::V4(std::net::Ipv4Addr::new(127, 0, 0, 2));
+    let (line, _three) = first_line_from(other, &server).await;
+    assert!(line.starts_with("220 "), "{line}");
+    assert_eq!(server.shared.connections.open(), 3);
+}
+
+/// The pause after a failed accept starts short, doubles while failures
+/// go on, stays bounded, and starts short again after a success.
+#[test]
+fn accept_failures_back_off_growing_to_a_bound() {
+    let mut backoff = app::admission::AcceptBackoff::default();
+    let error = std::io::Error::from_raw_os_error(24);
+    let pauses: Vec<u128> = (0..10)
+        .map(|_| backoff.failed(&error, 0).as_millis())
+        .collect();
+    assert_eq!(pauses, [10, 20, 40, 80, 160, 320, 640, 1000, 1000, 1000]);
+    backoff.accepted();
+    assert_eq!(backoff.failed(&error, 0), Duration::from_millis(10));
+}
+
+/// Sets a file's access and modification times `age` into the past.
+fn age_file(path: &std::path::Path, accessed: Duration, modified: Duration) {
+    let now = std::time::SystemTime::now();
+    let times = std::fs::FileTimes::new()
+        .set_accessed(now - accessed)
+        .set_modified(now - modified);
+    std::fs::File::options()
+        .write(true)
+        .open(path)
+        .unwrap()
+        .set_times(times)
+        .unwrap();
+}
+
+const HOUR: Duration = Duration::from_secs(60 * 60);
+
+/// maildir(5): files in `tmp/` not accessed for 36 hours are leftovers;
+/// the server sweeps them when it starts.
+#[tokio::test]
+async fn the_server_sweeps_stale_files_from_tmp_when_it_starts() {
+    let server = TestServer::start(|settings| {
+        let tmp = settings.maildir.as_ref().unwrap().join("tmp");
+        std::fs::create_dir_all(&tmp).unwrap();
+        std::fs::write(tmp.join("crashed"), b"Subject: half a mess").unwrap();
+        age_file(&tmp.join("crashed"), 40 * HOUR, 40 * HOUR);
+        std::fs::write(tmp.join("writing"), b"Subject: still coming").unwrap();
+    })
+    .await;
+    let tmp = server.maildir.join("tmp");
+    server.wait_for(|| !tmp.join("crashed").exists()).await;
+    assert!(tmp.join("writing").exists());
+}
+
+/// The later of the access and modification times counts, so a file read
+/// or written within 36 hours stays; what is not a plain file stays.
+#[test]
+fn only_files_untouched_for_36_hours_are_stale() {
+    let root = std::env::temp_dir().join(format!("smtpwire-sweep-{}", std::process::id()));
+    let maildir = app::maildir::Maildir::create(&root, "mx.test").unwrap();
+    let tmp = maildir.tmp_dir();
+    let cases = [
+        ("stale", 37 * HOUR, 37 * HOUR, false),
+        ("read lately", HOUR, 37 * HOUR, true),
+        ("written lately", 37 * HOUR, HOUR, true),
+        ("just under", 35 * HOUR, 35 * HOUR, true),
+    ];
+    for (name, accessed, modified, _) in cases {
+        std::fs::write(tmp.join(name), b"x").unwrap();
+        age_file(&tmp.join(name), accessed, modified);
+    }
+    std::fs::create_dir(tmp.join("a directory")).unwrap();
+    let swept = maildir.remove_stale(std::time::SystemTime::now()).unwrap();
+    assert_eq!((swept.removed, swept.failed), (1, 0));
+    for (name, _, _, kept) in cases {
+        assert_eq!(tmp.join(name).exists(), kept, "{name}");
+    }
+    assert!(tmp.join("a directory").is_dir());
+    // Later, by the clock it is given, the rest is stale too.
+    let later = std::time::SystemTime::now() + 36 * HOUR;
+    assert_eq!(maildir.remove_stale(later).unwrap().removed, 3);
+    std::fs::remove_dir_all(&root).unwrap();
+}
+
 /// `--busy-poll`, on the single-threaded runtime it is meant for: the
 /// poller starts on input, messages go through while it polls, and it goes
 /// back to sleep once input stops, so an idle server spends nothing.

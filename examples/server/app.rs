@@ -1,6 +1,7 @@
 //! The receiving server, as a module that `main.rs`, the `--demo` mode and
 //! `tests/example_server.rs` share.
 
+pub mod admission;
 pub mod busy_poll;
 pub mod client;
 pub mod connection;
@@ -16,7 +17,7 @@ use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -31,6 +32,7 @@ use tokio::sync::{mpsc, watch, Notify};
 use tokio::task::JoinSet;
 use tokio_rustls::TlsAcceptor;
 
+use admission::{AcceptBackoff, ConnectionTable, Throttle};
 use busy_poll::BusyPoll;
 use maildir::Maildir;
 use rules::RecipientRules;
@@ -74,10 +76,17 @@ pub struct Settings {
     /// [`busy_poll`]); [`Server::bind`] refuses it outside tokio's
     /// single-threaded runtime.
     pub busy_poll: Option<Duration>,
+    /// Connections open at once; more are answered 421 and closed.
+    pub max_connections: usize,
+    /// Connections open at once from one client address (the peer's, not
+    /// one a PROXY header names); `None` or 0 for no such limit.
+    pub max_connections_per_ip: Option<usize>,
 }
 
 impl Settings {
-    /// Defaults: SMTP into no maildir (discard), no TLS, no AUTH.
+    /// Defaults: SMTP into no maildir (discard), no TLS, no AUTH; as many
+    /// connections as the open-file limit leaves room for
+    /// ([`admission::default_max_connections`]), 50 from one address.
     pub fn new(hostname: Text) -> Self {
         Settings {
             hostname,
@@ -94,6 +103,8 @@ impl Settings {
             min_data_rate: None,
             rules: RecipientRules::default(),
             busy_poll: None,
+            max_connections: admission::default_max_connections(),
+            max_connections_per_ip: Some(admission::DEFAULT_PER_CLIENT),
         }
     }
 
@@ -145,6 +156,8 @@ pub struct Shared {
     pub rules: RecipientRules,
     /// Counters.
     pub stats: Stats,
+    /// The connections open now, within their limits.
+    pub connections: Arc<ConnectionTable>,
     /// Told of each input when `--busy-poll` is on.
     pub busy_poll: Option<Arc<BusyPoll>>,
 }
@@ -158,11 +171,10 @@ impl Shared {
     }
 }
 
-/// Counters for `--max-messages`, `--exit-after-idle` and the tests.
+/// Counters for `--max-messages` and the tests.
 #[derive(Default)]
 pub struct Stats {
     messages: AtomicU64,
-    connections: AtomicUsize,
     changed: Notify,
 }
 
@@ -170,11 +182,6 @@ impl Stats {
     /// Messages accepted so far.
     pub fn messages(&self) -> u64 {
         self.messages.load(Ordering::SeqCst)
-    }
-
-    /// Connections open now.
-    pub fn connections(&self) -> usize {
-        self.connections.load(Ordering::SeqCst)
     }
 
     pub(crate) fn message_accepted(&self) {
@@ -190,20 +197,6 @@ impl Stats {
                 return;
             }
             notified.await;
-        }
-    }
-
-    /// Waits until no connection has been open for `idle`.
-    pub async fn idle_for(&self, idle: Duration) {
-        let step = idle.min(Duration::from_millis(250));
-        let mut quiet = Duration::ZERO;
-        while quiet < idle {
-            tokio::time::sleep(step).await;
-            quiet = if self.connections() == 0 {
-                quiet + step
-            } else {
-                Duration::ZERO
-            };
         }
     }
 }
@@ -246,6 +239,10 @@ impl Server {
             lmtp: settings.lmtp,
             rules: settings.rules,
             stats: Stats::default(),
+            connections: Arc::new(ConnectionTable::new(
+                settings.max_connections,
+                settings.max_connections_per_ip,
+            )),
             busy_poll: settings
                 .busy_poll
                 .map(|window| Arc::new(BusyPoll::new(window))),
@@ -270,34 +267,54 @@ impl Server {
         let (stopping, stop_signal) = watch::channel(false);
         // Each connection holds a sender; `recv` returns `None` once all are gone.
         let (alive, mut all_done) = mpsc::channel::<()>(1);
-        // A `JoinSet` aborts its tasks when dropped: the poller stops however
-        // `run` ends, dropped mid-way included.
-        let mut poller = JoinSet::new();
+        // A `JoinSet` aborts its tasks when dropped: the poller and the
+        // sweeper stop however `run` ends, dropped mid-way included.
+        let mut background = JoinSet::new();
         if let Some(poll) = self.shared.busy_poll.clone() {
-            poller.spawn(async move { poll.run().await });
+            background.spawn(async move { poll.run().await });
         }
+        if let Some(store) = self.shared.store.clone() {
+            background.spawn(store.sweep_tmp());
+        }
+        let table = &self.shared.connections;
+        let mut backoff = AcceptBackoff::default();
+        let mut refusals = Throttle::default();
         tokio::pin!(shutdown);
         loop {
             tokio::select! {
                 _ = &mut shutdown => break,
                 accepted = self.listener.accept() => match accepted {
                     Ok((stream, peer)) => {
+                        backoff.accepted();
                         self.shared.input();
+                        let slot = match table.admit(peer.ip()) {
+                            Ok(slot) => slot,
+                            Err(refusal) => {
+                                admission::refuse(stream, &self.shared.hostname, refusal);
+                                admission::log_refusal(&mut refusals, refusal, table);
+                                continue;
+                            }
+                        };
                         let shared = self.shared.clone();
                         let stop_signal = stop_signal.clone();
                         let alive = alive.clone();
-                        shared.stats.connections.fetch_add(1, Ordering::SeqCst);
                         tokio::spawn(async move {
-                            connection::serve(stream, peer, shared.clone(), stop_signal).await;
-                            shared.stats.connections.fetch_sub(1, Ordering::SeqCst);
+                            connection::serve(stream, peer, shared, stop_signal).await;
+                            drop(slot);
                             drop(alive);
                         });
                     }
+                    Err(error) if admission::is_connection_error(&error) => {}
                     Err(error) => {
-                        // Out of file descriptors, most likely: back off
-                        // rather than spin.
-                        eprintln!("accept failed: {error}");
-                        tokio::time::sleep(Duration::from_millis(100)).await;
+                        // Out of descriptors or memory: accepting again at
+                        // once would fail the same way. A connection that
+                        // ends frees a descriptor, so it cuts the pause short.
+                        let pause = backoff.failed(&error, table.open());
+                        tokio::select! {
+                            _ = &mut shutdown => break,
+                            _ = tokio::time::sleep(pause) => {}
+                            _ = table.freed() => {}
+                        }
                     }
                 },
             }
@@ -305,7 +322,7 @@ impl Server {
         drop(self.listener);
         let _ = stopping.send(true);
         drop(alive);
-        let open = self.shared.stats.connections();
+        let open = table.open();
         if open > 0 {
             eprintln!("shutting down: waiting for {open} connection(s)");
         }

@@ -110,6 +110,17 @@ struct Args {
     /// in load tests. Needs `--threads 1`.
     #[arg(long, value_name = "MICROS", value_parser = clap::value_parser!(u64).range(1..))]
     busy_poll: Option<u64>,
+    /// Connections open at once; more are answered `421 4.7.0` and closed.
+    /// Default: what the open-file limit (`ulimit -n`) leaves room for at
+    /// two descriptors per connection, at most 10,000.
+    #[arg(long, value_name = "COUNT", value_parser = clap::value_parser!(u64).range(1..))]
+    max_connections: Option<u64>,
+    /// Connections open at once from one client address; more are answered
+    /// `421 4.7.0` and closed; 0 for no limit. Default: 50, as Postfix's
+    /// `smtpd_client_connection_count_limit`; none with `--proxy-protocol`,
+    /// where it would count the proxy's address.
+    #[arg(long, value_name = "COUNT")]
+    max_connections_per_ip: Option<usize>,
 }
 
 fn main() -> ExitCode {
@@ -161,6 +172,15 @@ async fn run(args: Args) -> std::io::Result<()> {
     settings.min_data_rate = args.min_data_rate;
     settings.rules = RecipientRules::new(&args.unknown_recipient, &args.greylist_recipient);
     settings.busy_poll = args.busy_poll.map(Duration::from_micros);
+    if let Some(most) = args.max_connections {
+        settings.max_connections = usize::try_from(most).unwrap_or(usize::MAX);
+    }
+    // The count is of the peer: behind a PROXY-protocol proxy every
+    // connection comes from the proxy, so it is off unless asked for. 0
+    // turns it off.
+    if args.max_connections_per_ip.is_some() || args.proxy_protocol {
+        settings.max_connections_per_ip = args.max_connections_per_ip;
+    }
     let identity = match (&args.tls_cert, &args.tls_key, args.no_tls) {
         (_, _, true) => None,
         (Some(cert), Some(key), false) => Some(tls::Identity::from_pem_files(cert, key)?),
@@ -189,6 +209,14 @@ async fn run(args: Args) -> std::io::Result<()> {
     } else {
         format!("delivering into {}", args.maildir.display())
     };
+    let per_ip = match shared.connections.most_per_client() {
+        Some(most) => format!("{most} per client address"),
+        None => "no limit per client address".to_string(),
+    };
+    eprintln!(
+        "at most {} connections, {per_ip}",
+        shared.connections.most()
+    );
     eprintln!(
         "{protocol} on {}, {store}; Ctrl-C stops",
         server.local_addr()?
@@ -199,7 +227,7 @@ async fn run(args: Args) -> std::io::Result<()> {
         tokio::select! {
             _ = tokio::signal::ctrl_c() => eprintln!("interrupted"),
             _ = shared.stats.reached(max_messages.unwrap_or(u64::MAX)), if max_messages.is_some() => {}
-            _ = shared.stats.idle_for(idle.unwrap_or_default()), if idle.is_some() => {}
+            _ = shared.connections.idle_for(idle.unwrap_or_default()), if idle.is_some() => {}
         }
     };
     // A second Ctrl-C stops waiting for open connections; their partial

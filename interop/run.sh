@@ -269,7 +269,9 @@ case_ msmtp-starttls-auth msmtp_tls_auth
 
 # ---------------------------------------------------------------- openssl s_client
 s_client_starttls() {
-    printf 'EHLO interop.test\nQUIT\n' \
+    # Typed as a person would, one command per reply: EHLO ends a pipelined
+    # group (RFC 2920 §3.1), and the server refuses input sent behind it.
+    { printf 'EHLO interop.test\n'; sleep 1; printf 'QUIT\n'; } \
         | timeout 20 openssl s_client -starttls smtp -connect "127.0.0.1:${PORT[tls]}" \
             -CAfile "${CERT[tls]}" -verify_return_error -verify_hostname localhost \
             -brief -ign_eof -crlf > "$work/s_client.out" 2>&1

@@ -1,7 +1,8 @@
 //! The relay example over real loopback TCP: mail accepted by the relay
 //! reaches the example servers its `--mx` routes name, primary first,
-//! secondary when the primary is down, and nothing queued is lost when the
-//! relay dies and starts again.
+//! secondary when the primary is down, nothing queued is lost when the
+//! relay dies and starts again, and what a next hop took before the relay
+//! died is not sent again.
 
 #[allow(dead_code)]
 #[path = "../examples/server/app.rs"]
@@ -20,9 +21,10 @@ mod example_support;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use example_support::{content_of, HandClient, MailClient, TestServer};
+use example_support::{content_of, numbered_messages, HandClient, MailClient, TestServer};
 use relay::outbound::routes::FixedRoute;
 use relay::{Relay, Settings};
 use smtpwire::delivery::Backoff;
@@ -116,6 +118,17 @@ impl QueueDir {
             std::env::temp_dir().join(format!("smtpwire-relay-{tag}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&path);
         QueueDir(path)
+    }
+
+    /// Queues a message from alice@example.org as the receiving server
+    /// would, as `name`.
+    fn put(&self, name: &str, recipients: &[&str], content: &[u8]) {
+        let mut stored = b"Return-Path: <alice@example.org>\r\n".to_vec();
+        for recipient in recipients {
+            stored.extend_from_slice(format!("X-Envelope-To: <{recipient}>\r\n").as_bytes());
+        }
+        stored.extend_from_slice(content);
+        std::fs::write(self.0.join("incoming/new").join(name), stored).unwrap();
     }
 
     /// Messages waiting in the queue.
@@ -418,4 +431,153 @@ fn count(haystack: &[u8], needle: &[u8]) -> usize {
         .windows(needle.len())
         .filter(|window| *window == needle)
         .count()
+}
+
+/// A next hop that takes the first `accept` messages (over all its
+/// connections) and then answers nothing more, holding each connection
+/// open: the relay is cut off in the middle of a batch. Returns its address
+/// and the `Subject:` lines of the messages it took.
+async fn accepts_then_hangs(accept: usize) -> (SocketAddr, Arc<Mutex<Vec<String>>>) {
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    let taken = Arc::new(Mutex::new(Vec::new()));
+    let subjects = taken.clone();
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            let taken = taken.clone();
+            tokio::spawn(async move {
+                let (read, mut write) = stream.into_split();
+                let mut lines = BufReader::new(read).lines();
+                let _ = write.write_all(b"220 hold.test\r\n").await;
+                let mut subject = None;
+                let mut in_data = false;
+                while let Ok(Some(line)) = lines.next_line().await {
+                    let reply: &[u8] = if in_data {
+                        if line.starts_with("Subject: ") && subject.is_none() {
+                            subject = Some(line);
+                            continue;
+                        }
+                        if line != "." {
+                            continue;
+                        }
+                        in_data = false;
+                        let took = {
+                            let mut taken = taken.lock().unwrap();
+                            let room = taken.len() < accept;
+                            if room {
+                                taken.push(subject.take().unwrap_or_default());
+                            }
+                            room
+                        };
+                        if !took {
+                            // Never answers again: the relay waits.
+                            std::future::pending::<()>().await;
+                        }
+                        b"250 2.0.0 taken\r\n"
+                    } else {
+                        match line.get(..4).map(str::to_ascii_uppercase).as_deref() {
+                            Some("EHLO") => b"250-hold.test\r\n250 PIPELINING\r\n",
+                            Some("DATA") => {
+                                in_data = true;
+                                b"354 go on\r\n"
+                            }
+                            Some("QUIT") => b"221 bye\r\n",
+                            _ => b"250 2.0.0 ok\r\n",
+                        }
+                    };
+                    if write.write_all(reply).await.is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+    });
+    (address, subjects)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_crash_mid_batch_sends_again_none_of_what_the_next_hop_took() {
+    const MESSAGES: usize = 12;
+    const TAKEN: usize = 4;
+    let (hanging, taken) = accepts_then_hangs(TAKEN).await;
+    let other = TestServer::start(|_| {}).await;
+    let queue = QueueDir::new("midbatch");
+    let routes = vec![
+        route("example.net", &[hanging]),
+        route("example.com", &[other.address]),
+    ];
+    // Made by a relay that is then stopped.
+    let relay = TestRelay::start(&queue.0, routes.clone()).await;
+    relay.crash().await;
+    // Queued while the relay is down, so that one batch carries them all.
+    for (number, content) in numbered_messages(MESSAGES).iter().enumerate() {
+        queue.put(&format!("{number:02}"), &["bob@example.net"], content);
+    }
+    // One message to both destinations: taken by one, stuck at the other.
+    let both = message("to both destinations");
+    queue.put(
+        &format!("{MESSAGES:02}"),
+        &["bob@example.net", "carol@example.com"],
+        &both,
+    );
+    let relay = TestRelay::start(&queue.0, routes).await;
+
+    // What the next hop took leaves the queue while the rest of its batch
+    // hangs; the message to both destinations is saved as delivered to the
+    // one that took it.
+    wait_until("the next hop took its share", || {
+        taken.lock().unwrap().len() == TAKEN
+    })
+    .await;
+    wait_until("what was taken off the queue", || {
+        queue.waiting() == MESSAGES + 1 - TAKEN
+    })
+    .await;
+    wait_until("delivered to the other destination", || {
+        other.delivered().len() == 1
+    })
+    .await;
+    let saved = |text: &str| text.contains("delivered <carol@example.com>");
+    wait_until("saved as delivered there", || {
+        std::fs::read_dir(queue.0.join("state"))
+            .unwrap()
+            .filter_map(|entry| std::fs::read_to_string(entry.unwrap().path()).ok())
+            .any(|state| saved(&state))
+    })
+    .await;
+    relay.crash().await;
+
+    // Restarted with a next hop that answers: everything else arrives, and
+    // nothing a next hop took is sent again.
+    let destination = TestServer::start(|_| {}).await;
+    let relay = TestRelay::start(
+        &queue.0,
+        vec![
+            route("example.net", &[destination.address]),
+            route("example.com", &[other.address]),
+        ],
+    )
+    .await;
+    wait_until("queue emptied", || queue.waiting() == 0).await;
+    let mut subjects: Vec<String> = destination
+        .contents()
+        .iter()
+        .map(|content| {
+            let text = String::from_utf8_lossy(content);
+            text.lines().next().unwrap_or_default().to_string()
+        })
+        .collect();
+    assert_eq!(subjects.len(), MESSAGES + 1 - TAKEN);
+    subjects.extend(taken.lock().unwrap().iter().cloned());
+    subjects.sort();
+    let mut expected: Vec<String> = (0..MESSAGES)
+        .map(|number| format!("Subject: message {number}"))
+        .chain(["Subject: to both destinations".to_string()])
+        .collect();
+    expected.sort();
+    assert_eq!(subjects, expected);
+    assert_eq!(other.delivered().len(), 1);
+    relay.crash().await;
 }

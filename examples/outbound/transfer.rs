@@ -1,6 +1,7 @@
 //! One destination's mail over its next hops: the hosts in preference order
 //! (RFC 5321 §5.1), each connection carrying every message still pending
-//! for the destination, pipelined.
+//! for the destination, pipelined, and each message handed back as its
+//! transaction ends.
 
 use std::collections::HashMap;
 use std::future::Future;

@@ -112,11 +112,9 @@ impl Runner {
         tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
         loop {
             tokio::select! {
-                _ = tick.tick() => {
-                    if let Err(error) = self.start_due(&mut book, &mut tasks, &results, &limit).await {
-                        eprintln!("queue: {error}");
-                    }
-                }
+                // A task's results before its end, so that what a failed
+                // task did hand back is counted once.
+                biased;
                 Some((task, finished, recorded)) = finishing.recv() => {
                     for (name, delivery) in finished {
                         if let Some(carried) = book.carried.get_mut(&task) {
@@ -138,6 +136,11 @@ impl Runner {
                     };
                     for name in book.carried.remove(&id).unwrap_or_default() {
                         self.finish(name, None, &mut book).await;
+                    }
+                }
+                _ = tick.tick() => {
+                    if let Err(error) = self.start_due(&mut book, &mut tasks, &results, &limit).await {
+                        eprintln!("queue: {error}");
                     }
                 }
             }

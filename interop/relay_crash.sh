@@ -19,7 +19,7 @@
 #
 #   bash interop/relay_crash.sh                               (300 messages, two kills)
 #   RELAY_CRASH_MESSAGES=2000 bash interop/relay_crash.sh     (the full run)
-#   RELAY_CRASH_KILLS=0 bash interop/relay_crash.sh           (throughput only)
+#   RELAY_CRASH_KILLS=0 bash interop/relay_crash.sh           (throughput: no kill)
 #
 # Other settings: RELAY_CRASH_CONNECTIONS (the relay's --connections, 16),
 # RELAY_CRASH_PER_CONNECTION (--per-connection, 100), RELAY_CRASH_LIMIT
@@ -154,7 +154,8 @@ rate=$(awk -v n="$messages" -v a="$started" -v b="$finished" \
 echo "messages $messages, kills $kills, relay --connections $connections --per-connection $per_connection"
 echo "distinct $distinct, copies $total, duplicates $duplicates, lost $lost"
 echo "in-flight bound $bound per crash (the relay's), $allowed for $kills kills"
-echo "drained in $(awk -v a="$started" -v b="$finished" 'BEGIN { printf "%.2f", b - a }') s: $rate messages/s"
+echo "drained in $(awk -v a="$started" -v b="$finished" 'BEGIN { printf "%.2f", b - a }') s" \
+    "with $kills restarts: $rate messages/s"
 if ((lost != 0 || duplicates > allowed)); then
     echo "relay_crash: FAIL"
     exit 1

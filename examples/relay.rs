@@ -10,7 +10,10 @@
 //!
 //! The client gets its 250 only once the message is fsynced in the queue;
 //! a restart, or a crash, loses nothing: the next run takes up every queued
-//! message where it was. Next hops for a domain come from `--mx` when given
+//! message where it was. Each message's outcome is written as its
+//! transaction ends, so a crash sends again only what was on the wire: at
+//! most `--connections` × 2 messages (the pipelined window), which the
+//! relay prints when it starts. Next hops for a domain come from `--mx` when given
 //! (in order, as preferences 10, 20, …), from its MX records otherwise
 //! (RFC 5321 §5.1, RFC 7505 null MX). One connection per destination
 //! carries all of its due messages, pipelined, with STARTTLS when the next
@@ -32,6 +35,7 @@ use smtpwire::delivery::Backoff;
 use smtpwire::Domain;
 
 use app::outbound::routes::{FixedRoute, SMTP_PORT};
+use app::outbound::transfer::PIPELINED_WINDOW;
 use app::server::tls::Identity;
 use app::{Relay, Settings};
 
@@ -114,7 +118,12 @@ async fn main() -> ExitCode {
         }
     };
     match relay.local_addr() {
-        Ok(address) => eprintln!("relay on {address}, queue in {queue}; Ctrl-C stops"),
+        Ok(address) => eprintln!(
+            "relay on {address}, queue in {queue}; a crash sends again at most {} messages \
+             ({} connections x {PIPELINED_WINDOW} pipelined); Ctrl-C stops",
+            relay.in_flight_bound(),
+            args.connections.max(1),
+        ),
         Err(error) => eprintln!("error: {error}"),
     }
     relay

@@ -1,7 +1,7 @@
 //! The bulk example, run from its command line against the example server
 //! over loopback: unknown recipients are marked for removal, greylisted ones
-//! are delivered on retry, and the warm-up cap holds back what it must
-//! until a later day.
+//! are delivered on retry, the warm-up cap holds back what it must
+//! until a later day, and each result is written as its transaction ends.
 
 #[allow(dead_code)]
 #[path = "../examples/server/app.rs"]
@@ -19,12 +19,14 @@ mod bulk;
 mod example_support;
 
 use std::collections::HashMap;
+use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use app::rules::RecipientRules;
 use bulk::cli::{run, Args};
 use clap::Parser;
-use example_support::TestServer;
+use example_support::{accepts_then_hangs, TestServer};
 
 /// A scratch directory with a list and a template, removed when dropped.
 struct Run {
@@ -52,8 +54,13 @@ impl Run {
 
     /// Runs the sender with `extra` flags; returns its summary.
     async fn send(&self, server: &TestServer, extra: &[&str]) -> String {
+        self.send_to(server.address, extra).await
+    }
+
+    /// [`send`](Self::send) to the next hop at `address`.
+    async fn send_to(&self, address: SocketAddr, extra: &[&str]) -> String {
         let path = |name: &str| self.dir.join(name).display().to_string();
-        let mx = format!("example.net={}", server.address);
+        let mx = format!("example.net={address}");
         let mut command = vec![
             "bulk".to_string(),
             format!("--list={}", path("list.csv")),
@@ -226,4 +233,36 @@ async fn the_warm_up_cap_holds_back_the_rest_until_a_later_day() {
         .results()
         .values()
         .all(|row| row["status"] == "delivered"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_result_is_written_as_its_transaction_ends() {
+    // Takes two of the five and then hangs, the connection still open.
+    let (hanging, taken) = accepts_then_hangs(2).await;
+    let emails: Vec<String> = (0..5).map(|n| format!("reader{n}@example.net")).collect();
+    let emails: Vec<&str> = emails.iter().map(String::as_str).collect();
+    let run = Run::new("settling", &emails);
+    let delivered_rows = || {
+        std::fs::read_to_string(run.dir.join("results.csv"))
+            .map(|text| {
+                text.lines()
+                    .filter(|line| line.contains(",delivered,"))
+                    .count()
+            })
+            .unwrap_or(0)
+    };
+    let written = async {
+        for _ in 0..1000 {
+            if delivered_rows() == 2 {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        panic!("the two results not written while the connection hangs");
+    };
+    tokio::select! {
+        summary = run.send_to(hanging, &[]) => panic!("the run ended: {summary}"),
+        () = written => {}
+    }
+    assert_eq!(taken.lock().unwrap().len(), 2);
 }

@@ -1,7 +1,8 @@
 //! The relay example over real loopback TCP: mail accepted by the relay
 //! reaches the example servers its `--mx` routes name, primary first,
-//! secondary when the primary is down, and nothing queued is lost when the
-//! relay dies and starts again.
+//! secondary when the primary is down, nothing queued is lost when the
+//! relay dies and starts again, and what a next hop took before the relay
+//! died is not sent again.
 
 #[allow(dead_code)]
 #[path = "../examples/server/app.rs"]
@@ -22,7 +23,9 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use example_support::{content_of, HandClient, MailClient, TestServer};
+use example_support::{
+    accepts_then_hangs, content_of, numbered_messages, HandClient, MailClient, TestServer,
+};
 use relay::outbound::routes::FixedRoute;
 use relay::{Relay, Settings};
 use smtpwire::delivery::Backoff;
@@ -116,6 +119,17 @@ impl QueueDir {
             std::env::temp_dir().join(format!("smtpwire-relay-{tag}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&path);
         QueueDir(path)
+    }
+
+    /// Queues a message from alice@example.org as the receiving server
+    /// would, as `name`.
+    fn put(&self, name: &str, recipients: &[&str], content: &[u8]) {
+        let mut stored = b"Return-Path: <alice@example.org>\r\n".to_vec();
+        for recipient in recipients {
+            stored.extend_from_slice(format!("X-Envelope-To: <{recipient}>\r\n").as_bytes());
+        }
+        stored.extend_from_slice(content);
+        std::fs::write(self.0.join("incoming/new").join(name), stored).unwrap();
     }
 
     /// Messages waiting in the queue.
@@ -418,4 +432,89 @@ fn count(haystack: &[u8], needle: &[u8]) -> usize {
         .windows(needle.len())
         .filter(|window| *window == needle)
         .count()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_crash_mid_batch_sends_again_none_of_what_the_next_hop_took() {
+    const MESSAGES: usize = 12;
+    const TAKEN: usize = 4;
+    let (hanging, taken) = accepts_then_hangs(TAKEN).await;
+    let other = TestServer::start(|_| {}).await;
+    let queue = QueueDir::new("midbatch");
+    let routes = vec![
+        route("example.net", &[hanging]),
+        route("example.com", &[other.address]),
+    ];
+    // Made by a relay that is then stopped.
+    let relay = TestRelay::start(&queue.0, routes.clone()).await;
+    relay.crash().await;
+    // Queued while the relay is down, so that one batch carries them all.
+    for (number, content) in numbered_messages(MESSAGES).iter().enumerate() {
+        queue.put(&format!("{number:02}"), &["bob@example.net"], content);
+    }
+    // One message to both destinations: taken by one, stuck at the other.
+    let both = message("to both destinations");
+    queue.put(
+        &format!("{MESSAGES:02}"),
+        &["bob@example.net", "carol@example.com"],
+        &both,
+    );
+    let relay = TestRelay::start(&queue.0, routes).await;
+
+    // What the next hop took leaves the queue while the rest of its batch
+    // hangs; the message to both destinations is saved as delivered to the
+    // one that took it.
+    wait_until("the next hop took its share", || {
+        taken.lock().unwrap().len() == TAKEN
+    })
+    .await;
+    wait_until("what was taken off the queue", || {
+        queue.waiting() == MESSAGES + 1 - TAKEN
+    })
+    .await;
+    wait_until("delivered to the other destination", || {
+        other.delivered().len() == 1
+    })
+    .await;
+    let saved = |text: &str| text.contains("delivered <carol@example.com>");
+    wait_until("saved as delivered there", || {
+        std::fs::read_dir(queue.0.join("state"))
+            .unwrap()
+            .filter_map(|entry| std::fs::read_to_string(entry.unwrap().path()).ok())
+            .any(|state| saved(&state))
+    })
+    .await;
+    relay.crash().await;
+
+    // Restarted with a next hop that answers: everything else arrives, and
+    // nothing a next hop took is sent again.
+    let destination = TestServer::start(|_| {}).await;
+    let relay = TestRelay::start(
+        &queue.0,
+        vec![
+            route("example.net", &[destination.address]),
+            route("example.com", &[other.address]),
+        ],
+    )
+    .await;
+    wait_until("queue emptied", || queue.waiting() == 0).await;
+    let mut subjects: Vec<String> = destination
+        .contents()
+        .iter()
+        .map(|content| {
+            let text = String::from_utf8_lossy(content);
+            text.lines().next().unwrap_or_default().to_string()
+        })
+        .collect();
+    assert_eq!(subjects.len(), MESSAGES + 1 - TAKEN);
+    subjects.extend(taken.lock().unwrap().iter().cloned());
+    subjects.sort();
+    let mut expected: Vec<String> = (0..MESSAGES)
+        .map(|number| format!("Subject: message {number}"))
+        .chain(["Subject: to both destinations".to_string()])
+        .collect();
+    expected.sort();
+    assert_eq!(subjects, expected);
+    assert_eq!(other.delivered().len(), 1);
+    relay.crash().await;
 }

@@ -171,7 +171,7 @@ impl Campaign {
                 batch.iter().map(|a| (a.row, a.attempts)).collect();
             // The tasks end with the run, on an error too.
             let (_tasks, mut settling) = self.send(batch, &template, &mut number).await;
-            // Each connection's outcomes as soon as it is done.
+            // Each message's outcome as soon as its transaction ends.
             while let Some(chunk) = settling.recv().await {
                 for settled in chunk {
                     unsettled.remove(&settled.recipient.row);
@@ -231,8 +231,8 @@ impl Campaign {
 
     /// One try for each of `batch`: grouped by destination, one message
     /// each, many per connection, by the returned tasks. The outcomes come
-    /// out of the returned channel a connection's worth at a time; it
-    /// closes when all are in.
+    /// out of the returned channel as each transaction ends; it closes when
+    /// all are in.
     async fn send(
         &self,
         batch: Vec<Addressee>,
@@ -276,20 +276,14 @@ impl Campaign {
             }
             let transfer = self.transfer.clone();
             let limit = limit.clone();
-            let per_connection = self.per_connection.max(1);
+            let per_connection = self.per_connection;
             let settled = settled.clone();
             tasks.spawn(async move {
                 let _permit = limit.acquire_owned().await;
-                let mut messages = messages.into_iter();
-                loop {
-                    let mut chunk: Vec<_> = messages.by_ref().take(per_connection).collect();
-                    if chunk.is_empty() {
-                        break;
-                    }
-                    transfer.run(&destination, &mut chunk).await;
-                    let outcomes = chunk
+                let hand_back = |finished: Vec<(usize, Outgoing<Addressee>)>| {
+                    let outcomes = finished
                         .into_iter()
-                        .flat_map(|message| {
+                        .flat_map(|(_, message)| {
                             message
                                 .delivery
                                 .settle(&once, 1, now, unix_now())
@@ -297,7 +291,11 @@ impl Campaign {
                         })
                         .collect();
                     let _ = settled.send(outcomes);
-                }
+                    std::future::ready(())
+                };
+                transfer
+                    .run(&destination, messages, per_connection, hand_back)
+                    .await;
             });
         }
         (tasks, settling)

@@ -1,12 +1,14 @@
 //! One destination's mail over its next hops: the hosts in preference order
 //! (RFC 5321 §5.1), each connection carrying every message still pending
-//! for the destination, pipelined.
+//! for the destination, pipelined, and each message handed back as its
+//! transaction ends.
 
 use std::collections::HashMap;
+use std::future::Future;
 use std::time::Duration;
 
 use bytes::Bytes;
-use smtpwire::client::{ClientConfig, Envelope, TransactionId};
+use smtpwire::client::{ClientConfig, ClientEvent, Envelope, TransactionId};
 use smtpwire::delivery::{Delivery, Hop, Routable};
 use smtpwire::{AddressLiteral, BodyType, Host, ReversePath};
 
@@ -37,68 +39,157 @@ pub struct Transfer {
     pub connect_timeout: Duration,
 }
 
+/// Transactions one connection has open at once: the message in progress
+/// and the next one, sent behind its end of data before the reply (RFC
+/// 2920 §3.1; `ClientSession::send_mail`). Messages whose outcome is handed
+/// back as their transaction ends are never more than this many per
+/// connection short of the caller's record.
+pub const PIPELINED_WINDOW: usize = 2;
+
 impl Transfer {
-    /// Tries `destination`'s hosts in turn until every message's recipients
-    /// are settled or no host is left; each message's
-    /// [`Delivery`] is then ready to settle. Every message must have been
-    /// planned with the same hops.
-    pub async fn run<R: Routable>(&self, destination: &Host, messages: &mut [Outgoing<R>]) {
+    /// Delivers `messages` to `destination`, up to `per_connection` of
+    /// them at a time, trying its hosts in turn. Each message is handed to
+    /// `done` once, with its index in `messages`, as soon as its
+    /// [`Delivery`] is ready to settle: when its transaction ends with no
+    /// recipient left for another host, or else when no host is left. The
+    /// connection waits for `done`'s future before it goes on, so a caller
+    /// that records the outcome there has at most [`PIPELINED_WINDOW`]
+    /// messages unrecorded. Every message must have been planned with the
+    /// same hops.
+    pub async fn run<R, F, Recorded>(
+        &self,
+        destination: &Host,
+        messages: Vec<Outgoing<R>>,
+        per_connection: usize,
+        mut done: F,
+    ) where
+        R: Routable,
+        F: FnMut(Vec<(usize, Outgoing<R>)>) -> Recorded,
+        Recorded: Future<Output = ()>,
+    {
+        let mut messages = messages.into_iter().enumerate();
         loop {
-            let Some(hop) = messages
-                .iter()
-                .find_map(|message| message.delivery.current_host().cloned())
+            let chunk: Vec<_> = messages.by_ref().take(per_connection.max(1)).collect();
+            if chunk.is_empty() {
+                return;
+            }
+            self.deliver(destination, chunk, &mut done).await;
+        }
+    }
+
+    /// Tries the hosts in turn until every message of `open` is handed
+    /// back.
+    async fn deliver<R, F, Recorded>(
+        &self,
+        destination: &Host,
+        mut open: Vec<(usize, Outgoing<R>)>,
+        done: &mut F,
+    ) where
+        R: Routable,
+        F: FnMut(Vec<(usize, Outgoing<R>)>) -> Recorded,
+        Recorded: Future<Output = ()>,
+    {
+        loop {
+            let (finished, rest): (Vec<_>, Vec<_>) = open
+                .into_iter()
+                .partition(|(_, message)| message.delivery.current_host().is_none());
+            if !finished.is_empty() {
+                done(finished).await;
+            }
+            // The rest move together: they share their hosts.
+            open = rest;
+            let Some(hop) = open
+                .first()
+                .and_then(|(_, message)| message.delivery.current_host().cloned())
             else {
                 return;
             };
-            // Settled messages have no host left; the rest move together.
-            let active: Vec<usize> = (0..messages.len())
-                .filter(|&index| messages[index].delivery.current_host().is_some())
-                .collect();
             match self.connect(destination, &hop).await {
-                Some(connection) => self.send_over(connection, messages, &active).await,
+                Some(connection) => open = self.send_over(connection, open, done).await,
                 None => {
-                    for &index in &active {
-                        messages[index].delivery.connection_failed();
+                    for (_, message) in &mut open {
+                        message.delivery.connection_failed();
                     }
                 }
             }
         }
     }
 
-    /// Sends the `active` messages over one connection, then ends the host
-    /// for each.
-    async fn send_over<R: Routable>(
+    /// Sends `open` over one connection, handing each message to `done`
+    /// as its transaction ends if nothing of it is left for another host.
+    /// Returns the others, the host ended for each.
+    async fn send_over<R, F, Recorded>(
         &self,
         mut connection: Connection,
-        messages: &mut [Outgoing<R>],
-        active: &[usize],
-    ) {
-        let mut by_id: HashMap<TransactionId, usize> = HashMap::new();
-        for &index in active {
-            let message = &messages[index];
-            match connection.send(envelope(message), message.content.clone()) {
+        open: Vec<(usize, Outgoing<R>)>,
+        done: &mut F,
+    ) -> Vec<(usize, Outgoing<R>)>
+    where
+        R: Routable,
+        F: FnMut(Vec<(usize, Outgoing<R>)>) -> Recorded,
+        Recorded: Future<Output = ()>,
+    {
+        // Messages with a transaction on this connection, and those whose
+        // transaction ended (or never started) with recipients left.
+        let mut sent: HashMap<TransactionId, (usize, Outgoing<R>)> = HashMap::new();
+        let mut left = Vec::new();
+        for (index, message) in open {
+            match connection.send(envelope(&message), message.content.clone()) {
                 Ok(id) => {
-                    by_id.insert(id, index);
+                    sent.insert(id, (index, message));
                 }
-                Err(error) => eprintln!("message not sent: {error}"),
+                Err(error) => {
+                    eprintln!("message not sent: {error}");
+                    left.push((index, message));
+                }
             }
         }
         connection.quit();
-        connection.drive().await;
-        for event in connection.take_events() {
-            match event.transaction().and_then(|id| by_id.get(&id)) {
-                Some(&index) => messages[index].delivery.observe(&event),
-                // Events of the session concern every message on it.
-                None => {
-                    for &index in active {
-                        messages[index].delivery.observe(&event);
+        loop {
+            connection.drive_to_events().await;
+            let events = connection.take_events();
+            if events.is_empty() {
+                break;
+            }
+            let mut finished = Vec::new();
+            for event in &events {
+                let Some(id) = event.transaction() else {
+                    // Events of the session concern every message on it.
+                    for (_, message) in sent.values_mut().chain(left.iter_mut()) {
+                        message.delivery.observe(event);
+                    }
+                    continue;
+                };
+                let Some((_, message)) = sent.get_mut(&id) else {
+                    continue;
+                };
+                message.delivery.observe(event);
+                let ended = matches!(
+                    event,
+                    ClientEvent::MessageAccepted { .. } | ClientEvent::TransactionFailed { .. }
+                );
+                if !ended {
+                    continue;
+                }
+                if let Some(entry) = sent.remove(&id) {
+                    if entry.1.delivery.current_host().is_none() {
+                        finished.push(entry);
+                    } else {
+                        left.push(entry);
                     }
                 }
             }
+            if !finished.is_empty() {
+                done(finished).await;
+            }
         }
-        for &index in active {
-            messages[index].delivery.end_host();
+        // A session reports the end of every transaction it took; anything
+        // else would wait for the next host with the rest.
+        left.extend(sent.into_values());
+        for (_, message) in &mut left {
+            message.delivery.end_host();
         }
+        left
     }
 
     /// A connection to the first of `hop`'s addresses that answers (RFC

@@ -121,6 +121,12 @@ impl Relay {
         self.server.local_addr()
     }
 
+    /// Most messages a crash can leave delivered but not recorded, which
+    /// the next start sends again: connections × the pipelined window.
+    pub fn in_flight_bound(&self) -> usize {
+        self.runner.in_flight_bound()
+    }
+
     /// Receives and delivers until `shutdown` completes; then stops taking
     /// mail, lets messages being received finish, and stops delivering.
     /// Whatever was being delivered is tried again on the next start.

@@ -1,9 +1,9 @@
 //! The queue runner: due messages' pending recipients are grouped by
 //! destination, each destination gets one connection per host carrying all
-//! of its messages, and each message is written back to the queue once all
-//! of its destinations are done.
+//! of its messages, and each message's outcome is written to the queue as
+//! its transaction ends: a crash sends again only what was on the wire.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::io;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -13,12 +13,12 @@ use smtpwire::delivery::{
     Backoff, Delivery, Fate, Plan, Planner, RecipientReport, RouteError, Settled, Unroutable,
 };
 use smtpwire::{Domain, ForwardPath, Host, Text};
-use tokio::sync::Semaphore;
+use tokio::sync::{mpsc, oneshot, Semaphore};
 use tokio::task::{Id as TaskId, JoinSet};
 use tokio::time::MissedTickBehavior;
 
 use super::bounce::{self, Notice};
-use super::outbound::transfer::{Outgoing, Transfer};
+use super::outbound::transfer::{Outgoing, Transfer, PIPELINED_WINDOW};
 use super::outbound::{random_seed, unix_now};
 use super::queue::{Queue, Queued, Standing};
 use super::server::maildir::Maildir;
@@ -66,53 +66,82 @@ struct InFlight {
     settled: Vec<Settled<ForwardPath>>,
 }
 
-/// What a destination's task hands back: each message's delivery, in the
-/// order of the names the book carries for the task.
-type Finished = Vec<Delivery<ForwardPath>>;
+/// What a destination's task hands back as transactions end: the task,
+/// each finished message's name and delivery there, and the signal that
+/// their outcome is written, which the task waits for before it sends more.
+type Finished = (
+    TaskId,
+    Vec<(String, Delivery<ForwardPath>)>,
+    oneshot::Sender<()>,
+);
 
 /// What the runner keeps between scans.
 #[derive(Default)]
 struct Book {
     /// Messages out for delivery, by name.
     in_flight: HashMap<String, InFlight>,
-    /// The messages each delivery task carries, for a task that fails.
-    carried: HashMap<TaskId, Vec<String>>,
+    /// The messages each delivery task carries and has not handed back
+    /// yet, for a task that fails.
+    carried: HashMap<TaskId, HashSet<String>>,
     /// Messages whose outcome could not be written back yet, as it is to
     /// be written.
     held: HashMap<String, Queued>,
 }
 
 impl Runner {
+    /// Most messages a crash can leave delivered but not recorded, to be
+    /// sent again on the next start: those on the wire of each connection.
+    pub fn in_flight_bound(&self) -> usize {
+        self.connections.max(1) * PIPELINED_WINDOW
+    }
+
     /// Delivers for ever: every `interval` the queue is scanned and each
-    /// due message not already out is sent on its way; a message is written
-    /// back as soon as all of its destinations are done, so a slow
-    /// destination holds up only its own messages.
+    /// due message not already out is sent on its way; each destination's
+    /// outcome for a message is written as its transaction ends, so a slow
+    /// destination holds up only its own messages and a crash sends again
+    /// at most [`in_flight_bound`](Self::in_flight_bound) of them.
     pub async fn run(self) {
         if let Err(error) = self.queue.sweep() {
             eprintln!("queue: {error}");
         }
         let mut book = Book::default();
-        let mut tasks: JoinSet<Finished> = JoinSet::new();
+        let mut tasks: JoinSet<()> = JoinSet::new();
+        let (results, mut finishing) = mpsc::unbounded_channel::<Finished>();
         let limit = Arc::new(Semaphore::new(self.connections.max(1)));
         let mut tick = tokio::time::interval(self.interval);
         tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
         loop {
             tokio::select! {
-                _ = tick.tick() => {
-                    if let Err(error) = self.start_due(&mut book, &mut tasks, &limit).await {
-                        eprintln!("queue: {error}");
+                // A task's results before its end, so that what a failed
+                // task did hand back is counted once.
+                biased;
+                Some((task, finished, recorded)) = finishing.recv() => {
+                    for (name, delivery) in finished {
+                        if let Some(carried) = book.carried.get_mut(&task) {
+                            carried.remove(&name);
+                        }
+                        self.finish(name, Some(delivery), &mut book).await;
                     }
+                    let _ = recorded.send(());
                 }
                 Some(done) = tasks.join_next_with_id() => {
-                    let (id, finished) = match done {
-                        Ok((id, finished)) => (id, finished),
+                    // A task hands back every message before it ends; one
+                    // that failed leaves the rest pending there.
+                    let id = match done {
+                        Ok((id, ())) => id,
                         Err(error) => {
                             eprintln!("queue: a delivery task failed: {error}");
-                            (error.id(), Vec::new())
+                            error.id()
                         }
                     };
-                    let names = book.carried.remove(&id).unwrap_or_default();
-                    self.finish(names, finished, &mut book).await;
+                    for name in book.carried.remove(&id).unwrap_or_default() {
+                        self.finish(name, None, &mut book).await;
+                    }
+                }
+                _ = tick.tick() => {
+                    if let Err(error) = self.start_due(&mut book, &mut tasks, &results, &limit).await {
+                        eprintln!("queue: {error}");
+                    }
                 }
             }
         }
@@ -123,7 +152,8 @@ impl Runner {
     async fn start_due(
         &self,
         book: &mut Book,
-        tasks: &mut JoinSet<Finished>,
+        tasks: &mut JoinSet<()>,
+        results: &mpsc::UnboundedSender<Finished>,
         limit: &Arc<Semaphore>,
     ) -> io::Result<()> {
         let now = unix_now();
@@ -210,21 +240,31 @@ impl Runner {
             }
         }
         for (destination, batch) in batches.into_values() {
-            let (names, mut outgoing): (Vec<String>, Vec<_>) = batch.into_iter().unzip();
+            let (names, outgoing): (Vec<String>, Vec<_>) = batch.into_iter().unzip();
+            let carried = names.iter().cloned().collect();
             let transfer = self.transfer.clone();
-            let per_connection = self.per_connection.max(1);
+            let per_connection = self.per_connection;
             let limit = limit.clone();
+            let results = results.clone();
             let task = tasks.spawn(async move {
                 let _permit = limit.acquire_owned().await;
-                for chunk in outgoing.chunks_mut(per_connection) {
-                    transfer.run(&destination, chunk).await;
-                }
-                outgoing
-                    .into_iter()
-                    .map(|message| message.delivery)
-                    .collect()
+                let task = tokio::task::id();
+                let hand_back = |finished: Vec<(usize, Outgoing<ForwardPath>)>| {
+                    let finished = finished
+                        .into_iter()
+                        .map(|(index, message)| (names[index].clone(), message.delivery))
+                        .collect();
+                    let (recorded, written) = oneshot::channel();
+                    let _ = results.send((task, finished, recorded));
+                    async move {
+                        let _ = written.await;
+                    }
+                };
+                transfer
+                    .run(&destination, outgoing, per_connection, hand_back)
+                    .await;
             });
-            book.carried.insert(task.id(), names);
+            book.carried.insert(task.id(), carried);
         }
         for message in ready {
             self.settle(message, book).await;
@@ -232,32 +272,54 @@ impl Runner {
         Ok(())
     }
 
-    /// Takes a destination's results; each message whose destinations are
-    /// all done is written back. A message of a task that failed keeps its
-    /// recipients there pending.
-    async fn finish(&self, names: Vec<String>, finished: Finished, book: &mut Book) {
-        for (name, delivery) in names.iter().zip(finished) {
-            if let Some(message) = book.in_flight.get_mut(name) {
-                let queued = &message.queued;
-                let settlement = delivery.settle(
+    /// Takes a message's result at one destination (`None` from a task
+    /// that failed: its recipients there stay pending). A message whose
+    /// destinations are all done is written back; one still waiting for
+    /// others has the recipients delivered here written at once, so that a
+    /// crash does not send them again.
+    async fn finish(&self, name: String, delivery: Option<Delivery<ForwardPath>>, book: &mut Book) {
+        let Some(message) = book.in_flight.get_mut(&name) else {
+            return;
+        };
+        message.outstanding = message.outstanding.saturating_sub(1);
+        if let Some(delivery) = delivery {
+            let queued = &message.queued;
+            let mut outcomes = delivery
+                .settle(
                     &self.backoff,
                     queued.attempts + 1,
                     queued.first_attempt,
                     unix_now(),
-                );
-                message.settled.extend(settlement.recipients);
+                )
+                .recipients;
+            if message.outstanding > 0 {
+                let (delivered, rest) = outcomes
+                    .into_iter()
+                    .partition(|outcome| outcome.fate == Fate::Delivered);
+                self.save_delivered(&mut message.queued, delivered);
+                outcomes = rest;
+            }
+            message.settled.extend(outcomes);
+        }
+        if message.outstanding == 0 {
+            if let Some(message) = book.in_flight.remove(&name) {
+                self.settle(message, book).await;
             }
         }
-        for name in names {
-            let Some(message) = book.in_flight.get_mut(&name) else {
-                continue;
-            };
-            message.outstanding = message.outstanding.saturating_sub(1);
-            if message.outstanding == 0 {
-                if let Some(message) = book.in_flight.remove(&name) {
-                    self.settle(message, book).await;
-                }
-            }
+    }
+
+    /// Marks recipients delivered and saves the state, the rest as it was.
+    /// If that fails they are still marked in memory, and written with the
+    /// rest once the message's other destinations are done.
+    fn save_delivered(&self, queued: &mut Queued, delivered: Vec<Settled<ForwardPath>>) {
+        if delivered.is_empty() {
+            return;
+        }
+        for outcome in &delivered {
+            mark(queued, outcome, Standing::Delivered);
+        }
+        if let Err(error) = self.queue.save(queued) {
+            eprintln!("queue: {}: cannot save it: {error}", queued.name);
         }
     }
 
@@ -300,14 +362,7 @@ impl Runner {
                     Standing::Pending
                 }
             };
-            log(&queued.name, &outcome);
-            let entry = queued
-                .recipients
-                .iter()
-                .position(|(path, now)| *now == Standing::Pending && *path == outcome.recipient);
-            if let Some(index) = entry {
-                queued.recipients[index].1 = standing;
-            }
+            let entry = mark(&mut queued, &outcome, standing);
             match standing {
                 Standing::Failed => {
                     failures.extend(outcome.report());
@@ -409,6 +464,20 @@ fn looped(content: &[u8]) -> bool {
         .filter(|line| line.len() >= 9 && line[..9].eq_ignore_ascii_case(b"received:"))
         .count();
     received >= MAX_HOPS
+}
+
+/// Logs an outcome and gives its recipient's pending entry `standing`;
+/// returns that entry's index.
+fn mark(queued: &mut Queued, outcome: &Settled<ForwardPath>, standing: Standing) -> Option<usize> {
+    log(&queued.name, outcome);
+    let entry = queued
+        .recipients
+        .iter()
+        .position(|(path, now)| *now == Standing::Pending && *path == outcome.recipient);
+    if let Some(index) = entry {
+        queued.recipients[index].1 = standing;
+    }
+    entry
 }
 
 /// One line per recipient outcome.

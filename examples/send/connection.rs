@@ -135,8 +135,30 @@ impl Connection {
     /// or closes. A transport error ends the stream: the session then
     /// reports every message still open as failed.
     pub async fn drive(&mut self) {
+        self.run(false).await;
+    }
+
+    /// [`drive`](Self::drive), but returns as soon as events are waiting
+    /// and the session needs the server or more content: the caller acts
+    /// on each outcome before more is sent. Returns with no events only
+    /// where `drive` would.
+    // Used by the relay and bulk (through `outbound`), not by `send`.
+    #[allow(dead_code)]
+    pub async fn drive_to_events(&mut self) {
+        self.run(true).await;
+    }
+
+    async fn run(&mut self, until_events: bool) {
         loop {
-            match self.session.poll_output() {
+            let output = self.session.poll_output();
+            if until_events
+                && !self.events.is_empty()
+                && matches!(output, Output::AwaitingDecision | Output::NeedInput)
+            {
+                self.flush().await;
+                return;
+            }
+            match output {
                 Output::Transmit(bytes) => self.outgoing.extend_from_slice(&bytes),
                 Output::Event(event) => self.events.push(event),
                 Output::AwaitingDecision => match self.session.wants_content() {

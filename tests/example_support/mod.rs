@@ -5,7 +5,7 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use rustls::pki_types::CertificateDer;
@@ -238,4 +238,70 @@ impl MailClient for HandClient {
     async fn quit(mut self) {
         assert_eq!(self.0.command("QUIT").await.unwrap().code, 221);
     }
+}
+
+/// A next hop that takes the first `accept` messages (over all its
+/// connections) and then answers nothing more, holding each connection
+/// open: a sender is cut off in the middle of a batch. Returns its address
+/// and the `Subject:` lines of the messages it took.
+// The relay's and bulk's tests use it; the server's do not.
+#[allow(dead_code)]
+pub async fn accepts_then_hangs(accept: usize) -> (SocketAddr, Arc<Mutex<Vec<String>>>) {
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    let taken = Arc::new(Mutex::new(Vec::new()));
+    let subjects = taken.clone();
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            let taken = taken.clone();
+            tokio::spawn(async move {
+                let (read, mut write) = stream.into_split();
+                let mut lines = BufReader::new(read).lines();
+                let _ = write.write_all(b"220 hold.test\r\n").await;
+                let mut subject = None;
+                let mut in_data = false;
+                while let Ok(Some(line)) = lines.next_line().await {
+                    let reply: &[u8] = if in_data {
+                        if line.starts_with("Subject: ") && subject.is_none() {
+                            subject = Some(line);
+                            continue;
+                        }
+                        if line != "." {
+                            continue;
+                        }
+                        in_data = false;
+                        let took = {
+                            let mut taken = taken.lock().unwrap();
+                            let room = taken.len() < accept;
+                            if room {
+                                taken.push(subject.take().unwrap_or_default());
+                            }
+                            room
+                        };
+                        if !took {
+                            // Never answers again: the relay waits.
+                            std::future::pending::<()>().await;
+                        }
+                        b"250 2.0.0 taken\r\n"
+                    } else {
+                        match line.get(..4).map(str::to_ascii_uppercase).as_deref() {
+                            Some("EHLO") => b"250-hold.test\r\n250 PIPELINING\r\n",
+                            Some("DATA") => {
+                                in_data = true;
+                                b"354 go on\r\n"
+                            }
+                            Some("QUIT") => b"221 bye\r\n",
+                            _ => b"250 2.0.0 ok\r\n",
+                        }
+                    };
+                    if write.write_all(reply).await.is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+    });
+    (address, subjects)
 }

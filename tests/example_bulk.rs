@@ -266,3 +266,29 @@ async fn each_result_is_written_as_its_transaction_ends() {
     }
     assert_eq!(taken.lock().unwrap().len(), 2);
 }
+
+/// A copy whose values make a line longer than RFC 5321 allows fails on its
+/// own before anything of it is sent, and the other copies still go over
+/// the same connection.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_copy_with_an_over_long_line_fails_alone_before_sending() {
+    let server = TestServer::start(|_| {}).await;
+    let run = Run::new("long-line", &["ann@example.net", "bob@example.net"]);
+    let list = format!(
+        "name,email\nAnn,ann@example.net\n{},bob@example.net\nCy,cy@example.net\n",
+        "B".repeat(1200)
+    );
+    std::fs::write(run.dir.join("list.csv"), list).unwrap();
+    let summary = run.send(&server, &[]).await;
+    assert!(summary.starts_with("2 delivered"), "{summary}");
+    assert!(summary.contains(" 1 rejected"), "{summary}");
+    let results = run.results();
+    let bob = &results["bob@example.net"];
+    assert_eq!(
+        (bob["status"].as_str(), bob["enhanced"].as_str()),
+        ("rejected", "5.6.0"),
+        "{bob:?}"
+    );
+    assert_eq!(bob["remove"], "no");
+    assert_eq!(server.delivered().len(), 2);
+}

@@ -8,8 +8,11 @@ use std::future::Future;
 use std::time::Duration;
 
 use bytes::Bytes;
-use smtpwire::client::{ClientConfig, ClientEvent, Envelope, TransactionId};
+use smtpwire::client::{
+    check_line_lengths, ClientConfig, ClientEvent, Envelope, LongLines, TransactionId,
+};
 use smtpwire::delivery::{Delivery, Hop, Routable};
+use smtpwire::reply::EnhancedStatusCode;
 use smtpwire::{AddressLiteral, BodyType, Host, ReversePath};
 
 use super::connection::Connection;
@@ -46,6 +49,9 @@ pub struct Transfer {
 /// connection short of the caller's record.
 pub const PIPELINED_WINDOW: usize = 2;
 
+/// 5.6.0, other media error (RFC 3463 §3.7): the content cannot go as it is.
+const MEDIA_ERROR: EnhancedStatusCode = EnhancedStatusCode::new_const(5, 6, 0);
+
 impl Transfer {
     /// Delivers `messages` to `destination`, up to `per_connection` of
     /// them at a time, trying its hosts in turn. Each message is handed to
@@ -67,7 +73,15 @@ impl Transfer {
         F: FnMut(Vec<(usize, Outgoing<R>)>) -> Recorded,
         Recorded: Future<Output = ()>,
     {
-        let mut messages = messages.into_iter().enumerate();
+        let (unsendable, messages): (Vec<_>, Vec<_>) = messages
+            .into_iter()
+            .enumerate()
+            .map(|(index, message)| (index, self.refuse_if_unsendable(message)))
+            .partition(|(_, message)| message.delivery.current_host().is_none());
+        if !unsendable.is_empty() {
+            done(unsendable).await;
+        }
+        let mut messages = messages.into_iter();
         loop {
             let chunk: Vec<_> = messages.by_ref().take(per_connection.max(1)).collect();
             if chunk.is_empty() {
@@ -75,6 +89,21 @@ impl Transfer {
             }
             self.deliver(destination, chunk, &mut done).await;
         }
+    }
+
+    /// Fails a message for good, before any host is tried, when the
+    /// session would refuse a line of it: each try would tear the
+    /// connection down for the messages behind it.
+    fn refuse_if_unsendable<R: Routable>(&self, mut message: Outgoing<R>) -> Outgoing<R> {
+        // Content goes as DATA or BDAT with at most 8BITMIME, never
+        // BINARYMIME, so its lines always count.
+        if self.config.long_lines == LongLines::Refuse {
+            if let Err(error) = check_line_lengths(&message.content) {
+                eprintln!("message not sent: {error}");
+                message.delivery.refuse_unsent(MEDIA_ERROR);
+            }
+        }
+        message
     }
 
     /// Tries the hosts in turn until every message of `open` is handed

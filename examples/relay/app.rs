@@ -19,7 +19,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use smtpwire::client::{ClientConfig, StartTlsPolicy};
+use smtpwire::client::{ClientConfig, LongLines, StartTlsPolicy};
 use smtpwire::delivery::Backoff;
 use smtpwire::{Domain, Host, Text};
 
@@ -80,6 +80,9 @@ impl Relay {
         intake.max_message_size = settings.max_message_size;
         let server = server::Server::bind(address, intake).await?;
         let mut config = ClientConfig::new(settings.hostname.clone());
+        // A relay must not bounce what another server took: a line over
+        // the limit is broken as Postfix does rather than refused.
+        config.long_lines = LongLines::Wrap;
         config.starttls = if settings.starttls {
             StartTlsPolicy::Opportunistic
         } else {

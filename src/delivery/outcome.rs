@@ -199,6 +199,22 @@ impl<R: Routable> Delivery<R> {
             .map(|tracked| (&tracked.recipient, tracked.state))
     }
 
+    /// The message cannot go as it is, to any host (a line longer than RFC
+    /// 5321 §4.5.3.1.6 allows, say, found before sending): every pending
+    /// recipient fails for good with `status`, and no host is tried.
+    pub fn refuse_unsent(&mut self, status: EnhancedStatusCode) {
+        for tracked in &mut self.recipients {
+            if tracked.state == RecipientState::Pending {
+                tracked.state = RecipientState::Failed;
+                tracked.attempts.push(AttemptRecord {
+                    host: None,
+                    status,
+                    reply: None,
+                });
+            }
+        }
+    }
+
     /// The current host could not be reached: records 4.4.1 for its
     /// recipients and moves to the next host.
     pub fn connection_failed(&mut self) {

@@ -7,7 +7,7 @@ use super::{host, rcpt, reply};
 use crate::address::ForwardPath;
 use crate::client::{ClientError, ClientEvent, TransactionFailure, TransactionId, Wait};
 use crate::delivery::{Backoff, Delivery, Fate, Hop, RecipientState, Retry};
-use crate::reply::Reply;
+use crate::reply::{EnhancedStatusCode, Reply};
 
 const ID: TransactionId = TransactionId(0);
 const FIRST: u64 = 1_700_000_000;
@@ -385,4 +385,19 @@ fn unroutable_recipients_fail_or_wait() {
     );
     assert_eq!(statuses(&settled.recipients[0].attempts), ["5.1.10"]);
     assert_eq!(statuses(&settled.recipients[1].attempts), ["4.4.3"]);
+}
+
+#[test]
+fn a_message_refused_before_sending_fails_everywhere_at_once() {
+    let (a, b) = (rcpt("a@example.net"), rcpt("b@example.net"));
+    let mut delivery = Delivery::new(hops(&["mx1.example.net", "mx2.example.net"]), vec![a, b]);
+    delivery.refuse_unsent(EnhancedStatusCode::new_const(5, 6, 0));
+    assert!(delivery.current_host().is_none());
+    let settled = delivery.settle(&backoff(), 1, FIRST, FIRST);
+    for recipient in &settled.recipients {
+        assert_eq!(recipient.fate, Fate::Failed, "{recipient:?}");
+        assert_eq!(recipient.attempts.len(), 1);
+        assert_eq!(recipient.attempts[0].status.to_string(), "5.6.0");
+        assert_eq!(recipient.attempts[0].host, None);
+    }
 }

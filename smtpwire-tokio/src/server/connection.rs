@@ -1,0 +1,211 @@
+//! The drain loop for one connection: moves bytes between a transport and
+//! a `ServerSession`, asks the handler for every decision, upgrades to TLS
+//! on request, and waits only as long as the session allows.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use smtpwire::server::{CloseReason, ServerConfig, ServerEvent, ServerSession};
+use smtpwire::Output;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::sync::watch;
+use tokio::time::timeout;
+use tokio_rustls::TlsAcceptor;
+
+use super::Handler;
+
+/// Bytes read per system call.
+const READ_BUFFER: usize = 16 * 1024;
+
+/// A byte stream the session can run over: TCP, TLS, or anything else.
+pub trait Transport: AsyncRead + AsyncWrite + Unpin + Send {}
+
+impl<T: AsyncRead + AsyncWrite + Unpin + Send> Transport for T {}
+
+/// Serves one connection until the session closes, and tells the handler
+/// why it ended. When `stopping` turns true, a session with no message in
+/// flight is ended with 421; one in a transaction is let finish first.
+pub(super) async fn serve<H: Handler>(
+    stream: Box<dyn Transport>,
+    config: Arc<ServerConfig>,
+    tls: Option<TlsAcceptor>,
+    mut handler: H,
+    mut stopping: watch::Receiver<bool>,
+) -> Option<CloseReason> {
+    let mut io = stream;
+    let mut session = ServerSession::new(config.clone());
+    // Every wait for the client is bounded by the session's timeout: a
+    // request, a write, a TLS handshake.
+    let limit = config.limits.timeout;
+    let mut output: Vec<u8> = Vec::new();
+    let mut input = vec![0; READ_BUFFER];
+    let (mut start, mut end) = (0, 0);
+    let mut broken = false;
+    let ended = loop {
+        match session.poll_output() {
+            // Replies to pipelined commands go out in one write, when the
+            // session next waits for the client.
+            Output::Transmit(bytes) => output.extend_from_slice(&bytes),
+            Output::Event(event) => decide(&mut session, &mut handler, event, tls.is_some()).await,
+            Output::NeedInput => {
+                if start < end {
+                    start += session.receive(&input[start..end]);
+                    continue;
+                }
+                if broken || !flush(&mut io, &mut output, limit).await {
+                    broken = true;
+                    session.receive_eof();
+                    continue;
+                }
+                if *stopping.borrow() && !session.in_transaction() {
+                    session.shutdown();
+                    continue;
+                }
+                let wait = session.timeout_hint().unwrap_or(Duration::MAX);
+                let watching = !*stopping.borrow();
+                let since = Instant::now();
+                tokio::select! {
+                    read = timeout(wait, io.read(&mut input)) => match read {
+                        Err(_) => session.handle_timeout(),
+                        Ok(Ok(0)) | Ok(Err(_)) => session.receive_eof(),
+                        Ok(Ok(count)) => (start, end) = (0, count),
+                    },
+                    // Wake up to answer 421 if the server stops while idle.
+                    _ = stopping.changed(), if watching => {}
+                }
+                // A client that trickles its request spends the same time
+                // as one that says nothing.
+                session.advance(since.elapsed());
+            }
+            Output::StartTls => {
+                let Some(acceptor) = tls.clone() else {
+                    break None;
+                };
+                if !flush(&mut io, &mut output, limit).await {
+                    break None;
+                }
+                match timeout(limit, acceptor.accept(io)).await {
+                    Ok(Ok(upgraded)) => io = Box::new(upgraded),
+                    _ => return finish(&mut handler, None).await,
+                }
+                session.tls_established();
+            }
+            Output::Closed => {
+                // TLS ends with close_notify (RFC 8446 §6.1); the shutdown
+                // of plain TCP sends the FIN the drop would send anyway.
+                if !broken && flush(&mut io, &mut output, limit).await {
+                    let _ = timeout(limit, io.shutdown()).await;
+                }
+                // A failed write looks like the end of input to the session.
+                break session.close_reason().filter(|_| !broken);
+            }
+            // Every decision is taken in `decide`, so none is ever left
+            // outstanding.
+            Output::AwaitingDecision => break None,
+        }
+    };
+    if session.in_transaction() {
+        handler
+            .aborted(smtpwire::server::AbortReason::Disconnected)
+            .await;
+    }
+    finish(&mut handler, ended).await
+}
+
+async fn finish<H: Handler>(handler: &mut H, reason: Option<CloseReason>) -> Option<CloseReason> {
+    handler.closed(reason).await;
+    reason
+}
+
+/// Asks the handler about one event and answers the session. The session
+/// issued every token it hands out and waits for it, so answering it right
+/// away cannot fail.
+async fn decide<H: Handler>(
+    session: &mut ServerSession,
+    handler: &mut H,
+    event: ServerEvent,
+    tls: bool,
+) {
+    let answered = match event {
+        ServerEvent::Connect(request) => {
+            let verdict = handler.connect(request.proxy()).await;
+            answer(session, request, verdict)
+        }
+        ServerEvent::Hello(request) => {
+            let verdict = handler.hello(&request).await;
+            answer(session, request, verdict)
+        }
+        ServerEvent::StartTls(request) if tls => session.accept(request),
+        ServerEvent::StartTls(request) => {
+            session.reject(request, super::refuse(454, "4.7.0", "TLS not available"))
+        }
+        ServerEvent::Auth(request) => {
+            let verdict = handler.auth(&request).await;
+            answer(session, request, verdict)
+        }
+        ServerEvent::Mail(request) => {
+            let verdict = handler.mail(&request).await;
+            answer(session, request, verdict)
+        }
+        ServerEvent::Rcpt(request) => {
+            let verdict = handler.rcpt(&request).await;
+            answer(session, request, verdict)
+        }
+        ServerEvent::Data(request) => {
+            let verdict = handler.data(&request).await;
+            answer(session, request, verdict)
+        }
+        ServerEvent::Content(chunk) => {
+            handler.content(chunk).await;
+            Ok(())
+        }
+        ServerEvent::Message(request) => {
+            let outcomes = handler.deliver(&request).await;
+            session.deliver(request, outcomes)
+        }
+        ServerEvent::Verify(request) => match handler.verify(&request).await {
+            Ok(None) => session.accept(request),
+            Ok(Some(text)) => session.accept_with(request, text),
+            Err(reject) => session.reject(request, reject),
+        },
+        ServerEvent::Aborted(reason) => {
+            handler.aborted(reason).await;
+            Ok(())
+        }
+        // ETRN and XCLIENT are off unless the configuration offers them,
+        // and then need a policy this driver does not have.
+        other => match other.into_decision() {
+            Some(decision) => session.reject(
+                decision,
+                super::refuse(502, "5.5.1", "Command not implemented"),
+            ),
+            None => Ok(()),
+        },
+    };
+    debug_assert!(answered.is_ok(), "the session waits for its own request");
+}
+
+fn answer<R: Into<smtpwire::server::Decision>>(
+    session: &mut ServerSession,
+    request: R,
+    verdict: Result<(), smtpwire::server::Reject>,
+) -> Result<(), smtpwire::server::DecisionError> {
+    match verdict {
+        Ok(()) => session.accept(request),
+        Err(reject) => session.reject(request, reject),
+    }
+}
+
+/// Writes what is queued; false when the peer is gone or stopped reading.
+async fn flush(io: &mut Box<dyn Transport>, output: &mut Vec<u8>, limit: Duration) -> bool {
+    if output.is_empty() {
+        return true;
+    }
+    let written = async {
+        io.write_all(output).await?;
+        io.flush().await
+    };
+    let ok = matches!(timeout(limit, written).await, Ok(Ok(())));
+    output.clear();
+    ok
+}

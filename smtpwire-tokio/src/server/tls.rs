@@ -1,0 +1,35 @@
+//! The server's side of STARTTLS: a certificate and key from PEM files.
+
+use std::io;
+use std::path::Path;
+use std::sync::Arc;
+
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use tokio_rustls::TlsAcceptor;
+
+/// A TLS acceptor presenting the certificate chain in the PEM file `cert`
+/// with the private key in the PEM file `key`, with rustls's safe defaults
+/// (TLS 1.2 and 1.3, the *ring* provider).
+pub fn acceptor_from_pem(cert: impl AsRef<Path>, key: impl AsRef<Path>) -> io::Result<TlsAcceptor> {
+    let invalid = |what: &Path, error: rustls::pki_types::pem::Error| {
+        io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("{}: {error}", what.display()),
+        )
+    };
+    let (cert, key) = (cert.as_ref(), key.as_ref());
+    let chain = CertificateDer::pem_file_iter(cert)
+        .map_err(|error| invalid(cert, error))?
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|error| invalid(cert, error))?;
+    let key = PrivateKeyDer::from_pem_file(key).map_err(|error| invalid(key, error))?;
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(io::Error::other)?
+        .with_no_client_auth()
+        .with_single_cert(chain, key)
+        .map_err(io::Error::other)?;
+    Ok(TlsAcceptor::from(Arc::new(config)))
+}

@@ -1,0 +1,317 @@
+//! The server driver over loopback: a handler's decisions reach the wire,
+//! content streams to it, timeouts hold per request, STARTTLS upgrades,
+//! LMTP answers per recipient, and shutdown is graceful.
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use smtpwire::server::{CloseReason, MessageRequest, RcptRequest, Reject, ServerConfig};
+use smtpwire::{Protocol, Text};
+use smtpwire_tokio::server::{acceptor_from_pem, refuse, Handler, Server};
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::oneshot;
+
+/// What the handlers of one server saw.
+#[derive(Default)]
+struct Seen {
+    messages: Vec<(u64, Vec<u8>)>,
+    closed: Vec<Option<CloseReason>>,
+}
+
+struct Recorder {
+    seen: Arc<Mutex<Seen>>,
+    content: Vec<u8>,
+}
+
+impl Handler for Recorder {
+    async fn rcpt(&mut self, request: &RcptRequest) -> Result<(), Reject> {
+        match request.to().to_string().as_str() {
+            "<nobody@example.org>" => Err(refuse(550, "5.1.1", "No such user")),
+            _ => Ok(()),
+        }
+    }
+
+    async fn content(&mut self, chunk: Bytes) {
+        self.content.extend_from_slice(&chunk);
+    }
+
+    async fn message(&mut self, request: &MessageRequest) -> Result<(), Reject> {
+        let content = std::mem::take(&mut self.content);
+        self.seen
+            .lock()
+            .unwrap()
+            .messages
+            .push((request.size(), content));
+        Ok(())
+    }
+
+    async fn closed(&mut self, reason: Option<CloseReason>) {
+        self.seen.lock().unwrap().closed.push(reason);
+    }
+}
+
+struct Running {
+    address: SocketAddr,
+    seen: Arc<Mutex<Seen>>,
+    stop: Option<oneshot::Sender<()>>,
+    done: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+impl Running {
+    async fn start(server: Server) -> Running {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        let seen = Arc::new(Mutex::new(Seen::default()));
+        let (stop, stopped) = oneshot::channel();
+        let shared = seen.clone();
+        let done = tokio::spawn(async move {
+            let handler = move |_| Recorder {
+                seen: shared.clone(),
+                content: Vec::new(),
+            };
+            let stopped = async {
+                let _ = stopped.await;
+            };
+            server.serve_until(listener, handler, stopped).await
+        });
+        Running {
+            address,
+            seen,
+            stop: Some(stop),
+            done,
+        }
+    }
+
+    async fn stop(mut self) -> Arc<Mutex<Seen>> {
+        let _ = self.stop.take().unwrap().send(());
+        self.done.await.unwrap().unwrap();
+        self.seen
+    }
+}
+
+fn config() -> ServerConfig {
+    let mut config = ServerConfig::new(Text::from_static("mx.test"));
+    config.capabilities.enhanced_status_codes = true;
+    config
+}
+
+/// A client reading whole replies.
+struct Client {
+    reader: BufReader<TcpStream>,
+}
+
+impl Client {
+    async fn connect(address: SocketAddr) -> (Client, String) {
+        let stream = TcpStream::connect(address).await.unwrap();
+        let mut client = Client {
+            reader: BufReader::new(stream),
+        };
+        let greeting = client.reply().await;
+        (client, greeting)
+    }
+
+    async fn send(&mut self, bytes: &[u8]) {
+        self.reader.get_mut().write_all(bytes).await.unwrap();
+    }
+
+    /// The last line of the next reply, or "" at the end of input.
+    async fn reply(&mut self) -> String {
+        loop {
+            let mut line = String::new();
+            if self.reader.read_line(&mut line).await.unwrap() == 0 {
+                return line;
+            }
+            if line.as_bytes().get(3) != Some(&b'-') {
+                return line;
+            }
+        }
+    }
+
+    async fn command(&mut self, line: &str) -> String {
+        self.send(format!("{line}\r\n").as_bytes()).await;
+        self.reply().await
+    }
+}
+
+#[tokio::test]
+async fn decisions_reach_the_wire_and_content_the_handler() {
+    let running = Running::start(Server::new(config())).await;
+    let (mut client, greeting) = Client::connect(running.address).await;
+    assert!(greeting.starts_with("220 mx.test"), "{greeting}");
+    assert!(client.command("EHLO client.test").await.starts_with("250 "));
+    client
+        .send(b"MAIL FROM:<a@example.org>\r\nRCPT TO:<b@example.org>\r\nRCPT TO:<nobody@example.org>\r\nDATA\r\n")
+        .await;
+    let replies = [
+        client.reply().await,
+        client.reply().await,
+        client.reply().await,
+        client.reply().await,
+    ];
+    assert!(replies[0].starts_with("250 2.1.0"), "{replies:?}");
+    assert!(replies[1].starts_with("250 2.1.5"), "{replies:?}");
+    assert_eq!(replies[2], "550 5.1.1 No such user\r\n");
+    assert!(replies[3].starts_with("354 "), "{replies:?}");
+    client.send(b"Subject: hi\r\n\r\n..dot\r\n.\r\n").await;
+    assert!(client.reply().await.starts_with("250 2.0.0"));
+    assert!(client.command("QUIT").await.starts_with("221 "));
+    let seen = running.stop().await;
+    let seen = seen.lock().unwrap();
+    assert_eq!(
+        seen.messages,
+        [(21, b"Subject: hi\r\n\r\n.dot\r\n".to_vec())]
+    );
+    assert_eq!(seen.closed, [Some(CloseReason::Quit)]);
+}
+
+#[tokio::test]
+async fn auth_is_refused_unless_the_handler_checks_it() {
+    let mut config = config();
+    config.capabilities.auth = vec![smtpwire::auth::Mechanism::Plain];
+    config.auth_policy = smtpwire::server::AuthPolicy::AllowCleartext;
+    let running = Running::start(Server::new(config)).await;
+    let (mut client, _) = Client::connect(running.address).await;
+    client.command("EHLO client.test").await;
+    let reply = client.command("AUTH PLAIN AHVzZXIAcGFzcw==").await;
+    assert!(reply.starts_with("535 5.7.8"), "{reply}");
+    assert!(client.command("VRFY postmaster").await.starts_with("252 "));
+    running.stop().await;
+}
+
+/// A byte every 100 ms keeps every read short, but the command takes longer
+/// than the whole timeout: the client is cut off within it.
+#[tokio::test]
+async fn a_trickling_client_is_cut_off_within_the_timeout() {
+    let mut config = config();
+    config.limits.timeout = Duration::from_millis(500);
+    let running = Running::start(Server::new(config)).await;
+    let (mut client, _) = Client::connect(running.address).await;
+    let started = Instant::now();
+    for byte in b"EHLO a-slow-client.test\r\n" {
+        if client.reader.get_mut().write_all(&[*byte]).await.is_err() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        if started.elapsed() > Duration::from_secs(1) {
+            break;
+        }
+    }
+    assert_eq!(client.reply().await, "421 4.4.2 Timeout exceeded\r\n");
+    let seen = running.stop().await;
+    assert_eq!(seen.lock().unwrap().closed, [Some(CloseReason::Timeout)]);
+}
+
+#[tokio::test]
+async fn shutdown_says_421_to_idle_clients_and_lets_messages_finish() {
+    let running = Running::start(Server::new(config())).await;
+    let (mut idle, _) = Client::connect(running.address).await;
+    let (mut busy, _) = Client::connect(running.address).await;
+    busy.command("EHLO busy.test").await;
+    busy.send(b"MAIL FROM:<a@example.org>\r\nRCPT TO:<b@example.org>\r\nDATA\r\n")
+        .await;
+    for _ in 0..3 {
+        busy.reply().await;
+    }
+    let address = running.address;
+    let stopped = tokio::spawn(running.stop());
+    assert_eq!(idle.reply().await, "421 4.3.2 Service shutting down\r\n");
+    // The listener is closed: a new client is refused.
+    assert!(TcpStream::connect(address).await.is_err());
+    busy.send(b"late but whole\r\n.\r\n").await;
+    assert!(busy.reply().await.starts_with("250 2.0.0"));
+    assert_eq!(busy.reply().await, "421 4.3.2 Service shutting down\r\n");
+    let seen = stopped.await.unwrap();
+    let seen = seen.lock().unwrap();
+    assert_eq!(seen.messages.len(), 1);
+    assert_eq!(seen.closed, [Some(CloseReason::Shutdown); 2]);
+}
+
+#[tokio::test]
+async fn lmtp_answers_each_recipient() {
+    struct Split;
+    impl Handler for Split {
+        async fn deliver(&mut self, request: &MessageRequest) -> Vec<Result<(), Reject>> {
+            let full = |to: String| to.contains("full");
+            let outcome = |to| match full(to) {
+                true => Err(refuse(452, "4.2.2", "Mailbox full")),
+                false => Ok(()),
+            };
+            request
+                .recipients()
+                .iter()
+                .map(|r| outcome(r.to_string()))
+                .collect()
+        }
+    }
+    let mut config = config();
+    config.protocol = Protocol::Lmtp;
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    tokio::spawn(async move { Server::new(config).serve(listener, |_| Split).await });
+    let (mut client, _) = Client::connect(address).await;
+    client.command("LHLO client.test").await;
+    client.command("MAIL FROM:<a@example.org>").await;
+    client.command("RCPT TO:<ann@example.org>").await;
+    client.command("RCPT TO:<full@example.org>").await;
+    assert!(client.command("DATA").await.starts_with("354"));
+    client.send(b"hi\r\n.\r\n").await;
+    assert!(client.reply().await.starts_with("250 2.0.0"));
+    assert_eq!(client.reply().await, "452 4.2.2 Mailbox full\r\n");
+}
+
+#[tokio::test]
+async fn starttls_upgrades_with_the_acceptor() {
+    let dir = std::env::temp_dir().join(format!("smtpwire-tokio-tls-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let certified = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).unwrap();
+    std::fs::write(dir.join("cert.pem"), certified.cert.pem()).unwrap();
+    std::fs::write(dir.join("key.pem"), certified.key_pair.serialize_pem()).unwrap();
+    let acceptor = acceptor_from_pem(dir.join("cert.pem"), dir.join("key.pem")).unwrap();
+    std::fs::remove_dir_all(&dir).unwrap();
+    let server = Server::new(config()).with_tls(acceptor);
+    assert!(server.config().capabilities.starttls);
+    let running = Running::start(server).await;
+    let (mut client, _) = Client::connect(running.address).await;
+    client.send(b"EHLO client.test\r\n").await;
+    let mut offered = String::new();
+    loop {
+        let mut line = String::new();
+        client.reader.read_line(&mut line).await.unwrap();
+        offered.push_str(&line);
+        if line.as_bytes().get(3) == Some(&b' ') {
+            break;
+        }
+    }
+    assert!(offered.contains("250-STARTTLS\r\n"), "{offered}");
+    assert!(client.command("STARTTLS").await.starts_with("220 "));
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(certified.cert.der().clone()).unwrap();
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let tls = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    let connector = tokio_rustls::TlsConnector::from(Arc::new(tls));
+    let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
+    let stream = client.reader.into_inner();
+    let mut tls = BufReader::new(connector.connect(name, stream).await.unwrap());
+    tls.get_mut()
+        .write_all(b"EHLO client.test\r\n")
+        .await
+        .unwrap();
+    let mut after = String::new();
+    loop {
+        let mut line = String::new();
+        tls.read_line(&mut line).await.unwrap();
+        after.push_str(&line);
+        if line.as_bytes().get(3) == Some(&b' ') {
+            break;
+        }
+    }
+    assert!(!after.contains("STARTTLS"), "{after}");
+    running.stop().await;
+}

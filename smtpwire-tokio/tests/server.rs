@@ -315,3 +315,39 @@ async fn starttls_upgrades_with_the_acceptor() {
     assert!(!after.contains("STARTTLS"), "{after}");
     running.stop().await;
 }
+
+/// Behind a load balancer: the header names the real client, and a peer
+/// that is not a trusted proxy is closed unanswered.
+#[tokio::test]
+async fn the_proxy_protocol_is_taken_from_trusted_peers_only() {
+    struct Source(Arc<Mutex<Option<SocketAddr>>>);
+    impl Handler for Source {
+        async fn connect(
+            &mut self,
+            proxy: Option<&smtpwire::proxy::ProxyHeader>,
+        ) -> Result<(), Reject> {
+            *self.0.lock().unwrap() = proxy.and_then(|header| header.source());
+            Ok(())
+        }
+    }
+    let loopback = std::net::IpAddr::from([127, 0, 0, 1]);
+    let elsewhere = std::net::IpAddr::from([192, 0, 2, 1]);
+    for (trusted, served) in [(loopback, true), (elsewhere, false)] {
+        let server = Server::new(config()).with_proxy_protocol([trusted]);
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        let source = Arc::new(Mutex::new(None));
+        let seen = source.clone();
+        tokio::spawn(async move { server.serve(listener, move |_| Source(seen.clone())).await });
+        let mut stream = TcpStream::connect(address).await.unwrap();
+        let _ = stream
+            .write_all(b"PROXY TCP4 198.51.100.7 192.0.2.25 40000 25\r\n")
+            .await;
+        let mut reader = BufReader::new(stream);
+        let mut greeting = String::new();
+        let _ = reader.read_line(&mut greeting).await;
+        assert_eq!(greeting.starts_with("220 "), served, "{greeting}");
+        let expected = served.then(|| "198.51.100.7:40000".parse().unwrap());
+        assert_eq!(*source.lock().unwrap(), expected);
+    }
+}

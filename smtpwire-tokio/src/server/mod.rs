@@ -38,7 +38,7 @@ mod tls;
 
 use std::future::Future;
 use std::io;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -63,6 +63,8 @@ const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
 pub struct Server {
     config: Arc<ServerConfig>,
     tls: Option<TlsAcceptor>,
+    /// With the PROXY protocol, the only peers whose header is believed.
+    proxies: Option<Arc<[IpAddr]>>,
 }
 
 impl Server {
@@ -71,6 +73,7 @@ impl Server {
         Server {
             config: Arc::new(config),
             tls: None,
+            proxies: None,
         }
     }
 
@@ -78,6 +81,17 @@ impl Server {
     pub fn with_tls(mut self, acceptor: TlsAcceptor) -> Self {
         Arc::make_mut(&mut self.config).capabilities.starttls = true;
         self.tls = Some(acceptor);
+        self
+    }
+
+    /// Reads a PROXY protocol header (version 1 or 2) before anything else
+    /// on every connection, so that the handler learns the real client
+    /// ([`Handler::connect`]), and takes connections only from the
+    /// load balancers in `trusted`: any other peer could claim any address,
+    /// so it is closed at once, unanswered.
+    pub fn with_proxy_protocol(mut self, trusted: impl IntoIterator<Item = IpAddr>) -> Self {
+        Arc::make_mut(&mut self.config).proxy_protocol = true;
+        self.proxies = Some(trusted.into_iter().map(canonical).collect());
         self
     }
 
@@ -117,6 +131,7 @@ impl Server {
         let accepted = loop {
             tokio::select! {
                 accepted = listener.accept() => match accepted {
+                    Ok((_, client)) if !self.admits(client.ip()) => {}
                     Ok((stream, client)) => {
                         // Replies are small and wait on each other: Nagle
                         // would hold them back.
@@ -164,6 +179,25 @@ impl Server {
             stopping,
         )
         .await
+    }
+}
+
+impl Server {
+    /// Whether a peer at `address` may connect: any, unless only trusted
+    /// proxies may.
+    fn admits(&self, address: IpAddr) -> bool {
+        self.proxies
+            .as_ref()
+            .map_or(true, |trusted| trusted.contains(&canonical(address)))
+    }
+}
+
+/// An IPv4 address as itself, also when it comes mapped into IPv6 from a
+/// dual-stack socket.
+fn canonical(address: IpAddr) -> IpAddr {
+    match address {
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(address, IpAddr::V4),
+        v4 => v4,
     }
 }
 

@@ -16,8 +16,8 @@ die() {
 }
 
 # The programs the cases talk to. A missing one is an error, never a skip.
-PEER_COMMANDS=(swaks msmtp curl openssl smtp-source smtp-sink python3 dovecot)
-PEER_PACKAGES=(swaks libnet-ssleay-perl msmtp curl postfix openssl python3 python3-pip dovecot-lmtpd)
+PEER_COMMANDS=(swaks msmtp curl openssl smtp-source smtp-sink python3 dovecot haproxy)
+PEER_PACKAGES=(swaks libnet-ssleay-perl msmtp curl postfix openssl python3 python3-pip dovecot-lmtpd haproxy)
 
 # Debian's hook that tells package scripts not to start services; made
 # for the install when absent, and removed again however the run ends.

@@ -465,12 +465,50 @@ case_ send-to-smtp-sink-pipelined-50-recipients send_sink_pipelined_recipients
 case_ send-to-dovecot-lmtp send_dovecot_lmtp
 case_ send-to-dovecot-lmtp-8bit-bdat send_dovecot_lmtp_8bit_bdat
 
+# ---------------------------------------------------------------- HAProxy
+# Two servers behind HAProxy, which hands each connection to one of them in
+# turn with a PROXY protocol v2 header: scaling out with existing software.
+# The client connects from 127.0.0.2, so the Received: field shows that the
+# servers learnt the real client and not the balancer (127.0.0.1).
+start_server behind1 --no-tls --proxy-protocol --maildir "$work/md-behind1"
+start_server behind2 --no-tls --proxy-protocol --maildir "$work/md-behind2"
+balancer_port=$(free_port)
+cat > "$work/haproxy.cfg" << CFG
+defaults
+    mode tcp
+    timeout connect 5s
+    timeout client 30s
+    timeout server 30s
+frontend smtp
+    bind 127.0.0.1:$balancer_port
+    default_backend mx
+backend mx
+    balance roundrobin
+    server one 127.0.0.1:${PORT[behind1]} send-proxy-v2
+    server two 127.0.0.1:${PORT[behind2]} send-proxy-v2
+CFG
+haproxy -db -f "$work/haproxy.cfg" > "$work/haproxy.log" 2>&1 &
+STARTED_PIDS+=($!)
+wait_for_port "$balancer_port" || die "haproxy did not start: $(cat "$work/haproxy.log")"
+
+haproxy_two_servers() {
+    python3 "$here/through_balancer.py" "$balancer_port" 4
+    local mode
+    for mode in behind1 behind2; do
+        stored "$mode" --count 2
+        # Both copies name the real client, 127.0.0.2.
+        [[ $(grep -l 'Received: from [^ ]* (\[127\.0\.0\.2\])' "$work/md-$mode"/new/* | wc -l) == 2 ]]
+    done
+}
+
+case_ haproxy-proxy-v2-two-servers haproxy_two_servers
+
 # ---------------------------------------------------------------- clean shutdown
 # Every server stops on SIGINT with status 0 and logged no panic. Run in this
 # shell, not in case_'s subshell: only the parent can collect the exit status.
 shutdown_log="$work/case-servers-shut-down-cleanly.log"
 shutdown_status=0
-for mode in plain tls auth lmtp polled; do
+for mode in plain tls auth lmtp polled behind1 behind2; do
     stop_pid "${PID[$mode]}" || { echo "server $mode exited with status $?"; shutdown_status=1; }
     if grep -i 'panic' "${LOG[$mode]}"; then shutdown_status=1; fi
 done > "$shutdown_log" 2>&1

@@ -50,9 +50,15 @@ pub enum AddressError {
     /// A mailbox has no `@` between local part and domain.
     #[error("mailbox has no @domain")]
     MissingDomain,
-    /// The path is not `<…>`, or holds something after the mailbox.
+    /// The path holds something after the mailbox, or before its `<`.
     #[error("invalid path syntax")]
     InvalidPath,
+    /// A path without its angle brackets, such as `bob@example.net`: paths
+    /// are written `<bob@example.net>` (RFC 5321 §4.1.2). A bare address
+    /// makes a path through [`ForwardPath::from_address`] or
+    /// [`ReversePath::from_address`].
+    #[error("a path needs angle brackets: <local-part@domain>, or <> for the null sender")]
+    MissingAngleBrackets,
     /// The source route before the mailbox is malformed.
     #[error("invalid source route")]
     InvalidSourceRoute,

@@ -168,7 +168,8 @@ pub(crate) fn parse_whole<T>(
     Ok(value)
 }
 
-/// Implements `parse(&str)`, `parse_bytes(&Bytes)` and `FromStr` for an
+/// Implements `parse(&str)`, `parse_bytes(&Bytes)`, `FromStr` and
+/// `TryFrom<&str>` for an
 /// address type from its prefix scanner.
 macro_rules! whole_input_parsers {
     ($ty:ty, $scan:path, $trailing:expr) => {
@@ -189,6 +190,14 @@ macro_rules! whole_input_parsers {
         impl core::str::FromStr for $ty {
             type Err = $crate::address::AddressError;
             fn from_str(input: &str) -> Result<Self, Self::Err> {
+                Self::parse(input)
+            }
+        }
+
+        /// `"…".try_into()?` where a constructor takes the value.
+        impl TryFrom<&str> for $ty {
+            type Error = $crate::address::AddressError;
+            fn try_from(input: &str) -> Result<Self, Self::Error> {
                 Self::parse(input)
             }
         }

@@ -107,6 +107,26 @@ impl Mailbox {
         !self.is_ascii()
     }
 
+    /// Whether the two are the same mailbox as RFC 5321 §2.4 has them
+    /// compared: the hosts without regard to case ([`Host::same_host`]),
+    /// the local parts case-sensitively, since only the mailbox's own host
+    /// may decide that `Bob` and `bob` are one user. Local parts compare by
+    /// [`value`](LocalPart::value), so `"bob"` and `bob` are the same.
+    ///
+    /// `==` compares the local parts as written and the domains exactly.
+    ///
+    /// ```
+    /// use smtpwire::Mailbox;
+    ///
+    /// let bob = Mailbox::parse("bob@Example.NET").unwrap();
+    /// assert!(bob.same_mailbox(&Mailbox::parse("bob@example.net").unwrap()));
+    /// assert!(bob.same_mailbox(&Mailbox::parse("\"bob\"@example.net").unwrap()));
+    /// assert!(!bob.same_mailbox(&Mailbox::parse("Bob@example.net").unwrap()));
+    /// ```
+    pub fn same_mailbox(&self, other: &Mailbox) -> bool {
+        self.host().same_host(&other.host()) && self.local_part().value() == other.local_part().value()
+    }
+
     /// Whether it holds a C0 or C1 control character, DEL, or the line and
     /// paragraph separators U+2028 and U+2029: the RFC 6531 grammar lets
     /// C1 controls and the separators into a quoted local part, and written

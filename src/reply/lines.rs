@@ -172,6 +172,8 @@ mod tests {
             "550 5.1.1 The email account that you tried to reach does not exist. \
              Please try double-checking \\u{1b}[31mit\tnow"
         );
+        let forged = Reply::new(ReplyCode::OK, Text::from_static("Ok\u{2028}550 fake"));
+        assert_eq!(forged.to_string(), "250 Ok\\u{2028}550 fake");
         let bare = Reply::new(ReplyCode::OK, Text::from_static(""));
         assert_eq!(bare.to_string(), "250");
         let greeting = read(b"220 mx.example.org ESMTP\r\n", LineEndPolicy::Strict);

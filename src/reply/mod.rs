@@ -378,8 +378,9 @@ impl Hash for Reply {
 /// server's reply, since servers wrap one sentence over several lines
 /// (`550 5.1.1 The email account that you tried to reach does not exist.
 /// Please try double-checking …`). A reply comes from the peer, so control
-/// characters in its text (RFC 5321 only keeps CR and LF out) are written
-/// escaped, as `\u{1b}`, and cannot act on a terminal that shows the log.
+/// characters and the line separators U+2028 and U+2029 in its text (RFC
+/// 5321 only keeps CR and LF out) are written escaped, as `\u{1b}`, and can
+/// neither act on a terminal that shows the log nor start a forged line.
 /// The wire form is [`emit`](Self::emit)'s.
 ///
 /// ```
@@ -421,9 +422,10 @@ impl fmt::Display for Reply {
     }
 }
 
-/// Control characters but the tab, which a log line shows as a space.
+/// Control characters but the tab, which a log line shows as a space, and
+/// the line and paragraph separators, which some viewers break lines at.
 fn is_escaped_in_log(c: char) -> bool {
-    c.is_control() && c != '\t'
+    (c.is_control() && c != '\t') || matches!(c, '\u{2028}' | '\u{2029}')
 }
 
 impl fmt::Debug for Reply {

@@ -242,6 +242,15 @@ pub enum ClientError {
     /// STARTTLS is required but the server refused it.
     #[error("STARTTLS refused: {0}")]
     StartTlsRefused(Reply),
+    /// [`Output::StartTls`](crate::Output::StartTls) was polled past
+    /// without [`tls_established`](super::ClientSession::tls_established):
+    /// the server waits for a TLS handshake that will not come, so the
+    /// connection is aborted (RFC 3207 §4.1).
+    #[error(
+        "STARTTLS was accepted but the transport was not upgraded to TLS \
+         (without TLS, use StartTlsPolicy::Never)"
+    )]
+    TlsNotEstablished,
     /// Bytes followed the 220 reply to STARTTLS before the TLS handshake:
     /// someone on the path injected replies (RFC 3207 §6).
     #[error("bytes received after the STARTTLS reply, before the TLS handshake")]

@@ -16,7 +16,10 @@ fn constructors_take_strings_through_try_into() -> Result<(), Box<dyn std::error
     let literal: Host = "[192.0.2.1]".try_into()?;
     assert!(matches!(literal, Host::Literal(_)));
     let domain: Domain = "mx.example.org".try_into()?;
-    assert_eq!(ClientConfig::new(domain).hello_host.to_string(), "mx.example.org");
+    assert_eq!(
+        ClientConfig::new(domain).hello_host.to_string(),
+        "mx.example.org"
+    );
 
     let server = ServerConfig::new("mx.example.org".try_into()?);
     assert_eq!(server.hostname.as_str(), "mx.example.org");
@@ -45,10 +48,7 @@ fn each_conversion_reports_its_own_error() {
         Host::try_from("-bad.example"),
         Err(AddressError::InvalidDomain)
     );
-    assert_eq!(
-        Domain::try_from("a..b"),
-        Err(AddressError::InvalidDomain)
-    );
+    assert_eq!(Domain::try_from("a..b"), Err(AddressError::InvalidDomain));
     assert_eq!(
         EnhancedStatusCode::try_from("5.1"),
         Err(ReplyError::MalformedEnhancedCode)

@@ -124,7 +124,8 @@ impl Mailbox {
     /// assert!(!bob.same_mailbox(&Mailbox::parse("Bob@example.net").unwrap()));
     /// ```
     pub fn same_mailbox(&self, other: &Mailbox) -> bool {
-        self.host().same_host(&other.host()) && self.local_part().value() == other.local_part().value()
+        self.host().same_host(&other.host())
+            && self.local_part().value() == other.local_part().value()
     }
 
     /// Whether it holds a C0 or C1 control character, DEL, or the line and

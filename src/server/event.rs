@@ -149,7 +149,7 @@ macro_rules! ticket {
         #[must_use = "the session waits until this request is accepted or rejected"]
         #[derive(Debug)]
         pub struct $name {
-            pub(crate) ticket: u64,
+            pub(crate) ticket: super::decision::Ticket,
             $(pub(crate) $field: $ty,)*
         }
     };

@@ -213,6 +213,57 @@ fn starttls_offered_upgrades_and_forgets() {
     }
 }
 
+/// A caller with no TLS that leaves the default opportunistic policy and
+/// ignores `Output::StartTls` is told once, then the session ends instead
+/// of asking for ever; after the server's 220 nothing goes out in clear
+/// (RFC 3207 §4.1).
+#[test]
+fn starttls_ignored_by_the_caller_ends_the_session() {
+    let mut session = ClientSession::new(config());
+    session
+        .send_mail(envelope("<a@x.org>", &["<b@y.org>"]))
+        .unwrap();
+    session.quit();
+    let mut server = STARTTLS_EHLO;
+    let mut wire = Vec::new();
+    let mut events = Vec::new();
+    let mut starttls = 0;
+    let mut closed = false;
+    for _ in 0..1_000 {
+        match session.poll_output() {
+            Output::Transmit(bytes) => wire.extend_from_slice(&bytes),
+            Output::Event(event) => events.push(event),
+            Output::NeedInput => {
+                let taken = session.receive(server);
+                server = &server[taken..];
+            }
+            // This caller has no TLS and carries on as if nothing happened.
+            Output::StartTls => starttls += 1,
+            Output::AwaitingDecision => unreachable!("nothing to decide before the upgrade"),
+            Output::Closed => {
+                closed = true;
+                break;
+            }
+        }
+    }
+    assert!(closed, "the session must end");
+    assert_eq!(starttls, 1);
+    assert!(events
+        .iter()
+        .any(|e| matches!(e, ClientEvent::Error(ClientError::TlsNotEstablished))));
+    assert!(events.iter().any(|e| matches!(
+        e,
+        ClientEvent::TransactionFailed {
+            failure: TransactionFailure::NotSent | TransactionFailure::Interrupted,
+            ..
+        }
+    )));
+    assert_eq!(wire, b"EHLO client.example.org\r\nSTARTTLS\r\n");
+    assert!(ClientError::TlsNotEstablished
+        .to_string()
+        .contains("StartTlsPolicy::Never"));
+}
+
 #[test]
 fn starttls_stripped_or_refused() {
     let stripped = b"220 mx\r\n250-mx\r\n250 PIPELINING\r\n221 bye\r\n";

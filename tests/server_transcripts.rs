@@ -963,3 +963,37 @@ fn xclient_restarts_the_session_for_the_named_client() {
         &mut accept_all,
     );
 }
+
+/// The first request of a new session: its connection.
+fn connect_request(
+    session: &mut smtpwire::server::ServerSession,
+) -> smtpwire::server::ConnectRequest {
+    match session.poll_output() {
+        smtpwire::Output::Event(ServerEvent::Connect(request)) => request,
+        other => panic!("expected the connection request, got {other:?}"),
+    }
+}
+
+/// A token only works in the session that issued it, even when another
+/// session awaits a request of the same number; one whose session closed
+/// while it was being decided says so.
+#[test]
+fn decisions_reach_only_their_own_open_session() {
+    use smtpwire::server::{DecisionError, ServerSession};
+    use smtpwire::Output;
+    let mut first = ServerSession::new(config().into());
+    let mut second = ServerSession::new(config().into());
+    let from_first = connect_request(&mut first);
+    let from_second = connect_request(&mut second);
+    assert_eq!(second.accept(from_first), Err(DecisionError::NotAwaited));
+    assert!(matches!(second.poll_output(), Output::AwaitingDecision));
+    second.accept(from_second).unwrap();
+    assert!(matches!(second.poll_output(), Output::Transmit(_)));
+
+    // The driver shut the session down while the application decided.
+    let mut third = ServerSession::new(config().into());
+    let pending = connect_request(&mut third);
+    third.shutdown();
+    assert_eq!(third.accept(pending), Err(DecisionError::Closed));
+    assert!(DecisionError::Closed.to_string().contains("closed"));
+}

@@ -181,18 +181,21 @@ async fn run(args: Args) -> std::io::Result<()> {
     if args.max_connections_per_ip.is_some() || args.proxy_protocol {
         settings.max_connections_per_ip = args.max_connections_per_ip;
     }
+    // Held until the server has stopped, however it stops, so that the
+    // certificate file goes with the process that made it.
+    let mut certificate_file = None;
     let identity = match (&args.tls_cert, &args.tls_key, args.no_tls) {
         (_, _, true) => None,
         (Some(cert), Some(key), false) => Some(tls::Identity::from_pem_files(cert, key)?),
         _ => {
             let identity = tls::Identity::self_signed(&args.hostname)?;
             if !args.demo {
-                let path = tls::default_certificate_path();
-                identity.write_certificate_pem(&path)?;
+                let file = identity.write_certificate_pem(&tls::default_certificate_path())?;
                 eprintln!(
                     "STARTTLS with a self-signed certificate: {}",
-                    path.display()
+                    file.path().display()
                 );
+                certificate_file = Some(file);
             }
             Some(identity)
         }
@@ -226,6 +229,7 @@ async fn run(args: Args) -> std::io::Result<()> {
     let stop = async move {
         tokio::select! {
             _ = tokio::signal::ctrl_c() => eprintln!("interrupted"),
+            _ = terminated() => eprintln!("terminated"),
             _ = shared.stats.reached(max_messages.unwrap_or(u64::MAX)), if max_messages.is_some() => {}
             _ = shared.connections.idle_for(idle.unwrap_or_default()), if idle.is_some() => {}
         }
@@ -244,5 +248,20 @@ async fn run(args: Args) -> std::io::Result<()> {
             eprintln!("interrupted again: exiting without waiting");
         }
     }
+    drop(certificate_file);
     Ok(())
+}
+
+/// SIGTERM, the way service managers and `kill` ask a server to stop: it
+/// stops as Ctrl-C does. Never, where there is no such signal.
+async fn terminated() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        if let Ok(mut signal) = signal(SignalKind::terminate()) {
+            signal.recv().await;
+            return;
+        }
+    }
+    std::future::pending::<()>().await
 }

@@ -44,12 +44,16 @@ impl Identity {
         })
     }
 
-    /// Writes the leaf certificate as PEM, for clients that should trust it.
-    pub fn write_certificate_pem(&self, path: &Path) -> io::Result<()> {
+    /// Writes the leaf certificate as PEM, for clients that should trust
+    /// it, to a file that lasts as long as the value returned.
+    pub fn write_certificate_pem(&self, path: &Path) -> io::Result<CertificateFile> {
         let Some(leaf) = self.chain.first() else {
             return Err(io::Error::other("empty certificate chain"));
         };
-        std::fs::write(path, pem_encode(leaf.as_ref()))
+        std::fs::write(path, pem_encode(leaf.as_ref()))?;
+        Ok(CertificateFile {
+            path: path.to_path_buf(),
+        })
     }
 
     /// The acceptor that runs the server side of the handshake.
@@ -61,6 +65,28 @@ impl Identity {
             .with_single_cert(self.chain, self.key)
             .map_err(io::Error::other)?;
         Ok(TlsAcceptor::from(Arc::new(config)))
+    }
+}
+
+/// A certificate written for clients to trust, removed when dropped: a
+/// self-signed one is made anew at each start and its file is named after
+/// the process, so no later run would ever reuse or remove it.
+pub struct CertificateFile {
+    path: PathBuf,
+}
+
+impl CertificateFile {
+    /// Where the certificate is.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+impl Drop for CertificateFile {
+    fn drop(&mut self) {
+        // Already gone (removed by hand, or a temporary directory cleaned)
+        // is as good as removed.
+        let _ = std::fs::remove_file(&self.path);
     }
 }
 
@@ -110,4 +136,22 @@ fn pem_encode(der: &[u8]) -> String {
     }
     pem.push_str("-----END CERTIFICATE-----\n");
     pem
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_certificate_file_goes_when_its_owner_does() {
+        let identity = Identity::self_signed("mx.example.org").unwrap();
+        let path =
+            std::env::temp_dir().join(format!("smtpwire-server-test-{}.pem", std::process::id()));
+        let file = identity.write_certificate_pem(&path).unwrap();
+        assert_eq!(file.path(), path);
+        let written = std::fs::read_to_string(&path).unwrap();
+        assert!(written.starts_with("-----BEGIN CERTIFICATE-----\n"));
+        drop(file);
+        assert!(!path.exists());
+    }
 }

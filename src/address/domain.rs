@@ -4,6 +4,7 @@ use super::{class, piece, whole_input_parsers, AddressError};
 use crate::limits::{MAX_DOMAIN_LABEL_LEN, MAX_DOMAIN_LEN};
 use crate::Text;
 use bytes::Bytes;
+use core::cmp::Ordering;
 use core::fmt;
 use core::net::{Ipv4Addr, Ipv6Addr};
 
@@ -13,7 +14,8 @@ use core::net::{Ipv4Addr, Ipv6Addr};
 ///
 /// U-labels are taken as any run of non-ASCII characters, letters, digits and
 /// hyphens; their IDNA2008 validity is left to the caller. Comparison with
-/// `==` is exact; DNS names compare with [`Domain::eq_ignore_ascii_case`].
+/// `==` is exact, as written; two names for the same domain compare with
+/// [`Domain::eq_ignore_case`].
 ///
 /// ```
 /// use smtpwire::Domain;
@@ -50,6 +52,39 @@ impl Domain {
     /// Case-insensitive comparison of the ASCII letters, as DNS compares names.
     pub fn eq_ignore_ascii_case(&self, other: &str) -> bool {
         self.0.eq_ignore_ascii_case(other)
+    }
+
+    /// Whether the two name the same domain: RFC 5321 §2.4 has domain names
+    /// compared without regard to case.
+    ///
+    /// ASCII letters compare case-insensitively, as DNS compares them. U-labels
+    /// (RFC 6531) compare after each character is mapped to lowercase
+    /// ([`char::to_lowercase`]), which is the case step of IDNA2008 alone: the
+    /// crate has no IDNA mapping, so names that IDNA would map to one another
+    /// in other ways (width, normalization) differ, and an A-label
+    /// (`xn--bcher-kva.example`) never equals its U-label (`bücher.example`).
+    /// A caller that needs either converts the names first.
+    ///
+    /// ```
+    /// use smtpwire::Domain;
+    ///
+    /// let domain = Domain::parse("Mail.Example.ORG").unwrap();
+    /// assert!(domain.eq_ignore_case(&Domain::parse("mail.example.org").unwrap()));
+    /// let bucher = Domain::parse("BÜCHER.example").unwrap();
+    /// assert!(bucher.eq_ignore_case(&Domain::parse("bücher.example").unwrap()));
+    /// assert!(!bucher.eq_ignore_case(&Domain::parse("xn--bcher-kva.example").unwrap()));
+    /// ```
+    pub fn eq_ignore_case(&self, other: &Domain) -> bool {
+        self.cmp_ignore_case(other).is_eq()
+    }
+
+    /// The order that goes with [`eq_ignore_case`](Self::eq_ignore_case), for
+    /// sorting names or keeping them in a map where case must not matter.
+    pub fn cmp_ignore_case(&self, other: &Domain) -> Ordering {
+        fn folded(text: &str) -> impl Iterator<Item = char> + '_ {
+            text.chars().flat_map(char::to_lowercase)
+        }
+        folded(self.as_str()).cmp(folded(other.as_str()))
     }
 }
 
@@ -332,6 +367,25 @@ impl Host {
     pub fn needs_smtputf8(&self) -> bool {
         !self.is_ascii()
     }
+
+    /// Whether the two are the same host: domains compared without regard
+    /// to case ([`Domain::eq_ignore_case`], RFC 5321 §2.4), address literals
+    /// by address, however they were written. A domain never equals a
+    /// literal, even one it resolves to.
+    ///
+    /// ```
+    /// use smtpwire::Host;
+    ///
+    /// let host = Host::parse("MX.example.org").unwrap();
+    /// assert!(host.same_host(&Host::parse("mx.EXAMPLE.org").unwrap()));
+    /// assert!(Host::parse("[IPv6:::1]").unwrap().same_host(&Host::parse("[IPv6:0::1]").unwrap()));
+    /// ```
+    pub fn same_host(&self, other: &Host) -> bool {
+        match (self, other) {
+            (Host::Domain(domain), Host::Domain(other)) => domain.eq_ignore_case(other),
+            _ => self == other,
+        }
+    }
 }
 
 whole_input_parsers!(Host, scan_host, AddressError::InvalidDomain);
@@ -375,6 +429,25 @@ mod tests {
     use alloc::string::ToString;
     use alloc::vec::Vec;
     use proptest::prelude::*;
+
+    #[test]
+    fn names_compare_without_regard_to_case() {
+        let name = |text: &str| Domain::parse(text).unwrap();
+        assert!(name("MX.Example.ORG").eq_ignore_case(&name("mx.example.org")));
+        assert!(name("ÖL.example").eq_ignore_case(&name("öl.example")));
+        assert!(!name("öl.example").eq_ignore_case(&name("ol.example")));
+        // No IDNA mapping: an A-label is not its U-label.
+        assert!(!name("xn--l-fka.example").eq_ignore_case(&name("öl.example")));
+        assert_eq!(
+            name("b.example").cmp_ignore_case(&name("A.example")),
+            core::cmp::Ordering::Greater
+        );
+        let literal = Host::parse("[192.0.2.1]").unwrap();
+        assert!(!literal.same_host(&Host::parse("example.org").unwrap()));
+        assert!(Host::parse("Example.ORG")
+            .unwrap()
+            .same_host(&Host::parse("example.org").unwrap()));
+    }
 
     proptest! {
         #[test]

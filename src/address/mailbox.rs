@@ -107,6 +107,27 @@ impl Mailbox {
         !self.is_ascii()
     }
 
+    /// Whether the two are the same mailbox as RFC 5321 §2.4 has them
+    /// compared: the hosts without regard to case ([`Host::same_host`]),
+    /// the local parts case-sensitively, since only the mailbox's own host
+    /// may decide that `Bob` and `bob` are one user. Local parts compare by
+    /// [`value`](LocalPart::value), so `"bob"` and `bob` are the same.
+    ///
+    /// `==` compares the local parts as written and the domains exactly.
+    ///
+    /// ```
+    /// use smtpwire::Mailbox;
+    ///
+    /// let bob = Mailbox::parse("bob@Example.NET").unwrap();
+    /// assert!(bob.same_mailbox(&Mailbox::parse("bob@example.net").unwrap()));
+    /// assert!(bob.same_mailbox(&Mailbox::parse("\"bob\"@example.net").unwrap()));
+    /// assert!(!bob.same_mailbox(&Mailbox::parse("Bob@example.net").unwrap()));
+    /// ```
+    pub fn same_mailbox(&self, other: &Mailbox) -> bool {
+        self.host().same_host(&other.host())
+            && self.local_part().value() == other.local_part().value()
+    }
+
     /// Whether it holds a C0 or C1 control character, DEL, or the line and
     /// paragraph separators U+2028 and U+2029: the RFC 6531 grammar lets
     /// C1 controls and the separators into a quoted local part, and written
@@ -210,6 +231,21 @@ pub enum ReversePath {
 }
 
 impl ReversePath {
+    /// The path of a bare address such as `alice@example.org`, written
+    /// without the angle brackets [`parse`](Self::parse) requires. The null
+    /// path has no address: it is [`ReversePath::Null`].
+    ///
+    /// ```
+    /// use smtpwire::ReversePath;
+    ///
+    /// let path = ReversePath::from_address("alice@example.org").unwrap();
+    /// assert_eq!(path, ReversePath::parse("<alice@example.org>").unwrap());
+    /// assert!(ReversePath::from_address("<alice@example.org>").is_err());
+    /// ```
+    pub fn from_address(address: &str) -> Result<Self, AddressError> {
+        Mailbox::parse(address).map(ReversePath::Mailbox)
+    }
+
     /// The mailbox, unless the path is null.
     pub fn mailbox(&self) -> Option<&Mailbox> {
         match self {
@@ -277,6 +313,21 @@ pub enum ForwardPath {
 }
 
 impl ForwardPath {
+    /// The path of a bare address such as `bob@example.net`, written without
+    /// the angle brackets [`parse`](Self::parse) requires. The bare
+    /// postmaster has no domain: it is [`ForwardPath::Postmaster`].
+    ///
+    /// ```
+    /// use smtpwire::ForwardPath;
+    ///
+    /// let path = ForwardPath::from_address("bob@example.net").unwrap();
+    /// assert_eq!(path.to_string(), "<bob@example.net>");
+    /// assert!(ForwardPath::from_address("bob").is_err());
+    /// ```
+    pub fn from_address(address: &str) -> Result<Self, AddressError> {
+        Mailbox::parse(address).map(ForwardPath::Mailbox)
+    }
+
     /// The mailbox, unless the path is the bare postmaster.
     pub fn mailbox(&self) -> Option<&Mailbox> {
         match self {
@@ -342,7 +393,7 @@ impl From<Mailbox> for ForwardPath {
 fn scan_path(src: &Bytes, input: &[u8]) -> Result<(Mailbox, usize), AddressError> {
     let mut at = 1;
     if input.first() != Some(&b'<') {
-        return Err(AddressError::InvalidPath);
+        return Err(AddressError::MissingAngleBrackets);
     }
     if input.get(at) == Some(&b'@') {
         loop {
@@ -359,8 +410,10 @@ fn scan_path(src: &Bytes, input: &[u8]) -> Result<(Mailbox, usize), AddressError
     }
     let (mailbox, mailbox_len) = scan_mailbox(src, input.get(at..).unwrap_or_default())?;
     at += mailbox_len;
-    if input.get(at) != Some(&b'>') {
-        return Err(AddressError::InvalidPath);
+    match input.get(at) {
+        Some(b'>') => {}
+        None => return Err(AddressError::MissingAngleBrackets),
+        Some(_) => return Err(AddressError::InvalidPath),
     }
     let len = at + 1;
     if len > MAX_PATH_LEN {
@@ -409,6 +462,38 @@ mod tests {
             "<Postmaster>",
         ] {
             assert!(ReversePath::parse(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn bare_addresses_make_paths_and_parse_asks_for_brackets() {
+        let bare = "bob@example.net";
+        assert_eq!(
+            ForwardPath::parse(bare),
+            Err(AddressError::MissingAngleBrackets)
+        );
+        assert_eq!(
+            ReversePath::parse("<bob@example.net"),
+            Err(AddressError::MissingAngleBrackets)
+        );
+        assert!(AddressError::MissingAngleBrackets
+            .to_string()
+            .contains("angle brackets"));
+        assert_eq!(
+            ForwardPath::parse("<bob@example.net>x"),
+            Err(AddressError::InvalidPath)
+        );
+        assert_eq!(
+            ForwardPath::from_address(bare).unwrap(),
+            ForwardPath::parse("<bob@example.net>").unwrap()
+        );
+        assert_eq!(
+            ReversePath::from_address(bare).unwrap().to_string(),
+            "<bob@example.net>"
+        );
+        for bad in ["", "bob", "<bob@example.net>", "bob@example.net x"] {
+            assert!(ForwardPath::from_address(bad).is_err(), "{bad:?}");
+            assert!(ReversePath::from_address(bad).is_err(), "{bad:?}");
         }
     }
 

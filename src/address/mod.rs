@@ -50,9 +50,15 @@ pub enum AddressError {
     /// A mailbox has no `@` between local part and domain.
     #[error("mailbox has no @domain")]
     MissingDomain,
-    /// The path is not `<…>`, or holds something after the mailbox.
+    /// The path holds something after the mailbox, or before its `<`.
     #[error("invalid path syntax")]
     InvalidPath,
+    /// A path without its angle brackets, such as `bob@example.net`: paths
+    /// are written `<bob@example.net>` (RFC 5321 §4.1.2). A bare address
+    /// makes a path through [`ForwardPath::from_address`] or
+    /// [`ReversePath::from_address`].
+    #[error("a path needs angle brackets: <local-part@domain>, or <> for the null sender")]
+    MissingAngleBrackets,
     /// The source route before the mailbox is malformed.
     #[error("invalid source route")]
     InvalidSourceRoute,
@@ -162,7 +168,8 @@ pub(crate) fn parse_whole<T>(
     Ok(value)
 }
 
-/// Implements `parse(&str)`, `parse_bytes(&Bytes)` and `FromStr` for an
+/// Implements `parse(&str)`, `parse_bytes(&Bytes)`, `FromStr` and
+/// `TryFrom<&str>` for an
 /// address type from its prefix scanner.
 macro_rules! whole_input_parsers {
     ($ty:ty, $scan:path, $trailing:expr) => {
@@ -183,6 +190,14 @@ macro_rules! whole_input_parsers {
         impl core::str::FromStr for $ty {
             type Err = $crate::address::AddressError;
             fn from_str(input: &str) -> Result<Self, Self::Err> {
+                Self::parse(input)
+            }
+        }
+
+        /// `"…".try_into()?` where a constructor takes the value.
+        impl TryFrom<&str> for $ty {
+            type Error = $crate::address::AddressError;
+            fn try_from(input: &str) -> Result<Self, Self::Error> {
                 Self::parse(input)
             }
         }

@@ -22,10 +22,16 @@ pub enum StartTlsPolicy {
     /// [`ClientError::StartTlsRefused`]: super::ClientError::StartTlsRefused
     Required,
     /// Upgrade when the server offers STARTTLS; carry on in clear when it
-    /// does not or refuses it, as MX-to-MX delivery usually does.
+    /// does not or refuses it, as MX-to-MX delivery usually does. The
+    /// caller must be able to upgrade: once the server has said 220 the
+    /// connection cannot go on in clear, and polling past
+    /// [`Output::StartTls`](crate::Output::StartTls) without upgrading
+    /// fails the session with [`ClientError::TlsNotEstablished`].
+    ///
+    /// [`ClientError::TlsNotEstablished`]: super::ClientError::TlsNotEstablished
     #[default]
     Opportunistic,
-    /// Never send STARTTLS.
+    /// Never send STARTTLS: the policy for a transport that has no TLS.
     Never,
 }
 

@@ -131,27 +131,37 @@ impl ClientEvent {
 }
 
 /// Why a message was not delivered.
-#[derive(Debug, Clone, PartialEq, Eq)]
+///
+/// It displays as one line for a log, with the server's reply where there is
+/// one, as in `MAIL refused: 550 5.7.1 sender rejected`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum TransactionFailure {
     /// Refused by the session: the server lacks an extension the message
     /// needs (found before anything was sent), or the content broke a rule
     /// on the way (the connection is then closed, so that no partial
     /// message can be taken for a whole one).
+    #[error("not sent: {0}")]
     Refused(ClientError),
     /// MAIL was refused.
+    #[error("MAIL refused: {0}")]
     MailRejected(Reply),
     /// Every recipient was refused (each one reported on its own).
+    #[error("every recipient was refused")]
     NoValidRecipients,
     /// DATA or a BDAT chunk was refused.
+    #[error("DATA or BDAT refused: {0}")]
     DataRejected(Reply),
     /// The reply to the end of data was negative (SMTP), or every recipient's
     /// was (LMTP; the last reply).
+    #[error("message refused: {0}")]
     MessageRejected(Reply),
     /// The session ended before the message was started.
+    #[error("the session ended before the message was sent")]
     NotSent,
     /// The session ended during the transaction. If that was while waiting
     /// for the reply to the end of data, the server may have taken the
     /// message (RFC 5321 §6.1 warns of duplicates).
+    #[error("the session ended during the transaction")]
     Interrupted,
 }
 
@@ -184,7 +194,24 @@ impl Wait {
     }
 }
 
+/// What was awaited, for a log line such as `timed out waiting for the
+/// reply to DATA`.
+impl fmt::Display for Wait {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Wait::Greeting => "the greeting",
+            Wait::Command => "the reply to a command",
+            Wait::DataInitiation => "the reply to DATA",
+            Wait::DataBlock => "the server to take more content",
+            Wait::DataTermination => "the reply to the end of data",
+        })
+    }
+}
+
 /// Why a session failed, or why a call or a message was refused.
+///
+/// It displays as one line for a log, with the whole of the server's reply
+/// where there is one: `hello refused: 550 5.7.1 go away`.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ClientError {
     /// A reply could not be read: malformed, too long, too many lines, or
@@ -193,7 +220,7 @@ pub enum ClientError {
     MalformedReply(ReplyError),
     /// A reply that does not fit the command it answers (a 354 to MAIL, a
     /// 334 outside AUTH), or a reply when no command was sent.
-    #[error("unexpected reply {} to {command}", reply.code())]
+    #[error("unexpected reply to {command}: {reply}")]
     UnexpectedReply {
         /// The command the reply was read as answering, or "nothing".
         command: &'static str,
@@ -201,20 +228,29 @@ pub enum ClientError {
         reply: Reply,
     },
     /// The server is shutting down (421, RFC 5321 §3.8).
-    #[error("service closing: {}", .0.first_line())]
+    #[error("service closing: {0}")]
     ServiceClosing(Reply),
     /// The greeting was 554: no service here (RFC 5321 §3.1).
-    #[error("greeting refused: {}", .0.first_line())]
+    #[error("greeting refused: {0}")]
     GreetingRefused(Reply),
     /// EHLO, HELO or LHLO was refused.
-    #[error("hello refused: {}", .0.first_line())]
+    #[error("hello refused: {0}")]
     HelloRefused(Reply),
     /// STARTTLS is required but the server did not offer it.
     #[error("STARTTLS required but not offered")]
     StartTlsNotOffered,
     /// STARTTLS is required but the server refused it.
-    #[error("STARTTLS refused: {}", .0.first_line())]
+    #[error("STARTTLS refused: {0}")]
     StartTlsRefused(Reply),
+    /// [`Output::StartTls`](crate::Output::StartTls) was polled past
+    /// without [`tls_established`](super::ClientSession::tls_established):
+    /// the server waits for a TLS handshake that will not come, so the
+    /// connection is aborted (RFC 3207 §4.1).
+    #[error(
+        "STARTTLS was accepted but the transport was not upgraded to TLS \
+         (without TLS, use StartTlsPolicy::Never)"
+    )]
+    TlsNotEstablished,
     /// Bytes followed the 220 reply to STARTTLS before the TLS handshake:
     /// someone on the path injected replies (RFC 3207 §6).
     #[error("bytes received after the STARTTLS reply, before the TLS handshake")]
@@ -228,16 +264,16 @@ pub enum ClientError {
     #[error("no acceptable AUTH mechanism offered")]
     AuthNotOffered,
     /// AUTH failed for good (5yz, e.g. 535 5.7.8).
-    #[error("authentication rejected: {}", .0.first_line())]
+    #[error("authentication rejected: {0}")]
     AuthRejected(Reply),
     /// AUTH failed for now (4yz, e.g. 454 4.7.0).
-    #[error("authentication failed temporarily: {}", .0.first_line())]
+    #[error("authentication failed temporarily: {0}")]
     AuthTemporaryFailure(Reply),
     /// The SASL exchange could not go on.
     #[error(transparent)]
     Sasl(#[from] ClientAuthError),
     /// The caller's timer for [`Wait`] fired.
-    #[error("timed out waiting for {0:?}")]
+    #[error("timed out waiting for {0}")]
     Timeout(Wait),
     /// The server closed the connection unexpectedly.
     #[error("connection closed by the server")]

@@ -54,7 +54,13 @@ use content::Content;
 ///      given, and [`finish_content`](Self::finish_content)), otherwise
 ///      another message or QUIT.
 ///    - [`Output::StartTls`]: upgrade the transport, then call
-///      [`tls_established`](Self::tls_established).
+///      [`tls_established`](Self::tls_established). It comes once: polling
+///      again without the upgrade ends the session with
+///      [`ClientError::TlsNotEstablished`] (the connection is aborted, as
+///      RFC 3207 §4.1 asks when the handshake cannot start). A caller with
+///      no TLS sets [`StartTlsPolicy::Never`]; the default,
+///      [`StartTlsPolicy::Opportunistic`], upgrades whenever the server
+///      offers STARTTLS.
 ///    - [`Output::Closed`]: close the transport.
 /// 2. Repeat.
 ///
@@ -132,6 +138,8 @@ pub struct ClientSession {
     ahead: Option<Transaction>,
     next_id: u64,
     eof: bool,
+    /// [`Output::StartTls`] was handed out for the handshake now due.
+    starttls_told: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -244,6 +252,7 @@ impl ClientSession {
             ahead: None,
             next_id: 0,
             eof: false,
+            starttls_told: false,
         }
     }
 
@@ -396,6 +405,7 @@ impl ClientSession {
     pub fn tls_established(&mut self) {
         if self.phase == Phase::TlsHandshake {
             self.tls = true;
+            self.starttls_told = false;
             self.phase = Phase::Setup;
             self.send_hello();
         }
@@ -412,7 +422,17 @@ impl ClientSession {
             }
             match self.phase {
                 Phase::Closed => return Output::Closed,
-                Phase::TlsHandshake => return Output::StartTls,
+                // RFC 3207 §4.1: a client that cannot start the handshake
+                // after the 220 aborts the connection; the server waits for
+                // TLS, so nothing more can be said in clear.
+                Phase::TlsHandshake if self.starttls_told => {
+                    self.fail(ClientError::TlsNotEstablished, false);
+                    continue;
+                }
+                Phase::TlsHandshake => {
+                    self.starttls_told = true;
+                    return Output::StartTls;
+                }
                 _ => {}
             }
             let content = self.wants_content().is_some();

@@ -141,3 +141,55 @@ fn misuse_is_refused() {
     assert_eq!(session.receive(b"220 late\r\n"), 10);
     assert_eq!(session.send_content(b"x"), Err(ClientError::Closed));
 }
+
+#[test]
+fn failures_read_as_one_log_line_with_the_whole_reply() {
+    use alloc::string::ToString;
+    let refused = Reply::with_enhanced(
+        ReplyCode::new(550).unwrap(),
+        EnhancedStatusCode::new(5, 7, 1).unwrap(),
+        Text::from_static("go away"),
+    )
+    .unwrap();
+    let closing = Reply::new(
+        ReplyCode::new(421).unwrap(),
+        Text::from_static("mx.example.net shutting down"),
+    );
+    let cases = [
+        (
+            ClientError::HelloRefused(refused.clone()).to_string(),
+            "hello refused: 550 5.7.1 go away",
+        ),
+        (
+            ClientError::ServiceClosing(closing).to_string(),
+            "service closing: 421 mx.example.net shutting down",
+        ),
+        (
+            ClientError::UnexpectedReply {
+                command: "MAIL",
+                reply: Reply::new(ReplyCode::new(354).unwrap(), Text::from_static("go on")),
+            }
+            .to_string(),
+            "unexpected reply to MAIL: 354 go on",
+        ),
+        (
+            ClientError::Timeout(Wait::DataTermination).to_string(),
+            "timed out waiting for the reply to the end of data",
+        ),
+        (
+            TransactionFailure::MailRejected(refused).to_string(),
+            "MAIL refused: 550 5.7.1 go away",
+        ),
+        (
+            TransactionFailure::Refused(ClientError::SmtpUtf8NotSupported).to_string(),
+            "not sent: UTF-8 envelope but the server lacks SMTPUTF8",
+        ),
+        (
+            TransactionFailure::NoValidRecipients.to_string(),
+            "every recipient was refused",
+        ),
+    ];
+    for (shown, expected) in cases {
+        assert_eq!(shown, expected);
+    }
+}

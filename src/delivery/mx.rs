@@ -2,7 +2,6 @@
 //! (RFC 7505), from an answer the caller looked up.
 
 use alloc::vec::Vec;
-use core::cmp::Ordering;
 
 use super::shuffle::SplitMix64;
 use crate::address::{AddressError, Domain, Host};
@@ -163,20 +162,10 @@ impl RouteError {
     }
 }
 
-/// Orders DNS names as DNS compares them: ASCII case folded.
-pub(crate) fn cmp_dns(left: &str, right: &str) -> Ordering {
-    left.bytes()
-        .map(|byte| byte.to_ascii_lowercase())
-        .cmp(right.bytes().map(|byte| byte.to_ascii_lowercase()))
-}
-
-/// Whether `host` is one of `own`: domains compared as DNS names, literals
-/// as addresses.
+/// Whether `host` is one of `own`: domains compared without regard to case
+/// (RFC 5321 §2.4), literals as addresses.
 pub(crate) fn is_own(host: &Host, own: &[Host]) -> bool {
-    own.iter().any(|mine| match (host, mine) {
-        (Host::Domain(host), Host::Domain(mine)) => host.eq_ignore_ascii_case(mine.as_str()),
-        _ => host == mine,
-    })
+    own.iter().any(|mine| host.same_host(mine))
 }
 
 /// The hosts to try for `domain`, given its MX answer.
@@ -208,15 +197,17 @@ pub(crate) fn route_domain(
     let mut sorted: Vec<&MxRecord> = records.iter().collect();
     // A name listed twice is tried once, at its best preference.
     sorted.sort_by(|a, b| {
-        cmp_dns(a.exchange.as_str(), b.exchange.as_str()).then(a.preference.cmp(&b.preference))
+        a.exchange
+            .cmp_ignore_case(&b.exchange)
+            .then(a.preference.cmp(&b.preference))
     });
-    sorted.dedup_by(|later, kept| later.exchange.eq_ignore_ascii_case(kept.exchange.as_str()));
+    sorted.dedup_by(|later, kept| later.exchange.eq_ignore_case(&kept.exchange));
     // Sorting on the name as well makes the order before the shuffle, and so
     // the shuffle's result, independent of the order DNS returned.
     sorted.sort_by(|a, b| {
         a.preference
             .cmp(&b.preference)
-            .then_with(|| cmp_dns(a.exchange.as_str(), b.exchange.as_str()))
+            .then_with(|| a.exchange.cmp_ignore_case(&b.exchange))
     });
     // RFC 5321 §5.1: a relay that finds itself in the list drops that record
     // and every record at the same or a higher preference number.

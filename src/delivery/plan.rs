@@ -7,7 +7,7 @@ use alloc::vec::Vec;
 use core::cmp::Ordering;
 use core::fmt::Write;
 
-use super::mx::{cmp_dns, route_domain, Hop, MxAnswer, RouteError};
+use super::mx::{route_domain, Hop, MxAnswer, RouteError};
 use crate::address::{Domain, ForwardPath, Host};
 use crate::client::Recipient;
 
@@ -30,13 +30,13 @@ impl Routable for Recipient {
     }
 }
 
-/// A domain that orders and compares as DNS names do: ASCII case folded.
+/// A domain that orders and compares without regard to case (RFC 5321 §2.4).
 #[derive(Debug, Clone)]
 struct DnsName(Domain);
 
 impl PartialEq for DnsName {
     fn eq(&self, other: &Self) -> bool {
-        self.0.eq_ignore_ascii_case(other.0.as_str())
+        self.0.eq_ignore_case(&other.0)
     }
 }
 
@@ -50,11 +50,11 @@ impl PartialOrd for DnsName {
 
 impl Ord for DnsName {
     fn cmp(&self, other: &Self) -> Ordering {
-        cmp_dns(self.0.as_str(), other.0.as_str())
+        self.0.cmp_ignore_case(&other.0)
     }
 }
 
-/// The MX answers the caller looked up, by domain (compared as DNS names).
+/// The MX answers the caller looked up, by domain (compared without regard to case).
 ///
 /// ```
 /// use smtpwire::delivery::{MxAnswer, MxAnswers};

@@ -346,6 +346,13 @@ impl FromStr for EnhancedStatusCode {
     }
 }
 
+impl TryFrom<&str> for EnhancedStatusCode {
+    type Error = ReplyError;
+    fn try_from(input: &str) -> Result<Self, ReplyError> {
+        Self::parse(input.as_bytes())
+    }
+}
+
 impl fmt::Display for EnhancedStatusCode {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}.{}.{}", self.class, self.subject, self.detail)

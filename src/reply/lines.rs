@@ -161,6 +161,25 @@ mod tests {
         assembler.next_reply().unwrap().unwrap()
     }
 
+    #[test]
+    fn display_is_one_log_line() {
+        use alloc::string::ToString;
+        let wire = b"550-5.1.1 The email account that you tried to reach does not exist.\r\n\
+            550-5.1.1\r\n550 5.1.1 Please try double-checking \x1b[31mit\tnow\r\n";
+        let reply = read(wire, LineEndPolicy::Strict);
+        assert_eq!(
+            reply.to_string(),
+            "550 5.1.1 The email account that you tried to reach does not exist. \
+             Please try double-checking \\u{1b}[31mit\tnow"
+        );
+        let forged = Reply::new(ReplyCode::OK, Text::from_static("Ok\u{2028}550 fake"));
+        assert_eq!(forged.to_string(), "250 Ok\\u{2028}550 fake");
+        let bare = Reply::new(ReplyCode::OK, Text::from_static(""));
+        assert_eq!(bare.to_string(), "250");
+        let greeting = read(b"220 mx.example.org ESMTP\r\n", LineEndPolicy::Strict);
+        assert_eq!(greeting.to_string(), "220 mx.example.org ESMTP");
+    }
+
     /// Every way of reaching the lines agrees with `expected`.
     fn check(reply: &Reply, expected: &[&str]) {
         assert_eq!(reply.line_count(), expected.len());

@@ -372,6 +372,62 @@ impl Hash for Reply {
     }
 }
 
+/// One line for a log: the code, the enhanced code if any, and the text,
+/// as in `250 2.0.0 queued as 4F2A`. The lines of a multi-line reply are
+/// joined by a space with the code written once, as Postfix logs a remote
+/// server's reply, since servers wrap one sentence over several lines
+/// (`550 5.1.1 The email account that you tried to reach does not exist.
+/// Please try double-checking …`). A reply comes from the peer, so control
+/// characters and the line separators U+2028 and U+2029 in its text (RFC
+/// 5321 only keeps CR and LF out) are written escaped, as `\u{1b}`, and can
+/// neither act on a terminal that shows the log nor start a forged line.
+/// The wire form is [`emit`](Self::emit)'s.
+///
+/// ```
+/// use smtpwire::{EnhancedStatusCode, Reply, ReplyCode, Text};
+///
+/// let reply = Reply::with_enhanced(
+///     ReplyCode::OK,
+///     EnhancedStatusCode::OK,
+///     Text::from_static("queued as 4F2A"),
+/// )
+/// .unwrap();
+/// assert_eq!(reply.to_string(), "250 2.0.0 queued as 4F2A");
+///
+/// let lines = ["250-mx.example.org", "250 PIPELINING"];
+/// let reply = Reply::from_lines(lines.map(|l| bytes::Bytes::from_static(l.as_bytes()))).unwrap();
+/// assert_eq!(reply.to_string(), "250 mx.example.org PIPELINING");
+/// ```
+impl fmt::Display for Reply {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.code)?;
+        if let Some(enhanced) = self.enhanced {
+            write!(f, " {enhanced}")?;
+        }
+        for line in self.lines().filter(|line| !line.is_empty()) {
+            f.write_str(" ")?;
+            if !line.contains(is_escaped_in_log) {
+                f.write_str(line)?;
+                continue;
+            }
+            for c in line.chars() {
+                if is_escaped_in_log(c) {
+                    write!(f, "{}", c.escape_unicode())?;
+                } else {
+                    fmt::Write::write_char(f, c)?;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Control characters but the tab, which a log line shows as a space, and
+/// the line and paragraph separators, which some viewers break lines at.
+fn is_escaped_in_log(c: char) -> bool {
+    (c.is_control() && c != '\t') || matches!(c, '\u{2028}' | '\u{2029}')
+}
+
 impl fmt::Debug for Reply {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Reply")

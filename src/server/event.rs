@@ -100,6 +100,14 @@ pub struct Reject(Reply);
 #[error("a rejection needs a 4xx or 5xx reply")]
 pub struct NotARejection;
 
+/// [`Reject::new`], for `reply.try_into()?`.
+impl TryFrom<Reply> for Reject {
+    type Error = NotARejection;
+    fn try_from(reply: Reply) -> Result<Self, NotARejection> {
+        Reject::new(reply)
+    }
+}
+
 impl Reject {
     /// Wraps `reply` if it refuses.
     pub fn new(reply: Reply) -> Result<Self, NotARejection> {
@@ -141,7 +149,7 @@ macro_rules! ticket {
         #[must_use = "the session waits until this request is accepted or rejected"]
         #[derive(Debug)]
         pub struct $name {
-            pub(crate) ticket: u64,
+            pub(crate) ticket: super::decision::Ticket,
             $(pub(crate) $field: $ty,)*
         }
     };

@@ -39,7 +39,7 @@ pub use event::{
 };
 pub use xclient::XclientAttribute;
 
-use decision::Pending;
+use decision::{Pending, Ticket};
 use replies::Canned;
 
 /// RFC 5321 §4.5.3.2.7: a server should wait at least five minutes for the
@@ -110,7 +110,9 @@ pub struct ServerSession {
     output: BytesMut,
     events: VecDeque<ServerEvent>,
     phase: Phase,
-    awaiting: Option<u64>,
+    awaiting: Option<Ticket>,
+    /// Tells this session's tokens from other sessions'.
+    stamp: usize,
     last_ticket: u64,
     hello: Option<Hello>,
     tls: bool,
@@ -202,6 +204,7 @@ impl ServerSession {
             events: VecDeque::new(),
             phase: Phase::Proxy,
             awaiting: None,
+            stamp: decision::session_stamp(),
             last_ticket: 0,
             hello: None,
             tls: false,
@@ -384,6 +387,12 @@ impl ServerSession {
     // --- decisions ---
 
     /// Accepts a request with its usual positive reply.
+    ///
+    /// # Errors
+    ///
+    /// [`DecisionError::Closed`] when the session closed while the decision
+    /// was being made, [`DecisionError::NotAwaited`] for a token of another
+    /// session; the decision then has no effect (see [`DecisionError`]).
     pub fn accept(&mut self, request: impl Into<Decision>) -> Result<(), DecisionError> {
         let pending = self.claim(request.into())?;
         self.grant(pending, None);
@@ -394,6 +403,12 @@ impl ServerSession {
     /// a queue id for a message (`250 2.0.0 queued as 4F2A`) or the answer to
     /// VRFY. Replies whose form the protocol fixes (the greeting, EHLO, 354,
     /// 220 to STARTTLS) keep their own text.
+    ///
+    /// # Errors
+    ///
+    /// [`DecisionError::Closed`] when the session closed while the decision
+    /// was being made, [`DecisionError::NotAwaited`] for a token of another
+    /// session; the decision then has no effect (see [`DecisionError`]).
     pub fn accept_with(
         &mut self,
         request: impl Into<Decision>,
@@ -405,6 +420,12 @@ impl ServerSession {
     }
 
     /// Refuses a request with a 4xx or 5xx reply.
+    ///
+    /// # Errors
+    ///
+    /// [`DecisionError::Closed`] when the session closed while the decision
+    /// was being made, [`DecisionError::NotAwaited`] for a token of another
+    /// session; the decision then has no effect (see [`DecisionError`]).
     pub fn reject(
         &mut self,
         request: impl Into<Decision>,
@@ -417,6 +438,12 @@ impl ServerSession {
 
     /// Accepts whatever the event asks, if it asks anything: a shortcut for
     /// tests and for servers whose policy is "take everything".
+    ///
+    /// # Errors
+    ///
+    /// [`DecisionError::Closed`] when the session closed while the decision
+    /// was being made, [`DecisionError::NotAwaited`] for a token of another
+    /// session; the decision then has no effect (see [`DecisionError`]).
     pub fn accept_event(&mut self, event: ServerEvent) -> Result<(), DecisionError> {
         match event.into_decision() {
             Some(decision) => self.accept(decision),
@@ -431,6 +458,12 @@ impl ServerSession {
     /// can delay mail but never lose or wrongly confirm it; outcomes past the
     /// last recipient are ignored. In SMTP mode the first outcome answers the
     /// whole message.
+    ///
+    /// # Errors
+    ///
+    /// [`DecisionError::Closed`] when the session closed while the decision
+    /// was being made, [`DecisionError::NotAwaited`] for a token of another
+    /// session; the decision then has no effect (see [`DecisionError`]).
     pub fn deliver(
         &mut self,
         request: MessageRequest,
@@ -452,19 +485,31 @@ impl ServerSession {
         Ok(())
     }
 
+    /// Takes the decision for the request this session awaits. A token of
+    /// this session's always is that request, unless the session closed
+    /// since it was issued: tokens are consumed, and one request is
+    /// awaited at a time.
     fn claim(&mut self, decision: Decision) -> Result<Pending, DecisionError> {
         let Decision(pending) = decision;
-        if self.awaiting != Some(pending.ticket()) {
-            return Err(DecisionError::NotAwaited);
+        let ticket = pending.ticket();
+        if self.awaiting == Some(ticket) {
+            self.awaiting = None;
+            return Ok(pending);
         }
-        self.awaiting = None;
-        Ok(pending)
+        if ticket.session == self.stamp && matches!(self.phase, Phase::Closed) {
+            return Err(DecisionError::Closed);
+        }
+        Err(DecisionError::NotAwaited)
     }
 
-    fn ticket(&mut self) -> u64 {
+    fn ticket(&mut self) -> Ticket {
         self.last_ticket += 1;
-        self.awaiting = Some(self.last_ticket);
-        self.last_ticket
+        let ticket = Ticket {
+            session: self.stamp,
+            number: self.last_ticket,
+        };
+        self.awaiting = Some(ticket);
+        ticket
     }
 
     // --- replies ---

@@ -114,6 +114,23 @@ fn own_name_drops_it_and_everything_at_or_above_its_preference() {
 }
 
 #[test]
+fn own_utf8_name_is_found_whatever_its_case() {
+    // RFC 5321 §2.4: a U-label in another case is still our name.
+    let planner = Planner::new(vec![host("out.bücher.example")], 0);
+    let answer = records(&[(10, "mx1.example.net"), (20, "OUT.BÜCHER.example")]);
+    let hops = planner.route(&host("example.net"), Some(&answer)).unwrap();
+    assert_eq!(names(&hops), ["mx1.example.net"]);
+    let answer = records(&[(10, "Out.Bücher.Example")]);
+    assert_eq!(
+        planner.route(&host("example.net"), Some(&answer)),
+        Err(RouteError::LoopsToSelf)
+    );
+    // The same exchanger in two cases is tried once.
+    let answer = records(&[(20, "mx.bücher.example"), (10, "MX.BÜCHER.example")]);
+    assert_eq!(route(&answer, 0).unwrap(), ["MX.BÜCHER.example"]);
+}
+
+#[test]
 fn only_ourselves_left_is_a_loop() {
     let answer = records(&[(10, "out.example.org"), (20, "mx2.example.net")]);
     assert_eq!(route(&answer, 0), Err(RouteError::LoopsToSelf));

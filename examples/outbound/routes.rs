@@ -303,7 +303,7 @@ fn answer_from_records(records: &[(u16, String)]) -> MxAnswer {
 }
 
 fn same_host(host: &Host, domain: &Domain) -> bool {
-    matches!(host, Host::Domain(name) if name.eq_ignore_ascii_case(domain.as_str()))
+    matches!(host, Host::Domain(name) if name.eq_ignore_case(domain))
 }
 
 #[cfg(test)]

@@ -374,8 +374,10 @@ fn summarize(outcomes: &[Result<String, Reject>]) -> String {
 
 /// A decision the session was not waiting for is a bug in this handler.
 fn decide(result: Result<(), smtpwire::server::DecisionError>) {
-    if let Err(error) = result {
-        eprintln!("internal error: {error}");
+    match result {
+        // The session was shut down or timed out while this was decided.
+        Ok(()) | Err(smtpwire::server::DecisionError::Closed) => {}
+        Err(error) => eprintln!("internal error: {error}"),
     }
 }
 

@@ -18,8 +18,11 @@ pub mod proxy;
 pub mod reply;
 pub mod server_session;
 
+/// A fuzz target's check: panics on a bug, returns on anything else.
+pub type Check = fn(&[u8]);
+
 /// Every fuzz target by its name in `fuzz/Cargo.toml`, with its check.
-pub const TARGETS: [(&str, fn(&[u8])); 11] = [
+pub const TARGETS: [(&str, Check); 11] = [
     ("address", address::check),
     ("auth_server", auth_server::check),
     ("bdat", bdat::check),
@@ -34,7 +37,7 @@ pub const TARGETS: [(&str, fn(&[u8])); 11] = [
 ];
 
 /// The check of the target called `name`.
-pub fn check_of(name: &str) -> Option<fn(&[u8])> {
+pub fn check_of(name: &str) -> Option<Check> {
     TARGETS
         .iter()
         .find(|(target, _)| *target == name)
@@ -44,7 +47,7 @@ pub fn check_of(name: &str) -> Option<fn(&[u8])> {
 /// Runs `check` on every file in `dir` and returns how many there were; a
 /// directory that cannot be read fails the test, so a moved directory is
 /// never taken for an empty one.
-pub fn replay_dir(dir: &Path, check: fn(&[u8])) -> usize {
+pub fn replay_dir(dir: &Path, check: Check) -> usize {
     let entries = fs::read_dir(dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
     let mut replayed = 0;
     for entry in entries {

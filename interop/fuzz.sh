@@ -2,7 +2,8 @@
 # Runs every fuzz target in fuzz/fuzz_targets for a bounded time on the
 # stable toolchain (no sanitizer, so no nightly needed) and fails on any
 # crash, hang or leak. New failing inputs are copied into
-# fuzz/regressions/TARGET/, which `cargo test` replays (tests/fuzz_corpus.rs).
+# tests/fuzz_regressions/TARGET/, which `cargo test` replays
+# (tests/fuzz_regressions.rs, with the checks in tests/fuzz_checks/).
 #
 #   FUZZ_SECONDS=60 bash interop/fuzz.sh [TARGET...]
 #
@@ -56,9 +57,9 @@ for target in "${targets[@]}"; do
     for artifact in "$scratch/artifacts/$target"/*; do
         [[ -f $artifact ]] || continue
         crashes=$((crashes + 1))
-        mkdir -p "fuzz/regressions/$target"
-        cp "$artifact" "fuzz/regressions/$target/"
-        echo "failing input kept: fuzz/regressions/$target/$(basename "$artifact")"
+        mkdir -p "tests/fuzz_regressions/$target"
+        cp "$artifact" "tests/fuzz_regressions/$target/"
+        echo "failing input kept: tests/fuzz_regressions/$target/$(basename "$artifact")"
     done
     if ((status != 0 || crashes > 0)); then
         failed+=("$target")
@@ -73,6 +74,6 @@ printf '%-16s %12s %8s %8s %8s\n' target executions cov ft crashes
 printf '%s\n' "${summary[@]}"
 echo "fuzzing took $((SECONDS - started)) s in all"
 if ((${#failed[@]} > 0)); then
-    echo "fuzz: FAILED: ${failed[*]} (inputs in fuzz/regressions/; replay with cargo test --test fuzz_corpus)" >&2
+    echo "fuzz: FAILED: ${failed[*]} (inputs in tests/fuzz_regressions/; replay with cargo test --test fuzz_regressions)" >&2
     exit 1
 fi

@@ -1,6 +1,6 @@
 #![no_main]
 
-#[path = "../checks/address.rs"]
+#[path = "../../tests/fuzz_checks/address.rs"]
 mod address;
 
 libfuzzer_sys::fuzz_target!(|data: &[u8]| address::check(data));

@@ -1,6 +1,6 @@
 #![no_main]
 
-#[path = "../checks/auth_server.rs"]
+#[path = "../../tests/fuzz_checks/auth_server.rs"]
 mod auth_server;
 
 libfuzzer_sys::fuzz_target!(|data: &[u8]| auth_server::check(data));

@@ -1,6 +1,6 @@
 #![no_main]
 
-#[path = "../checks/bdat.rs"]
+#[path = "../../tests/fuzz_checks/bdat.rs"]
 mod bdat;
 
 libfuzzer_sys::fuzz_target!(|data: &[u8]| bdat::check(data));

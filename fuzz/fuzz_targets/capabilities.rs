@@ -1,6 +1,6 @@
 #![no_main]
 
-#[path = "../checks/capabilities.rs"]
+#[path = "../../tests/fuzz_checks/capabilities.rs"]
 mod capabilities;
 
 libfuzzer_sys::fuzz_target!(|data: &[u8]| capabilities::check(data));

@@ -1,6 +1,6 @@
 #![no_main]
 
-#[path = "../checks/command.rs"]
+#[path = "../../tests/fuzz_checks/command.rs"]
 mod command;
 
 libfuzzer_sys::fuzz_target!(|data: &[u8]| command::check(data));

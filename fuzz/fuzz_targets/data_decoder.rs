@@ -1,6 +1,6 @@
 #![no_main]
 
-#[path = "../checks/data_decoder.rs"]
+#[path = "../../tests/fuzz_checks/data_decoder.rs"]
 mod data_decoder;
 
 libfuzzer_sys::fuzz_target!(|data: &[u8]| data_decoder::check(data));

@@ -1,6 +1,6 @@
 #![no_main]
 
-#[path = "../checks/line_framer.rs"]
+#[path = "../../tests/fuzz_checks/line_framer.rs"]
 mod line_framer;
 
 libfuzzer_sys::fuzz_target!(|data: &[u8]| line_framer::check(data));

@@ -1,6 +1,6 @@
 #![no_main]
 
-#[path = "../checks/proxy.rs"]
+#[path = "../../tests/fuzz_checks/proxy.rs"]
 mod proxy;
 
 libfuzzer_sys::fuzz_target!(|data: &[u8]| proxy::check(data));

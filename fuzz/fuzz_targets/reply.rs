@@ -1,6 +1,6 @@
 #![no_main]
 
-#[path = "../checks/reply.rs"]
+#[path = "../../tests/fuzz_checks/reply.rs"]
 mod reply;
 
 libfuzzer_sys::fuzz_target!(|data: &[u8]| reply::check(data));

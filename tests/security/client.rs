@@ -184,7 +184,7 @@ fn reply_code_mismatch_is_a_protocol_error() {
     assert!(run.closed);
 }
 
-#[path = "../../fuzz/checks/client_session.rs"]
+#[path = "../fuzz_checks/client_session.rs"]
 mod client_session_check;
 
 mod hostile_servers {

@@ -242,7 +242,7 @@ fn auth_brute_force_counts_as_errors() {
     assert!(run.output.ends_with("421 4.7.0 Too many errors\r\n"));
 }
 
-#[path = "../../fuzz/checks/server_session.rs"]
+#[path = "../fuzz_checks/server_session.rs"]
 mod fuzz_check;
 
 proptest::proptest! {

@@ -1,10 +1,9 @@
 //! The client driver: connect, STARTTLS, AUTH, and messages pipelined over
 //! one connection, each with every recipient's outcome.
 //!
-//! A [`Client`] owns one connection and its
-//! [`ClientSession`](smtpwire::client::ClientSession). Every wait is
-//! bounded: the connect by [`ClientBuilder::connect_timeout`], each reply
-//! by the session's RFC 5321 §4.5.3.2 timeout (capped by
+//! A [`Client`] owns one connection and its [`ClientSession`]. Every wait
+//! is bounded: the connect by [`ClientBuilder::connect_timeout`], each
+//! reply by the session's RFC 5321 §4.5.3.2 timeout (capped by
 //! [`ClientBuilder::max_wait`]), each write and the TLS handshake likewise,
 //! so a silent server ends in [`ConnectionError`] rather than a hang.
 //!
@@ -320,7 +319,7 @@ impl ClientBuilder {
     }
 
     /// Any other setting of the session's
-    /// [`ClientConfig`](smtpwire::client::ClientConfig).
+    /// [`ClientConfig`].
     pub fn session_config(self, change: impl FnOnce(&mut ClientConfig)) -> Self {
         self.with(change)
     }

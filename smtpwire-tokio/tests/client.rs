@@ -38,6 +38,9 @@ struct Script {
     tls: Option<TlsAcceptor>,
     /// Says nothing at all after this many lines (0: not even a greeting).
     silent_after: Option<usize>,
+    /// Sends a reply in clear right behind the 220 to STARTTLS, as an
+    /// attacker on the path would (RFC 3207 §6).
+    inject: bool,
 }
 
 /// Serves one connection as `script` says; RCPT to an address with
@@ -77,7 +80,11 @@ async fn serve(stream: TcpStream, script: Script) {
                 reply + "250 8BITMIME\r\n"
             }
             "STAR" => {
-                let _ = stream.write_all(b"220 2.0.0 go ahead\r\n").await;
+                let ready: &[u8] = match script.inject {
+                    true => b"220 2.0.0 go ahead\r\n250 2.0.0 injected\r\n",
+                    false => b"220 2.0.0 go ahead\r\n",
+                };
+                let _ = stream.write_all(ready).await;
                 let Some(acceptor) = &script.tls else { return };
                 let Ok(upgraded) = acceptor.accept(stream.into_inner()).await else {
                     return;
@@ -388,6 +395,34 @@ async fn starttls_refuses_a_certificate_not_trusted() {
             "{error:?}"
         );
         assert!(error.to_string().starts_with("TLS handshake failed: "));
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_reply_injected_after_the_starttls_220_ends_the_session() {
+    bounded(async {
+        let (acceptor, certificate) = pinned_identity();
+        let script = Script {
+            tls: Some(acceptor),
+            inject: true,
+            ..Script::default()
+        };
+        let (address, _server) = server(script).await;
+        let result = Client::builder("client.test")
+            .tls_config(tls::trusting(vec![certificate]).expect("trust"))
+            .connect(&address)
+            .await;
+        let Err(error) = result else {
+            panic!("went on after an injected reply")
+        };
+        assert!(
+            matches!(
+                error,
+                Error::Connection(ConnectionError::Session(ClientError::ResponseInjection))
+            ),
+            "{error:?}"
+        );
     })
     .await;
 }

@@ -108,7 +108,15 @@ impl Driver {
                 Output::Event(ClientEvent::Error(error)) => {
                     self.failure.get_or_insert(ConnectionError::Session(error));
                 }
-                Output::Event(event) => self.tracker.on_event(event),
+                Output::Event(event) => {
+                    if let ClientEvent::MessageAccepted { id, .. }
+                    | ClientEvent::TransactionFailed { id, .. } = &event
+                    {
+                        // Messages end in queue order.
+                        self.drop_content(|queued| queued <= *id);
+                    }
+                    self.tracker.on_event(event);
+                }
                 Output::AwaitingDecision => match self.session.wants_content() {
                     Some(id) => self.feed_content(id).await,
                     None => {
@@ -147,16 +155,22 @@ impl Driver {
         tokio::time::timeout(self.limit(wait), future).await.ok()
     }
 
-    /// Offers the rest of message `id`'s content, or ends it.
-    async fn feed_content(&mut self, id: TransactionId) {
-        // Messages refused before their content never ask for it.
+    /// Forgets the content of the first messages, those `done` says have
+    /// no use for it any more.
+    fn drop_content(&mut self, done: impl Fn(TransactionId) -> bool) {
         while self
             .contents
             .front()
-            .is_some_and(|(queued, _)| *queued < id)
+            .is_some_and(|(queued, _)| done(*queued))
         {
             self.contents.pop_front();
         }
+    }
+
+    /// Offers the rest of message `id`'s content, or ends it.
+    async fn feed_content(&mut self, id: TransactionId) {
+        // Messages refused before their content never ask for it.
+        self.drop_content(|queued| queued < id);
         match self.contents.front() {
             Some((queued, content)) if *queued == id && !content.is_empty() => {}
             Some((queued, _)) if *queued == id => {

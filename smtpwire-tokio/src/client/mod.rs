@@ -218,6 +218,16 @@ impl Client {
     }
 }
 
+impl std::fmt::Debug for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Client")
+            .field("tls", &self.is_tls())
+            .field("closed", &self.driver.session.is_closed())
+            .field("queued", &self.queued())
+            .finish_non_exhaustive()
+    }
+}
+
 /// Whether no reply said anything of this recipient.
 fn unanswered(recipient: &RecipientOutcome) -> bool {
     recipient.status == RecipientStatus::NotDelivered

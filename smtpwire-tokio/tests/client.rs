@@ -3,6 +3,7 @@
 //! certificate, timeouts, LMTP, CHUNKING and AUTH.
 
 use std::pin::Pin;
+use std::sync::mpsc::{self, RecvTimeoutError};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
@@ -177,10 +178,20 @@ fn message(to: &[&str]) -> Message {
     Message::new("alice@example.org", to, "Subject: test\r\n\r\n.dot\r\n").expect("message")
 }
 
+/// Runs `test` under a watchdog that aborts the test binary after
+/// [`TEST_LIMIT`]: a timer inside the runtime would never fire for a task
+/// that spins without yielding.
 async fn bounded<T>(test: impl std::future::Future<Output = T>) -> T {
-    tokio::time::timeout(TEST_LIMIT, test)
-        .await
-        .expect("test timed out")
+    let (done, wait) = mpsc::channel::<()>();
+    std::thread::spawn(move || {
+        if let Err(RecvTimeoutError::Timeout) = wait.recv_timeout(TEST_LIMIT) {
+            eprintln!("a client test is still running after {TEST_LIMIT:?}");
+            std::process::abort();
+        }
+    });
+    let result = test.await;
+    drop(done);
+    result
 }
 
 #[tokio::test]
@@ -288,6 +299,56 @@ fn written(writes: &Writes) -> Vec<String> {
         .iter()
         .map(|w| String::from_utf8_lossy(w).into_owned())
         .collect()
+}
+
+#[tokio::test]
+async fn send_leaves_the_outcomes_of_messages_queued_before() {
+    bounded(async {
+        let script = Script {
+            keywords: vec!["PIPELINING"],
+            ..Script::default()
+        };
+        let (address, _server) = server(script).await;
+        let mut client = clear().connect(&address).await.expect("connect");
+        let first = client
+            .queue(message(&["nobody@example.net"]))
+            .expect("queue");
+        let second = client
+            .send(message(&["bob@example.net"]))
+            .await
+            .expect("send");
+        assert!(second.all_accepted());
+        assert_eq!(client.queued(), 1);
+        let outcome = client.next_outcome().await.expect("outcome");
+        let outcome = outcome.expect("the first message's outcome");
+        assert_eq!(outcome.id(), first);
+        assert_eq!(
+            outcome.failure(),
+            Some(&TransactionFailure::NoValidRecipients)
+        );
+        assert!(client.next_outcome().await.expect("none left").is_none());
+        client.quit().await.expect("quit");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn opportunistic_starttls_goes_on_in_clear_without_the_offer() {
+    bounded(async {
+        let (address, _server) = server(Script::default()).await;
+        let (_, certificate) = pinned_identity();
+        let mut client = Client::builder("client.test")
+            .starttls(StartTlsPolicy::Opportunistic)
+            .tls_config(tls::trusting(vec![certificate]).expect("trust"))
+            .connect(&address)
+            .await
+            .expect("connect");
+        assert!(!client.is_tls());
+        let outcome = client.send(message(&["bob@example.net"])).await;
+        assert!(outcome.expect("send").all_accepted());
+        client.quit().await.expect("quit");
+    })
+    .await;
 }
 
 #[tokio::test]

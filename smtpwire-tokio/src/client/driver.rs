@@ -86,14 +86,15 @@ impl Driver {
     }
 
     /// Runs the session until it waits for the caller with nothing queued,
-    /// or closes; with `until_outcome`, also as soon as an outcome is in
+    /// or closes; with `until_outcome`, also as soon as a new outcome is in
     /// and the session would wait for the server or for more content, so
     /// the caller can act on it (and queue more) first.
     pub async fn run(&mut self, until_outcome: bool) {
+        let finished = self.tracker.finished();
         loop {
             let output = self.session.poll_output();
             if until_outcome
-                && self.tracker.has_finished()
+                && self.tracker.finished() > finished
                 && matches!(output, Output::AwaitingDecision | Output::NeedInput)
             {
                 self.flush().await;

@@ -260,12 +260,11 @@ pub(super) struct Tracker {
 }
 
 impl Tracker {
-    /// Message `id` was queued with `envelope`.
-    pub fn expect(&mut self, id: TransactionId, envelope: &Envelope) {
-        let recipients = envelope
-            .recipients
-            .iter()
-            .map(|recipient| (recipient.path.clone(), Stage::Waiting))
+    /// Message `id` was queued for `recipients`, in envelope order.
+    pub fn expect(&mut self, id: TransactionId, recipients: Vec<ForwardPath>) {
+        let recipients = recipients
+            .into_iter()
+            .map(|path| (path, Stage::Waiting))
             .collect();
         self.pending.push_back(Pending { id, recipients });
     }
@@ -275,9 +274,9 @@ impl Tracker {
         self.pending.len() + self.finished.len()
     }
 
-    /// Whether an outcome waits to be taken.
-    pub fn has_finished(&self) -> bool {
-        !self.finished.is_empty()
+    /// How many outcomes wait to be taken.
+    pub fn finished(&self) -> usize {
+        self.finished.len()
     }
 
     /// The oldest outcome not taken.

@@ -125,12 +125,10 @@ impl Client {
         if self.driver.session.is_closed() {
             return Err(UsageError::Closed.into());
         }
-        if let Err(error) = check_line_lengths(&content) {
-            if self.long_lines_refused() {
-                return Err(Error::Refused(error));
-            }
+        if self.driver.long_lines == LongLines::Refuse {
+            check_line_lengths(&content).map_err(Error::Refused)?;
         }
-        let recipients = envelope.clone();
+        let recipients: Vec<_> = envelope.recipients.iter().map(|r| r.path.clone()).collect();
         let id = self
             .driver
             .session
@@ -140,13 +138,9 @@ impl Client {
                 ClientError::Closed => UsageError::Closed.into(),
                 error => Error::Refused(error),
             })?;
-        self.driver.tracker.expect(id, &recipients);
+        self.driver.tracker.expect(id, recipients);
         self.driver.add_content(id, content);
         Ok(id)
-    }
-
-    fn long_lines_refused(&self) -> bool {
-        self.driver.long_lines == LongLines::Refuse
     }
 
     /// Messages queued whose outcome has not been taken yet.
@@ -283,6 +277,9 @@ impl ClientBuilder {
 
     /// The TLS configuration for STARTTLS, in place of the system's CA
     /// bundle; [`tls`] builds one from a trust file or certificates.
+    /// Without it, each connect reads the system's bundle again: a program
+    /// that opens many connections builds one with [`tls::system_trust`]
+    /// and passes it here.
     pub fn tls_config(
         mut self,
         config: impl Into<Arc<tokio_rustls::rustls::ClientConfig>>,

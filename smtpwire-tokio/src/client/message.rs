@@ -122,23 +122,10 @@ impl RecipientStatus {
 impl fmt::Display for RecipientStatus {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            RecipientStatus::Accepted(reply) => write!(f, "accepted: {}", ShowReply(reply)),
-            RecipientStatus::Refused(reply) => write!(f, "refused: {}", ShowReply(reply)),
+            RecipientStatus::Accepted(reply) => write!(f, "accepted: {reply}"),
+            RecipientStatus::Refused(reply) => write!(f, "refused: {reply}"),
             RecipientStatus::NotDelivered => f.write_str("not delivered"),
         }
-    }
-}
-
-/// A reply as one log line: code, enhanced code and first line of text.
-struct ShowReply<'a>(&'a Reply);
-
-impl fmt::Display for ShowReply<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", self.0.code())?;
-        if let Some(enhanced) = self.0.enhanced() {
-            write!(f, " {enhanced}")?;
-        }
-        write!(f, " {}", self.0.first_line())
     }
 }
 
@@ -155,10 +142,7 @@ pub struct RecipientOutcome {
 impl fmt::Display for RecipientOutcome {
     /// `<bob@example.net>: refused: 550 5.1.1 no such user`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.recipient.mailbox() {
-            Some(mailbox) => write!(f, "<{mailbox}>: {}", self.status),
-            None => write!(f, "<Postmaster>: {}", self.status),
-        }
+        write!(f, "{}: {}", self.recipient, self.status)
     }
 }
 

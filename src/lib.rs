@@ -21,6 +21,43 @@
 //! - [`client`]: the client session, sending queued messages over SMTP or LMTP.
 //! - [`delivery`]: next hops from MX answers, what each attempt means for each
 //!   recipient, and the delivery status notification.
+//!
+//! # Getting started
+//!
+//! Each session is a state machine that the caller drives: give it what the
+//! peer sent, then call `poll_output` until it blocks, writing what it
+//! transmits and answering what it asks. [`server::ServerSession`] and
+//! [`client::ClientSession`] each show a whole drain loop; the smallest
+//! server takes every request:
+//!
+//! ```
+//! use smtpwire::server::{ServerConfig, ServerEvent, ServerSession};
+//! use smtpwire::{Output, Text};
+//!
+//! let mut session = ServerSession::new(ServerConfig::new(Text::from_static("mx.example.org")).into());
+//! let mut input: &[u8] = b"QUIT\r\n";
+//! let mut wire = Vec::new();
+//! loop {
+//!     match session.poll_output() {
+//!         Output::Transmit(bytes) => wire.extend_from_slice(&bytes), // write to the socket
+//!         Output::Event(ServerEvent::Content(_chunk)) => {}          // store the message
+//!         Output::Event(event) => session.accept_event(event).unwrap(), // or decide
+//!         Output::NeedInput => {
+//!             // read from the socket; arm a timer from session.timeout_hint()
+//!             let taken = session.receive(input);
+//!             input = &input[taken..];
+//!         }
+//!         Output::Closed => break,
+//!         _ => unreachable!("no STARTTLS offered, every decision taken at once"),
+//!     }
+//! }
+//! assert!(wire.ends_with(b"221 2.0.0 Bye\r\n"));
+//! ```
+//!
+//! Over tokio, the `smtpwire-tokio` crate drives both sessions for you:
+//! a `Server` that asks a `Handler` for each decision, and a `Client` that
+//! sends messages and reports each recipient's outcome, with timeouts and
+//! STARTTLS handled.
 #![no_std]
 #![forbid(unsafe_code)]
 #![cfg_attr(docsrs, feature(doc_cfg))]

@@ -32,6 +32,32 @@ impl fmt::Display for TransactionId {
 /// Every message handed to `send_mail` ends in exactly one
 /// [`MessageAccepted`](Self::MessageAccepted) or
 /// [`TransactionFailed`](Self::TransactionFailed).
+///
+/// ```
+/// use smtpwire::client::{ClientConfig, ClientEvent, ClientSession, Envelope, StartTlsPolicy};
+/// use smtpwire::{Domain, ForwardPath, Output, ReversePath};
+///
+/// let mut config = ClientConfig::new(Domain::parse("client.example.org").unwrap());
+/// config.starttls = StartTlsPolicy::Never;
+/// let mut session = ClientSession::new(config);
+/// let mut envelope = Envelope::new(ReversePath::parse("<a@example.org>").unwrap());
+/// envelope.add_recipient(ForwardPath::parse("<nobody@example.net>").unwrap());
+/// session.send_mail(envelope).unwrap();
+/// session.receive(b"220 mx.example.net\r\n250 mx.example.net\r\n250 2.1.0 Ok\r\n\
+///     550 5.1.1 No such user\r\n");
+/// let mut events = Vec::new();
+/// loop {
+///     match session.poll_output() {
+///         Output::Transmit(_) => {}
+///         Output::Event(event) => events.push(event),
+///         _ => break,
+///     }
+/// }
+/// assert!(events.iter().any(|event| matches!(
+///     event,
+///     ClientEvent::RecipientRejected { reply, .. } if reply.code().as_u16() == 550
+/// )));
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ClientEvent {
     /// The server's 220 greeting.

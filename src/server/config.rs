@@ -179,6 +179,23 @@ impl Default for ServerLimits {
 
 /// Everything a [`ServerSession`](super::ServerSession) needs to know before
 /// the first byte.
+///
+/// Start from [`ServerConfig::new`], whose defaults are safe on the open
+/// internet, and change what the deployment needs; share one configuration
+/// between sessions through an `Arc`.
+///
+/// ```
+/// use std::time::Duration;
+/// use smtpwire::server::{ServerConfig, SyncPolicy};
+/// use smtpwire::Text;
+///
+/// let mut config = ServerConfig::new(Text::from_static("mx.example.org"));
+/// config.limits.message_size = 25_000_000;
+/// config.limits.timeout = Duration::from_secs(60);
+/// // A submission port whose clients pipeline behind EHLO.
+/// config.pipelining_sync = SyncPolicy::Relaxed;
+/// let shared = std::sync::Arc::new(config);
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct ServerConfig {

@@ -21,6 +21,31 @@ use crate::Text;
 /// [`ServerSession::accept`](super::ServerSession::accept),
 /// [`accept_with`](super::ServerSession::accept_with) or
 /// [`reject`](super::ServerSession::reject).
+///
+/// ```
+/// use smtpwire::server::{Reject, ServerConfig, ServerEvent, ServerSession};
+/// use smtpwire::{Output, Text};
+///
+/// let mut session = ServerSession::new(ServerConfig::new(Text::from_static("mx.example.org")).into());
+/// let mut turns = [&b"EHLO client.example\r\n"[..], b"MAIL FROM:<a@example.org>\r\n\
+///     RCPT TO:<nobody@example.org>\r\nRCPT TO:<b@example.org>\r\n"].into_iter();
+/// let mut wire = Vec::new();
+/// loop {
+///     match session.poll_output() {
+///         Output::Transmit(bytes) => wire.extend_from_slice(&bytes),
+///         Output::Event(ServerEvent::Rcpt(request)) if request.to().to_string() == "<nobody@example.org>" => {
+///             session.reject(request, Reject::permanent()).unwrap()
+///         }
+///         Output::Event(event) => session.accept_event(event).unwrap(),
+///         Output::NeedInput => match turns.next() {
+///             Some(turn) => assert_eq!(session.receive(turn), turn.len()),
+///             None => break,
+///         },
+///         other => panic!("unexpected {other:?}"),
+///     }
+/// }
+/// assert!(wire.ends_with(b"250 2.1.0 Sender ok\r\n550 5.7.1 Rejected\r\n250 2.1.5 Recipient ok\r\n"));
+/// ```
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum ServerEvent {

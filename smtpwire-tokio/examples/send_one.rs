@@ -1,5 +1,5 @@
-//! Sends one message with STARTTLS required. Against the example server, pin the certificate it
-//! prints: `SSL_CERT_FILE=/tmp/smtpwire-server-PID.pem cargo run --example send_one [server from to]`
+//! Sends one message with STARTTLS required; against the example server, pin the certificate it
+//! prints: `SSL_CERT_FILE=CERT.pem cargo run -p smtpwire-tokio --example send_one [SERVER FROM TO]`
 use smtpwire_tokio::client::{Client, Message};
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {

@@ -648,3 +648,16 @@ fn every_close_says_why() {
     assert_eq!(session.close_reason(), Some(CloseReason::Shutdown));
     assert_eq!(CloseReason::Shutdown.to_string(), "shutdown");
 }
+
+// --- reading leniently, by name ---
+
+#[test]
+fn lenient_parsing_is_a_setting_of_the_server() {
+    let turns: [&[u8]; 2] = [b"EHLO a.example\r\n", b"MAIL FROM: <a@example.com>\r\n"];
+    let strict = run(config(), &turns, &mut accept_all);
+    strict.assert_output_ends_with("501 5.5.2 Syntax error\r\n");
+    let mut lenient = config();
+    lenient.parse_options = smtpwire::ParseOptions::LENIENT;
+    let lenient = run(lenient, &turns, &mut accept_all);
+    lenient.assert_output_ends_with("250 2.1.0 Sender ok\r\n");
+}

@@ -103,7 +103,7 @@ impl ServerSession {
                 return self.continue_auth(step);
             }
         }
-        let command = match Command::parse(&line) {
+        let command = match Command::parse_with(&line, &self.config.parse_options) {
             Ok(command) => command,
             Err(err) => return self.parse_error(&line, &err),
         };

@@ -3,6 +3,7 @@
 use core::time::Duration;
 
 use crate::capability::Capabilities;
+use crate::command::ParseOptions;
 use crate::data::IncomingBareNewline;
 use crate::framing::LineEndPolicy;
 use crate::limits;
@@ -215,6 +216,10 @@ pub struct ServerConfig {
     pub require_auth: bool,
     /// Line endings accepted in commands.
     pub line_ends: LineEndPolicy,
+    /// How strictly command lines are read: RFC 5321 as written by default;
+    /// [`ParseOptions::LENIENT`] takes what Postfix takes (`MAIL FROM: <a>`,
+    /// runs of spaces).
+    pub parse_options: ParseOptions,
     /// Bare CR or LF inside message content.
     pub bare_newlines: IncomingBareNewline,
     /// Content lines over the text-line limit.
@@ -244,6 +249,7 @@ impl ServerConfig {
             auth_policy: AuthPolicy::default(),
             require_auth: false,
             line_ends: LineEndPolicy::Strict,
+            parse_options: ParseOptions::RFC5321,
             bare_newlines: IncomingBareNewline::default(),
             long_lines: LongLinePolicy::default(),
             early_talkers: EarlyTalkerPolicy::default(),

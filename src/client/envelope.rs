@@ -5,7 +5,7 @@ use alloc::vec::Vec;
 use super::ClientError;
 use crate::address::{ForwardPath, ReversePath};
 use crate::capability::Capabilities;
-use crate::params::{BodyType, MailParameters, RcptParameters};
+use crate::params::{MailParameters, ParamExtension, RcptParameters};
 
 /// One recipient and its RCPT parameters.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -82,13 +82,11 @@ impl Envelope {
     }
 
     fn has_dsn(&self) -> bool {
-        let mail = &self.mail_params;
-        mail.ret.is_some()
-            || mail.envid.is_some()
+        self.mail_params.uses(ParamExtension::Dsn)
             || self
                 .recipients
                 .iter()
-                .any(|r| r.params.notify.is_some() || r.params.orcpt.is_some())
+                .any(|r| r.params.extensions().next().is_some())
     }
 
     fn needs_smtputf8(&self) -> bool {
@@ -112,86 +110,67 @@ impl Envelope {
     ) -> Result<Self, ClientError> {
         let drop = self.unsupported == Unsupported::Drop;
         let params = &mut self.mail_params;
-        // RFC 1870 §6: SIZE only to a server that offers it; 0 means no limit.
-        match caps.size {
-            None => params.size = None,
-            Some(limit) if limit > 0 => match params.size {
-                Some(size) if size > limit => {
-                    return Err(ClientError::MessageTooLarge { size, limit })
-                }
-                _ => {}
-            },
-            Some(_) => {}
-        }
-        match params.body {
-            Some(BodyType::EightBitMime) if !caps.eight_bit_mime => {
-                return Err(ClientError::EightBitNotSupported)
+        // RFC 1870 §6: a size over the server's limit (0 means none).
+        if let (Some(limit), Some(size)) = (caps.size, params.size) {
+            if limit > 0 && size > limit {
+                return Err(ClientError::MessageTooLarge { size, limit });
             }
-            // RFC 3030 §3: BINARYMIME content can only go with BDAT.
-            Some(BodyType::BinaryMime) if !(chunking && caps.binary_mime) => {
-                return Err(ClientError::BinaryMimeNotSupported)
-            }
-            _ => {}
         }
-        // RFC 8689 §4.1: a REQUIRETLS message goes only over TLS, to a server
-        // that offers REQUIRETLS.
-        if params.requiretls {
-            if !tls {
+        for extension in ParamExtension::ALL {
+            if !self.uses(extension) {
+                continue;
+            }
+            // RFC 8689 §4.1: a REQUIRETLS message goes only over TLS.
+            if extension == ParamExtension::RequireTls && !tls {
                 return Err(ClientError::RequireTlsWithoutTls);
             }
-            if !caps.require_tls {
-                return Err(ClientError::RequireTlsNotSupported);
+            // RFC 3030 §3: BINARYMIME content can only go with BDAT.
+            let offered =
+                caps.offers(extension) && (extension != ParamExtension::BinaryMime || chunking);
+            if offered {
+                continue;
             }
-        }
-        let optional: [(&'static str, bool, bool); 4] = [
-            (
-                "MT-PRIORITY",
-                params.mt_priority.is_some(),
-                caps.mt_priority.is_some(),
-            ),
-            (
-                "FUTURERELEASE",
-                params.hold.is_some(),
-                caps.future_release.is_some(),
-            ),
-            ("BY", params.by.is_some(), caps.deliver_by.is_some()),
-            ("AUTH", params.auth.is_some(), !caps.auth.is_empty()),
-        ];
-        for (name, used, offered) in optional {
-            if used && !offered && !drop {
-                return Err(ClientError::ExtensionNotSupported(name));
+            // SIZE only informs: it goes only to a server that offers it.
+            let droppable = extension == ParamExtension::Size || (drop && extension.is_optional());
+            if !droppable {
+                return Err(not_offered(extension));
             }
-        }
-        if params.mt_priority.is_some() && caps.mt_priority.is_none() {
-            params.mt_priority = None;
-        }
-        if params.hold.is_some() && caps.future_release.is_none() {
-            params.hold = None;
-        }
-        if params.by.is_some() && caps.deliver_by.is_none() {
-            params.by = None;
-        }
-        if params.auth.is_some() && caps.auth.is_empty() {
-            params.auth = None;
-        }
-        if self.has_dsn() && !caps.dsn {
-            if !drop {
-                return Err(ClientError::DsnNotSupported);
-            }
-            self.mail_params.ret = None;
-            self.mail_params.envid = None;
+            self.mail_params.leave_out(extension);
             for recipient in &mut self.recipients {
-                recipient.params.notify = None;
-                recipient.params.orcpt = None;
+                recipient.params.leave_out(extension);
             }
         }
         // RFC 6531 §3.4: a UTF-8 envelope goes only with SMTPUTF8 on MAIL.
         if self.needs_smtputf8() {
-            if !caps.smtp_utf8 {
-                return Err(ClientError::SmtpUtf8NotSupported);
-            }
             self.mail_params.smtputf8 = true;
         }
         Ok(self)
+    }
+
+    /// Whether the envelope needs `extension`: its parameters, and for
+    /// SMTPUTF8 its addresses too.
+    fn uses(&self, extension: ParamExtension) -> bool {
+        match extension {
+            ParamExtension::SmtpUtf8 => self.needs_smtputf8(),
+            ParamExtension::Dsn => self.has_dsn(),
+            other => self.mail_params.uses(other),
+        }
+    }
+}
+
+/// The refusal for a parameter whose extension the server does not offer.
+fn not_offered(extension: ParamExtension) -> ClientError {
+    match extension {
+        ParamExtension::EightBitMime => ClientError::EightBitNotSupported,
+        ParamExtension::BinaryMime => ClientError::BinaryMimeNotSupported,
+        ParamExtension::RequireTls => ClientError::RequireTlsNotSupported,
+        ParamExtension::Dsn => ClientError::DsnNotSupported,
+        ParamExtension::SmtpUtf8 => ClientError::SmtpUtf8NotSupported,
+        ParamExtension::MtPriority => ClientError::ExtensionNotSupported("MT-PRIORITY"),
+        ParamExtension::FutureRelease => ClientError::ExtensionNotSupported("FUTURERELEASE"),
+        ParamExtension::DeliverBy => ClientError::ExtensionNotSupported("BY"),
+        ParamExtension::Auth => ClientError::ExtensionNotSupported("AUTH"),
+        // Never refused: SIZE is left out where it is not offered.
+        ParamExtension::Size => ClientError::ExtensionNotSupported("SIZE"),
     }
 }

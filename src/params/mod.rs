@@ -4,9 +4,11 @@
 //! `keyword[=value]` is kept in order as a [`Parameter`], since whether it is
 //! acceptable (or answered with 555) is the session's decision.
 
+mod extension;
 mod mail;
 mod rcpt;
 
+pub use extension::ParamExtension;
 pub use mail::{
     AuthParam, BodyType, ByMode, DeliverBy, EnvelopeId, FutureRelease, HoldUntil, MailParameters,
     MtPriority, Ret,

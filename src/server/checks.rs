@@ -7,7 +7,7 @@
 use super::replies::{self, Canned};
 use crate::address::{ForwardPath, Mailbox, ReversePath};
 use crate::capability::Capabilities;
-use crate::params::{BodyType, MailParameters, RcptParameters};
+use crate::params::{MailParameters, ParamExtension, RcptParameters};
 
 /// What the session knows when it checks an envelope command.
 pub(super) struct Context<'a> {
@@ -18,6 +18,20 @@ pub(super) struct Context<'a> {
     pub max_size: u64,
     /// Refuse addresses that hold control characters.
     pub refuse_controls: bool,
+}
+
+impl Context<'_> {
+    /// Whether this session offers `extension` now: nothing after HELO (RFC
+    /// 5321 §4.1.1.1), SIZE always after EHLO, AUTH only where the policy
+    /// lets it be offered.
+    fn offers(&self, extension: ParamExtension) -> bool {
+        self.extended
+            && match extension {
+                ParamExtension::Size => true,
+                ParamExtension::Auth => self.auth_offered,
+                other => self.capabilities.offers(other),
+            }
+    }
 }
 
 /// Whether `mailbox` holds control characters that policy refuses.
@@ -31,38 +45,16 @@ pub(super) fn mail(
     from: &ReversePath,
     params: &MailParameters,
 ) -> Result<(), Canned> {
-    let ext = cx.capabilities;
-    // After HELO no extension is in force (RFC 5321 §4.1.1.1).
-    let offered = |flag: bool| cx.extended && flag;
     if !params.other.is_empty() {
         return Err(replies::UNSUPPORTED_PARAMETER);
     }
     if let Some(size) = params.size {
-        if !cx.extended {
-            return Err(replies::UNSUPPORTED_PARAMETER);
-        }
         // RFC 1870 §6: a declared size over the limit is a permanent refusal.
-        if size > cx.max_size {
+        if cx.extended && size > cx.max_size {
             return Err(replies::TOO_BIG);
         }
     }
-    let body_ok = match params.body {
-        None | Some(BodyType::SevenBit) => true,
-        Some(BodyType::EightBitMime) => offered(ext.eight_bit_mime),
-        Some(BodyType::BinaryMime) => offered(ext.binary_mime && ext.chunking),
-    };
-    let dsn_ok = (params.ret.is_none() && params.envid.is_none()) || offered(ext.dsn);
-    let checks = [
-        body_ok,
-        dsn_ok,
-        !params.smtputf8 || offered(ext.smtp_utf8),
-        params.auth.is_none() || offered(cx.auth_offered),
-        params.mt_priority.is_none() || offered(ext.mt_priority.is_some()),
-        params.hold.is_none() || offered(ext.future_release.is_some()),
-        params.by.is_none() || offered(ext.deliver_by.is_some()),
-        !params.requiretls || offered(ext.require_tls),
-    ];
-    if checks.contains(&false) {
+    if params.extensions().any(|extension| !cx.offers(extension)) {
         return Err(replies::UNSUPPORTED_PARAMETER);
     }
     // RFC 8689 §4.1: REQUIRETLS is only valid on a TLS session.
@@ -86,11 +78,7 @@ pub(super) fn rcpt(
     to: &ForwardPath,
     params: &RcptParameters,
 ) -> Result<(), Canned> {
-    if !params.other.is_empty() {
-        return Err(replies::UNSUPPORTED_PARAMETER);
-    }
-    let dsn = params.notify.is_some() || params.orcpt.is_some();
-    if dsn && !(cx.extended && cx.capabilities.dsn) {
+    if !params.other.is_empty() || params.extensions().any(|extension| !cx.offers(extension)) {
         return Err(replies::UNSUPPORTED_PARAMETER);
     }
     if to.needs_smtputf8() && !smtputf8 {

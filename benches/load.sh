@@ -37,16 +37,12 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 # shellcheck source=interop/lib.sh
 source "$root/interop/lib.sh"
 
-positive() { # NAME VALUE: VALUE, when it is a whole number above 0
-    [[ $2 =~ ^[1-9][0-9]*$ ]] || die "$1 must be a whole number above 0, not '$2'"
-    echo "$2"
-}
 messages=$(positive LOAD_MESSAGES "${LOAD_MESSAGES:-5000}") || exit 1
 repeat=$(positive LOAD_REPEAT "${LOAD_REPEAT:-7}") || exit 1
 threads=$(positive LOAD_THREADS "${LOAD_THREADS:-1}") || exit 1
 busy_poll=$(positive LOAD_BUSY_POLL "${LOAD_BUSY_POLL:-50}") || exit 1
 work=$(mktemp -d "${TMPDIR:-/tmp}/smtpwire-load.XXXXXX")
-trap 'stop_all; rm -rf "$work"' EXIT
+trap finish_work EXIT
 trap 'exit 130' INT TERM
 
 install_peers

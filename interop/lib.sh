@@ -15,6 +15,24 @@ die() {
     exit 1
 }
 
+# positive NAME VALUE: prints VALUE when it is a whole number above 0, and
+# dies naming the setting NAME otherwise.
+positive() {
+    [[ $2 =~ ^[1-9][0-9]*$ ]] || die "$1 must be a whole number above 0, not '$2'"
+    echo "$2"
+}
+
+# finish_work: stops every process started here and removes $work, or keeps
+# it for inspection with INTEROP_KEEP=1. Meant for `trap finish_work EXIT`.
+finish_work() {
+    stop_all
+    if [[ -n ${INTEROP_KEEP:-} ]]; then
+        echo "work directory kept: $work"
+    else
+        rm -rf "$work"
+    fi
+}
+
 # The programs the cases talk to. A missing one is an error, never a skip.
 PEER_COMMANDS=(swaks msmtp curl openssl smtp-source smtp-sink python3 dovecot haproxy)
 PEER_PACKAGES=(swaks libnet-ssleay-perl msmtp curl postfix openssl python3 python3-pip dovecot-lmtpd haproxy)

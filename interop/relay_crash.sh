@@ -45,12 +45,7 @@ work=$(mktemp -d "${TMPDIR:-/tmp}/smtpwire-relay-crash.XXXXXX")
 relay_pid=
 cleanup() {
     [[ -n $relay_pid ]] && kill -KILL "$relay_pid" 2> /dev/null
-    stop_all
-    if [[ -n ${INTEROP_KEEP:-} ]]; then
-        echo "work directory kept: $work"
-    else
-        rm -rf "$work"
-    fi
+    finish_work
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM

@@ -14,15 +14,7 @@ here="$root/interop"
 source "$here/lib.sh"
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/smtpwire-interop.XXXXXX")
-cleanup() {
-    stop_all
-    if [[ -n ${INTEROP_KEEP:-} ]]; then
-        echo "work directory kept: $work"
-    else
-        rm -rf "$work"
-    fi
-}
-trap cleanup EXIT
+trap finish_work EXIT
 trap 'exit 130' INT TERM
 
 install_peers

@@ -37,21 +37,17 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 # shellcheck source=interop/lib.sh
 source "$root/interop/lib.sh"
 
-whole() { # NAME VALUE: VALUE, when it is a whole number above 0
-    [[ $2 =~ ^[1-9][0-9]*$ ]] || die "$1 must be a whole number above 0, not '$2'"
-    echo "$2"
-}
-slow=$(whole SLOW_CLIENTS "${SLOW_CLIENTS:-500}") || exit 1
-idle=$(whole SLOW_IDLE "${SLOW_IDLE:-100}") || exit 1
-per_ip=$(whole SLOW_PER_IP "${SLOW_PER_IP:-50}") || exit 1
-server_timeout=$(whole SLOW_TIMEOUT "${SLOW_TIMEOUT:-10}") || exit 1
-interval=$(whole SLOW_INTERVAL "${SLOW_INTERVAL:-2}") || exit 1
-hold=$(whole SLOW_HOLD "${SLOW_HOLD:-$((3 * server_timeout))}") || exit 1
-slack=$(whole SLOW_SLACK "${SLOW_SLACK:-2}") || exit 1
-honest_size=$(whole SLOW_HONEST_SIZE "${SLOW_HONEST_SIZE:-100000}") || exit 1
-honest_rate=$(whole SLOW_HONEST_RATE "${SLOW_HONEST_RATE:-2000}") || exit 1
-flood=$(whole SLOW_FLOOD "${SLOW_FLOOD:-300}") || exit 1
-flood_files=$(whole SLOW_FLOOD_FILES "${SLOW_FLOOD_FILES:-96}") || exit 1
+slow=$(positive SLOW_CLIENTS "${SLOW_CLIENTS:-500}") || exit 1
+idle=$(positive SLOW_IDLE "${SLOW_IDLE:-100}") || exit 1
+per_ip=$(positive SLOW_PER_IP "${SLOW_PER_IP:-50}") || exit 1
+server_timeout=$(positive SLOW_TIMEOUT "${SLOW_TIMEOUT:-10}") || exit 1
+interval=$(positive SLOW_INTERVAL "${SLOW_INTERVAL:-2}") || exit 1
+hold=$(positive SLOW_HOLD "${SLOW_HOLD:-$((3 * server_timeout))}") || exit 1
+slack=$(positive SLOW_SLACK "${SLOW_SLACK:-2}") || exit 1
+honest_size=$(positive SLOW_HONEST_SIZE "${SLOW_HONEST_SIZE:-100000}") || exit 1
+honest_rate=$(positive SLOW_HONEST_RATE "${SLOW_HONEST_RATE:-2000}") || exit 1
+flood=$(positive SLOW_FLOOD "${SLOW_FLOOD:-300}") || exit 1
+flood_files=$(positive SLOW_FLOOD_FILES "${SLOW_FLOOD_FILES:-96}") || exit 1
 ((flood > flood_files)) || die "SLOW_FLOOD must exceed SLOW_FLOOD_FILES"
 table=$((slow + idle))
 # The connections that fill the table come from 127.0.0.2 onwards, one
@@ -65,11 +61,7 @@ ulimit -n "$(ulimit -Hn)" 2> /dev/null
 (($(ulimit -n) >= table + 64)) || die "ulimit -n is $(ulimit -n); $((table + 64)) descriptors needed"
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/smtpwire-slow.XXXXXX")
-cleanup() {
-    stop_all
-    rm -rf "$work"
-}
-trap cleanup EXIT
+trap finish_work EXIT
 trap 'exit 130' INT TERM
 
 build_server

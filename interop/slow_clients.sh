@@ -90,6 +90,15 @@ fi
 echo "server log, refusals and accept failures:"
 grep -E 'refused with 421|accept failed|accepting again' "${LOG[slow]}" | sed 's/^/    | /' | head -n 20
 stop_all
+# Each connection's close is logged with its reason, for tools such as
+# fail2ban: every slow client's says it ran out of time.
+timeouts=$(grep -c 'closed reason=timeout' "${LOG[slow]}")
+if ((timeouts >= slow)); then
+    echo "PASS close-reasons: $timeouts connections logged 'closed reason=timeout'"
+else
+    echo "FAIL close-reasons: $timeouts connections logged 'closed reason=timeout', $slow slow clients"
+    status=1
+fi
 
 echo "flood: $flood connections against a server with $flood_files descriptors"
 # Only the server gets the lower limit; the shell takes its own back after.

@@ -351,3 +351,52 @@ async fn the_proxy_protocol_is_taken_from_trusted_peers_only() {
         assert_eq!(*source.lock().unwrap(), expected);
     }
 }
+
+/// Cleartext sent with STARTTLS that the session's full input buffer left
+/// with the driver is never read as if it came over TLS: the STARTTLS line
+/// ends exactly where the session's input bound does, the injected command
+/// follows it in the same write, and the session fails rather than upgrade.
+#[tokio::test]
+async fn cleartext_left_behind_a_starttls_at_the_input_bound_is_fatal() {
+    let dir = std::env::temp_dir().join(format!("smtpwire-tokio-inject-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let certified = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).unwrap();
+    std::fs::write(dir.join("cert.pem"), certified.cert.pem()).unwrap();
+    std::fs::write(dir.join("key.pem"), certified.key_pair.serialize_pem()).unwrap();
+    let acceptor = acceptor_from_pem(dir.join("cert.pem"), dir.join("key.pem")).unwrap();
+    std::fs::remove_dir_all(&dir).unwrap();
+    let mut config = config();
+    config.limits.junk_commands = usize::MAX;
+    // The smallest bound, the command line limit, so that the burst comes
+    // in one read of the driver.
+    config.limits.pending_input = 0;
+    let bound = config.limits.pending_input.max(config.limits.command_line);
+    let running = Running::start(Server::new(config).with_tls(acceptor)).await;
+    let (mut client, _) = Client::connect(running.address).await;
+    client.command("EHLO client.test").await;
+    let starttls = "STARTTLS\r\n";
+    let rsets = (bound - starttls.len()) / "RSET\r\n".len();
+    let padding = bound - starttls.len() - rsets * "RSET\r\n".len();
+    // The first RSET carries trailing spaces, which RFC 5321 §4.1.1 lets a
+    // server ignore, so that STARTTLS ends exactly at the bound.
+    let mut burst = format!("RSET{}\r\n", " ".repeat(padding));
+    burst.push_str(&"RSET\r\n".repeat(rsets - 1));
+    burst.push_str(starttls);
+    assert_eq!(burst.len(), bound);
+    burst.push_str("MAIL FROM:<injected@example.org>\r\n");
+    client.send(burst.as_bytes()).await;
+    let mut tail = String::new();
+    loop {
+        let line = client.reply().await;
+        if line.is_empty() {
+            break;
+        }
+        tail = line;
+    }
+    assert_eq!(tail, "554 5.5.1 Input pipelined after STARTTLS\r\n");
+    let seen = running.stop().await;
+    assert_eq!(
+        seen.lock().unwrap().closed,
+        [Some(CloseReason::PipelinedStartTls)]
+    );
+}

@@ -78,6 +78,15 @@ pub(super) async fn serve<H: Handler>(
                 session.advance(since.elapsed());
             }
             Output::StartTls => {
+                if start < end {
+                    // Read in clear with the STARTTLS but not yet given to
+                    // the session (its input bound was full): it must never
+                    // be read as if it came over TLS (CVE-2011-0411). The
+                    // session, handed it now, fails with 554.
+                    session.receive(&input[start..end]);
+                    start = end;
+                    continue;
+                }
                 let Some(acceptor) = tls.clone() else {
                     break None;
                 };

@@ -1,19 +1,19 @@
 #!/usr/bin/env bash
 # Load comparison, run by hand (not a timed test): Postfix's smtp-source
-# drives the example server in --discard mode and Postfix's smtp-sink on the
+# drives the receiving server (smtpwire-server) in --discard mode and Postfix's smtp-sink on the
 # same machine in the same run; prints messages/s for each, the ratios
 # ours/smtp-sink per row, and the servers' peak resident memory.
 #
 #   bash benches/load.sh                  LOAD_MESSAGES=5000, LOAD_REPEAT=7 by default
 #
-# Two example servers take part, both on one thread (LOAD_THREADS), as
+# Two smtpwire-server instances take part, both on one thread (LOAD_THREADS), as
 # smtp-sink is one process and smtp-source needs the other core:
 #   ours       the server as it starts by default, sleeping whenever it has
 #              nothing to do;
 #   busy-poll  the same with --busy-poll LOAD_BUSY_POLL microseconds (50 by
 #              default): after each input it keeps polling its sockets that
 #              long before sleeping, so smtp-source, on the other core, no
-#              longer pays to wake it (see examples/server/busy_poll.rs).
+#              longer pays to wake it (see programs/src/server/busy_poll.rs).
 # With LOAD_THREADS other than 1 the busy-poll server is left out, as
 # --busy-poll needs the single-threaded runtime.
 #
@@ -26,7 +26,7 @@
 # that fail count as missing, not as slow. The CPU columns are each
 # server's own CPU time (user + system) per 1,000 messages over all rounds.
 #
-# The last row times the send example (this crate's client) against
+# The last row times smtpwire-send (this project's client) against
 # smtp-sink beside smtp-source sending the same count, both with 20
 # connections that each carry many 4 KiB messages (smtp-source -d).
 #   LOAD_SENDER='CMD' bash benches/load.sh
@@ -105,7 +105,7 @@ one_run() {
         -m "$count" "$@" "127.0.0.1:$port")"
 }
 
-# The header of the server rows: per target its rate and CPU, per example
+# The header of the server rows: per target its rate and CPU, per server
 # server its ratio to smtp-sink.
 row_header() {
     local columns=() target server
@@ -182,8 +182,8 @@ python3 -c 'import sys; sys.stdout.write("Subject: load\r\n\r\n" + ("x" * 78 + "
 if [[ -n ${LOAD_SENDER:-} ]]; then
     sender=$LOAD_SENDER
 else
-    build_example send
-    sender="\"$EXAMPLE_BIN\" --server \"127.0.0.1:\$SINK_PORT\" --from from@example.org \
+    build_program send
+    sender="\"$PROGRAM_BIN\" --server \"127.0.0.1:\$SINK_PORT\" --from from@example.org \
         --to to@example.org --data \"\$MESSAGE\" --starttls never --count \"\$COUNT\" \
         --connections 20 --quiet"
 fi

@@ -98,3 +98,43 @@ pub fn handle(mut stream: TcpStream, config: Arc<ServerConfig>, print: bool) -> 
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::serve;
+
+    #[test]
+    fn the_std_server_takes_a_message() {
+        use std::io::{BufRead, BufReader, Write};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let address = listener.local_addr().unwrap();
+        std::thread::spawn(move || serve(listener, false));
+        let stream = std::net::TcpStream::connect(address).unwrap();
+        let mut reader = BufReader::new(stream.try_clone().unwrap());
+        let mut writer = stream;
+        let mut replies = Vec::new();
+        let mut read_reply = |replies: &mut Vec<String>| loop {
+            let mut line = String::new();
+            reader.read_line(&mut line).unwrap();
+            if line.as_bytes().get(3) != Some(&b'-') {
+                replies.push(line[..3].to_string());
+                return;
+            }
+        };
+        read_reply(&mut replies);
+        writer.write_all(b"EHLO c.example\r\n").unwrap();
+        read_reply(&mut replies);
+        writer
+            .write_all(b"MAIL FROM:<a@example.com>\r\nRCPT TO:<b@example.org>\r\nDATA\r\n")
+            .unwrap();
+        for _ in 0..3 {
+            read_reply(&mut replies);
+        }
+        writer
+            .write_all(b"Subject: std\r\n\r\nhi\r\n.\r\nQUIT\r\n")
+            .unwrap();
+        read_reply(&mut replies);
+        read_reply(&mut replies);
+        assert_eq!(replies, ["220", "250", "250", "250", "354", "250", "221"]);
+    }
+}

@@ -1,5 +1,5 @@
 # Shared by interop/run.sh and benches/load.sh: installing the peer programs,
-# building and starting the example server, and stopping every process
+# building and starting the receiving server (smtpwire-server), and stopping every process
 # started here. Source it; it expects `root` (the repository) to be set.
 
 PATH="$PATH:/usr/sbin:/usr/local/sbin"
@@ -92,29 +92,30 @@ install_peers() {
     python3 -c 'import aiosmtpd' || die "python3 cannot import aiosmtpd"
 }
 
-# build_example NAME: builds examples/NAME and sets EXAMPLE_BIN to it.
+# build_program NAME: builds the smtpwire-NAME program and sets PROGRAM_BIN
+# to it.
 # Release by default; INTEROP_PROFILE=dev reuses the debug build `cargo test`
 # already made.
-build_example() {
+build_program() {
     local name=$1 profile=${INTEROP_PROFILE:-release} dir
     case $profile in
         release) dir=release ;;
         dev) dir=debug ;;
         *) die "INTEROP_PROFILE must be release or dev, not $profile" ;;
     esac
-    (cd "$root" && cargo build --profile "$profile" --quiet --example "$name") \
-        || die "building the $name example failed"
+    (cd "$root" && cargo build --profile "$profile" --quiet -p smtpwire-programs --bin "smtpwire-$name") \
+        || die "building smtpwire-$name failed"
     local target_dir
     target_dir=$(cd "$root" && cargo metadata --format-version 1 --no-deps \
         | python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')
-    EXAMPLE_BIN="$target_dir/$dir/examples/$name"
-    [[ -x $EXAMPLE_BIN ]] || die "no $name binary at $EXAMPLE_BIN"
+    PROGRAM_BIN="$target_dir/$dir/smtpwire-$name"
+    [[ -x $PROGRAM_BIN ]] || die "no smtpwire-$name binary at $PROGRAM_BIN"
 }
 
-# Builds the example server; sets SERVER_BIN.
+# Builds the receiving server (smtpwire-server); sets SERVER_BIN.
 build_server() {
-    build_example server
-    SERVER_BIN=$EXAMPLE_BIN
+    build_program server
+    SERVER_BIN=$PROGRAM_BIN
 }
 
 # await_start WHAT NAME PID LOG READY PORT_SED: a server just started as PID
@@ -135,7 +136,7 @@ await_start() {
     LOG[$name]=$log
 }
 
-# start_server NAME ARGS...: starts the example server on a free loopback
+# start_server NAME ARGS...: starts the receiving server (smtpwire-server) on a free loopback
 # port with ARGS; fills PORT[NAME], PID[NAME], LOG[NAME], CERT[NAME].
 start_server() {
     local name=$1

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Checks what the example server stored in a Maildir.
+"""Checks what the receiving server stored in a Maildir.
 
 Each stored message is the server's trace block followed by the content
 exactly as received (examples/server/handler.rs):

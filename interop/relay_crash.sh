@@ -5,9 +5,9 @@
 # the in-flight bound it prints at start (connections x the pipelined
 # window), once per kill.
 #
-# 1. The example server, writing into the relay's queue directory, takes
-#    N numbered messages from the send example: N messages are queued.
-# 2. The relay starts and delivers them to a second example server, which
+# 1. The receiving server, writing into the relay's queue directory, takes
+#    N numbered messages from smtpwire-send: N messages are queued.
+# 2. The relay starts and delivers them to a second smtpwire-server, which
 #    keeps each copy in a Maildir. Each time that Maildir holds another
 #    share of N, the relay is killed with SIGKILL and started again.
 # 3. When the queue is empty the copies are counted: distinct messages
@@ -51,13 +51,13 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 build_server
-build_example send
-send_bin=$EXAMPLE_BIN
+build_program send
+send_bin=$PROGRAM_BIN
 if [[ -n ${RELAY_BIN:-} ]]; then
     [[ -x $RELAY_BIN ]] || die "RELAY_BIN is not an executable: $RELAY_BIN"
 else
-    build_example relay
-    RELAY_BIN=$EXAMPLE_BIN
+    build_program relay
+    RELAY_BIN=$PROGRAM_BIN
 fi
 
 queue="$work/queue"
@@ -73,7 +73,7 @@ start_server intake --no-tls --maildir "$queue/incoming"
 "$send_bin" --server "127.0.0.1:${PORT[intake]}" --from sender@example.org \
     --to postmaster@example.net --starttls never --count "$messages" \
     --connections 4 --quiet > "$work/send.log" 2>&1 \
-    || die "the send example failed: $(tail -n 5 "$work/send.log")"
+    || die "smtpwire-send failed: $(tail -n 5 "$work/send.log")"
 stop_pid "${PID[intake]}"
 queued=$(files_in "$queue/incoming/new")
 ((queued == messages)) || die "$queued of $messages messages queued"

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Interop: the example server (examples/server) against real SMTP software.
+# Interop: the receiving server (smtpwire-server) (examples/server) against real SMTP software.
 # Installs the peers with apt when missing, builds the server once, starts
 # one instance per mode on free loopback ports, runs each case and checks
 # what landed in the Maildir byte for byte. A missing peer is a failure,
@@ -336,10 +336,10 @@ capture_peer_exact() {
 case_ aiosmtpd-capture-peer-is-exact capture_peer_exact
 
 # ---------------------------------------------------------------- this crate's client against real servers
-# The `send` example (ClientSession over tokio) as the client; aiosmtpd keeps
+# smtpwire-send (ClientSession over tokio) as the client; aiosmtpd keeps
 # what it receives, smtp-sink takes load.
-build_example send
-SEND_BIN=$EXAMPLE_BIN
+build_program send
+SEND_BIN=$PROGRAM_BIN
 
 # A certificate of our own for the aiosmtpd peer, and one user.
 openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj "/CN=localhost" \
@@ -350,7 +350,7 @@ printf 'alice:wonderland\n' > "$work/peer-users"
 start_capture capture-tls --tls-cert "$work/peer.pem" --tls-key "$work/peer.key" \
     --users "$work/peer-users"
 
-send_to() { # NAME FILE ARGS...: one message from the send example to NAME
+send_to() { # NAME FILE ARGS...: one message from smtpwire-send to NAME
     local name=$1 file=$2
     shift 2
     rm -f "$work/capture-$name"/*

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Slow clients and a full connection table against the example server.
+"""Slow clients and a full connection table against the receiving server.
 
 Run by interop/slow_clients.sh, which starts the server with --timeout,
 --max-connections and --max-connections-per-ip and passes the same figures

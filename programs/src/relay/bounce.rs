@@ -9,7 +9,7 @@ use std::time::SystemTime;
 use smtpwire::delivery::{DeliveryStatus, RecipientReport};
 use smtpwire::Domain;
 
-use super::server::trace::rfc5322_date;
+use crate::trace::rfc5322_date;
 
 /// Which report.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

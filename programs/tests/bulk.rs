@@ -1,32 +1,21 @@
-//! The bulk example, run from its command line against the example server
+//! The bulk sender, run from its command line against the receiving server
 //! over loopback: unknown recipients are marked for removal, greylisted ones
 //! are delivered on retry, the warm-up cap holds back what it must
 //! until a later day, and each result is written as its transaction ends.
 
+// Shared with the other test files, each of which uses a part.
 #[allow(dead_code)]
-#[path = "../examples/server/app.rs"]
-mod app;
-
-#[allow(dead_code)]
-#[path = "../examples/send/sender.rs"]
-mod sender;
-
-#[allow(dead_code, clippy::duplicate_mod)]
-#[path = "../examples/bulk/app.rs"]
-mod bulk;
-
-#[allow(dead_code)]
-mod example_support;
+mod support;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use app::rules::RecipientRules;
-use bulk::cli::{run, Args};
 use clap::Parser;
-use example_support::{accepts_then_hangs, TestServer};
+use smtpwire_programs::bulk::cli::{run, Args};
+use smtpwire_programs::server::rules::RecipientRules;
+use support::{accepts_then_hangs, TestServer};
 
 /// A scratch directory with a list and a template, removed when dropped.
 struct Run {

@@ -8,7 +8,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use smtpwire::client::{check_line_lengths, ClientError, LongLines};
 use smtpwire::{BodyType, ForwardPath, ReversePath};
 
-use super::trace::rfc5322_date;
+use crate::trace::rfc5322_date;
 
 /// Reads the whole message from `path`, or from standard input for `-`.
 pub fn read(path: &Path) -> io::Result<Vec<u8>> {

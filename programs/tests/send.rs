@@ -1,17 +1,10 @@
-//! The send example (`examples/send/`) against the example server
-//! (`examples/server/`), both in-process, over real loopback TCP: every
+//! The sender (`send`) against the receiving server
+//! (`server`), both in-process, over real loopback TCP: every
 //! message must land in the Maildir byte for byte.
 
+// Shared with the other test files, each of which uses a part.
 #[allow(dead_code)]
-#[path = "../examples/server/app.rs"]
-mod app;
-
-#[allow(dead_code)]
-#[path = "../examples/send/sender.rs"]
-mod sender;
-
-#[allow(dead_code)]
-mod example_support;
+mod support;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -24,10 +17,10 @@ use smtpwire::{ForwardPath, Protocol, ReversePath, Text};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
-use example_support::session_client::settings;
-use example_support::{numbered_message, numbered_messages, TestServer};
-use sender::report::Delivery;
-use sender::{ContentFor, Run, Settings};
+use smtpwire_programs::send::report::Delivery;
+use smtpwire_programs::send::{ContentFor, Run, Settings};
+use support::session_client::settings;
+use support::{numbered_message, numbered_messages, TestServer};
 
 /// Settings for `server` from `a@example.com` to `recipients`.
 fn to(server: &TestServer, tls: bool, recipients: &[&str]) -> Settings {
@@ -46,7 +39,7 @@ fn same(content: &[u8]) -> ContentFor {
 }
 
 async fn send(settings: Settings, content: ContentFor, count: usize, connections: usize) -> Run {
-    let run = sender::run(Arc::new(settings), content, count, connections).await;
+    let run = smtpwire_programs::send::run(Arc::new(settings), content, count, connections).await;
     assert!(
         run.succeeded(),
         "errors {:?}, outcomes {:?}",
@@ -91,10 +84,12 @@ async fn starttls_trusting_the_servers_certificate() {
 async fn starttls_required_fails_without_trust() {
     let server = TestServer::start(|_| {}).await;
     let mut settings = to(&server, true, &["b@example.org"]);
-    let stranger = app::tls::Identity::self_signed("other.test").unwrap();
-    settings.upgrade =
-        Some(sender::tls::Upgrade::trusting(stranger.chain.clone(), "127.0.0.1").unwrap());
-    let run = sender::run(Arc::new(settings), same(b"x\r\n"), 1, 1).await;
+    let stranger = smtpwire_programs::server::tls::Identity::self_signed("other.test").unwrap();
+    settings.upgrade = Some(
+        smtpwire_programs::send::tls::Upgrade::trusting(stranger.chain.clone(), "127.0.0.1")
+            .unwrap(),
+    );
+    let run = smtpwire_programs::send::run(Arc::new(settings), same(b"x\r\n"), 1, 1).await;
     assert!(!run.succeeded());
     assert_eq!(run.delivered(), 0);
     assert!(server.delivered().is_empty());
@@ -158,16 +153,17 @@ fn openssl_self_signed(dir: &Path, stem: &str) -> (PathBuf, PathBuf) {
     (cert, key)
 }
 
-/// The example server with the certificate chain and key in these files.
+/// The receiving server with the certificate chain and key in these files.
 async fn serving(cert: &Path, key: &Path) -> TestServer {
-    let identity = app::tls::Identity::from_pem_files(cert, key).unwrap();
+    let identity = smtpwire_programs::server::tls::Identity::from_pem_files(cert, key).unwrap();
     TestServer::start(move |settings| settings.tls = Some(identity)).await
 }
 
 /// Settings for STARTTLS required, trusting the PEM file `trust` for `name`.
 fn trusting(server: &TestServer, trust: &Path, name: &str) -> Settings {
     let mut settings = to(server, true, &["b@example.org"]);
-    settings.upgrade = Some(sender::tls::Upgrade::for_server(Some(trust), name).unwrap());
+    settings.upgrade =
+        Some(smtpwire_programs::send::tls::Upgrade::for_server(Some(trust), name).unwrap());
     settings
 }
 
@@ -188,7 +184,7 @@ async fn starttls_refuses_another_self_signed_certificate() {
     let (cert, key) = openssl_self_signed(&scratch.0, "server");
     let (other, _) = openssl_self_signed(&scratch.0, "other");
     let server = serving(&cert, &key).await;
-    let run = sender::run(
+    let run = smtpwire_programs::send::run(
         Arc::new(trusting(&server, &other, "127.0.0.1")),
         same(b"x\r\n"),
         1,
@@ -235,7 +231,7 @@ async fn starttls_verifies_a_ca_signed_chain_by_name() {
     assert_eq!(server.contents(), [content.to_vec()]);
 
     // The chain is good, but not for this name.
-    let run = sender::run(
+    let run = smtpwire_programs::send::run(
         Arc::new(trusting(&server, &ca, "mx.elsewhere.test")),
         same(content),
         1,
@@ -267,7 +263,8 @@ fn alice(password: &str) -> AuthConfig {
 #[tokio::test]
 async fn auth_plain_over_tls() {
     let server = TestServer::start(|settings| {
-        settings.users = Some(app::users::Users::parse("alice:correct horse\n").unwrap());
+        settings.users =
+            Some(smtpwire_programs::server::users::Users::parse("alice:correct horse\n").unwrap());
         settings.require_auth = true;
     })
     .await;
@@ -279,7 +276,7 @@ async fn auth_plain_over_tls() {
     assert!(stored_text(&server).contains(" with ESMTPSA id "));
 
     settings.config.auth = Some(alice("wrong"));
-    let refused = sender::run(Arc::new(settings), same(content), 1, 1).await;
+    let refused = smtpwire_programs::send::run(Arc::new(settings), same(content), 1, 1).await;
     assert!(!refused.succeeded());
     assert!(
         refused
@@ -441,7 +438,9 @@ async fn a_long_line_is_refused_before_anything_of_the_message_goes() {
     let recorder = Recorder::start(server.address).await;
     let mut settings = to(&server, false, &["b@example.org"]);
     settings.server = recorder.address.to_string();
-    let run = sender::run(Arc::new(settings.clone()), same(&with_long_line()), 1, 1).await;
+    let run =
+        smtpwire_programs::send::run(Arc::new(settings.clone()), same(&with_long_line()), 1, 1)
+            .await;
     assert!(!run.succeeded());
     assert!(
         run.errors
@@ -528,12 +527,12 @@ async fn seven_bit_server() -> (SocketAddr, Arc<Mutex<Vec<String>>>) {
 #[tokio::test]
 async fn eight_bit_content_is_refused_by_a_server_without_8bitmime() {
     let (address, commands) = seven_bit_server().await;
-    let stranger = app::tls::Identity::self_signed("unused.test").unwrap();
+    let stranger = smtpwire_programs::server::tls::Identity::self_signed("unused.test").unwrap();
     let mut settings = settings(address, &stranger.chain[0], false);
     settings.from = ReversePath::parse("<a@example.com>").unwrap();
     settings.to = vec![ForwardPath::parse("<b@example.org>").unwrap()];
 
-    let run = sender::run(
+    let run = smtpwire_programs::send::run(
         Arc::new(settings.clone()),
         same("Subject: Grüße\r\n\r\n8 bits\r\n".as_bytes()),
         1,
@@ -593,7 +592,7 @@ async fn fifty_concurrent_connections() {
 async fn a_refused_recipient_fails_the_run_but_not_the_others() {
     let server = TestServer::start(|settings| settings.max_recipients = Some(1)).await;
     let settings = to(&server, false, &["b@example.org", "c@example.org"]);
-    let run = sender::run(Arc::new(settings), same(b"x\r\n"), 1, 1).await;
+    let run = smtpwire_programs::send::run(Arc::new(settings), same(b"x\r\n"), 1, 1).await;
     assert!(!run.succeeded());
     let (_, outcome) = &run.outcomes[0];
     assert!(outcome.recipients[0].1.is_delivered());
@@ -605,8 +604,13 @@ async fn a_refused_recipient_fails_the_run_but_not_the_others() {
 fn the_generated_message_has_the_usual_fields() {
     let from = ReversePath::parse("<a@example.com>").unwrap();
     let to = [ForwardPath::parse("<b@example.org>").unwrap()];
-    let message =
-        String::from_utf8(sender::message::generated(7, &from, &to, "client.example")).unwrap();
+    let message = String::from_utf8(smtpwire_programs::send::message::generated(
+        7,
+        &from,
+        &to,
+        "client.example",
+    ))
+    .unwrap();
     for field in [
         "Date: ",
         "From: <a@example.com>\r\n",

@@ -4,8 +4,8 @@
 use std::io;
 use std::net::SocketAddr;
 
-use super::app::client::Client;
-use super::app::{tls, Server, Settings};
+use smtpwire_programs::server::client::Client;
+use smtpwire_programs::server::{tls, Server, Settings};
 
 const MESSAGE: &[u8] = b"From: Demo <demo@example.com>\r\n\
 To: You <you@example.org>\r\n\

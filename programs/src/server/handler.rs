@@ -11,8 +11,8 @@ use smtpwire::Text;
 
 use super::maildir::TmpMessage;
 use super::rules::refusal;
-use super::trace::{Received, Via};
 use super::Shared;
+use crate::trace::{Received, Via};
 
 /// What one connection knows about its client, and the open transaction.
 pub struct Handler {

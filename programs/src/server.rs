@@ -1,5 +1,5 @@
-//! The receiving server, as a module that `main.rs`, the `--demo` mode and
-//! `tests/example_server.rs` share.
+//! The receiving server: settings, the accept loop, TLS, admission control,
+//! and the handler that stores each message in a Maildir.
 
 pub mod admission;
 pub mod busy_poll;
@@ -9,7 +9,6 @@ pub mod handler;
 pub mod maildir;
 pub mod rules;
 pub mod tls;
-pub mod trace;
 pub mod txlog;
 pub mod users;
 

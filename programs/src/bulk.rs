@@ -1,20 +1,13 @@
-//! The bulk sender, as a module that `bulk.rs` and `tests/example_bulk.rs`
-//! share: one template to a recipient list, one message per recipient,
+//! The bulk sender: one template to a recipient list, one message per recipient,
 //! grouped by destination with many pipelined transactions per connection,
 //! paced by a warm-up schedule, with per-recipient results.
 
 pub mod cli;
 pub mod ledger;
 pub mod list;
-#[allow(dead_code)]
-#[path = "../outbound/mod.rs"]
-pub mod outbound;
 pub mod progress;
 pub mod results;
 pub mod template;
-#[allow(dead_code, clippy::duplicate_mod)]
-#[path = "../server/trace.rs"]
-mod trace;
 
 use std::collections::{HashMap, VecDeque};
 use std::io;
@@ -26,10 +19,10 @@ use smtpwire::{ForwardPath, Host, ReversePath};
 use tokio::sync::{mpsc, Semaphore};
 use tokio::task::JoinSet;
 
+use crate::outbound::transfer::{Outgoing, Transfer};
+use crate::outbound::{random_seed, unix_now};
 use ledger::Ledger;
 use list::Row;
-use outbound::transfer::{Outgoing, Transfer};
-use outbound::{random_seed, unix_now};
 use progress::Progress;
 use results::{Outcome, Status, Writer};
 use template::Template;
@@ -257,7 +250,7 @@ impl Campaign {
         let unroutable = Delivery::for_unroutable(plan.unroutable).settle(&once, 1, now, now);
         let _ = settled.send(unroutable.recipients);
         let limit = Arc::new(Semaphore::new(self.connections.max(1)));
-        let date = trace::rfc5322_date(SystemTime::now());
+        let date = crate::trace::rfc5322_date(SystemTime::now());
         let mut tasks = JoinSet::new();
         for group in plan.groups {
             let Some(destination) = group.destinations.first().cloned() else {

@@ -2,13 +2,10 @@
 //! lookups or fixed routes, opportunistic STARTTLS, and one connection per
 //! destination carrying many messages.
 
-#[path = "../send/connection.rs"]
-pub mod connection;
+pub use crate::send::connection;
 pub mod opportunistic;
 pub mod routes;
-#[allow(dead_code)]
-#[path = "../send/tls.rs"]
-pub mod tls;
+pub use crate::send::tls;
 pub mod transfer;
 
 use std::hash::{BuildHasher, Hasher};

@@ -18,11 +18,11 @@ use tokio::task::{Id as TaskId, JoinSet};
 use tokio::time::MissedTickBehavior;
 
 use super::bounce::{self, Notice};
-use super::outbound::transfer::{Outgoing, Transfer, PIPELINED_WINDOW};
-use super::outbound::{random_seed, unix_now};
 use super::queue::{Queue, Queued, Standing};
-use super::server::maildir::Maildir;
-use super::server::trace::rfc5322_date;
+use crate::outbound::transfer::{Outgoing, Transfer, PIPELINED_WINDOW};
+use crate::outbound::{random_seed, unix_now};
+use crate::server::maildir::Maildir;
+use crate::trace::rfc5322_date;
 
 /// A destination's messages, each with its queue name.
 type Batch = Vec<(String, Outgoing<ForwardPath>)>;

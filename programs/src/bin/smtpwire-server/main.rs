@@ -2,9 +2,9 @@
 //! Maildir, built on `smtpwire::server::ServerSession`.
 //!
 //! ```sh
-//! cargo run --example server -- --demo          # send itself one message and exit
-//! cargo run --example server                    # listen on 127.0.0.1:2525
-//! cargo run --example server -- --help
+//! cargo run -p smtpwire-programs --bin smtpwire-server -- --demo   # send itself one message and exit
+//! cargo run -p smtpwire-programs --bin smtpwire-server             # listen on 127.0.0.1:2525
+//! cargo run -p smtpwire-programs --bin smtpwire-server -- --help
 //! ```
 //!
 //! Each message is stored as received (CRLF line ends) after the fields this
@@ -12,8 +12,6 @@
 //! per recipient, in SMTP mode; `Delivered-To:` in LMTP mode, where each
 //! recipient gets its own copy) and a `Received:` trace field.
 
-#[path = "app.rs"]
-mod app;
 mod demo;
 
 use std::net::SocketAddr;
@@ -24,8 +22,8 @@ use std::time::Duration;
 use clap::Parser;
 use smtpwire::Text;
 
-use app::rules::RecipientRules;
-use app::{tls, users::Users, Server, Settings};
+use smtpwire_programs::server::rules::RecipientRules;
+use smtpwire_programs::server::{tls, users::Users, Server, Settings};
 
 /// Command-line flags.
 #[derive(Parser, Debug)]
@@ -244,7 +242,7 @@ async fn run(args: Args) -> std::io::Result<()> {
         _ = server.run(stop) => {}
         _ = forced => {
             // The transaction lines of messages already delivered still go out.
-            app::txlog::flush();
+            smtpwire_programs::server::txlog::flush();
             eprintln!("interrupted again: exiting without waiting");
         }
     }

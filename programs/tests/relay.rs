@@ -1,35 +1,24 @@
-//! The relay example over real loopback TCP: mail accepted by the relay
-//! reaches the example servers its `--mx` routes name, primary first,
+//! The relay over real loopback TCP: mail accepted by the relay
+//! reaches the receiving servers its `--mx` routes name, primary first,
 //! secondary when the primary is down, nothing queued is lost when the
 //! relay dies and starts again, and what a next hop took before the relay
 //! died is not sent again.
 
+// Shared with the other test files, each of which uses a part.
 #[allow(dead_code)]
-#[path = "../examples/server/app.rs"]
-mod app;
-
-#[allow(dead_code)]
-#[path = "../examples/send/sender.rs"]
-mod sender;
-
-#[allow(dead_code, clippy::duplicate_mod)]
-#[path = "../examples/relay/app.rs"]
-mod relay;
-
-#[allow(dead_code)]
-mod example_support;
+mod support;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use example_support::{
-    accepts_then_hangs, content_of, numbered_messages, HandClient, MailClient, TestServer,
-};
-use relay::outbound::routes::FixedRoute;
-use relay::{Relay, Settings};
 use smtpwire::delivery::Backoff;
 use smtpwire::Domain;
+use smtpwire_programs::outbound::routes::FixedRoute;
+use smtpwire_programs::relay::{Relay, Settings};
+use support::{
+    accepts_then_hangs, content_of, numbered_messages, HandClient, MailClient, TestServer,
+};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
@@ -253,7 +242,10 @@ async fn primary_down_secondary_takes_it_primary_back_takes_it_both_down_it_wait
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_refused_recipient_is_bounced_to_the_sender_and_the_others_delivered() {
     let destination = TestServer::start(|settings| {
-        settings.rules = app::rules::RecipientRules::new(&["nobody@example.net".to_string()], &[]);
+        settings.rules = smtpwire_programs::server::rules::RecipientRules::new(
+            &["nobody@example.net".to_string()],
+            &[],
+        );
     })
     .await;
     let sender_domain = TestServer::start(|_| {}).await;

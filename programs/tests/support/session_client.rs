@@ -10,11 +10,11 @@ use smtpwire::client::{ClientConfig, Envelope, StartTlsPolicy};
 use smtpwire::{Domain, ForwardPath, Protocol, ReversePath};
 
 use super::MailClient;
-use crate::sender::connection::Connection;
-use crate::sender::report::{Delivery, Tracker};
-use crate::sender::{tls, Settings};
+use smtpwire_programs::send::connection::Connection;
+use smtpwire_programs::send::report::{Delivery, Tracker};
+use smtpwire_programs::send::{tls, Settings};
 
-/// Settings for the example server at `address`: EHLO `client.example`,
+/// Settings for the receiving server at `address`: EHLO `client.example`,
 /// STARTTLS required (trusting `certificate`) or never.
 pub fn settings(address: SocketAddr, certificate: &CertificateDer<'static>, tls: bool) -> Settings {
     let mut config = ClientConfig::new(Domain::parse("client.example").unwrap());

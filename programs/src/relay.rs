@@ -1,16 +1,9 @@
-//! The relay, as a module that `relay.rs` and `tests/example_relay.rs`
-//! share: the example server receiving into a queue directory, and a queue
-//! runner delivering to next hops.
+//! The relay: the receiving server storing into a queue directory, and a
+//! queue runner delivering to next hops.
 
 pub mod bounce;
-#[allow(dead_code)]
-#[path = "../outbound/mod.rs"]
-pub mod outbound;
 pub mod queue;
 pub mod runner;
-#[allow(dead_code)]
-#[path = "../server/app.rs"]
-pub mod server;
 
 use std::future::Future;
 use std::io;
@@ -23,13 +16,13 @@ use smtpwire::client::{ClientConfig, LongLines, StartTlsPolicy};
 use smtpwire::delivery::Backoff;
 use smtpwire::{Domain, Host, Text};
 
-use outbound::opportunistic::Opportunistic;
-use outbound::routes::{FixedRoute, Routes};
-use outbound::transfer::Transfer;
+use crate::outbound::opportunistic::Opportunistic;
+use crate::outbound::routes::{FixedRoute, Routes};
+use crate::outbound::transfer::Transfer;
+use crate::server::maildir::Maildir;
+use crate::server::tls::Identity;
 use queue::Queue;
 use runner::Runner;
-use server::maildir::Maildir;
-use server::tls::Identity;
 
 /// How the relay runs; `relay.rs` fills it from the command line.
 pub struct Settings {
@@ -65,7 +58,7 @@ pub struct Settings {
 
 /// A bound relay, ready to run.
 pub struct Relay {
-    server: server::Server,
+    server: crate::server::Server,
     runner: Runner,
 }
 
@@ -74,11 +67,12 @@ impl Relay {
     pub async fn bind(address: SocketAddr, settings: Settings) -> io::Result<Relay> {
         let queue = Queue::open(&settings.queue)?;
         let hostname = settings.hostname.as_str().to_string();
-        let mut intake = server::Settings::new(Text::new(&hostname).map_err(io::Error::other)?);
+        let mut intake =
+            crate::server::Settings::new(Text::new(&hostname).map_err(io::Error::other)?);
         intake.maildir = Some(queue.incoming());
         intake.tls = settings.tls;
         intake.max_message_size = settings.max_message_size;
-        let server = server::Server::bind(address, intake).await?;
+        let server = crate::server::Server::bind(address, intake).await?;
         let mut config = ClientConfig::new(settings.hostname.clone());
         // A relay must not bounce what another server took: a line over
         // the limit is broken as Postfix does rather than refused.
@@ -100,7 +94,7 @@ impl Relay {
         };
         let mut own_hosts = vec![Host::Domain(settings.hostname.clone())];
         if let Ok(local) = server.local_addr() {
-            if let Ok(literal) = Host::parse(&server::trace::address_literal(local.ip())) {
+            if let Ok(literal) = Host::parse(&crate::trace::address_literal(local.ip())) {
                 own_hosts.push(literal);
             }
         }

@@ -1,15 +1,10 @@
-//! The sender, as a module that `main.rs` and `tests/example_send.rs` share:
-//! settings, and a run of many messages over one or more connections.
+//! The sender: settings, and a run of many messages over one or more
+//! connections.
 
 pub mod connection;
 pub mod message;
 pub mod report;
 pub mod tls;
-// The server's RFC 5322 date, for the generated message; the tests load the
-// server too, hence the duplicate.
-#[allow(dead_code, clippy::duplicate_mod)]
-#[path = "../server/trace.rs"]
-mod trace;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};

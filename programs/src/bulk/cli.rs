@@ -11,12 +11,12 @@ use smtpwire::delivery::Warmup;
 use smtpwire::{Domain, Host, ReversePath};
 
 use super::ledger::Ledger;
-use super::outbound::opportunistic::Opportunistic;
-use super::outbound::routes::{FixedRoute, Routes, SMTP_PORT};
-use super::outbound::transfer::Transfer;
 use super::results::{self, Status};
 use super::template::Template;
 use super::Campaign;
+use crate::outbound::opportunistic::Opportunistic;
+use crate::outbound::routes::{FixedRoute, Routes, SMTP_PORT};
+use crate::outbound::transfer::Transfer;
 
 /// Command-line flags.
 #[derive(Parser, Debug)]

@@ -1,4 +1,4 @@
-//! Start the example server in-process on a free port with its own Maildir,
+//! Start the receiving server in-process on a free port with its own Maildir,
 //! and the client interface the tests send through.
 
 use std::future::Future;
@@ -15,8 +15,8 @@ use tokio::task::JoinHandle;
 
 pub mod session_client;
 
-use crate::app::client::Client;
-use crate::app::{tls, Server, Settings, Shared};
+use smtpwire_programs::server::client::Client;
+use smtpwire_programs::server::{tls, Server, Settings, Shared};
 
 /// A running server and its Maildir, removed when dropped.
 pub struct TestServer {

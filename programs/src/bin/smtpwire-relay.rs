@@ -1,11 +1,11 @@
-//! A mail relay: receives mail with the example server into a queue
+//! A mail relay: receives mail with the receiving server into a queue
 //! directory, and delivers it to each recipient domain's mail exchangers
 //! with `smtpwire::client::ClientSession`, primary first, secondaries when
 //! it is down, retrying on a backoff schedule and bouncing what fails.
 //!
 //! ```sh
-//! cargo run --example relay                           # 127.0.0.1:2527, MX from DNS
-//! cargo run --example relay -- --mx example.net=127.0.0.1:2601,127.0.0.1:2602
+//! cargo run -p smtpwire-programs --bin smtpwire-relay   # 127.0.0.1:2527, MX from DNS
+//! cargo run -p smtpwire-programs --bin smtpwire-relay -- --mx example.net=127.0.0.1:2601,127.0.0.1:2602
 //! ```
 //!
 //! The client gets its 250 only once the message is fsynced in the queue;
@@ -22,9 +22,6 @@
 //! The relay takes mail for any recipient from any client that reaches it:
 //! keep it on loopback or a trusted network.
 
-#[path = "relay/app.rs"]
-mod app;
-
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -34,10 +31,10 @@ use clap::Parser;
 use smtpwire::delivery::Backoff;
 use smtpwire::Domain;
 
-use app::outbound::routes::{FixedRoute, SMTP_PORT};
-use app::outbound::transfer::PIPELINED_WINDOW;
-use app::server::tls::Identity;
-use app::{Relay, Settings};
+use smtpwire_programs::outbound::routes::{FixedRoute, SMTP_PORT};
+use smtpwire_programs::outbound::transfer::PIPELINED_WINDOW;
+use smtpwire_programs::relay::{Relay, Settings};
+use smtpwire_programs::server::tls::Identity;
 
 /// Command-line flags.
 #[derive(Parser, Debug)]

@@ -1,30 +1,17 @@
-//! The example servers over real loopback TCP: the tokio server in
-//! `examples/server/` (run in-process) and the blocking one in
-//! `examples/std_server.rs`, driven by a hand-written client.
+//! The receiving server over real loopback TCP, run in-process and driven
+//! by a hand-written client.
 //!
 //! Tests that only need "send this message" are generic over [`MailClient`]
 //! and run twice: through the hand-written client and through the crate's
 //! own `ClientSession` (the send example's connection driver).
 
-#[allow(dead_code)]
-#[path = "../examples/server/app.rs"]
-mod app;
-
-#[allow(dead_code)]
-#[path = "../examples/std_server.rs"]
-mod std_server;
-
-#[allow(dead_code)]
-#[path = "../examples/send/sender.rs"]
-mod sender;
-
-mod example_support;
+mod support;
 
 use std::time::Duration;
 
-use app::client::Client;
-use example_support::session_client::SessionClient;
-use example_support::{
+use smtpwire_programs::server::client::Client;
+use support::session_client::SessionClient;
+use support::{
     content_of, numbered_message, numbered_messages, HandClient, MailClient, TestServer,
 };
 
@@ -134,7 +121,8 @@ async fn starttls_upgrades_and_is_recorded() {
 #[tokio::test]
 async fn auth_over_tls_accepts_the_right_password_only() {
     let server = TestServer::start(|settings| {
-        settings.users = Some(app::users::Users::parse("alice:correct horse\n").unwrap());
+        settings.users =
+            Some(smtpwire_programs::server::users::Users::parse("alice:correct horse\n").unwrap());
         settings.require_auth = true;
     })
     .await;
@@ -181,7 +169,7 @@ async fn auth_over_tls_accepts_the_right_password_only() {
 #[tokio::test]
 async fn auth_login_works_over_tls() {
     let server = TestServer::start(|settings| {
-        settings.users = Some(app::users::Users::parse("bob:pw\n").unwrap());
+        settings.users = Some(smtpwire_programs::server::users::Users::parse("bob:pw\n").unwrap());
     })
     .await;
     let (mut client, _) = Client::connect(server.address).await.unwrap();
@@ -196,7 +184,8 @@ async fn auth_login_works_over_tls() {
 #[tokio::test]
 async fn auth_is_refused_over_cleartext() {
     let server = TestServer::start(|settings| {
-        settings.users = Some(app::users::Users::parse("alice:secret\n").unwrap());
+        settings.users =
+            Some(smtpwire_programs::server::users::Users::parse("alice:secret\n").unwrap());
     })
     .await;
     let (mut client, _) = Client::connect(server.address).await.unwrap();
@@ -212,7 +201,8 @@ async fn auth_is_refused_over_cleartext() {
 #[tokio::test]
 async fn cleartext_auth_when_allowed() {
     let server = TestServer::start(|settings| {
-        settings.users = Some(app::users::Users::parse("alice:secret\n").unwrap());
+        settings.users =
+            Some(smtpwire_programs::server::users::Users::parse("alice:secret\n").unwrap());
         settings.allow_cleartext_auth = true;
     })
     .await;
@@ -590,7 +580,7 @@ async fn the_per_address_limit_refuses_that_address_only() {
 /// go on, stays bounded, and starts short again after a success.
 #[test]
 fn accept_failures_back_off_growing_to_a_bound() {
-    let mut backoff = app::admission::AcceptBackoff::default();
+    let mut backoff = smtpwire_programs::server::admission::AcceptBackoff::default();
     let error = std::io::Error::from_raw_os_error(24);
     let pauses: Vec<u128> = (0..10)
         .map(|_| backoff.failed(&error, 0).as_millis())
@@ -638,7 +628,7 @@ async fn the_server_sweeps_stale_files_from_tmp_when_it_starts() {
 #[test]
 fn only_files_untouched_for_36_hours_are_stale() {
     let root = std::env::temp_dir().join(format!("smtpwire-sweep-{}", std::process::id()));
-    let maildir = app::maildir::Maildir::create(&root, "mx.test").unwrap();
+    let maildir = smtpwire_programs::server::maildir::Maildir::create(&root, "mx.test").unwrap();
     let tmp = maildir.tmp_dir();
     let cases = [
         ("stale", 37 * HOUR, 37 * HOUR, false),
@@ -687,47 +677,15 @@ async fn busy_polling_wakes_on_input_and_sleeps_when_idle() {
 /// sockets' poll: refused rather than left to do nothing useful.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn busy_polling_is_refused_on_a_multi_threaded_runtime() {
-    let mut settings = app::Settings::new(smtpwire::Text::from_static("mx.test"));
+    let mut settings =
+        smtpwire_programs::server::Settings::new(smtpwire::Text::from_static("mx.test"));
     settings.busy_poll = Some(Duration::from_micros(50));
-    let Err(error) = app::Server::bind(([127, 0, 0, 1], 0).into(), settings).await else {
+    let Err(error) =
+        smtpwire_programs::server::Server::bind(([127, 0, 0, 1], 0).into(), settings).await
+    else {
         panic!("busy polling was accepted on a multi-threaded runtime");
     };
     assert_eq!(error.kind(), std::io::ErrorKind::InvalidInput);
-}
-
-#[test]
-fn the_std_server_takes_a_message() {
-    use std::io::{BufRead, BufReader, Write};
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let address = listener.local_addr().unwrap();
-    std::thread::spawn(move || std_server::serve(listener, false));
-    let stream = std::net::TcpStream::connect(address).unwrap();
-    let mut reader = BufReader::new(stream.try_clone().unwrap());
-    let mut writer = stream;
-    let mut replies = Vec::new();
-    let mut read_reply = |replies: &mut Vec<String>| loop {
-        let mut line = String::new();
-        reader.read_line(&mut line).unwrap();
-        if line.as_bytes().get(3) != Some(&b'-') {
-            replies.push(line[..3].to_string());
-            return;
-        }
-    };
-    read_reply(&mut replies);
-    writer.write_all(b"EHLO c.example\r\n").unwrap();
-    read_reply(&mut replies);
-    writer
-        .write_all(b"MAIL FROM:<a@example.com>\r\nRCPT TO:<b@example.org>\r\nDATA\r\n")
-        .unwrap();
-    for _ in 0..3 {
-        read_reply(&mut replies);
-    }
-    writer
-        .write_all(b"Subject: std\r\n\r\nhi\r\n.\r\nQUIT\r\n")
-        .unwrap();
-    read_reply(&mut replies);
-    read_reply(&mut replies);
-    assert_eq!(replies, ["220", "250", "250", "250", "354", "250", "221"]);
 }
 
 fn plain(user: &str, password: &str) -> String {

@@ -2,16 +2,16 @@
 //! `smtpwire::client::ClientSession` over tokio.
 //!
 //! ```sh
-//! cargo run --example server &                         # SMTP on 127.0.0.1:2525
-//! cargo run --example send -- --from a@example.org --to b@example.net --starttls never
-//! cargo run --example send -- --from a@example.org --to b@example.net \
+//! cargo run -p smtpwire-programs --bin smtpwire-server &   # SMTP on 127.0.0.1:2525
+//! cargo run -p smtpwire-programs --bin smtpwire-send -- --from a@example.org --to b@example.net --starttls never
+//! cargo run -p smtpwire-programs --bin smtpwire-send -- --from a@example.org --to b@example.net \
 //!     --data message.eml --starttls required --tls-ca /tmp/smtpwire-server-PID.pem
-//! cargo run --release --example send -- --from a@example.org --to b@example.net \
+//! cargo run --release -p smtpwire-programs --bin smtpwire-send -- --from a@example.org --to b@example.net \
 //!     --starttls never --count 1000 --connections 4 --quiet
 //! ```
 //!
 //! STARTTLS always verifies the server's certificate, against `--tls-ca` or
-//! the system's CA bundle; the example server prints where its self-signed
+//! the system's CA bundle; the receiving server prints where its self-signed
 //! certificate is. A server certificate found as it is in `--tls-ca` is
 //! pinned: taken whatever its name, dates or CA flag (the usual `openssl req
 //! -x509` certificate is marked a CA), the handshake still proving the
@@ -28,9 +28,6 @@
 //! is printed with the server's reply; the exit status is non-zero when any
 //! recipient did not get a message.
 
-#[path = "sender.rs"]
-mod sender;
-
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -41,7 +38,7 @@ use smtpwire::auth::{Credentials, PlainCredentials, Secret};
 use smtpwire::client::{AuthConfig, ClientConfig, LongLines, StartTlsPolicy};
 use smtpwire::{ForwardPath, Host, Protocol, ReversePath, Text};
 
-use sender::{message, tls, ContentFor, Settings};
+use smtpwire_programs::send::{message, tls, ContentFor, Settings};
 
 /// The environment variable read for `user:password` when `--auth` is absent.
 const AUTH_VARIABLE: &str = "SMTPWIRE_AUTH";
@@ -131,7 +128,9 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let run = sender::run(Arc::new(settings), content, args.count, args.connections).await;
+    let run =
+        smtpwire_programs::send::run(Arc::new(settings), content, args.count, args.connections)
+            .await;
     for (number, outcome) in &run.outcomes {
         for (recipient, delivery) in &outcome.recipients {
             if args.quiet && delivery.is_delivered() {

@@ -3,7 +3,7 @@
 //! `smtpwire::client::ClientSession` and `smtpwire::delivery`.
 //!
 //! ```sh
-//! cargo run --example bulk -- --list list.csv --template message.eml \
+//! cargo run -p smtpwire-programs --bin smtpwire-bulk -- --list list.csv --template message.eml \
 //!     --from news@example.org --unsubscribe-url 'https://example.org/u?e={{email}}' \
 //!     --warmup-daily 200 --warmup-hourly 50 --results results.csv
 //! ```
@@ -26,14 +26,11 @@
 //!   (`--attempts`, `--retry-after`); what is still deferred, or held by the
 //!   warm-up cap, is sent by the next run with the same results file.
 
-#[path = "bulk/app.rs"]
-mod app;
-
 use std::process::ExitCode;
 
 use clap::Parser;
 
-use app::cli::{run, Args};
+use smtpwire_programs::bulk::cli::{run, Args};
 
 #[tokio::main]
 async fn main() -> ExitCode {

@@ -7,6 +7,8 @@
 //! - [`client`]: connect, say EHLO, upgrade with STARTTLS, authenticate and
 //!   send messages pipelined over one connection with a
 //!   [`ClientSession`](smtpwire::client::ClientSession).
+//! - [`blocking`]: the same client for programs with no async runtime.
 
+pub mod blocking;
 pub mod client;
 pub mod server;

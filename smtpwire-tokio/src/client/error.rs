@@ -99,4 +99,8 @@ pub enum UsageError {
     /// failure was reported by an earlier call).
     #[error("the connection is closed")]
     Closed,
+    /// A [`blocking`](crate::blocking) call from inside an async runtime,
+    /// where it would stall the runtime's thread: use the async client.
+    #[error("a blocking client call inside an async runtime")]
+    InsideRuntime,
 }

@@ -1,6 +1,6 @@
 //! A blocking client, for programs with no async runtime.
 //!
-//! [`Client`] is the async [`client::Client`](crate::client::Client) run on
+//! [`Client`] is the async [`client::Client`] run on
 //! a runtime of its own (tokio's current-thread runtime, on the calling
 //! thread), so it has the same timeouts, STARTTLS, AUTH, pipelining and
 //! per-recipient outcomes; only the waiting differs. Nothing runs in the

@@ -42,7 +42,7 @@ const ASSUMED_FILE_LIMIT: usize = 256;
 
 /// The default total: as many connections as the process's open-file limit
 /// (`RLIMIT_NOFILE`, soft) leaves room for, at two descriptors each after a
-/// reserve, and at most [`MOST_BY_DEFAULT`]. A server past its descriptor
+/// reserve, and at most `MOST_BY_DEFAULT`. A server past its descriptor
 /// limit can neither accept nor store, so the cap must be reached first.
 pub fn default_max_connections() -> usize {
     let files = open_file_limit().unwrap_or(ASSUMED_FILE_LIMIT);

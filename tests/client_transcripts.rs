@@ -120,8 +120,7 @@ fn without_pipelining_one_command_at_a_time() {
         250 ok\r\n250 ok\r\n250 ok\r\n354 go\r\n250 ok\r\n221 bye\r\n";
     assert!(config().pipelining, "on by default");
     for (server, pipelining) in [(not_offered, true), (switched_off, false)] {
-        let mut config = config();
-        config.pipelining = pipelining;
+        let config = config().with_pipelining(pipelining);
         let mut session = ClientSession::new(config);
         session
             .send_mail(envelope("<a@x.org>", &["<b@y.org>", "<c@y.org>"]))
@@ -190,8 +189,7 @@ const AFTER_TLS: &[u8] = b"250-mx\r\n250-PIPELINING\r\n250 AUTH PLAIN LOGIN\r\n\
 #[test]
 fn starttls_offered_upgrades_and_forgets() {
     for policy in [StartTlsPolicy::Required, StartTlsPolicy::Opportunistic] {
-        let mut config = config();
-        config.starttls = policy;
+        let config = config().with_starttls(policy);
         let run = transcript(
             config,
             vec![envelope("<a@x.org>", &["<b@y.org>"])],
@@ -272,8 +270,7 @@ fn starttls_ignored_by_the_caller_ends_the_session() {
 #[test]
 fn starttls_stripped_or_refused() {
     let stripped = b"220 mx\r\n250-mx\r\n250 PIPELINING\r\n221 bye\r\n";
-    let mut required = config();
-    required.starttls = StartTlsPolicy::Required;
+    let required = config().with_starttls(StartTlsPolicy::Required);
     let run = transcript(
         required.clone(),
         vec![envelope("<a@x.org>", &["<b@y.org>"])],
@@ -312,8 +309,7 @@ fn starttls_stripped_or_refused() {
         assert!(accepted(&run, 0), "{run:?}");
     }
     // Never does not even ask.
-    let mut never = config();
-    never.starttls = StartTlsPolicy::Never;
+    let never = config().with_starttls(StartTlsPolicy::Never);
     let server =
         b"220 mx\r\n250-mx\r\n250 STARTTLS\r\n250 ok\r\n250 ok\r\n354 go\r\n250 ok\r\n221 bye\r\n";
     let run = transcript(
@@ -344,9 +340,9 @@ fn login() -> Credentials {
 
 #[test]
 fn auth_plain_with_initial_response() {
-    let mut config = config();
-    config.implicit_tls = true;
-    config.auth = Some(AuthConfig::new(plain()));
+    let config = config()
+        .with_implicit_tls(true)
+        .with_auth(AuthConfig::new(plain()));
     let server = b"220 mx\r\n250-mx\r\n250 AUTH LOGIN PLAIN\r\n235 2.7.0 Accepted\r\n\
         250 ok\r\n250 ok\r\n354 go\r\n250 ok\r\n221 bye\r\n";
     // Mid-exchange, the session's Debug output shows no secret either.
@@ -372,9 +368,9 @@ fn auth_plain_with_initial_response() {
 
 #[test]
 fn auth_login_answers_challenges() {
-    let mut config = config();
-    config.implicit_tls = true;
-    config.auth = Some(AuthConfig::new(login()));
+    let config = config()
+        .with_implicit_tls(true)
+        .with_auth(AuthConfig::new(login()));
     let server = b"220 mx\r\n250-mx\r\n250 AUTH LOGIN\r\n334 VXNlcm5hbWU6\r\n334 UGFzc3dvcmQ6\r\n\
         235 ok\r\n221 bye\r\n";
     let run = transcript(config, vec![], &[server]);
@@ -390,9 +386,9 @@ fn auth_failures_are_typed() {
         ("535 5.7.8 Bad credentials\r\n", true),
         ("454 4.7.0 Try later\r\n", false),
     ] {
-        let mut config = config();
-        config.implicit_tls = true;
-        config.auth = Some(AuthConfig::new(plain()));
+        let config = config()
+            .with_implicit_tls(true)
+            .with_auth(AuthConfig::new(plain()));
         let server = script(&[
             b"220 mx\r\n250-mx\r\n250 AUTH PLAIN\r\n",
             reply.as_bytes(),
@@ -414,9 +410,9 @@ fn auth_failures_are_typed() {
         assert!(run.wire_str().ends_with("QUIT\r\n") && !run.wire_str().contains("MAIL"));
     }
     // A challenge the mechanism cannot answer is cancelled with `*`.
-    let mut config = config();
-    config.implicit_tls = true;
-    config.auth = Some(AuthConfig::new(login()));
+    let config = config()
+        .with_implicit_tls(true)
+        .with_auth(AuthConfig::new(login()));
     let server = b"220 mx\r\n250-mx\r\n250 AUTH LOGIN\r\n334 !!!\r\n501 cancelled\r\n221 bye\r\n";
     let run = transcript(config, vec![], &[server]);
     assert!(run.wire_str().contains("AUTH LOGIN\r\n*\r\nQUIT\r\n"));
@@ -425,14 +421,13 @@ fn auth_failures_are_typed() {
 
 #[test]
 fn auth_needs_tls_or_consent_and_an_offered_mechanism() {
-    let mut config = config();
-    config.auth = Some(AuthConfig::new(plain()));
+    let mut config = config().with_auth(AuthConfig::new(plain()));
     let server = b"220 mx\r\n250-mx\r\n250 AUTH PLAIN\r\n221 bye\r\n";
     let run = transcript(config.clone(), vec![], &[server]);
     assert_eq!(error(&run), Some(SessionError::AuthOverCleartext));
     assert!(!run.wire_str().contains("AUTH"));
 
-    config.auth.as_mut().unwrap().allow_cleartext = true;
+    config = config.with_auth(AuthConfig::new(plain()).with_cleartext(true));
     let server = b"220 mx\r\n250-mx\r\n250 AUTH CRAM-MD5\r\n221 bye\r\n";
     let run = transcript(config, vec![], &[server]);
     assert_eq!(error(&run), Some(SessionError::AuthNotOffered));
@@ -611,8 +606,7 @@ fn extension_checks() {
     assert_eq!(refused(e3.clone()), MessageError::RequireTlsWithoutTls);
 
     // REQUIRETLS over TLS still needs the server's REQUIRETLS.
-    let mut tls = config();
-    tls.implicit_tls = true;
+    let tls = config().with_implicit_tls(true);
     let run = transcript(tls, vec![e3], &[plain_server]);
     assert_eq!(
         failure(&run, 0),
@@ -758,8 +752,7 @@ fn an_over_long_line_is_refused_before_it_goes_out() {
 
 #[test]
 fn over_long_lines_wrapped_as_postfix_does() {
-    let mut wrap = config();
-    wrap.long_lines = LongLines::Wrap;
+    let wrap = config().with_long_lines(LongLines::Wrap);
     let x = |count: usize| "x".repeat(count);
     // 2500 octets: 998, then a space and 997, then a space and 505.
     let expected = format!(
@@ -778,8 +771,7 @@ fn over_long_lines_wrapped_as_postfix_does() {
     assert!(run.wire_str().contains(&format!("\r\n{}\r\nlast", x(998))));
 
     // BDAT counts what the wrapping adds.
-    let mut chunked = wrap;
-    chunked.chunking = true;
+    let chunked = wrap.with_chunking(true);
     let server = b"220 mx\r\n250-mx\r\n250-PIPELINING\r\n250 CHUNKING\r\n250 ok\r\n250 ok\r\n\
         250 queued\r\n221 bye\r\n";
     let body = x(1000);
@@ -795,8 +787,7 @@ fn over_long_lines_wrapped_as_postfix_does() {
 
 #[test]
 fn binarymime_carries_lines_of_any_length() {
-    let mut config = config();
-    config.chunking = true;
+    let config = config().with_chunking(true);
     let server = b"220 mx\r\n250-mx\r\n250-BINARYMIME\r\n250 CHUNKING\r\n250 ok\r\n250 ok\r\n\
         250 queued\r\n221 bye\r\n";
     let mut binary = envelope("<a@x.org>", &["<b@y.org>"]);
@@ -812,8 +803,7 @@ fn binarymime_carries_lines_of_any_length() {
 
 #[test]
 fn lmtp_reports_each_recipient() {
-    let mut config = config();
-    config.protocol = Protocol::Lmtp;
+    let config = config().with_protocol(Protocol::Lmtp);
     let server = b"220 lmtp ready\r\n250-lmtp\r\n250-PIPELINING\r\n250 ENHANCEDSTATUSCODES\r\n\
         250 ok\r\n250 ok\r\n550 5.1.1 unknown\r\n250 ok\r\n354 go\r\n\
         250 2.0.0 <b> delivered\r\n452 4.2.2 <d> mailbox full\r\n221 bye\r\n";
@@ -833,8 +823,7 @@ fn lmtp_reports_each_recipient() {
     assert!(accepted(&run, 0));
 
     // Every recipient failing fails the message with the last reply.
-    let mut config = client_support::config();
-    config.protocol = Protocol::Lmtp;
+    let config = client_support::config().with_protocol(Protocol::Lmtp);
     let server = b"220 lmtp\r\n250 lmtp\r\n250 ok\r\n250 ok\r\n354 go\r\n452 full\r\n221 bye\r\n";
     let run = transcript(
         config,
@@ -908,8 +897,7 @@ fn unsolicited_421_while_idle_is_the_service_closing() {
 /// keep the session in step by: the client closes rather than wait.
 #[test]
 fn lmtp_go_ahead_with_no_recipient_closes_the_session() {
-    let mut config = config();
-    config.protocol = Protocol::Lmtp;
+    let config = config().with_protocol(Protocol::Lmtp);
     let server = b"220 lmtp\r\n250-lmtp\r\n250 PIPELINING\r\n\
         250 ok\r\n550 5.1.1 unknown\r\n354 go\r\n";
     let run = transcript(
@@ -1029,8 +1017,7 @@ fn session_id() -> TransactionId {
 
 #[test]
 fn noop_and_bdat() {
-    let mut config = config();
-    config.chunking = true;
+    let config = config().with_chunking(true);
     let server = b"220 mx\r\n250-mx\r\n250-PIPELINING\r\n250-BINARYMIME\r\n250 CHUNKING\r\n\
         250 noop\r\n250 ok\r\n250 ok\r\n250 2.0.0 queued\r\n221 bye\r\n";
     let mut session = ClientSession::new(config);
@@ -1053,8 +1040,7 @@ fn noop_and_bdat() {
 
 #[test]
 fn bdat_binarymime_sends_content_as_is() {
-    let mut config = config();
-    config.chunking = true;
+    let config = config().with_chunking(true);
     let server = b"220 mx\r\n250-mx\r\n250-BINARYMIME\r\n250 CHUNKING\r\n250 ok\r\n250 ok\r\n250 queued\r\n221 bye\r\n";
     let mut e = envelope("<a@x.org>", &["<b@y.org>"]);
     e.mail_params.body = Some(BodyType::BinaryMime);
@@ -1102,8 +1088,7 @@ const SCRIPTS: [&[u8]; 4] = [
 ];
 
 fn script_run(index: usize, split: Split) -> Run {
-    let mut config = config();
-    config.chunking = true;
+    let config = config().with_chunking(true);
     transcript_split(
         config,
         vec![
@@ -1389,8 +1374,7 @@ fn service_closing_with_a_message_ahead() {
 
 #[test]
 fn lmtp_deliveries_then_the_next_message() {
-    let mut config = config();
-    config.protocol = Protocol::Lmtp;
+    let config = config().with_protocol(Protocol::Lmtp);
     let server = b"220 lmtp\r\n250-lmtp\r\n250 PIPELINING\r\n\
         250 ok\r\n250 ok\r\n550 5.1.1 unknown\r\n250 ok\r\n354 go\r\n\
         250 2.0.0 <b> delivered\r\n452 4.2.2 <d> full\r\n\
@@ -1460,9 +1444,7 @@ const EHLO_CHUNKING: &[u8] = b"220 mx\r\n250-mx\r\n250-PIPELINING\r\n250 CHUNKIN
 /// A session with BDAT and PIPELINING past EHLO, one message queued and
 /// its envelope sent.
 fn chunking_session(protocol: Protocol, to: &[&str]) -> (ClientSession, Vec<u8>) {
-    let mut config = config();
-    config.chunking = true;
-    config.protocol = protocol;
+    let config = config().with_chunking(true).with_protocol(protocol);
     let mut session = ClientSession::new(config);
     session.send_mail(envelope("<a@x.org>", to)).unwrap();
     session.quit();
@@ -1584,4 +1566,18 @@ fn lmtp_bdat_counts_deliveries_from_the_rcpt_replies() {
         Some(TransactionFailure::NoValidRecipients)
     );
     assert_eq!(run.wire_str(), "RSET\r\nQUIT\r\n");
+}
+
+#[test]
+fn one_config_is_shared_by_many_sessions() {
+    let shared = std::sync::Arc::new(config().with_starttls(StartTlsPolicy::Never));
+    let server: &[u8] = b"220 mx\r\n250 mx\r\n221 bye\r\n";
+    for _ in 0..2 {
+        let mut session = ClientSession::new(std::sync::Arc::clone(&shared));
+        session.quit();
+        let run = drive(&mut session, &[server], Split::Whole, b"", 1);
+        assert!(run.closed);
+        assert_eq!(run.wire_str(), "EHLO client.example.org\r\nQUIT\r\n");
+    }
+    assert_eq!(std::sync::Arc::strong_count(&shared), 1);
 }

@@ -33,16 +33,25 @@ impl fmt::Display for TransactionId {
 /// caller, from [`poll_output`](super::ClientSession::poll_output).
 ///
 /// [`Transmit`](Self::Transmit) and [`Event`](Self::Event) ask for nothing
-/// but to be acted on: poll again. The others block: the session will say
-/// the same until the caller does what they ask. Within one drain the
-/// session hands out what it has to transmit first, then its events, then
-/// one blocking output, in this order of precedence:
-/// [`Closed`](Self::Closed), [`StartTls`](Self::StartTls),
-/// [`SendContent`](Self::SendContent) (when no reply is awaited),
-/// then replies already received are read (which may produce more to
-/// transmit and more events), [`SendContent`](Self::SendContent) again
-/// (when the content window has room), [`NeedInput`](Self::NeedInput)
-/// (when a reply is awaited), and [`Idle`](Self::Idle).
+/// but to be acted on: poll again. The others block: the session says the
+/// same until the caller does what they ask. Each call of `poll_output`
+/// returns the first of these that applies:
+///
+/// 1. [`Transmit`](Self::Transmit), with everything written since the last
+///    one: bytes always come out before the events of the same step.
+/// 2. [`Event`](Self::Event), oldest first.
+/// 3. [`Closed`](Self::Closed) once the session is over, and
+///    [`StartTls`](Self::StartTls) once the 220 to STARTTLS is read.
+/// 4. [`SendContent`](Self::SendContent) when content is wanted and no
+///    reply is awaited.
+/// 5. Otherwise the next reply already received is read, and the session
+///    starts again from 1 with what it produced; at the end of the stream
+///    it closes (failing with
+///    [`SessionError::ConnectionClosed`] unless QUIT was sent).
+/// 6. [`SendContent`](Self::SendContent) when content is wanted and the
+///    content window has room, although replies are awaited.
+/// 7. [`NeedInput`](Self::NeedInput) when a reply is awaited.
+/// 8. [`Idle`](Self::Idle).
 ///
 /// Not `#[non_exhaustive]`: a new output must be a compile error in a
 /// caller's drain loop, not a silent `_ =>` arm.

@@ -98,6 +98,7 @@ pub use envelope::{Envelope, Recipient, Unsupported};
 pub use error::{ClientError, MessageError, SessionError, UsageError};
 pub use event::{ClientEvent, ClientOutput, TransactionFailure, TransactionId, Wait};
 
+use alloc::boxed::Box;
 use alloc::collections::VecDeque;
 use alloc::sync::Arc;
 use bytes::BytesMut;
@@ -353,8 +354,7 @@ impl ClientSession {
         }
         let id = TransactionId(self.next_id);
         self.next_id += 1;
-        self.jobs
-            .push_back(Job::Mail(id, alloc::boxed::Box::new(envelope)));
+        self.jobs.push_back(Job::Mail(id, Box::new(envelope)));
         self.advance();
         Ok(id)
     }

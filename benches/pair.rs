@@ -9,7 +9,7 @@ use std::time::Instant;
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use smtpwire::client::{ClientConfig, ClientEvent, ClientSession, Envelope};
 use smtpwire::server::{ServerConfig, ServerEvent, ServerSession};
-use smtpwire::{Domain, ForwardPath, Output, ReversePath, Text};
+use smtpwire::{ClientOutput, Domain, ForwardPath, Output, ReversePath, Text};
 
 const MESSAGES: usize = 100;
 
@@ -40,10 +40,10 @@ fn connection(server_config: &Arc<ServerConfig>, body: &[u8]) -> usize {
         let mut client_closed = false;
         loop {
             match client.poll_output() {
-                Output::Transmit(bytes) => to_server.extend_from_slice(&bytes),
-                Output::Event(ClientEvent::MessageAccepted { .. }) => accepted += 1,
-                Output::Event(_) => {}
-                Output::AwaitingDecision if client.wants_content().is_some() => {
+                ClientOutput::Transmit(bytes) => to_server.extend_from_slice(&bytes),
+                ClientOutput::Event(ClientEvent::MessageAccepted { .. }) => accepted += 1,
+                ClientOutput::Event(_) => {}
+                ClientOutput::SendContent(_) => {
                     if remaining.is_empty() {
                         client.finish_content().unwrap();
                         remaining = body;
@@ -52,7 +52,7 @@ fn connection(server_config: &Arc<ServerConfig>, body: &[u8]) -> usize {
                         remaining = &remaining[taken..];
                     }
                 }
-                Output::Closed => {
+                ClientOutput::Closed => {
                     client_closed = true;
                     break;
                 }

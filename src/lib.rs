@@ -89,6 +89,7 @@ pub use address::{
     AddressError, AddressLiteral, Domain, ForwardPath, Host, LocalPart, Mailbox, ReversePath,
 };
 pub use capability::Capabilities;
+pub use client::ClientOutput;
 pub use command::{Argument, Command, CommandError, InitialResponse, ParseOptions, UnknownVerb};
 pub use data::{BdatDecoder, BdatEncoder, DataDecoder, DataEncoder};
 pub use params::{

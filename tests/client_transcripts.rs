@@ -3,16 +3,18 @@
 
 mod client_support;
 
-use client_support::{config, drive, envelope, transcript, transcript_split, Run, Split};
+use client_support::{
+    config, content_wanted, drive, envelope, transcript, transcript_split, Run, Split,
+};
 use proptest::prelude::*;
 use smtpwire::auth::{Credentials, LoginCredentials, PlainCredentials, Secret};
 use smtpwire::client::{
-    AuthConfig, ClientConfig, ClientError, ClientEvent, ClientSession, LongLines, StartTlsPolicy,
-    TransactionFailure, TransactionId, Unsupported, Wait,
+    AuthConfig, ClientConfig, ClientError, ClientEvent, ClientSession, LongLines, MessageError,
+    SessionError, StartTlsPolicy, TransactionFailure, TransactionId, Unsupported, UsageError, Wait,
 };
 use smtpwire::params::{BodyType, Notify, NotifyOn, Ret};
 use smtpwire::Protocol;
-use smtpwire::{Output, ReplyCode, Text};
+use smtpwire::{ClientOutput, ReplyCode, Text};
 
 const EHLO_PIPE: &[u8] = b"220 mx.example.net ESMTP\r\n250-mx.example.net\r\n250-PIPELINING\r\n\
     250-SIZE 1000000\r\n250-8BITMIME\r\n250 ENHANCEDSTATUSCODES\r\n";
@@ -39,13 +41,14 @@ fn deliveries(run: &Run) -> Vec<(u64, String, u16)> {
                 id,
                 recipient,
                 reply,
+                ..
             } => Some((id.get(), recipient.to_string(), reply.code().as_u16())),
             _ => None,
         })
         .collect()
 }
 
-fn error(run: &Run) -> Option<ClientError> {
+fn error(run: &Run) -> Option<SessionError> {
     run.events.iter().find_map(|e| match e {
         ClientEvent::Error(error) => Some(error.clone()),
         _ => None,
@@ -117,8 +120,7 @@ fn without_pipelining_one_command_at_a_time() {
         250 ok\r\n250 ok\r\n250 ok\r\n354 go\r\n250 ok\r\n221 bye\r\n";
     assert!(config().pipelining, "on by default");
     for (server, pipelining) in [(not_offered, true), (switched_off, false)] {
-        let mut config = config();
-        config.pipelining = pipelining;
+        let config = config().with_pipelining(pipelining);
         let mut session = ClientSession::new(config);
         session
             .send_mail(envelope("<a@x.org>", &["<b@y.org>", "<c@y.org>"]))
@@ -172,7 +174,7 @@ fn helo_fallback_on_500_and_502() {
         vec![envelope("<a@x.org>", &["<b@y.org>"])],
         &[b"220 mx\r\n550 go away\r\n221 bye\r\n"],
     );
-    assert!(matches!(error(&run), Some(ClientError::HelloRefused(_))));
+    assert!(matches!(error(&run), Some(SessionError::HelloRefused(_))));
     assert_eq!(failure(&run, 0), Some(TransactionFailure::NotSent));
     assert!(run
         .wire_str()
@@ -187,8 +189,7 @@ const AFTER_TLS: &[u8] = b"250-mx\r\n250-PIPELINING\r\n250 AUTH PLAIN LOGIN\r\n\
 #[test]
 fn starttls_offered_upgrades_and_forgets() {
     for policy in [StartTlsPolicy::Required, StartTlsPolicy::Opportunistic] {
-        let mut config = config();
-        config.starttls = policy;
+        let config = config().with_starttls(policy);
         let run = transcript(
             config,
             vec![envelope("<a@x.org>", &["<b@y.org>"])],
@@ -214,7 +215,7 @@ fn starttls_offered_upgrades_and_forgets() {
 }
 
 /// A caller with no TLS that leaves the default opportunistic policy and
-/// ignores `Output::StartTls` is told once, then the session ends instead
+/// ignores `ClientOutput::StartTls` is told once, then the session ends instead
 /// of asking for ever; after the server's 220 nothing goes out in clear
 /// (RFC 3207 §4.1).
 #[test]
@@ -231,16 +232,18 @@ fn starttls_ignored_by_the_caller_ends_the_session() {
     let mut closed = false;
     for _ in 0..1_000 {
         match session.poll_output() {
-            Output::Transmit(bytes) => wire.extend_from_slice(&bytes),
-            Output::Event(event) => events.push(event),
-            Output::NeedInput => {
+            ClientOutput::Transmit(bytes) => wire.extend_from_slice(&bytes),
+            ClientOutput::Event(event) => events.push(event),
+            ClientOutput::NeedInput => {
                 let taken = session.receive(server);
                 server = &server[taken..];
             }
             // This caller has no TLS and carries on as if nothing happened.
-            Output::StartTls => starttls += 1,
-            Output::AwaitingDecision => unreachable!("nothing to decide before the upgrade"),
-            Output::Closed => {
+            ClientOutput::StartTls => starttls += 1,
+            ClientOutput::SendContent(_) | ClientOutput::Idle => {
+                unreachable!("nothing to do before the upgrade")
+            }
+            ClientOutput::Closed => {
                 closed = true;
                 break;
             }
@@ -250,7 +253,7 @@ fn starttls_ignored_by_the_caller_ends_the_session() {
     assert_eq!(starttls, 1);
     assert!(events
         .iter()
-        .any(|e| matches!(e, ClientEvent::Error(ClientError::TlsNotEstablished))));
+        .any(|e| matches!(e, ClientEvent::Error(SessionError::TlsNotEstablished))));
     assert!(events.iter().any(|e| matches!(
         e,
         ClientEvent::TransactionFailed {
@@ -259,7 +262,7 @@ fn starttls_ignored_by_the_caller_ends_the_session() {
         }
     )));
     assert_eq!(wire, b"EHLO client.example.org\r\nSTARTTLS\r\n");
-    assert!(ClientError::TlsNotEstablished
+    assert!(SessionError::TlsNotEstablished
         .to_string()
         .contains("StartTlsPolicy::Never"));
 }
@@ -267,14 +270,13 @@ fn starttls_ignored_by_the_caller_ends_the_session() {
 #[test]
 fn starttls_stripped_or_refused() {
     let stripped = b"220 mx\r\n250-mx\r\n250 PIPELINING\r\n221 bye\r\n";
-    let mut required = config();
-    required.starttls = StartTlsPolicy::Required;
+    let required = config().with_starttls(StartTlsPolicy::Required);
     let run = transcript(
         required.clone(),
         vec![envelope("<a@x.org>", &["<b@y.org>"])],
         &[stripped],
     );
-    assert_eq!(error(&run), Some(ClientError::StartTlsNotOffered));
+    assert_eq!(error(&run), Some(SessionError::StartTlsNotOffered));
     assert_eq!(failure(&run, 0), Some(TransactionFailure::NotSent));
     assert!(!run.wire_str().contains("MAIL"));
     assert!(run.wire_str().ends_with("QUIT\r\n"));
@@ -285,7 +287,10 @@ fn starttls_stripped_or_refused() {
         vec![envelope("<a@x.org>", &["<b@y.org>"])],
         &[refused],
     );
-    assert!(matches!(error(&run), Some(ClientError::StartTlsRefused(_))));
+    assert!(matches!(
+        error(&run),
+        Some(SessionError::StartTlsRefused(_))
+    ));
     assert!(!run.wire_str().contains("MAIL"));
 
     // Opportunistic carries on in clear, whether stripped or refused.
@@ -304,8 +309,7 @@ fn starttls_stripped_or_refused() {
         assert!(accepted(&run, 0), "{run:?}");
     }
     // Never does not even ask.
-    let mut never = config();
-    never.starttls = StartTlsPolicy::Never;
+    let never = config().with_starttls(StartTlsPolicy::Never);
     let server =
         b"220 mx\r\n250-mx\r\n250 STARTTLS\r\n250 ok\r\n250 ok\r\n354 go\r\n250 ok\r\n221 bye\r\n";
     let run = transcript(
@@ -336,9 +340,9 @@ fn login() -> Credentials {
 
 #[test]
 fn auth_plain_with_initial_response() {
-    let mut config = config();
-    config.implicit_tls = true;
-    config.auth = Some(AuthConfig::new(plain()));
+    let config = config()
+        .with_implicit_tls(true)
+        .with_auth(AuthConfig::new(plain()));
     let server = b"220 mx\r\n250-mx\r\n250 AUTH LOGIN PLAIN\r\n235 2.7.0 Accepted\r\n\
         250 ok\r\n250 ok\r\n354 go\r\n250 ok\r\n221 bye\r\n";
     // Mid-exchange, the session's Debug output shows no secret either.
@@ -364,9 +368,9 @@ fn auth_plain_with_initial_response() {
 
 #[test]
 fn auth_login_answers_challenges() {
-    let mut config = config();
-    config.implicit_tls = true;
-    config.auth = Some(AuthConfig::new(login()));
+    let config = config()
+        .with_implicit_tls(true)
+        .with_auth(AuthConfig::new(login()));
     let server = b"220 mx\r\n250-mx\r\n250 AUTH LOGIN\r\n334 VXNlcm5hbWU6\r\n334 UGFzc3dvcmQ6\r\n\
         235 ok\r\n221 bye\r\n";
     let run = transcript(config, vec![], &[server]);
@@ -382,9 +386,9 @@ fn auth_failures_are_typed() {
         ("535 5.7.8 Bad credentials\r\n", true),
         ("454 4.7.0 Try later\r\n", false),
     ] {
-        let mut config = config();
-        config.implicit_tls = true;
-        config.auth = Some(AuthConfig::new(plain()));
+        let config = config()
+            .with_implicit_tls(true)
+            .with_auth(AuthConfig::new(plain()));
         let server = script(&[
             b"220 mx\r\n250-mx\r\n250 AUTH PLAIN\r\n",
             reply.as_bytes(),
@@ -396,8 +400,8 @@ fn auth_failures_are_typed() {
             &[&server],
         );
         match error(&run) {
-            Some(ClientError::AuthRejected(r)) if permanent => assert_eq!(r.code().as_u16(), 535),
-            Some(ClientError::AuthTemporaryFailure(r)) if !permanent => {
+            Some(SessionError::AuthRejected(r)) if permanent => assert_eq!(r.code().as_u16(), 535),
+            Some(SessionError::AuthTemporaryFailure(r)) if !permanent => {
                 assert_eq!(r.code().as_u16(), 454)
             }
             other => panic!("{other:?}"),
@@ -406,28 +410,27 @@ fn auth_failures_are_typed() {
         assert!(run.wire_str().ends_with("QUIT\r\n") && !run.wire_str().contains("MAIL"));
     }
     // A challenge the mechanism cannot answer is cancelled with `*`.
-    let mut config = config();
-    config.implicit_tls = true;
-    config.auth = Some(AuthConfig::new(login()));
+    let config = config()
+        .with_implicit_tls(true)
+        .with_auth(AuthConfig::new(login()));
     let server = b"220 mx\r\n250-mx\r\n250 AUTH LOGIN\r\n334 !!!\r\n501 cancelled\r\n221 bye\r\n";
     let run = transcript(config, vec![], &[server]);
     assert!(run.wire_str().contains("AUTH LOGIN\r\n*\r\nQUIT\r\n"));
-    assert!(matches!(error(&run), Some(ClientError::Sasl(_))));
+    assert!(matches!(error(&run), Some(SessionError::Sasl(_))));
 }
 
 #[test]
 fn auth_needs_tls_or_consent_and_an_offered_mechanism() {
-    let mut config = config();
-    config.auth = Some(AuthConfig::new(plain()));
+    let mut config = config().with_auth(AuthConfig::new(plain()));
     let server = b"220 mx\r\n250-mx\r\n250 AUTH PLAIN\r\n221 bye\r\n";
     let run = transcript(config.clone(), vec![], &[server]);
-    assert_eq!(error(&run), Some(ClientError::AuthOverCleartext));
+    assert_eq!(error(&run), Some(SessionError::AuthOverCleartext));
     assert!(!run.wire_str().contains("AUTH"));
 
-    config.auth.as_mut().unwrap().allow_cleartext = true;
+    config = config.with_auth(AuthConfig::new(plain()).with_cleartext(true));
     let server = b"220 mx\r\n250-mx\r\n250 AUTH CRAM-MD5\r\n221 bye\r\n";
     let run = transcript(config, vec![], &[server]);
-    assert_eq!(error(&run), Some(ClientError::AuthNotOffered));
+    assert_eq!(error(&run), Some(SessionError::AuthNotOffered));
 }
 
 #[test]
@@ -445,7 +448,7 @@ fn all_recipients_rejected_with_354_sends_an_empty_body() {
         failure(&run, 0),
         Some(TransactionFailure::NoValidRecipients)
     );
-    assert!(!run.has(|e| matches!(e, ClientEvent::ContentWanted(_))));
+    assert!(run.contents.is_empty());
     assert!(
         run.wire_str().ends_with("DATA\r\n.\r\nQUIT\r\n"),
         "{}",
@@ -538,7 +541,7 @@ fn size_is_declared_and_checked() {
     );
     assert_eq!(
         failure(&run, 0),
-        Some(TransactionFailure::Refused(ClientError::MessageTooLarge {
+        Some(TransactionFailure::Refused(MessageError::MessageTooLarge {
             size: 5_000_000,
             limit: 1_000_000
         }))
@@ -551,10 +554,10 @@ fn size_is_declared_and_checked() {
     assert!(session.is_idle());
     assert_eq!(
         session.send_mail(big),
-        Err(ClientError::MessageTooLarge {
+        Err(ClientError::Refused(MessageError::MessageTooLarge {
             size: 5_000_000,
             limit: 1_000_000
-        })
+        }))
     );
 
     // SIZE= goes with a size the server takes, and never to a server
@@ -584,32 +587,31 @@ fn extension_checks() {
     };
     let mut e = envelope("<a@x.org>", &["<b@y.org>"]);
     e.mail_params.body = Some(BodyType::EightBitMime);
-    assert_eq!(refused(e), ClientError::EightBitNotSupported);
+    assert_eq!(refused(e), MessageError::EightBitNotSupported);
     let mut e = envelope("<a@x.org>", &["<b@y.org>"]);
     e.mail_params.body = Some(BodyType::BinaryMime);
-    assert_eq!(refused(e), ClientError::BinaryMimeNotSupported);
+    assert_eq!(refused(e), MessageError::BinaryMimeNotSupported);
     assert_eq!(
         refused(envelope("<jürgen@x.org>", &["<b@y.org>"])),
-        ClientError::SmtpUtf8NotSupported
+        MessageError::SmtpUtf8NotSupported
     );
     let mut e = envelope("<a@x.org>", &["<b@y.org>"]);
     e.mail_params.ret = Some(Ret::Headers);
-    assert_eq!(refused(e.clone()), ClientError::DsnNotSupported);
+    assert_eq!(refused(e.clone()), MessageError::DsnNotSupported);
     let mut e2 = envelope("<a@x.org>", &["<b@y.org>"]);
     e2.recipients[0].params.notify = Some(Notify::Never);
-    assert_eq!(refused(e2), ClientError::DsnNotSupported);
+    assert_eq!(refused(e2), MessageError::DsnNotSupported);
     let mut e3 = envelope("<a@x.org>", &["<b@y.org>"]);
     e3.mail_params.requiretls = true;
-    assert_eq!(refused(e3.clone()), ClientError::RequireTlsWithoutTls);
+    assert_eq!(refused(e3.clone()), MessageError::RequireTlsWithoutTls);
 
     // REQUIRETLS over TLS still needs the server's REQUIRETLS.
-    let mut tls = config();
-    tls.implicit_tls = true;
+    let tls = config().with_implicit_tls(true);
     let run = transcript(tls, vec![e3], &[plain_server]);
     assert_eq!(
         failure(&run, 0),
         Some(TransactionFailure::Refused(
-            ClientError::RequireTlsNotSupported
+            MessageError::RequireTlsNotSupported
         ))
     );
 
@@ -652,7 +654,12 @@ fn eight_bit_content_without_8bitmime_aborts() {
         "Grüße\r\n".as_bytes(),
         100,
     );
-    assert_eq!(error(&run), Some(ClientError::EightBitNotSupported));
+    assert_eq!(
+        error(&run),
+        Some(SessionError::ContentRefused(
+            MessageError::EightBitNotSupported
+        ))
+    );
     assert!(matches!(
         failure(&run, 0),
         Some(TransactionFailure::Refused(_))
@@ -700,11 +707,14 @@ fn an_over_long_line_is_refused_before_it_goes_out() {
 
     // Offered whole: nothing of the content goes, and no end of data.
     let run = send_body(config(), DATA_SERVER, &with_long_line(1200), 1 << 20);
-    let refused = ClientError::LineTooLong {
+    let refused = MessageError::LineTooLong {
         line: 3,
         length: 1200,
     };
-    assert_eq!(error(&run), Some(refused.clone()));
+    assert_eq!(
+        error(&run),
+        Some(SessionError::ContentRefused(refused.clone()))
+    );
     assert_eq!(failure(&run, 0), Some(TransactionFailure::Refused(refused)));
     assert!(run.wire_str().ends_with("DATA\r\n"), "{}", run.wire_str());
     assert!(run.closed);
@@ -714,7 +724,11 @@ fn an_over_long_line_is_refused_before_it_goes_out() {
     for piece in [7, 999, 1000] {
         let run = send_body(config(), DATA_SERVER, &with_long_line(1200), piece);
         assert!(
-            matches!(error(&run), Some(ClientError::LineTooLong { line: 3, length }) if length > 998),
+            matches!(
+                error(&run),
+                Some(SessionError::ContentRefused(MessageError::LineTooLong { line: 3, length }))
+                    if length > 998
+            ),
             "{:?}",
             error(&run)
         );
@@ -729,17 +743,16 @@ fn an_over_long_line_is_refused_before_it_goes_out() {
     let run = send_body(config(), DATA_SERVER, &body, 1 << 20);
     assert_eq!(
         error(&run),
-        Some(ClientError::LineTooLong {
+        Some(SessionError::ContentRefused(MessageError::LineTooLong {
             line: 4,
             length: 999
-        })
+        }))
     );
 }
 
 #[test]
 fn over_long_lines_wrapped_as_postfix_does() {
-    let mut wrap = config();
-    wrap.long_lines = LongLines::Wrap;
+    let wrap = config().with_long_lines(LongLines::Wrap);
     let x = |count: usize| "x".repeat(count);
     // 2500 octets: 998, then a space and 997, then a space and 505.
     let expected = format!(
@@ -758,8 +771,7 @@ fn over_long_lines_wrapped_as_postfix_does() {
     assert!(run.wire_str().contains(&format!("\r\n{}\r\nlast", x(998))));
 
     // BDAT counts what the wrapping adds.
-    let mut chunked = wrap;
-    chunked.chunking = true;
+    let chunked = wrap.with_chunking(true);
     let server = b"220 mx\r\n250-mx\r\n250-PIPELINING\r\n250 CHUNKING\r\n250 ok\r\n250 ok\r\n\
         250 queued\r\n221 bye\r\n";
     let body = x(1000);
@@ -775,8 +787,7 @@ fn over_long_lines_wrapped_as_postfix_does() {
 
 #[test]
 fn binarymime_carries_lines_of_any_length() {
-    let mut config = config();
-    config.chunking = true;
+    let config = config().with_chunking(true);
     let server = b"220 mx\r\n250-mx\r\n250-BINARYMIME\r\n250 CHUNKING\r\n250 ok\r\n250 ok\r\n\
         250 queued\r\n221 bye\r\n";
     let mut binary = envelope("<a@x.org>", &["<b@y.org>"]);
@@ -792,8 +803,7 @@ fn binarymime_carries_lines_of_any_length() {
 
 #[test]
 fn lmtp_reports_each_recipient() {
-    let mut config = config();
-    config.protocol = Protocol::Lmtp;
+    let config = config().with_protocol(Protocol::Lmtp);
     let server = b"220 lmtp ready\r\n250-lmtp\r\n250-PIPELINING\r\n250 ENHANCEDSTATUSCODES\r\n\
         250 ok\r\n250 ok\r\n550 5.1.1 unknown\r\n250 ok\r\n354 go\r\n\
         250 2.0.0 <b> delivered\r\n452 4.2.2 <d> mailbox full\r\n221 bye\r\n";
@@ -813,8 +823,7 @@ fn lmtp_reports_each_recipient() {
     assert!(accepted(&run, 0));
 
     // Every recipient failing fails the message with the last reply.
-    let mut config = client_support::config();
-    config.protocol = Protocol::Lmtp;
+    let config = client_support::config().with_protocol(Protocol::Lmtp);
     let server = b"220 lmtp\r\n250 lmtp\r\n250 ok\r\n250 ok\r\n354 go\r\n452 full\r\n221 bye\r\n";
     let run = transcript(
         config,
@@ -838,7 +847,7 @@ fn service_closing_mid_transaction() {
         &[&server],
     );
     assert!(
-        matches!(error(&run), Some(ClientError::ServiceClosing(r)) if r.code().as_u16() == 421)
+        matches!(error(&run), Some(SessionError::ServiceClosing(r)) if r.code().as_u16() == 421)
     );
     assert_eq!(failure(&run, 0), Some(TransactionFailure::Interrupted));
     assert_eq!(failure(&run, 1), Some(TransactionFailure::NotSent));
@@ -853,10 +862,13 @@ fn greeting_refusals() {
         vec![envelope("<a@x.org>", &["<b@y.org>"])],
         &[b"554 no service\r\n221 bye\r\n"],
     );
-    assert!(matches!(error(&run), Some(ClientError::GreetingRefused(_))));
+    assert!(matches!(
+        error(&run),
+        Some(SessionError::GreetingRefused(_))
+    ));
     assert_eq!(run.wire_str(), "QUIT\r\n");
     let run = transcript(config(), vec![], &[b"421 busy\r\n"]);
-    assert!(matches!(error(&run), Some(ClientError::ServiceClosing(_))));
+    assert!(matches!(error(&run), Some(SessionError::ServiceClosing(_))));
     assert_eq!(run.wire_str(), "");
     assert!(run.closed);
 }
@@ -874,7 +886,7 @@ fn unsolicited_421_while_idle_is_the_service_closing() {
         0,
     );
     assert!(
-        matches!(error(&run), Some(ClientError::ServiceClosing(r)) if r.code().as_u16() == 421),
+        matches!(error(&run), Some(SessionError::ServiceClosing(r)) if r.code().as_u16() == 421),
         "{run:?}"
     );
     assert!(run.closed);
@@ -885,8 +897,7 @@ fn unsolicited_421_while_idle_is_the_service_closing() {
 /// keep the session in step by: the client closes rather than wait.
 #[test]
 fn lmtp_go_ahead_with_no_recipient_closes_the_session() {
-    let mut config = config();
-    config.protocol = Protocol::Lmtp;
+    let config = config().with_protocol(Protocol::Lmtp);
     let server = b"220 lmtp\r\n250-lmtp\r\n250 PIPELINING\r\n\
         250 ok\r\n550 5.1.1 unknown\r\n354 go\r\n";
     let run = transcript(
@@ -900,7 +911,7 @@ fn lmtp_go_ahead_with_no_recipient_closes_the_session() {
     );
     assert!(matches!(
         error(&run),
-        Some(ClientError::UnexpectedReply {
+        Some(SessionError::UnexpectedReply {
             command: "DATA",
             ..
         })
@@ -977,15 +988,15 @@ fn timeouts_follow_rfc_5321() {
     let mut events = Vec::new();
     loop {
         match session.poll_output() {
-            Output::Event(e) => events.push(e),
-            Output::Closed => break,
-            Output::Transmit(_) => {}
+            ClientOutput::Event(e) => events.push(e),
+            ClientOutput::Closed => break,
+            ClientOutput::Transmit(_) => {}
             other => panic!("{other:?}"),
         }
     }
     assert_eq!(
         events[0],
-        ClientEvent::Error(ClientError::Timeout(Wait::DataTermination))
+        ClientEvent::Error(SessionError::Timeout(Wait::DataTermination))
     );
     assert_eq!(
         events[1],
@@ -1006,8 +1017,7 @@ fn session_id() -> TransactionId {
 
 #[test]
 fn noop_and_bdat() {
-    let mut config = config();
-    config.chunking = true;
+    let config = config().with_chunking(true);
     let server = b"220 mx\r\n250-mx\r\n250-PIPELINING\r\n250-BINARYMIME\r\n250 CHUNKING\r\n\
         250 noop\r\n250 ok\r\n250 ok\r\n250 2.0.0 queued\r\n221 bye\r\n";
     let mut session = ClientSession::new(config);
@@ -1030,8 +1040,7 @@ fn noop_and_bdat() {
 
 #[test]
 fn bdat_binarymime_sends_content_as_is() {
-    let mut config = config();
-    config.chunking = true;
+    let config = config().with_chunking(true);
     let server = b"220 mx\r\n250-mx\r\n250-BINARYMIME\r\n250 CHUNKING\r\n250 ok\r\n250 ok\r\n250 queued\r\n221 bye\r\n";
     let mut e = envelope("<a@x.org>", &["<b@y.org>"]);
     e.mail_params.body = Some(BodyType::BinaryMime);
@@ -1079,8 +1088,7 @@ const SCRIPTS: [&[u8]; 4] = [
 ];
 
 fn script_run(index: usize, split: Split) -> Run {
-    let mut config = config();
-    config.chunking = true;
+    let config = config().with_chunking(true);
     transcript_split(
         config,
         vec![
@@ -1147,8 +1155,7 @@ fn assert_well_ordered(run: &Run, messages: u64) {
         let id = match event {
             ClientEvent::RecipientAccepted { id, .. }
             | ClientEvent::RecipientRejected { id, .. }
-            | ClientEvent::RecipientDelivery { id, .. }
-            | ClientEvent::ContentWanted(id) => id.get(),
+            | ClientEvent::RecipientDelivery { id, .. } => id.get(),
             ClientEvent::MessageAccepted { id, .. } | ClientEvent::TransactionFailed { id, .. } => {
                 done.push(id.get());
                 continue;
@@ -1182,8 +1189,8 @@ fn exchange_run(session: &mut ClientSession, input: &[u8]) -> Run {
     let mut run = Run::default();
     loop {
         match session.poll_output() {
-            Output::Transmit(bytes) => run.transmits.push(bytes.to_vec()),
-            Output::Event(event) => run.events.push(event),
+            ClientOutput::Transmit(bytes) => run.transmits.push(bytes.to_vec()),
+            ClientOutput::Event(event) => run.events.push(event),
             _ => return run,
         }
     }
@@ -1203,7 +1210,7 @@ fn next_message_follows_the_end_of_data_in_one_transmit() {
     session.quit();
     exchange(&mut session, EHLO_PIPE);
     exchange(&mut session, b"250 ok\r\n250 ok\r\n354 go\r\n");
-    assert_eq!(session.wants_content().map(|id| id.get()), Some(0));
+    assert_eq!(content_wanted(&mut session), Some(0));
     assert_eq!(session.send_content(b"Hi\r\n"), Ok(4));
     assert_eq!(exchange(&mut session, b""), [b"Hi\r\n".to_vec()]);
     session.finish_content().unwrap();
@@ -1216,7 +1223,7 @@ fn next_message_follows_the_end_of_data_in_one_transmit() {
     );
     assert_eq!(
         session.poll_output(),
-        Output::NeedInput,
+        ClientOutput::NeedInput,
         "waits for the replies"
     );
     // Both transactions' replies come in one read; the second message's
@@ -1225,7 +1232,7 @@ fn next_message_follows_the_end_of_data_in_one_transmit() {
         &mut session,
         b"250 queued\r\n250 ok\r\n250 ok\r\n354 go\r\n",
     );
-    assert_eq!(session.wants_content().map(|id| id.get()), Some(1));
+    assert_eq!(content_wanted(&mut session), Some(1));
     session.finish_content().unwrap();
     let group = exchange(&mut session, b"");
     assert_eq!(
@@ -1337,7 +1344,7 @@ fn service_closing_with_a_message_ahead() {
     ]);
     let run = transcript(config(), three_messages(), &[&server]);
     assert!(
-        matches!(error(&run), Some(ClientError::ServiceClosing(r)) if r.code().as_u16() == 421)
+        matches!(error(&run), Some(SessionError::ServiceClosing(r)) if r.code().as_u16() == 421)
     );
     assert_eq!(failure(&run, 0), Some(TransactionFailure::Interrupted));
     assert_eq!(failure(&run, 1), Some(TransactionFailure::Interrupted));
@@ -1359,7 +1366,7 @@ fn service_closing_with_a_message_ahead() {
     // The connection dropped before the first end of data's reply.
     let server = script(&[EHLO_PIPE, b"250 ok\r\n250 ok\r\n354 go\r\n"]);
     let run = transcript(config(), two_messages(), &[&server]);
-    assert_eq!(error(&run), Some(ClientError::ConnectionClosed));
+    assert_eq!(error(&run), Some(SessionError::ConnectionClosed));
     assert_eq!(failure(&run, 0), Some(TransactionFailure::Interrupted));
     assert_eq!(failure(&run, 1), Some(TransactionFailure::Interrupted));
     assert_well_ordered(&run, 2);
@@ -1367,8 +1374,7 @@ fn service_closing_with_a_message_ahead() {
 
 #[test]
 fn lmtp_deliveries_then_the_next_message() {
-    let mut config = config();
-    config.protocol = Protocol::Lmtp;
+    let config = config().with_protocol(Protocol::Lmtp);
     let server = b"220 lmtp\r\n250-lmtp\r\n250 PIPELINING\r\n\
         250 ok\r\n250 ok\r\n550 5.1.1 unknown\r\n250 ok\r\n354 go\r\n\
         250 2.0.0 <b> delivered\r\n452 4.2.2 <d> full\r\n\
@@ -1438,9 +1444,7 @@ const EHLO_CHUNKING: &[u8] = b"220 mx\r\n250-mx\r\n250-PIPELINING\r\n250 CHUNKIN
 /// A session with BDAT and PIPELINING past EHLO, one message queued and
 /// its envelope sent.
 fn chunking_session(protocol: Protocol, to: &[&str]) -> (ClientSession, Vec<u8>) {
-    let mut config = config();
-    config.chunking = true;
-    config.protocol = protocol;
+    let config = config().with_chunking(true).with_protocol(protocol);
     let mut session = ClientSession::new(config);
     session.send_mail(envelope("<a@x.org>", to)).unwrap();
     session.quit();
@@ -1463,7 +1467,7 @@ fn bdat_goes_before_the_rcpt_replies() {
         String::from_utf8_lossy(&sent),
         "EHLO client.example.org\r\nMAIL FROM:<a@x.org>\r\nRCPT TO:<b@y.org>\r\nRCPT TO:<c@y.org>\r\n"
     );
-    assert_eq!(session.wants_content().map(|id| id.get()), Some(0));
+    assert_eq!(content_wanted(&mut session), Some(0));
     assert_eq!(session.send_content(b"Hi\r\n"), Ok(4));
     session.finish_content().unwrap();
     assert_eq!(
@@ -1520,8 +1524,11 @@ fn pipelined_bdat_after_a_failed_envelope() {
         failure(&run, 0),
         Some(TransactionFailure::MailRejected(_))
     ));
-    assert_eq!(session.wants_content(), None);
-    assert_eq!(session.finish_content(), Err(ClientError::NoContentWanted));
+    assert_eq!(content_wanted(&mut session), None);
+    assert_eq!(
+        session.finish_content(),
+        Err(ClientError::Usage(UsageError::NoContentWanted))
+    );
     assert_eq!(run.wire_str(), "QUIT\r\n");
     assert_well_ordered(&run, 1);
 }
@@ -1559,4 +1566,18 @@ fn lmtp_bdat_counts_deliveries_from_the_rcpt_replies() {
         Some(TransactionFailure::NoValidRecipients)
     );
     assert_eq!(run.wire_str(), "RSET\r\nQUIT\r\n");
+}
+
+#[test]
+fn one_config_is_shared_by_many_sessions() {
+    let shared = std::sync::Arc::new(config().with_starttls(StartTlsPolicy::Never));
+    let server: &[u8] = b"220 mx\r\n250 mx\r\n221 bye\r\n";
+    for _ in 0..2 {
+        let mut session = ClientSession::new(std::sync::Arc::clone(&shared));
+        session.quit();
+        let run = drive(&mut session, &[server], Split::Whole, b"", 1);
+        assert!(run.closed);
+        assert_eq!(run.wire_str(), "EHLO client.example.org\r\nQUIT\r\n");
+    }
+    assert_eq!(std::sync::Arc::strong_count(&shared), 1);
 }

@@ -9,11 +9,11 @@ use std::sync::Arc;
 
 use smtpwire::auth::{Credentials, Mechanism, PlainCredentials, Secret};
 use smtpwire::client::{
-    AuthConfig, ClientConfig, ClientError, ClientEvent, ClientSession, Envelope, StartTlsPolicy,
+    AuthConfig, ClientConfig, ClientEvent, ClientSession, Envelope, SessionError, StartTlsPolicy,
 };
 use smtpwire::reply::{EnhancedStatusCode, Reply, ReplyCode};
 use smtpwire::server::{AuthPolicy, Reject, ServerConfig, ServerEvent, ServerSession};
-use smtpwire::{Domain, ForwardPath, Output, Protocol, ReversePath, Text};
+use smtpwire::{ClientOutput, Domain, ForwardPath, Output, Protocol, ReversePath, Text};
 
 /// xorshift64*: deterministic randomness without a dependency.
 struct Rng(u64);
@@ -98,14 +98,14 @@ fn run(scenario: &Scenario) -> Tally {
     server_config.auth_policy = AuthPolicy::TlsOnly;
     let mut server = ServerSession::new(Arc::new(server_config));
 
-    let mut client_config = ClientConfig::new(Domain::parse("client.example.org").unwrap());
-    client_config.protocol = scenario.protocol;
-    client_config.chunking = scenario.chunking;
-    client_config.starttls = if scenario.tls {
-        StartTlsPolicy::Required
-    } else {
-        StartTlsPolicy::Never
-    };
+    let mut client_config = ClientConfig::new(Domain::parse("client.example.org").unwrap())
+        .with_protocol(scenario.protocol)
+        .with_chunking(scenario.chunking)
+        .with_starttls(if scenario.tls {
+            StartTlsPolicy::Required
+        } else {
+            StartTlsPolicy::Never
+        });
     if scenario.auth {
         let credentials = PlainCredentials::new(
             None,
@@ -113,7 +113,7 @@ fn run(scenario: &Scenario) -> Tally {
             Secret::new("pass").unwrap(),
         )
         .unwrap();
-        client_config.auth = Some(AuthConfig::new(Credentials::Plain(credentials)));
+        client_config = client_config.with_auth(AuthConfig::new(Credentials::Plain(credentials)));
     }
     let mut client = ClientSession::new(client_config);
 
@@ -144,38 +144,36 @@ fn run(scenario: &Scenario) -> Tally {
         // The client side.
         loop {
             match client.poll_output() {
-                Output::Transmit(bytes) => to_server.extend(bytes.iter()),
-                Output::Event(ClientEvent::MessageAccepted { id, .. }) => {
+                ClientOutput::Transmit(bytes) => to_server.extend(bytes.iter()),
+                ClientOutput::Event(ClientEvent::MessageAccepted { id, .. }) => {
                     tally.confirmed.push(sent[&id].clone())
                 }
-                Output::Event(ClientEvent::TransactionFailed { .. }) => tally.failed += 1,
-                Output::Event(ClientEvent::RecipientRejected { .. }) => {
+                ClientOutput::Event(ClientEvent::TransactionFailed { .. }) => tally.failed += 1,
+                ClientOutput::Event(ClientEvent::RecipientRejected { .. }) => {
                     tally.rejected_recipients += 1
                 }
                 // Refusals count as errors, and a server refusing often
                 // enough gives up with 421 (RFC 5321 §3.8) in the middle of
                 // a group: the outcomes must agree all the same.
-                Output::Event(ClientEvent::Error(ClientError::ServiceClosing(_)))
+                ClientOutput::Event(ClientEvent::Error(SessionError::ServiceClosing(_)))
                     if scenario.refusals != USUAL_REFUSALS => {}
-                Output::Event(ClientEvent::Error(err)) => panic!("client error {err:?}"),
-                Output::Event(_) => {}
-                Output::AwaitingDecision => match client.wants_content() {
-                    Some(id) => {
-                        let body = unsent.get_mut(&id).expect("content asked for once");
-                        if body.is_empty() {
-                            client.finish_content().unwrap();
-                            unsent.remove(&id);
-                        } else {
-                            let piece = 1 + rng.below(body.len() as u64) as usize;
-                            let taken = client.send_content(&body[..piece]).unwrap();
-                            body.drain(..taken);
-                        }
+                ClientOutput::Event(ClientEvent::Error(err)) => panic!("client error {err:?}"),
+                ClientOutput::Event(_) => {}
+                ClientOutput::SendContent(id) => {
+                    let body = unsent.get_mut(&id).expect("content asked for once");
+                    if body.is_empty() {
+                        client.finish_content().unwrap();
+                        unsent.remove(&id);
+                    } else {
+                        let piece = 1 + rng.below(body.len() as u64) as usize;
+                        let taken = client.send_content(&body[..piece]).unwrap();
+                        body.drain(..taken);
                     }
-                    None => break,
-                },
-                Output::StartTls => client.tls_established(),
-                Output::NeedInput => break,
-                Output::Closed => {
+                }
+                ClientOutput::Idle => break,
+                ClientOutput::StartTls => client.tls_established(),
+                ClientOutput::NeedInput => break,
+                ClientOutput::Closed => {
                     client_closed = true;
                     break;
                 }
@@ -314,9 +312,9 @@ fn round_trips(protocol: Protocol, pipelining: bool, chunking: bool, messages: u
     server_config.capabilities.pipelining = pipelining;
     server_config.capabilities.chunking = chunking;
     let mut server = ServerSession::new(Arc::new(server_config));
-    let mut client_config = ClientConfig::new(Domain::parse("client.example.org").unwrap());
-    client_config.protocol = protocol;
-    client_config.chunking = chunking;
+    let client_config = ClientConfig::new(Domain::parse("client.example.org").unwrap())
+        .with_protocol(protocol)
+        .with_chunking(chunking);
     let mut client = ClientSession::new(client_config);
     for n in 0..messages {
         let mut envelope = Envelope::new(ReversePath::parse("<sender@example.org>").unwrap());
@@ -334,18 +332,18 @@ fn round_trips(protocol: Protocol, pipelining: bool, chunking: bool, messages: u
         let mut to_server = Vec::new();
         loop {
             match client.poll_output() {
-                Output::Transmit(bytes) => to_server.extend_from_slice(&bytes),
-                Output::Event(ClientEvent::MessageAccepted { .. }) => accepted += 1,
-                Output::Event(ClientEvent::Error(err)) => panic!("client error {err:?}"),
-                Output::Event(_) => {}
-                Output::AwaitingDecision if client.wants_content().is_some() => {
+                ClientOutput::Transmit(bytes) => to_server.extend_from_slice(&bytes),
+                ClientOutput::Event(ClientEvent::MessageAccepted { .. }) => accepted += 1,
+                ClientOutput::Event(ClientEvent::Error(err)) => panic!("client error {err:?}"),
+                ClientOutput::Event(_) => {}
+                ClientOutput::SendContent(_) => {
                     // Each message's content is offered whole, then ended.
                     if client.send_content(body) == Ok(body.len()) {
                         client.finish_content().unwrap();
                     }
                 }
-                Output::NeedInput => break,
-                Output::Closed => {
+                ClientOutput::NeedInput => break,
+                ClientOutput::Closed => {
                     assert_eq!(accepted, messages);
                     return trips;
                 }

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 use smtpwire::auth::{Credentials, PlainCredentials, Secret};
-use smtpwire::client::{ClientError, TransactionFailure, Wait};
+use smtpwire::client::{ClientError, MessageError, SessionError, TransactionFailure, Wait};
 use smtpwire::Text;
 use smtpwire_tokio::client::{
     tls, AuthConfig, Client, ClientBuilder, ConnectionError, Error, Message, StartTlsPolicy,
@@ -480,7 +480,9 @@ async fn a_reply_injected_after_the_starttls_220_ends_the_session() {
         assert!(
             matches!(
                 error,
-                Error::Connection(ConnectionError::Session(ClientError::ResponseInjection))
+                Error::Connection(ConnectionError::Session(ClientError::Session(
+                    SessionError::ResponseInjection
+                )))
             ),
             "{error:?}"
         );
@@ -503,7 +505,9 @@ async fn starttls_required_but_not_offered_sends_nothing() {
         assert!(
             matches!(
                 error,
-                Error::Connection(ConnectionError::Session(ClientError::StartTlsNotOffered))
+                Error::Connection(ConnectionError::Session(ClientError::Session(
+                    SessionError::StartTlsNotOffered
+                )))
             ),
             "{error:?}"
         );
@@ -530,8 +534,8 @@ async fn a_silent_server_times_out() {
         assert!(
             matches!(
                 error,
-                Error::Connection(ConnectionError::Session(ClientError::Timeout(
-                    Wait::Greeting
+                Error::Connection(ConnectionError::Session(ClientError::Session(
+                    SessionError::Timeout(Wait::Greeting)
                 )))
             ),
             "{error:?}"
@@ -561,8 +565,8 @@ async fn a_server_silent_mid_transaction_times_out() {
         assert!(
             matches!(
                 error,
-                Error::Connection(ConnectionError::Session(ClientError::Timeout(
-                    Wait::Command
+                Error::Connection(ConnectionError::Session(ClientError::Session(
+                    SessionError::Timeout(Wait::Command)
                 )))
             ),
             "{error:?}"
@@ -682,7 +686,10 @@ async fn an_over_long_line_is_refused_before_anything_is_sent() {
         assert!(
             matches!(
                 error,
-                Error::Refused(ClientError::LineTooLong { line: 3, .. })
+                Error::Refused(ClientError::Refused(MessageError::LineTooLong {
+                    line: 3,
+                    ..
+                }))
             ),
             "{error:?}"
         );

@@ -14,21 +14,21 @@ use crate::Protocol;
 /// connection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum StartTlsPolicy {
-    /// Upgrade, or give up with [`ClientError::StartTlsNotOffered`] or
-    /// [`ClientError::StartTlsRefused`] and QUIT: an attacker who strips
+    /// Upgrade, or give up with [`SessionError::StartTlsNotOffered`] or
+    /// [`SessionError::StartTlsRefused`] and QUIT: an attacker who strips
     /// STARTTLS from the EHLO reply gets nothing sent in clear.
     ///
-    /// [`ClientError::StartTlsNotOffered`]: super::ClientError::StartTlsNotOffered
-    /// [`ClientError::StartTlsRefused`]: super::ClientError::StartTlsRefused
+    /// [`SessionError::StartTlsNotOffered`]: super::SessionError::StartTlsNotOffered
+    /// [`SessionError::StartTlsRefused`]: super::SessionError::StartTlsRefused
     Required,
     /// Upgrade when the server offers STARTTLS; carry on in clear when it
     /// does not or refuses it, as MX-to-MX delivery usually does. The
     /// caller must be able to upgrade: once the server has said 220 the
     /// connection cannot go on in clear, and polling past
-    /// [`Output::StartTls`](crate::Output::StartTls) without upgrading
-    /// fails the session with [`ClientError::TlsNotEstablished`].
+    /// [`ClientOutput::StartTls`](super::ClientOutput::StartTls) without upgrading
+    /// fails the session with [`SessionError::TlsNotEstablished`].
     ///
-    /// [`ClientError::TlsNotEstablished`]: super::ClientError::TlsNotEstablished
+    /// [`SessionError::TlsNotEstablished`]: super::SessionError::TlsNotEstablished
     #[default]
     Opportunistic,
     /// Never send STARTTLS: the policy for a transport that has no TLS.
@@ -43,7 +43,7 @@ pub enum StartTlsPolicy {
 /// [`MAX_LINE_OCTETS`]: super::MAX_LINE_OCTETS
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum LongLines {
-    /// Fail the message with [`ClientError::LineTooLong`], sending nothing
+    /// Fail the message with [`MessageError::LineTooLong`], sending nothing
     /// of the piece of content that holds the line's octet past the limit.
     /// Since content streams after MAIL, RCPT and DATA, the session then
     /// closes the connection without the end of data (or the last BDAT
@@ -52,7 +52,7 @@ pub enum LongLines {
     /// with the whole message checks it first with
     /// [`check_line_lengths`](super::check_line_lengths), and nothing goes.
     ///
-    /// [`ClientError::LineTooLong`]: super::ClientError::LineTooLong
+    /// [`MessageError::LineTooLong`]: super::MessageError::LineTooLong
     #[default]
     Refuse,
     /// Break the line as Postfix's `smtp_line_length_limit` (998 since
@@ -71,8 +71,24 @@ pub enum LongLines {
 
 /// AUTH (RFC 4954) settings.
 ///
-/// `Debug` shows no secret: [`Credentials`] redact theirs.
+/// `Debug` shows no secret: [`Credentials`] redact theirs. Built with
+/// [`new`](Self::new) and the `with_` setters, so that a new setting is not
+/// a breaking change.
+///
+/// ```
+/// use smtpwire::auth::{Credentials, Mechanism, PlainCredentials, Secret};
+/// use smtpwire::client::AuthConfig;
+/// use smtpwire::Text;
+///
+/// let alice = Text::new("alice").unwrap();
+/// let plain = PlainCredentials::new(None, alice, Secret::new("secret").unwrap()).unwrap();
+/// let auth = AuthConfig::new(Credentials::Plain(plain))
+///     .with_mechanisms(vec![Mechanism::Plain])
+///     .with_cleartext(true);
+/// assert!(auth.allow_cleartext);
+/// ```
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct AuthConfig {
     /// What to authenticate with.
     pub credentials: Credentials,
@@ -94,19 +110,40 @@ impl AuthConfig {
             allow_cleartext: false,
         }
     }
+
+    /// Sets [`mechanisms`](Self::mechanisms).
+    #[must_use]
+    pub fn with_mechanisms(mut self, mechanisms: Vec<Mechanism>) -> Self {
+        self.mechanisms = mechanisms;
+        self
+    }
+
+    /// Sets [`allow_cleartext`](Self::allow_cleartext).
+    #[must_use]
+    pub fn with_cleartext(mut self, allow: bool) -> Self {
+        self.allow_cleartext = allow;
+        self
+    }
 }
 
-/// Settings of one [`ClientSession`](super::ClientSession).
+/// Settings of one [`ClientSession`](super::ClientSession), or of many: a
+/// session takes it as an `Arc<ClientConfig>` too.
+///
+/// Built with [`new`](Self::new) and the `with_` setters, so that a new
+/// setting is not a breaking change; the fields can be read, and set on a
+/// config already built.
 ///
 /// ```
 /// use smtpwire::client::{ClientConfig, StartTlsPolicy};
 /// use smtpwire::Domain;
 ///
-/// let mut config = ClientConfig::new(Domain::parse("client.example.org").unwrap());
-/// config.starttls = StartTlsPolicy::Required;
-/// config.chunking = true;
+/// let config = ClientConfig::new(Domain::parse("client.example.org").unwrap())
+///     .with_starttls(StartTlsPolicy::Required)
+///     .with_chunking(true);
+/// assert!(config.chunking);
 /// ```
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct ClientConfig {
     /// The name sent with EHLO, HELO or LHLO.
     pub hello_host: Host,
@@ -153,5 +190,75 @@ impl ClientConfig {
             reply_limits: ReplyLimits::default(),
             content_window: DEFAULT_CLIENT_CONTENT_WINDOW,
         }
+    }
+
+    /// Sets [`protocol`](Self::protocol).
+    #[must_use]
+    pub fn with_protocol(mut self, protocol: Protocol) -> Self {
+        self.protocol = protocol;
+        self
+    }
+
+    /// Sets [`starttls`](Self::starttls).
+    #[must_use]
+    pub fn with_starttls(mut self, starttls: StartTlsPolicy) -> Self {
+        self.starttls = starttls;
+        self
+    }
+
+    /// Sets [`implicit_tls`](Self::implicit_tls).
+    #[must_use]
+    pub fn with_implicit_tls(mut self, implicit_tls: bool) -> Self {
+        self.implicit_tls = implicit_tls;
+        self
+    }
+
+    /// Sets [`chunking`](Self::chunking).
+    #[must_use]
+    pub fn with_chunking(mut self, chunking: bool) -> Self {
+        self.chunking = chunking;
+        self
+    }
+
+    /// Sets [`pipelining`](Self::pipelining).
+    #[must_use]
+    pub fn with_pipelining(mut self, pipelining: bool) -> Self {
+        self.pipelining = pipelining;
+        self
+    }
+
+    /// Sets [`bare_newline`](Self::bare_newline).
+    #[must_use]
+    pub fn with_bare_newline(mut self, bare_newline: OutgoingBareNewline) -> Self {
+        self.bare_newline = bare_newline;
+        self
+    }
+
+    /// Sets [`long_lines`](Self::long_lines).
+    #[must_use]
+    pub fn with_long_lines(mut self, long_lines: LongLines) -> Self {
+        self.long_lines = long_lines;
+        self
+    }
+
+    /// Sets [`reply_limits`](Self::reply_limits).
+    #[must_use]
+    pub fn with_reply_limits(mut self, reply_limits: ReplyLimits) -> Self {
+        self.reply_limits = reply_limits;
+        self
+    }
+
+    /// Sets [`content_window`](Self::content_window).
+    #[must_use]
+    pub fn with_content_window(mut self, content_window: usize) -> Self {
+        self.content_window = content_window;
+        self
+    }
+
+    /// Sets [`auth`](Self::auth): AUTH after the (second) EHLO.
+    #[must_use]
+    pub fn with_auth(mut self, auth: AuthConfig) -> Self {
+        self.auth = Some(auth);
+        self
     }
 }

@@ -4,9 +4,10 @@
 use alloc::boxed::Box;
 use bytes::BytesMut;
 
+use super::queue::{Awaiting, Phase};
 use super::{
-    Awaiting, ClientConfig, ClientError, ClientSession, Envelope, LongLines, TransactionFailure,
-    TransactionId,
+    ClientConfig, ClientError, ClientSession, Envelope, LongLines, MessageError, SessionError,
+    TransactionFailure, UsageError,
 };
 use crate::capability::Capabilities;
 use crate::command::Command;
@@ -24,7 +25,7 @@ const WRAP: &[u8] = b"\r\n ";
 
 /// Checks a whole message before it is queued: the first line longer than
 /// RFC 5321 §4.5.3.1.6 allows, more than [`MAX_LINE_OCTETS`] octets before
-/// its line end, as [`ClientError::LineTooLong`] with its number (from 1)
+/// its line end, as [`MessageError::LineTooLong`] with its number (from 1)
 /// and its whole length. Lines end as the session reads them: at a CRLF, or
 /// at a bare CR or LF, which it repairs into CRLF or refuses.
 ///
@@ -34,18 +35,18 @@ const WRAP: &[u8] = b"\r\n ";
 /// streams, by then after MAIL, RCPT and DATA.
 ///
 /// ```
-/// use smtpwire::client::{check_line_lengths, ClientError, MAX_LINE_OCTETS};
+/// use smtpwire::client::{check_line_lengths, MessageError, MAX_LINE_OCTETS};
 ///
 /// let mut message = b"Subject: long\r\n\r\n".to_vec();
 /// message.extend(std::iter::repeat(b'x').take(1200));
 /// message.extend_from_slice(b"\r\nshort\r\n");
 /// assert_eq!(
 ///     check_line_lengths(&message),
-///     Err(ClientError::LineTooLong { line: 3, length: 1200 })
+///     Err(MessageError::LineTooLong { line: 3, length: 1200 })
 /// );
 /// assert!(check_line_lengths(&[b'x'; MAX_LINE_OCTETS]).is_ok());
 /// ```
-pub fn check_line_lengths(content: &[u8]) -> Result<(), ClientError> {
+pub fn check_line_lengths(content: &[u8]) -> Result<(), MessageError> {
     let mut meter = LineMeter::default();
     match meter.over(content) {
         Some(at) => Err(meter.too_long(content.get(at..).unwrap_or_default())),
@@ -135,9 +136,9 @@ impl LineMeter {
     /// The error for the line [`over`](Self::over) stopped in, `rest`
     /// being the content from where it stopped: the length counts to the
     /// line's end, or to the end of `rest` when the line goes on past it.
-    fn too_long(&self, rest: &[u8]) -> ClientError {
+    fn too_long(&self, rest: &[u8]) -> MessageError {
         let tail = memchr::memchr2(b'\r', b'\n', rest).unwrap_or(rest.len());
-        ClientError::LineTooLong {
+        MessageError::LineTooLong {
             line: self.ends + 1,
             length: (self.length + tail) as u64,
         }
@@ -240,7 +241,7 @@ impl Content {
         }
     }
 
-    fn is_wanted(&self) -> bool {
+    pub(super) fn is_wanted(&self) -> bool {
         matches!(self.state, State::Wanted(_)) && !self.finishing
     }
 
@@ -256,17 +257,14 @@ impl Content {
     /// encodes it into `out` (DATA) or stages it (BDAT). Nothing of a piece
     /// with a line too long is written, so no line goes out longer than
     /// [`MAX_LINE_OCTETS`].
-    fn write(&mut self, part: &[u8], out: &mut BytesMut) -> Result<(), ClientError> {
+    fn write(&mut self, part: &[u8], out: &mut BytesMut) -> Result<(), MessageError> {
         // RFC 6152 §3: 8-bit content only to a server that offers 8BITMIME.
         if !self.eight_bit_ok && !part.is_ascii() {
-            return Err(ClientError::EightBitNotSupported);
+            return Err(MessageError::EightBitNotSupported);
         }
         let len = self.len.saturating_add(part.len() as u64);
         if let Some(limit) = self.size_limit.filter(|&limit| len > limit) {
-            return Err(ClientError::MessageTooLarge { size: len, limit });
-        }
-        if !matches!(self.state, State::Wanted(_)) {
-            return Err(ClientError::NoContentWanted);
+            return Err(MessageError::MessageTooLarge { size: len, limit });
         }
         self.len = len;
         let mut rest = part;
@@ -288,20 +286,20 @@ impl Content {
         self.emit(rest, out)
     }
 
-    /// Encodes checked content into `out` (DATA) or stages it (BDAT).
-    fn emit(&mut self, part: &[u8], out: &mut BytesMut) -> Result<(), ClientError> {
-        match &mut self.state {
-            State::Wanted(encoder) => match encoder.as_mut() {
+    /// Encodes checked content into `out` (DATA) or stages it (BDAT);
+    /// called only while content is wanted.
+    fn emit(&mut self, part: &[u8], out: &mut BytesMut) -> Result<(), MessageError> {
+        if let State::Wanted(encoder) = &mut self.state {
+            match encoder.as_mut() {
                 Encoder::Data(encoder) => encoder.encode(part, out)?,
                 _ => self.staging.extend_from_slice(part),
-            },
-            _ => return Err(ClientError::NoContentWanted),
+            }
         }
         Ok(())
     }
 
     /// Writes the DATA end of data.
-    fn finish_data(&mut self, out: &mut BytesMut) -> Result<(), ClientError> {
+    fn finish_data(&mut self, out: &mut BytesMut) -> Result<(), MessageError> {
         if let State::Wanted(encoder) = core::mem::replace(&mut self.state, State::Finished) {
             if let Encoder::Data(encoder) = *encoder {
                 encoder.finish(out)?;
@@ -311,7 +309,7 @@ impl Content {
     }
 
     /// Writes the staged content as one BDAT chunk.
-    fn emit_chunk(&mut self, last: bool, out: &mut BytesMut) -> Result<(), ClientError> {
+    fn emit_chunk(&mut self, last: bool, out: &mut BytesMut) -> Result<(), MessageError> {
         let State::Wanted(encoder) = &mut self.state else {
             return Ok(());
         };
@@ -334,49 +332,28 @@ impl Content {
 }
 
 impl ClientSession {
-    /// The message whose content the session waits for, if any.
-    pub fn wants_content(&self) -> Option<TransactionId> {
-        self.current
-            .as_ref()
-            .filter(|transaction| transaction.content.is_wanted())
-            .map(|transaction| transaction.id)
-    }
-
-    /// Takes the next piece of the message's content, of any size and split
-    /// anywhere, and returns how many bytes it took: fewer than given (even
-    /// none) when the content window is full, in which case the caller
-    /// writes what `poll_output` hands out and offers the rest again.
-    ///
-    /// With DATA, every line that starts with `.` is dot-stuffed and bare CR
-    /// or LF is repaired or refused (RFC 5321 §4.5.2, §2.3.8). A line longer
-    /// than [`MAX_LINE_OCTETS`] is refused or wrapped as
-    /// [`ClientConfig::long_lines`] says. An error here (8-bit content
-    /// without 8BITMIME, more than the server's SIZE, a bare line ending
-    /// under [`OutgoingBareNewline::Reject`], a line too long) fails the
-    /// message and closes the session, since a message cut short must never
-    /// end with an end of data. Line lengths are checked before any of
-    /// `chunk` is encoded, so no line longer than the limit goes out.
-    pub fn send_content(&mut self, chunk: &[u8]) -> Result<usize, ClientError> {
+    /// [`send_content`](ClientSession::send_content).
+    pub(super) fn take_content(&mut self, chunk: &[u8]) -> Result<usize, ClientError> {
         let room = self.content_room();
         let Some(transaction) = self.current.as_mut().filter(|t| t.content.is_wanted()) else {
-            return Err(self.not_wanted());
+            return Err(self.not_wanted().into());
         };
         let part = chunk.get(..chunk.len().min(room)).unwrap_or_default();
         let written = transaction.content.write(part, &mut self.out);
         let staged = transaction.content.staged();
         if let Err(error) = written {
-            return Err(self.abort(error));
+            return Err(self.abort(error).into());
         }
-        if staged >= self.config.content_window / 2 {
+        if staged >= self.content_window / 2 {
             self.flush_chunk(false);
         }
         Ok(part.len())
     }
 
-    /// Ends the content: the end of data (DATA) or the last BDAT chunk.
-    pub fn finish_content(&mut self) -> Result<(), ClientError> {
+    /// [`finish_content`](ClientSession::finish_content).
+    pub(super) fn end_content(&mut self) -> Result<(), ClientError> {
         let Some(transaction) = self.current.as_mut().filter(|t| t.content.is_wanted()) else {
-            return Err(self.not_wanted());
+            return Err(self.not_wanted().into());
         };
         if transaction.content.is_chunked() {
             transaction.content.finishing = true;
@@ -391,15 +368,15 @@ impl ClientSession {
                 self.advance();
                 Ok(())
             }
-            Err(error) => Err(self.abort(error)),
+            Err(error) => Err(self.abort(error).into()),
         }
     }
 
-    fn not_wanted(&self) -> ClientError {
-        if self.phase == super::Phase::Closed {
-            ClientError::Closed
+    fn not_wanted(&self) -> UsageError {
+        if self.phase == Phase::Closed {
+            UsageError::Closed
         } else {
-            ClientError::NoContentWanted
+            UsageError::NoContentWanted
         }
     }
 
@@ -407,7 +384,6 @@ impl ClientSession {
     pub(super) fn content_room(&self) -> usize {
         match &self.current {
             Some(transaction) if transaction.content.is_wanted() => self
-                .config
                 .content_window
                 .saturating_sub(self.out.len() + transaction.content.staged()),
             _ => 0,
@@ -442,15 +418,15 @@ impl ClientSession {
         };
         if transaction.content.is_finishing() {
             self.flush_chunk(true);
-        } else if transaction.content.staged() >= self.config.content_window / 2 {
+        } else if transaction.content.staged() >= self.content_window / 2 {
             self.flush_chunk(false);
         }
     }
 
     /// Fails the message and closes the session over bad content.
-    fn abort(&mut self, error: ClientError) -> ClientError {
+    fn abort(&mut self, error: MessageError) -> MessageError {
         self.fail_with(
-            error.clone(),
+            SessionError::ContentRefused(error.clone()),
             false,
             TransactionFailure::Refused(error.clone()),
         );
@@ -498,7 +474,7 @@ mod tests {
         #[test]
         fn whole_check_matches_the_plain_reading(content in content()) {
             let expected = first_long_line(&content).map(|(line, _, length)| {
-                ClientError::LineTooLong { line, length: length as u64 }
+                MessageError::LineTooLong { line, length: length as u64 }
             });
             prop_assert_eq!(check_line_lengths(&content).err(), expected);
         }
@@ -516,7 +492,7 @@ mod tests {
                 }
                 let piece = &content[offset..content.len().min(offset + size)];
                 if let Some(at) = meter.over(piece) {
-                    let ClientError::LineTooLong { line, .. } = meter.too_long(&piece[at..]) else {
+                    let MessageError::LineTooLong { line, .. } = meter.too_long(&piece[at..]) else {
                         unreachable!()
                     };
                     stopped = Some((line, offset + at));

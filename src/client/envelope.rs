@@ -2,7 +2,7 @@
 
 use alloc::vec::Vec;
 
-use super::ClientError;
+use super::MessageError;
 use crate::address::{ForwardPath, ReversePath};
 use crate::capability::Capabilities;
 use crate::params::{MailParameters, ParamExtension, RcptParameters};
@@ -107,13 +107,13 @@ impl Envelope {
         caps: &Capabilities,
         tls: bool,
         chunking: bool,
-    ) -> Result<Self, ClientError> {
+    ) -> Result<Self, MessageError> {
         let drop = self.unsupported == Unsupported::Drop;
         let params = &mut self.mail_params;
         // RFC 1870 §6: a size over the server's limit (0 means none).
         if let (Some(limit), Some(size)) = (caps.size, params.size) {
             if limit > 0 && size > limit {
-                return Err(ClientError::MessageTooLarge { size, limit });
+                return Err(MessageError::MessageTooLarge { size, limit });
             }
         }
         for extension in ParamExtension::ALL {
@@ -122,7 +122,7 @@ impl Envelope {
             }
             // RFC 8689 §4.1: a REQUIRETLS message goes only over TLS.
             if extension == ParamExtension::RequireTls && !tls {
-                return Err(ClientError::RequireTlsWithoutTls);
+                return Err(MessageError::RequireTlsWithoutTls);
             }
             // RFC 3030 §3: BINARYMIME content can only go with BDAT.
             let offered =
@@ -159,18 +159,18 @@ impl Envelope {
 }
 
 /// The refusal for a parameter whose extension the server does not offer.
-fn not_offered(extension: ParamExtension) -> ClientError {
+fn not_offered(extension: ParamExtension) -> MessageError {
     match extension {
-        ParamExtension::EightBitMime => ClientError::EightBitNotSupported,
-        ParamExtension::BinaryMime => ClientError::BinaryMimeNotSupported,
-        ParamExtension::RequireTls => ClientError::RequireTlsNotSupported,
-        ParamExtension::Dsn => ClientError::DsnNotSupported,
-        ParamExtension::SmtpUtf8 => ClientError::SmtpUtf8NotSupported,
-        ParamExtension::MtPriority => ClientError::ExtensionNotSupported("MT-PRIORITY"),
-        ParamExtension::FutureRelease => ClientError::ExtensionNotSupported("FUTURERELEASE"),
-        ParamExtension::DeliverBy => ClientError::ExtensionNotSupported("BY"),
-        ParamExtension::Auth => ClientError::ExtensionNotSupported("AUTH"),
+        ParamExtension::EightBitMime => MessageError::EightBitNotSupported,
+        ParamExtension::BinaryMime => MessageError::BinaryMimeNotSupported,
+        ParamExtension::RequireTls => MessageError::RequireTlsNotSupported,
+        ParamExtension::Dsn => MessageError::DsnNotSupported,
+        ParamExtension::SmtpUtf8 => MessageError::SmtpUtf8NotSupported,
+        ParamExtension::MtPriority => MessageError::ExtensionNotSupported("MT-PRIORITY"),
+        ParamExtension::FutureRelease => MessageError::ExtensionNotSupported("FUTURERELEASE"),
+        ParamExtension::DeliverBy => MessageError::ExtensionNotSupported("BY"),
+        ParamExtension::Auth => MessageError::ExtensionNotSupported("AUTH"),
         // Never refused: SIZE is left out where it is not offered.
-        ParamExtension::Size => ClientError::ExtensionNotSupported("SIZE"),
+        ParamExtension::Size => MessageError::ExtensionNotSupported("SIZE"),
     }
 }

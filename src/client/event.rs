@@ -1,13 +1,15 @@
-//! What a client session tells its caller, and why things fail.
+//! What a client session hands its caller: outputs, events and outcomes.
 
 use core::fmt;
 use core::time::Duration;
 
+use bytes::Bytes;
+
+use super::error::{MessageError, SessionError};
 use crate::address::ForwardPath;
-use crate::auth::{ClientAuthError, Mechanism};
+use crate::auth::Mechanism;
 use crate::capability::Capabilities;
-use crate::data::EncodeError;
-use crate::reply::{Reply, ReplyError};
+use crate::reply::Reply;
 
 /// Names one queued message, from [`send_mail`](super::ClientSession::send_mail)
 /// to the event that ends it.
@@ -27,35 +29,110 @@ impl fmt::Display for TransactionId {
     }
 }
 
+/// The next thing a [`ClientSession`](super::ClientSession) needs from its
+/// caller, from [`poll_output`](super::ClientSession::poll_output).
+///
+/// [`Transmit`](Self::Transmit) and [`Event`](Self::Event) ask for nothing
+/// but to be acted on: poll again. The others block: the session says the
+/// same until the caller does what they ask. Each call of `poll_output`
+/// returns the first of these that applies:
+///
+/// 1. [`Transmit`](Self::Transmit), with everything written since the last
+///    one: bytes always come out before the events of the same step.
+/// 2. [`Event`](Self::Event), oldest first.
+/// 3. [`Closed`](Self::Closed) once the session is over, and
+///    [`StartTls`](Self::StartTls) once the 220 to STARTTLS is read.
+/// 4. [`SendContent`](Self::SendContent) when content is wanted and no
+///    reply is awaited.
+/// 5. Otherwise the next reply already received is read, and the session
+///    starts again from 1 with what it produced; at the end of the stream
+///    it closes (failing with
+///    [`SessionError::ConnectionClosed`] unless QUIT was sent).
+/// 6. [`SendContent`](Self::SendContent) when content is wanted and the
+///    content window has room, although replies are awaited.
+/// 7. [`NeedInput`](Self::NeedInput) when a reply is awaited.
+/// 8. [`Idle`](Self::Idle).
+///
+/// Not `#[non_exhaustive]`: a new output must be a compile error in a
+/// caller's drain loop, not a silent `_ =>` arm.
+#[must_use]
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ClientOutput {
+    /// Write these bytes to the server, in order, before anything that
+    /// follows.
+    Transmit(Bytes),
+    /// Something the application must know.
+    Event(ClientEvent),
+    /// Read from the server and pass what came to
+    /// [`receive`](super::ClientSession::receive), or call
+    /// [`receive_eof`](super::ClientSession::receive_eof) at the end of
+    /// the stream, or [`handle_timeout`](super::ClientSession::handle_timeout)
+    /// when the timer armed from
+    /// [`timeout_hint`](super::ClientSession::timeout_hint) fires.
+    NeedInput,
+    /// The session wants the content of this message: pass it through
+    /// [`send_content`](super::ClientSession::send_content) (which may take
+    /// fewer bytes than given) and end it with
+    /// [`finish_content`](super::ClientSession::finish_content).
+    ///
+    /// With BDAT and PIPELINING this comes before the envelope's replies
+    /// (RFC 3030 §4.2); if the envelope or a chunk is then refused, the
+    /// session stops asking and the rest of the content is not sent.
+    SendContent(TransactionId),
+    /// Nothing to do until the caller queues a message
+    /// ([`send_mail`](super::ClientSession::send_mail)), a
+    /// [`noop`](super::ClientSession::noop) or a
+    /// [`quit`](super::ClientSession::quit).
+    Idle,
+    /// Flush what was transmitted, upgrade the transport to TLS, then call
+    /// [`tls_established`](super::ClientSession::tls_established). It comes
+    /// once: polling again without the upgrade ends the session with
+    /// [`SessionError::TlsNotEstablished`].
+    StartTls,
+    /// The session is over: flush what was transmitted and close the
+    /// transport.
+    Closed,
+}
+
+impl ClientOutput {
+    /// Whether the caller must do I/O or act before polling again.
+    pub fn is_blocking(&self) -> bool {
+        !matches!(self, ClientOutput::Transmit(_) | ClientOutput::Event(_))
+    }
+}
+
 /// What a [`ClientSession`](super::ClientSession) reports.
 ///
 /// Every message handed to `send_mail` ends in exactly one
 /// [`MessageAccepted`](Self::MessageAccepted) or
-/// [`TransactionFailed`](Self::TransactionFailed).
+/// [`TransactionFailed`](Self::TransactionFailed). Not `#[non_exhaustive]`:
+/// a new event must be a compile error for a caller that handles them all.
 ///
 /// ```
 /// use smtpwire::client::{ClientConfig, ClientEvent, ClientSession, Envelope, StartTlsPolicy};
-/// use smtpwire::{Domain, ForwardPath, Output, ReversePath};
+/// use smtpwire::{ClientOutput, Domain, ForwardPath, ReversePath};
 ///
-/// let mut config = ClientConfig::new(Domain::parse("client.example.org").unwrap());
-/// config.starttls = StartTlsPolicy::Never;
+/// let config = ClientConfig::new(Domain::parse("client.example.org").unwrap())
+///     .with_starttls(StartTlsPolicy::Never);
 /// let mut session = ClientSession::new(config);
 /// let mut envelope = Envelope::new(ReversePath::parse("<a@example.org>").unwrap());
+/// envelope.add_recipient(ForwardPath::parse("<bob@example.net>").unwrap());
 /// envelope.add_recipient(ForwardPath::parse("<nobody@example.net>").unwrap());
 /// session.send_mail(envelope).unwrap();
 /// session.receive(b"220 mx.example.net\r\n250 mx.example.net\r\n250 2.1.0 Ok\r\n\
-///     550 5.1.1 No such user\r\n");
+///     250 2.1.5 Ok\r\n550 5.1.1 No such user\r\n");
 /// let mut events = Vec::new();
 /// loop {
 ///     match session.poll_output() {
-///         Output::Transmit(_) => {}
-///         Output::Event(event) => events.push(event),
+///         ClientOutput::Transmit(_) => {}
+///         ClientOutput::Event(event) => events.push(event),
 ///         _ => break,
 ///     }
 /// }
+/// // The second recipient of the envelope was refused.
 /// assert!(events.iter().any(|event| matches!(
 ///     event,
-///     ClientEvent::RecipientRejected { reply, .. } if reply.code().as_u16() == 550
+///     ClientEvent::RecipientRejected { index: 1, reply, .. } if reply.code().as_u16() == 550
 /// )));
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -72,6 +149,9 @@ pub enum ClientEvent {
     RecipientAccepted {
         /// The message.
         id: TransactionId,
+        /// The recipient's position in the envelope given to
+        /// [`send_mail`](super::ClientSession::send_mail), from 0.
+        index: usize,
         /// The recipient.
         recipient: ForwardPath,
         /// The server's reply.
@@ -81,25 +161,20 @@ pub enum ClientEvent {
     RecipientRejected {
         /// The message.
         id: TransactionId,
+        /// The recipient's position in the envelope, from 0.
+        index: usize,
         /// The recipient.
         recipient: ForwardPath,
         /// The server's reply; see [`classify`](super::classify).
         reply: Reply,
     },
-    /// The session is ready for the message's content: call
-    /// [`send_content`](super::ClientSession::send_content) and then
-    /// [`finish_content`](super::ClientSession::finish_content).
-    ///
-    /// With BDAT and PIPELINING this comes before the envelope's replies
-    /// (RFC 3030 §4.2); if the envelope or a chunk is then refused,
-    /// [`wants_content`](super::ClientSession::wants_content) turns `None`
-    /// and the rest of the content is not sent.
-    ContentWanted(TransactionId),
     /// LMTP: the outcome for one accepted recipient after the end of data
     /// (RFC 2033 §4.2).
     RecipientDelivery {
         /// The message.
         id: TransactionId,
+        /// The recipient's position in the envelope, from 0.
+        index: usize,
         /// The recipient.
         recipient: ForwardPath,
         /// The server's reply for this recipient.
@@ -123,8 +198,10 @@ pub enum ClientEvent {
     /// The reply to a [`noop`](super::ClientSession::noop).
     NoopReply(Reply),
     /// The session failed and is ending: with QUIT when the connection is
-    /// still in step, closed at once otherwise.
-    Error(ClientError),
+    /// still in step, closed at once otherwise. The messages it leaves
+    /// undone each get their [`TransactionFailed`](Self::TransactionFailed)
+    /// after it.
+    Error(SessionError),
 }
 
 impl ClientEvent {
@@ -145,8 +222,7 @@ impl ClientEvent {
             | ClientEvent::RecipientRejected { id, .. }
             | ClientEvent::RecipientDelivery { id, .. }
             | ClientEvent::MessageAccepted { id, .. }
-            | ClientEvent::TransactionFailed { id, .. }
-            | ClientEvent::ContentWanted(id) => Some(*id),
+            | ClientEvent::TransactionFailed { id, .. } => Some(*id),
             ClientEvent::Greeting(_)
             | ClientEvent::Capabilities(_)
             | ClientEvent::Authenticated(_)
@@ -161,13 +237,14 @@ impl ClientEvent {
 /// It displays as one line for a log, with the server's reply where there is
 /// one, as in `MAIL refused: 550 5.7.1 sender rejected`.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum TransactionFailure {
     /// Refused by the session: the server lacks an extension the message
     /// needs (found before anything was sent), or the content broke a rule
     /// on the way (the connection is then closed, so that no partial
     /// message can be taken for a whole one).
     #[error("not sent: {0}")]
-    Refused(ClientError),
+    Refused(MessageError),
     /// MAIL was refused.
     #[error("MAIL refused: {0}")]
     MailRejected(Reply),
@@ -232,131 +309,4 @@ impl fmt::Display for Wait {
             Wait::DataTermination => "the reply to the end of data",
         })
     }
-}
-
-/// Why a session failed, or why a call or a message was refused.
-///
-/// It displays as one line for a log, with the whole of the server's reply
-/// where there is one: `hello refused: 550 5.7.1 go away`.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum ClientError {
-    /// A reply could not be read: malformed, too long, too many lines, or
-    /// codes that differ within one reply.
-    #[error("malformed reply: {0}")]
-    MalformedReply(ReplyError),
-    /// A reply that does not fit the command it answers (a 354 to MAIL, a
-    /// 334 outside AUTH), or a reply when no command was sent.
-    #[error("unexpected reply to {command}: {reply}")]
-    UnexpectedReply {
-        /// The command the reply was read as answering, or "nothing".
-        command: &'static str,
-        /// The reply.
-        reply: Reply,
-    },
-    /// The server is shutting down (421, RFC 5321 §3.8).
-    #[error("service closing: {0}")]
-    ServiceClosing(Reply),
-    /// The greeting was 554: no service here (RFC 5321 §3.1).
-    #[error("greeting refused: {0}")]
-    GreetingRefused(Reply),
-    /// EHLO, HELO or LHLO was refused.
-    #[error("hello refused: {0}")]
-    HelloRefused(Reply),
-    /// STARTTLS is required but the server did not offer it.
-    #[error("STARTTLS required but not offered")]
-    StartTlsNotOffered,
-    /// STARTTLS is required but the server refused it.
-    #[error("STARTTLS refused: {0}")]
-    StartTlsRefused(Reply),
-    /// [`Output::StartTls`](crate::Output::StartTls) was polled past
-    /// without [`tls_established`](super::ClientSession::tls_established):
-    /// the server waits for a TLS handshake that will not come, so the
-    /// connection is aborted (RFC 3207 §4.1).
-    #[error(
-        "STARTTLS was accepted but the transport was not upgraded to TLS \
-         (without TLS, use StartTlsPolicy::Never)"
-    )]
-    TlsNotEstablished,
-    /// Bytes followed the 220 reply to STARTTLS before the TLS handshake:
-    /// someone on the path injected replies (RFC 3207 §6).
-    #[error("bytes received after the STARTTLS reply, before the TLS handshake")]
-    ResponseInjection,
-    /// AUTH is configured, but the connection has no TLS and cleartext AUTH
-    /// was not allowed.
-    #[error("AUTH over cleartext not allowed")]
-    AuthOverCleartext,
-    /// The server offers no mechanism the caller accepts and the
-    /// credentials fit.
-    #[error("no acceptable AUTH mechanism offered")]
-    AuthNotOffered,
-    /// AUTH failed for good (5yz, e.g. 535 5.7.8).
-    #[error("authentication rejected: {0}")]
-    AuthRejected(Reply),
-    /// AUTH failed for now (4yz, e.g. 454 4.7.0).
-    #[error("authentication failed temporarily: {0}")]
-    AuthTemporaryFailure(Reply),
-    /// The SASL exchange could not go on.
-    #[error(transparent)]
-    Sasl(#[from] ClientAuthError),
-    /// The caller's timer for [`Wait`] fired.
-    #[error("timed out waiting for {0}")]
-    Timeout(Wait),
-    /// The server closed the connection unexpectedly.
-    #[error("connection closed by the server")]
-    ConnectionClosed,
-    /// The message is larger than the server's SIZE (RFC 1870).
-    #[error("message of {size} octets exceeds the server's limit of {limit}")]
-    MessageTooLarge {
-        /// The message size given or reached.
-        size: u64,
-        /// The server's SIZE.
-        limit: u64,
-    },
-    /// 8-bit content or BODY=8BITMIME without 8BITMIME (RFC 6152).
-    #[error("8-bit content but the server lacks 8BITMIME")]
-    EightBitNotSupported,
-    /// BODY=BINARYMIME needs BDAT and the server's BINARYMIME (RFC 3030 §3).
-    #[error("BINARYMIME needs CHUNKING and BINARYMIME")]
-    BinaryMimeNotSupported,
-    /// A UTF-8 address or parameter without SMTPUTF8 (RFC 6531).
-    #[error("UTF-8 envelope but the server lacks SMTPUTF8")]
-    SmtpUtf8NotSupported,
-    /// DSN parameters without DSN (RFC 3461).
-    #[error("DSN parameters but the server lacks DSN")]
-    DsnNotSupported,
-    /// REQUIRETLS on a connection without TLS (RFC 8689 §4.1).
-    #[error("REQUIRETLS on a connection without TLS")]
-    RequireTlsWithoutTls,
-    /// REQUIRETLS but the server does not offer it (RFC 8689 §4.1).
-    #[error("REQUIRETLS but the server does not offer it")]
-    RequireTlsNotSupported,
-    /// Another MAIL parameter whose extension the server does not offer.
-    #[error("{0} parameter but the server does not offer the extension")]
-    ExtensionNotSupported(&'static str),
-    /// A message needs at least one recipient.
-    #[error("message has no recipients")]
-    NoRecipients,
-    /// A line of content is longer than RFC 5321 §4.5.3.1.6 allows, under
-    /// [`LongLines::Refuse`](super::LongLines::Refuse).
-    #[error(
-        "line {line} of the content is {length} octets long: at most 998 may precede its CRLF \
-         (RFC 5321 §4.5.3.1.6)"
-    )]
-    LineTooLong {
-        /// Its number, counting from 1.
-        line: u64,
-        /// Its length without the line end, counted to its end, or, when
-        /// streamed content refused it before its end came, to the end of
-        /// the content given so far.
-        length: u64,
-    },
-    /// Content was refused by the bare line ending policy.
-    #[error(transparent)]
-    Content(#[from] EncodeError),
-    /// `send_content` or `finish_content` when no content is wanted.
-    #[error("no message content is wanted now")]
-    NoContentWanted,
-    /// The session is closed or quitting.
-    #[error("the session is closed")]
-    Closed,
 }

@@ -4,69 +4,136 @@
 //! EHLO (or HELO, or LHLO), STARTTLS, AUTH, then one transaction per message
 //! (MAIL, RCPT, DATA or BDAT), and QUIT. It does no I/O: the caller moves
 //! bytes between it and the transport, and keeps the clock.
+//!
+//! # Transitions
+//!
+//! Every step of the session, as (state, input) → (what it sends or
+//! reports, next state). The state is what the session waits for: the reply
+//! to a command, the caller (`Ready`, `Content`), or the TLS handshake. A
+//! reply is read only when it is the state's; "2yz", "4yz" and "5yz" are
+//! reply classes. `tests/client_transitions.rs` drives every row by its
+//! name.
+//!
+//! | Row | State | Input | Sends or reports | Next |
+//! |-----|-------|-------|------------------|------|
+//! | greet-ok | Greeting | 220 | `Greeting`; EHLO (LHLO for LMTP) | Hello |
+//! | greet-554 | Greeting | 554 | `Error(GreetingRefused)`; QUIT | Quit |
+//! | greet-other | Greeting | another reply | `Error(UnexpectedReply)` | Closed |
+//! | hello-ok | Hello | 2yz | `Capabilities`; STARTTLS when offered and the policy is not `Never`, else AUTH when configured | StartTls, Auth or Ready |
+//! | hello-no-tls | Hello | 2yz without STARTTLS, policy `Required` | `Error(StartTlsNotOffered)`; QUIT | Quit |
+//! | hello-fallback | Hello (EHLO) | 500 or 502 | HELO (RFC 5321 §3.2) | Hello (HELO) |
+//! | hello-refused | Hello | other 4yz or 5yz | `Error(HelloRefused)`; QUIT | Quit |
+//! | starttls-ok | StartTls | 220 | `ClientOutput::StartTls` | TlsHandshake |
+//! | starttls-injected | StartTls | 220 with more bytes behind it | `Error(ResponseInjection)` | Closed |
+//! | starttls-refused | StartTls | 4yz or 5yz, policy `Required` | `Error(StartTlsRefused)`; QUIT | Quit |
+//! | starttls-declined | StartTls | 4yz or 5yz, policy `Opportunistic` | AUTH when configured | Auth or Ready |
+//! | tls-established | TlsHandshake | `tls_established` | EHLO again (RFC 3207 §4.2) | Hello |
+//! | tls-injected | TlsHandshake | bytes from the server | `Error(ResponseInjection)` | Closed |
+//! | tls-skipped | TlsHandshake | `poll_output` again | `Error(TlsNotEstablished)` | Closed |
+//! | auth-cleartext | Hello or StartTls, AUTH configured | no TLS and no consent | `Error(AuthOverCleartext)`; QUIT | Quit |
+//! | auth-no-mechanism | Hello or StartTls, AUTH configured | no usable mechanism offered | `Error(AuthNotOffered)`; QUIT | Quit |
+//! | auth-ok | Auth | 235 | `Authenticated` | Ready |
+//! | auth-challenge | Auth | 334 | the response line | Auth |
+//! | auth-cancel | Auth | 334 the exchange cannot answer, then any reply | `*`, then `Error(Sasl)`; QUIT | Quit |
+//! | auth-4yz | Auth | 4yz | `Error(AuthTemporaryFailure)`; QUIT | Quit |
+//! | auth-5yz | Auth | 5yz | `Error(AuthRejected)`; QUIT | Quit |
+//! | ready-mail | Ready | `send_mail` | MAIL; with PIPELINING also every RCPT and DATA | Mail |
+//! | ready-refused | Ready | `send_mail` with what the server lacks | `Err` from `send_mail`, or `TransactionFailed(Refused)` at its turn | Ready |
+//! | ready-noop | Ready | `noop` | NOOP | Noop |
+//! | ready-quit | Ready | `quit` | QUIT | Quit |
+//! | ready-idle | Ready | nothing queued | `ClientOutput::Idle` | Ready |
+//! | mail-ok | Mail | 2yz | the first RCPT (without PIPELINING) | Rcpt |
+//! | mail-refused | Mail | 4yz or 5yz | `TransactionFailed(MailRejected)`; with PIPELINING the RCPT replies after it are not reported | Ready |
+//! | rcpt-ok | Rcpt | 2yz | `RecipientAccepted`; the next RCPT or DATA (without PIPELINING) | Rcpt or Data |
+//! | rcpt-refused | Rcpt | 4yz or 5yz | `RecipientRejected`; the next RCPT or DATA (without PIPELINING) | Rcpt or Data |
+//! | rcpt-none | Rcpt (the last) | no recipient taken | `TransactionFailed(NoValidRecipients)`; RSET | Rset |
+//! | data-354 | Data | 354 | `ClientOutput::SendContent` | Content |
+//! | data-354-none | Data | 354 after every RCPT was refused (PIPELINING) | an empty message's end of data (RFC 2920 §3.1) | DataEnd |
+//! | data-354-lmtp-none | Data | 354 after every RCPT was refused, LMTP | `Error(UnexpectedReply)` (RFC 2033 §4.2: no reply would end it) | Closed |
+//! | data-refused | Data | 4yz or 5yz | `TransactionFailed(DataRejected)`, or `NoValidRecipients`; RSET | Rset |
+//! | content-send | Content | `send_content` | the content, dot-stuffed, or staged for BDAT | Content |
+//! | content-finish | Content | `finish_content` | the end of data, or the last BDAT chunk; with PIPELINING the next message's MAIL, RCPT and DATA behind it (RFC 2920 §3.1) | DataEnd or Bdat |
+//! | content-bad | Content | content that breaks a rule | `Error(ContentRefused)`, `TransactionFailed(Refused)` | Closed |
+//! | bdat-ok | Bdat | 2yz to a chunk | the next chunk | Content or Bdat |
+//! | bdat-last-ok | Bdat | 2yz to the last chunk | `MessageAccepted` | Ready |
+//! | bdat-refused | Bdat | 4yz or 5yz | `TransactionFailed(DataRejected)` once every chunk sent is answered; RSET (RFC 3030 §2) | Rset |
+//! | end-ok | DataEnd | 2yz | `MessageAccepted` | Ready |
+//! | end-refused | DataEnd | 4yz or 5yz | `TransactionFailed(MessageRejected)` | Ready |
+//! | lmtp-each | LmtpDelivery | a reply, more to come | `RecipientDelivery` | LmtpDelivery |
+//! | lmtp-last | LmtpDelivery | the last reply | `RecipientDelivery`; `MessageAccepted` if any was 2yz, else `TransactionFailed(MessageRejected)` | Ready |
+//! | rset-ok | Rset | 2yz | nothing | Ready |
+//! | rset-other | Rset | another reply | `Error(UnexpectedReply)` | Closed |
+//! | noop-reply | Noop | 2yz, 4yz or 5yz | `NoopReply` | Ready |
+//! | quit-reply | Quit | any reply, or the end of the stream | nothing | Closed |
+//! | any-421 | any reply awaited, or Ready | 421 | `Error(ServiceClosing)` (RFC 5321 §3.8) | Closed |
+//! | any-misfit | any reply awaited | a reply of a class the command cannot have (354 to MAIL) | `Error(UnexpectedReply)` | Closed |
+//! | any-unasked | Ready | a reply | `Error(UnexpectedReply)` | Closed |
+//! | any-malformed | any reply awaited | a malformed reply | `Error(MalformedReply)` | Closed |
+//! | any-eof | any but Quit | the end of the stream | `Error(ConnectionClosed)` | Closed |
+//! | any-timeout | any reply awaited, or Content | `handle_timeout` | `Error(Timeout)` | Closed |
+//!
+//! Whenever the session ends with an error, each message it leaves undone
+//! gets its `TransactionFailed` after the `Error`: `Interrupted` if it had
+//! started, `NotSent` if not.
+//!
+//! In the code, `replies.rs` reads each reply against what it answers (the
+//! setup rows there, the transaction rows in `transaction.rs`); `queue.rs`
+//! starts queued work and ends the session; `content.rs` takes the content.
 
 mod config;
 mod content;
 mod envelope;
+mod error;
 mod event;
+mod queue;
 mod replies;
 #[cfg(test)]
 mod tests;
+mod transaction;
 
 pub use crate::reply::{classify, Cause, Classification, Permanence};
 pub use config::{AuthConfig, ClientConfig, LongLines, StartTlsPolicy};
 pub use content::{check_line_lengths, MAX_LINE_OCTETS};
 pub use envelope::{Envelope, Recipient, Unsupported};
-pub use event::{ClientError, ClientEvent, TransactionFailure, TransactionId, Wait};
+pub use error::{ClientError, MessageError, SessionError, UsageError};
+pub use event::{ClientEvent, ClientOutput, TransactionFailure, TransactionId, Wait};
 
 use alloc::boxed::Box;
 use alloc::collections::VecDeque;
-use alloc::vec::Vec;
+use alloc::sync::Arc;
 use bytes::BytesMut;
 use core::time::Duration;
 
-use crate::auth::ClientAuth;
 use crate::capability::Capabilities;
-use crate::command::Command;
 use crate::framing::{LineEndPolicy, ReplyAssembler};
-use crate::reply::Reply;
-use crate::Output;
-use content::Content;
+use queue::{AuthExchange, Awaiting, Job, Phase};
+use transaction::Transaction;
 
 /// One SMTP or LMTP connection, seen from the client.
 ///
-/// The session owns no socket. The caller queues messages with
-/// [`send_mail`](Self::send_mail) (and ends with [`quit`](Self::quit)), then
-/// runs the drain loop:
+/// The session owns no socket. Its public API comes in four groups:
 ///
-/// 1. Call [`poll_output`](Self::poll_output) until it blocks, and act on
-///    what it returns:
-///    - [`Output::Transmit`]: write the bytes to the server.
-///    - [`Output::Event`]: a [`ClientEvent`] for the application.
-///    - [`Output::NeedInput`]: read from the server and pass what came to
-///      [`receive`](Self::receive) (it may take fewer bytes than given: pass
-///      the rest later), or call [`receive_eof`](Self::receive_eof) at the
-///      end of the stream, or [`handle_timeout`](Self::handle_timeout) when
-///      the timer armed from [`timeout_hint`](Self::timeout_hint) fires.
-///    - [`Output::AwaitingDecision`]: the session waits for the caller:
-///      content when [`wants_content`](Self::wants_content) says so (through
-///      [`send_content`](Self::send_content), which may take fewer bytes than
-///      given, and [`finish_content`](Self::finish_content)), otherwise
-///      another message or QUIT.
-///    - [`Output::StartTls`]: upgrade the transport, then call
-///      [`tls_established`](Self::tls_established). It comes once: polling
-///      again without the upgrade ends the session with
-///      [`ClientError::TlsNotEstablished`] (the connection is aborted, as
-///      RFC 3207 §4.1 asks when the handshake cannot start). A caller with
-///      no TLS sets [`StartTlsPolicy::Never`]; the default,
-///      [`StartTlsPolicy::Opportunistic`], upgrades whenever the server
-///      offers STARTTLS.
-///    - [`Output::Closed`]: close the transport.
-/// 2. Repeat.
+/// - **What it knows**: [`capabilities`](Self::capabilities),
+///   [`is_tls`](Self::is_tls), [`is_idle`](Self::is_idle),
+///   [`is_closed`](Self::is_closed), [`timeout_hint`](Self::timeout_hint).
+/// - **Input from the transport and the clock**: [`receive`](Self::receive)
+///   (it may take fewer bytes than given: pass the rest later),
+///   [`receive_eof`](Self::receive_eof), [`handle_timeout`](Self::handle_timeout)
+///   and [`tls_established`](Self::tls_established).
+/// - **Commands from the application**: [`send_mail`](Self::send_mail),
+///   [`noop`](Self::noop), [`quit`](Self::quit), and the content of a
+///   message, [`send_content`](Self::send_content) and
+///   [`finish_content`](Self::finish_content).
+/// - **Output**: [`poll_output`](Self::poll_output), called after any of the
+///   above until it returns a blocking [`ClientOutput`], whose
+///   documentation says what each asks for and in what order they come.
 ///
 /// Replies are read only when the session needs them, so replies that came
 /// early wait in the (bounded) input buffer; the 220 to STARTTLS is the
 /// exception, where anything after it is an attack and fails the session.
+/// A caller with no TLS sets [`StartTlsPolicy::Never`]; the default,
+/// [`StartTlsPolicy::Opportunistic`], upgrades whenever the server offers
+/// STARTTLS.
 ///
 /// With PIPELINING (RFC 2920) a message costs one round trip: its MAIL,
 /// RCPT and DATA go together, right behind the end of the previous
@@ -74,7 +141,7 @@ use content::Content;
 ///
 /// ```
 /// use smtpwire::client::{ClientConfig, ClientEvent, ClientSession, Envelope};
-/// use smtpwire::{Domain, ForwardPath, Output, ReversePath};
+/// use smtpwire::{ClientOutput, Domain, ForwardPath, ReversePath};
 ///
 /// let config = ClientConfig::new(Domain::parse("client.example.org").unwrap());
 /// let mut session = ClientSession::new(config);
@@ -92,24 +159,23 @@ use content::Content;
 /// let mut accepted = false;
 /// loop {
 ///     match session.poll_output() {
-///         Output::Transmit(bytes) => wire.extend_from_slice(&bytes),
-///         Output::Event(ClientEvent::MessageAccepted { id: done, .. }) => accepted = done == id,
-///         Output::Event(_) => {}
-///         Output::AwaitingDecision if session.wants_content().is_some() => {
-///             if body.is_empty() {
-///                 session.finish_content().unwrap();
-///             } else {
-///                 let taken = session.send_content(body).unwrap();
-///                 body = &body[taken..];
-///             }
+///         ClientOutput::Transmit(bytes) => wire.extend_from_slice(&bytes),
+///         ClientOutput::Event(ClientEvent::MessageAccepted { id: done, .. }) => {
+///             accepted = done == id
 ///         }
-///         Output::NeedInput if server.is_empty() => session.receive_eof(),
-///         Output::NeedInput => {
+///         ClientOutput::Event(_) => {}
+///         ClientOutput::SendContent(_) if body.is_empty() => session.finish_content().unwrap(),
+///         ClientOutput::SendContent(_) => {
+///             let taken = session.send_content(body).unwrap();
+///             body = &body[taken..];
+///         }
+///         ClientOutput::NeedInput if server.is_empty() => session.receive_eof(),
+///         ClientOutput::NeedInput => {
 ///             let taken = session.receive(server);
 ///             server = &server[taken..];
 ///         }
-///         Output::Closed => break,
-///         other => panic!("unexpected {other:?}"),
+///         ClientOutput::Closed => break,
+///         other @ (ClientOutput::Idle | ClientOutput::StartTls) => panic!("unexpected {other:?}"),
 ///     }
 /// }
 /// assert!(accepted);
@@ -120,7 +186,9 @@ use content::Content;
 /// ```
 #[derive(Debug)]
 pub struct ClientSession {
-    config: ClientConfig,
+    config: Arc<ClientConfig>,
+    /// The configured content window, or [`MIN_CONTENT_WINDOW`] if larger.
+    content_window: usize,
     replies: ReplyAssembler,
     out: BytesMut,
     events: VecDeque<ClientEvent>,
@@ -138,114 +206,29 @@ pub struct ClientSession {
     ahead: Option<Transaction>,
     next_id: u64,
     eof: bool,
-    /// [`Output::StartTls`] was handed out for the handshake now due.
+    /// [`ClientOutput::StartTls`] was handed out for the handshake now due.
     starttls_told: bool,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Phase {
-    /// Greeting, hello, STARTTLS and AUTH.
-    Setup,
-    /// 220 to STARTTLS was read; the transport belongs to the TLS handshake.
-    TlsHandshake,
-    /// Sending messages.
-    Ready,
-    /// QUIT was sent.
-    Quitting,
-    Closed,
-}
-
-/// What a reply to come answers.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Awaiting {
-    Greeting,
-    Ehlo,
-    Helo,
-    Lhlo,
-    StartTls,
-    Auth,
-    Mail,
-    Rcpt(usize),
-    Data,
-    DataEnd,
-    /// LMTP: the reply for accepted recipient `n` after the end of data.
-    LmtpDelivery(usize),
-    Bdat {
-        last: bool,
-    },
-    Rset,
-    Noop,
-    Quit,
-}
-
-#[derive(Debug)]
-enum Job {
-    Mail(TransactionId, Box<Envelope>),
-    Noop,
-    Quit,
-}
-
-struct AuthExchange {
-    exchange: ClientAuth,
-    /// The exchange failed on our side and was cancelled with `*`; the
-    /// server's reply to that is awaited.
-    cancelled: Option<crate::auth::ClientAuthError>,
-}
-
-impl core::fmt::Debug for AuthExchange {
-    /// Only the mechanism: the exchange holds the encoded credentials.
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.debug_struct("AuthExchange")
-            .field("mechanism", self.exchange.mechanism())
-            .field("cancelled", &self.cancelled)
-            .finish_non_exhaustive()
-    }
-}
-
-/// The message in progress.
-#[derive(Debug)]
-struct Transaction {
-    id: TransactionId,
-    envelope: Envelope,
-    /// The server offers PIPELINING (RFC 2920).
-    pipelined: bool,
-    mail_ok: bool,
-    /// Indices of the recipients the server took.
-    accepted: Vec<usize>,
-    failure: Option<TransactionFailure>,
-    /// The reply that makes the message delivered.
-    delivered: Option<Reply>,
-    /// LMTP: the last per-recipient reply.
-    last_delivery: Option<Reply>,
-    /// The end of data was answered, so the server has no transaction left.
-    ended: bool,
-    content: Content,
-}
-
-impl Transaction {
-    fn viable(&self) -> bool {
-        self.mail_ok && !self.accepted.is_empty() && self.failure.is_none()
-    }
 }
 
 /// Smallest content window: room for a few lines whatever the configuration.
 const MIN_CONTENT_WINDOW: usize = 1024;
 
+/// Construction and what the session knows.
 impl ClientSession {
-    /// A session on a fresh connection; the server speaks first.
-    pub fn new(mut config: ClientConfig) -> Self {
-        config.content_window = config.content_window.max(MIN_CONTENT_WINDOW);
+    /// A session on a fresh connection; the server speaks first. The
+    /// configuration may be shared by many sessions as an `Arc`.
+    pub fn new(config: impl Into<Arc<ClientConfig>>) -> Self {
+        let config = config.into();
         let replies = ReplyAssembler::with_limits(config.reply_limits, LineEndPolicy::Strict);
-        let tls = config.implicit_tls;
         ClientSession {
-            config,
+            content_window: config.content_window.max(MIN_CONTENT_WINDOW),
             replies,
             out: BytesMut::new(),
             events: VecDeque::new(),
             phase: Phase::Setup,
             awaiting: VecDeque::from([Awaiting::Greeting]),
             caps: None,
-            tls,
+            tls: config.implicit_tls,
             auth: None,
             jobs: VecDeque::new(),
             current: None,
@@ -253,6 +236,7 @@ impl ClientSession {
             next_id: 0,
             eof: false,
             starttls_told: false,
+            config,
         }
     }
 
@@ -281,20 +265,85 @@ impl ClientSession {
             && self.jobs.is_empty()
     }
 
+    /// How long to wait for the server now (RFC 5321 §4.5.3.2), or `None`
+    /// when the session is not waiting for it.
+    pub fn timeout_hint(&self) -> Option<Duration> {
+        self.waiting_for().map(Wait::duration)
+    }
+}
+
+/// Input from the transport and the clock.
+impl ClientSession {
+    /// Takes bytes read from the server and returns how many it took: at
+    /// most what fits in the input buffer, which holds about one reply of
+    /// the configured [`ReplyLimits`](crate::framing::ReplyLimits). Pass the
+    /// rest after the next `poll_output`.
+    ///
+    /// After the 220 to STARTTLS and before `tls_established`, any byte is
+    /// an injected reply and fails the session.
+    pub fn receive(&mut self, input: &[u8]) -> usize {
+        match self.phase {
+            Phase::Closed => return input.len(),
+            Phase::TlsHandshake => {
+                if !input.is_empty() {
+                    self.fail(SessionError::ResponseInjection, false);
+                }
+                return input.len();
+            }
+            _ => {}
+        }
+        let limits = self.replies.limits();
+        let window = limits.max_bytes.saturating_add(limits.max_line);
+        let take = input
+            .len()
+            .min(window.saturating_sub(self.replies.buffered()));
+        self.replies.push(input.get(..take).unwrap_or_default());
+        take
+    }
+
+    /// The server closed the connection. Replies already received are still
+    /// read; after them, unless QUIT was answered, the session fails with
+    /// [`SessionError::ConnectionClosed`].
+    pub fn receive_eof(&mut self) {
+        self.eof = true;
+    }
+
+    /// The caller's timer from [`timeout_hint`](Self::timeout_hint) fired:
+    /// the session fails with [`SessionError::Timeout`] and closes.
+    pub fn handle_timeout(&mut self) {
+        if let Some(wait) = self.waiting_for() {
+            self.fail(SessionError::Timeout(wait), false);
+        }
+    }
+
+    /// The transport is now TLS: the session forgets what it learnt in
+    /// clear and sends EHLO (or LHLO) again (RFC 3207 §4.2).
+    pub fn tls_established(&mut self) {
+        if self.phase == Phase::TlsHandshake {
+            self.tls = true;
+            self.starttls_told = false;
+            self.phase = Phase::Setup;
+            self.send_hello();
+        }
+    }
+}
+
+/// Commands from the application.
+impl ClientSession {
     /// Queues a message; it is sent when the connection is ready and the
     /// messages before it are done, or, with PIPELINING and DATA, right
     /// behind the end of the previous message's data. Its outcome comes as
-    /// events.
+    /// events, whose recipient indices are positions in this envelope.
     ///
     /// Once the server's capabilities are known, an envelope the server
     /// cannot take is refused here; before that, it is refused with
     /// [`TransactionFailure::Refused`] when its turn comes.
     pub fn send_mail(&mut self, envelope: Envelope) -> Result<TransactionId, ClientError> {
         if self.is_closing() {
-            return Err(ClientError::Closed);
+            return Err(UsageError::Closed.into());
         }
         if envelope.recipients.is_empty() {
-            return Err(ClientError::NoRecipients);
+            return Err(UsageError::NoRecipients.into());
         }
         if self.phase == Phase::Ready {
             if let Some(caps) = &self.caps {
@@ -312,9 +361,9 @@ impl ClientSession {
 
     /// Queues a NOOP (RFC 5321 §4.1.1.9), answered with
     /// [`ClientEvent::NoopReply`].
-    pub fn noop(&mut self) -> Result<(), ClientError> {
+    pub fn noop(&mut self) -> Result<(), UsageError> {
         if self.is_closing() {
-            return Err(ClientError::Closed);
+            return Err(UsageError::Closed);
         }
         self.jobs.push_back(Job::Noop);
         self.advance();
@@ -330,114 +379,63 @@ impl ClientSession {
         }
     }
 
-    fn is_closing(&self) -> bool {
-        matches!(self.phase, Phase::Quitting | Phase::Closed)
-            || self.jobs.iter().any(|job| matches!(job, Job::Quit))
-    }
-
-    /// Takes bytes read from the server and returns how many it took: at
-    /// most what fits in the input buffer, which holds about one reply of
-    /// the configured [`ReplyLimits`](crate::framing::ReplyLimits). Pass the
-    /// rest after the next `poll_output`.
+    /// Takes the next piece of the content of the message that
+    /// [`ClientOutput::SendContent`] named, of any size and split anywhere,
+    /// and returns how many bytes it took: fewer than given (even none) when
+    /// the content window is full, in which case the caller writes what
+    /// `poll_output` hands out and offers the rest again.
     ///
-    /// After the 220 to STARTTLS and before `tls_established`, any byte is
-    /// an injected reply and fails the session.
-    pub fn receive(&mut self, input: &[u8]) -> usize {
-        match self.phase {
-            Phase::Closed => return input.len(),
-            Phase::TlsHandshake => {
-                if !input.is_empty() {
-                    self.fail(ClientError::ResponseInjection, false);
-                }
-                return input.len();
-            }
-            _ => {}
-        }
-        let limits = self.replies.limits();
-        let window = limits.max_bytes.saturating_add(limits.max_line);
-        let take = input
-            .len()
-            .min(window.saturating_sub(self.replies.buffered()));
-        self.replies.push(input.get(..take).unwrap_or_default());
-        take
+    /// With DATA, every line that starts with `.` is dot-stuffed and bare CR
+    /// or LF is repaired or refused (RFC 5321 §4.5.2, §2.3.8). A line longer
+    /// than [`MAX_LINE_OCTETS`] is refused or wrapped as
+    /// [`ClientConfig::long_lines`] says. A [`ClientError::Refused`] here
+    /// (8-bit content without 8BITMIME, more than the server's SIZE, a bare
+    /// line ending under
+    /// [`OutgoingBareNewline::Reject`](crate::data::OutgoingBareNewline::Reject),
+    /// a line too long) fails the message and closes the session, since a
+    /// message cut short must never end with an end of data. Line lengths
+    /// are checked before any of `chunk` is encoded, so no line longer than
+    /// the limit goes out.
+    pub fn send_content(&mut self, chunk: &[u8]) -> Result<usize, ClientError> {
+        self.take_content(chunk)
     }
 
-    /// The server closed the connection. Replies already received are still
-    /// read; after them, unless QUIT was answered, the session fails with
-    /// [`ClientError::ConnectionClosed`].
-    pub fn receive_eof(&mut self) {
-        self.eof = true;
+    /// Ends the content: the end of data (DATA) or the last BDAT chunk.
+    pub fn finish_content(&mut self) -> Result<(), ClientError> {
+        self.end_content()
     }
+}
 
-    /// How long to wait for the server now (RFC 5321 §4.5.3.2), or `None`
-    /// when the session is not waiting for it.
-    pub fn timeout_hint(&self) -> Option<Duration> {
-        self.waiting_for().map(Wait::duration)
-    }
-
-    /// The caller's timer from [`timeout_hint`](Self::timeout_hint) fired:
-    /// the session fails with [`ClientError::Timeout`] and closes.
-    pub fn handle_timeout(&mut self) {
-        if let Some(wait) = self.waiting_for() {
-            self.fail(ClientError::Timeout(wait), false);
-        }
-    }
-
-    fn waiting_for(&self) -> Option<Wait> {
-        if matches!(self.phase, Phase::Closed | Phase::TlsHandshake) {
-            return None;
-        }
-        match self.awaiting.front() {
-            Some(Awaiting::Greeting) => Some(Wait::Greeting),
-            Some(Awaiting::Data) => Some(Wait::DataInitiation),
-            Some(Awaiting::Bdat { last: false }) => Some(Wait::DataBlock),
-            Some(Awaiting::DataEnd | Awaiting::LmtpDelivery(_) | Awaiting::Bdat { last: true }) => {
-                Some(Wait::DataTermination)
-            }
-            Some(_) => Some(Wait::Command),
-            None if self.wants_content().is_some() => Some(Wait::DataBlock),
-            None => None,
-        }
-    }
-
-    /// The transport is now TLS: the session forgets what it learnt in
-    /// clear and sends EHLO (or LHLO) again (RFC 3207 §4.2).
-    pub fn tls_established(&mut self) {
-        if self.phase == Phase::TlsHandshake {
-            self.tls = true;
-            self.starttls_told = false;
-            self.phase = Phase::Setup;
-            self.send_hello();
-        }
-    }
-
-    /// The next thing for the caller to do; see the type's documentation.
-    pub fn poll_output(&mut self) -> Output<ClientEvent> {
+/// Output.
+impl ClientSession {
+    /// The next thing for the caller to do; see [`ClientOutput`] for what
+    /// each output asks and the order they come in.
+    pub fn poll_output(&mut self) -> ClientOutput {
         loop {
             if !self.out.is_empty() {
-                return Output::Transmit(self.out.split().freeze());
+                return ClientOutput::Transmit(self.out.split().freeze());
             }
             if let Some(event) = self.events.pop_front() {
-                return Output::Event(event);
+                return ClientOutput::Event(event);
             }
             match self.phase {
-                Phase::Closed => return Output::Closed,
+                Phase::Closed => return ClientOutput::Closed,
                 // RFC 3207 §4.1: a client that cannot start the handshake
                 // after the 220 aborts the connection; the server waits for
                 // TLS, so nothing more can be said in clear.
                 Phase::TlsHandshake if self.starttls_told => {
-                    self.fail(ClientError::TlsNotEstablished, false);
+                    self.fail(SessionError::TlsNotEstablished, false);
                     continue;
                 }
                 Phase::TlsHandshake => {
                     self.starttls_told = true;
-                    return Output::StartTls;
+                    return ClientOutput::StartTls;
                 }
                 _ => {}
             }
-            let content = self.wants_content().is_some();
-            if content && self.awaiting.is_empty() && !self.eof {
-                return Output::AwaitingDecision;
+            let content = self.content_wanted();
+            if let Some(id) = content.filter(|_| self.awaiting.is_empty() && !self.eof) {
+                return ClientOutput::SendContent(id);
             }
             match self.replies.next_reply() {
                 Some(Ok(reply)) => {
@@ -446,7 +444,7 @@ impl ClientSession {
                     continue;
                 }
                 Some(Err(error)) => {
-                    self.fail(ClientError::MalformedReply(error), false);
+                    self.fail(SessionError::MalformedReply(error), false);
                     continue;
                 }
                 None => {}
@@ -455,164 +453,17 @@ impl ClientSession {
                 if self.phase == Phase::Quitting {
                     self.phase = Phase::Closed;
                 } else {
-                    self.fail(ClientError::ConnectionClosed, false);
+                    self.fail(SessionError::ConnectionClosed, false);
                 }
                 continue;
             }
-            if content && self.content_room() > 0 {
-                return Output::AwaitingDecision;
+            if let Some(id) = content.filter(|_| self.content_room() > 0) {
+                return ClientOutput::SendContent(id);
             }
             if !self.awaiting.is_empty() {
-                return Output::NeedInput;
+                return ClientOutput::NeedInput;
             }
-            return Output::AwaitingDecision;
-        }
-    }
-
-    /// Starts queued work when nothing is in flight, or the next message
-    /// when it may follow the end of the current one's data.
-    fn advance(&mut self) {
-        while self.phase == Phase::Ready {
-            if self.may_send_ahead() {
-                if let Some(Job::Mail(id, envelope)) = self.jobs.pop_front() {
-                    self.ahead = self.start_transaction(id, *envelope);
-                }
-                continue;
-            }
-            if !self.awaiting.is_empty() || self.current.is_some() {
-                break;
-            }
-            let Some(job) = self.jobs.pop_front() else {
-                break;
-            };
-            match job {
-                Job::Mail(id, envelope) => self.current = self.start_transaction(id, *envelope),
-                Job::Noop => self.send(&Command::Noop { arg: None }, Awaiting::Noop),
-                Job::Quit => {
-                    self.send(&Command::Quit, Awaiting::Quit);
-                    self.phase = Phase::Quitting;
-                }
-            }
-        }
-    }
-
-    /// RFC 2920 §3.1: the end of a message's data may open a group, and
-    /// the next message's MAIL, RCPT and DATA may follow it before its
-    /// reply. Only after DATA's end of data: that always ends the
-    /// transaction on the server, whatever its reply, whereas a refused BDAT
-    /// chunk leaves it open until RSET (RFC 3030 §2).
-    fn may_send_ahead(&self) -> bool {
-        let Some(current) = &self.current else {
-            return false;
-        };
-        // Everything of `current` is on the wire once the last reply it
-        // waits for is the end of data's.
-        self.ahead.is_none()
-            && current.pipelined
-            && !current.content.is_chunked()
-            && matches!(
-                self.awaiting.back(),
-                Some(Awaiting::DataEnd | Awaiting::LmtpDelivery(_))
-            )
-            && matches!(self.jobs.front(), Some(Job::Mail(..)))
-    }
-
-    fn send(&mut self, command: &Command, awaiting: Awaiting) {
-        command.emit(&mut self.out);
-        self.awaiting.push_back(awaiting);
-    }
-
-    /// Sends the envelope (and, with PIPELINING, DATA or the first content
-    /// request); `None` when the message was refused before anything went.
-    fn start_transaction(&mut self, id: TransactionId, envelope: Envelope) -> Option<Transaction> {
-        let caps = self.caps.clone().unwrap_or_default();
-        let chunking = self.config.chunking && caps.chunking;
-        let envelope = match envelope.prepare(&caps, self.tls, chunking) {
-            Ok(envelope) => envelope,
-            Err(error) => {
-                self.events.push_back(ClientEvent::TransactionFailed {
-                    id,
-                    failure: TransactionFailure::Refused(error),
-                });
-                return None;
-            }
-        };
-        let pipelined = caps.pipelining && self.config.pipelining;
-        let mail = Command::mail(envelope.from.clone(), envelope.mail_params.clone());
-        self.send(&mail, Awaiting::Mail);
-        let mut transaction = Transaction {
-            id,
-            pipelined,
-            mail_ok: false,
-            accepted: Vec::new(),
-            failure: None,
-            delivered: None,
-            last_delivery: None,
-            ended: false,
-            content: Content::new(&self.config, &caps, &envelope, chunking),
-            envelope,
-        };
-        // RFC 2920 §3.1: with PIPELINING the whole envelope, and DATA, goes
-        // in one group; every reply is still read in order. RFC 3030 §4.2:
-        // BDAT chunks need not wait for the RCPT replies either.
-        if pipelined {
-            for index in 0..transaction.envelope.recipients.len() {
-                self.send_rcpt(&transaction, index);
-            }
-            if transaction.content.is_chunked() {
-                transaction.content.start();
-                self.events.push_back(ClientEvent::ContentWanted(id));
-            } else {
-                self.send(&Command::Data, Awaiting::Data);
-            }
-        }
-        Some(transaction)
-    }
-
-    fn send_rcpt(&mut self, transaction: &Transaction, index: usize) {
-        if let Some(recipient) = transaction.envelope.recipients.get(index) {
-            let rcpt = Command::rcpt(recipient.path.clone(), recipient.params.clone());
-            self.send(&rcpt, Awaiting::Rcpt(index));
-        }
-    }
-
-    /// Ends the session on an error: the error, every message that will not
-    /// go, then QUIT when the connection is still in step, or closing.
-    fn fail(&mut self, error: ClientError, quit: bool) {
-        self.fail_with(error, quit, TransactionFailure::Interrupted);
-    }
-
-    /// [`fail`](Self::fail), with the failure to report for the message in
-    /// progress.
-    fn fail_with(&mut self, error: ClientError, quit: bool, current: TransactionFailure) {
-        self.events.push_back(ClientEvent::Error(error));
-        if let Some(transaction) = self.current.take() {
-            self.events.push_back(ClientEvent::TransactionFailed {
-                id: transaction.id,
-                failure: current,
-            });
-        }
-        if let Some(transaction) = self.ahead.take() {
-            self.events.push_back(ClientEvent::TransactionFailed {
-                id: transaction.id,
-                failure: TransactionFailure::Interrupted,
-            });
-        }
-        for job in self.jobs.drain(..) {
-            if let Job::Mail(id, _) = job {
-                self.events.push_back(ClientEvent::TransactionFailed {
-                    id,
-                    failure: TransactionFailure::NotSent,
-                });
-            }
-        }
-        self.awaiting.clear();
-        self.end_auth();
-        if quit {
-            self.send(&Command::Quit, Awaiting::Quit);
-            self.phase = Phase::Quitting;
-        } else {
-            self.phase = Phase::Closed;
+            return ClientOutput::Idle;
         }
     }
 }

@@ -1,5 +1,6 @@
 use super::*;
 use crate::address::{ForwardPath, ReversePath};
+use crate::reply::Reply;
 use crate::reply::{EnhancedStatusCode, ReplyCode};
 use crate::Text;
 
@@ -96,7 +97,7 @@ fn prepare_drops_or_refuses_optional_parameters() {
     with_priority.mail_params.mt_priority = crate::params::MtPriority::new(3);
     assert_eq!(
         with_priority.clone().prepare(&caps, false, false),
-        Err(ClientError::ExtensionNotSupported("MT-PRIORITY"))
+        Err(MessageError::ExtensionNotSupported("MT-PRIORITY"))
     );
     with_priority.unsupported = Unsupported::Drop;
     let prepared = with_priority.prepare(&caps, false, false).unwrap();
@@ -115,31 +116,35 @@ fn prepare_drops_or_refuses_optional_parameters() {
     );
 }
 
+fn usage<T>(error: UsageError) -> Result<T, ClientError> {
+    Err(ClientError::Usage(error))
+}
+
 #[test]
 fn misuse_is_refused() {
     let config = ClientConfig::new(crate::Domain::parse("c.example").unwrap());
     let mut session = ClientSession::new(config);
     assert_eq!(
         session.send_mail(Envelope::new(ReversePath::Null)),
-        Err(ClientError::NoRecipients)
+        usage(UsageError::NoRecipients)
     );
     assert_eq!(
         session.send_content(b"x"),
-        Err(ClientError::NoContentWanted)
+        usage(UsageError::NoContentWanted)
     );
-    assert_eq!(session.finish_content(), Err(ClientError::NoContentWanted));
+    assert_eq!(session.finish_content(), usage(UsageError::NoContentWanted));
     session.quit();
-    assert_eq!(session.send_mail(envelope()), Err(ClientError::Closed));
-    assert_eq!(session.noop(), Err(ClientError::Closed));
+    assert_eq!(session.send_mail(envelope()), usage(UsageError::Closed));
+    assert_eq!(session.noop(), Err(UsageError::Closed));
     session.receive_eof();
     assert_eq!(
         session.poll_output(),
-        Output::Event(ClientEvent::Error(ClientError::ConnectionClosed))
+        ClientOutput::Event(ClientEvent::Error(SessionError::ConnectionClosed))
     );
-    assert_eq!(session.poll_output(), Output::Closed);
+    assert_eq!(session.poll_output(), ClientOutput::Closed);
     assert!(session.is_closed());
     assert_eq!(session.receive(b"220 late\r\n"), 10);
-    assert_eq!(session.send_content(b"x"), Err(ClientError::Closed));
+    assert_eq!(session.send_content(b"x"), usage(UsageError::Closed));
 }
 
 #[test]
@@ -157,15 +162,15 @@ fn failures_read_as_one_log_line_with_the_whole_reply() {
     );
     let cases = [
         (
-            ClientError::HelloRefused(refused.clone()).to_string(),
+            SessionError::HelloRefused(refused.clone()).to_string(),
             "hello refused: 550 5.7.1 go away",
         ),
         (
-            ClientError::ServiceClosing(closing).to_string(),
+            SessionError::ServiceClosing(closing).to_string(),
             "service closing: 421 mx.example.net shutting down",
         ),
         (
-            ClientError::UnexpectedReply {
+            SessionError::UnexpectedReply {
                 command: "MAIL",
                 reply: Reply::new(ReplyCode::new(354).unwrap(), Text::from_static("go on")),
             }
@@ -173,7 +178,7 @@ fn failures_read_as_one_log_line_with_the_whole_reply() {
             "unexpected reply to MAIL: 354 go on",
         ),
         (
-            ClientError::Timeout(Wait::DataTermination).to_string(),
+            SessionError::Timeout(Wait::DataTermination).to_string(),
             "timed out waiting for the reply to the end of data",
         ),
         (
@@ -181,12 +186,29 @@ fn failures_read_as_one_log_line_with_the_whole_reply() {
             "MAIL refused: 550 5.7.1 go away",
         ),
         (
-            TransactionFailure::Refused(ClientError::SmtpUtf8NotSupported).to_string(),
+            TransactionFailure::Refused(MessageError::SmtpUtf8NotSupported).to_string(),
             "not sent: UTF-8 envelope but the server lacks SMTPUTF8",
         ),
         (
             TransactionFailure::NoValidRecipients.to_string(),
             "every recipient was refused",
+        ),
+        (
+            SessionError::ContentRefused(MessageError::LineTooLong {
+                line: 3,
+                length: 1200,
+            })
+            .to_string(),
+            "connection closed in the middle of a message: line 3 of the content is 1200 \
+             octets long: at most 998 may precede its CRLF (RFC 5321 §4.5.3.1.6)",
+        ),
+        (
+            ClientError::from(UsageError::NoRecipients).to_string(),
+            "message has no recipients",
+        ),
+        (
+            ClientError::from(MessageError::DsnNotSupported).to_string(),
+            "DSN parameters but the server lacks DSN",
         ),
     ];
     for (shown, expected) in cases {

@@ -4,7 +4,9 @@
 use alloc::vec::Vec;
 
 use super::backoff::{Backoff, Retry};
-use super::failure::{session_failure, status_of, HostFailure, BAD_CONNECTION, NO_ANSWER};
+use super::failure::{
+    message_failure, session_failure, status_of, HostFailure, BAD_CONNECTION, NO_ANSWER,
+};
 use super::mx::{Hop, RouteError};
 use super::plan::{HopGroup, Routable, Unroutable};
 use crate::address::Host;
@@ -122,16 +124,15 @@ pub struct Delivery<R> {
     next: usize,
     recipients: Vec<Tracked<R>>,
     failure: Option<HostFailure>,
-    /// Where to look first for the recipient of the next RCPT or LMTP
-    /// reply: the session answers in the order it was given them.
-    rcpt_cursor: usize,
-    delivery_cursor: usize,
+    /// For each recipient of the envelope sent to the current host, its
+    /// place in `recipients`.
+    sent: Vec<usize>,
 }
 
 impl<R: Routable> Delivery<R> {
     /// A delivery to `hops`, in order, for `recipients`.
     pub fn new(hops: Vec<Hop>, recipients: Vec<R>) -> Self {
-        Delivery {
+        let mut delivery = Delivery {
             hops,
             next: 0,
             recipients: recipients
@@ -145,9 +146,10 @@ impl<R: Routable> Delivery<R> {
                 })
                 .collect(),
             failure: None,
-            rcpt_cursor: 0,
-            delivery_cursor: 0,
-        }
+            sent: Vec::new(),
+        };
+        delivery.mark_sent();
+        delivery
     }
 
     /// A delivery for a planned group.
@@ -171,6 +173,7 @@ impl<R: Routable> Delivery<R> {
                 attempts: alloc::vec![AttemptRecord::unroutable(error)],
             })
             .collect();
+        delivery.mark_sent();
         delivery
     }
 
@@ -184,7 +187,9 @@ impl<R: Routable> Delivery<R> {
         self.hops.get(self.next).filter(|_| unsettled)
     }
 
-    /// The recipients to send to the current host.
+    /// The recipients to send to the current host, in the order the
+    /// envelope must list them: the recipient indices of the session's
+    /// events are read as positions in this list.
     pub fn pending(&self) -> impl Iterator<Item = &R> {
         self.recipients
             .iter()
@@ -231,24 +236,15 @@ impl<R: Routable> Delivery<R> {
     /// the session.
     pub fn observe(&mut self, event: &ClientEvent) {
         match event {
-            ClientEvent::RecipientAccepted { recipient, .. } => {
-                if let Some(tracked) = self.find_rcpt(recipient.forward_path()) {
+            ClientEvent::RecipientAccepted { index, .. } => {
+                if let Some(tracked) = self.sent_here(*index) {
                     tracked.accepted = true;
                 }
             }
-            ClientEvent::RecipientRejected {
-                recipient, reply, ..
-            } => {
+            ClientEvent::RecipientRejected { index, reply, .. }
+            | ClientEvent::RecipientDelivery { index, reply, .. } => {
                 let host = self.current_host_name();
-                if let Some(tracked) = self.find_rcpt(recipient.forward_path()) {
-                    settle_by_reply(tracked, host, reply);
-                }
-            }
-            ClientEvent::RecipientDelivery {
-                recipient, reply, ..
-            } => {
-                let host = self.current_host_name();
-                if let Some(tracked) = self.find_delivered(recipient.forward_path()) {
+                if let Some(tracked) = self.sent_here(*index) {
                     settle_by_reply(tracked, host, reply);
                 }
             }
@@ -265,7 +261,6 @@ impl<R: Routable> Delivery<R> {
             ClientEvent::Greeting(_)
             | ClientEvent::Capabilities(_)
             | ClientEvent::Authenticated(_)
-            | ClientEvent::ContentWanted(_)
             | ClientEvent::NoopReply(_) => {}
         }
     }
@@ -291,8 +286,7 @@ impl<R: Routable> Delivery<R> {
             tracked.recorded_here = false;
         }
         self.next = self.next.saturating_add(1);
-        self.rcpt_cursor = 0;
-        self.delivery_cursor = 0;
+        self.mark_sent();
     }
 
     /// Each recipient's fate once no host is left. `attempt` counts the
@@ -362,31 +356,23 @@ impl<R: Routable> Delivery<R> {
             .filter(|tracked| tracked.state == RecipientState::Pending && !tracked.recorded_here)
     }
 
-    /// The recipient an RCPT reply is for: the next unanswered one with that
-    /// path, looked for from where the last one was found.
-    fn find_rcpt(&mut self, path: &crate::address::ForwardPath) -> Option<&mut Tracked<R>> {
-        let wanted = |tracked: &Tracked<R>| {
-            tracked.state == RecipientState::Pending
-                && !tracked.accepted
-                && !tracked.recorded_here
-                && tracked.recipient.forward_path() == path
-        };
-        let index = find_from(&self.recipients, self.rcpt_cursor, wanted)?;
-        self.rcpt_cursor = index + 1;
-        self.recipients.get_mut(index)
+    /// The recipient at `index` of the envelope sent to the current host,
+    /// unless it is settled here already.
+    fn sent_here(&mut self, index: usize) -> Option<&mut Tracked<R>> {
+        let tracked = self.recipients.get_mut(*self.sent.get(index)?)?;
+        (tracked.state == RecipientState::Pending && !tracked.recorded_here).then_some(tracked)
     }
 
-    /// The accepted recipient an LMTP reply after the content is for.
-    fn find_delivered(&mut self, path: &crate::address::ForwardPath) -> Option<&mut Tracked<R>> {
-        let wanted = |tracked: &Tracked<R>| {
-            tracked.state == RecipientState::Pending
-                && tracked.accepted
-                && !tracked.recorded_here
-                && tracked.recipient.forward_path() == path
-        };
-        let index = find_from(&self.recipients, self.delivery_cursor, wanted)?;
-        self.delivery_cursor = index + 1;
-        self.recipients.get_mut(index)
+    /// The recipients the next host is sent, as [`pending`](Self::pending)
+    /// lists them: the envelope an event's recipient index points into.
+    fn mark_sent(&mut self) {
+        self.sent = self
+            .recipients
+            .iter()
+            .enumerate()
+            .filter(|(_, tracked)| tracked.state == RecipientState::Pending)
+            .map(|(at, _)| at)
+            .collect();
     }
 
     fn transaction_failed(&mut self, failure: &TransactionFailure) {
@@ -406,7 +392,7 @@ impl<R: Routable> Delivery<R> {
                     });
                 }
             }
-            TransactionFailure::Refused(error) => self.fail_host(session_failure(error)),
+            TransactionFailure::Refused(error) => self.fail_host(message_failure(error)),
             TransactionFailure::NotSent | TransactionFailure::Interrupted => {
                 self.fail_host(HostFailure {
                     status: BAD_CONNECTION,
@@ -429,17 +415,6 @@ impl<R: Routable> Delivery<R> {
             self.failure = Some(failure);
         }
     }
-}
-
-/// The first index from `start` on, wrapping around, whose item is wanted.
-fn find_from<T>(items: &[T], start: usize, wanted: impl Fn(&T) -> bool) -> Option<usize> {
-    let start = start.min(items.len());
-    let (before, after) = items.split_at(start);
-    after
-        .iter()
-        .position(&wanted)
-        .map(|index| start + index)
-        .or_else(|| before.iter().position(&wanted))
 }
 
 /// Settles a recipient by a reply about it alone.

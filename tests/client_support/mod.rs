@@ -3,8 +3,8 @@
 
 #![allow(dead_code)]
 
-use smtpwire::client::{ClientConfig, ClientEvent, ClientSession, Envelope};
-use smtpwire::{Domain, ForwardPath, Output, ReversePath};
+use smtpwire::client::{ClientConfig, ClientEvent, ClientSession, Envelope, TransactionId};
+use smtpwire::{ClientOutput, Domain, ForwardPath, ReversePath};
 
 /// How each segment of server input is cut before it is fed.
 #[derive(Debug, Clone)]
@@ -19,6 +19,8 @@ pub enum Split {
 pub struct Run {
     pub events: Vec<ClientEvent>,
     pub transmits: Vec<Vec<u8>>,
+    /// The messages whose content the session asked for, in order.
+    pub contents: Vec<TransactionId>,
     pub starttls: usize,
     pub closed: bool,
 }
@@ -91,14 +93,13 @@ pub fn drive(
     let mut content_for = None;
     for _ in 0..1_000_000 {
         match session.poll_output() {
-            Output::Transmit(bytes) => run.transmits.push(bytes.to_vec()),
-            Output::Event(event) => run.events.push(event),
-            Output::AwaitingDecision => {
-                let Some(id) = session.wants_content() else {
-                    return run;
-                };
+            ClientOutput::Transmit(bytes) => run.transmits.push(bytes.to_vec()),
+            ClientOutput::Event(event) => run.events.push(event),
+            ClientOutput::Idle => return run,
+            ClientOutput::SendContent(id) => {
                 if content_for != Some(id) {
                     content_for = Some(id);
+                    run.contents.push(id);
                     body_left = body;
                 }
                 if body_left.is_empty() {
@@ -110,7 +111,7 @@ pub fn drive(
                     }
                 }
             }
-            Output::NeedInput => {
+            ClientOutput::NeedInput => {
                 if pending.is_empty() {
                     match chunks.next() {
                         Some(chunk) => pending = chunk,
@@ -123,7 +124,7 @@ pub fn drive(
                 let taken = session.receive(&pending);
                 pending.drain(..taken);
             }
-            Output::StartTls => {
+            ClientOutput::StartTls => {
                 run.starttls += 1;
                 // Anything left of this segment arrived before the handshake.
                 let mut left: Vec<u8> = pending.split_off(0);
@@ -135,13 +136,21 @@ pub fn drive(
                 chunks = segments.next().unwrap_or_default().into_iter();
                 session.tls_established();
             }
-            Output::Closed => {
+            ClientOutput::Closed => {
                 run.closed = true;
                 return run;
             }
         }
     }
     panic!("session did not settle");
+}
+
+/// The message whose content the session waits for, if it does.
+pub fn content_wanted(session: &mut ClientSession) -> Option<u64> {
+    match session.poll_output() {
+        ClientOutput::SendContent(id) => Some(id.get()),
+        _ => None,
+    }
 }
 
 /// A session with `envelopes` queued and QUIT after them, driven whole.

@@ -6,22 +6,26 @@ use bytes::Bytes;
 use smtpwire::client::{ClientConfig, ClientSession, Envelope, StartTlsPolicy};
 use smtpwire::limits::{DEFAULT_MAX_REPLY_BYTES, DEFAULT_MAX_REPLY_LINE};
 use smtpwire::Protocol;
-use smtpwire::{Command, Domain, ForwardPath, Output, ReversePath};
+use smtpwire::{ClientOutput, Command, Domain, ForwardPath, ReversePath};
 
 pub fn check(data: &[u8]) {
     let Some((&control, input)) = data.split_first() else {
         return;
     };
-    let mut config = ClientConfig::new(Domain::parse("client.example.org").unwrap());
-    config.chunking = control & 1 != 0;
-    if control & 2 != 0 {
-        config.protocol = Protocol::Lmtp;
-    }
-    config.starttls = match (control >> 2) & 3 {
+    let protocol = if control & 2 != 0 {
+        Protocol::Lmtp
+    } else {
+        Protocol::Smtp
+    };
+    let starttls = match (control >> 2) & 3 {
         0 => StartTlsPolicy::Required,
         1 => StartTlsPolicy::Never,
         _ => StartTlsPolicy::Opportunistic,
     };
+    let config = ClientConfig::new(Domain::parse("client.example.org").unwrap())
+        .with_chunking(control & 1 != 0)
+        .with_protocol(protocol)
+        .with_starttls(starttls);
     let mut session = ClientSession::new(config);
     for to in [&["<b@y.org>", "<c@y.org>"][..], &["<d@y.org>"][..]] {
         let mut envelope = Envelope::new(ReversePath::parse("<a@x.org>").unwrap());
@@ -39,12 +43,10 @@ pub fn check(data: &[u8]) {
     let mut body_sent = false;
     for _ in 0..100_000 {
         match session.poll_output() {
-            Output::Transmit(bytes) => commands.push(bytes),
-            Output::Event(_) => {}
-            Output::AwaitingDecision => {
-                if session.wants_content().is_none() {
-                    break;
-                }
+            ClientOutput::Transmit(bytes) => commands.push(bytes),
+            ClientOutput::Event(_) => {}
+            ClientOutput::Idle => break,
+            ClientOutput::SendContent(_) => {
                 if body_sent {
                     session.finish_content().unwrap();
                     body_sent = false;
@@ -57,7 +59,7 @@ pub fn check(data: &[u8]) {
                     body_sent = true;
                 }
             }
-            Output::NeedInput => {
+            ClientOutput::NeedInput => {
                 if rest.is_empty() {
                     session.receive_eof();
                     continue;
@@ -67,8 +69,8 @@ pub fn check(data: &[u8]) {
                 assert!(taken <= DEFAULT_MAX_REPLY_BYTES + DEFAULT_MAX_REPLY_LINE);
                 rest = &rest[taken..];
             }
-            Output::StartTls => session.tls_established(),
-            Output::Closed => break,
+            ClientOutput::StartTls => session.tls_established(),
+            ClientOutput::Closed => break,
         }
     }
     check_wire(&commands.concat());

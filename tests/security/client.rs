@@ -3,13 +3,15 @@
 
 use crate::client_support::{config, drive, envelope, Run, Split};
 use smtpwire::auth::Secret;
-use smtpwire::client::{ClientError, ClientEvent, ClientSession, StartTlsPolicy};
+use smtpwire::client::{ClientEvent, ClientSession, SessionError, StartTlsPolicy};
 use smtpwire::command::Argument;
 use smtpwire::framing::ReplyLimits;
 use smtpwire::params::EnvelopeId;
-use smtpwire::{Domain, ForwardPath, Mailbox, Output, Parameter, ReplyError, ReversePath, Text};
+use smtpwire::{
+    ClientOutput, Domain, ForwardPath, Mailbox, Parameter, ReplyError, ReversePath, Text,
+};
 
-fn error(run: &Run) -> Option<ClientError> {
+fn error(run: &Run) -> Option<SessionError> {
     run.events.iter().find_map(|e| match e {
         ClientEvent::Error(error) => Some(error.clone()),
         _ => None,
@@ -29,8 +31,7 @@ fn response_injection_after_starttls_is_fatal() {
         Split::At(starttls_end),
         Split::At(starttls_end + 3),
     ] {
-        let mut required = config();
-        required.starttls = StartTlsPolicy::Required;
+        let required = config().with_starttls(StartTlsPolicy::Required);
         let mut session = ClientSession::new(required);
         session
             .send_mail(envelope("<a@x.org>", &["<b@y.org>"]))
@@ -44,7 +45,7 @@ fn response_injection_after_starttls_is_fatal() {
         );
         assert_eq!(
             error(&run),
-            Some(ClientError::ResponseInjection),
+            Some(SessionError::ResponseInjection),
             "{split:?}"
         );
         assert!(run.closed);
@@ -122,9 +123,9 @@ fn endless_replies_are_bounded() {
         fed += taken;
         loop {
             match session.poll_output() {
-                Output::Event(ClientEvent::Error(error)) => failed = Some(error),
-                Output::Closed => break 'outer,
-                Output::NeedInput => break,
+                ClientOutput::Event(ClientEvent::Error(error)) => failed = Some(error),
+                ClientOutput::Closed => break 'outer,
+                ClientOutput::NeedInput => break,
                 _ => {}
             }
         }
@@ -132,7 +133,7 @@ fn endless_replies_are_bounded() {
     assert!(fed <= window + line.len());
     assert!(matches!(
         failed,
-        Some(ClientError::MalformedReply(
+        Some(SessionError::MalformedReply(
             ReplyError::TooManyLines { .. } | ReplyError::TooLong { .. }
         ))
     ));
@@ -142,7 +143,10 @@ fn endless_replies_are_bounded() {
     let mut total = 0;
     for _ in 0..100 {
         total += session.receive(&junk);
-        if matches!(session.poll_output(), Output::Event(_) | Output::Closed) {
+        if matches!(
+            session.poll_output(),
+            ClientOutput::Event(_) | ClientOutput::Closed
+        ) {
             break;
         }
     }
@@ -161,7 +165,9 @@ fn reply_code_mismatch_is_a_protocol_error() {
     let run = drive(&mut session, &[server], Split::Whole, b"", 1);
     assert!(matches!(
         error(&run),
-        Some(ClientError::MalformedReply(ReplyError::CodeMismatch { .. }))
+        Some(SessionError::MalformedReply(
+            ReplyError::CodeMismatch { .. }
+        ))
     ));
     assert!(run.closed);
     assert!(!run.wire_str().contains("MAIL"));
@@ -176,7 +182,7 @@ fn reply_code_mismatch_is_a_protocol_error() {
     );
     assert!(matches!(
         error(&run),
-        Some(ClientError::UnexpectedReply {
+        Some(SessionError::UnexpectedReply {
             command: "nothing",
             ..
         })

@@ -9,7 +9,7 @@ use bytes::Bytes;
 use smtpwire::client::{
     ClientConfig, ClientError, ClientEvent, ClientSession, Envelope, TransactionId,
 };
-use smtpwire::Output;
+use smtpwire::ClientOutput as Output;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpStream, ToSocketAddrs};
 use tokio_rustls::client::TlsStream;
@@ -153,7 +153,10 @@ impl Connection {
             let output = self.session.poll_output();
             if until_events
                 && !self.events.is_empty()
-                && matches!(output, Output::AwaitingDecision | Output::NeedInput)
+                && matches!(
+                    output,
+                    Output::SendContent(_) | Output::Idle | Output::NeedInput
+                )
             {
                 self.flush().await;
                 return;
@@ -161,13 +164,11 @@ impl Connection {
             match output {
                 Output::Transmit(bytes) => self.outgoing.extend_from_slice(&bytes),
                 Output::Event(event) => self.events.push(event),
-                Output::AwaitingDecision => match self.session.wants_content() {
-                    Some(id) => self.feed_content(id).await,
-                    None => {
-                        self.flush().await;
-                        return;
-                    }
-                },
+                Output::SendContent(id) => self.feed_content(id).await,
+                Output::Idle => {
+                    self.flush().await;
+                    return;
+                }
                 Output::NeedInput => {
                     self.flush().await;
                     self.read().await;

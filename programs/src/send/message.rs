@@ -26,7 +26,7 @@ pub fn read(path: &Path) -> io::Result<Vec<u8>> {
 /// wrap such lines.
 pub fn check(content: &[u8], long_lines: LongLines) -> Result<(), ClientError> {
     match long_lines {
-        LongLines::Refuse => check_line_lengths(content),
+        LongLines::Refuse => check_line_lengths(content).map_err(ClientError::from),
         LongLines::Wrap => Ok(()),
     }
 }

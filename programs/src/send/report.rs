@@ -93,17 +93,20 @@ impl Tracker {
                 id,
                 recipient,
                 reply,
+                ..
             } => self.settle(id, &recipient, Delivery::RcptAccepted(reply)),
             ClientEvent::RecipientRejected {
                 id,
                 recipient,
                 reply,
+                ..
             } => self.settle(id, &recipient, Delivery::Refused(reply)),
             // LMTP (RFC 2033 §4.2): one reply per accepted recipient.
             ClientEvent::RecipientDelivery {
                 id,
                 recipient,
                 reply,
+                ..
             } => {
                 let delivery = if reply.code().is_positive() {
                     Delivery::Delivered(reply)
@@ -146,7 +149,6 @@ impl Tracker {
             ClientEvent::Greeting(_)
             | ClientEvent::Capabilities(_)
             | ClientEvent::Authenticated(_)
-            | ClientEvent::ContentWanted(_)
             | ClientEvent::NoopReply(_) => {}
         }
     }
@@ -220,5 +222,6 @@ fn describe(failure: &TransactionFailure) -> String {
         TransactionFailure::Interrupted => {
             "interrupted: the session ended during the transaction".to_string()
         }
+        other => other.to_string(),
     }
 }

@@ -7,8 +7,7 @@ use std::io;
 use std::time::Duration;
 
 use bytes::Bytes;
-use smtpwire::client::{ClientEvent, ClientSession, LongLines, TransactionId, Wait};
-use smtpwire::Output;
+use smtpwire::client::{ClientEvent, ClientOutput, ClientSession, LongLines, TransactionId, Wait};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio_rustls::rustls::pki_types::ServerName;
 use tokio_rustls::TlsConnector;
@@ -95,21 +94,25 @@ impl Driver {
             let output = self.session.poll_output();
             if until_outcome
                 && self.tracker.finished() > finished
-                && matches!(output, Output::AwaitingDecision | Output::NeedInput)
+                && matches!(
+                    output,
+                    ClientOutput::SendContent(_) | ClientOutput::Idle | ClientOutput::NeedInput
+                )
             {
                 self.flush().await;
                 return;
             }
             match output {
-                Output::Transmit(bytes) => {
+                ClientOutput::Transmit(bytes) => {
                     if self.stream.is_some() {
                         self.outgoing.extend_from_slice(&bytes);
                     }
                 }
-                Output::Event(ClientEvent::Error(error)) => {
-                    self.failure.get_or_insert(ConnectionError::Session(error));
+                ClientOutput::Event(ClientEvent::Error(error)) => {
+                    self.failure
+                        .get_or_insert(ConnectionError::Session(error.into()));
                 }
-                Output::Event(event) => {
+                ClientOutput::Event(event) => {
                     if let ClientEvent::MessageAccepted { id, .. }
                     | ClientEvent::TransactionFailed { id, .. } = &event
                     {
@@ -118,22 +121,20 @@ impl Driver {
                     }
                     self.tracker.on_event(event);
                 }
-                Output::AwaitingDecision => match self.session.wants_content() {
-                    Some(id) => self.feed_content(id).await,
-                    None => {
-                        self.flush().await;
-                        return;
-                    }
-                },
-                Output::NeedInput => {
+                ClientOutput::SendContent(id) => self.feed_content(id).await,
+                ClientOutput::Idle => {
+                    self.flush().await;
+                    return;
+                }
+                ClientOutput::NeedInput => {
                     self.flush().await;
                     self.read().await;
                 }
-                Output::StartTls => {
+                ClientOutput::StartTls => {
                     self.flush().await;
                     self.start_tls().await;
                 }
-                Output::Closed => {
+                ClientOutput::Closed => {
                     self.flush().await;
                     if let Some(mut stream) = self.stream.take() {
                         // A server that stops reading must not hold the

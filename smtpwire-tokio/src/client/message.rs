@@ -194,20 +194,10 @@ struct Pending {
 }
 
 impl Pending {
-    /// The first recipient `path` at `stage`: the session's events name
-    /// the recipient, and the same one may appear twice in an envelope.
-    fn find(&mut self, path: &ForwardPath, taken: bool) -> Option<&mut Stage> {
-        self.recipients
-            .iter_mut()
-            .find(|(recipient, stage)| {
-                recipient == path
-                    && match stage {
-                        Stage::Waiting => !taken,
-                        Stage::Taken => taken,
-                        Stage::Done(_) => false,
-                    }
-            })
-            .map(|(_, stage)| stage)
+    /// The recipient at `index` of the envelope, as the session's events
+    /// name it.
+    fn stage(&mut self, index: usize) -> Option<&mut Stage> {
+        self.recipients.get_mut(index).map(|(_, stage)| stage)
     }
 
     /// Every recipient not yet decided gets `status`.
@@ -281,26 +271,22 @@ impl Tracker {
     /// Takes an event about a message; the others are not its business.
     pub fn on_event(&mut self, event: ClientEvent) {
         match event {
-            ClientEvent::RecipientAccepted { id, recipient, .. } => {
-                if let Some(stage) = self.pending(id).and_then(|p| p.find(&recipient, false)) {
+            ClientEvent::RecipientAccepted { id, index, .. } => {
+                if let Some(stage) = self.pending(id).and_then(|p| p.stage(index)) {
                     *stage = Stage::Taken;
                 }
             }
             ClientEvent::RecipientRejected {
-                id,
-                recipient,
-                reply,
+                id, index, reply, ..
             } => {
-                if let Some(stage) = self.pending(id).and_then(|p| p.find(&recipient, false)) {
+                if let Some(stage) = self.pending(id).and_then(|p| p.stage(index)) {
                     *stage = Stage::Done(RecipientStatus::Refused(reply));
                 }
             }
             ClientEvent::RecipientDelivery {
-                id,
-                recipient,
-                reply,
+                id, index, reply, ..
             } => {
-                if let Some(stage) = self.pending(id).and_then(|p| p.find(&recipient, true)) {
+                if let Some(stage) = self.pending(id).and_then(|p| p.stage(index)) {
                     *stage = Stage::Done(if reply.code().is_positive() {
                         RecipientStatus::Accepted(reply)
                     } else {

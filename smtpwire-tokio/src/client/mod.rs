@@ -71,6 +71,7 @@ pub use smtpwire::client::{AuthConfig, LongLines, StartTlsPolicy, TransactionId}
 use std::sync::Arc;
 use std::time::Duration;
 
+use smtpwire::client::UsageError as SessionUsage;
 use smtpwire::client::{check_line_lengths, ClientConfig, ClientError, ClientSession, Wait};
 use smtpwire::{Capabilities, Host, Protocol};
 use tokio::io::{AsyncRead, AsyncWrite};
@@ -126,7 +127,7 @@ impl Client {
             return Err(UsageError::Closed.into());
         }
         if self.driver.long_lines == LongLines::Refuse {
-            check_line_lengths(&content).map_err(Error::Refused)?;
+            check_line_lengths(&content).map_err(|error| Error::Refused(error.into()))?;
         }
         let recipients: Vec<_> = envelope.recipients.iter().map(|r| r.path.clone()).collect();
         let id = self
@@ -134,8 +135,8 @@ impl Client {
             .session
             .send_mail(envelope)
             .map_err(|error| match error {
-                ClientError::NoRecipients => UsageError::NoRecipients.into(),
-                ClientError::Closed => UsageError::Closed.into(),
+                ClientError::Usage(SessionUsage::NoRecipients) => UsageError::NoRecipients.into(),
+                ClientError::Usage(SessionUsage::Closed) => UsageError::Closed.into(),
                 error => Error::Refused(error),
             })?;
         self.driver.tracker.expect(id, recipients);
@@ -247,10 +248,7 @@ impl ClientBuilder {
                 name: hello.to_string(),
                 reason,
             })
-            .map(|mut config| {
-                config.starttls = StartTlsPolicy::Required;
-                config
-            });
+            .map(|config| config.with_starttls(StartTlsPolicy::Required));
         ClientBuilder {
             config,
             tls: None,
@@ -415,7 +413,8 @@ impl ClientBuilder {
         driver.run(false).await;
         if driver.session.is_closed() {
             let failure = driver.failure.take();
-            let failure = failure.unwrap_or(ConnectionError::Session(ClientError::Closed));
+            let closed = ClientError::Usage(SessionUsage::Closed);
+            let failure = failure.unwrap_or(ConnectionError::Session(closed));
             return Err(failure.into());
         }
         Ok(Client { driver })

@@ -5,7 +5,9 @@ use core::time::Duration;
 
 use super::{host, rcpt, reply};
 use crate::address::ForwardPath;
-use crate::client::{ClientError, ClientEvent, TransactionFailure, TransactionId, Wait};
+use crate::client::{
+    ClientEvent, MessageError, SessionError, TransactionFailure, TransactionId, Wait,
+};
 use crate::delivery::{Backoff, Delivery, Fate, Hop, RecipientState, Retry};
 use crate::reply::{EnhancedStatusCode, Reply};
 
@@ -32,17 +34,20 @@ fn backoff() -> Backoff {
     }
 }
 
-fn accepted(recipient: &ForwardPath) -> ClientEvent {
+/// RCPT accepted for the recipient at `index` of the envelope.
+fn accepted(index: usize, recipient: &ForwardPath) -> ClientEvent {
     ClientEvent::RecipientAccepted {
         id: ID,
+        index,
         recipient: recipient.clone(),
         reply: reply(250, Some("2.1.5"), "Ok"),
     }
 }
 
-fn rejected(recipient: &ForwardPath, reply: Reply) -> ClientEvent {
+fn rejected(index: usize, recipient: &ForwardPath, reply: Reply) -> ClientEvent {
     ClientEvent::RecipientRejected {
         id: ID,
+        index,
         recipient: recipient.clone(),
         reply,
     }
@@ -84,7 +89,7 @@ fn connect_failure_421_and_4xx_move_to_the_next_host() {
 
     // 421 before the transaction: the session fails, the message was not sent.
     let closing = reply(421, Some("4.3.2"), "Shutting down");
-    delivery.observe(&ClientEvent::Error(ClientError::ServiceClosing(
+    delivery.observe(&ClientEvent::Error(SessionError::ServiceClosing(
         closing.clone(),
     )));
     delivery.observe(&failed(TransactionFailure::NotSent));
@@ -92,7 +97,7 @@ fn connect_failure_421_and_4xx_move_to_the_next_host() {
     assert_eq!(current(&delivery).as_deref(), Some("mx3.example.net"));
 
     // 451 to the end of data.
-    delivery.observe(&accepted(&bob));
+    delivery.observe(&accepted(0, &bob));
     delivery.observe(&failed(TransactionFailure::MessageRejected(reply(
         451,
         None,
@@ -103,7 +108,7 @@ fn connect_failure_421_and_4xx_move_to_the_next_host() {
 
     // The last one takes it.
     assert_eq!(delivery.pending().count(), 1);
-    delivery.observe(&accepted(&bob));
+    delivery.observe(&accepted(0, &bob));
     delivery.observe(&message_accepted());
     delivery.end_host();
     assert_eq!(current(&delivery), None);
@@ -133,7 +138,7 @@ fn exhausted_hosts_defer_by_the_backoff() {
         "Greylisted",
     ))));
     delivery.end_host();
-    delivery.observe(&ClientEvent::Error(ClientError::Timeout(Wait::Greeting)));
+    delivery.observe(&ClientEvent::Error(SessionError::Timeout(Wait::Greeting)));
     delivery.end_host();
     assert_eq!(current(&delivery), None);
 
@@ -200,7 +205,7 @@ fn permanent_transaction_failure_fails_without_the_next_host() {
         hops(&["mx1.example.net", "mx2.example.net"]),
         vec![bob.clone()],
     );
-    delivery.observe(&accepted(&bob));
+    delivery.observe(&accepted(0, &bob));
     let refused = reply(554, Some("5.7.1"), "Spam");
     delivery.observe(&failed(TransactionFailure::MessageRejected(
         refused.clone(),
@@ -228,9 +233,9 @@ fn per_recipient_replies_settle_each_recipient() {
         hops(&["mx1.example.net", "mx2.example.net"]),
         vec![a.clone(), b.clone(), c.clone()],
     );
-    delivery.observe(&accepted(&a));
-    delivery.observe(&rejected(&b, reply(550, Some("5.1.1"), "No such user")));
-    delivery.observe(&rejected(&c, reply(452, Some("4.2.2"), "Mailbox full")));
+    delivery.observe(&accepted(0, &a));
+    delivery.observe(&rejected(1, &b, reply(550, Some("5.1.1"), "No such user")));
+    delivery.observe(&rejected(2, &c, reply(452, Some("4.2.2"), "Mailbox full")));
     delivery.observe(&message_accepted());
     delivery.end_host();
     // Nothing is left for mx2: c waits for the next try at the message.
@@ -256,15 +261,24 @@ fn per_recipient_replies_settle_each_recipient() {
 fn lmtp_replies_after_the_content() {
     let (a, b) = (rcpt("a@example.net"), rcpt("b@example.net"));
     let mut delivery = Delivery::new(hops(&["[192.0.2.1]"]), vec![a.clone(), b.clone()]);
-    delivery.observe(&accepted(&a));
-    delivery.observe(&accepted(&b));
-    let delivery_reply = |recipient: &ForwardPath, reply| ClientEvent::RecipientDelivery {
+    delivery.observe(&accepted(0, &a));
+    delivery.observe(&accepted(1, &b));
+    let delivery_reply = |index, recipient: &ForwardPath, reply| ClientEvent::RecipientDelivery {
         id: ID,
+        index,
         recipient: recipient.clone(),
         reply,
     };
-    delivery.observe(&delivery_reply(&a, reply(250, Some("2.0.0"), "Delivered")));
-    delivery.observe(&delivery_reply(&b, reply(552, Some("5.2.2"), "Over quota")));
+    delivery.observe(&delivery_reply(
+        0,
+        &a,
+        reply(250, Some("2.0.0"), "Delivered"),
+    ));
+    delivery.observe(&delivery_reply(
+        1,
+        &b,
+        reply(552, Some("5.2.2"), "Over quota"),
+    ));
     delivery.observe(&message_accepted());
     delivery.end_host();
     let settled = delivery.settle(&backoff(), 1, FIRST, FIRST);
@@ -277,8 +291,8 @@ fn lmtp_replies_after_the_content() {
 fn the_same_address_twice_is_matched_in_order() {
     let a = rcpt("a@example.net");
     let mut delivery = Delivery::new(hops(&["mx.example.net"]), vec![a.clone(), a.clone()]);
-    delivery.observe(&accepted(&a));
-    delivery.observe(&rejected(&a, reply(550, None, "No")));
+    delivery.observe(&accepted(0, &a));
+    delivery.observe(&rejected(1, &a, reply(550, None, "No")));
     delivery.observe(&message_accepted());
     delivery.end_host();
     let states: Vec<RecipientState> = delivery.states().map(|(_, state)| state).collect();
@@ -286,11 +300,51 @@ fn the_same_address_twice_is_matched_in_order() {
 }
 
 #[test]
+fn recipient_indices_count_in_the_envelope_sent_to_each_host() {
+    let (a, b, c) = (
+        rcpt("a@example.net"),
+        rcpt("b@example.net"),
+        rcpt("c@example.net"),
+    );
+    let mut delivery = Delivery::new(
+        hops(&["mx1.example.net", "mx2.example.net"]),
+        vec![a.clone(), b.clone(), c.clone()],
+    );
+    // The first host refuses b, then the whole message for now: a and c
+    // go on to the next host.
+    delivery.observe(&accepted(0, &a));
+    delivery.observe(&rejected(1, &b, reply(550, Some("5.1.1"), "No such user")));
+    delivery.observe(&accepted(2, &c));
+    delivery.observe(&failed(TransactionFailure::MessageRejected(reply(
+        451,
+        Some("4.3.0"),
+        "Try later",
+    ))));
+    delivery.end_host();
+    let pending: Vec<&ForwardPath> = delivery.pending().collect();
+    assert_eq!(pending, [&a, &c]);
+    // The second host's envelope is [a, c]: index 1 is c.
+    delivery.observe(&rejected(0, &a, reply(550, Some("5.7.1"), "Refused")));
+    delivery.observe(&accepted(1, &c));
+    delivery.observe(&message_accepted());
+    delivery.end_host();
+    let states: Vec<RecipientState> = delivery.states().map(|(_, state)| state).collect();
+    assert_eq!(
+        states,
+        [
+            RecipientState::Failed,
+            RecipientState::Failed,
+            RecipientState::Delivered
+        ]
+    );
+}
+
+#[test]
 fn a_message_no_host_can_take_fails_once_every_host_is_tried() {
     let bob = rcpt("bob@example.net");
     let refused = || {
         failed(TransactionFailure::Refused(
-            ClientError::SmtpUtf8NotSupported,
+            MessageError::SmtpUtf8NotSupported,
         ))
     };
     let mut delivery = Delivery::new(
@@ -316,7 +370,7 @@ fn a_message_no_host_can_take_fails_once_every_host_is_tried() {
     );
     delivery.observe(&refused());
     delivery.end_host();
-    delivery.observe(&accepted(&bob));
+    delivery.observe(&accepted(0, &bob));
     delivery.observe(&message_accepted());
     delivery.end_host();
     let settled = delivery.settle(&backoff(), 1, FIRST, FIRST);
@@ -328,7 +382,7 @@ fn a_refused_greeting_is_the_hosts_trouble() {
     let bob = rcpt("bob@example.net");
     let mut delivery = Delivery::new(hops(&["mx1.example.net"]), vec![bob]);
     let greeting = reply(554, Some("5.7.1"), "Go away");
-    delivery.observe(&ClientEvent::Error(ClientError::GreetingRefused(
+    delivery.observe(&ClientEvent::Error(SessionError::GreetingRefused(
         greeting.clone(),
     )));
     delivery.observe(&failed(TransactionFailure::NotSent));

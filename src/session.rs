@@ -1,36 +1,18 @@
-//! What the client and server sessions share: the drain-loop vocabulary and
-//! the protocol they speak.
+//! What the client and server sessions share: the protocol they speak, and
+//! the client's drain-loop vocabulary.
 
 use bytes::Bytes;
 
-/// The next thing a session needs from its caller.
+/// The next thing the client session needs from its caller; the server has
+/// its own [`ServerOutput`](crate::server::ServerOutput).
 ///
-/// After every call that changes a session (`receive`, `receive_eof`,
-/// `handle_timeout`, `tls_established`, a decision), call `poll_output` until it
+/// After every call that changes the session (`receive`, `receive_eof`,
+/// `handle_timeout`, `tls_established`), call `poll_output` until it
 /// returns one of the blocking variants: [`NeedInput`](Output::NeedInput),
 /// [`AwaitingDecision`](Output::AwaitingDecision), [`StartTls`](Output::StartTls)
-/// or [`Closed`](Output::Closed).
-///
-/// Within one call of `poll_output` the server session hands out its events
-/// before the bytes that answer them, since the answers need the caller's
-/// decisions; the client session hands out what it transmits first, then
-/// what it learnt. Either way, write every [`Transmit`](Output::Transmit) in
-/// the order given.
-///
-/// ```
-/// use smtpwire::server::{ServerConfig, ServerEvent, ServerSession};
-/// use smtpwire::{Output, Text};
-///
-/// let mut session = ServerSession::new(ServerConfig::new(Text::from_static("mx.example.org")).into());
-/// // A new connection: first a decision, then the greeting, then a wait.
-/// let Output::Event(ServerEvent::Connect(request)) = session.poll_output() else { panic!() };
-/// session.accept(request).unwrap();
-/// let Output::Transmit(greeting) = session.poll_output() else { panic!() };
-/// assert_eq!(&greeting[..], b"220 mx.example.org ESMTP ready\r\n");
-/// let next = session.poll_output();
-/// assert!(matches!(next, Output::NeedInput));
-/// assert!(next.is_blocking());
-/// ```
+/// or [`Closed`](Output::Closed). Within one call of `poll_output` the client
+/// session hands out what it transmits first, then what it learnt; write
+/// every [`Transmit`](Output::Transmit) in the order given.
 #[must_use]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Output<E> {

@@ -47,9 +47,7 @@ impl ServerSession {
     }
 
     pub(super) fn announce_connection(&mut self, proxy: Option<proxy::ProxyHeader>) {
-        let ticket = self.ticket();
-        self.events
-            .push_back(ServerEvent::Connect(ConnectRequest { ticket, proxy }));
+        self.ask(|ticket| ServerEvent::Connect(ConnectRequest { ticket, proxy }));
         self.phase = Phase::Greeting;
     }
 
@@ -180,11 +178,12 @@ impl ServerSession {
             Ok(AuthStep::Challenge(challenge)) => self.challenge(challenge),
             Ok(AuthStep::Done(credentials)) => {
                 self.end_auth();
-                let ticket = self.ticket();
-                self.events.push_back(ServerEvent::Auth(AuthRequest {
-                    ticket,
-                    credentials,
-                }));
+                self.ask(|ticket| {
+                    ServerEvent::Auth(AuthRequest {
+                        ticket,
+                        credentials,
+                    })
+                });
             }
             Ok(AuthStep::Failed) => {
                 self.end_auth();
@@ -325,11 +324,12 @@ impl ServerSession {
             .as_mut()
             .map(|transaction| core::mem::take(&mut transaction.recipients))
             .unwrap_or_default();
-        let ticket = self.ticket();
-        self.events.push_back(ServerEvent::Message(MessageRequest {
-            ticket,
-            size,
-            recipients,
-        }));
+        self.ask(|ticket| {
+            ServerEvent::Message(MessageRequest {
+                ticket,
+                size,
+                recipients,
+            })
+        });
     }
 }

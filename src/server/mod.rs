@@ -87,7 +87,7 @@ pub const SERVER_TIMEOUT: Duration = crate::limits::DEFAULT_SERVER_TIMEOUT;
 ///
 /// Commands in the wrong order never reach the application: the session
 /// answers them itself (503 and friends). Pipelined commands (RFC 2920) are
-/// answered in order, and the replies of one group leave in one `Transmit`.
+/// answered in order; [`ServerOutput`] tells when their replies leave.
 /// Every transition, from a state and an input to a reply or a request and
 /// the next state, is in one file, `src/server/transitions.rs`, whose
 /// documentation tabulates them.
@@ -526,14 +526,16 @@ impl ServerSession {
         Err(DecisionError::NotAwaited)
     }
 
-    fn ticket(&mut self) -> Ticket {
+    /// Raises a request: `request` gets the next token, and the session
+    /// reads no more input until the request comes back decided.
+    fn ask(&mut self, request: impl FnOnce(Ticket) -> ServerEvent) {
         self.last_ticket += 1;
         let ticket = Ticket {
             session: self.stamp,
             number: self.last_ticket,
         };
         self.awaiting = Some(ticket);
-        ticket
+        self.events.push_back(request(ticket));
     }
 
     // --- replies ---

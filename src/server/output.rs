@@ -20,9 +20,12 @@ use super::event::ServerEvent;
 /// session can go no further (it needs input or a decision, or is closing)
 /// or until they reach [`ServerLimits::pending_output`](super::ServerLimits::pending_output);
 /// then they leave in one [`Transmit`](Self::Transmit), just before the
-/// blocking variant. So the replies of a pipelined group leave together
-/// (RFC 2920 §3.1), after the events of the same group; on the wire they
-/// are always in the order of the commands they answer.
+/// blocking variant. A caller that decides each request as it comes out,
+/// before polling again, thus gets the replies of a pipelined group in one
+/// write (RFC 2920 §3.1), after the events of the group; one that leaves a
+/// request undecided gets the replies so far, then
+/// [`AwaitingDecision`](Self::AwaitingDecision). On the wire the replies are
+/// always in the order of the commands they answer.
 ///
 /// ```
 /// use smtpwire::server::{ServerConfig, ServerEvent, ServerOutput, ServerSession};
@@ -44,6 +47,9 @@ use super::event::ServerEvent;
 /// `_ =>` arm.
 #[must_use]
 #[derive(Debug)]
+// An output is matched and taken apart as soon as it is returned, never
+// stored; boxing the event would cost an allocation per event instead.
+#[allow(clippy::large_enum_variant)]
 pub enum ServerOutput {
     /// Write these bytes to the peer, in order, before anything that follows.
     Transmit(Bytes),

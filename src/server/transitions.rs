@@ -317,12 +317,13 @@ impl ServerSession {
             };
             return self.error(canned);
         }
-        let ticket = self.ticket();
-        self.events.push_back(ServerEvent::Hello(HelloRequest {
-            ticket,
-            host,
-            extended: verb != HelloVerb::Helo,
-        }));
+        self.ask(|ticket| {
+            ServerEvent::Hello(HelloRequest {
+                ticket,
+                host,
+                extended: verb != HelloVerb::Helo,
+            })
+        });
     }
 
     fn mail(&mut self, from: ReversePath, params: MailParameters) {
@@ -339,12 +340,13 @@ impl ServerSession {
         if let Err(canned) = checks::mail(&cx, &from, &params) {
             return self.error(canned);
         }
-        let ticket = self.ticket();
-        self.events.push_back(ServerEvent::Mail(MailRequest {
-            ticket,
-            from,
-            params,
-        }));
+        self.ask(|ticket| {
+            ServerEvent::Mail(MailRequest {
+                ticket,
+                from,
+                params,
+            })
+        });
     }
 
     fn rcpt(&mut self, to: ForwardPath, params: RcptParameters) {
@@ -373,9 +375,7 @@ impl ServerSession {
         if let Err(canned) = checks::rcpt(&self.check_context(extended), smtputf8, &to, &params) {
             return self.error(canned);
         }
-        let ticket = self.ticket();
-        self.events
-            .push_back(ServerEvent::Rcpt(RcptRequest { ticket, to, params }));
+        self.ask(|ticket| ServerEvent::Rcpt(RcptRequest { ticket, to, params }));
     }
 
     fn check_context(&self, extended: bool) -> checks::Context<'_> {
@@ -417,11 +417,12 @@ impl ServerSession {
         if let Some(canned) = self.content_refusal(false) {
             return self.error(canned);
         }
-        let ticket = self.ticket();
-        self.events.push_back(ServerEvent::Data(DataRequest {
-            ticket,
-            chunk: None,
-        }));
+        self.ask(|ticket| {
+            ServerEvent::Data(DataRequest {
+                ticket,
+                chunk: None,
+            })
+        });
     }
 
     /// RFC 3030 §2: the octets of a BDAT follow it whatever its reply, so a
@@ -471,11 +472,12 @@ impl ServerSession {
             Some(Body::Envelope)
         );
         if first {
-            let ticket = self.ticket();
-            self.events.push_back(ServerEvent::Data(DataRequest {
-                ticket,
-                chunk: Some((size, last)),
-            }));
+            self.ask(|ticket| {
+                ServerEvent::Data(DataRequest {
+                    ticket,
+                    chunk: Some((size, last)),
+                })
+            });
         } else {
             self.begin_chunk(size, last);
         }
@@ -486,23 +488,25 @@ impl ServerSession {
         if self.count_junk() {
             return;
         }
-        let ticket = self.ticket();
-        self.events.push_back(ServerEvent::Verify(VerifyRequest {
-            ticket,
-            argument: argument.as_text().clone(),
-            expand,
-        }));
+        self.ask(|ticket| {
+            ServerEvent::Verify(VerifyRequest {
+                ticket,
+                argument: argument.as_text().clone(),
+                expand,
+            })
+        });
     }
 
     fn etrn(&mut self, argument: Argument) {
         if !self.config.capabilities.etrn {
             return self.error(replies::NOT_IMPLEMENTED);
         }
-        let ticket = self.ticket();
-        self.events.push_back(ServerEvent::Etrn(EtrnRequest {
-            ticket,
-            argument: argument.as_text().clone(),
-        }));
+        self.ask(|ticket| {
+            ServerEvent::Etrn(EtrnRequest {
+                ticket,
+                argument: argument.as_text().clone(),
+            })
+        });
     }
 
     fn xclient(&mut self, args: Option<Argument>) {
@@ -513,9 +517,7 @@ impl ServerSession {
         let Some(attributes) = attributes else {
             return self.error(replies::SYNTAX);
         };
-        let ticket = self.ticket();
-        self.events
-            .push_back(ServerEvent::Xclient(XclientRequest { ticket, attributes }));
+        self.ask(|ticket| ServerEvent::Xclient(XclientRequest { ticket, attributes }));
     }
 
     fn starttls(&mut self) {
@@ -525,9 +527,7 @@ impl ServerSession {
         if !self.config.capabilities.starttls {
             return self.error(replies::NOT_IMPLEMENTED);
         }
-        let ticket = self.ticket();
-        self.events
-            .push_back(ServerEvent::StartTls(StartTlsRequest { ticket }));
+        self.ask(|ticket| ServerEvent::StartTls(StartTlsRequest { ticket }));
     }
 
     /// Whether AUTH is offered on this connection now.

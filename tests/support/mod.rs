@@ -158,8 +158,11 @@ fn record(events: &mut Vec<String>, event: &ServerEvent) {
         }
         ServerEvent::Verify(r) => format!("verify {} expand={}", r.argument(), r.is_expand()),
         ServerEvent::Etrn(r) => format!("etrn {}", r.argument()),
+        ServerEvent::Xclient(r) => {
+            let names: Vec<&str> = r.attributes().iter().map(|a| a.name().as_str()).collect();
+            format!("xclient {}", names.join(","))
+        }
         ServerEvent::Aborted(reason) => format!("aborted {reason:?}"),
-        other => format!("{other:?}"),
     };
     events.push(line);
 }

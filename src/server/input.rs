@@ -90,7 +90,8 @@ impl ServerSession {
             Ok(command) => command,
             Err(err) => return self.parse_error(&line, &err),
         };
-        // A refused connection answers every command alike.
+        // After a refused greeting every command but QUIT gets the same
+        // 503, whatever it looks like.
         if !matches!(self.phase, Phase::Refused) {
             if let Command::Unknown { .. } = command {
                 if foreign::is_foreign(&line) {

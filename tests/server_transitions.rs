@@ -136,7 +136,7 @@ const ROWS: &[Row] = &[
         events: &["connect"],
     },
     Row {
-        state: "Commands",
+        state: "Deciding",
         input: "Hello rejected",
         config,
         chunks: &["HELO a.example\r\n"],
@@ -182,7 +182,7 @@ const ROWS: &[Row] = &[
         events: &["connect", "hello a.example extended=false"],
     },
     Row {
-        state: "Commands",
+        state: "Deciding",
         input: "Mail rejected, then Rcpt rejected",
         config,
         chunks: &[
@@ -254,7 +254,7 @@ const ROWS: &[Row] = &[
         ],
     },
     Row {
-        state: "Commands",
+        state: "Deciding",
         input: "Data rejected, then RCPT",
         config,
         chunks: &[
@@ -356,7 +356,7 @@ const ROWS: &[Row] = &[
         events: &["connect", "hello a.example extended=false"],
     },
     Row {
-        state: "Commands",
+        state: "Deciding",
         input: "Message rejected in LMTP: one reply per recipient",
         config: lmtp,
         chunks: &[
@@ -433,7 +433,7 @@ const ROWS: &[Row] = &[
         events: &["connect"],
     },
     Row {
-        state: "Commands",
+        state: "Deciding",
         input: "StartTls accepted, the handshake done, STARTTLS again",
         config: starttls,
         chunks: &["STARTTLS\r\n", "STARTTLS\r\n"],
@@ -442,7 +442,7 @@ const ROWS: &[Row] = &[
         events: &["connect", "starttls"],
     },
     Row {
-        state: "Commands",
+        state: "Deciding",
         input: "StartTls accepted with input pipelined behind it",
         config: starttls,
         chunks: &["STARTTLS\r\nHELO a.example\r\n"],

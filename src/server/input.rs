@@ -18,11 +18,10 @@ use crate::proxy;
 impl ServerSession {
     /// Handles the next unit of buffered input, if the session may.
     pub(super) fn step(&mut self) -> Progress {
-        if self.awaiting.is_some() {
-            return Progress::Blocked;
-        }
         match self.phase {
-            Phase::Closed | Phase::TlsHandshake | Phase::Greeting => Progress::Blocked,
+            Phase::Closed | Phase::TlsHandshake | Phase::Greeting(_) | Phase::Deciding(_) => {
+                Progress::Blocked
+            }
             Phase::Proxy => self.read_proxy_header(),
             Phase::Data => self.read_data(),
             Phase::Chunk => self.read_chunk(),
@@ -47,8 +46,10 @@ impl ServerSession {
     }
 
     pub(super) fn announce_connection(&mut self, proxy: Option<proxy::ProxyHeader>) {
-        self.ask(|ticket| ServerEvent::Connect(ConnectRequest { ticket, proxy }));
-        self.phase = Phase::Greeting;
+        let ticket = self.issue_ticket();
+        self.events
+            .push_back(ServerEvent::Connect(ConnectRequest { ticket, proxy }));
+        self.phase = Phase::Greeting(ticket);
     }
 
     fn read_proxy_header(&mut self) -> Progress {

@@ -135,7 +135,6 @@ pub struct ServerSession {
     output: BytesMut,
     events: VecDeque<ServerEvent>,
     phase: Phase,
-    awaiting: Option<Ticket>,
     /// Tells this session's tokens from other sessions'.
     stamp: usize,
     last_ticket: u64,
@@ -154,15 +153,24 @@ pub struct ServerSession {
     closed_by: Option<CloseReason>,
 }
 
+/// What the session waits for: the state of the transition table in
+/// `transitions.rs`, beside what the connection has learnt (`hello`, `tls`,
+/// `authenticated`, `transaction`), which holds across states.
 #[derive(Debug)]
 enum Phase {
     /// Waiting for the PROXY protocol header.
     Proxy,
-    /// The connection decision is outstanding; the greeting is not sent yet.
-    Greeting,
+    /// The connection decision, this token, is outstanding; the greeting is
+    /// not sent yet.
+    Greeting(Ticket),
     /// The greeting was a refusal: only QUIT is answered (RFC 5321 §3.1).
     Refused,
+    /// Reading command lines.
     Commands,
+    /// A request, this token, is outstanding: input stays buffered until it
+    /// is decided, and command lines are read again after.
+    Deciding(Ticket),
+    /// Inside a SASL exchange: each line answers a 334 challenge.
     Auth(ServerAuth),
     /// Reading DATA content with [`ServerSession::content`].
     Data,
@@ -229,7 +237,6 @@ impl ServerSession {
             output: BytesMut::new(),
             events: VecDeque::new(),
             phase: Phase::Proxy,
-            awaiting: None,
             stamp: ticket::session_stamp(),
             last_ticket: 0,
             hello: None,
@@ -307,7 +314,7 @@ impl ServerSession {
             self.fail(replies::PIPELINED_STARTTLS, CloseReason::PipelinedStartTls);
             return input.len();
         }
-        if matches!(self.phase, Phase::Greeting)
+        if matches!(self.phase, Phase::Greeting(_))
             && self.config.early_talkers == config::EarlyTalkerPolicy::Reject
         {
             self.fail(replies::EARLY_TALKER, CloseReason::EarlyTalker);
@@ -486,7 +493,7 @@ impl ServerSession {
         match self.phase {
             Phase::Closed => ServerOutput::Closed,
             Phase::TlsHandshake => ServerOutput::StartTls,
-            _ if self.awaiting.is_some() => ServerOutput::AwaitingDecision,
+            Phase::Greeting(_) | Phase::Deciding(_) => ServerOutput::AwaitingDecision,
             _ => ServerOutput::NeedInput,
         }
     }
@@ -502,8 +509,7 @@ impl ServerSession {
     /// A TLS handshake is the caller's to bound, with the same timeout.
     pub fn timeout_hint(&self) -> Option<Duration> {
         match self.phase {
-            Phase::Closed | Phase::TlsHandshake => None,
-            _ if self.awaiting.is_some() => None,
+            Phase::Closed | Phase::TlsHandshake | Phase::Greeting(_) | Phase::Deciding(_) => None,
             _ => Some(self.time_left),
         }
     }
@@ -516,9 +522,13 @@ impl ServerSession {
         let Some(ticket) = ticket else {
             return Err(DecisionError::NotARequest);
         };
-        if self.awaiting == Some(ticket) {
-            self.awaiting = None;
-            return Ok(());
+        if let Phase::Greeting(awaited) | Phase::Deciding(awaited) = self.phase {
+            if awaited == ticket {
+                // The decision says where to go from here; commands unless
+                // it says otherwise.
+                self.phase = Phase::Commands;
+                return Ok(());
+            }
         }
         if ticket.session == self.stamp && matches!(self.phase, Phase::Closed) {
             return Err(DecisionError::Closed);
@@ -529,13 +539,17 @@ impl ServerSession {
     /// Raises a request: `request` gets the next token, and the session
     /// reads no more input until the request comes back decided.
     fn ask(&mut self, request: impl FnOnce(Ticket) -> ServerEvent) {
+        let ticket = self.issue_ticket();
+        self.phase = Phase::Deciding(ticket);
+        self.events.push_back(request(ticket));
+    }
+
+    fn issue_ticket(&mut self) -> Ticket {
         self.last_ticket += 1;
-        let ticket = Ticket {
+        Ticket {
             session: self.stamp,
             number: self.last_ticket,
-        };
-        self.awaiting = Some(ticket);
-        self.events.push_back(request(ticket));
+        }
     }
 
     // --- replies ---
@@ -658,7 +672,6 @@ impl ServerSession {
             _ => AbortReason::Disconnected,
         };
         self.abort_transaction(aborted);
-        self.awaiting = None;
         self.phase = Phase::Closed;
         self.closed_by = Some(reason);
     }

@@ -8,49 +8,55 @@
 //! only frames input (`input.rs`: lines, message content, BDAT chunks, SASL
 //! responses, the PROXY header) and writes replies (`replies.rs`).
 //!
-//! The state is [`Phase`] together with what the connection has learnt,
-//! which no command undoes but RSET, EHLO, STARTTLS and XCLIENT: the hello
-//! (`hello`), TLS (`tls`), AUTH (`authenticated`) and the open transaction
-//! with its content mode (`transaction`, [`Body`]). A request outstanding
-//! (`awaiting`) blocks all input until it is decided.
+//! The state is [`Phase`], what the session waits for, together with what
+//! the connection has learnt, which no command undoes but RSET, EHLO,
+//! STARTTLS and XCLIENT: the hello (`hello`), TLS (`tls`), AUTH
+//! (`authenticated`) and the open transaction with its content mode
+//! (`transaction`, [`Body`]). Every row that gives a request goes to
+//! `Deciding` (`Greeting` for `Connect`), where input stays buffered; the
+//! decision then leaves `Commands` unless its row names another state.
 //!
 //! | State | Input | Reply or request | Next state |
 //! |---|---|---|---|
 //! | `Proxy` | PROXY header | `Connect` | `Greeting` |
 //! | `Proxy` | bad header | 554 5.5.1 | `Closed` |
 //! | `Greeting` | any input, early talkers refused | 554 5.5.1 | `Closed` |
-//! | `Greeting` | `Connect` accepted | 220 greeting | `Commands` |
+//! | `Greeting` | `Connect` accepted | 220 greeting (554 when input came with the PROXY header) | `Commands` (`Closed`) |
 //! | `Greeting` | `Connect` rejected | the rejection | `Refused` |
 //! | `Refused` | QUIT / other | 221 / 503 5.5.1 | `Closed` / `Refused` |
-//! | `Commands` | HELO, EHLO (SMTP), LHLO (LMTP) | `Hello`; else 500 | `Commands` |
-//! | `Commands` | `Hello` accepted | 250 (EHLO: the extensions); drops the transaction | `Commands` |
-//! | `Commands` | MAIL | 503 (no hello, nested), 530 (AUTH required), 5xx (parameters); else `Mail` | `Commands` |
-//! | `Commands` | `Mail` accepted | 250 2.1.0; transaction opens | `Commands` |
-//! | `Commands` | RCPT | 503 (no MAIL, after content), 452 (over the cap), 5xx (parameters); else `Rcpt` | `Commands` |
-//! | `Commands` | `Rcpt` accepted | 250 2.1.5; recipient added | `Commands` |
-//! | `Commands` | DATA | 503/554 (no transaction, no recipient, BINARYMIME, after BDAT); else `Data` | `Commands` |
-//! | `Commands` | `Data` accepted | 354 | `Data` |
-//! | `Commands` | BDAT | 552 when too big to skip (`Closed`); 500, 503 after a refusal (`SkipChunk`); 551 null chunk; first chunk: `Data`; later: none | `Commands`, `SkipChunk` or `Chunk` |
-//! | `Commands` | `Data` for BDAT accepted / rejected | none / the rejection after the chunk | `Chunk` / `SkipChunk` |
+//! | `Commands` | HELO, EHLO (SMTP), LHLO (LMTP) | `Hello`; the other verb 500 | `Deciding`; `Commands` |
+//! | `Deciding` | `Hello` accepted | 250 (EHLO: the extensions); drops the transaction | `Commands` |
+//! | `Commands` | MAIL | `Mail`; 503 (no hello, nested), 530 (AUTH required), 5xx (parameters) | `Deciding`; `Commands` |
+//! | `Deciding` | `Mail` accepted | 250 2.1.0; the transaction opens | `Commands` |
+//! | `Commands` | RCPT | `Rcpt`; 503 (no MAIL, after content), 452 (over the cap), 5xx (parameters) | `Deciding`; `Commands` |
+//! | `Deciding` | `Rcpt` accepted | 250 2.1.5; the recipient is added | `Commands` |
+//! | `Commands` | DATA | `Data`; 503 or 554 (no transaction, no recipient, BINARYMIME, after BDAT) | `Deciding`; `Commands` |
+//! | `Deciding` | `Data` accepted | 354 | `Data` |
+//! | `Commands` | BDAT, first chunk | `Data` | `Deciding` |
+//! | `Commands` | BDAT, later chunk | none | `Chunk` |
+//! | `Commands` | BDAT the session refuses: not offered (500), refused as DATA would be (503, 554), after a refused chunk (503) | the refusal after the chunk | `SkipChunk` |
+//! | `Commands` | BDAT of nothing that is not LAST / too big to skip | 551 / 552 | `Commands` / `Closed` |
+//! | `Deciding` | `Data` for BDAT accepted / rejected | none / the rejection after the chunk | `Chunk` / `SkipChunk` |
 //! | `Data`, `Chunk` | content | `Content` event | same |
-//! | `Data`, `Chunk` | end of message | 552, 550, 500 (content broke a rule); else `Message` | `Commands` |
+//! | `Data`, `Chunk` | end of message | `Message`; 552, 550, 500 when the content broke a rule | `Deciding`; `Commands` |
 //! | `Chunk` | end of a chunk that is not the last | 250 2.0.0 | `Commands` |
 //! | `SkipChunk` | end of the chunk | the refusal kept for it | `Commands` |
-//! | `Commands` | `Message` accepted, rejected or delivered (LMTP) | one reply (LMTP: one per recipient); transaction closes | `Commands` |
+//! | `Deciding` | `Message` accepted, rejected or delivered (LMTP) | one reply (LMTP: one per recipient); the transaction closes | `Commands` |
 //! | `Commands` | RSET, NOOP, HELP | 250, 250, 214 (RSET drops the transaction) | `Commands` |
-//! | `Commands` | VRFY, EXPN | `Verify` (252 when accepted without text) | `Commands` |
-//! | `Commands` | ETRN | 502 when not offered; else `Etrn` | `Commands` |
-//! | `Commands` | STARTTLS | 503 (TLS up), 502 (not offered); else `StartTls` | `Commands` |
-//! | `Commands` | `StartTls` accepted | 220, or 554 when input is pipelined behind it (`Closed`) | `TlsHandshake` |
+//! | `Commands` | VRFY, EXPN | `Verify` | `Deciding` |
+//! | `Deciding` | `Verify` accepted | 252 without the caller's text, 250 with it | `Commands` |
+//! | `Commands` | ETRN | `Etrn`; 502 when not offered | `Deciding`; `Commands` |
+//! | `Commands` | STARTTLS | `StartTls`; 503 (TLS up), 502 (not offered) | `Deciding`; `Commands` |
+//! | `Deciding` | `StartTls` accepted | 220; 554 when input is pipelined behind it | `TlsHandshake`; `Closed` |
 //! | `TlsHandshake` | handshake done / any input | none / 554 5.5.1 | `Commands` / `Closed` |
-//! | `Commands` | AUTH | 503, 502, 538, 504 (preconditions); else 334 | `Auth` |
-//! | `Auth` | response | 334, 535 or 501; the exchange done: `Auth` | `Auth` or `Commands` |
-//! | `Commands` | `Auth` accepted | 235 | `Commands` |
-//! | `Commands` | XCLIENT (when offered) | 503 (in a transaction), 501; else `Xclient` | `Commands` |
-//! | `Commands` | `Xclient` accepted | 220 greeting; hello, AUTH and counts forgotten | `Commands` |
+//! | `Commands` | AUTH | 334; 503, 502, 538, 504 (preconditions) | `Auth`; `Commands` |
+//! | `Auth` | response | 334; the exchange done: `Auth`; failed: 535 or 501 | `Auth`; `Deciding`; `Commands` |
+//! | `Deciding` | `Auth` accepted | 235 | `Commands` |
+//! | `Commands` | XCLIENT (when offered) | `Xclient`; 503 (in a transaction), 501 | `Deciding`; `Commands` |
+//! | `Deciding` | `Xclient` accepted | 220 greeting; hello, AUTH and counts forgotten | `Commands` |
 //! | `Commands` | QUIT | 221 | `Closed` |
 //! | `Commands` | unknown verb / HTTP or a header field | 500 / 221 2.7.0 | `Commands` / `Closed` |
-//! | any request | rejected (where not above) | the rejection; MAIL, RCPT, AUTH count as errors | same |
+//! | `Deciding` | any request rejected (where not above) | the rejection; MAIL, RCPT and AUTH count as errors | `Commands` |
 //! | any but `Closed` | too many errors or junk commands, timeout, shutdown | 421 | `Closed` |
 //! | any | end of input | none | `Closed` |
 

@@ -9,7 +9,7 @@ use std::time::Instant;
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use smtpwire::client::{ClientConfig, ClientEvent, ClientSession, Envelope};
 use smtpwire::server::{ServerConfig, ServerEvent, ServerSession};
-use smtpwire::{ClientOutput, Domain, ForwardPath, Output, ReversePath, Text};
+use smtpwire::{ClientOutput, Domain, ForwardPath, ReversePath, ServerOutput, Text};
 
 const MESSAGES: usize = 100;
 
@@ -61,11 +61,11 @@ fn connection(server_config: &Arc<ServerConfig>, body: &[u8]) -> usize {
         }
         loop {
             match server.poll_output() {
-                Output::Transmit(bytes) => to_client.extend_from_slice(&bytes),
-                Output::Event(ServerEvent::Content(chunk)) => {
+                ServerOutput::Transmit(bytes) => to_client.extend_from_slice(&bytes),
+                ServerOutput::Event(ServerEvent::Content(chunk)) => {
                     black_box(chunk);
                 }
-                Output::Event(event) => server.accept_event(event).unwrap(),
+                ServerOutput::Event(event) => server.accept_event(event).unwrap(),
                 _ => break,
             }
         }

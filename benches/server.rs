@@ -13,7 +13,7 @@ use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use stats_alloc::{Region, StatsAlloc, INSTRUMENTED_SYSTEM};
 
 use smtpwire::server::{ServerConfig, ServerEvent, ServerSession};
-use smtpwire::{Output, Text};
+use smtpwire::{ServerOutput, Text};
 
 #[global_allocator]
 static GLOBAL: &StatsAlloc<System> = &INSTRUMENTED_SYSTEM;
@@ -45,17 +45,17 @@ fn smtpwire_session(config: &Arc<ServerConfig>, turns: &[Vec<u8>]) -> usize {
     let mut seen = 0;
     loop {
         match session.poll_output() {
-            Output::Transmit(bytes) => seen += bytes.len(),
-            Output::Event(ServerEvent::Content(chunk)) => seen += chunk.len(),
-            Output::Event(event) => session.accept_event(event).expect("awaited"),
-            Output::NeedInput => {
+            ServerOutput::Transmit(bytes) => seen += bytes.len(),
+            ServerOutput::Event(ServerEvent::Content(chunk)) => seen += chunk.len(),
+            ServerOutput::Event(event) => session.accept_event(event).expect("awaited"),
+            ServerOutput::NeedInput => {
                 if rest.is_empty() {
                     rest = turns.next().map_or(&[][..], Vec::as_slice);
                 }
                 let taken = session.receive(rest);
                 rest = &rest[taken..];
             }
-            Output::Closed => return seen,
+            ServerOutput::Closed => return seen,
             other => panic!("unexpected {other:?}"),
         }
     }

@@ -13,7 +13,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use smtpwire::server::{ServerConfig, ServerEvent, ServerSession};
-use smtpwire::{Output, Text};
+use smtpwire::{ServerOutput, Text};
 
 fn main() -> io::Result<()> {
     let mut args = std::env::args().skip(1);
@@ -49,11 +49,11 @@ pub fn handle(mut stream: TcpStream, config: Arc<ServerConfig>, print: bool) -> 
     loop {
         match session.poll_output() {
             // Pipelined replies are gathered and written before the next read.
-            Output::Transmit(bytes) => output.extend_from_slice(&bytes),
-            Output::Event(ServerEvent::Content(chunk)) if print => {
+            ServerOutput::Transmit(bytes) => output.extend_from_slice(&bytes),
+            ServerOutput::Event(ServerEvent::Content(chunk)) if print => {
                 io::stdout().lock().write_all(&chunk)?;
             }
-            Output::Event(ServerEvent::Message(message)) => {
+            ServerOutput::Event(ServerEvent::Message(message)) => {
                 eprintln!(
                     "message of {} octets for {} recipient(s)",
                     message.size(),
@@ -61,8 +61,8 @@ pub fn handle(mut stream: TcpStream, config: Arc<ServerConfig>, print: bool) -> 
                 );
                 session.accept(message).map_err(io::Error::other)?;
             }
-            Output::Event(event) => session.accept_event(event).map_err(io::Error::other)?,
-            Output::NeedInput => {
+            ServerOutput::Event(event) => session.accept_event(event).map_err(io::Error::other)?,
+            ServerOutput::NeedInput => {
                 if start < end {
                     start += session.receive(&input[start..end]);
                     continue;
@@ -92,7 +92,7 @@ pub fn handle(mut stream: TcpStream, config: Arc<ServerConfig>, print: bool) -> 
             }
             // STARTTLS is not offered by this configuration, and every
             // decision is taken as soon as it is asked.
-            Output::StartTls | Output::AwaitingDecision | Output::Closed => {
+            ServerOutput::StartTls | ServerOutput::AwaitingDecision | ServerOutput::Closed => {
                 return stream.write_all(&output);
             }
         }

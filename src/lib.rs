@@ -16,7 +16,8 @@
 //! - [`framing`]: the only incremental code: command lines and whole replies
 //!   out of a byte stream.
 //! - [`data`]: message content both ways: dot-stuffing, the end of data, BDAT chunks.
-//! - [`Output`] and [`Protocol`]: what the two sessions share.
+//! - [`Protocol`]: what the two sessions share; each has its own output,
+//!   [`ServerOutput`] and [`ClientOutput`], for what it asks of its caller.
 //! - [`server`]: the sans-IO SMTP and LMTP server session.
 //! - [`client`]: the client session, sending queued messages over SMTP or LMTP.
 //! - [`delivery`]: next hops from MX answers, what each attempt means for each
@@ -32,27 +33,36 @@
 //!
 //! ```
 //! use smtpwire::server::{ServerConfig, ServerEvent, ServerSession};
-//! use smtpwire::{Output, Text};
+//! use smtpwire::{ServerOutput, Text};
 //!
-//! let mut session = ServerSession::new(ServerConfig::new(Text::from_static("mx.example.org")).into());
+//! let mut session = ServerSession::new(ServerConfig::new(Text::from_static("mx.example.org")));
 //! let mut input: &[u8] = b"QUIT\r\n";
 //! let mut wire = Vec::new();
 //! loop {
 //!     match session.poll_output() {
-//!         Output::Transmit(bytes) => wire.extend_from_slice(&bytes), // write to the socket
-//!         Output::Event(ServerEvent::Content(_chunk)) => {}          // store the message
-//!         Output::Event(event) => session.accept_event(event).unwrap(), // or decide
-//!         Output::NeedInput => {
+//!         ServerOutput::Transmit(bytes) => wire.extend_from_slice(&bytes), // write to the socket
+//!         ServerOutput::Event(ServerEvent::Content(_chunk)) => {}          // store the message
+//!         ServerOutput::Event(event) => session.accept_event(event).unwrap(), // or decide
+//!         ServerOutput::NeedInput => {
 //!             // read from the socket; arm a timer from session.timeout_hint()
 //!             let taken = session.receive(input);
 //!             input = &input[taken..];
 //!         }
-//!         Output::Closed => break,
+//!         ServerOutput::Closed => break,
 //!         _ => unreachable!("no STARTTLS offered, every decision taken at once"),
 //!     }
 //! }
 //! assert!(wire.ends_with(b"221 2.0.0 Bye\r\n"));
 //! ```
+//!
+//! # Owned, zero-copy values
+//!
+//! What the sessions hand out owns its data: a parsed command, an address, a
+//! parameter or a chunk of content holds [`bytes::Bytes`] slices of the
+//! input buffer, shared and not copied. Events and requests therefore
+//! outlive the read buffer they came from and can be held across an
+//! `.await` or sent to another task, with no lifetime tying them to the
+//! session.
 //!
 //! Over tokio, the `smtpwire-tokio` crate drives both sessions for you:
 //! a `Server` that asks a `Handler` for each decision, and a `Client` that
@@ -97,5 +107,6 @@ pub use params::{
     MtPriority, Notify, NotifyOn, Orcpt, OrcptType, ParamError, Parameter, RcptParameters, Ret,
 };
 pub use reply::{EnhancedStatusCode, Reply, ReplyClass, ReplyCode, ReplyError};
-pub use session::{Output, Protocol};
+pub use server::ServerOutput;
+pub use session::Protocol;
 pub use text::{Text, TextError};

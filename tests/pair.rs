@@ -13,7 +13,7 @@ use smtpwire::client::{
 };
 use smtpwire::reply::{EnhancedStatusCode, Reply, ReplyCode};
 use smtpwire::server::{AuthPolicy, Reject, ServerConfig, ServerEvent, ServerSession};
-use smtpwire::{ClientOutput, Domain, ForwardPath, Output, Protocol, ReversePath, Text};
+use smtpwire::{ClientOutput, Domain, ForwardPath, Protocol, ReversePath, ServerOutput, Text};
 
 /// xorshift64*: deterministic randomness without a dependency.
 struct Rng(u64);
@@ -183,16 +183,22 @@ fn run(scenario: &Scenario) -> Tally {
         // The server side.
         loop {
             match server.poll_output() {
-                Output::Transmit(bytes) => to_client.extend(bytes.iter()),
-                Output::Event(ServerEvent::Content(chunk)) => receiving.extend_from_slice(&chunk),
-                Output::Event(ServerEvent::Aborted(_)) => receiving.clear(),
-                Output::Event(ServerEvent::Rcpt(request)) if rng.chance(scenario.refusals[1]) => {
+                ServerOutput::Transmit(bytes) => to_client.extend(bytes.iter()),
+                ServerOutput::Event(ServerEvent::Content(chunk)) => {
+                    receiving.extend_from_slice(&chunk)
+                }
+                ServerOutput::Event(ServerEvent::Aborted(_)) => receiving.clear(),
+                ServerOutput::Event(ServerEvent::Rcpt(request))
+                    if rng.chance(scenario.refusals[1]) =>
+                {
                     server.reject(request, refuse(550)).unwrap()
                 }
-                Output::Event(ServerEvent::Mail(request)) if rng.chance(scenario.refusals[0]) => {
+                ServerOutput::Event(ServerEvent::Mail(request))
+                    if rng.chance(scenario.refusals[0]) =>
+                {
                     server.reject(request, refuse(451)).unwrap()
                 }
-                Output::Event(ServerEvent::Message(request)) => {
+                ServerOutput::Event(ServerEvent::Message(request)) => {
                     let body = std::mem::take(&mut receiving);
                     if rng.chance(scenario.refusals[2]) {
                         server.reject(request, refuse(554)).unwrap();
@@ -201,10 +207,10 @@ fn run(scenario: &Scenario) -> Tally {
                         server.accept(request).unwrap();
                     }
                 }
-                Output::Event(event) => server.accept_event(event).unwrap(),
-                Output::StartTls => server.tls_established(),
-                Output::NeedInput | Output::AwaitingDecision => break,
-                Output::Closed => {
+                ServerOutput::Event(event) => server.accept_event(event).unwrap(),
+                ServerOutput::StartTls => server.tls_established(),
+                ServerOutput::NeedInput | ServerOutput::AwaitingDecision => break,
+                ServerOutput::Closed => {
                     server_closed = true;
                     break;
                 }
@@ -354,9 +360,9 @@ fn round_trips(protocol: Protocol, pipelining: bool, chunking: bool, messages: u
         let mut input: &[u8] = &to_server;
         loop {
             match server.poll_output() {
-                Output::Transmit(bytes) => to_client.extend_from_slice(&bytes),
-                Output::Event(event) => server.accept_event(event).unwrap(),
-                Output::NeedInput if !input.is_empty() => {
+                ServerOutput::Transmit(bytes) => to_client.extend_from_slice(&bytes),
+                ServerOutput::Event(event) => server.accept_event(event).unwrap(),
+                ServerOutput::NeedInput if !input.is_empty() => {
                     let taken = server.receive(input);
                     input = &input[taken..];
                 }

@@ -5,7 +5,6 @@
 
 mod support;
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use proptest::prelude::*;
@@ -14,7 +13,7 @@ use smtpwire::server::{
     AddressControlPolicy, AuthPolicy, CloseReason, Deadline, ServerConfig, ServerEvent,
     ServerSession,
 };
-use smtpwire::Output;
+use smtpwire::ServerOutput;
 use support::{accept_all, check_transcript, client_turns, config, relaxed, run, Verdict};
 
 const GREETING: &str = "S: 220 mx.example.org ESMTP ready";
@@ -41,7 +40,7 @@ fn script(body: &str) -> String {
 
 /// A session past its greeting, for tests that drive it by hand.
 fn greeted(config: ServerConfig) -> ServerSession {
-    let mut session = ServerSession::new(Arc::new(config));
+    let mut session = ServerSession::new(config);
     drain(&mut session);
     session
 }
@@ -52,8 +51,8 @@ fn drain(session: &mut ServerSession) -> String {
     let mut out = String::new();
     loop {
         match session.poll_output() {
-            Output::Transmit(bytes) => out.push_str(&String::from_utf8_lossy(&bytes)),
-            Output::Event(event) => session.accept_event(event).unwrap(),
+            ServerOutput::Transmit(bytes) => out.push_str(&String::from_utf8_lossy(&bytes)),
+            ServerOutput::Event(event) => session.accept_event(event).unwrap(),
             _ => return out,
         }
     }
@@ -632,13 +631,13 @@ fn every_close_says_why() {
         assert_eq!(run.close_reason, Some(reason), "{}", run.output);
     }
 
-    let mut session = ServerSession::new(Arc::new(config()));
+    let mut session = ServerSession::new(config());
     assert!(matches!(
         session.poll_output(),
-        Output::Event(ServerEvent::Connect(_))
+        ServerOutput::Event(ServerEvent::Connect(_))
     ));
     session.receive(b"EHLO early.example\r\n");
-    while !matches!(session.poll_output(), Output::Closed) {}
+    while !matches!(session.poll_output(), ServerOutput::Closed) {}
     assert_eq!(session.close_reason(), Some(CloseReason::EarlyTalker));
 
     let mut session = greeted(config());

@@ -197,30 +197,30 @@ fn rfc2033_lmtp_reply_per_recipient() {
          C: .
          C: QUIT",
     );
-    let mut session = smtpwire::server::ServerSession::new(lmtp.into());
+    let mut session = smtpwire::server::ServerSession::new(lmtp);
     let mut out = String::new();
     let mut input: &[u8] = client.as_bytes();
     loop {
         match session.poll_output() {
-            smtpwire::Output::Transmit(b) => out.push_str(&String::from_utf8_lossy(&b)),
-            smtpwire::Output::Event(ServerEvent::Rcpt(r))
+            smtpwire::ServerOutput::Transmit(b) => out.push_str(&String::from_utf8_lossy(&b)),
+            smtpwire::ServerOutput::Event(ServerEvent::Rcpt(r))
                 if r.to().to_string().contains("jones") =>
             {
                 session
                     .reject(r, support::reject(550, "No such user here"))
                     .unwrap()
             }
-            smtpwire::Output::Event(ServerEvent::Message(m)) => {
+            smtpwire::ServerOutput::Event(ServerEvent::Message(m)) => {
                 assert_eq!(m.recipients().len(), 2);
                 let outcomes = [Ok(()), Err(support::reject(452, "Mailbox full"))];
                 session.deliver(m, outcomes).unwrap();
             }
-            smtpwire::Output::Event(event) => session.accept_event(event).unwrap(),
-            smtpwire::Output::NeedInput => {
+            smtpwire::ServerOutput::Event(event) => session.accept_event(event).unwrap(),
+            smtpwire::ServerOutput::NeedInput => {
                 let taken = session.receive(input);
                 input = &input[taken..];
             }
-            smtpwire::Output::Closed => break,
+            smtpwire::ServerOutput::Closed => break,
             other => panic!("unexpected {other:?}"),
         }
     }
@@ -806,19 +806,22 @@ fn auth_is_not_offered_over_cleartext_by_default() {
 
 #[test]
 fn early_talker_is_refused() {
-    let mut session = smtpwire::server::ServerSession::new(config().into());
+    let mut session = smtpwire::server::ServerSession::new(config());
     // The connection decision is still open: the greeting has not been sent.
     assert!(matches!(
         session.poll_output(),
-        smtpwire::Output::Event(ServerEvent::Connect(_))
+        smtpwire::ServerOutput::Event(ServerEvent::Connect(_))
     ));
     assert_eq!(session.receive(b"EHLO spam\r\n"), 11);
     let mut out = Vec::new();
-    while let smtpwire::Output::Transmit(b) = session.poll_output() {
+    while let smtpwire::ServerOutput::Transmit(b) = session.poll_output() {
         out.extend_from_slice(&b);
     }
     assert_eq!(out, b"554 5.5.1 Input before greeting\r\n");
-    assert!(matches!(session.poll_output(), smtpwire::Output::Closed));
+    assert!(matches!(
+        session.poll_output(),
+        smtpwire::ServerOutput::Closed
+    ));
 
     let mut patient = config();
     patient.early_talkers = EarlyTalkerPolicy::Allow;
@@ -871,14 +874,14 @@ fn eof_inside_data_is_not_a_message() {
 
 #[test]
 fn timeout_and_shutdown_say_421() {
-    let mut session = smtpwire::server::ServerSession::new(config().into());
+    let mut session = smtpwire::server::ServerSession::new(config());
     assert_eq!(
         session.timeout_hint(),
         None,
         "waiting for the connection decision"
     );
     let event = match session.poll_output() {
-        smtpwire::Output::Event(event) => event,
+        smtpwire::ServerOutput::Event(event) => event,
         other => panic!("{other:?}"),
     };
     session.accept_event(event).unwrap();
@@ -889,24 +892,29 @@ fn timeout_and_shutdown_say_421() {
     );
     session.handle_timeout();
     match session.poll_output() {
-        smtpwire::Output::Transmit(b) => assert_eq!(&b[..], b"421 4.4.2 Timeout exceeded\r\n"),
+        smtpwire::ServerOutput::Transmit(b) => {
+            assert_eq!(&b[..], b"421 4.4.2 Timeout exceeded\r\n")
+        }
         other => panic!("{other:?}"),
     }
-    assert!(matches!(session.poll_output(), smtpwire::Output::Closed));
+    assert!(matches!(
+        session.poll_output(),
+        smtpwire::ServerOutput::Closed
+    ));
 
     let run = run(config(), &[b"HELO a.example\r\n"], &mut |_| Verdict::Accept);
     assert!(run.closed);
     let mut config = ServerConfig::new(Text::from_static("mx.example.org"));
     config.capabilities.enhanced_status_codes = false;
-    let mut session = smtpwire::server::ServerSession::new(config.into());
-    if let smtpwire::Output::Event(event) = session.poll_output() {
+    let mut session = smtpwire::server::ServerSession::new(config);
+    if let smtpwire::ServerOutput::Event(event) = session.poll_output() {
         session.accept_event(event).unwrap();
     }
     let _greeting = session.poll_output();
     assert!(!session.in_transaction());
     session.shutdown();
     match session.poll_output() {
-        smtpwire::Output::Transmit(b) => assert_eq!(&b[..], b"421 Service shutting down\r\n"),
+        smtpwire::ServerOutput::Transmit(b) => assert_eq!(&b[..], b"421 Service shutting down\r\n"),
         other => panic!("{other:?}"),
     }
 }
@@ -969,7 +977,7 @@ fn connect_request(
     session: &mut smtpwire::server::ServerSession,
 ) -> smtpwire::server::ConnectRequest {
     match session.poll_output() {
-        smtpwire::Output::Event(ServerEvent::Connect(request)) => request,
+        smtpwire::ServerOutput::Event(ServerEvent::Connect(request)) => request,
         other => panic!("expected the connection request, got {other:?}"),
     }
 }
@@ -980,18 +988,21 @@ fn connect_request(
 #[test]
 fn decisions_reach_only_their_own_open_session() {
     use smtpwire::server::{DecisionError, ServerSession};
-    use smtpwire::Output;
-    let mut first = ServerSession::new(config().into());
-    let mut second = ServerSession::new(config().into());
+    use smtpwire::ServerOutput;
+    let mut first = ServerSession::new(config());
+    let mut second = ServerSession::new(config());
     let from_first = connect_request(&mut first);
     let from_second = connect_request(&mut second);
     assert_eq!(second.accept(from_first), Err(DecisionError::NotAwaited));
-    assert!(matches!(second.poll_output(), Output::AwaitingDecision));
+    assert!(matches!(
+        second.poll_output(),
+        ServerOutput::AwaitingDecision
+    ));
     second.accept(from_second).unwrap();
-    assert!(matches!(second.poll_output(), Output::Transmit(_)));
+    assert!(matches!(second.poll_output(), ServerOutput::Transmit(_)));
 
     // The driver shut the session down while the application decided.
-    let mut third = ServerSession::new(config().into());
+    let mut third = ServerSession::new(config());
     let pending = connect_request(&mut third);
     third.shutdown();
     assert_eq!(third.accept(pending), Err(DecisionError::Closed));

@@ -4,7 +4,7 @@
 /// tools that act on them (fail2ban and the like).
 ///
 /// [`ServerSession::close_reason`](super::ServerSession::close_reason) gives
-/// it once [`Output::Closed`](crate::Output::Closed) was returned.
+/// it once [`ServerOutput::Closed`](super::ServerOutput::Closed) was returned.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum CloseReason {

@@ -126,6 +126,21 @@ fn default_capabilities() -> Capabilities {
     }
 }
 
+/// Chained setters, one per public field, so that other crates can build a
+/// `#[non_exhaustive]` struct in one expression.
+macro_rules! setters {
+    ($($setter:ident => $field:ident: $ty:ty),* $(,)?) => {
+        $(
+            #[doc = concat!("Sets [`", stringify!($field), "`](Self::", stringify!($field), ").")]
+            #[must_use]
+            pub fn $setter(mut self, $field: $ty) -> Self {
+                self.$field = $field;
+                self
+            }
+        )*
+    };
+}
+
 /// Bounds on what one peer can make the session hold or do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
@@ -178,23 +193,46 @@ impl Default for ServerLimits {
     }
 }
 
+impl ServerLimits {
+    setters!(
+        with_command_line => command_line: usize,
+        with_auth_line => auth_line: usize,
+        with_text_line => text_line: usize,
+        with_message_size => message_size: u64,
+        with_recipients => recipients: usize,
+        with_errors => errors: usize,
+        with_junk_commands => junk_commands: usize,
+        with_pending_input => pending_input: usize,
+        with_pending_output => pending_output: usize,
+        with_timeout => timeout: Duration,
+        with_deadline => deadline: Deadline,
+    );
+}
+
 /// Everything a [`ServerSession`](super::ServerSession) needs to know before
 /// the first byte.
 ///
 /// Start from [`ServerConfig::new`], whose defaults are safe on the open
-/// internet, and change what the deployment needs; share one configuration
-/// between sessions through an `Arc`.
+/// internet, and change what the deployment needs with the chained `with_…`
+/// setters (or by assigning the public fields); share one configuration
+/// between sessions through an `Arc`. New fields come with defaults, so
+/// the struct is `#[non_exhaustive]`.
 ///
 /// ```
 /// use std::time::Duration;
-/// use smtpwire::server::{ServerConfig, SyncPolicy};
-/// use smtpwire::Text;
+/// use smtpwire::server::{ServerConfig, ServerLimits, SyncPolicy};
+/// use smtpwire::{ParseOptions, Text};
 ///
-/// let mut config = ServerConfig::new(Text::from_static("mx.example.org"));
-/// config.limits.message_size = 25_000_000;
-/// config.limits.timeout = Duration::from_secs(60);
-/// // A submission port whose clients pipeline behind EHLO.
-/// config.pipelining_sync = SyncPolicy::Relaxed;
+/// let config = ServerConfig::new(Text::from_static("mx.example.org"))
+///     .with_limits(
+///         ServerLimits::default()
+///             .with_message_size(25_000_000)
+///             .with_timeout(Duration::from_secs(60)),
+///     )
+///     // A submission port whose clients pipeline behind EHLO and write
+///     // `MAIL FROM: <a@example.org>`.
+///     .with_pipelining_sync(SyncPolicy::Relaxed)
+///     .with_parse_options(ParseOptions::LENIENT);
 /// let shared = std::sync::Arc::new(config);
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -259,4 +297,22 @@ impl ServerConfig {
             xclient: false,
         }
     }
+
+    setters!(
+        with_hostname => hostname: Text,
+        with_protocol => protocol: Protocol,
+        with_capabilities => capabilities: Capabilities,
+        with_limits => limits: ServerLimits,
+        with_auth_policy => auth_policy: AuthPolicy,
+        with_require_auth => require_auth: bool,
+        with_line_ends => line_ends: LineEndPolicy,
+        with_parse_options => parse_options: ParseOptions,
+        with_bare_newlines => bare_newlines: IncomingBareNewline,
+        with_long_lines => long_lines: LongLinePolicy,
+        with_early_talkers => early_talkers: EarlyTalkerPolicy,
+        with_pipelining_sync => pipelining_sync: SyncPolicy,
+        with_address_controls => address_controls: AddressControlPolicy,
+        with_proxy_protocol => proxy_protocol: bool,
+        with_xclient => xclient: bool,
+    );
 }

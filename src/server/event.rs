@@ -4,8 +4,8 @@
 use alloc::vec::Vec;
 use bytes::Bytes;
 
-use super::decision::Decision;
 use super::replies;
+use super::ticket::Ticket;
 use super::xclient::XclientAttribute;
 use crate::address::{ForwardPath, Host, ReversePath};
 use crate::auth::Credentials;
@@ -20,24 +20,29 @@ use crate::Text;
 /// further input until the request is given back through
 /// [`ServerSession::accept`](super::ServerSession::accept),
 /// [`accept_with`](super::ServerSession::accept_with) or
-/// [`reject`](super::ServerSession::reject).
+/// [`reject`](super::ServerSession::reject). The request alone or the whole
+/// event may be handed back: each `…Request` converts into its event.
+///
+/// The enum is exhaustive on purpose: a new request is one more thing a
+/// server must answer, and should fail to compile rather than fall into a
+/// `_ =>` arm.
 ///
 /// ```
-/// use smtpwire::server::{Reject, ServerConfig, ServerEvent, ServerSession};
-/// use smtpwire::{Output, Text};
+/// use smtpwire::server::{Reject, ServerConfig, ServerEvent, ServerOutput, ServerSession};
+/// use smtpwire::Text;
 ///
-/// let mut session = ServerSession::new(ServerConfig::new(Text::from_static("mx.example.org")).into());
+/// let mut session = ServerSession::new(ServerConfig::new(Text::from_static("mx.example.org")));
 /// let mut turns = [&b"EHLO client.example\r\n"[..], b"MAIL FROM:<a@example.org>\r\n\
 ///     RCPT TO:<nobody@example.org>\r\nRCPT TO:<b@example.org>\r\n"].into_iter();
 /// let mut wire = Vec::new();
 /// loop {
 ///     match session.poll_output() {
-///         Output::Transmit(bytes) => wire.extend_from_slice(&bytes),
-///         Output::Event(ServerEvent::Rcpt(request)) if request.to().to_string() == "<nobody@example.org>" => {
+///         ServerOutput::Transmit(bytes) => wire.extend_from_slice(&bytes),
+///         ServerOutput::Event(ServerEvent::Rcpt(request)) if request.to().to_string() == "<nobody@example.org>" => {
 ///             session.reject(request, Reject::permanent()).unwrap()
 ///         }
-///         Output::Event(event) => session.accept_event(event).unwrap(),
-///         Output::NeedInput => match turns.next() {
+///         ServerOutput::Event(event) => session.accept_event(event).unwrap(),
+///         ServerOutput::NeedInput => match turns.next() {
 ///             Some(turn) => assert_eq!(session.receive(turn), turn.len()),
 ///             None => break,
 ///         },
@@ -47,7 +52,6 @@ use crate::Text;
 /// assert!(wire.ends_with(b"250 2.1.0 Sender ok\r\n550 5.7.1 Rejected\r\n250 2.1.5 Recipient ok\r\n"));
 /// ```
 #[derive(Debug)]
-#[non_exhaustive]
 pub enum ServerEvent {
     /// A client connected: accept to send the 220 greeting, reject to send 554.
     Connect(ConnectRequest),
@@ -83,20 +87,28 @@ pub enum ServerEvent {
 }
 
 impl ServerEvent {
-    /// The decision token this event carries, if it carries one.
-    pub fn into_decision(self) -> Option<Decision> {
+    /// Whether the event carries a request the session waits on, rather
+    /// than only informing ([`Content`](Self::Content),
+    /// [`Aborted`](Self::Aborted)).
+    pub fn is_request(&self) -> bool {
+        self.ticket().is_some()
+    }
+
+    /// The token of the request this event carries; `None` for the events
+    /// that only inform.
+    pub(crate) fn ticket(&self) -> Option<Ticket> {
         Some(match self {
-            ServerEvent::Connect(r) => r.into(),
-            ServerEvent::Hello(r) => r.into(),
-            ServerEvent::StartTls(r) => r.into(),
-            ServerEvent::Auth(r) => r.into(),
-            ServerEvent::Mail(r) => r.into(),
-            ServerEvent::Rcpt(r) => r.into(),
-            ServerEvent::Data(r) => r.into(),
-            ServerEvent::Message(r) => r.into(),
-            ServerEvent::Verify(r) => r.into(),
-            ServerEvent::Etrn(r) => r.into(),
-            ServerEvent::Xclient(r) => r.into(),
+            ServerEvent::Connect(r) => r.ticket,
+            ServerEvent::Hello(r) => r.ticket,
+            ServerEvent::StartTls(r) => r.ticket,
+            ServerEvent::Auth(r) => r.ticket,
+            ServerEvent::Mail(r) => r.ticket,
+            ServerEvent::Rcpt(r) => r.ticket,
+            ServerEvent::Data(r) => r.ticket,
+            ServerEvent::Message(r) => r.ticket,
+            ServerEvent::Verify(r) => r.ticket,
+            ServerEvent::Etrn(r) => r.ticket,
+            ServerEvent::Xclient(r) => r.ticket,
             ServerEvent::Content(_) | ServerEvent::Aborted(_) => return None,
         })
     }
@@ -168,63 +180,71 @@ impl Reject {
     }
 }
 
-macro_rules! ticket {
-    ($(#[$doc:meta])* $name:ident { $($(#[$fdoc:meta])* $field:ident : $ty:ty),* $(,)? }) => {
+/// A request type: its token and what it asks, and the conversion into the
+/// [`ServerEvent`] variant that carries it, through which it is handed back.
+macro_rules! request {
+    ($(#[$doc:meta])* $variant:ident => $name:ident { $($field:ident : $ty:ty),* $(,)? }) => {
         $(#[$doc])*
         #[must_use = "the session waits until this request is accepted or rejected"]
         #[derive(Debug)]
         pub struct $name {
-            pub(crate) ticket: super::decision::Ticket,
+            pub(crate) ticket: Ticket,
             $(pub(crate) $field: $ty,)*
+        }
+
+        impl From<$name> for ServerEvent {
+            fn from(request: $name) -> Self {
+                ServerEvent::$variant(request)
+            }
         }
     };
 }
 
-ticket!(
+request!(
     /// A new connection, with the original client address when the PROXY
     /// protocol is on.
-    ConnectRequest { proxy: Option<ProxyHeader> }
+    Connect => ConnectRequest { proxy: Option<ProxyHeader> }
 );
-ticket!(
+request!(
     /// HELO, EHLO or LHLO with the name the client gave.
-    HelloRequest { host: Host, extended: bool }
+    Hello => HelloRequest { host: Host, extended: bool }
 );
-ticket!(
+request!(
     /// STARTTLS.
-    StartTlsRequest {}
+    StartTls => StartTlsRequest {}
 );
-ticket!(
+request!(
     /// Credentials from a finished SASL exchange.
-    AuthRequest { credentials: Credentials }
+    Auth => AuthRequest { credentials: Credentials }
 );
-ticket!(
+request!(
     /// MAIL FROM with its parameters, already checked against what the server
     /// advertised.
-    MailRequest { from: ReversePath, params: MailParameters }
+    Mail => MailRequest { from: ReversePath, params: MailParameters }
 );
-ticket!(
+request!(
     /// RCPT TO with its parameters.
-    RcptRequest { to: ForwardPath, params: RcptParameters }
+    Rcpt => RcptRequest { to: ForwardPath, params: RcptParameters }
 );
-ticket!(
+request!(
     /// DATA or the first BDAT: accept to start reading content.
-    DataRequest { chunk: Option<(u64, bool)> }
+    Data => DataRequest { chunk: Option<(u64, bool)> }
 );
-ticket!(
+request!(
     /// The end of a message.
-    MessageRequest { size: u64, recipients: Vec<ForwardPath> }
+    Message => MessageRequest { size: u64, recipients: Vec<ForwardPath> }
 );
-ticket!(
+request!(
     /// VRFY or EXPN with its argument.
-    VerifyRequest { argument: Text, expand: bool }
+    Verify => VerifyRequest { argument: Text, expand: bool }
 );
-ticket!(
+request!(
     /// ETRN with its argument.
-    EtrnRequest { argument: Text }
+    Etrn => EtrnRequest { argument: Text }
 );
-ticket!(
+request!(
     /// XCLIENT with its attributes.
-    XclientRequest { attributes: Vec<XclientAttribute> }
+    Xclient => XclientRequest { attributes: Vec<XclientAttribute> }
 );
 
 impl XclientRequest {

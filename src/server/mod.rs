@@ -2,13 +2,15 @@
 
 mod checks;
 mod close;
-mod commands;
 mod config;
-mod decide;
-mod decision;
+mod error;
 mod event;
 mod foreign;
+mod input;
+mod output;
 mod replies;
+mod ticket;
+mod transitions;
 mod xclient;
 
 use alloc::collections::VecDeque;
@@ -23,7 +25,6 @@ use crate::data::{BdatDecoder, DataDecoder};
 use crate::framing::LineFramer;
 use crate::params::MailParameters;
 use crate::reply::{Reply, ReplyCode};
-use crate::Output;
 use crate::Text;
 
 pub use close::CloseReason;
@@ -31,16 +32,18 @@ pub use config::{
     AddressControlPolicy, AuthPolicy, Deadline, EarlyTalkerPolicy, LongLinePolicy, ServerConfig,
     ServerLimits, SyncPolicy,
 };
-pub use decision::{Decision, DecisionError};
+pub use error::DecisionError;
 pub use event::{
     AbortReason, AuthRequest, ConnectRequest, DataRequest, EtrnRequest, HelloRequest, MailRequest,
     MessageRequest, NotARejection, RcptRequest, Reject, ServerEvent, StartTlsRequest,
     VerifyRequest, XclientRequest,
 };
+pub use output::ServerOutput;
 pub use xclient::XclientAttribute;
 
-use decision::{Pending, Ticket};
 use replies::Canned;
+use ticket::Ticket;
+use transitions::Verdict;
 
 /// RFC 5321 §4.5.3.2.7: a server should wait at least five minutes for the
 /// next command or block of data; the default of [`ServerLimits::timeout`].
@@ -58,21 +61,43 @@ pub const SERVER_TIMEOUT: Duration = crate::limits::DEFAULT_SERVER_TIMEOUT;
 ///    wait took with [`advance`](Self::advance), so that a client trickling
 ///    a request runs out of time as an idle one does.
 /// 2. Call [`poll_output`](Self::poll_output) until it blocks: write every
-///    [`Output::Transmit`], answer every decision in an [`Output::Event`] with
-///    [`accept`](Self::accept) or [`reject`](Self::reject) (now or later),
-///    upgrade the transport on [`Output::StartTls`], close it on
-///    [`Output::Closed`].
+///    [`ServerOutput::Transmit`], answer every request in a
+///    [`ServerOutput::Event`] with [`accept`](Self::accept) or
+///    [`reject`](Self::reject) (now or later), upgrade the transport on
+///    [`ServerOutput::StartTls`], close it on [`ServerOutput::Closed`].
+///
+/// Its methods come in four groups, in this order below:
+///
+/// - **Getters**, which change nothing: [`is_tls`](Self::is_tls),
+///   [`is_authenticated`](Self::is_authenticated),
+///   [`in_transaction`](Self::in_transaction),
+///   [`hello_host`](Self::hello_host), [`close_reason`](Self::close_reason),
+///   [`config`](Self::config).
+/// - **Input**, what the peer and the transport did:
+///   [`receive`](Self::receive), [`receive_eof`](Self::receive_eof),
+///   [`advance`](Self::advance), [`handle_timeout`](Self::handle_timeout),
+///   [`tls_established`](Self::tls_established).
+/// - **Application commands**, the answers to requests and the server's own
+///   wish to stop: [`accept`](Self::accept),
+///   [`accept_with`](Self::accept_with), [`reject`](Self::reject),
+///   [`accept_event`](Self::accept_event), [`deliver`](Self::deliver),
+///   [`shutdown`](Self::shutdown).
+/// - **Output**, what the caller must do next:
+///   [`poll_output`](Self::poll_output), [`timeout_hint`](Self::timeout_hint).
 ///
 /// Commands in the wrong order never reach the application: the session
 /// answers them itself (503 and friends). Pipelined commands (RFC 2920) are
-/// answered in order, and the replies of one group leave in one `Transmit`.
+/// answered in order; [`ServerOutput`] tells when their replies leave.
+/// Every transition, from a state and an input to a reply or a request and
+/// the next state, is in one file, `src/server/transitions.rs`, whose
+/// documentation tabulates them.
 ///
 /// ```
-/// use smtpwire::server::{ServerConfig, ServerEvent, ServerSession};
-/// use smtpwire::{Output, Text};
+/// use smtpwire::server::{ServerConfig, ServerEvent, ServerOutput, ServerSession};
+/// use smtpwire::Text;
 ///
 /// let config = ServerConfig::new(Text::from_static("mx.example.org"));
-/// let mut session = ServerSession::new(config.into());
+/// let mut session = ServerSession::new(config);
 /// let mut wire = Vec::new();
 /// let mut message = Vec::new();
 /// // What the client writes each time it has its replies: EHLO and DATA
@@ -86,17 +111,17 @@ pub const SERVER_TIMEOUT: Duration = crate::limits::DEFAULT_SERVER_TIMEOUT;
 /// let mut client_input: &[u8] = &[];
 /// loop {
 ///     match session.poll_output() {
-///         Output::Transmit(bytes) => wire.extend_from_slice(&bytes),
-///         Output::Event(ServerEvent::Content(chunk)) => message.extend_from_slice(&chunk),
-///         Output::Event(event) => session.accept_event(event).unwrap(),
-///         Output::NeedInput => {
+///         ServerOutput::Transmit(bytes) => wire.extend_from_slice(&bytes),
+///         ServerOutput::Event(ServerEvent::Content(chunk)) => message.extend_from_slice(&chunk),
+///         ServerOutput::Event(event) => session.accept_event(event).unwrap(),
+///         ServerOutput::NeedInput => {
 ///             if client_input.is_empty() {
 ///                 client_input = writes.next().unwrap_or_default();
 ///             }
 ///             let taken = session.receive(client_input);
 ///             client_input = &client_input[taken..];
 ///         }
-///         Output::Closed => break,
+///         ServerOutput::Closed => break,
 ///         other => panic!("unexpected {other:?}"),
 ///     }
 /// }
@@ -110,7 +135,6 @@ pub struct ServerSession {
     output: BytesMut,
     events: VecDeque<ServerEvent>,
     phase: Phase,
-    awaiting: Option<Ticket>,
     /// Tells this session's tokens from other sessions'.
     stamp: usize,
     last_ticket: u64,
@@ -129,15 +153,24 @@ pub struct ServerSession {
     closed_by: Option<CloseReason>,
 }
 
+/// What the session waits for: the state of the transition table in
+/// `transitions.rs`, beside what the connection has learnt (`hello`, `tls`,
+/// `authenticated`, `transaction`), which holds across states.
 #[derive(Debug)]
 enum Phase {
     /// Waiting for the PROXY protocol header.
     Proxy,
-    /// The connection decision is outstanding; the greeting is not sent yet.
-    Greeting,
+    /// The connection decision, this token, is outstanding; the greeting is
+    /// not sent yet.
+    Greeting(Ticket),
     /// The greeting was a refusal: only QUIT is answered (RFC 5321 §3.1).
     Refused,
+    /// Reading command lines.
     Commands,
+    /// A request, this token, is outstanding: input stays buffered until it
+    /// is decided, and command lines are read again after.
+    Deciding(Ticket),
+    /// Inside a SASL exchange: each line answers a 334 challenge.
     Auth(ServerAuth),
     /// Reading DATA content with [`ServerSession::content`].
     Data,
@@ -193,7 +226,8 @@ impl ServerSession {
     ///
     /// The first [`poll_output`](Self::poll_output) gives
     /// [`ServerEvent::Connect`] (after the PROXY header, when configured).
-    pub fn new(config: Arc<ServerConfig>) -> Self {
+    pub fn new(config: impl Into<Arc<ServerConfig>>) -> Self {
+        let config = config.into();
         let input = LineFramer::new(config.limits.command_line, config.line_ends);
         let proxy_protocol = config.proxy_protocol;
         let time_left = config.limits.timeout;
@@ -203,8 +237,7 @@ impl ServerSession {
             output: BytesMut::new(),
             events: VecDeque::new(),
             phase: Phase::Proxy,
-            awaiting: None,
-            stamp: decision::session_stamp(),
+            stamp: ticket::session_stamp(),
             last_ticket: 0,
             hello: None,
             tls: false,
@@ -223,139 +256,7 @@ impl ServerSession {
         session
     }
 
-    // --- input from the transport ---
-
-    /// Takes bytes the peer sent and returns how many it took.
-    ///
-    /// It takes fewer than offered when its bounded input buffer is full (a
-    /// decision is outstanding, or the peer pipelines faster than replies are
-    /// written): drain [`poll_output`](Self::poll_output), then offer the rest
-    /// again. Nothing is parsed here.
-    pub fn receive(&mut self, input: &[u8]) -> usize {
-        if matches!(self.phase, Phase::Closed) {
-            return input.len();
-        }
-        if input.is_empty() {
-            return 0;
-        }
-        if matches!(self.phase, Phase::TlsHandshake) {
-            // RFC 3207 §4.2 and CVE-2011-0411: nothing sent in cleartext after
-            // STARTTLS may be read as part of the TLS session.
-            self.fail(replies::PIPELINED_STARTTLS, CloseReason::PipelinedStartTls);
-            return input.len();
-        }
-        if matches!(self.phase, Phase::Greeting)
-            && self.config.early_talkers == config::EarlyTalkerPolicy::Reject
-        {
-            self.fail(replies::EARLY_TALKER, CloseReason::EarlyTalker);
-            return input.len();
-        }
-        // Never less than the line limit in force: a bound below it would
-        // leave a partial line that is neither complete nor too long, and
-        // the session could take no more input nor make progress.
-        let bound = self.config.limits.pending_input.max(self.input.max_line());
-        let room = bound.saturating_sub(self.input.buffered());
-        let taken = input.len().min(room);
-        self.input.push(&input[..taken]);
-        self.earn_time(taken);
-        taken
-    }
-
-    /// Time passed while the caller waited for the peer: counts down what
-    /// [`timeout_hint`](Self::timeout_hint) gives next. Report every wait,
-    /// whether it ended with input or not; with [`Deadline::PerRead`] it
-    /// changes nothing.
-    pub fn advance(&mut self, elapsed: Duration) {
-        if matches!(self.config.limits.deadline, Deadline::PerRequest { .. }) {
-            self.time_left = self.time_left.saturating_sub(elapsed);
-        }
-    }
-
-    /// The peer closed its side of the connection.
-    pub fn receive_eof(&mut self) {
-        self.eof = true;
-    }
-
-    /// The timer armed from [`timeout_hint`](Self::timeout_hint) fired:
-    /// answers 421 4.4.2 and closes (RFC 5321 §4.5.3.2).
-    pub fn handle_timeout(&mut self) {
-        if !matches!(self.phase, Phase::Closed) {
-            self.fail(replies::TIMEOUT, CloseReason::Timeout);
-        }
-    }
-
-    /// The transport is now TLS: the session forgets everything learned
-    /// before (RFC 3207 §4.2) and waits for a new EHLO.
-    pub fn tls_established(&mut self) {
-        if matches!(self.phase, Phase::TlsHandshake) {
-            self.tls = true;
-            self.phase = Phase::Commands;
-            self.next_request();
-        }
-    }
-
-    /// Ends the session from the server's side with 421 (RFC 5321 §3.8), for a
-    /// server that is shutting down.
-    pub fn shutdown(&mut self) {
-        if !matches!(self.phase, Phase::Closed) {
-            self.fail(replies::SHUTTING_DOWN, CloseReason::Shutdown);
-        }
-    }
-
-    // --- output to the caller ---
-
-    /// The next thing the caller must do. Call it until it returns a blocking
-    /// variant (see [`Output::is_blocking`]).
-    pub fn poll_output(&mut self) -> Output<ServerEvent> {
-        loop {
-            if let Some(event) = self.events.pop_front() {
-                return Output::Event(event);
-            }
-            if self.output.len() >= self.config.limits.pending_output {
-                break;
-            }
-            match self.step() {
-                Progress::Advanced => continue,
-                Progress::Blocked => break,
-            }
-        }
-        if !self.output.is_empty() {
-            return Output::Transmit(self.output.split().freeze());
-        }
-        match self.phase {
-            Phase::Closed => Output::Closed,
-            Phase::TlsHandshake => Output::StartTls,
-            _ if self.awaiting.is_some() => Output::AwaitingDecision,
-            _ => Output::NeedInput,
-        }
-    }
-
-    /// How long to wait for the peer, from now, before calling
-    /// [`handle_timeout`](Self::handle_timeout); `None` when the session is
-    /// not waiting for the peer (a decision is outstanding, TLS is being set
-    /// up, or it is closed).
-    ///
-    /// With [`Deadline::PerRequest`] it is what is left of
-    /// [`ServerLimits::timeout`] for the current request, as counted down by
-    /// [`advance`](Self::advance); message content adds to it as it arrives.
-    /// A TLS handshake is the caller's to bound, with the same timeout.
-    pub fn timeout_hint(&self) -> Option<Duration> {
-        match self.phase {
-            Phase::Closed | Phase::TlsHandshake => None,
-            _ if self.awaiting.is_some() => None,
-            _ => Some(self.time_left),
-        }
-    }
-
-    /// Why the session closed, once it has.
-    ///
-    /// A transport that fails is the caller's to log: the session only
-    /// learns of it as the end of input ([`CloseReason::PeerClosed`]).
-    pub fn close_reason(&self) -> Option<CloseReason> {
-        self.closed_by
-    }
-
-    // --- getters ---
+    // --- getters: what the session knows ---
 
     /// Whether [`tls_established`](Self::tls_established) was called.
     pub fn is_tls(&self) -> bool {
@@ -379,23 +280,104 @@ impl ServerSession {
         self.hello.as_ref().map(|hello| &hello.host)
     }
 
+    /// Why the session closed, once it has.
+    ///
+    /// A transport that fails is the caller's to log: the session only
+    /// learns of it as the end of input ([`CloseReason::PeerClosed`]).
+    pub fn close_reason(&self) -> Option<CloseReason> {
+        self.closed_by
+    }
+
     /// The configuration the session runs under.
     pub fn config(&self) -> &ServerConfig {
         &self.config
     }
 
-    // --- decisions ---
+    // --- input: what the peer and the transport did ---
+
+    /// Takes bytes the peer sent and returns how many it took.
+    ///
+    /// It takes fewer than offered when its bounded input buffer is full (a
+    /// decision is outstanding, or the peer pipelines faster than replies are
+    /// written): drain [`poll_output`](Self::poll_output), then offer the rest
+    /// again. Nothing is parsed here.
+    pub fn receive(&mut self, input: &[u8]) -> usize {
+        if matches!(self.phase, Phase::Closed) {
+            return input.len();
+        }
+        if input.is_empty() {
+            return 0;
+        }
+        if matches!(self.phase, Phase::TlsHandshake) {
+            // RFC 3207 §4.2 and CVE-2011-0411: nothing sent in cleartext after
+            // STARTTLS may be read as part of the TLS session.
+            self.fail(replies::PIPELINED_STARTTLS, CloseReason::PipelinedStartTls);
+            return input.len();
+        }
+        if matches!(self.phase, Phase::Greeting(_))
+            && self.config.early_talkers == config::EarlyTalkerPolicy::Reject
+        {
+            self.fail(replies::EARLY_TALKER, CloseReason::EarlyTalker);
+            return input.len();
+        }
+        // Never less than the line limit in force: a bound below it would
+        // leave a partial line that is neither complete nor too long, and
+        // the session could take no more input nor make progress.
+        let bound = self.config.limits.pending_input.max(self.input.max_line());
+        let room = bound.saturating_sub(self.input.buffered());
+        let taken = input.len().min(room);
+        self.input.push(&input[..taken]);
+        self.earn_time(taken);
+        taken
+    }
+
+    /// The peer closed its side of the connection.
+    pub fn receive_eof(&mut self) {
+        self.eof = true;
+    }
+
+    /// Time passed while the caller waited for the peer: counts down what
+    /// [`timeout_hint`](Self::timeout_hint) gives next. Report every wait,
+    /// whether it ended with input or not; with [`Deadline::PerRead`] it
+    /// changes nothing.
+    pub fn advance(&mut self, elapsed: Duration) {
+        if matches!(self.config.limits.deadline, Deadline::PerRequest { .. }) {
+            self.time_left = self.time_left.saturating_sub(elapsed);
+        }
+    }
+
+    /// The timer armed from [`timeout_hint`](Self::timeout_hint) fired:
+    /// answers 421 4.4.2 and closes (RFC 5321 §4.5.3.2).
+    pub fn handle_timeout(&mut self) {
+        if !matches!(self.phase, Phase::Closed) {
+            self.fail(replies::TIMEOUT, CloseReason::Timeout);
+        }
+    }
+
+    /// The transport is now TLS: the session forgets everything learned
+    /// before (RFC 3207 §4.2) and waits for a new EHLO.
+    pub fn tls_established(&mut self) {
+        if matches!(self.phase, Phase::TlsHandshake) {
+            self.tls = true;
+            self.phase = Phase::Commands;
+            self.next_request();
+        }
+    }
+
+    // --- application commands: decisions, and the server shutting down ---
 
     /// Accepts a request with its usual positive reply.
     ///
     /// # Errors
     ///
-    /// [`DecisionError::Closed`] when the session closed while the decision
-    /// was being made, [`DecisionError::NotAwaited`] for a token of another
-    /// session; the decision then has no effect (see [`DecisionError`]).
-    pub fn accept(&mut self, request: impl Into<Decision>) -> Result<(), DecisionError> {
-        let pending = self.claim(request.into())?;
-        self.grant(pending, None);
+    /// The decision has no effect, and says why (see [`DecisionError`]):
+    /// [`DecisionError::Closed`] when the session closed while it was being
+    /// made, [`DecisionError::NotAwaited`] for a token of another session,
+    /// [`DecisionError::NotARequest`] for an event that asks nothing.
+    pub fn accept(&mut self, request: impl Into<ServerEvent>) -> Result<(), DecisionError> {
+        let request = request.into();
+        self.claim(request.ticket())?;
+        self.decided(request, Verdict::Accept(None));
         Ok(())
     }
 
@@ -406,16 +388,18 @@ impl ServerSession {
     ///
     /// # Errors
     ///
-    /// [`DecisionError::Closed`] when the session closed while the decision
-    /// was being made, [`DecisionError::NotAwaited`] for a token of another
-    /// session; the decision then has no effect (see [`DecisionError`]).
+    /// The decision has no effect, and says why (see [`DecisionError`]):
+    /// [`DecisionError::Closed`] when the session closed while it was being
+    /// made, [`DecisionError::NotAwaited`] for a token of another session,
+    /// [`DecisionError::NotARequest`] for an event that asks nothing.
     pub fn accept_with(
         &mut self,
-        request: impl Into<Decision>,
+        request: impl Into<ServerEvent>,
         text: Text,
     ) -> Result<(), DecisionError> {
-        let pending = self.claim(request.into())?;
-        self.grant(pending, Some(text));
+        let request = request.into();
+        self.claim(request.ticket())?;
+        self.decided(request, Verdict::Accept(Some(text)));
         Ok(())
     }
 
@@ -423,21 +407,24 @@ impl ServerSession {
     ///
     /// # Errors
     ///
-    /// [`DecisionError::Closed`] when the session closed while the decision
-    /// was being made, [`DecisionError::NotAwaited`] for a token of another
-    /// session; the decision then has no effect (see [`DecisionError`]).
+    /// The decision has no effect, and says why (see [`DecisionError`]):
+    /// [`DecisionError::Closed`] when the session closed while it was being
+    /// made, [`DecisionError::NotAwaited`] for a token of another session,
+    /// [`DecisionError::NotARequest`] for an event that asks nothing.
     pub fn reject(
         &mut self,
-        request: impl Into<Decision>,
+        request: impl Into<ServerEvent>,
         reject: Reject,
     ) -> Result<(), DecisionError> {
-        let pending = self.claim(request.into())?;
-        self.refuse(pending, reject);
+        let request = request.into();
+        self.claim(request.ticket())?;
+        self.decided(request, Verdict::Reject(reject));
         Ok(())
     }
 
     /// Accepts whatever the event asks, if it asks anything: a shortcut for
-    /// tests and for servers whose policy is "take everything".
+    /// tests and for servers whose policy is "take everything". Unlike
+    /// [`accept`](Self::accept), an event that asks nothing is no error.
     ///
     /// # Errors
     ///
@@ -445,10 +432,10 @@ impl ServerSession {
     /// was being made, [`DecisionError::NotAwaited`] for a token of another
     /// session; the decision then has no effect (see [`DecisionError`]).
     pub fn accept_event(&mut self, event: ServerEvent) -> Result<(), DecisionError> {
-        match event.into_decision() {
-            Some(decision) => self.accept(decision),
-            None => Ok(()),
+        if event.ticket().is_none() {
+            return Ok(());
         }
+        self.accept(event)
     }
 
     /// LMTP (RFC 2033 §4.2): answers the end of a message with one outcome per
@@ -469,32 +456,79 @@ impl ServerSession {
         request: MessageRequest,
         outcomes: impl IntoIterator<Item = Result<(), Reject>>,
     ) -> Result<(), DecisionError> {
-        let Pending::Message(request) = self.claim(Decision(Pending::Message(request)))? else {
-            return Err(DecisionError::NotAwaited);
-        };
-        let mut outcomes = outcomes.into_iter();
-        for _ in 0..self.end_of_message_replies(request.recipients.len()) {
-            match outcomes.next() {
-                Some(Ok(())) => self.canned(replies::MESSAGE_OK),
-                Some(Err(reject)) => self.send_reject(reject),
-                None => self.canned(replies::UNAVAILABLE),
+        self.claim(Some(request.ticket))?;
+        self.delivered(request, outcomes);
+        Ok(())
+    }
+
+    /// Ends the session from the server's side with 421 (RFC 5321 §3.8), for a
+    /// server that is shutting down.
+    pub fn shutdown(&mut self) {
+        if !matches!(self.phase, Phase::Closed) {
+            self.fail(replies::SHUTTING_DOWN, CloseReason::Shutdown);
+        }
+    }
+
+    // --- output: what the caller must do next ---
+
+    /// The next thing the caller must do. Call it until it returns a blocking
+    /// variant (see [`ServerOutput::is_blocking`]); [`ServerOutput`] tells
+    /// in what order events and transmits come.
+    pub fn poll_output(&mut self) -> ServerOutput {
+        loop {
+            if let Some(event) = self.events.pop_front() {
+                return ServerOutput::Event(event);
+            }
+            if self.output.len() >= self.config.limits.pending_output {
+                break;
+            }
+            match self.step() {
+                Progress::Advanced => continue,
+                Progress::Blocked => break,
             }
         }
-        self.transaction = None;
-        self.reset_error_counts();
-        Ok(())
+        if !self.output.is_empty() {
+            return ServerOutput::Transmit(self.output.split().freeze());
+        }
+        match self.phase {
+            Phase::Closed => ServerOutput::Closed,
+            Phase::TlsHandshake => ServerOutput::StartTls,
+            Phase::Greeting(_) | Phase::Deciding(_) => ServerOutput::AwaitingDecision,
+            _ => ServerOutput::NeedInput,
+        }
+    }
+
+    /// How long to wait for the peer, from now, before calling
+    /// [`handle_timeout`](Self::handle_timeout); `None` when the session is
+    /// not waiting for the peer (a decision is outstanding, TLS is being set
+    /// up, or it is closed).
+    ///
+    /// With [`Deadline::PerRequest`] it is what is left of
+    /// [`ServerLimits::timeout`] for the current request, as counted down by
+    /// [`advance`](Self::advance); message content adds to it as it arrives.
+    /// A TLS handshake is the caller's to bound, with the same timeout.
+    pub fn timeout_hint(&self) -> Option<Duration> {
+        match self.phase {
+            Phase::Closed | Phase::TlsHandshake | Phase::Greeting(_) | Phase::Deciding(_) => None,
+            _ => Some(self.time_left),
+        }
     }
 
     /// Takes the decision for the request this session awaits. A token of
     /// this session's always is that request, unless the session closed
     /// since it was issued: tokens are consumed, and one request is
     /// awaited at a time.
-    fn claim(&mut self, decision: Decision) -> Result<Pending, DecisionError> {
-        let Decision(pending) = decision;
-        let ticket = pending.ticket();
-        if self.awaiting == Some(ticket) {
-            self.awaiting = None;
-            return Ok(pending);
+    fn claim(&mut self, ticket: Option<Ticket>) -> Result<(), DecisionError> {
+        let Some(ticket) = ticket else {
+            return Err(DecisionError::NotARequest);
+        };
+        if let Phase::Greeting(awaited) | Phase::Deciding(awaited) = self.phase {
+            if awaited == ticket {
+                // The decision says where to go from here; commands unless
+                // it says otherwise.
+                self.phase = Phase::Commands;
+                return Ok(());
+            }
         }
         if ticket.session == self.stamp && matches!(self.phase, Phase::Closed) {
             return Err(DecisionError::Closed);
@@ -502,14 +536,20 @@ impl ServerSession {
         Err(DecisionError::NotAwaited)
     }
 
-    fn ticket(&mut self) -> Ticket {
+    /// Raises a request: `request` gets the next token, and the session
+    /// reads no more input until the request comes back decided.
+    fn ask(&mut self, request: impl FnOnce(Ticket) -> ServerEvent) {
+        let ticket = self.issue_ticket();
+        self.phase = Phase::Deciding(ticket);
+        self.events.push_back(request(ticket));
+    }
+
+    fn issue_ticket(&mut self) -> Ticket {
         self.last_ticket += 1;
-        let ticket = Ticket {
+        Ticket {
             session: self.stamp,
             number: self.last_ticket,
-        };
-        self.awaiting = Some(ticket);
-        ticket
+        }
     }
 
     // --- replies ---
@@ -632,7 +672,6 @@ impl ServerSession {
             _ => AbortReason::Disconnected,
         };
         self.abort_transaction(aborted);
-        self.awaiting = None;
         self.phase = Phase::Closed;
         self.closed_by = Some(reason);
     }

@@ -6,7 +6,7 @@ use smtpwire::auth::Mechanism;
 use smtpwire::framing::ReplyAssembler;
 use smtpwire::reply::{Reply, ReplyCode};
 use smtpwire::server::{AuthPolicy, Reject, ServerConfig, ServerSession, SyncPolicy};
-use smtpwire::{Output, Text};
+use smtpwire::{ServerOutput, Text};
 
 pub fn check(data: &[u8]) {
     let Some((&control, input)) = data.split_first() else {
@@ -26,36 +26,36 @@ pub fn check(data: &[u8]) {
     config.limits.pending_input = 256;
     config.limits.pending_output = 256;
     let limits = config.limits;
-    let mut session = ServerSession::new(config.into());
+    let mut session = ServerSession::new(config);
     let chunk = 1 + usize::from(control >> 3);
     let mut decisions = input.iter().rev().cycle();
     let mut replies = ReplyAssembler::new();
     let mut rest = input;
     loop {
         match session.poll_output() {
-            Output::Transmit(bytes) => {
+            ServerOutput::Transmit(bytes) => {
                 assert!(bytes.len() <= limits.pending_output + 1024);
                 replies.push(&bytes);
                 while let Some(reply) = replies.next_reply() {
                     reply.expect("the server only sends well-formed replies");
                 }
             }
-            Output::Event(event) => {
-                if let Some(decision) = event.into_decision() {
+            ServerOutput::Event(event) => {
+                if event.is_request() {
                     let result = if decisions.next().is_some_and(|b| b & 1 == 0) {
-                        session.accept(decision)
+                        session.accept(event)
                     } else {
                         let reply = Reply::new(ReplyCode::new_const(550), Text::from_static("no"));
-                        session.reject(decision, Reject::new(reply).expect("5xx"))
+                        session.reject(event, Reject::new(reply).expect("5xx"))
                     };
                     result.expect("the session waits for the decision it asked for");
                 }
             }
-            Output::StartTls => session.tls_established(),
-            Output::NeedInput | Output::AwaitingDecision => {
+            ServerOutput::StartTls => session.tls_established(),
+            ServerOutput::NeedInput | ServerOutput::AwaitingDecision => {
                 if rest.is_empty() {
                     session.receive_eof();
-                    if matches!(session.poll_output(), Output::Closed) {
+                    if matches!(session.poll_output(), ServerOutput::Closed) {
                         break;
                     }
                     continue;
@@ -64,7 +64,7 @@ pub fn check(data: &[u8]) {
                 let taken = session.receive(&rest[..end]);
                 rest = &rest[taken..];
             }
-            Output::Closed => break,
+            ServerOutput::Closed => break,
         }
     }
     assert_eq!(replies.buffered(), 0, "every reply was complete");

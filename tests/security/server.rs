@@ -2,7 +2,7 @@
 
 use crate::support::{accept_all, config, relaxed, run, transcript, Verdict};
 use smtpwire::server::{ServerConfig, ServerEvent, ServerSession};
-use smtpwire::Output;
+use smtpwire::ServerOutput;
 
 const ENVELOPE: &str = "C: EHLO attacker.example
     C: MAIL FROM:<a@example.com>
@@ -84,18 +84,18 @@ fn starttls_plaintext_injection_is_fatal() {
 fn bytes_after_the_220_to_starttls_are_fatal() {
     let mut config = relaxed();
     config.capabilities.starttls = true;
-    let mut session = ServerSession::new(config.into());
+    let mut session = ServerSession::new(config);
     let mut sent = Vec::new();
     let mut input: &[u8] = b"EHLO a.example\r\nSTARTTLS\r\n";
     loop {
         match session.poll_output() {
-            Output::Transmit(bytes) => sent.extend_from_slice(&bytes),
-            Output::Event(event) => session.accept_event(event).unwrap(),
-            Output::NeedInput => {
+            ServerOutput::Transmit(bytes) => sent.extend_from_slice(&bytes),
+            ServerOutput::Event(event) => session.accept_event(event).unwrap(),
+            ServerOutput::NeedInput => {
                 let taken = session.receive(input);
                 input = &input[taken..];
             }
-            Output::StartTls => break,
+            ServerOutput::StartTls => break,
             other => panic!("{other:?}"),
         }
     }
@@ -104,8 +104,8 @@ fn bytes_after_the_220_to_starttls_are_fatal() {
     let mut tail = Vec::new();
     loop {
         match session.poll_output() {
-            Output::Transmit(bytes) => tail.extend_from_slice(&bytes),
-            Output::Closed => break,
+            ServerOutput::Transmit(bytes) => tail.extend_from_slice(&bytes),
+            ServerOutput::Closed => break,
             other => panic!("{other:?}"),
         }
     }
@@ -114,8 +114,8 @@ fn bytes_after_the_220_to_starttls_are_fatal() {
 
 #[test]
 fn endless_command_line_is_refused_without_buffering() {
-    let mut session = ServerSession::new(config().into());
-    if let Output::Event(event) = session.poll_output() {
+    let mut session = ServerSession::new(config());
+    if let ServerOutput::Event(event) = session.poll_output() {
         session.accept_event(event).unwrap();
     }
     let mut output = Vec::new();
@@ -125,13 +125,13 @@ fn endless_command_line_is_refused_without_buffering() {
         while !rest.is_empty() {
             let taken = session.receive(rest);
             rest = &rest[taken..];
-            while let Output::Transmit(bytes) = session.poll_output() {
+            while let ServerOutput::Transmit(bytes) = session.poll_output() {
                 output.extend_from_slice(&bytes);
             }
         }
     }
     session.receive(b"\r\nNOOP\r\n");
-    while let Output::Transmit(bytes) = session.poll_output() {
+    while let ServerOutput::Transmit(bytes) = session.poll_output() {
         output.extend_from_slice(&bytes);
     }
     let output = String::from_utf8(output).unwrap();
@@ -199,8 +199,8 @@ fn pipelining_flood_without_reading_is_bounded() {
     let mut config = relaxed();
     config.limits.junk_commands = usize::MAX;
     let limits = config.limits;
-    let mut session = ServerSession::new(config.into());
-    if let Output::Event(event) = session.poll_output() {
+    let mut session = ServerSession::new(config);
+    if let ServerOutput::Event(event) = session.poll_output() {
         session.accept_event(event).unwrap();
     }
     let flood = "NOOP\r\n".repeat(200_000);
@@ -213,11 +213,11 @@ fn pipelining_flood_without_reading_is_bounded() {
     let mut offered = taken;
     loop {
         match session.poll_output() {
-            Output::Transmit(bytes) => largest = largest.max(bytes.len()),
-            Output::NeedInput if offered < flood.len() => {
+            ServerOutput::Transmit(bytes) => largest = largest.max(bytes.len()),
+            ServerOutput::NeedInput if offered < flood.len() => {
                 offered += session.receive(&flood.as_bytes()[offered..]);
             }
-            Output::NeedInput => break,
+            ServerOutput::NeedInput => break,
             other => panic!("{other:?}"),
         }
     }

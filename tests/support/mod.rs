@@ -3,11 +3,9 @@
 
 #![allow(dead_code)] // each test file uses a different part of the harness
 
-use std::sync::Arc;
-
 use smtpwire::reply::{EnhancedStatusCode, Reply, ReplyCode};
 use smtpwire::server::{CloseReason, Reject, ServerConfig, ServerEvent, ServerSession, SyncPolicy};
-use smtpwire::{Output, Text};
+use smtpwire::{ServerOutput, Text};
 
 /// What the application answers to one event.
 pub enum Verdict {
@@ -73,7 +71,7 @@ pub fn run(
     chunks: &[&[u8]],
     decide: &mut dyn FnMut(&ServerEvent) -> Verdict,
 ) -> Run {
-    let mut session = ServerSession::new(Arc::new(config));
+    let mut session = ServerSession::new(config);
     let mut run = Run::default();
     for chunk in chunks {
         let mut rest: &[u8] = chunk;
@@ -101,33 +99,33 @@ pub fn drain(
 ) {
     loop {
         match session.poll_output() {
-            Output::Transmit(bytes) => {
+            ServerOutput::Transmit(bytes) => {
                 run.transmits += 1;
                 run.output.push_str(&String::from_utf8_lossy(&bytes));
             }
-            Output::Event(event) => {
+            ServerOutput::Event(event) => {
                 record(&mut run.events, &event);
                 let verdict = decide(&event);
-                if let Some(decision) = event.into_decision() {
+                if event.is_request() {
                     let result = match verdict {
-                        Verdict::Accept => session.accept(decision),
+                        Verdict::Accept => session.accept(event),
                         Verdict::AcceptWith(text) => {
-                            session.accept_with(decision, Text::from_static(text))
+                            session.accept_with(event, Text::from_static(text))
                         }
-                        Verdict::Reject(code, text) => session.reject(decision, reject(code, text)),
+                        Verdict::Reject(code, text) => session.reject(event, reject(code, text)),
                     };
                     result.expect("the session waits for this decision");
                 }
             }
-            Output::StartTls => {
+            ServerOutput::StartTls => {
                 run.started_tls = true;
                 session.tls_established();
             }
-            Output::Closed => {
+            ServerOutput::Closed => {
                 run.closed = true;
                 return;
             }
-            Output::NeedInput | Output::AwaitingDecision => return,
+            ServerOutput::NeedInput | ServerOutput::AwaitingDecision => return,
         }
     }
 }
@@ -160,8 +158,11 @@ fn record(events: &mut Vec<String>, event: &ServerEvent) {
         }
         ServerEvent::Verify(r) => format!("verify {} expand={}", r.argument(), r.is_expand()),
         ServerEvent::Etrn(r) => format!("etrn {}", r.argument()),
+        ServerEvent::Xclient(r) => {
+            let names: Vec<&str> = r.attributes().iter().map(|a| a.name().as_str()).collect();
+            format!("xclient {}", names.join(","))
+        }
         ServerEvent::Aborted(reason) => format!("aborted {reason:?}"),
-        other => format!("{other:?}"),
     };
     events.push(line);
 }

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use smtpwire::server::ServerSession;
-use smtpwire::Output;
+use smtpwire::ServerOutput;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::watch;
@@ -47,9 +47,9 @@ pub async fn serve(
         match session.poll_output() {
             // Replies to pipelined commands go out in one write, when the
             // session next waits for the client.
-            Output::Transmit(bytes) => output.extend_from_slice(&bytes),
-            Output::Event(event) => handler.handle(&mut session, event).await,
-            Output::NeedInput => {
+            ServerOutput::Transmit(bytes) => output.extend_from_slice(&bytes),
+            ServerOutput::Event(event) => handler.handle(&mut session, event).await,
+            ServerOutput::NeedInput => {
                 if start < end {
                     start += session.receive(&input[start..end]);
                     continue;
@@ -82,7 +82,7 @@ pub async fn serve(
                 // time as one that says nothing.
                 session.advance(waiting_since.elapsed());
             }
-            Output::StartTls => {
+            ServerOutput::StartTls => {
                 if start < end {
                     // Read in clear with the STARTTLS but not yet given to
                     // the session (its input bound was full): it must never
@@ -115,7 +115,7 @@ pub async fn serve(
                 session.tls_established();
                 handler.tls_established();
             }
-            Output::Closed => {
+            ServerOutput::Closed => {
                 // TLS ends with close_notify (RFC 8446 §6.1); plain TCP sends
                 // its FIN when the socket is dropped, without a system call
                 // of its own.
@@ -126,7 +126,7 @@ pub async fn serve(
             }
             // Every decision is taken inside `handle`, so none is ever
             // outstanding here.
-            Output::AwaitingDecision => {
+            ServerOutput::AwaitingDecision => {
                 eprintln!("{peer}: internal error: a decision was left open");
                 cut_short = "internal-error";
                 break;

@@ -136,11 +136,7 @@ impl Handler {
             ServerEvent::Content(chunk) => self.write(&chunk).await,
             ServerEvent::Message(request) => self.finish(session, request).await,
             ServerEvent::Aborted(reason) => self.abort(reason).await,
-            other => {
-                if let Some(decision) = other.into_decision() {
-                    decide(session.accept(decision));
-                }
-            }
+            other => decide(session.accept_event(other)),
         }
     }
 

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use smtpwire::server::{CloseReason, ServerConfig, ServerEvent, ServerSession};
-use smtpwire::Output;
+use smtpwire::ServerOutput;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::watch;
 use tokio::time::timeout;
@@ -45,9 +45,11 @@ pub(super) async fn serve<H: Handler>(
         match session.poll_output() {
             // Replies to pipelined commands go out in one write, when the
             // session next waits for the client.
-            Output::Transmit(bytes) => output.extend_from_slice(&bytes),
-            Output::Event(event) => decide(&mut session, &mut handler, event, tls.is_some()).await,
-            Output::NeedInput => {
+            ServerOutput::Transmit(bytes) => output.extend_from_slice(&bytes),
+            ServerOutput::Event(event) => {
+                decide(&mut session, &mut handler, event, tls.is_some()).await
+            }
+            ServerOutput::NeedInput => {
                 if start < end {
                     start += session.receive(&input[start..end]);
                     continue;
@@ -77,7 +79,7 @@ pub(super) async fn serve<H: Handler>(
                 // as one that says nothing.
                 session.advance(since.elapsed());
             }
-            Output::StartTls => {
+            ServerOutput::StartTls => {
                 if start < end {
                     // Read in clear with the STARTTLS but not yet given to
                     // the session (its input bound was full): it must never
@@ -99,7 +101,7 @@ pub(super) async fn serve<H: Handler>(
                 }
                 session.tls_established();
             }
-            Output::Closed => {
+            ServerOutput::Closed => {
                 // TLS ends with close_notify (RFC 8446 §6.1); the shutdown
                 // of plain TCP sends the FIN the drop would send anyway.
                 if !broken && flush(&mut io, &mut output, limit).await {
@@ -110,7 +112,7 @@ pub(super) async fn serve<H: Handler>(
             }
             // Every decision is taken in `decide`, so none is ever left
             // outstanding.
-            Output::AwaitingDecision => break None,
+            ServerOutput::AwaitingDecision => break None,
         }
     };
     if session.in_transaction() {
@@ -183,18 +185,16 @@ async fn decide<H: Handler>(
         }
         // ETRN and XCLIENT are off unless the configuration offers them,
         // and then need a policy this driver does not have.
-        other => match other.into_decision() {
-            Some(decision) => session.reject(
-                decision,
-                super::refuse(502, "5.5.1", "Command not implemented"),
-            ),
-            None => Ok(()),
-        },
+        other if other.is_request() => session.reject(
+            other,
+            super::refuse(502, "5.5.1", "Command not implemented"),
+        ),
+        _ => Ok(()),
     };
     debug_assert!(answered.is_ok(), "the session waits for its own request");
 }
 
-fn answer<R: Into<smtpwire::server::Decision>>(
+fn answer<R: Into<ServerEvent>>(
     session: &mut ServerSession,
     request: R,
     verdict: Result<(), smtpwire::server::Reject>,

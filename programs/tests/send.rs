@@ -12,13 +12,12 @@ use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
 use smtpwire::auth::{Credentials, PlainCredentials, Secret};
-use smtpwire::client::{AuthConfig, LongLines};
-use smtpwire::{ForwardPath, Protocol, ReversePath, Text};
+use smtpwire::{ForwardPath, ReversePath, Text};
+use smtpwire_tokio::client::{tls, AuthConfig, LongLines, Outcome, RecipientStatus};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
-use smtpwire_programs::send::report::Delivery;
-use smtpwire_programs::send::{ContentFor, Run, Settings};
+use smtpwire_programs::send::{ContentFor, Report, Run, Settings};
 use support::session_client::settings;
 use support::{numbered_message, numbered_messages, TestServer};
 
@@ -38,8 +37,54 @@ fn same(content: &[u8]) -> ContentFor {
     Arc::new(move |_| content.clone())
 }
 
-async fn send(settings: Settings, content: ContentFor, count: usize, connections: usize) -> Run {
-    let run = smtpwire_programs::send::run(Arc::new(settings), content, count, connections).await;
+/// A run and every report it made, in the order they came.
+struct Collected {
+    run: Run,
+    outcomes: Vec<(usize, Outcome)>,
+    /// Messages not sent and connection failures, as the program prints
+    /// them.
+    errors: Vec<String>,
+}
+
+impl Collected {
+    fn succeeded(&self) -> bool {
+        self.run.succeeded()
+    }
+}
+
+async fn collect(
+    settings: Settings,
+    content: ContentFor,
+    count: usize,
+    connections: usize,
+) -> Collected {
+    let (mut outcomes, mut errors) = (Vec::new(), Vec::new());
+    let run =
+        smtpwire_programs::send::run(Arc::new(settings), content, count, connections, |report| {
+            match report {
+                Report::Outcome { number, outcome } => outcomes.push((number, outcome)),
+                Report::NotSent { number, error } => {
+                    errors.push(format!("message {number} not sent: {error}"))
+                }
+                Report::Connection { error, .. } => errors.push(error),
+            }
+        })
+        .await;
+    outcomes.sort_by_key(|(number, _)| *number);
+    Collected {
+        run,
+        outcomes,
+        errors,
+    }
+}
+
+async fn send(
+    settings: Settings,
+    content: ContentFor,
+    count: usize,
+    connections: usize,
+) -> Collected {
+    let run = collect(settings, content, count, connections).await;
     assert!(
         run.succeeded(),
         "errors {:?}, outcomes {:?}",
@@ -61,8 +106,8 @@ async fn plain_with_every_line_end_made_crlf() {
     let run = send(to(&server, false, &["b@example.org"]), same(&content), 1, 1).await;
     let (_, outcome) = &run.outcomes[0];
     assert!(matches!(
-        &outcome.recipients[0].1,
-        Delivery::Delivered(reply) if reply.code().as_u16() == 250
+        &outcome.recipients()[0].status,
+        RecipientStatus::Accepted(reply) if reply.code().as_u16() == 250
     ));
     assert_eq!(
         server.contents(),
@@ -85,13 +130,12 @@ async fn starttls_required_fails_without_trust() {
     let server = TestServer::start(|_| {}).await;
     let mut settings = to(&server, true, &["b@example.org"]);
     let stranger = smtpwire_programs::server::tls::Identity::self_signed("other.test").unwrap();
-    settings.upgrade = Some(
-        smtpwire_programs::send::tls::Upgrade::trusting(stranger.chain.clone(), "127.0.0.1")
-            .unwrap(),
-    );
-    let run = smtpwire_programs::send::run(Arc::new(settings), same(b"x\r\n"), 1, 1).await;
+    settings.client = settings
+        .client
+        .tls_config(tls::trusting(stranger.chain.clone()).unwrap());
+    let run = collect(settings, same(b"x\r\n"), 1, 1).await;
     assert!(!run.succeeded());
-    assert_eq!(run.delivered(), 0);
+    assert_eq!(run.run.delivered, 0);
     assert!(server.delivered().is_empty());
 }
 
@@ -162,8 +206,10 @@ async fn serving(cert: &Path, key: &Path) -> TestServer {
 /// Settings for STARTTLS required, trusting the PEM file `trust` for `name`.
 fn trusting(server: &TestServer, trust: &Path, name: &str) -> Settings {
     let mut settings = to(server, true, &["b@example.org"]);
-    settings.upgrade =
-        Some(smtpwire_programs::send::tls::Upgrade::for_server(Some(trust), name).unwrap());
+    settings.client = settings
+        .client
+        .tls_config(tls::trust_file(trust).unwrap())
+        .server_name(name);
     settings
 }
 
@@ -184,18 +230,12 @@ async fn starttls_refuses_another_self_signed_certificate() {
     let (cert, key) = openssl_self_signed(&scratch.0, "server");
     let (other, _) = openssl_self_signed(&scratch.0, "other");
     let server = serving(&cert, &key).await;
-    let run = smtpwire_programs::send::run(
-        Arc::new(trusting(&server, &other, "127.0.0.1")),
-        same(b"x\r\n"),
-        1,
-        1,
-    )
-    .await;
+    let run = collect(trusting(&server, &other, "127.0.0.1"), same(b"x\r\n"), 1, 1).await;
     assert!(!run.succeeded());
     assert!(
         run.errors
             .iter()
-            .any(|(_, e)| e.contains("invalid peer certificate")),
+            .any(|e| e.contains("invalid peer certificate")),
         "{:?}",
         run.errors
     );
@@ -231,8 +271,8 @@ async fn starttls_verifies_a_ca_signed_chain_by_name() {
     assert_eq!(server.contents(), [content.to_vec()]);
 
     // The chain is good, but not for this name.
-    let run = smtpwire_programs::send::run(
-        Arc::new(trusting(&server, &ca, "mx.elsewhere.test")),
+    let run = collect(
+        trusting(&server, &ca, "mx.elsewhere.test"),
         same(content),
         1,
         1,
@@ -240,9 +280,7 @@ async fn starttls_verifies_a_ca_signed_chain_by_name() {
     .await;
     assert!(!run.succeeded());
     assert!(
-        run.errors
-            .iter()
-            .any(|(_, e)| e.contains("not valid for name")),
+        run.errors.iter().any(|e| e.contains("not valid for name")),
         "{:?}",
         run.errors
     );
@@ -270,19 +308,19 @@ async fn auth_plain_over_tls() {
     .await;
     let content = b"Subject: auth\r\n\r\nsubmitted\r\n";
     let mut settings = to(&server, true, &["b@example.org"]);
-    settings.config.auth = Some(alice("correct horse"));
+    settings.client = settings.client.auth(alice("correct horse"));
     send(settings.clone(), same(content), 1, 1).await;
     assert_eq!(server.contents(), [content.to_vec()]);
     assert!(stored_text(&server).contains(" with ESMTPSA id "));
 
-    settings.config.auth = Some(alice("wrong"));
-    let refused = smtpwire_programs::send::run(Arc::new(settings), same(content), 1, 1).await;
+    settings.client = settings.client.auth(alice("wrong"));
+    let refused = collect(settings, same(content), 1, 1).await;
     assert!(!refused.succeeded());
     assert!(
         refused
             .errors
             .iter()
-            .any(|(_, e)| e.contains("authentication rejected")),
+            .any(|e| e.contains("authentication rejected")),
         "{:?}",
         refused.errors
     );
@@ -293,13 +331,13 @@ async fn auth_plain_over_tls() {
 async fn lmtp_reports_each_recipient() {
     let server = TestServer::start(|settings| settings.lmtp = true).await;
     let mut settings = to(&server, false, &["one@example.org", "two@example.org"]);
-    settings.config.protocol = Protocol::Lmtp;
+    settings.client = settings.client.lmtp();
     let content = b"Subject: lmtp\r\n\r\nfor two\r\n";
     let run = send(settings, same(content), 1, 1).await;
     let (_, outcome) = &run.outcomes[0];
-    assert_eq!(outcome.recipients.len(), 2);
-    for (_, delivery) in &outcome.recipients {
-        assert!(delivery.is_delivered(), "{delivery}");
+    assert_eq!(outcome.recipients().len(), 2);
+    for recipient in outcome.recipients() {
+        assert!(recipient.status.is_accepted(), "{recipient}");
     }
     assert_eq!(server.contents(), [content.to_vec(), content.to_vec()]);
     let text: Vec<String> = server
@@ -376,8 +414,7 @@ async fn through_recorder(pipelining: bool, chunking: bool) -> (TestServer, Vec<
     let recorder = Recorder::start(server.address).await;
     let mut settings = to(&server, false, &["b@example.org", "c@example.org"]);
     settings.server = recorder.address.to_string();
-    settings.config.pipelining = pipelining;
-    settings.config.chunking = chunking;
+    settings.client = settings.client.pipelining(pipelining).chunking(chunking);
     let content: ContentFor = Arc::new(|number| Bytes::from(numbered_message(number)));
     send(settings, content, 3, 1).await;
     assert_eq!(server.contents(), numbered_messages(3));
@@ -438,14 +475,12 @@ async fn a_long_line_is_refused_before_anything_of_the_message_goes() {
     let recorder = Recorder::start(server.address).await;
     let mut settings = to(&server, false, &["b@example.org"]);
     settings.server = recorder.address.to_string();
-    let run =
-        smtpwire_programs::send::run(Arc::new(settings.clone()), same(&with_long_line()), 1, 1)
-            .await;
+    let run = collect(settings.clone(), same(&with_long_line()), 1, 1).await;
     assert!(!run.succeeded());
     assert!(
         run.errors
             .iter()
-            .any(|(_, e)| e.contains("message 0 not sent: line 3 of the content is 1200 octets")),
+            .any(|e| e.contains("message 0 not sent: line 3 of the content is 1200 octets")),
         "{:?}",
         run.errors
     );
@@ -453,7 +488,7 @@ async fn a_long_line_is_refused_before_anything_of_the_message_goes() {
     assert!(server.delivered().is_empty());
 
     // Wrapped as Postfix does: 998 octets, then CRLF, a space and the rest.
-    settings.config.long_lines = LongLines::Wrap;
+    settings.client = settings.client.long_lines(LongLines::Wrap);
     send(settings, same(&with_long_line()), 1, 1).await;
     let wrapped = format!(
         "Subject: long\r\n\r\n{}\r\n {}\r\nend\r\n",
@@ -532,18 +567,19 @@ async fn eight_bit_content_is_refused_by_a_server_without_8bitmime() {
     settings.from = ReversePath::parse("<a@example.com>").unwrap();
     settings.to = vec![ForwardPath::parse("<b@example.org>").unwrap()];
 
-    let run = smtpwire_programs::send::run(
-        Arc::new(settings.clone()),
+    let run = collect(
+        settings.clone(),
         same("Subject: Grüße\r\n\r\n8 bits\r\n".as_bytes()),
         1,
         1,
     )
     .await;
     assert!(!run.succeeded());
-    let (_, outcome) = &run.outcomes[0];
+    assert!(run.outcomes.is_empty());
     assert!(
-        matches!(&outcome.recipients[0].1, Delivery::Failed(why) if why.contains("lacks 8BITMIME")),
-        "{outcome:?}"
+        run.errors.iter().any(|e| e.contains("8BITMIME")),
+        "{:?}",
+        run.errors
     );
     // Refused before its MAIL: nothing of the message went.
     assert_eq!(*commands.lock().unwrap(), ["EHLO client.example", "QUIT"]);
@@ -574,7 +610,7 @@ async fn a_thousand_messages_over_one_connection() {
     let server = TestServer::start(|_| {}).await;
     let content: ContentFor = Arc::new(|number| Bytes::from(numbered_message(number)));
     let run = send(to(&server, false, &["b@example.org"]), content, 1000, 1).await;
-    assert_eq!(run.delivered(), 1000);
+    assert_eq!(run.run.delivered, 1000);
     assert_eq!(server.shared.stats.messages(), 1000);
     assert_eq!(server.contents(), numbered_messages(1000));
 }
@@ -584,7 +620,7 @@ async fn fifty_concurrent_connections() {
     let server = TestServer::start(|_| {}).await;
     let content: ContentFor = Arc::new(|number| Bytes::from(numbered_message(number)));
     let run = send(to(&server, true, &["b@example.org"]), content, 100, 50).await;
-    assert_eq!(run.delivered(), 100);
+    assert_eq!(run.run.delivered, 100);
     assert_eq!(server.contents(), numbered_messages(100));
 }
 
@@ -592,11 +628,14 @@ async fn fifty_concurrent_connections() {
 async fn a_refused_recipient_fails_the_run_but_not_the_others() {
     let server = TestServer::start(|settings| settings.max_recipients = Some(1)).await;
     let settings = to(&server, false, &["b@example.org", "c@example.org"]);
-    let run = smtpwire_programs::send::run(Arc::new(settings), same(b"x\r\n"), 1, 1).await;
+    let run = collect(settings, same(b"x\r\n"), 1, 1).await;
     assert!(!run.succeeded());
     let (_, outcome) = &run.outcomes[0];
-    assert!(outcome.recipients[0].1.is_delivered());
-    assert!(matches!(outcome.recipients[1].1, Delivery::Refused(_)));
+    assert!(outcome.recipients()[0].status.is_accepted());
+    assert!(matches!(
+        outcome.recipients()[1].status,
+        RecipientStatus::Refused(_)
+    ));
     assert_eq!(server.delivered().len(), 1);
 }
 

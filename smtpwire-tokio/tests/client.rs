@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 use smtpwire::auth::{Credentials, PlainCredentials, Secret};
-use smtpwire::client::{ClientError, TransactionFailure, Wait};
+use smtpwire::client::{ClientError, ClientEvent, TransactionFailure, Wait};
 use smtpwire::Text;
 use smtpwire_tokio::client::{
     tls, AuthConfig, Client, ClientBuilder, ConnectionError, Error, Message, StartTlsPolicy,
@@ -722,6 +722,70 @@ async fn nothing_listening_is_a_connection_error() {
         assert!(error
             .to_string()
             .starts_with(&format!("cannot connect to {address}: ")));
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_client_runs_in_a_spawned_task() {
+    bounded(async {
+        let (address, _server) = server(Script::default()).await;
+        // tokio::spawn takes only futures that are Send: a program sending
+        // over many connections at once runs each in a task of its own.
+        let task = tokio::spawn(async move {
+            let mut client = clear().connect(&address).await.expect("connect");
+            let outcome = client.send(message(&["bob@example.net"])).await;
+            client.quit().await.expect("quit");
+            outcome.expect("send").all_accepted()
+        });
+        assert!(task.await.expect("task"));
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn each_outcome_carries_its_events_when_asked() {
+    bounded(async {
+        let (address, _server) = server(Script::default()).await;
+        let mut client = clear()
+            .record_events(true)
+            .connect(&address)
+            .await
+            .expect("connect");
+        let outcome = client
+            .send(message(&["bob@example.net", "nobody@example.net"]))
+            .await
+            .expect("send");
+        let events: Vec<&str> = outcome
+            .events()
+            .iter()
+            .map(|event| match event {
+                ClientEvent::RecipientAccepted { .. } => "rcpt accepted",
+                ClientEvent::RecipientRejected { .. } => "rcpt rejected",
+                ClientEvent::ContentWanted(_) => "content wanted",
+                ClientEvent::MessageAccepted { .. } => "message accepted",
+                _ => "other",
+            })
+            .collect();
+        assert_eq!(
+            events,
+            [
+                "rcpt accepted",
+                "rcpt rejected",
+                "content wanted",
+                "message accepted"
+            ]
+        );
+        assert!(outcome
+            .events()
+            .iter()
+            .all(|event| event.transaction() == Some(outcome.id())));
+
+        // Off by default: nothing kept beyond each recipient's status.
+        let (address, _server) = server(Script::default()).await;
+        let mut client = clear().connect(&address).await.expect("connect");
+        let outcome = client.send(message(&["bob@example.net"])).await;
+        assert!(outcome.expect("send").events().is_empty());
     })
     .await;
 }

@@ -12,9 +12,6 @@ use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, Server
 use rustls::crypto::{verify_tls12_signature, verify_tls13_signature, CryptoProvider};
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{DigitallySignedStruct, SignatureScheme};
-use tokio_rustls::TlsConnector;
-
-use super::tls::Upgrade;
 
 /// Accepts any certificate; checks the handshake signatures.
 #[derive(Debug)]
@@ -65,32 +62,16 @@ impl ServerCertVerifier for AnyCertificate {
     }
 }
 
-/// A TLS client that encrypts to any next hop.
-#[derive(Clone)]
-pub struct Opportunistic(TlsConnector);
-
-impl Opportunistic {
-    /// The client configuration, built once.
-    pub fn new() -> io::Result<Self> {
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let config = rustls::ClientConfig::builder_with_provider(provider.clone())
+/// A TLS client configuration that encrypts to any next hop, for
+/// [`ClientBuilder::tls_config`](smtpwire_tokio::client::ClientBuilder::tls_config).
+pub fn any_next_hop() -> io::Result<rustls::ClientConfig> {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    Ok(
+        rustls::ClientConfig::builder_with_provider(provider.clone())
             .with_safe_default_protocol_versions()
             .map_err(io::Error::other)?
             .dangerous()
             .with_custom_certificate_verifier(Arc::new(AnyCertificate(provider)))
-            .with_no_client_auth();
-        Ok(Opportunistic(TlsConnector::from(Arc::new(config))))
-    }
-
-    /// The upgrade for a connection to `host` (sent as SNI when it is a
-    /// name).
-    pub fn upgrade(&self, host: &str) -> io::Result<Upgrade> {
-        let name = ServerName::try_from(host.to_string()).map_err(|error| {
-            io::Error::new(io::ErrorKind::InvalidInput, format!("{host}: {error}"))
-        })?;
-        Ok(Upgrade {
-            connector: self.0.clone(),
-            name,
-        })
-    }
+            .with_no_client_auth(),
+    )
 }

@@ -9,6 +9,7 @@ mod support;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use bytes::Bytes;
 use smtpwire::auth::{Credentials, PlainCredentials, Secret};
@@ -16,6 +17,7 @@ use smtpwire::{ForwardPath, ReversePath, Text};
 use smtpwire_tokio::client::{tls, AuthConfig, LongLines, Outcome, RecipientStatus};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::Semaphore;
 
 use smtpwire_programs::send::{ContentFor, Report, Run, Settings};
 use support::session_client::settings;
@@ -517,13 +519,20 @@ async fn eight_bit_content_is_declared_to_a_server_that_offers_8bitmime() {
 /// records them: EHLO with PIPELINING only, 250 to MAIL and RCPT, 354 to
 /// DATA and 250 at its end, 221 to QUIT.
 async fn seven_bit_server() -> (SocketAddr, Arc<Mutex<Vec<String>>>) {
+    let open = Arc::new(Semaphore::new(Semaphore::MAX_PERMITS));
+    scripted_server(open).await
+}
+
+/// A server without 8BITMIME that records the commands it gets; each
+/// reply to an end of data waits for a permit of `gate`.
+async fn scripted_server(gate: Arc<Semaphore>) -> (SocketAddr, Arc<Mutex<Vec<String>>>) {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = listener.local_addr().unwrap();
     let commands = Arc::new(Mutex::new(Vec::new()));
     let record = commands.clone();
     tokio::spawn(async move {
         while let Ok((stream, _)) = listener.accept().await {
-            let record = record.clone();
+            let (record, gate) = (record.clone(), gate.clone());
             tokio::spawn(async move {
                 let (read, mut write) = stream.into_split();
                 let mut lines = tokio::io::BufReader::new(read).lines();
@@ -535,6 +544,7 @@ async fn seven_bit_server() -> (SocketAddr, Arc<Mutex<Vec<String>>>) {
                             continue;
                         }
                         in_data = false;
+                        gate.acquire().await.unwrap().forget();
                         b"250 queued\r\n"
                     } else {
                         record.lock().unwrap().push(line.clone());
@@ -591,6 +601,48 @@ async fn eight_bit_content_is_refused_by_a_server_without_8bitmime() {
         .lock()
         .unwrap()
         .contains(&"MAIL FROM:<a@example.com>".to_string()));
+}
+
+#[tokio::test]
+async fn each_outcome_is_reported_as_its_transaction_ends() {
+    // The server answers the first end of data at once and holds the
+    // others back until the test lets them go.
+    let gate = Arc::new(Semaphore::new(1));
+    let (address, _) = scripted_server(gate.clone()).await;
+    let stranger = smtpwire_programs::server::tls::Identity::self_signed("unused.test").unwrap();
+    let mut settings = settings(address, &stranger.chain[0], false);
+    settings.from = ReversePath::parse("<a@example.com>").unwrap();
+    settings.to = vec![ForwardPath::parse("<b@example.org>").unwrap()];
+    let (reports, mut reported) = tokio::sync::mpsc::unbounded_channel();
+    let run = tokio::spawn(smtpwire_programs::send::run(
+        Arc::new(settings),
+        same(b"x\r\n"),
+        3,
+        1,
+        move |report| {
+            let _ = reports.send(report);
+        },
+    ));
+    // Message 0's outcome comes while the run waits for message 1's.
+    let first = tokio::time::timeout(Duration::from_secs(10), reported.recv())
+        .await
+        .expect("the first outcome, before the run ends")
+        .unwrap();
+    assert!(
+        matches!(&first, Report::Outcome { number: 0, outcome } if outcome.all_accepted()),
+        "{first:?}"
+    );
+    assert!(!run.is_finished());
+    gate.add_permits(2);
+    let run = run.await.unwrap();
+    assert!(run.succeeded(), "{run:?}");
+    let mut numbers = Vec::new();
+    while let Ok(report) = reported.try_recv() {
+        if let Report::Outcome { number, .. } = report {
+            numbers.push(number);
+        }
+    }
+    assert_eq!(numbers, [1, 2]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -234,10 +234,7 @@ impl Campaign {
         batch: Vec<Addressee>,
         template: &Arc<Template>,
         number: &mut usize,
-    ) -> (
-        JoinSet<()>,
-        mpsc::Receiver<Vec<Settled<Addressee>>>,
-    ) {
+    ) -> (JoinSet<()>, mpsc::Receiver<Vec<Settled<Addressee>>>) {
         // Only this run's own count of tries decides on retries.
         let once = Backoff {
             initial: self.retry_after,

@@ -2,7 +2,6 @@
 //! lookups or fixed routes, opportunistic STARTTLS, and one connection per
 //! destination carrying many messages.
 
-pub mod opportunistic;
 pub mod routes;
 pub mod transfer;
 

@@ -789,3 +789,29 @@ async fn each_outcome_carries_its_events_when_asked() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn opportunistic_starttls_encrypts_to_any_certificate_when_told() {
+    bounded(async {
+        // A certificate for another name, trusted by nobody: a relay still
+        // encrypts to it rather than send in clear (RFC 7435).
+        let (acceptor, _) = pinned_identity();
+        let script = Script {
+            tls: Some(acceptor),
+            ..Script::default()
+        };
+        let (address, _server) = server(script).await;
+        let mut client = Client::builder("client.test")
+            .starttls(StartTlsPolicy::Opportunistic)
+            .tls_config(tls::any_certificate().expect("config"))
+            .server_name("mx.elsewhere.test")
+            .connect(&address)
+            .await
+            .expect("connect");
+        assert!(client.is_tls());
+        let outcome = client.send(message(&["bob@example.net"])).await;
+        assert!(outcome.expect("send").all_accepted());
+        client.quit().await.expect("quit");
+    })
+    .await;
+}

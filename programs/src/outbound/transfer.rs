@@ -14,10 +14,9 @@ use smtpwire::delivery::{Delivery, Hop, Routable};
 use smtpwire::reply::EnhancedStatusCode;
 use smtpwire::{AddressLiteral, BodyType, Domain, Host, ReversePath};
 use smtpwire_tokio::client::{
-    Client, ClientBuilder, ConnectionError, Error, Message, StartTlsPolicy,
+    tls, Client, ClientBuilder, ConnectionError, Error, Message, StartTlsPolicy,
 };
 
-use super::opportunistic::any_next_hop;
 use super::routes::Routes;
 
 /// One message on its way to one destination.
@@ -80,7 +79,7 @@ impl Transfer {
         let client = if starttls {
             client
                 .starttls(StartTlsPolicy::Opportunistic)
-                .tls_config(any_next_hop()?)
+                .tls_config(tls::any_certificate()?)
         } else {
             client.starttls(StartTlsPolicy::Never)
         };

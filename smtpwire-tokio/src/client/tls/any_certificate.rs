@@ -1,6 +1,6 @@
-//! STARTTLS to the next hop without checking who it is: opportunistic
-//! security (RFC 7435), as MTAs relaying on the open internet do (RFC 3207
-//! §4.1 leaves the choice to the client's policy). Most MX hosts present
+//! STARTTLS without checking who the server is: opportunistic security
+//! (RFC 7435), as MTAs relaying on the open internet do (RFC 3207 §4.1
+//! leaves the choice to the client's policy). Most MX hosts present
 //! certificates that do not name them, so insisting would mean falling
 //! back to cleartext, which is worse; the handshake's own signatures are
 //! still checked, so the channel is encrypted to whoever holds the key.
@@ -12,6 +12,8 @@ use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, Server
 use rustls::crypto::{verify_tls12_signature, verify_tls13_signature, CryptoProvider};
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{DigitallySignedStruct, SignatureScheme};
+
+use super::with_verifier;
 
 /// Accepts any certificate; checks the handshake signatures.
 #[derive(Debug)]
@@ -62,16 +64,11 @@ impl ServerCertVerifier for AnyCertificate {
     }
 }
 
-/// A TLS client configuration that encrypts to any next hop, for
-/// [`ClientBuilder::tls_config`](smtpwire_tokio::client::ClientBuilder::tls_config).
-pub fn any_next_hop() -> io::Result<rustls::ClientConfig> {
+/// Encrypts to any server, whatever its certificate (see the module's
+/// documentation): for relaying to other domains' mail exchangers with
+/// [`StartTlsPolicy::Opportunistic`](crate::client::StartTlsPolicy::Opportunistic),
+/// never for submission, where the server must be the one meant.
+pub fn any_certificate() -> io::Result<rustls::ClientConfig> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
-    Ok(
-        rustls::ClientConfig::builder_with_provider(provider.clone())
-            .with_safe_default_protocol_versions()
-            .map_err(io::Error::other)?
-            .dangerous()
-            .with_custom_certificate_verifier(Arc::new(AnyCertificate(provider)))
-            .with_no_client_auth(),
-    )
+    with_verifier(provider.clone(), AnyCertificate(provider))
 }

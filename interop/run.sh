@@ -336,7 +336,7 @@ capture_peer_exact() {
 case_ aiosmtpd-capture-peer-is-exact capture_peer_exact
 
 # ---------------------------------------------------------------- this crate's client against real servers
-# smtpwire-send (ClientSession over tokio) as the client; aiosmtpd keeps
+# smtpwire-send (the driver crate's Client) as the client; aiosmtpd keeps
 # what it receives, smtp-sink takes load.
 build_program send
 SEND_BIN=$PROGRAM_BIN

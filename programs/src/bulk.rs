@@ -30,6 +30,9 @@ use template::Template;
 /// Most recipients whose copies are made and in memory at once.
 const MAX_BATCH: usize = 1000;
 
+/// Groups of settled recipients waiting to be written.
+const SETTLED_QUEUE: usize = 64;
+
 /// One recipient on its way: its row and its tries so far.
 #[derive(Debug, Clone)]
 struct Addressee {
@@ -231,10 +234,7 @@ impl Campaign {
         batch: Vec<Addressee>,
         template: &Arc<Template>,
         number: &mut usize,
-    ) -> (
-        JoinSet<()>,
-        mpsc::UnboundedReceiver<Vec<Settled<Addressee>>>,
-    ) {
+    ) -> (JoinSet<()>, mpsc::Receiver<Vec<Settled<Addressee>>>) {
         // Only this run's own count of tries decides on retries.
         let once = Backoff {
             initial: self.retry_after,
@@ -246,9 +246,11 @@ impl Campaign {
         let planner = Planner::new(self.own_hosts.clone(), random_seed());
         let answers = self.transfer.routes.answers(&batch).await;
         let plan = self.transfer.routes.plan(batch, &planner, &answers);
-        let (settled, settling) = mpsc::unbounded_channel();
+        // Bounded: connections whose outcomes are not written yet wait,
+        // rather than pile them up.
+        let (settled, settling) = mpsc::channel(SETTLED_QUEUE);
         let unroutable = Delivery::for_unroutable(plan.unroutable).settle(&once, 1, now, now);
-        let _ = settled.send(unroutable.recipients);
+        let _ = settled.send(unroutable.recipients).await;
         let limit = Arc::new(Semaphore::new(self.connections.max(1)));
         let date = crate::trace::rfc5322_date(SystemTime::now());
         let mut tasks = JoinSet::new();
@@ -283,8 +285,10 @@ impl Campaign {
                                 .recipients
                         })
                         .collect();
-                    let _ = settled.send(outcomes);
-                    std::future::ready(())
+                    let settled = settled.clone();
+                    async move {
+                        let _ = settled.send(outcomes).await;
+                    }
                 };
                 transfer
                     .run(&destination, messages, per_connection, hand_back)

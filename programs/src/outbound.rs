@@ -2,10 +2,7 @@
 //! lookups or fixed routes, opportunistic STARTTLS, and one connection per
 //! destination carrying many messages.
 
-pub use crate::send::connection;
-pub mod opportunistic;
 pub mod routes;
-pub use crate::send::tls;
 pub mod transfer;
 
 use std::hash::{BuildHasher, Hasher};

@@ -12,11 +12,10 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use smtpwire::client::{ClientConfig, LongLines, StartTlsPolicy};
+use smtpwire::client::LongLines;
 use smtpwire::delivery::Backoff;
 use smtpwire::{Domain, Host, Text};
 
-use crate::outbound::opportunistic::Opportunistic;
 use crate::outbound::routes::{FixedRoute, Routes};
 use crate::outbound::transfer::Transfer;
 use crate::server::maildir::Maildir;
@@ -73,25 +72,15 @@ impl Relay {
         intake.tls = settings.tls;
         intake.max_message_size = settings.max_message_size;
         let server = crate::server::Server::bind(address, intake).await?;
-        let mut config = ClientConfig::new(settings.hostname.clone());
         // A relay must not bounce what another server took: a line over
         // the limit is broken as Postfix does rather than refused.
-        config.long_lines = LongLines::Wrap;
-        config.starttls = if settings.starttls {
-            StartTlsPolicy::Opportunistic
-        } else {
-            StartTlsPolicy::Never
-        };
-        let tls = match settings.starttls {
-            true => Some(Opportunistic::new()?),
-            false => None,
-        };
-        let transfer = Transfer {
-            routes: Routes::new(settings.routes, settings.port),
-            config,
-            tls,
-            connect_timeout: settings.connect_timeout,
-        };
+        let transfer = Transfer::new(
+            Routes::new(settings.routes, settings.port),
+            &settings.hostname,
+            settings.starttls,
+            LongLines::Wrap,
+            settings.connect_timeout,
+        )?;
         let mut own_hosts = vec![Host::Domain(settings.hostname.clone())];
         if let Ok(local) = server.local_addr() {
             if let Ok(literal) = Host::parse(&crate::trace::address_literal(local.ip())) {

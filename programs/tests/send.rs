@@ -9,16 +9,17 @@ mod support;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use bytes::Bytes;
 use smtpwire::auth::{Credentials, PlainCredentials, Secret};
-use smtpwire::client::{AuthConfig, LongLines};
-use smtpwire::{ForwardPath, Protocol, ReversePath, Text};
+use smtpwire::{ForwardPath, ReversePath, Text};
+use smtpwire_tokio::client::{tls, AuthConfig, LongLines, Outcome, RecipientStatus};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::Semaphore;
 
-use smtpwire_programs::send::report::Delivery;
-use smtpwire_programs::send::{ContentFor, Run, Settings};
+use smtpwire_programs::send::{ContentFor, Report, Run, Settings};
 use support::session_client::settings;
 use support::{numbered_message, numbered_messages, TestServer};
 
@@ -38,8 +39,54 @@ fn same(content: &[u8]) -> ContentFor {
     Arc::new(move |_| content.clone())
 }
 
-async fn send(settings: Settings, content: ContentFor, count: usize, connections: usize) -> Run {
-    let run = smtpwire_programs::send::run(Arc::new(settings), content, count, connections).await;
+/// A run and every report it made, in the order they came.
+struct Collected {
+    run: Run,
+    outcomes: Vec<(usize, Outcome)>,
+    /// Messages not sent and connection failures, as the program prints
+    /// them.
+    errors: Vec<String>,
+}
+
+impl Collected {
+    fn succeeded(&self) -> bool {
+        self.run.succeeded()
+    }
+}
+
+async fn collect(
+    settings: Settings,
+    content: ContentFor,
+    count: usize,
+    connections: usize,
+) -> Collected {
+    let (mut outcomes, mut errors) = (Vec::new(), Vec::new());
+    let run =
+        smtpwire_programs::send::run(Arc::new(settings), content, count, connections, |report| {
+            match report {
+                Report::Outcome { number, outcome } => outcomes.push((number, outcome)),
+                Report::NotSent { number, error } => {
+                    errors.push(format!("message {number} not sent: {error}"))
+                }
+                Report::Connection { error, .. } => errors.push(error),
+            }
+        })
+        .await;
+    outcomes.sort_by_key(|(number, _)| *number);
+    Collected {
+        run,
+        outcomes,
+        errors,
+    }
+}
+
+async fn send(
+    settings: Settings,
+    content: ContentFor,
+    count: usize,
+    connections: usize,
+) -> Collected {
+    let run = collect(settings, content, count, connections).await;
     assert!(
         run.succeeded(),
         "errors {:?}, outcomes {:?}",
@@ -61,8 +108,8 @@ async fn plain_with_every_line_end_made_crlf() {
     let run = send(to(&server, false, &["b@example.org"]), same(&content), 1, 1).await;
     let (_, outcome) = &run.outcomes[0];
     assert!(matches!(
-        &outcome.recipients[0].1,
-        Delivery::Delivered(reply) if reply.code().as_u16() == 250
+        &outcome.recipients()[0].status,
+        RecipientStatus::Accepted(reply) if reply.code().as_u16() == 250
     ));
     assert_eq!(
         server.contents(),
@@ -85,13 +132,12 @@ async fn starttls_required_fails_without_trust() {
     let server = TestServer::start(|_| {}).await;
     let mut settings = to(&server, true, &["b@example.org"]);
     let stranger = smtpwire_programs::server::tls::Identity::self_signed("other.test").unwrap();
-    settings.upgrade = Some(
-        smtpwire_programs::send::tls::Upgrade::trusting(stranger.chain.clone(), "127.0.0.1")
-            .unwrap(),
-    );
-    let run = smtpwire_programs::send::run(Arc::new(settings), same(b"x\r\n"), 1, 1).await;
+    settings.client = settings
+        .client
+        .tls_config(tls::trusting(stranger.chain.clone()).unwrap());
+    let run = collect(settings, same(b"x\r\n"), 1, 1).await;
     assert!(!run.succeeded());
-    assert_eq!(run.delivered(), 0);
+    assert_eq!(run.run.delivered, 0);
     assert!(server.delivered().is_empty());
 }
 
@@ -162,8 +208,10 @@ async fn serving(cert: &Path, key: &Path) -> TestServer {
 /// Settings for STARTTLS required, trusting the PEM file `trust` for `name`.
 fn trusting(server: &TestServer, trust: &Path, name: &str) -> Settings {
     let mut settings = to(server, true, &["b@example.org"]);
-    settings.upgrade =
-        Some(smtpwire_programs::send::tls::Upgrade::for_server(Some(trust), name).unwrap());
+    settings.client = settings
+        .client
+        .tls_config(tls::trust_file(trust).unwrap())
+        .server_name(name);
     settings
 }
 
@@ -184,18 +232,12 @@ async fn starttls_refuses_another_self_signed_certificate() {
     let (cert, key) = openssl_self_signed(&scratch.0, "server");
     let (other, _) = openssl_self_signed(&scratch.0, "other");
     let server = serving(&cert, &key).await;
-    let run = smtpwire_programs::send::run(
-        Arc::new(trusting(&server, &other, "127.0.0.1")),
-        same(b"x\r\n"),
-        1,
-        1,
-    )
-    .await;
+    let run = collect(trusting(&server, &other, "127.0.0.1"), same(b"x\r\n"), 1, 1).await;
     assert!(!run.succeeded());
     assert!(
         run.errors
             .iter()
-            .any(|(_, e)| e.contains("invalid peer certificate")),
+            .any(|e| e.contains("invalid peer certificate")),
         "{:?}",
         run.errors
     );
@@ -231,8 +273,8 @@ async fn starttls_verifies_a_ca_signed_chain_by_name() {
     assert_eq!(server.contents(), [content.to_vec()]);
 
     // The chain is good, but not for this name.
-    let run = smtpwire_programs::send::run(
-        Arc::new(trusting(&server, &ca, "mx.elsewhere.test")),
+    let run = collect(
+        trusting(&server, &ca, "mx.elsewhere.test"),
         same(content),
         1,
         1,
@@ -240,9 +282,7 @@ async fn starttls_verifies_a_ca_signed_chain_by_name() {
     .await;
     assert!(!run.succeeded());
     assert!(
-        run.errors
-            .iter()
-            .any(|(_, e)| e.contains("not valid for name")),
+        run.errors.iter().any(|e| e.contains("not valid for name")),
         "{:?}",
         run.errors
     );
@@ -270,19 +310,19 @@ async fn auth_plain_over_tls() {
     .await;
     let content = b"Subject: auth\r\n\r\nsubmitted\r\n";
     let mut settings = to(&server, true, &["b@example.org"]);
-    settings.config.auth = Some(alice("correct horse"));
+    settings.client = settings.client.auth(alice("correct horse"));
     send(settings.clone(), same(content), 1, 1).await;
     assert_eq!(server.contents(), [content.to_vec()]);
     assert!(stored_text(&server).contains(" with ESMTPSA id "));
 
-    settings.config.auth = Some(alice("wrong"));
-    let refused = smtpwire_programs::send::run(Arc::new(settings), same(content), 1, 1).await;
+    settings.client = settings.client.auth(alice("wrong"));
+    let refused = collect(settings, same(content), 1, 1).await;
     assert!(!refused.succeeded());
     assert!(
         refused
             .errors
             .iter()
-            .any(|(_, e)| e.contains("authentication rejected")),
+            .any(|e| e.contains("authentication rejected")),
         "{:?}",
         refused.errors
     );
@@ -293,13 +333,13 @@ async fn auth_plain_over_tls() {
 async fn lmtp_reports_each_recipient() {
     let server = TestServer::start(|settings| settings.lmtp = true).await;
     let mut settings = to(&server, false, &["one@example.org", "two@example.org"]);
-    settings.config.protocol = Protocol::Lmtp;
+    settings.client = settings.client.lmtp();
     let content = b"Subject: lmtp\r\n\r\nfor two\r\n";
     let run = send(settings, same(content), 1, 1).await;
     let (_, outcome) = &run.outcomes[0];
-    assert_eq!(outcome.recipients.len(), 2);
-    for (_, delivery) in &outcome.recipients {
-        assert!(delivery.is_delivered(), "{delivery}");
+    assert_eq!(outcome.recipients().len(), 2);
+    for recipient in outcome.recipients() {
+        assert!(recipient.status.is_accepted(), "{recipient}");
     }
     assert_eq!(server.contents(), [content.to_vec(), content.to_vec()]);
     let text: Vec<String> = server
@@ -376,8 +416,7 @@ async fn through_recorder(pipelining: bool, chunking: bool) -> (TestServer, Vec<
     let recorder = Recorder::start(server.address).await;
     let mut settings = to(&server, false, &["b@example.org", "c@example.org"]);
     settings.server = recorder.address.to_string();
-    settings.config.pipelining = pipelining;
-    settings.config.chunking = chunking;
+    settings.client = settings.client.pipelining(pipelining).chunking(chunking);
     let content: ContentFor = Arc::new(|number| Bytes::from(numbered_message(number)));
     send(settings, content, 3, 1).await;
     assert_eq!(server.contents(), numbered_messages(3));
@@ -438,14 +477,12 @@ async fn a_long_line_is_refused_before_anything_of_the_message_goes() {
     let recorder = Recorder::start(server.address).await;
     let mut settings = to(&server, false, &["b@example.org"]);
     settings.server = recorder.address.to_string();
-    let run =
-        smtpwire_programs::send::run(Arc::new(settings.clone()), same(&with_long_line()), 1, 1)
-            .await;
+    let run = collect(settings.clone(), same(&with_long_line()), 1, 1).await;
     assert!(!run.succeeded());
     assert!(
         run.errors
             .iter()
-            .any(|(_, e)| e.contains("message 0 not sent: line 3 of the content is 1200 octets")),
+            .any(|e| e.contains("message 0 not sent: line 3 of the content is 1200 octets")),
         "{:?}",
         run.errors
     );
@@ -453,7 +490,7 @@ async fn a_long_line_is_refused_before_anything_of_the_message_goes() {
     assert!(server.delivered().is_empty());
 
     // Wrapped as Postfix does: 998 octets, then CRLF, a space and the rest.
-    settings.config.long_lines = LongLines::Wrap;
+    settings.client = settings.client.long_lines(LongLines::Wrap);
     send(settings, same(&with_long_line()), 1, 1).await;
     let wrapped = format!(
         "Subject: long\r\n\r\n{}\r\n {}\r\nend\r\n",
@@ -482,13 +519,20 @@ async fn eight_bit_content_is_declared_to_a_server_that_offers_8bitmime() {
 /// records them: EHLO with PIPELINING only, 250 to MAIL and RCPT, 354 to
 /// DATA and 250 at its end, 221 to QUIT.
 async fn seven_bit_server() -> (SocketAddr, Arc<Mutex<Vec<String>>>) {
+    let open = Arc::new(Semaphore::new(Semaphore::MAX_PERMITS));
+    scripted_server(open).await
+}
+
+/// A server without 8BITMIME that records the commands it gets; each
+/// reply to an end of data waits for a permit of `gate`.
+async fn scripted_server(gate: Arc<Semaphore>) -> (SocketAddr, Arc<Mutex<Vec<String>>>) {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = listener.local_addr().unwrap();
     let commands = Arc::new(Mutex::new(Vec::new()));
     let record = commands.clone();
     tokio::spawn(async move {
         while let Ok((stream, _)) = listener.accept().await {
-            let record = record.clone();
+            let (record, gate) = (record.clone(), gate.clone());
             tokio::spawn(async move {
                 let (read, mut write) = stream.into_split();
                 let mut lines = tokio::io::BufReader::new(read).lines();
@@ -500,6 +544,7 @@ async fn seven_bit_server() -> (SocketAddr, Arc<Mutex<Vec<String>>>) {
                             continue;
                         }
                         in_data = false;
+                        gate.acquire().await.unwrap().forget();
                         b"250 queued\r\n"
                     } else {
                         record.lock().unwrap().push(line.clone());
@@ -532,18 +577,19 @@ async fn eight_bit_content_is_refused_by_a_server_without_8bitmime() {
     settings.from = ReversePath::parse("<a@example.com>").unwrap();
     settings.to = vec![ForwardPath::parse("<b@example.org>").unwrap()];
 
-    let run = smtpwire_programs::send::run(
-        Arc::new(settings.clone()),
+    let run = collect(
+        settings.clone(),
         same("Subject: Grüße\r\n\r\n8 bits\r\n".as_bytes()),
         1,
         1,
     )
     .await;
     assert!(!run.succeeded());
-    let (_, outcome) = &run.outcomes[0];
+    assert!(run.outcomes.is_empty());
     assert!(
-        matches!(&outcome.recipients[0].1, Delivery::Failed(why) if why.contains("lacks 8BITMIME")),
-        "{outcome:?}"
+        run.errors.iter().any(|e| e.contains("8BITMIME")),
+        "{:?}",
+        run.errors
     );
     // Refused before its MAIL: nothing of the message went.
     assert_eq!(*commands.lock().unwrap(), ["EHLO client.example", "QUIT"]);
@@ -555,6 +601,48 @@ async fn eight_bit_content_is_refused_by_a_server_without_8bitmime() {
         .lock()
         .unwrap()
         .contains(&"MAIL FROM:<a@example.com>".to_string()));
+}
+
+#[tokio::test]
+async fn each_outcome_is_reported_as_its_transaction_ends() {
+    // The server answers the first end of data at once and holds the
+    // others back until the test lets them go.
+    let gate = Arc::new(Semaphore::new(1));
+    let (address, _) = scripted_server(gate.clone()).await;
+    let stranger = smtpwire_programs::server::tls::Identity::self_signed("unused.test").unwrap();
+    let mut settings = settings(address, &stranger.chain[0], false);
+    settings.from = ReversePath::parse("<a@example.com>").unwrap();
+    settings.to = vec![ForwardPath::parse("<b@example.org>").unwrap()];
+    let (reports, mut reported) = tokio::sync::mpsc::unbounded_channel();
+    let run = tokio::spawn(smtpwire_programs::send::run(
+        Arc::new(settings),
+        same(b"x\r\n"),
+        3,
+        1,
+        move |report| {
+            let _ = reports.send(report);
+        },
+    ));
+    // Message 0's outcome comes while the run waits for message 1's.
+    let first = tokio::time::timeout(Duration::from_secs(10), reported.recv())
+        .await
+        .expect("the first outcome, before the run ends")
+        .unwrap();
+    assert!(
+        matches!(&first, Report::Outcome { number: 0, outcome } if outcome.all_accepted()),
+        "{first:?}"
+    );
+    assert!(!run.is_finished());
+    gate.add_permits(2);
+    let run = run.await.unwrap();
+    assert!(run.succeeded(), "{run:?}");
+    let mut numbers = Vec::new();
+    while let Ok(report) = reported.try_recv() {
+        if let Report::Outcome { number, .. } = report {
+            numbers.push(number);
+        }
+    }
+    assert_eq!(numbers, [1, 2]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -574,7 +662,7 @@ async fn a_thousand_messages_over_one_connection() {
     let server = TestServer::start(|_| {}).await;
     let content: ContentFor = Arc::new(|number| Bytes::from(numbered_message(number)));
     let run = send(to(&server, false, &["b@example.org"]), content, 1000, 1).await;
-    assert_eq!(run.delivered(), 1000);
+    assert_eq!(run.run.delivered, 1000);
     assert_eq!(server.shared.stats.messages(), 1000);
     assert_eq!(server.contents(), numbered_messages(1000));
 }
@@ -584,7 +672,7 @@ async fn fifty_concurrent_connections() {
     let server = TestServer::start(|_| {}).await;
     let content: ContentFor = Arc::new(|number| Bytes::from(numbered_message(number)));
     let run = send(to(&server, true, &["b@example.org"]), content, 100, 50).await;
-    assert_eq!(run.delivered(), 100);
+    assert_eq!(run.run.delivered, 100);
     assert_eq!(server.contents(), numbered_messages(100));
 }
 
@@ -592,11 +680,14 @@ async fn fifty_concurrent_connections() {
 async fn a_refused_recipient_fails_the_run_but_not_the_others() {
     let server = TestServer::start(|settings| settings.max_recipients = Some(1)).await;
     let settings = to(&server, false, &["b@example.org", "c@example.org"]);
-    let run = smtpwire_programs::send::run(Arc::new(settings), same(b"x\r\n"), 1, 1).await;
+    let run = collect(settings, same(b"x\r\n"), 1, 1).await;
     assert!(!run.succeeded());
     let (_, outcome) = &run.outcomes[0];
-    assert!(outcome.recipients[0].1.is_delivered());
-    assert!(matches!(outcome.recipients[1].1, Delivery::Refused(_)));
+    assert!(outcome.recipients()[0].status.is_accepted());
+    assert!(matches!(
+        outcome.recipients()[1].status,
+        RecipientStatus::Refused(_)
+    ));
     assert_eq!(server.delivered().len(), 1);
 }
 

@@ -10,7 +10,9 @@ use std::time::{Duration, Instant};
 
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 use smtpwire::auth::{Credentials, PlainCredentials, Secret};
-use smtpwire::client::{ClientError, MessageError, SessionError, TransactionFailure, Wait};
+use smtpwire::client::{
+    ClientError, ClientEvent, MessageError, SessionError, TransactionFailure, Wait,
+};
 use smtpwire::Text;
 use smtpwire_tokio::client::{
     tls, AuthConfig, Client, ClientBuilder, ConnectionError, Error, Message, StartTlsPolicy,
@@ -729,6 +731,90 @@ async fn nothing_listening_is_a_connection_error() {
         assert!(error
             .to_string()
             .starts_with(&format!("cannot connect to {address}: ")));
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_client_runs_in_a_spawned_task() {
+    bounded(async {
+        let (address, _server) = server(Script::default()).await;
+        // tokio::spawn takes only futures that are Send: a program sending
+        // over many connections at once runs each in a task of its own.
+        let task = tokio::spawn(async move {
+            let mut client = clear().connect(&address).await.expect("connect");
+            let outcome = client.send(message(&["bob@example.net"])).await;
+            client.quit().await.expect("quit");
+            outcome.expect("send").all_accepted()
+        });
+        assert!(task.await.expect("task"));
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn each_outcome_carries_its_events_when_asked() {
+    bounded(async {
+        let (address, _server) = server(Script::default()).await;
+        let mut client = clear()
+            .record_events(true)
+            .connect(&address)
+            .await
+            .expect("connect");
+        let outcome = client
+            .send(message(&["bob@example.net", "nobody@example.net"]))
+            .await
+            .expect("send");
+        let events: Vec<&str> = outcome
+            .events()
+            .iter()
+            .map(|event| match event {
+                ClientEvent::RecipientAccepted { .. } => "rcpt accepted",
+                ClientEvent::RecipientRejected { .. } => "rcpt rejected",
+                ClientEvent::MessageAccepted { .. } => "message accepted",
+                _ => "other",
+            })
+            .collect();
+        assert_eq!(
+            events,
+            ["rcpt accepted", "rcpt rejected", "message accepted"]
+        );
+        assert!(outcome
+            .events()
+            .iter()
+            .all(|event| event.transaction() == Some(outcome.id())));
+
+        // Off by default: nothing kept beyond each recipient's status.
+        let (address, _server) = server(Script::default()).await;
+        let mut client = clear().connect(&address).await.expect("connect");
+        let outcome = client.send(message(&["bob@example.net"])).await;
+        assert!(outcome.expect("send").events().is_empty());
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn opportunistic_starttls_encrypts_to_any_certificate_when_told() {
+    bounded(async {
+        // A certificate for another name, trusted by nobody: a relay still
+        // encrypts to it rather than send in clear (RFC 7435).
+        let (acceptor, _) = pinned_identity();
+        let script = Script {
+            tls: Some(acceptor),
+            ..Script::default()
+        };
+        let (address, _server) = server(script).await;
+        let mut client = Client::builder("client.test")
+            .starttls(StartTlsPolicy::Opportunistic)
+            .tls_config(tls::any_certificate().expect("config"))
+            .server_name("mx.elsewhere.test")
+            .connect(&address)
+            .await
+            .expect("connect");
+        assert!(client.is_tls());
+        let outcome = client.send(message(&["bob@example.net"])).await;
+        assert!(outcome.expect("send").all_accepted());
+        client.quit().await.expect("quit");
     })
     .await;
 }

@@ -10,7 +10,7 @@ use super::failure::{
 use super::mx::{Hop, RouteError};
 use super::plan::{HopGroup, Routable, Unroutable};
 use crate::address::Host;
-use crate::client::{ClientEvent, TransactionFailure};
+use crate::client::{ClientEvent, MessageError, TransactionFailure};
 use crate::reply::{Classification, EnhancedStatusCode, Permanence, Reply, ReplyClass};
 
 /// One try at one host for one recipient, kept for the delivery report.
@@ -218,6 +218,14 @@ impl<R: Routable> Delivery<R> {
                 });
             }
         }
+    }
+
+    /// The session at the current host would not send the message as it
+    /// is (it needs an extension the host does not offer, or is over the
+    /// host's SIZE), so nothing of it was sent: that counts against this
+    /// host only, and another host may take it.
+    pub fn refused_here(&mut self, error: &MessageError) {
+        self.fail_host(message_failure(error));
     }
 
     /// The current host could not be reached: records 4.4.1 for its

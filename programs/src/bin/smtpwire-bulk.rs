@@ -1,6 +1,6 @@
 //! A bulk sender: one message template to a CSV recipient list, as a
-//! newsletter or notification run does, built on
-//! `smtpwire::client::ClientSession` and `smtpwire::delivery`.
+//! newsletter or notification run does, built on the driver crate's
+//! client (`smtpwire_tokio::client::Client`) and `smtpwire::delivery`.
 //!
 //! ```sh
 //! cargo run -p smtpwire-programs --bin smtpwire-bulk -- --list list.csv --template message.eml \

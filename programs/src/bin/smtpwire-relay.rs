@@ -1,7 +1,8 @@
 //! A mail relay: receives mail with the receiving server into a queue
 //! directory, and delivers it to each recipient domain's mail exchangers
-//! with `smtpwire::client::ClientSession`, primary first, secondaries when
-//! it is down, retrying on a backoff schedule and bouncing what fails.
+//! with the driver crate's client (`smtpwire_tokio::client::Client`),
+//! primary first, secondaries when it is down, retrying on a backoff
+//! schedule and bouncing what fails.
 //!
 //! ```sh
 //! cargo run -p smtpwire-programs --bin smtpwire-relay   # 127.0.0.1:2527, MX from DNS

@@ -1,5 +1,5 @@
-//! A command-line mail sender in the spirit of swaks, built on
-//! `smtpwire::client::ClientSession` over tokio.
+//! A command-line mail sender in the spirit of swaks, built on the driver
+//! crate's client (`smtpwire_tokio::client::Client`).
 //!
 //! ```sh
 //! cargo run -p smtpwire-programs --bin smtpwire-server &   # SMTP on 127.0.0.1:2525
@@ -35,17 +35,17 @@ use std::sync::Arc;
 use bytes::Bytes;
 use clap::{Parser, ValueEnum};
 use smtpwire::auth::{Credentials, PlainCredentials, Secret};
-use smtpwire::client::{AuthConfig, ClientConfig, LongLines, StartTlsPolicy};
-use smtpwire::{ForwardPath, Host, Protocol, ReversePath, Text};
+use smtpwire::{ForwardPath, Host, ReversePath, Text};
+use smtpwire_tokio::client::{tls, AuthConfig, Client, LongLines, StartTlsPolicy};
 
-use smtpwire_programs::send::{message, tls, ContentFor, Settings};
+use smtpwire_programs::send::{self, message, ContentFor, Report, Settings};
 
 /// The environment variable read for `user:password` when `--auth` is absent.
 const AUTH_VARIABLE: &str = "SMTPWIRE_AUTH";
 
 /// Command-line flags.
 #[derive(Parser, Debug)]
-#[command(about = "Send mail over SMTP or LMTP with smtpwire's client session")]
+#[command(about = "Send mail over SMTP or LMTP with smtpwire's client")]
 struct Args {
     /// The server, `host:port`.
     #[arg(long, default_value = "127.0.0.1:2525")]
@@ -128,37 +128,24 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let run =
-        smtpwire_programs::send::run(Arc::new(settings), content, args.count, args.connections)
-            .await;
-    for (number, outcome) in &run.outcomes {
-        for (recipient, delivery) in &outcome.recipients {
-            if args.quiet && delivery.is_delivered() {
-                continue;
-            }
-            if args.count > 1 {
-                print!("message {number} ");
-            }
-            println!("{recipient}: {delivery}");
-        }
-        if let Some(Err(why)) = &outcome.result {
-            if args.count > 1 {
-                print!("message {number} ");
-            }
-            println!("not delivered: {why}");
-        }
-    }
-    for (connection, error) in &run.errors {
-        eprintln!("connection {connection}: {error}");
-    }
-    if args.count > 1 {
+    let (quiet, many) = (args.quiet, args.count > 1);
+    let print = move |report: Report| show(&report, quiet, many);
+    let run = send::run(
+        Arc::new(settings),
+        content,
+        args.count,
+        args.connections,
+        print,
+    )
+    .await;
+    if many {
         let seconds = run.elapsed.as_secs_f64();
         println!(
             "{} of {} messages delivered over {} connection(s) in {seconds:.3} s: {:.0} messages/s",
-            run.delivered(),
+            run.delivered,
             run.count,
             args.connections.clamp(1, args.count),
-            run.delivered() as f64 / seconds.max(f64::MIN_POSITIVE),
+            run.delivered as f64 / seconds.max(f64::MIN_POSITIVE),
         );
     }
     if run.succeeded() {
@@ -168,9 +155,43 @@ async fn main() -> ExitCode {
     }
 }
 
+/// Prints a report as it comes: each recipient's outcome (only those not
+/// accepted when `quiet`), numbered when the run sends `many`.
+fn show(report: &Report, quiet: bool, many: bool) {
+    let prefix = |number: usize| {
+        if many {
+            format!("message {number} ")
+        } else {
+            String::new()
+        }
+    };
+    match report {
+        Report::Outcome { number, outcome } => {
+            for recipient in outcome.recipients() {
+                if !(quiet && recipient.status.is_accepted()) {
+                    println!("{}{recipient}", prefix(*number));
+                }
+            }
+            if let Some(failure) = outcome.failure() {
+                println!("{}not delivered: {failure}", prefix(*number));
+            }
+        }
+        Report::NotSent { number, error } => eprintln!("{}not sent: {error}", prefix(*number)),
+        Report::Connection {
+            connection,
+            error,
+            unsent,
+        } => {
+            eprintln!("connection {connection}: {error}");
+            if *unsent > 0 {
+                eprintln!("connection {connection}: {unsent} message(s) not sent");
+            }
+        }
+    }
+}
+
 /// The settings and the content, or what is wrong with the arguments.
 fn prepare(args: &Args) -> Result<(Settings, ContentFor), String> {
-    let hello = Host::parse(&args.hello).map_err(|e| format!("--hello {}: {e}", args.hello))?;
     let from = ReversePath::parse(&bracketed(&args.from))
         .map_err(|e| format!("--from {}: {e}", args.from))?;
     let to = args
@@ -178,20 +199,27 @@ fn prepare(args: &Args) -> Result<(Settings, ContentFor), String> {
         .iter()
         .map(|to| ForwardPath::parse(&bracketed(to)).map_err(|e| format!("--to {to}: {e}")))
         .collect::<Result<Vec<_>, _>>()?;
-    let mut config = ClientConfig::new(hello);
-    if args.lmtp {
-        config.protocol = Protocol::Lmtp;
-    }
-    config.chunking = args.bdat;
-    if args.wrap_long_lines {
-        config.long_lines = LongLines::Wrap;
-    }
-    config.pipelining = args.pipelining == Switch::On;
-    config.starttls = match args.starttls {
+    Host::parse(&args.hello).map_err(|e| format!("--hello {}: {e}", args.hello))?;
+    let long_lines = if args.wrap_long_lines {
+        LongLines::Wrap
+    } else {
+        LongLines::Refuse
+    };
+    let mut policy = match args.starttls {
         Tls::Required => StartTlsPolicy::Required,
         Tls::Opportunistic => StartTlsPolicy::Opportunistic,
         Tls::Never => StartTlsPolicy::Never,
     };
+    let mut client = Client::builder(&args.hello)
+        .chunking(args.bdat)
+        .long_lines(long_lines)
+        .pipelining(args.pipelining == Switch::On);
+    if args.lmtp {
+        client = client.lmtp();
+    }
+    if let Some(name) = &args.tls_name {
+        client = client.server_name(name);
+    }
     let auth = args
         .auth
         .clone()
@@ -199,32 +227,30 @@ fn prepare(args: &Args) -> Result<(Settings, ContentFor), String> {
     if let Some(auth) = auth {
         let mut auth = AuthConfig::new(credentials(&auth)?);
         auth.allow_cleartext = args.auth_cleartext;
-        config.auth = Some(auth);
+        client = client.auth(auth);
     }
-    let upgrade = match config.starttls {
-        StartTlsPolicy::Never => None,
-        policy => {
-            let name = match &args.tls_name {
-                Some(name) => name.clone(),
-                None => host_of(&args.server).to_string(),
-            };
-            match tls::Upgrade::for_server(args.tls_ca.as_deref(), &name) {
-                Ok(upgrade) => Some(upgrade),
-                Err(error) if policy == StartTlsPolicy::Opportunistic => {
-                    eprintln!("warning: {error}; sending without STARTTLS");
-                    config.starttls = StartTlsPolicy::Never;
-                    None
-                }
-                Err(error) => return Err(error.to_string()),
+    if policy != StartTlsPolicy::Never {
+        // Read once here, not again by each connection.
+        let trust = match &args.tls_ca {
+            Some(path) => tls::trust_file(path),
+            None => tls::system_trust(),
+        };
+        match trust {
+            Ok(trust) => client = client.tls_config(trust),
+            Err(error) if policy == StartTlsPolicy::Opportunistic => {
+                eprintln!("warning: {error}; sending without STARTTLS");
+                policy = StartTlsPolicy::Never;
             }
+            Err(error) => return Err(error.to_string()),
         }
-    };
+    }
+    let client = client.starttls(policy);
     let content: ContentFor = match &args.data {
         Some(path) => {
             let content = Bytes::from(
                 message::read(path).map_err(|e| format!("--data {}: {e}", path.display()))?,
             );
-            message::check(&content, config.long_lines)
+            message::check(&content, long_lines)
                 .map_err(|e| format!("--data {}: {e}", path.display()))?;
             Arc::new(move |_| content.clone())
         }
@@ -235,8 +261,7 @@ fn prepare(args: &Args) -> Result<(Settings, ContentFor), String> {
     };
     let settings = Settings {
         server: args.server.clone(),
-        config,
-        upgrade,
+        client,
         from,
         to,
     };
@@ -261,10 +286,4 @@ fn bracketed(address: &str) -> String {
     } else {
         format!("<{address}>")
     }
-}
-
-/// The host of `host:port` or `[v6]:port`.
-fn host_of(server: &str) -> &str {
-    let host = server.rsplit_once(':').map_or(server, |(host, _)| host);
-    host.trim_start_matches('[').trim_end_matches(']')
 }

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use clap::Parser;
-use smtpwire::client::{ClientConfig, StartTlsPolicy};
+use smtpwire::client::LongLines;
 use smtpwire::delivery::Warmup;
 use smtpwire::{Domain, Host, ReversePath};
 
@@ -14,7 +14,6 @@ use super::ledger::Ledger;
 use super::results::{self, Status};
 use super::template::Template;
 use super::Campaign;
-use crate::outbound::opportunistic::Opportunistic;
 use crate::outbound::routes::{FixedRoute, Routes, SMTP_PORT};
 use crate::outbound::transfer::Transfer;
 
@@ -117,22 +116,14 @@ pub async fn run(args: Args) -> Result<String, String> {
         .iter()
         .map(|spec| FixedRoute::parse(spec, args.port))
         .collect::<Result<Vec<_>, _>>()?;
-    let mut config = ClientConfig::new(hello.clone());
-    config.starttls = if args.no_starttls {
-        StartTlsPolicy::Never
-    } else {
-        StartTlsPolicy::Opportunistic
-    };
-    let tls = match args.no_starttls {
-        true => None,
-        false => Some(Opportunistic::new().map_err(|e| e.to_string())?),
-    };
-    let transfer = Transfer {
-        routes: Routes::new(routes, args.port),
-        config,
-        tls,
-        connect_timeout: Duration::from_secs(args.connect_timeout),
-    };
+    let transfer = Transfer::new(
+        Routes::new(routes, args.port),
+        &hello,
+        !args.no_starttls,
+        LongLines::Refuse,
+        Duration::from_secs(args.connect_timeout),
+    )
+    .map_err(|e| e.to_string())?;
     let warmup = match (args.warmup_daily, args.warmup_hourly) {
         (Some(daily), Some(hourly)) => {
             let path = args.warmup_state.clone().unwrap_or_else(|| {

@@ -3,20 +3,22 @@
 //! for the destination, pipelined, and each message handed back as its
 //! transaction ends.
 
-use std::collections::HashMap;
+use std::collections::VecDeque;
 use std::future::Future;
+use std::io;
 use std::time::Duration;
 
 use bytes::Bytes;
 use smtpwire::client::{
-    check_line_lengths, ClientConfig, ClientEvent, Envelope, LongLines, TransactionId,
+    check_line_lengths, ClientError, ClientEvent, Envelope, LongLines, SessionError,
 };
 use smtpwire::delivery::{Delivery, Hop, Routable};
 use smtpwire::reply::EnhancedStatusCode;
-use smtpwire::{AddressLiteral, BodyType, Host, ReversePath};
+use smtpwire::{AddressLiteral, BodyType, Domain, Host, ReversePath};
+use smtpwire_tokio::client::{
+    tls, Client, ClientBuilder, ConnectionError, Error, Message, StartTlsPolicy,
+};
 
-use super::connection::Connection;
-use super::opportunistic::Opportunistic;
 use super::routes::Routes;
 
 /// One message on its way to one destination.
@@ -33,26 +35,63 @@ pub struct Outgoing<R> {
 pub struct Transfer {
     /// MX and address lookups.
     pub routes: Routes,
-    /// The client session's configuration (hello name, STARTTLS policy,
-    /// PIPELINING).
-    pub config: ClientConfig,
-    /// STARTTLS when the next hop offers it; `None` never asks.
-    pub tls: Option<Opportunistic>,
-    /// How long a TCP connect may take.
-    pub connect_timeout: Duration,
+    /// How to connect: hello name, STARTTLS policy and trust, the connect
+    /// timeout. Each connection names its host for TLS.
+    client: ClientBuilder,
+    /// The client's policy for over-long lines: [`LongLines::Refuse`]
+    /// fails such a message before any host is tried.
+    long_lines: LongLines,
 }
 
-/// Transactions one connection has open at once: the message in progress
+/// What came of connecting to a host.
+enum Reached {
+    /// Ready for messages.
+    Client(Box<Client>),
+    /// No address of the host answered.
+    NoAnswer,
+    /// The session failed before it was ready (greeting, EHLO, STARTTLS,
+    /// AUTH); the session's own error when there is one.
+    Failed(Option<SessionError>),
+}
+
+/// Messages one connection has queued at once: the message in progress
 /// and the next one, sent behind its end of data before the reply (RFC
-/// 2920 §3.1; `ClientSession::send_mail`). Messages whose outcome is handed
-/// back as their transaction ends are never more than this many per
-/// connection short of the caller's record.
+/// 2920 §3.1). Messages whose outcome is handed back as their transaction
+/// ends are never more than this many per connection short of the
+/// caller's record.
 pub const PIPELINED_WINDOW: usize = 2;
 
 /// 5.6.0, other media error (RFC 3463 §3.7): the content cannot go as it is.
 const MEDIA_ERROR: EnhancedStatusCode = EnhancedStatusCode::new_const(5, 6, 0);
 
 impl Transfer {
+    /// Next hops reached through `routes`, greeted as `hello`, with
+    /// opportunistic STARTTLS (RFC 7435) unless `starttls` is off, and
+    /// over-long lines handled as `long_lines` says.
+    pub fn new(
+        routes: Routes,
+        hello: &Domain,
+        starttls: bool,
+        long_lines: LongLines,
+        connect_timeout: Duration,
+    ) -> io::Result<Transfer> {
+        let client = Client::builder(hello.as_str())
+            .long_lines(long_lines)
+            .connect_timeout(connect_timeout);
+        let client = if starttls {
+            client
+                .starttls(StartTlsPolicy::Opportunistic)
+                .tls_config(tls::any_certificate()?)
+        } else {
+            client.starttls(StartTlsPolicy::Never)
+        };
+        Ok(Transfer {
+            routes,
+            client,
+            long_lines,
+        })
+    }
+
     /// Delivers `messages` to `destination`, up to `per_connection` of
     /// them at a time, trying its hosts in turn. Each message is handed to
     /// `done` once, with its index in `messages`, as soon as its
@@ -97,7 +136,7 @@ impl Transfer {
     fn refuse_if_unsendable<R: Routable>(&self, mut message: Outgoing<R>) -> Outgoing<R> {
         // Content goes as DATA or BDAT with at most 8BITMIME, never
         // BINARYMIME, so its lines always count.
-        if self.config.long_lines == LongLines::Refuse {
+        if self.long_lines == LongLines::Refuse {
             if let Err(error) = check_line_lengths(&message.content) {
                 eprintln!("message not sent: {error}");
                 message.delivery.refuse_unsent(MEDIA_ERROR);
@@ -134,22 +173,24 @@ impl Transfer {
                 return;
             };
             match self.connect(destination, &hop).await {
-                Some(connection) => open = self.send_over(connection, open, done).await,
-                None => {
+                Reached::Client(client) => open = self.send_over(*client, open, done).await,
+                Reached::NoAnswer => {
                     for (_, message) in &mut open {
                         message.delivery.connection_failed();
                     }
                 }
+                Reached::Failed(error) => end_host(&mut open, error.as_ref()),
             }
         }
     }
 
-    /// Sends `open` over one connection, handing each message to `done`
-    /// as its transaction ends if nothing of it is left for another host.
-    /// Returns the others, the host ended for each.
+    /// Sends `open` over one connection, [`PIPELINED_WINDOW`] messages
+    /// queued at a time, handing each message to `done` as its transaction
+    /// ends if nothing of it is left for another host. Returns the others,
+    /// the host ended for each.
     async fn send_over<R, F, Recorded>(
         &self,
-        mut connection: Connection,
+        mut client: Client,
         open: Vec<(usize, Outgoing<R>)>,
         done: &mut F,
     ) -> Vec<(usize, Outgoing<R>)>
@@ -158,95 +199,112 @@ impl Transfer {
         F: FnMut(Vec<(usize, Outgoing<R>)>) -> Recorded,
         Recorded: Future<Output = ()>,
     {
-        // Messages with a transaction on this connection, and those whose
-        // transaction ended (or never started) with recipients left.
-        let mut sent: HashMap<TransactionId, (usize, Outgoing<R>)> = HashMap::new();
+        let mut waiting = open.into_iter();
+        // Messages queued on this connection, in queue order, and those
+        // whose transaction ended (or never started) with recipients left.
+        let mut sent = VecDeque::with_capacity(PIPELINED_WINDOW);
         let mut left = Vec::new();
-        for (index, message) in open {
-            match connection.send(envelope(&message), message.content.clone()) {
-                Ok(id) => {
-                    sent.insert(id, (index, message));
-                }
-                Err(error) => {
-                    eprintln!("message not sent: {error}");
-                    left.push((index, message));
-                }
-            }
-        }
-        connection.quit();
+        // What ended the session early, if anything did.
+        let mut failure = None;
+        let mut queueing = true;
         loop {
-            connection.drive_to_events().await;
-            let events = connection.take_events();
-            if events.is_empty() {
-                break;
-            }
-            let mut finished = Vec::new();
-            for event in &events {
-                let Some(id) = event.transaction() else {
-                    // Events of the session concern every message on it.
-                    for (_, message) in sent.values_mut().chain(left.iter_mut()) {
-                        message.delivery.observe(event);
+            while queueing && client.queued() < PIPELINED_WINDOW {
+                let Some((index, mut message)) = waiting.next() else {
+                    break;
+                };
+                let content = message.content.clone();
+                match client.queue(Message::with_envelope(envelope(&message), content)) {
+                    Ok(id) => sent.push_back((id, (index, message))),
+                    Err(Error::Refused(ClientError::Refused(error))) => {
+                        // This host cannot take it as it is; another may.
+                        eprintln!("message not sent: {error}");
+                        message.delivery.refused_here(&error);
+                        left.push((index, message));
                     }
-                    continue;
-                };
-                let Some((_, message)) = sent.get_mut(&id) else {
-                    continue;
-                };
-                message.delivery.observe(event);
-                let ended = matches!(
-                    event,
-                    ClientEvent::MessageAccepted { .. } | ClientEvent::TransactionFailed { .. }
-                );
-                if !ended {
-                    continue;
+                    Err(error) => {
+                        queueing = false;
+                        failure = session_error(error);
+                        left.push((index, message));
+                    }
                 }
-                if let Some(entry) = sent.remove(&id) {
+            }
+            match client.next_outcome().await {
+                Ok(Some(outcome)) => {
+                    let Some(at) = sent.iter().position(|(id, _)| *id == outcome.id()) else {
+                        continue;
+                    };
+                    let Some((_, mut entry)) = sent.remove(at) else {
+                        continue;
+                    };
+                    for event in outcome.events() {
+                        entry.1.delivery.observe(event);
+                    }
                     if entry.1.delivery.current_host().is_none() {
-                        finished.push(entry);
+                        done(vec![entry]).await;
                     } else {
                         left.push(entry);
                     }
                 }
-            }
-            if !finished.is_empty() {
-                done(finished).await;
+                Ok(None) => break,
+                Err(error) => {
+                    queueing = false;
+                    failure = session_error(error);
+                }
             }
         }
-        // A session reports the end of every transaction it took; anything
+        if let Err(error) = client.quit().await {
+            failure = failure.or(session_error(error));
+        }
+        // The client reports the end of every transaction it took; anything
         // else would wait for the next host with the rest.
-        left.extend(sent.into_values());
-        for (_, message) in &mut left {
-            message.delivery.end_host();
-        }
+        left.extend(sent.into_iter().map(|(_, entry)| entry));
+        left.extend(waiting);
+        end_host(&mut left, failure.as_ref());
         left
     }
 
     /// A connection to the first of `hop`'s addresses that answers (RFC
-    /// 5321 §5.1: try each address of a host before the next host).
-    async fn connect(&self, destination: &Host, hop: &Hop) -> Option<Connection> {
+    /// 5321 §5.1: try each address of a host before the next host), its
+    /// session ready for messages.
+    async fn connect(&self, destination: &Host, hop: &Hop) -> Reached {
         let name = connect_name(&hop.host);
-        let upgrade = match self.tls.as_ref().map(|tls| tls.upgrade(&name)) {
-            Some(Ok(upgrade)) => Some(upgrade),
-            Some(Err(error)) => {
-                eprintln!("{name}: no TLS: {error}");
-                None
-            }
-            None => None,
-        };
-        let mut config = self.config.clone();
-        if upgrade.is_none() {
-            config.starttls = smtpwire::client::StartTlsPolicy::Never;
-        }
         for address in self.routes.addresses(destination, hop).await {
-            let opened = Connection::open(address, config.clone(), upgrade.clone());
-            match tokio::time::timeout(self.connect_timeout, opened).await {
-                Ok(Ok(connection)) => return Some(connection),
-                Ok(Err(error)) => eprintln!("{name} ({address}): {error}"),
-                Err(_) => eprintln!("{name} ({address}): connect timed out"),
+            let client = self.client.clone().server_name(&name).record_events(true);
+            match client.connect(&address.to_string()).await {
+                Ok(client) => return Reached::Client(Box::new(client)),
+                Err(Error::Connection(
+                    error @ (ConnectionError::Connect { .. }
+                    | ConnectionError::ConnectTimeout { .. }),
+                )) => eprintln!("{name} ({address}): {error}"),
+                Err(error) => {
+                    eprintln!("{name} ({address}): {error}");
+                    return Reached::Failed(session_error(error));
+                }
             }
         }
         eprintln!("{name}: no address answered");
-        None
+        Reached::NoAnswer
+    }
+}
+
+/// Ends the attempt at the current host for `messages`, the session's
+/// `failure` counting against it when there was one.
+fn end_host<R: Routable>(messages: &mut [(usize, Outgoing<R>)], failure: Option<&SessionError>) {
+    for (_, message) in messages {
+        if let Some(error) = failure {
+            message.delivery.observe(&ClientEvent::Error(error.clone()));
+        }
+        message.delivery.end_host();
+    }
+}
+
+/// The session's own error, which says how the failure counts against
+/// the host; a transport failure says nothing more than that the
+/// connection was bad.
+fn session_error(error: Error) -> Option<SessionError> {
+    match error {
+        Error::Connection(ConnectionError::Session(ClientError::Session(error))) => Some(error),
+        _ => None,
     }
 }
 

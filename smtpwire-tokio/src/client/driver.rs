@@ -153,8 +153,12 @@ impl Driver {
         wait.duration().min(self.max_wait)
     }
 
-    async fn bounded<T>(&self, wait: Wait, future: impl Future<Output = T>) -> Option<T> {
-        tokio::time::timeout(self.limit(wait), future).await.ok()
+    /// `future` within the limit for `wait`. The limit is taken before the
+    /// wait rather than `self` held across it: the stream is `Send` but not
+    /// `Sync`, and a future holding `&Driver` would not be `Send`.
+    fn bounded<F: Future>(&self, wait: Wait, future: F) -> impl Future<Output = Option<F::Output>> {
+        let limit = self.limit(wait);
+        async move { tokio::time::timeout(limit, future).await.ok() }
     }
 
     /// Forgets the content of the first messages, those `done` says have

@@ -152,6 +152,7 @@ pub struct Outcome {
     id: TransactionId,
     recipients: Vec<RecipientOutcome>,
     failure: Option<TransactionFailure>,
+    events: Vec<ClientEvent>,
 }
 
 impl Outcome {
@@ -174,6 +175,14 @@ impl Outcome {
     pub fn all_accepted(&self) -> bool {
         self.recipients.iter().all(|r| r.status.is_accepted())
     }
+
+    /// The session's events about this message, in the order they came,
+    /// when [`ClientBuilder::record_events`](super::ClientBuilder::record_events)
+    /// is on (empty otherwise): for policy that reads the replies
+    /// themselves, such as [`smtpwire::delivery::Delivery::observe`].
+    pub fn events(&self) -> &[ClientEvent] {
+        &self.events
+    }
 }
 
 /// Where one recipient stands while its message is in flight.
@@ -191,6 +200,7 @@ enum Stage {
 struct Pending {
     id: TransactionId,
     recipients: Vec<(ForwardPath, Stage)>,
+    events: Vec<ClientEvent>,
 }
 
 impl Pending {
@@ -221,6 +231,7 @@ impl Pending {
             id: self.id,
             recipients,
             failure,
+            events: self.events,
         }
     }
 }
@@ -231,6 +242,8 @@ impl Pending {
 pub(super) struct Tracker {
     pending: VecDeque<Pending>,
     finished: VecDeque<Outcome>,
+    /// Whether each outcome carries its events.
+    pub record_events: bool,
 }
 
 impl Tracker {
@@ -240,7 +253,11 @@ impl Tracker {
             .into_iter()
             .map(|path| (path, Stage::Waiting))
             .collect();
-        self.pending.push_back(Pending { id, recipients });
+        self.pending.push_back(Pending {
+            id,
+            recipients,
+            events: Vec::new(),
+        });
     }
 
     /// Messages queued whose outcome has not been taken.
@@ -270,6 +287,11 @@ impl Tracker {
 
     /// Takes an event about a message; the others are not its business.
     pub fn on_event(&mut self, event: ClientEvent) {
+        if self.record_events {
+            if let Some(pending) = event.transaction().and_then(|id| self.pending(id)) {
+                pending.events.push(event.clone());
+            }
+        }
         match event {
             ClientEvent::RecipientAccepted { id, index, .. } => {
                 if let Some(stage) = self.pending(id).and_then(|p| p.stage(index)) {

@@ -238,6 +238,7 @@ pub struct ClientBuilder {
     server_name: Option<String>,
     connect_timeout: Duration,
     max_wait: Duration,
+    record_events: bool,
 }
 
 impl ClientBuilder {
@@ -255,6 +256,7 @@ impl ClientBuilder {
             server_name: None,
             connect_timeout: CONNECT_TIMEOUT,
             max_wait: Wait::DataTermination.duration(),
+            record_events: false,
         }
     }
 
@@ -342,6 +344,13 @@ impl ClientBuilder {
         self
     }
 
+    /// Keep the session's events about each message in its [`Outcome`]
+    /// ([`Outcome::events`]); off by default.
+    pub fn record_events(mut self, on: bool) -> Self {
+        self.record_events = on;
+        self
+    }
+
     /// Connects to `server` (`host:port`, `[v6]:port`) with TCP_NODELAY
     /// and returns once the session is ready for messages: greeting, EHLO,
     /// STARTTLS and AUTH done.
@@ -410,6 +419,7 @@ impl ClientBuilder {
         let long_lines = config.long_lines;
         let session = ClientSession::new(config);
         let mut driver = Driver::new(session, stream, upgrade, self.max_wait, long_lines);
+        driver.tracker.record_events = self.record_events;
         driver.run(false).await;
         if driver.session.is_closed() {
             let failure = driver.failure.take();

@@ -24,6 +24,9 @@ use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{DigitallySignedStruct, SignatureScheme};
 
+mod any_certificate;
+pub use any_certificate::any_certificate;
+
 /// Where Linux and BSD distributions keep their CA bundle.
 const SYSTEM_BUNDLES: [&str; 5] = [
     "/etc/ssl/certs/ca-certificates.crt",
@@ -78,6 +81,15 @@ pub fn trust_file(path: impl AsRef<Path>) -> io::Result<rustls::ClientConfig> {
 pub fn trusting(certificates: Vec<CertificateDer<'static>>) -> io::Result<rustls::ClientConfig> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let verifier = PinnedOrWebPki::new(certificates, provider.clone())?;
+    with_verifier(provider, verifier)
+}
+
+/// A client configuration with the safe default protocol versions that
+/// checks servers with `verifier`.
+fn with_verifier(
+    provider: Arc<CryptoProvider>,
+    verifier: impl ServerCertVerifier + 'static,
+) -> io::Result<rustls::ClientConfig> {
     Ok(rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
         .map_err(io::Error::other)?

@@ -1,6 +1,6 @@
-//! STARTTLS to the next hop without checking who it is: opportunistic
-//! security (RFC 7435), as MTAs relaying on the open internet do (RFC 3207
-//! §4.1 leaves the choice to the client's policy). Most MX hosts present
+//! STARTTLS without checking who the server is: opportunistic security
+//! (RFC 7435), as MTAs relaying on the open internet do (RFC 3207 §4.1
+//! leaves the choice to the client's policy). Most MX hosts present
 //! certificates that do not name them, so insisting would mean falling
 //! back to cleartext, which is worse; the handshake's own signatures are
 //! still checked, so the channel is encrypted to whoever holds the key.
@@ -12,9 +12,8 @@ use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, Server
 use rustls::crypto::{verify_tls12_signature, verify_tls13_signature, CryptoProvider};
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{DigitallySignedStruct, SignatureScheme};
-use tokio_rustls::TlsConnector;
 
-use super::tls::Upgrade;
+use super::with_verifier;
 
 /// Accepts any certificate; checks the handshake signatures.
 #[derive(Debug)]
@@ -65,32 +64,11 @@ impl ServerCertVerifier for AnyCertificate {
     }
 }
 
-/// A TLS client that encrypts to any next hop.
-#[derive(Clone)]
-pub struct Opportunistic(TlsConnector);
-
-impl Opportunistic {
-    /// The client configuration, built once.
-    pub fn new() -> io::Result<Self> {
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let config = rustls::ClientConfig::builder_with_provider(provider.clone())
-            .with_safe_default_protocol_versions()
-            .map_err(io::Error::other)?
-            .dangerous()
-            .with_custom_certificate_verifier(Arc::new(AnyCertificate(provider)))
-            .with_no_client_auth();
-        Ok(Opportunistic(TlsConnector::from(Arc::new(config))))
-    }
-
-    /// The upgrade for a connection to `host` (sent as SNI when it is a
-    /// name).
-    pub fn upgrade(&self, host: &str) -> io::Result<Upgrade> {
-        let name = ServerName::try_from(host.to_string()).map_err(|error| {
-            io::Error::new(io::ErrorKind::InvalidInput, format!("{host}: {error}"))
-        })?;
-        Ok(Upgrade {
-            connector: self.0.clone(),
-            name,
-        })
-    }
+/// Encrypts to any server, whatever its certificate (see the module's
+/// documentation): for relaying to other domains' mail exchangers with
+/// [`StartTlsPolicy::Opportunistic`](crate::client::StartTlsPolicy::Opportunistic),
+/// never for submission, where the server must be the one meant.
+pub fn any_certificate() -> io::Result<rustls::ClientConfig> {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    with_verifier(provider.clone(), AnyCertificate(provider))
 }

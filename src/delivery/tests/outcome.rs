@@ -378,6 +378,26 @@ fn a_message_no_host_can_take_fails_once_every_host_is_tried() {
 }
 
 #[test]
+fn a_message_refused_here_before_sending_moves_on_to_the_next_host() {
+    let bob = rcpt("bob@example.net");
+    let mut delivery = Delivery::new(
+        hops(&["mx1.example.net", "mx2.example.net"]),
+        vec![bob.clone()],
+    );
+    delivery.refused_here(&MessageError::EightBitNotSupported);
+    delivery.end_host();
+    assert_eq!(current(&delivery).as_deref(), Some("mx2.example.net"));
+    delivery.refused_here(&MessageError::EightBitNotSupported);
+    delivery.end_host();
+    let settled = delivery.settle(&backoff(), 1, FIRST, FIRST);
+    assert_eq!(settled.recipients[0].fate, Fate::Failed);
+    assert_eq!(
+        statuses(&settled.recipients[0].attempts),
+        ["5.6.3", "5.6.3"]
+    );
+}
+
+#[test]
 fn a_refused_greeting_is_the_hosts_trouble() {
     let bob = rcpt("bob@example.net");
     let mut delivery = Delivery::new(hops(&["mx1.example.net"]), vec![bob]);

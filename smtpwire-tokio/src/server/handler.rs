@@ -54,6 +54,11 @@ pub trait Handler: Send + 'static {
         async { Ok(()) }
     }
 
+    /// The connection became TLS after STARTTLS. As the session does (RFC
+    /// 3207 §4.2), forget what the client said before: its HELO and its
+    /// authentication are asked for again.
+    fn tls_established(&mut self) {}
+
     /// HELO, EHLO or LHLO.
     fn hello(&mut self, request: &HelloRequest) -> impl Future<Output = Result<(), Reject>> + Send {
         let _ = request;
@@ -118,6 +123,14 @@ pub trait Handler: Send + 'static {
             let outcome = self.message(request).await;
             vec![outcome; request.recipients().len().max(1)]
         }
+    }
+
+    /// The name the message just accepted is known by (a queue id, a file
+    /// name), asked after [`deliver`](Self::deliver) accepted an SMTP
+    /// message: the reply then says `queued as` it, so that the client can
+    /// quote it to the server's operator. None by default.
+    fn queue_id(&mut self) -> Option<Text> {
+        None
     }
 
     /// The open transaction ended without a message: drop the content

@@ -13,7 +13,7 @@
 #   busy-poll  the same with --busy-poll LOAD_BUSY_POLL microseconds (50 by
 #              default): after each input it keeps polling its sockets that
 #              long before sleeping, so smtp-source, on the other core, no
-#              longer pays to wake it (see programs/src/server/busy_poll.rs).
+#              longer pays to wake it (see smtpwire-tokio/src/server/busy_poll.rs).
 # With LOAD_THREADS other than 1 the busy-poll server is left out, as
 # --busy-poll needs the single-threaded runtime.
 #

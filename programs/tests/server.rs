@@ -457,6 +457,45 @@ async fn the_proxy_protocol_header_names_the_client() {
     );
 }
 
+/// The reply to a stored message names its file in `new/`, so that a
+/// client can quote it to the operator.
+#[tokio::test]
+async fn the_reply_to_a_message_names_its_file() {
+    let server = TestServer::start(|_| {}).await;
+    let (mut client, _) = Client::connect(server.address).await.unwrap();
+    client.command("EHLO client.example").await.unwrap();
+    let replies = client
+        .send_message("a@example.com", &["b@example.org"], b"x\r\n", 1)
+        .await
+        .unwrap();
+    let last = replies.last().unwrap();
+    assert_eq!(last.code, 250);
+    let (_, name) = last.lines[0].split_once("queued as ").unwrap();
+    assert!(server.maildir.join("new").join(name).is_file(), "{last:?}");
+}
+
+/// With the PROXY protocol, a peer that is not a trusted proxy could claim
+/// any client address: it is closed unanswered.
+#[tokio::test]
+async fn the_proxy_protocol_is_believed_from_trusted_proxies_only() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let server = TestServer::start(|settings| {
+        settings.proxy_protocol = true;
+        settings.trusted_proxies = vec![std::net::IpAddr::from([192, 0, 2, 1])];
+    })
+    .await;
+    let mut stream = tokio::net::TcpStream::connect(server.address)
+        .await
+        .unwrap();
+    let _ = stream
+        .write_all(b"PROXY TCP4 192.0.2.7 192.0.2.1 40000 25\r\n")
+        .await;
+    let mut answer = Vec::new();
+    let read = tokio::time::timeout(Duration::from_secs(5), stream.read_to_end(&mut answer)).await;
+    assert!(matches!(read, Ok(Ok(0)) | Ok(Err(_))), "{answer:?}");
+    assert!(answer.is_empty());
+}
+
 #[tokio::test]
 async fn a_silent_client_times_out_with_421() {
     let server =

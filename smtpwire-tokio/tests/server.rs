@@ -512,17 +512,21 @@ async fn the_per_address_limit_refuses_that_address_only() {
 
 /// Behind a trusted proxy every connection comes from the proxy: the
 /// per-address cap counts the client the PROXY header names instead, and
-/// refuses before the greeting.
+/// refuses before the greeting, with a notice, and without a word to the
+/// handler, which never heard of that client.
 #[tokio::test]
 async fn behind_a_trusted_proxy_the_per_address_limit_counts_the_named_client() {
+    let notices = Arc::new(Mutex::new(Vec::new()));
+    let heard = notices.clone();
     let server = Server::new(config())
         .with_proxy_protocol([LOOPBACK])
-        .with_max_connections_per_ip(Some(1));
+        .with_max_connections_per_ip(Some(1))
+        .on_notice(move |notice| heard.lock().unwrap().push(notice.to_string()));
     let connections = server.connections();
     let running = Running::start(server).await;
     let header = |client: &str| format!("PROXY TCP4 {client} 192.0.2.25 40000 25\r\n");
     let named = header("198.51.100.7");
-    let (line, _first) = first_line_from(LOOPBACK, running.address, named.as_bytes()).await;
+    let (line, first) = first_line_from(LOOPBACK, running.address, named.as_bytes()).await;
     assert!(line.starts_with("220 "), "{line}");
     let (line, refused) = first_line_from(LOOPBACK, running.address, named.as_bytes()).await;
     assert_eq!(
@@ -534,9 +538,16 @@ async fn behind_a_trusted_proxy_the_per_address_limit_counts_the_named_client() 
         "the refused connection was left open"
     );
     let other = header("198.51.100.8");
-    let (line, _second) = first_line_from(LOOPBACK, running.address, other.as_bytes()).await;
+    let (line, second) = first_line_from(LOOPBACK, running.address, other.as_bytes()).await;
     assert!(line.starts_with("220 "), "{line}");
     wait_for(|| connections.open() == 2).await;
+    assert_eq!(
+        *notices.lock().unwrap(),
+        ["refused with 421: Too many connections from 198.51.100.7 (2 open, at most 10000)"]
+    );
+    drop((first, second));
+    let seen = running.stop().await;
+    assert_eq!(seen.lock().unwrap().closed.len(), 2);
 }
 
 /// Busy polling: the poller starts on input and sleeps once input stops.

@@ -54,12 +54,15 @@ pub(super) async fn serve<H: Handler>(
                 let client = request.proxy().and_then(|header| header.source());
                 if let (Some(slot), Some(client)) = (&mut slot, client) {
                     if let Err(refusal) = slot.claim(client.ip()) {
-                        // No greeting yet: the 421 is all the client hears.
+                        server.refused(refusal);
+                        // No greeting yet: the 421 is all the client hears,
+                        // and the handler, never asked about the client,
+                        // hears nothing either.
                         let mut line = refusal_line(config.hostname.as_str(), refusal).into_bytes();
                         if flush(&mut io, &mut line, limit).await {
                             let _ = timeout(limit, io.shutdown()).await;
                         }
-                        return finish(&mut handler, None).await;
+                        return None;
                     }
                 }
                 let verdict = handler.connect(request.proxy()).await;

@@ -152,7 +152,8 @@ pub trait Handler: Send + 'static {
 
     /// The connection is over: why the session closed it, or `None` when
     /// the transport failed first (a reset, a write that timed out, a
-    /// failed TLS handshake).
+    /// failed TLS handshake). Not called for a connection refused over a
+    /// cap on connections before [`connect`](Self::connect) was.
     fn closed(&mut self, reason: Option<CloseReason>) -> impl Future<Output = ()> + Send {
         let _ = reason;
         async {}

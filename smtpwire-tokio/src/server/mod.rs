@@ -42,7 +42,7 @@ mod tls;
 use std::future::Future;
 use std::io;
 use std::net::{IpAddr, SocketAddr};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use smtpwire::server::{CloseReason, ServerConfig};
@@ -77,6 +77,9 @@ pub struct Server {
     table: Arc<ConnectionTable>,
     busy_poll: Option<Arc<BusyPoll>>,
     notice: Option<NoticeHook>,
+    /// Refusals are made by the accept loop and, behind a proxy, by the
+    /// connections' tasks: one throttle for all.
+    refusals: Arc<Mutex<Throttle>>,
 }
 
 impl Server {
@@ -94,6 +97,7 @@ impl Server {
             )),
             busy_poll: None,
             notice: None,
+            refusals: Arc::default(),
         }
     }
 
@@ -233,7 +237,7 @@ impl Server {
             background.spawn(async move { poll.run().await });
         }
         let mut backoff = AcceptBackoff::default();
-        let (mut refusals, mut failures) = (Throttle::default(), Throttle::default());
+        let mut failures = Throttle::default();
         tokio::pin!(stop);
         let accepted = loop {
             tokio::select! {
@@ -248,7 +252,7 @@ impl Server {
                             Ok(slot) => slot,
                             Err(refusal) => {
                                 admission::refuse(stream, self.config.hostname.as_str(), refusal);
-                                self.refused(&mut refusals, refusal);
+                                self.refused(refusal);
                                 continue;
                             }
                         };
@@ -332,8 +336,16 @@ impl Server {
     }
 
     /// Reports a refusal, throttled.
-    fn refused(&self, throttle: &mut Throttle, refusal: Refusal) {
-        if let (Some(notice), Some(left_out)) = (&self.notice, throttle.due()) {
+    fn refused(&self, refusal: Refusal) {
+        let Some(notice) = &self.notice else {
+            return;
+        };
+        let due = self
+            .refusals
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .due();
+        if let Some(left_out) = due {
             notice(&Notice::Refused {
                 refusal,
                 open: self.table.open(),

@@ -24,9 +24,11 @@ impl<T: AsyncRead + AsyncWrite + Unpin + Send> Transport for T {}
 /// Serves one connection until the session closes, and tells the handler
 /// why it ended. When `stopping` turns true, a session with no message in
 /// flight is ended with 421; one in a transaction is let finish first.
-/// `slot` holds the connection's place in the server's table, if it has
-/// one; behind a trusted proxy it is claimed for the client the PROXY
-/// header names, or the connection is refused with 421.
+/// `slot` holds the connection's place in the server's table when the
+/// server accepted it; behind a trusted proxy it is claimed for the client
+/// the PROXY header names, or the connection is refused with 421. Such a
+/// connection is plain TCP until STARTTLS; one the caller hands over may be
+/// anything.
 pub(super) async fn serve<H: Handler>(
     stream: Box<dyn Transport>,
     server: Server,
@@ -34,6 +36,7 @@ pub(super) async fn serve<H: Handler>(
     mut stopping: watch::Receiver<bool>,
     mut slot: Option<Slot>,
 ) -> Option<CloseReason> {
+    let mut plain_tcp = slot.is_some();
     let mut io = stream;
     let config = server.config.clone();
     let tls = server.tls.clone();
@@ -120,16 +123,21 @@ pub(super) async fn serve<H: Handler>(
                     break None;
                 }
                 match timeout(limit, acceptor.accept(io)).await {
-                    Ok(Ok(upgraded)) => io = Box::new(upgraded),
+                    Ok(Ok(upgraded)) => {
+                        io = Box::new(upgraded);
+                        plain_tcp = false;
+                    }
                     _ => return finish(&mut handler, None).await,
                 }
                 session.tls_established();
                 handler.tls_established();
             }
             Output::Closed => {
-                // TLS ends with close_notify (RFC 8446 §6.1); the shutdown
-                // of plain TCP sends the FIN the drop would send anyway.
-                if !broken && flush(&mut io, &mut output, limit).await {
+                // TLS ends with close_notify (RFC 8446 §6.1); plain TCP
+                // sends its FIN when the socket drops, without a system
+                // call of its own, which a connection per message would
+                // pay for each.
+                if !broken && flush(&mut io, &mut output, limit).await && !plain_tcp {
                     let _ = timeout(limit, io.shutdown()).await;
                 }
                 // A failed write looks like the end of input to the session.

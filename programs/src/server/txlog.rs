@@ -1,8 +1,8 @@
 //! The one line per transaction, written to stderr by one thread in batches:
 //! a busy server then makes one write for many messages instead of one each,
 //! and no connection ever waits for the terminal or wakes a thread per
-//! message. Lines reach stderr within [`INTERVAL`], or sooner once
-//! [`BATCH`] bytes are waiting; with nothing waiting the thread sleeps.
+//! message. Lines reach stderr within `INTERVAL`, or sooner once
+//! `BATCH` bytes are waiting; with nothing waiting the thread sleeps.
 
 use std::fmt;
 use std::io::Write;

@@ -13,7 +13,7 @@
 #   busy-poll  the same with --busy-poll LOAD_BUSY_POLL microseconds (50 by
 #              default): after each input it keeps polling its sockets that
 #              long before sleeping, so smtp-source, on the other core, no
-#              longer pays to wake it (see programs/src/server/busy_poll.rs).
+#              longer pays to wake it (see smtpwire-tokio/src/server/busy_poll.rs).
 # With LOAD_THREADS other than 1 the busy-poll server is left out, as
 # --busy-poll needs the single-threaded runtime.
 #
@@ -25,6 +25,11 @@
 # measured. A ratio is therefore not the quotient of the rate columns. Runs
 # that fail count as missing, not as slow. The CPU columns are each
 # server's own CPU time (user + system) per 1,000 messages over all rounds.
+#
+# LOAD_BASELINE=PATH adds a server "baseline": the smtpwire-server binary
+# at PATH (an earlier build, say) started as "ours" is, and measured in
+# the same rounds, so that a before/after comparison shares the machine's
+# drift instead of comparing runs minutes apart.
 #
 # The last row times smtpwire-send (this project's client) against
 # smtp-sink beside smtp-source sending the same count, both with 20
@@ -49,6 +54,14 @@ install_peers
 build_server
 start_server ours --discard --no-tls --threads "$threads"
 servers=(ours)
+if [[ -n ${LOAD_BASELINE:-} ]]; then
+    [[ -x $LOAD_BASELINE ]] || die "LOAD_BASELINE: no executable at $LOAD_BASELINE"
+    built=$SERVER_BIN
+    SERVER_BIN=$LOAD_BASELINE
+    start_server baseline --discard --no-tls --threads "$threads"
+    SERVER_BIN=$built
+    servers+=(baseline)
+fi
 if ((threads == 1)); then
     start_server busy-poll --discard --no-tls --threads 1 --busy-poll "$busy_poll"
     servers+=(busy-poll)

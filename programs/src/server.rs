@@ -1,10 +1,9 @@
-//! The receiving server: settings, the accept loop, TLS, admission control,
-//! and the handler that stores each message in a Maildir.
+//! The receiving server: settings, and the handler that stores each message
+//! in a Maildir, run by the driver crate's server
+//! ([`smtpwire_tokio::server::Server`]), which accepts, caps connections,
+//! reads and writes, upgrades with STARTTLS and shuts down gracefully.
 
-pub mod admission;
-pub mod busy_poll;
 pub mod client;
-pub mod connection;
 pub mod handler;
 pub mod maildir;
 pub mod rules;
@@ -14,7 +13,7 @@ pub mod users;
 
 use std::future::Future;
 use std::io;
-use std::net::SocketAddr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -24,22 +23,15 @@ use smtpwire::auth::Mechanism;
 use smtpwire::server::{AuthPolicy, Deadline, ServerConfig};
 use smtpwire::Protocol;
 use smtpwire::Text;
-use tokio::io::{AsyncRead, AsyncWrite};
+use smtpwire_tokio::server::{Connections, DEFAULT_MAX_CONNECTIONS_PER_IP};
 use tokio::net::TcpListener;
-use tokio::runtime::RuntimeFlavor;
-use tokio::sync::{mpsc, watch, Notify};
+use tokio::sync::Notify;
 use tokio::task::JoinSet;
-use tokio_rustls::TlsAcceptor;
 
-use admission::{AcceptBackoff, ConnectionTable, Throttle};
-use busy_poll::BusyPoll;
+use handler::Handler;
 use maildir::Maildir;
 use rules::RecipientRules;
 use users::Users;
-
-/// A plain or TLS byte stream.
-pub trait Transport: AsyncRead + AsyncWrite + Unpin + Send {}
-impl<T: AsyncRead + AsyncWrite + Unpin + Send> Transport for T {}
 
 /// How the server runs; `main.rs` fills it from the command line.
 pub struct Settings {
@@ -57,6 +49,9 @@ pub struct Settings {
     pub lmtp: bool,
     /// Expect a PROXY protocol header on each connection.
     pub proxy_protocol: bool,
+    /// With the PROXY protocol, the peers whose header is believed; any
+    /// other is closed unanswered.
+    pub trusted_proxies: Vec<IpAddr>,
     /// The TLS certificate for STARTTLS; `None` turns STARTTLS off.
     pub tls: Option<tls::Identity>,
     /// Largest message, advertised as SIZE.
@@ -71,21 +66,23 @@ pub struct Settings {
     pub min_data_rate: Option<u32>,
     /// Recipients refused as unknown or greylisted.
     pub rules: RecipientRules,
-    /// Keep polling this long after each input before sleeping (see
-    /// [`busy_poll`]); [`Server::bind`] refuses it outside tokio's
-    /// single-threaded runtime.
+    /// Keep polling this long after each input before sleeping
+    /// ([`smtpwire_tokio::server::Server::with_busy_poll`]); [`Server::bind`]
+    /// refuses it outside tokio's single-threaded runtime.
     pub busy_poll: Option<Duration>,
     /// Connections open at once; more are answered 421 and closed.
     pub max_connections: usize,
-    /// Connections open at once from one client address (the peer's, not
-    /// one a PROXY header names); `None` or 0 for no such limit.
+    /// Connections open at once from one client address (the one a
+    /// trusted PROXY header names, or the peer's); `None` or 0 for no such
+    /// limit.
     pub max_connections_per_ip: Option<usize>,
 }
 
 impl Settings {
-    /// Defaults: SMTP into no maildir (discard), no TLS, no AUTH; as many
-    /// connections as the open-file limit leaves room for
-    /// ([`admission::default_max_connections`]), 50 from one address.
+    /// Defaults: SMTP into no maildir (discard), no TLS, no AUTH, PROXY
+    /// headers believed from loopback only; as many connections as the
+    /// open-file limit leaves room for ([`default_max_connections`]), 50
+    /// from one address.
     pub fn new(hostname: Text) -> Self {
         Settings {
             hostname,
@@ -95,6 +92,7 @@ impl Settings {
             require_auth: false,
             lmtp: false,
             proxy_protocol: false,
+            trusted_proxies: vec![Ipv4Addr::LOCALHOST.into(), Ipv6Addr::LOCALHOST.into()],
             tls: None,
             max_message_size: None,
             max_recipients: None,
@@ -102,8 +100,8 @@ impl Settings {
             min_data_rate: None,
             rules: RecipientRules::default(),
             busy_poll: None,
-            max_connections: admission::default_max_connections(),
-            max_connections_per_ip: Some(admission::DEFAULT_PER_CLIENT),
+            max_connections: default_max_connections(),
+            max_connections_per_ip: Some(DEFAULT_MAX_CONNECTIONS_PER_IP),
         }
     }
 
@@ -112,7 +110,6 @@ impl Settings {
         if self.lmtp {
             config.protocol = Protocol::Lmtp;
         }
-        config.capabilities.starttls = self.tls.is_some();
         if self.users.is_some() {
             config.capabilities.auth = vec![Mechanism::Plain, Mechanism::Login];
         }
@@ -120,7 +117,6 @@ impl Settings {
             config.auth_policy = AuthPolicy::AllowCleartext;
         }
         config.require_auth = self.require_auth;
-        config.proxy_protocol = self.proxy_protocol;
         if let Some(size) = self.max_message_size {
             config.limits.message_size = size;
         }
@@ -137,18 +133,55 @@ impl Settings {
     }
 }
 
-/// What every connection shares.
+/// The default total never exceeds this: at roughly 15 KiB per idle
+/// session and a 32 KiB write buffer per message in flight, ten thousand
+/// connections stay within a few hundred megabytes.
+const MOST_BY_DEFAULT: usize = smtpwire_tokio::server::DEFAULT_MAX_CONNECTIONS;
+
+/// Descriptors kept out of the default total for the listener, standard
+/// streams, the directory fsyncs of deliveries and TLS files.
+const RESERVED_FILES: usize = 64;
+
+/// Descriptors one session may hold: its socket and, during DATA, the file
+/// in `tmp/` (an LMTP transaction holds one per recipient, but LMTP clients
+/// are a few trusted mail servers).
+const FILES_PER_CONNECTION: usize = 2;
+
+/// The descriptor limit assumed where it cannot be read: macOS's default
+/// soft limit, the lowest in common use.
+const ASSUMED_FILE_LIMIT: usize = 256;
+
+/// The default total: as many connections as the process's open-file limit
+/// (`RLIMIT_NOFILE`, soft) leaves room for, at two descriptors each after a
+/// reserve, and at most the driver's default. A server past its descriptor
+/// limit can neither accept nor store, so the cap must be reached first.
+pub fn default_max_connections() -> usize {
+    let files = open_file_limit().unwrap_or(ASSUMED_FILE_LIMIT);
+    (files.saturating_sub(RESERVED_FILES) / FILES_PER_CONNECTION).clamp(1, MOST_BY_DEFAULT)
+}
+
+/// The soft open-file limit, from `/proc/self/limits` (Linux); `None`
+/// elsewhere. "unlimited" reads as `usize::MAX`.
+fn open_file_limit() -> Option<usize> {
+    let limits = std::fs::read_to_string("/proc/self/limits").ok()?;
+    let line = limits
+        .lines()
+        .find(|line| line.starts_with("Max open files"))?;
+    let soft = line["Max open files".len()..].split_whitespace().next()?;
+    if soft == "unlimited" {
+        return Some(usize::MAX);
+    }
+    soft.parse().ok()
+}
+
+/// What every connection's handler shares.
 pub struct Shared {
-    /// The session configuration.
-    pub config: Arc<ServerConfig>,
     /// This server's name, for trace fields.
     pub hostname: String,
     /// Where messages go; `None` discards them.
     pub store: Option<Maildir>,
     /// Who may authenticate.
     pub users: Option<Users>,
-    /// The STARTTLS handshake.
-    pub tls: Option<TlsAcceptor>,
     /// LMTP instead of SMTP.
     pub lmtp: bool,
     /// Recipients refused as unknown or greylisted.
@@ -156,18 +189,7 @@ pub struct Shared {
     /// Counters.
     pub stats: Stats,
     /// The connections open now, within their limits.
-    pub connections: Arc<ConnectionTable>,
-    /// Told of each input when `--busy-poll` is on.
-    pub busy_poll: Option<Arc<BusyPoll>>,
-}
-
-impl Shared {
-    /// Notes that a connection read something or one was accepted.
-    pub fn input(&self) {
-        if let Some(poll) = &self.busy_poll {
-            poll.input();
-        }
-    }
+    pub connections: Connections,
 }
 
 /// Counters for `--max-messages` and the tests.
@@ -200,53 +222,64 @@ impl Stats {
     }
 }
 
+/// Waits until no connection has been open for `idle`.
+pub async fn idle_for(connections: &Connections, idle: Duration) {
+    let step = idle.min(Duration::from_millis(250));
+    let mut quiet = Duration::ZERO;
+    while quiet < idle {
+        tokio::time::sleep(step).await;
+        quiet = if connections.open() == 0 {
+            quiet + step
+        } else {
+            Duration::ZERO
+        };
+    }
+}
+
 /// A bound, not yet running server.
 pub struct Server {
     listener: TcpListener,
+    driver: smtpwire_tokio::server::Server,
     shared: Arc<Shared>,
 }
 
 impl Server {
-    /// Binds `address` and prepares the maildir and TLS.
+    /// Binds `address` and prepares the maildir and TLS. Busy polling is
+    /// refused outside tokio's single-threaded runtime.
     pub async fn bind(address: SocketAddr, settings: Settings) -> io::Result<Server> {
-        let flavor = tokio::runtime::Handle::current().runtime_flavor();
-        // On several worker threads the poller would hold one of them while
-        // another sleeps in the sockets' poll.
-        if settings.busy_poll.is_some() && flavor != RuntimeFlavor::CurrentThread {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidInput,
-                "busy polling needs the single-threaded runtime (--threads 1)",
-            ));
-        }
-        let config = Arc::new(settings.session_config());
         let hostname = settings.hostname.as_str().to_string();
+        let mut driver = smtpwire_tokio::server::Server::new(settings.session_config())
+            .with_max_connections(settings.max_connections)
+            .with_max_connections_per_ip(settings.max_connections_per_ip)
+            .on_notice(|notice| eprintln!("{notice}"));
+        if let Some(window) = settings.busy_poll {
+            driver = driver.with_busy_poll(window)?;
+        }
+        if settings.proxy_protocol {
+            driver = driver.with_proxy_protocol(settings.trusted_proxies.iter().copied());
+        }
+        if let Some(identity) = settings.tls {
+            driver = driver.with_tls(identity.acceptor()?);
+        }
         let store = match &settings.maildir {
             Some(root) => Some(Maildir::create(root, &hostname)?),
             None => None,
         };
-        let tls = match settings.tls {
-            Some(identity) => Some(identity.acceptor()?),
-            None => None,
-        };
         let listener = TcpListener::bind(address).await?;
         let shared = Arc::new(Shared {
-            config,
             hostname,
             store,
             users: settings.users,
-            tls,
             lmtp: settings.lmtp,
             rules: settings.rules,
             stats: Stats::default(),
-            connections: Arc::new(ConnectionTable::new(
-                settings.max_connections,
-                settings.max_connections_per_ip,
-            )),
-            busy_poll: settings
-                .busy_poll
-                .map(|window| Arc::new(BusyPoll::new(window))),
+            connections: driver.connections(),
         });
-        Ok(Server { listener, shared })
+        Ok(Server {
+            listener,
+            driver,
+            shared,
+        })
     }
 
     /// The address it listens on (useful after binding port 0).
@@ -259,73 +292,41 @@ impl Server {
         self.shared.clone()
     }
 
+    /// The driver that runs the connections, for its state.
+    pub fn driver(&self) -> &smtpwire_tokio::server::Server {
+        &self.driver
+    }
+
     /// Accepts connections until `shutdown` completes; then stops accepting,
     /// closes idle connections with 421, lets messages in flight finish and
     /// returns when every connection is done.
     pub async fn run(self, shutdown: impl Future<Output = ()>) {
-        let (stopping, stop_signal) = watch::channel(false);
-        // Each connection holds a sender; `recv` returns `None` once all are gone.
-        let (alive, mut all_done) = mpsc::channel::<()>(1);
-        // A `JoinSet` aborts its tasks when dropped: the poller and the
-        // sweeper stop however `run` ends, dropped mid-way included.
+        // A `JoinSet` aborts its tasks when dropped: the sweeper stops
+        // however `run` ends, dropped mid-way included.
         let mut background = JoinSet::new();
-        if let Some(poll) = self.shared.busy_poll.clone() {
-            background.spawn(async move { poll.run().await });
-        }
         if let Some(store) = self.shared.store.clone() {
             background.spawn(store.sweep_tmp());
         }
-        let table = &self.shared.connections;
-        let mut backoff = AcceptBackoff::default();
-        let mut refusals = Throttle::default();
-        tokio::pin!(shutdown);
-        loop {
-            tokio::select! {
-                _ = &mut shutdown => break,
-                accepted = self.listener.accept() => match accepted {
-                    Ok((stream, peer)) => {
-                        backoff.accepted();
-                        self.shared.input();
-                        let slot = match table.admit(peer.ip()) {
-                            Ok(slot) => slot,
-                            Err(refusal) => {
-                                admission::refuse(stream, &self.shared.hostname, refusal);
-                                admission::log_refusal(&mut refusals, refusal, table);
-                                continue;
-                            }
-                        };
-                        let shared = self.shared.clone();
-                        let stop_signal = stop_signal.clone();
-                        let alive = alive.clone();
-                        tokio::spawn(async move {
-                            connection::serve(stream, peer, shared, stop_signal).await;
-                            drop(slot);
-                            drop(alive);
-                        });
-                    }
-                    Err(error) if admission::is_connection_error(&error) => {}
-                    Err(error) => {
-                        // Out of descriptors or memory: accepting again at
-                        // once would fail the same way. A connection that
-                        // ends frees a descriptor, so it cuts the pause short.
-                        let pause = backoff.failed(&error, table.open());
-                        tokio::select! {
-                            _ = &mut shutdown => break,
-                            _ = tokio::time::sleep(pause) => {}
-                            _ = table.freed() => {}
-                        }
-                    }
-                },
+        let connections = self.shared.connections.clone();
+        let shutdown = async move {
+            shutdown.await;
+            let open = connections.open();
+            if open > 0 {
+                eprintln!("shutting down: waiting for {open} connection(s)");
             }
+        };
+        let shared = self.shared.clone();
+        let served = self
+            .driver
+            .serve_until(
+                self.listener,
+                move |client| Handler::new(shared.clone(), client),
+                shutdown,
+            )
+            .await;
+        if let Err(error) = served {
+            eprintln!("accepting failed: {error}");
         }
-        drop(self.listener);
-        let _ = stopping.send(true);
-        drop(alive);
-        let open = table.open();
-        if open > 0 {
-            eprintln!("shutting down: waiting for {open} connection(s)");
-        }
-        let _ = all_done.recv().await;
         txlog::flush();
     }
 }

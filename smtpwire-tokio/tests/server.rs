@@ -400,3 +400,177 @@ async fn cleartext_left_behind_a_starttls_at_the_input_bound_is_fatal() {
         [Some(CloseReason::PipelinedStartTls)]
     );
 }
+
+/// Connects from `source` (any address in 127.0.0.0/8 is loopback on
+/// Linux) and reads the server's first line.
+async fn first_line_from(
+    source: std::net::IpAddr,
+    address: SocketAddr,
+    proxy_header: &[u8],
+) -> (String, BufReader<TcpStream>) {
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.bind((source, 0).into()).unwrap();
+    let mut stream = socket.connect(address).await.unwrap();
+    stream.write_all(proxy_header).await.unwrap();
+    let mut reader = BufReader::new(stream);
+    let mut line = String::new();
+    reader.read_line(&mut line).await.unwrap();
+    (line, reader)
+}
+
+/// Whether the server closes the connection with nothing more to say.
+async fn is_closed(mut reader: BufReader<TcpStream>) -> bool {
+    let mut rest = String::new();
+    tokio::time::timeout(Duration::from_secs(5), reader.read_line(&mut rest))
+        .await
+        .is_ok_and(|read| read.is_ok_and(|count| count == 0))
+}
+
+/// Polls `condition` for up to ten seconds.
+async fn wait_for(condition: impl Fn() -> bool) {
+    for _ in 0..1000 {
+        if condition() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("condition not reached in time");
+}
+
+const LOOPBACK: std::net::IpAddr = std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST);
+
+/// A connection over the total gets one 421 line and is closed without a
+/// session (no handler is made for it, so none hears of its close); the
+/// sessions admitted before go on, and a slot that frees serves again. The
+/// refusals reach the notice callback once per period, with a count.
+#[tokio::test]
+async fn a_full_connection_table_answers_421_and_serves_again_once_a_slot_frees() {
+    let notices = Arc::new(Mutex::new(Vec::new()));
+    let heard = notices.clone();
+    let server = Server::new(config())
+        .with_max_connections(2)
+        .with_max_connections_per_ip(None)
+        .on_notice(move |notice| heard.lock().unwrap().push(notice.to_string()));
+    let connections = server.connections();
+    assert_eq!((connections.most(), connections.most_per_ip()), (2, None));
+    let running = Running::start(server).await;
+    let (first, _) = Client::connect(running.address).await;
+    let (mut second, _) = Client::connect(running.address).await;
+    second.command("EHLO client.test").await;
+    for _ in 0..3 {
+        let (line, refused) = first_line_from(LOOPBACK, running.address, b"").await;
+        assert_eq!(
+            line,
+            "421 4.7.0 mx.test Too many connections, try again later\r\n"
+        );
+        assert!(
+            is_closed(refused).await,
+            "the refused connection was left open"
+        );
+    }
+    assert_eq!(
+        *notices.lock().unwrap(),
+        ["refused with 421: Too many connections (2 open, at most 2)"]
+    );
+    assert!(second.command("NOOP").await.starts_with("250 "));
+    drop(first);
+    wait_for(|| connections.open() == 1).await;
+    let (line, _) = first_line_from(LOOPBACK, running.address, b"").await;
+    assert!(line.starts_with("220 "), "{line}");
+    drop(second);
+    let seen = running.stop().await;
+    // Two sessions closed by their clients and one by the shutdown; the
+    // refused connections had none.
+    assert_eq!(seen.lock().unwrap().closed.len(), 3);
+}
+
+/// The per-address cap refuses that address only.
+#[cfg(target_os = "linux")]
+#[tokio::test]
+async fn the_per_address_limit_refuses_that_address_only() {
+    let server = Server::new(config())
+        .with_max_connections(10)
+        .with_max_connections_per_ip(Some(2));
+    let connections = server.connections();
+    let running = Running::start(server).await;
+    let (_one, _) = Client::connect(running.address).await;
+    let (_two, _) = Client::connect(running.address).await;
+    let (line, refused) = first_line_from(LOOPBACK, running.address, b"").await;
+    assert_eq!(
+        line,
+        "421 4.7.0 mx.test Too many connections from 127.0.0.1, try again later\r\n"
+    );
+    assert!(
+        is_closed(refused).await,
+        "the refused connection was left open"
+    );
+    let other = std::net::IpAddr::from([127, 0, 0, 2]);
+    let (line, _three) = first_line_from(other, running.address, b"").await;
+    assert!(line.starts_with("220 "), "{line}");
+    assert_eq!(connections.open(), 3);
+}
+
+/// Behind a trusted proxy every connection comes from the proxy: the
+/// per-address cap counts the client the PROXY header names instead, and
+/// refuses before the greeting, with a notice, and without a word to the
+/// handler, which never heard of that client.
+#[tokio::test]
+async fn behind_a_trusted_proxy_the_per_address_limit_counts_the_named_client() {
+    let notices = Arc::new(Mutex::new(Vec::new()));
+    let heard = notices.clone();
+    let server = Server::new(config())
+        .with_proxy_protocol([LOOPBACK])
+        .with_max_connections_per_ip(Some(1))
+        .on_notice(move |notice| heard.lock().unwrap().push(notice.to_string()));
+    let connections = server.connections();
+    let running = Running::start(server).await;
+    let header = |client: &str| format!("PROXY TCP4 {client} 192.0.2.25 40000 25\r\n");
+    let named = header("198.51.100.7");
+    let (line, first) = first_line_from(LOOPBACK, running.address, named.as_bytes()).await;
+    assert!(line.starts_with("220 "), "{line}");
+    let (line, refused) = first_line_from(LOOPBACK, running.address, named.as_bytes()).await;
+    assert_eq!(
+        line,
+        "421 4.7.0 mx.test Too many connections from 198.51.100.7, try again later\r\n"
+    );
+    assert!(
+        is_closed(refused).await,
+        "the refused connection was left open"
+    );
+    let other = header("198.51.100.8");
+    let (line, second) = first_line_from(LOOPBACK, running.address, other.as_bytes()).await;
+    assert!(line.starts_with("220 "), "{line}");
+    wait_for(|| connections.open() == 2).await;
+    assert_eq!(
+        *notices.lock().unwrap(),
+        ["refused with 421: Too many connections from 198.51.100.7 (2 open, at most 10000)"]
+    );
+    drop((first, second));
+    let seen = running.stop().await;
+    assert_eq!(seen.lock().unwrap().closed.len(), 2);
+}
+
+/// Busy polling: the poller starts on input and sleeps once input stops.
+#[tokio::test(flavor = "current_thread")]
+async fn busy_polling_wakes_on_input_and_sleeps_when_idle() {
+    let server = Server::new(config())
+        .with_busy_poll(Duration::from_millis(300))
+        .unwrap();
+    let running = Running::start(server.clone()).await;
+    wait_for(|| !server.is_busy_polling()).await;
+    let (mut client, _) = Client::connect(running.address).await;
+    assert!(server.is_busy_polling(), "input did not wake the poller");
+    client.command("QUIT").await;
+    wait_for(|| !server.is_busy_polling()).await;
+}
+
+/// On several worker threads the poller would hold one of them while
+/// another sleeps in the sockets' poll: refused rather than left to do
+/// nothing useful.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn busy_polling_is_refused_on_a_multi_threaded_runtime() {
+    let Err(error) = Server::new(config()).with_busy_poll(Duration::from_micros(50)) else {
+        panic!("busy polling was accepted on a multi-threaded runtime");
+    };
+    assert_eq!(error.kind(), std::io::ErrorKind::InvalidInput);
+}

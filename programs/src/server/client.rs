@@ -8,7 +8,9 @@ use rustls::pki_types::CertificateDer;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
 
-use super::{tls, Transport};
+use smtpwire_tokio::server::Transport;
+
+use super::tls;
 
 /// One reply: its code and the text of each line.
 #[derive(Debug, Clone, PartialEq, Eq)]

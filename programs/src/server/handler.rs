@@ -5,8 +5,13 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Instant, SystemTime};
 
+use bytes::Bytes;
+use smtpwire::proxy::ProxyHeader;
 use smtpwire::reply::{EnhancedStatusCode, ReplyCode};
-use smtpwire::server::{AbortReason, MessageRequest, Reject, ServerEvent, ServerSession};
+use smtpwire::server::{
+    AbortReason, AuthRequest, CloseReason, DataRequest, HelloRequest, MailRequest, MessageRequest,
+    RcptRequest, Reject,
+};
 use smtpwire::Text;
 
 use super::maildir::TmpMessage;
@@ -22,6 +27,8 @@ pub struct Handler {
     tls: bool,
     user: Option<String>,
     envelope: Option<Envelope>,
+    /// The file the last SMTP message was delivered to, for its reply.
+    queued: Option<Text>,
     connected: Instant,
 }
 
@@ -49,94 +56,8 @@ impl Handler {
             tls: false,
             user: None,
             envelope: None,
+            queued: None,
             connected: Instant::now(),
-        }
-    }
-
-    /// Whether a message transaction is open (MAIL accepted, not yet ended).
-    pub fn in_transaction(&self) -> bool {
-        self.envelope.is_some()
-    }
-
-    /// Whether the transport is TLS.
-    pub fn is_tls(&self) -> bool {
-        self.tls
-    }
-
-    /// The transport became TLS: as the session does (RFC 3207 §4.2), forget
-    /// what the client said before.
-    pub fn tls_established(&mut self) {
-        self.tls = true;
-        self.helo = None;
-        self.user = None;
-    }
-
-    /// Answers one event from the session.
-    pub async fn handle(&mut self, session: &mut ServerSession, event: ServerEvent) {
-        match event {
-            ServerEvent::Connect(request) => {
-                if let Some(source) = request.proxy().and_then(|header| header.source()) {
-                    self.client = source;
-                }
-                decide(session.accept(request));
-            }
-            ServerEvent::Hello(request) => {
-                self.helo = Some((escaped(request.host()), request.is_extended()));
-                decide(session.accept(request));
-            }
-            ServerEvent::StartTls(request) => match self.shared.tls {
-                Some(_) => decide(session.accept(request)),
-                None => decide(session.reject(request, tls_unavailable())),
-            },
-            ServerEvent::Auth(request) => {
-                let valid = self
-                    .shared
-                    .users
-                    .as_ref()
-                    .is_some_and(|users| users.verify(request.credentials()));
-                if valid {
-                    self.user = Some(escaped(request.credentials().identity()));
-                    decide(session.accept(request));
-                } else {
-                    decide(session.reject(request, bad_credentials()));
-                }
-            }
-            ServerEvent::Mail(request) => {
-                self.envelope = Some(Envelope {
-                    from: escaped(request.from()),
-                    recipients: Vec::new(),
-                    started: Instant::now(),
-                    copies: Vec::new(),
-                    failed: false,
-                    size: 0,
-                });
-                decide(session.accept(request));
-            }
-            ServerEvent::Rcpt(request) => {
-                let Some(envelope) = &mut self.envelope else {
-                    decide(session.reject(request, Reject::temporary()));
-                    return;
-                };
-                let recipient = escaped(request.to());
-                match self.shared.rules.check(&envelope.from, &recipient) {
-                    Some(refusal) => decide(session.reject(request, refusal)),
-                    None => {
-                        envelope.recipients.push(recipient);
-                        decide(session.accept(request));
-                    }
-                }
-            }
-            ServerEvent::Data(request) => match self.open_copies().await {
-                Ok(()) => decide(session.accept(request)),
-                Err(error) => {
-                    eprintln!("{}: cannot store a message: {error}", self.client);
-                    decide(session.reject(request, Reject::temporary()));
-                }
-            },
-            ServerEvent::Content(chunk) => self.write(&chunk).await,
-            ServerEvent::Message(request) => self.finish(session, request).await,
-            ServerEvent::Aborted(reason) => self.abort(reason).await,
-            other => decide(session.accept_event(other)),
         }
     }
 
@@ -190,7 +111,103 @@ impl Handler {
         Ok(())
     }
 
-    async fn write(&mut self, chunk: &[u8]) {
+    /// Drops what the open transaction had written, and logs it.
+    async fn abort(&mut self, reason: AbortReason) {
+        let Some(envelope) = self.envelope.take() else {
+            return;
+        };
+        for copy in envelope.copies {
+            copy.discard().await;
+        }
+        let outcome = format!("aborted ({reason:?})");
+        self.log(
+            &envelope.from,
+            &envelope.recipients,
+            envelope.size,
+            &outcome,
+            envelope.started,
+        );
+    }
+
+    /// One line per transaction.
+    fn log(&self, from: &str, recipients: &[String], size: u64, outcome: &str, started: Instant) {
+        super::txlog::write(format_args!(
+            "{} from={from} to={} size={size} outcome={outcome} elapsed={:.1}ms",
+            self.client,
+            Joined(recipients),
+            started.elapsed().as_secs_f64() * 1000.0,
+        ));
+    }
+}
+
+impl smtpwire_tokio::server::Handler for Handler {
+    async fn connect(&mut self, proxy: Option<&ProxyHeader>) -> Result<(), Reject> {
+        if let Some(source) = proxy.and_then(|header| header.source()) {
+            self.client = source;
+        }
+        Ok(())
+    }
+
+    /// As the session does (RFC 3207 §4.2), forget what the client said
+    /// before.
+    fn tls_established(&mut self) {
+        self.tls = true;
+        self.helo = None;
+        self.user = None;
+    }
+
+    async fn hello(&mut self, request: &HelloRequest) -> Result<(), Reject> {
+        self.helo = Some((escaped(request.host()), request.is_extended()));
+        Ok(())
+    }
+
+    async fn auth(&mut self, request: &AuthRequest) -> Result<(), Reject> {
+        let valid = self
+            .shared
+            .users
+            .as_ref()
+            .is_some_and(|users| users.verify(request.credentials()));
+        if !valid {
+            return Err(bad_credentials());
+        }
+        self.user = Some(escaped(request.credentials().identity()));
+        Ok(())
+    }
+
+    async fn mail(&mut self, request: &MailRequest) -> Result<(), Reject> {
+        self.envelope = Some(Envelope {
+            from: escaped(request.from()),
+            recipients: Vec::new(),
+            started: Instant::now(),
+            copies: Vec::new(),
+            failed: false,
+            size: 0,
+        });
+        Ok(())
+    }
+
+    async fn rcpt(&mut self, request: &RcptRequest) -> Result<(), Reject> {
+        let Some(envelope) = &mut self.envelope else {
+            return Err(Reject::temporary());
+        };
+        let recipient = escaped(request.to());
+        if let Some(refusal) = self.shared.rules.check(&envelope.from, &recipient) {
+            return Err(refusal);
+        }
+        envelope.recipients.push(recipient);
+        Ok(())
+    }
+
+    async fn data(&mut self, _request: &DataRequest) -> Result<(), Reject> {
+        self.open_copies().await.map_err(|error| {
+            eprintln!("{}: cannot store a message: {error}", self.client);
+            Reject::temporary()
+        })
+    }
+
+    /// Written to every copy as it arrives: the message is never held
+    /// whole.
+    async fn content(&mut self, chunk: Bytes) {
         let Some(envelope) = &mut self.envelope else {
             return;
         };
@@ -199,7 +216,7 @@ impl Handler {
             return;
         }
         for copy in &mut envelope.copies {
-            if let Err(error) = copy.write(chunk).await {
+            if let Err(error) = copy.write(&chunk).await {
                 eprintln!("{}: writing {} failed: {error}", self.client, copy.name());
                 envelope.failed = true;
                 break;
@@ -214,10 +231,9 @@ impl Handler {
 
     /// The end of a message: make every copy durable, then answer. The
     /// positive reply is only sent once the file is safely in `new/`.
-    async fn finish(&mut self, session: &mut ServerSession, request: MessageRequest) {
+    async fn deliver(&mut self, request: &MessageRequest) -> Vec<Result<(), Reject>> {
         let Some(envelope) = self.envelope.take() else {
-            decide(session.reject(request, Reject::temporary()));
-            return;
+            return vec![Err(Reject::temporary())];
         };
         let mut outcomes: Vec<Result<String, Reject>> = Vec::new();
         match (&self.shared.store, envelope.failed) {
@@ -237,31 +253,7 @@ impl Handler {
             }
         }
         let summary = summarize(&outcomes);
-        let delivered = outcomes.iter().filter(|outcome| outcome.is_ok()).count();
-        if self.shared.lmtp {
-            // A failed write or the discard mode gives one outcome for all.
-            let recipients = request.recipients().len();
-            let all: Vec<Result<(), Reject>> = match outcomes.as_slice() {
-                [single] if recipients != 1 => {
-                    vec![single.clone().map(drop); recipients]
-                }
-                _ => outcomes
-                    .into_iter()
-                    .map(|outcome| outcome.map(drop))
-                    .collect(),
-            };
-            decide(session.deliver(request, all));
-        } else {
-            match outcomes.into_iter().next() {
-                Some(Ok(id)) => match Text::new(&format!("queued as {id}")) {
-                    Ok(text) => decide(session.accept_with(request, text)),
-                    Err(_) => decide(session.accept(request)),
-                },
-                Some(Err(reject)) => decide(session.reject(request, reject)),
-                None => decide(session.reject(request, Reject::temporary())),
-            }
-        }
-        if delivered > 0 {
+        if outcomes.iter().any(Result::is_ok) {
             self.shared.stats.message_accepted();
         }
         self.log(
@@ -271,48 +263,44 @@ impl Handler {
             &summary,
             envelope.started,
         );
-    }
-
-    /// The connection is gone: drop what the transaction had written.
-    pub async fn disconnected(&mut self) {
-        self.abort(AbortReason::Disconnected).await;
-    }
-
-    async fn abort(&mut self, reason: AbortReason) {
-        let Some(envelope) = self.envelope.take() else {
-            return;
+        // SMTP answers with the first outcome, and names the file it went
+        // to: in SMTP a message is stored as one file.
+        self.queued = match outcomes.first() {
+            Some(Ok(name)) => Text::new(name).ok(),
+            _ => None,
         };
-        for copy in envelope.copies {
-            copy.discard().await;
+        // A failed write or the discard mode gives one outcome for all
+        // recipients.
+        let recipients = request.recipients().len();
+        match outcomes.as_slice() {
+            [single] if recipients != 1 => vec![single.clone().map(drop); recipients.max(1)],
+            _ => outcomes
+                .into_iter()
+                .map(|outcome| outcome.map(drop))
+                .collect(),
         }
-        let outcome = format!("aborted ({reason:?})");
-        self.log(
-            &envelope.from,
-            &envelope.recipients,
-            envelope.size,
-            &outcome,
-            envelope.started,
-        );
+    }
+
+    fn queue_id(&mut self) -> Option<Text> {
+        self.queued.take()
+    }
+
+    async fn aborted(&mut self, reason: AbortReason) {
+        self.abort(reason).await;
     }
 
     /// One line per connection as it ends, with why (the session's
-    /// [`CloseReason`](smtpwire::server::CloseReason), or what ended the
-    /// transport), for operators and tools such as fail2ban.
-    pub fn closed(&self, reason: &str) {
+    /// [`CloseReason`], or `transport-failed` when the connection broke
+    /// first: a reset, a write that timed out, a failed TLS handshake), for
+    /// operators and tools such as fail2ban.
+    async fn closed(&mut self, reason: Option<CloseReason>) {
+        // A transport that failed mid-message leaves no partial file behind.
+        self.abort(AbortReason::Disconnected).await;
+        let reason = reason.map_or("transport-failed", CloseReason::as_str);
         super::txlog::write(format_args!(
             "{} closed reason={reason} elapsed={:.1}s",
             self.client,
             self.connected.elapsed().as_secs_f64(),
-        ));
-    }
-
-    /// One line per transaction on stderr.
-    fn log(&self, from: &str, recipients: &[String], size: u64, outcome: &str, started: Instant) {
-        super::txlog::write(format_args!(
-            "{} from={from} to={} size={size} outcome={outcome} elapsed={:.1}ms",
-            self.client,
-            Joined(recipients),
-            started.elapsed().as_secs_f64() * 1000.0,
         ));
     }
 }
@@ -368,30 +356,12 @@ fn summarize(outcomes: &[Result<String, Reject>]) -> String {
     parts.join(",")
 }
 
-/// A decision the session was not waiting for is a bug in this handler.
-fn decide(result: Result<(), smtpwire::server::DecisionError>) {
-    match result {
-        // The session was shut down or timed out while this was decided.
-        Ok(()) | Err(smtpwire::server::DecisionError::Closed) => {}
-        Err(error) => eprintln!("internal error: {error}"),
-    }
-}
-
 /// RFC 4954 §6: 535 5.7.8.
 fn bad_credentials() -> Reject {
     refusal(
         ReplyCode::AUTH_CREDENTIALS_INVALID,
         EnhancedStatusCode::AUTH_CREDENTIALS_INVALID,
         "Authentication credentials invalid",
-    )
-}
-
-/// RFC 3207 §4: 454 when TLS cannot be started.
-fn tls_unavailable() -> Reject {
-    refusal(
-        ReplyCode::TEMPORARY_AUTH_FAILURE,
-        EnhancedStatusCode::SECURITY_TEMPORARY_FAILURE,
-        "TLS not available due to temporary reason",
     )
 }
 

@@ -24,6 +24,8 @@ pub struct TestServer {
     pub maildir: PathBuf,
     pub certificate: CertificateDer<'static>,
     pub shared: Arc<Shared>,
+    /// The driver running the connections, for its state.
+    pub driver: smtpwire_tokio::server::Server,
     stop: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<()>>,
 }
@@ -57,6 +59,7 @@ impl TestServer {
         let server = Server::bind(address, settings).await.unwrap();
         let address = server.local_addr().unwrap();
         let shared = server.shared();
+        let driver = server.driver().clone();
         let (stop, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(server.run(async {
             let _ = stopped.await;
@@ -66,6 +69,7 @@ impl TestServer {
             maildir,
             certificate,
             shared,
+            driver,
             stop: Some(stop),
             task: Some(task),
         }

@@ -2,17 +2,16 @@
 //! a `ServerSession`, asks the handler for every decision, upgrades to TLS
 //! on request, and waits only as long as the session allows.
 
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use smtpwire::server::{CloseReason, ServerConfig, ServerEvent, ServerSession};
-use smtpwire::ServerOutput;
+use smtpwire::server::{CloseReason, ServerEvent, ServerSession};
+use smtpwire::{Protocol, ServerOutput, Text};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::watch;
 use tokio::time::timeout;
-use tokio_rustls::TlsAcceptor;
 
-use super::Handler;
+use super::admission::{refusal_line, Slot};
+use super::{Handler, Server};
 
 /// Bytes read per system call.
 const READ_BUFFER: usize = 16 * 1024;
@@ -25,14 +24,22 @@ impl<T: AsyncRead + AsyncWrite + Unpin + Send> Transport for T {}
 /// Serves one connection until the session closes, and tells the handler
 /// why it ended. When `stopping` turns true, a session with no message in
 /// flight is ended with 421; one in a transaction is let finish first.
+/// `slot` holds the connection's place in the server's table when the
+/// server accepted it; behind a trusted proxy it is claimed for the client
+/// the PROXY header names, or the connection is refused with 421. Such a
+/// connection is plain TCP until STARTTLS; one the caller hands over may be
+/// anything.
 pub(super) async fn serve<H: Handler>(
     stream: Box<dyn Transport>,
-    config: Arc<ServerConfig>,
-    tls: Option<TlsAcceptor>,
+    server: Server,
     mut handler: H,
     mut stopping: watch::Receiver<bool>,
+    mut slot: Option<Slot>,
 ) -> Option<CloseReason> {
+    let mut plain_tcp = slot.is_some();
     let mut io = stream;
+    let config = server.config.clone();
+    let tls = server.tls.clone();
     let mut session = ServerSession::new(config.clone());
     // Every wait for the client is bounded by the session's timeout: a
     // request, a write, a TLS handshake.
@@ -46,6 +53,25 @@ pub(super) async fn serve<H: Handler>(
             // Replies to pipelined commands go out in one write, when the
             // session next waits for the client.
             ServerOutput::Transmit(bytes) => output.extend_from_slice(&bytes),
+            ServerOutput::Event(ServerEvent::Connect(request)) => {
+                let client = request.proxy().and_then(|header| header.source());
+                if let (Some(slot), Some(client)) = (&mut slot, client) {
+                    if let Err(refusal) = slot.claim(client.ip()) {
+                        server.refused(refusal);
+                        // No greeting yet: the 421 is all the client hears,
+                        // and the handler, never asked about the client,
+                        // hears nothing either.
+                        let mut line = refusal_line(config.hostname.as_str(), refusal).into_bytes();
+                        if flush(&mut io, &mut line, limit).await {
+                            let _ = timeout(limit, io.shutdown()).await;
+                        }
+                        return None;
+                    }
+                }
+                let verdict = handler.connect(request.proxy()).await;
+                let answered = answer(&mut session, request, verdict);
+                debug_assert!(answered.is_ok(), "the session waits for its own request");
+            }
             ServerOutput::Event(event) => {
                 decide(&mut session, &mut handler, event, tls.is_some()).await
             }
@@ -70,7 +96,10 @@ pub(super) async fn serve<H: Handler>(
                     read = timeout(wait, io.read(&mut input)) => match read {
                         Err(_) => session.handle_timeout(),
                         Ok(Ok(0)) | Ok(Err(_)) => session.receive_eof(),
-                        Ok(Ok(count)) => (start, end) = (0, count),
+                        Ok(Ok(count)) => {
+                            server.input();
+                            (start, end) = (0, count);
+                        }
                     },
                     // Wake up to answer 421 if the server stops while idle.
                     _ = stopping.changed(), if watching => {}
@@ -96,15 +125,21 @@ pub(super) async fn serve<H: Handler>(
                     break None;
                 }
                 match timeout(limit, acceptor.accept(io)).await {
-                    Ok(Ok(upgraded)) => io = Box::new(upgraded),
+                    Ok(Ok(upgraded)) => {
+                        io = Box::new(upgraded);
+                        plain_tcp = false;
+                    }
                     _ => return finish(&mut handler, None).await,
                 }
                 session.tls_established();
+                handler.tls_established();
             }
             ServerOutput::Closed => {
-                // TLS ends with close_notify (RFC 8446 §6.1); the shutdown
-                // of plain TCP sends the FIN the drop would send anyway.
-                if !broken && flush(&mut io, &mut output, limit).await {
+                // TLS ends with close_notify (RFC 8446 §6.1); plain TCP
+                // sends its FIN when the socket drops, without a system
+                // call of its own, which a connection per message would
+                // pay for each.
+                if !broken && flush(&mut io, &mut output, limit).await && !plain_tcp {
                     let _ = timeout(limit, io.shutdown()).await;
                 }
                 // A failed write looks like the end of input to the session.
@@ -138,10 +173,6 @@ async fn decide<H: Handler>(
     tls: bool,
 ) {
     let answered = match event {
-        ServerEvent::Connect(request) => {
-            let verdict = handler.connect(request.proxy()).await;
-            answer(session, request, verdict)
-        }
         ServerEvent::Hello(request) => {
             let verdict = handler.hello(&request).await;
             answer(session, request, verdict)
@@ -172,7 +203,14 @@ async fn decide<H: Handler>(
         }
         ServerEvent::Message(request) => {
             let outcomes = handler.deliver(&request).await;
-            session.deliver(request, outcomes)
+            let smtp = session.config().protocol == Protocol::Smtp;
+            match outcomes.first() {
+                Some(Ok(())) if smtp => match handler.queue_id().as_ref().and_then(queued_as) {
+                    Some(text) => session.accept_with(request, text),
+                    None => session.accept(request),
+                },
+                _ => session.deliver(request, outcomes),
+            }
         }
         ServerEvent::Verify(request) => match handler.verify(&request).await {
             Ok(None) => session.accept(request),
@@ -192,6 +230,11 @@ async fn decide<H: Handler>(
         _ => Ok(()),
     };
     debug_assert!(answered.is_ok(), "the session waits for its own request");
+}
+
+/// `queued as ID`, if it fits in a reply line.
+fn queued_as(id: &Text) -> Option<Text> {
+    Text::new(&format!("queued as {id}")).ok()
 }
 
 fn answer<R: Into<ServerEvent>>(

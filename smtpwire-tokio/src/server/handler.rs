@@ -54,6 +54,11 @@ pub trait Handler: Send + 'static {
         async { Ok(()) }
     }
 
+    /// The connection became TLS after STARTTLS. As the session does (RFC
+    /// 3207 §4.2), forget what the client said before: its HELO and its
+    /// authentication are asked for again.
+    fn tls_established(&mut self) {}
+
     /// HELO, EHLO or LHLO.
     fn hello(&mut self, request: &HelloRequest) -> impl Future<Output = Result<(), Reject>> + Send {
         let _ = request;
@@ -120,6 +125,14 @@ pub trait Handler: Send + 'static {
         }
     }
 
+    /// The name the message just accepted is known by (a queue id, a file
+    /// name), asked after [`deliver`](Self::deliver) accepted an SMTP
+    /// message: the reply then says `queued as` it, so that the client can
+    /// quote it to the server's operator. None by default.
+    fn queue_id(&mut self) -> Option<Text> {
+        None
+    }
+
     /// The open transaction ended without a message: drop the content
     /// given so far.
     fn aborted(&mut self, reason: AbortReason) -> impl Future<Output = ()> + Send {
@@ -139,7 +152,8 @@ pub trait Handler: Send + 'static {
 
     /// The connection is over: why the session closed it, or `None` when
     /// the transport failed first (a reset, a write that timed out, a
-    /// failed TLS handshake).
+    /// failed TLS handshake). Not called for a connection refused over a
+    /// cap on connections before [`connect`](Self::connect) was.
     fn closed(&mut self, reason: Option<CloseReason>) -> impl Future<Output = ()> + Send {
         let _ = reason;
         async {}

@@ -4,8 +4,9 @@
 //! The driver reads and writes, keeps the time each request may take
 //! ([`ServerLimits::timeout`](smtpwire::server::ServerLimits::timeout),
 //! counted per request rather than per read), upgrades connections with
-//! STARTTLS when given a TLS acceptor, and stops gracefully: idle clients
-//! get 421, messages in flight finish first.
+//! STARTTLS when given a TLS acceptor, caps the connections open in all and
+//! per client address, and stops gracefully: idle clients get 421,
+//! messages in flight finish first.
 //!
 //! ```no_run
 //! use smtpwire::server::{RcptRequest, Reject, ServerConfig};
@@ -32,6 +33,8 @@
 //!
 //! [`ServerSession`]: smtpwire::server::ServerSession
 
+mod admission;
+mod busy_poll;
 mod connection;
 mod handler;
 mod tls;
@@ -39,24 +42,30 @@ mod tls;
 use std::future::Future;
 use std::io;
 use std::net::{IpAddr, SocketAddr};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use smtpwire::server::{CloseReason, ServerConfig};
 use tokio::net::TcpListener;
+use tokio::runtime::RuntimeFlavor;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 use tokio_rustls::TlsAcceptor;
 
+pub use admission::{
+    Connections, Notice, Refusal, DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_CONNECTIONS_PER_IP,
+};
 pub use connection::Transport;
 pub use handler::{refuse, Handler};
 pub use tls::acceptor_from_pem;
 
-/// Pause after an accept that failed for want of resources (descriptors,
-/// memory), so the loop does not spin while none are free.
-const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
+use admission::{AcceptBackoff, ConnectionTable, NoticeHook, Slot, Throttle};
+use busy_poll::BusyPoll;
 
 /// Serves SMTP or LMTP connections with a [`ServerSession`] each.
+///
+/// Clones share the connection table, so their connections count against
+/// the same limits.
 ///
 /// [`ServerSession`]: smtpwire::server::ServerSession
 #[derive(Clone)]
@@ -65,15 +74,30 @@ pub struct Server {
     tls: Option<TlsAcceptor>,
     /// With the PROXY protocol, the only peers whose header is believed.
     proxies: Option<Arc<[IpAddr]>>,
+    table: Arc<ConnectionTable>,
+    busy_poll: Option<Arc<BusyPoll>>,
+    notice: Option<NoticeHook>,
+    /// Refusals are made by the accept loop and, behind a proxy, by the
+    /// connections' tasks: one throttle for all.
+    refusals: Arc<Mutex<Throttle>>,
 }
 
 impl Server {
-    /// A server running sessions under `config`, without TLS.
+    /// A server running sessions under `config`, without TLS, for at most
+    /// [`DEFAULT_MAX_CONNECTIONS`] connections at once and
+    /// [`DEFAULT_MAX_CONNECTIONS_PER_IP`] from one client address.
     pub fn new(config: ServerConfig) -> Self {
         Server {
             config: Arc::new(config),
             tls: None,
             proxies: None,
+            table: Arc::new(ConnectionTable::new(
+                DEFAULT_MAX_CONNECTIONS,
+                Some(DEFAULT_MAX_CONNECTIONS_PER_IP),
+            )),
+            busy_poll: None,
+            notice: None,
+            refusals: Arc::default(),
         }
     }
 
@@ -89,15 +113,90 @@ impl Server {
     /// ([`Handler::connect`]), and takes connections only from the
     /// load balancers in `trusted`: any other peer could claim any address,
     /// so it is closed at once, unanswered.
+    ///
+    /// The per-address cap then counts the address the header names, since
+    /// every connection comes from a proxy; a header without one (the
+    /// proxy's own health check, `LOCAL`) counts against the total only.
     pub fn with_proxy_protocol(mut self, trusted: impl IntoIterator<Item = IpAddr>) -> Self {
         Arc::make_mut(&mut self.config).proxy_protocol = true;
-        self.proxies = Some(trusted.into_iter().map(canonical).collect());
+        self.proxies = Some(
+            trusted
+                .into_iter()
+                .map(|address| address.to_canonical())
+                .collect(),
+        );
+        self
+    }
+
+    /// At most `most` connections open at once (at least 1); more are
+    /// answered `421 4.7.0 <host> Too many connections` and closed without
+    /// a session. Set it below the process's open-file limit, less what
+    /// the handler opens per connection, or `accept` fails first.
+    pub fn with_max_connections(mut self, most: usize) -> Self {
+        self.table = Arc::new(ConnectionTable::new(most, self.table.most_per_client()));
+        self
+    }
+
+    /// At most `most` connections open at once from one client address
+    /// (`None` or 0: no such cap); more are answered `421 4.7.0 <host> Too
+    /// many connections from <address>` and closed without a session. The
+    /// address is the peer's, or with the PROXY protocol the one the
+    /// trusted proxy names ([`with_proxy_protocol`](Self::with_proxy_protocol)).
+    pub fn with_max_connections_per_ip(mut self, most: Option<usize>) -> Self {
+        self.table = Arc::new(ConnectionTable::new(self.table.most(), most));
+        self
+    }
+
+    /// After each read or accept, keeps the runtime polling its sockets for
+    /// `window` before it sleeps: spends up to that much CPU so that
+    /// clients on another core of the same machine, as in a load test, do
+    /// not pay for waking the server. Off by default; clients that come
+    /// over a network gain nothing from it.
+    ///
+    /// Call it inside the runtime that serves, which must be tokio's
+    /// single-threaded one: on several worker threads the poller would hold
+    /// one of them while another sleeps in the sockets' poll. Anywhere else
+    /// it fails with [`io::ErrorKind::InvalidInput`].
+    pub fn with_busy_poll(mut self, window: Duration) -> io::Result<Self> {
+        let flavor = tokio::runtime::Handle::try_current().map(|handle| handle.runtime_flavor());
+        if !matches!(flavor, Ok(RuntimeFlavor::CurrentThread)) {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "busy polling needs tokio's single-threaded runtime",
+            ));
+        }
+        self.busy_poll = Some(Arc::new(BusyPoll::new(window)));
+        Ok(self)
+    }
+
+    /// Hands `notice` what an operator should learn about: connections
+    /// refused over a cap, and `accept` failing for want of descriptors or
+    /// memory. Each kind comes at most once per [`Notice::EVERY`], with a
+    /// count of those left out, so a flood cannot flood the log. Without
+    /// it they go unreported: the driver writes no log of its own and
+    /// leaves where lines go (stderr, syslog, `tracing`) to the caller.
+    pub fn on_notice(mut self, notice: impl Fn(&Notice<'_>) + Send + Sync + 'static) -> Self {
+        self.notice = Some(Arc::new(notice));
         self
     }
 
     /// The configuration each session runs under.
     pub fn config(&self) -> &ServerConfig {
         &self.config
+    }
+
+    /// The connections open now and the caps on them.
+    pub fn connections(&self) -> Connections {
+        Connections(self.table.clone())
+    }
+
+    /// Whether the busy poller ([`with_busy_poll`](Self::with_busy_poll))
+    /// is polling now, rather than asleep until the next input; false
+    /// without one.
+    pub fn is_busy_polling(&self) -> bool {
+        self.busy_poll
+            .as_ref()
+            .is_some_and(|poll| !poll.is_parked())
     }
 
     /// Accepts connections until accepting fails for good, each served with
@@ -115,6 +214,11 @@ impl Server {
     /// gracefully: no new connections, 421 4.3.2 to idle clients, and
     /// clients with a message in flight are let finish it first. Returns
     /// once every connection is closed.
+    ///
+    /// A connection over a cap gets its 421 before any handler is made.
+    /// When `accept` fails for want of a resource, accepting pauses, from
+    /// 10 ms doubling to 1 s while failures go on, and a connection that
+    /// ends cuts the pause short.
     pub async fn serve_until<H, F>(
         &self,
         listener: TcpListener,
@@ -127,26 +231,61 @@ impl Server {
     {
         let (stopping, watch) = watch::channel(false);
         let mut connections = JoinSet::new();
+        // Aborted when dropped: the poller stops however this ends.
+        let mut background = JoinSet::new();
+        if let Some(poll) = self.busy_poll.clone() {
+            background.spawn(async move { poll.run().await });
+        }
+        let mut backoff = AcceptBackoff::default();
+        let mut failures = Throttle::default();
         tokio::pin!(stop);
         let accepted = loop {
             tokio::select! {
                 accepted = listener.accept() => match accepted {
-                    Ok((_, client)) if !self.admits(client.ip()) => {}
                     Ok((stream, client)) => {
+                        backoff.accepted();
+                        self.input();
+                        if !self.admits(client.ip()) {
+                            continue;
+                        }
+                        let slot = match self.admit(client.ip()) {
+                            Ok(slot) => slot,
+                            Err(refusal) => {
+                                admission::refuse(stream, self.config.hostname.as_str(), refusal);
+                                self.refused(refusal);
+                                continue;
+                            }
+                        };
                         // Replies are small and wait on each other: Nagle
                         // would hold them back.
                         let _ = stream.set_nodelay(true);
                         connections.spawn(connection::serve(
                             Box::new(stream),
-                            self.config.clone(),
-                            self.tls.clone(),
+                            self.clone(),
                             handler(client),
                             watch.clone(),
+                            Some(slot),
                         ));
                     }
                     Err(error) if is_connection_error(&error) => {}
                     Err(error) if is_resource_error(&error) => {
-                        tokio::time::sleep(ACCEPT_BACKOFF).await;
+                        // Accepting again at once would fail the same way.
+                        let pause = backoff.failed();
+                        if let (Some(notice), Some(left_out)) = (&self.notice, failures.due()) {
+                            notice(&Notice::AcceptFailed {
+                                error: &error,
+                                open: self.connections().open(),
+                                pause,
+                                left_out,
+                            });
+                        }
+                        // A connection that ends frees a descriptor.
+                        let freed = self.connections();
+                        tokio::select! {
+                            () = tokio::time::sleep(pause) => {}
+                            () = freed.freed() => {}
+                            () = &mut stop => break Ok(()),
+                        }
                     }
                     Err(error) => break Err(error),
                 },
@@ -165,20 +304,15 @@ impl Server {
     /// first byte, a Unix socket, an in-memory pipe) until it closes;
     /// returns why the session closed it, or `None` when the transport
     /// failed first. Turning `stopping` true ends it as a shutdown does.
+    /// It is not counted against the connection caps: the caller chose to
+    /// serve it.
     pub async fn serve_connection<H: Handler>(
         &self,
         stream: Box<dyn Transport>,
         handler: H,
         stopping: watch::Receiver<bool>,
     ) -> Option<CloseReason> {
-        connection::serve(
-            stream,
-            self.config.clone(),
-            self.tls.clone(),
-            handler,
-            stopping,
-        )
-        .await
+        connection::serve(stream, self.clone(), handler, stopping, None).await
     }
 }
 
@@ -188,16 +322,45 @@ impl Server {
     fn admits(&self, address: IpAddr) -> bool {
         self.proxies
             .as_ref()
-            .map_or(true, |trusted| trusted.contains(&canonical(address)))
+            .map_or(true, |trusted| trusted.contains(&address.to_canonical()))
     }
-}
 
-/// An IPv4 address as itself, also when it comes mapped into IPv6 from a
-/// dual-stack socket.
-fn canonical(address: IpAddr) -> IpAddr {
-    match address {
-        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(address, IpAddr::V4),
-        v4 => v4,
+    /// A slot for a connection from the peer `address`, counted against
+    /// that address unless a PROXY header is to name the client.
+    fn admit(&self, address: IpAddr) -> Result<Slot, Refusal> {
+        let mut slot = self.table.admit()?;
+        if self.proxies.is_none() {
+            slot.claim(address)?;
+        }
+        Ok(slot)
+    }
+
+    /// Reports a refusal, throttled.
+    fn refused(&self, refusal: Refusal) {
+        let Some(notice) = &self.notice else {
+            return;
+        };
+        let due = self
+            .refusals
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .due();
+        if let Some(left_out) = due {
+            notice(&Notice::Refused {
+                refusal,
+                open: self.table.open(),
+                most: self.table.most(),
+                left_out,
+            });
+        }
+    }
+
+    /// Tells the busy poller, if any, that a connection read or accepted
+    /// something.
+    fn input(&self) {
+        if let Some(poll) = &self.busy_poll {
+            poll.input();
+        }
     }
 }
 

@@ -1,5 +1,5 @@
 //! An SMTP and LMTP receiving server on tokio that stores every message in a
-//! Maildir, built on `smtpwire::server::ServerSession`.
+//! Maildir, built on the driver crate's server (`smtpwire_tokio::server`).
 //!
 //! ```sh
 //! cargo run -p smtpwire-programs --bin smtpwire-server -- --demo   # send itself one message and exit
@@ -23,7 +23,7 @@ use clap::Parser;
 use smtpwire::Text;
 
 use smtpwire_programs::server::rules::RecipientRules;
-use smtpwire_programs::server::{tls, users::Users, Server, Settings};
+use smtpwire_programs::server::{idle_for, tls, users::Users, Server, Settings};
 
 /// Command-line flags.
 #[derive(Parser, Debug)]
@@ -53,9 +53,15 @@ struct Args {
     /// Speak LMTP (RFC 2033) instead of SMTP.
     #[arg(long)]
     lmtp: bool,
-    /// Expect a PROXY protocol v1 or v2 header on each connection.
+    /// Expect a PROXY protocol v1 or v2 header on each connection, and
+    /// take connections only from the trusted proxies.
     #[arg(long)]
     proxy_protocol: bool,
+    /// With --proxy-protocol, an address whose PROXY header is believed;
+    /// repeat for more. Default: the loopback addresses. Any other peer is
+    /// closed unanswered, as it could claim any client address.
+    #[arg(long, value_name = "ADDRESS", requires = "proxy_protocol")]
+    trusted_proxy: Vec<std::net::IpAddr>,
     /// PEM certificate chain for STARTTLS (a self-signed one is made if absent).
     #[arg(long, requires = "tls_key")]
     tls_cert: Option<PathBuf>,
@@ -113,10 +119,10 @@ struct Args {
     /// two descriptors per connection, at most 10,000.
     #[arg(long, value_name = "COUNT", value_parser = clap::value_parser!(u64).range(1..))]
     max_connections: Option<u64>,
-    /// Connections open at once from one client address; more are answered
+    /// Connections open at once from one client address (with
+    /// `--proxy-protocol`, the one the proxy names); more are answered
     /// `421 4.7.0` and closed; 0 for no limit. Default: 50, as Postfix's
-    /// `smtpd_client_connection_count_limit`; none with `--proxy-protocol`,
-    /// where it would count the proxy's address.
+    /// `smtpd_client_connection_count_limit`.
     #[arg(long, value_name = "COUNT")]
     max_connections_per_ip: Option<usize>,
 }
@@ -164,6 +170,9 @@ async fn run(args: Args) -> std::io::Result<()> {
     settings.require_auth = args.require_auth;
     settings.lmtp = args.lmtp;
     settings.proxy_protocol = args.proxy_protocol;
+    if !args.trusted_proxy.is_empty() {
+        settings.trusted_proxies = args.trusted_proxy.clone();
+    }
     settings.max_message_size = args.max_message_size;
     settings.max_recipients = args.max_recipients;
     settings.idle_timeout = args.timeout.map(Duration::from_secs);
@@ -173,10 +182,8 @@ async fn run(args: Args) -> std::io::Result<()> {
     if let Some(most) = args.max_connections {
         settings.max_connections = usize::try_from(most).unwrap_or(usize::MAX);
     }
-    // The count is of the peer: behind a PROXY-protocol proxy every
-    // connection comes from the proxy, so it is off unless asked for. 0
-    // turns it off.
-    if args.max_connections_per_ip.is_some() || args.proxy_protocol {
+    // 0 turns it off.
+    if args.max_connections_per_ip.is_some() {
         settings.max_connections_per_ip = args.max_connections_per_ip;
     }
     // Held until the server has stopped, however it stops, so that the
@@ -210,7 +217,7 @@ async fn run(args: Args) -> std::io::Result<()> {
     } else {
         format!("delivering into {}", args.maildir.display())
     };
-    let per_ip = match shared.connections.most_per_client() {
+    let per_ip = match shared.connections.most_per_ip() {
         Some(most) => format!("{most} per client address"),
         None => "no limit per client address".to_string(),
     };
@@ -229,7 +236,7 @@ async fn run(args: Args) -> std::io::Result<()> {
             _ = tokio::signal::ctrl_c() => eprintln!("interrupted"),
             _ = terminated() => eprintln!("terminated"),
             _ = shared.stats.reached(max_messages.unwrap_or(u64::MAX)), if max_messages.is_some() => {}
-            _ = shared.connections.idle_for(idle.unwrap_or_default()), if idle.is_some() => {}
+            _ = idle_for(&shared.connections, idle.unwrap_or_default()), if idle.is_some() => {}
         }
     };
     // A second Ctrl-C stops waiting for open connections; their partial

@@ -1,13 +1,15 @@
-//! Polling before parking (`--busy-poll`), a knob for a server that shares
-//! its machine with the clients driving it, as in a load test, and has a
-//! core to spare; off by default.
+//! Polling before parking ([`Server::with_busy_poll`]), a knob for a server
+//! that shares its machine with the clients driving it, as in a load test,
+//! and has a core to spare; off by default.
+//!
+//! [`Server::with_busy_poll`]: super::Server::with_busy_poll
 //!
 //! A thread asleep in `epoll_wait` has to be woken by whoever makes one of
 //! its sockets ready, and over loopback that is the client's own system
 //! call: the client pays for the wake-up, which on a virtual machine
 //! includes an interrupt to the other core. A server that answers faster
 //! than its clients write sleeps between nearly every two commands, so
-//! `benches/load.sh` measured its one-message-per-connection row at about
+//! the project's `benches/load.sh` measured its one-message-per-connection row at about
 //! 0.9 of smtp-sink's rate, with smtp-source as the bottleneck; polling for
 //! 50 µs after each input lifts it to 1.05–1.1. The price is up to that
 //! much CPU after each input: a client that writes more often than the
@@ -25,7 +27,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::Notify;
 
 /// Keeps a single-threaded runtime polling for `window` after each input.
-pub struct BusyPoll {
+pub(super) struct BusyPoll {
     window: Duration,
     /// Reads and accepts so far; the poller only compares it with itself.
     inputs: AtomicU64,
@@ -36,7 +38,7 @@ pub struct BusyPoll {
 
 impl BusyPoll {
     /// Polls for `window` after each input.
-    pub fn new(window: Duration) -> Self {
+    pub(super) fn new(window: Duration) -> Self {
         BusyPoll {
             window,
             inputs: AtomicU64::new(0),
@@ -46,7 +48,7 @@ impl BusyPoll {
     }
 
     /// Called by a task that has just read or accepted something.
-    pub fn input(&self) {
+    pub(super) fn input(&self) {
         self.inputs.fetch_add(1, Ordering::SeqCst);
         if self.parked.load(Ordering::SeqCst) && self.parked.swap(false, Ordering::SeqCst) {
             self.wake.notify_one();
@@ -54,14 +56,13 @@ impl BusyPoll {
     }
 
     /// Whether the poller is asleep, waiting for input.
-    #[cfg_attr(not(test), allow(dead_code))] // for tests/example_server.rs
-    pub fn is_parked(&self) -> bool {
+    pub(super) fn is_parked(&self) -> bool {
         self.parked.load(Ordering::SeqCst)
     }
 
     /// Runs until dropped: sleeps until there is input, then yields to the
     /// runtime until `window` passes with no more, and so on.
-    pub async fn run(&self) {
+    pub(super) async fn run(&self) {
         let mut seen = self.inputs.load(Ordering::SeqCst);
         loop {
             // On one thread, `input` cannot run between these lines; the

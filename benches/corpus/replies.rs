@@ -658,10 +658,7 @@ fn opensmtpd(s: &mut Session<'_>) {
     for _ in 0..recipients(s.rng) {
         let rcpt = mailbox(s.rng);
         if s.rng.chance(94) {
-            s.line(
-                250,
-                format!("2.1.5 Destination address valid: Recipient ok"),
-            );
+            s.line(250, "2.1.5 Destination address valid: Recipient ok");
         } else {
             s.line(550, format!("5.1.1 Invalid recipient: <{rcpt}>"));
         }

@@ -9,6 +9,7 @@ mod classify;
 mod code;
 mod emit;
 mod enhanced;
+pub(crate) mod grammar;
 mod lines;
 mod parse;
 mod storage;

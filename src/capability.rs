@@ -327,6 +327,16 @@ impl Capabilities {
         if reply.code() != ReplyCode::OK {
             return Err(CapabilityError::NotOk { code: reply.code() });
         }
+        // RFC 5321 §4.1.1.1, the reply as a whole:
+        //
+        //   ehlo-ok-rsp = ( "250" SP Domain [ SP ehlo-greet ] CRLF )
+        //                 / ( "250-" Domain [ SP ehlo-greet ] CRLF
+        //                     *( "250-" ehlo-line CRLF )
+        //                     "250" SP ehlo-line CRLF )
+        //
+        // The reply parser has read the codes and line ends; the first
+        // line (Domain and greeting) says nothing about extensions, and
+        // each later one is an `ehlo_line`.
         let mut capabilities = Capabilities::default();
         for line in reply.line_texts().skip(1) {
             capabilities.add_line(line.into_bytes());
@@ -551,6 +561,42 @@ mod tests {
             ..Capabilities::default()
         };
         assert_eq!(caps, expected);
+    }
+
+    #[test]
+    fn grammar_rules_read_what_their_abnf_says() {
+        let line = |input: &'static [u8]| ehlo_line().parse_complete(input).ok().map(|(_, p)| p);
+        assert_eq!(line(b"SIZE 1000"), Some((&b"SIZE"[..], &b"1000"[..])));
+        assert_eq!(line(b"PIPELINING"), Some((&b"PIPELINING"[..], &b""[..])));
+        assert_eq!(line(b"AUTH  PLAIN"), Some((&b"AUTH"[..], &b" PLAIN"[..])));
+        assert_eq!(line(b" SIZE"), None);
+        assert_eq!(line(b""), None);
+
+        let size = |input: &'static [u8]| size_param().parse_complete(input).ok().map(|(_, v)| v);
+        assert_eq!(size(b""), Some(0));
+        assert_eq!(size(b"35882577"), Some(35_882_577));
+        assert_eq!(size(b"18446744073709551615"), Some(u64::MAX));
+        for bad in [
+            &b"18446744073709551616"[..],
+            b"000000000000000000001",
+            b"10 ",
+            b" 10",
+            b"x",
+        ] {
+            assert_eq!(size(bad), None, "{bad:?}");
+        }
+
+        let release = future_release_params()
+            .parse_complete(&b"604800 2026-12-31T23:59:59Z"[..])
+            .ok()
+            .map(|(_, parts)| parts);
+        assert_eq!(release, Some((604_800, &b"2026-12-31T23:59:59Z"[..])));
+        assert!(future_release_params()
+            .parse_complete(&b"604800"[..])
+            .is_err());
+
+        let names: Vec<&[u8]> = iterator(&b" PLAIN  LOGIN "[..], auth_mechanism).collect();
+        assert_eq!(names, [&b"PLAIN"[..], b"LOGIN"]);
     }
 
     #[test]

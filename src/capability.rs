@@ -4,6 +4,7 @@ use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
 use bytes::Bytes;
+use core::ops::Range;
 
 use nom::branch::alt;
 use nom::bytes::{take_till1, take_while, take_while_m_n};
@@ -13,6 +14,7 @@ use nom::{IResult, Parser};
 
 use crate::auth::Mechanism;
 use crate::reply::grammar::octet;
+use crate::reply::Span;
 use crate::{Reply, ReplyCode, Text};
 
 /// Why capabilities could not be read or an extension built.
@@ -226,10 +228,28 @@ fn keyword(name: &[u8]) -> Option<Keyword> {
     })
 }
 
-/// A sub-slice of a line already proven line-safe, cut at ASCII spaces so it
-/// stays UTF-8.
-fn part(line: &Bytes, range: core::ops::Range<usize>) -> Text {
-    Text::from_parsed(line.slice(range))
+/// One line of an EHLO reply after the first: where it is in the reply,
+/// so that only the parts kept become [`Text`]s.
+struct EhloLine<'a> {
+    reply: &'a Reply,
+    span: Span,
+    bytes: &'a [u8],
+}
+
+impl EhloLine<'_> {
+    /// The part of the line in `range`, which the grammar cut at ASCII
+    /// spaces, so it stays UTF-8.
+    fn part(&self, range: Range<usize>) -> Text {
+        self.reply.shared_text(Span {
+            start: self.span.start + range.start,
+            end: self.span.start + range.end,
+        })
+    }
+
+    /// The last `len` bytes of the line.
+    fn tail(&self, len: usize) -> Text {
+        self.part(self.bytes.len() - len..self.bytes.len())
+    }
 }
 
 /// RFC 5321 §4.1.1.1:
@@ -338,23 +358,27 @@ impl Capabilities {
         // line (Domain and greeting) says nothing about extensions, and
         // each later one is an `ehlo_line`.
         let mut capabilities = Capabilities::default();
-        for line in reply.line_texts().skip(1) {
-            capabilities.add_line(line.into_bytes());
+        for span in reply.spans().skip(1) {
+            capabilities.add_line(EhloLine {
+                reply,
+                span,
+                bytes: reply.text_bytes(span),
+            });
         }
         Ok(capabilities)
     }
 
-    fn add_line(&mut self, line: Bytes) {
-        let Ok((_, (name, params))) = ehlo_line().parse_complete(&line) else {
+    fn add_line(&mut self, line: EhloLine<'_>) {
+        let Ok((_, (name, params))) = ehlo_line().parse_complete(line.bytes) else {
             return;
         };
-        let params_start = line.len() - params.len();
+        let params_start = line.bytes.len() - params.len();
         let understood = match keyword(name) {
-            Some(known) => self.add_known(known, &line, params),
+            Some(known) => self.add_known(known, &line, params_start),
             // RFC 4954 §8 grandfathers the `AUTH=` form of pre-standard servers.
             None => match name.get(..5) {
                 Some(prefix) if prefix.eq_ignore_ascii_case(b"AUTH=") => {
-                    self.add_mechanisms(&line, line.get(5..).unwrap_or_default());
+                    self.add_mechanisms(&line, 5);
                     true
                 }
                 _ => false,
@@ -362,16 +386,16 @@ impl Capabilities {
         };
         if !understood {
             self.other.push(Extension {
-                keyword: part(&line, 0..name.len()),
-                params: part(&line, params_start..line.len()),
+                keyword: line.part(0..name.len()),
+                params: line.tail(params.len()),
             });
         }
     }
 
-    /// Records a known keyword whose `params` are a slice of `line`;
-    /// `false` when they do not parse.
-    fn add_known(&mut self, known: Keyword, line: &Bytes, params: &[u8]) -> bool {
-        let tail = |len: usize| part(line, line.len() - len..line.len());
+    /// Records a known keyword whose parameters start at `params_start` in
+    /// `line`; `false` when they do not parse.
+    fn add_known(&mut self, known: Keyword, line: &EhloLine<'_>, params_start: usize) -> bool {
+        let params = line.bytes.get(params_start..).unwrap_or_default();
         match known {
             Keyword::Pipelining => self.pipelining = true,
             Keyword::EightBitMime => self.eight_bit_mime = true,
@@ -386,7 +410,7 @@ impl Capabilities {
             Keyword::Vrfy => self.vrfy = true,
             Keyword::Expn => self.expn = true,
             Keyword::Help => self.help = true,
-            Keyword::Auth => self.add_mechanisms(line, params),
+            Keyword::Auth => self.add_mechanisms(line, params_start),
             Keyword::Size | Keyword::DeliverBy => {
                 let Ok((_, value)) = size_param().parse_complete(params) else {
                     return false;
@@ -398,7 +422,7 @@ impl Capabilities {
             }
             // RFC 6710 §3: an optional priority assignment policy name.
             Keyword::MtPriority => {
-                let policy = (!params.is_empty()).then(|| tail(params.len()));
+                let policy = (!params.is_empty()).then(|| line.tail(params.len()));
                 self.mt_priority = Some(MtPriority { policy });
             }
             Keyword::FutureRelease => {
@@ -409,18 +433,21 @@ impl Capabilities {
                 };
                 self.future_release = Some(FutureRelease {
                     max_interval,
-                    max_datetime: tail(date_time.len()),
+                    max_datetime: line.tail(date_time.len()),
                 });
             }
         }
         true
     }
 
-    /// Adds the mechanisms listed in `params`, a slice of `line`.
-    fn add_mechanisms(&mut self, line: &Bytes, params: &[u8]) {
+    /// Adds the mechanisms listed from `start` in `line`.
+    fn add_mechanisms(&mut self, line: &EhloLine<'_>, start: usize) {
+        // Names other than the three known ones share the line's bytes.
+        let shared = line.part(0..line.bytes.len()).into_bytes();
+        let params = shared.get(start..).unwrap_or_default();
         let mut names = iterator(params, auth_mechanism);
         // Parsing upper-cases names, so repeats in any case compare equal.
-        for mechanism in (&mut names).filter_map(|name| Mechanism::parse_in(line, name).ok()) {
+        for mechanism in (&mut names).filter_map(|name| Mechanism::parse_in(&shared, name).ok()) {
             // Servers offer a handful; a bound keeps the repeat check below
             // from going quadratic on a reply that lists thousands.
             if self.auth.len() >= MAX_AUTH_MECHANISMS {

@@ -343,12 +343,14 @@ fn number_part<'a>() -> impl Parser<&'a [u8], Output = u16, Error = ()> {
                     opt(digit()),
                 ),
                 |(first, second, third)| {
-                    [second, third]
-                        .into_iter()
-                        .flatten()
-                        .fold(u16::from(first - b'0'), |value, digit| {
-                            value * 10 + u16::from(digit)
-                        })
+                    let value = u16::from(first - b'0');
+                    match (second, third) {
+                        (Some(second), Some(third)) => {
+                            value * 100 + u16::from(second) * 10 + u16::from(third)
+                        }
+                        (Some(second), None) => value * 10 + u16::from(second),
+                        _ => value,
+                    }
                 },
             ),
         )),

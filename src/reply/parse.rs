@@ -38,6 +38,7 @@ pub fn is_last_line(line: &[u8]) -> bool {
 ///
 /// Returns the code and whether the line is the reply's last; the text is
 /// checked by [`textstring`] and the line end is the framer's.
+#[inline]
 fn reply_line(line: &[u8], number: usize) -> Result<(ReplyCode, bool), ReplyError> {
     let (after_code, code) = reply_code()
         .parse_complete(line)
@@ -58,6 +59,7 @@ fn reply_separator<'a>() -> impl Parser<&'a [u8], Output = bool, Error = ()> {
 
 /// Whether the separator at the start of `after_code` makes its line the
 /// reply's last.
+#[inline]
 fn ends_reply(after_code: &[u8], number: usize) -> Result<bool, ReplyError> {
     reply_separator()
         .parse_complete(after_code)
@@ -79,9 +81,13 @@ fn enhanced_prefix<'a>() -> impl Parser<&'a [u8], Output = EnhancedStatusCode, E
 /// `code`: an [`enhanced_prefix`] of the same class (RFC 2034 §4: "a 2xx
 /// response must incorporate a 2.X.X code"). Returns the code and how many
 /// bytes it takes, SP included.
+#[inline]
 fn leading_enhanced(code: ReplyCode, text: &[u8]) -> Option<(EnhancedStatusCode, usize)> {
     let (rest, enhanced) = enhanced_prefix().parse_complete(text).ok()?;
-    (enhanced.class() == code.class()).then(|| (enhanced, text.len() - rest.len()))
+    // The same class is the same first digit; comparing the digits spares
+    // turning each into a `ReplyClass` on every line read.
+    let same_class = u16::from(enhanced.class_digit()) == code.as_u16() / 100;
+    same_class.then(|| (enhanced, text.len() - rest.len()))
 }
 
 /// Where the text starts in a `line` of a reply of `code` whose first line

@@ -4,8 +4,17 @@ use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
 use bytes::Bytes;
+use core::ops::Range;
+
+use nom::branch::alt;
+use nom::bytes::{take_till1, take_while, take_while_m_n};
+use nom::combinator::{eof, iterator, map, map_opt, rest, value};
+use nom::sequence::{preceded, terminated};
+use nom::{IResult, Parser};
 
 use crate::auth::Mechanism;
+use crate::reply::grammar::octet;
+use crate::reply::Span;
 use crate::{Reply, ReplyCode, Text};
 
 /// Why capabilities could not be read or an extension built.
@@ -178,50 +187,157 @@ enum Keyword {
 /// SASL mechanisms kept from an EHLO reply; later ones are ignored.
 const MAX_AUTH_MECHANISMS: usize = 64;
 
-const KEYWORDS: [(&str, Keyword); 18] = [
-    ("PIPELINING", Keyword::Pipelining),
-    ("SIZE", Keyword::Size),
-    ("8BITMIME", Keyword::EightBitMime),
-    ("SMTPUTF8", Keyword::SmtpUtf8),
-    ("STARTTLS", Keyword::StartTls),
-    ("AUTH", Keyword::Auth),
-    ("CHUNKING", Keyword::Chunking),
-    ("BINARYMIME", Keyword::BinaryMime),
-    ("DSN", Keyword::Dsn),
-    ("ENHANCEDSTATUSCODES", Keyword::EnhancedStatusCodes),
-    ("REQUIRETLS", Keyword::RequireTls),
-    ("MT-PRIORITY", Keyword::MtPriority),
-    ("FUTURERELEASE", Keyword::FutureRelease),
-    ("DELIVERBY", Keyword::DeliverBy),
-    ("ETRN", Keyword::Etrn),
-    ("VRFY", Keyword::Vrfy),
-    ("EXPN", Keyword::Expn),
-    ("HELP", Keyword::Help),
-];
+/// How many keywords have a typed field: the most lines
+/// [`Capabilities::to_reply`] writes for them.
+const KEYWORD_COUNT: usize = 18;
 
+/// Longest keyword with a typed field, `ENHANCEDSTATUSCODES`.
+const LONGEST_KEYWORD: usize = 19;
+
+/// The keyword with a typed field that `name` is, in any letter case
+/// (RFC 5321 §2.4: keywords are not case sensitive).
 fn keyword(name: &[u8]) -> Option<Keyword> {
-    KEYWORDS
-        .iter()
-        .find(|(known, _)| known.as_bytes().eq_ignore_ascii_case(name))
-        .map(|&(_, keyword)| keyword)
-}
-
-/// A sub-slice of a line already proven line-safe, cut at ASCII spaces so it
-/// stays UTF-8.
-fn part(line: &Bytes, range: core::ops::Range<usize>) -> Text {
-    Text::from_parsed(line.slice(range))
-}
-
-/// RFC 5321 §4.1.1.1 `ehlo-number`-style figures; `None` on anything else,
-/// including overflow.
-fn number(digits: &[u8]) -> Option<u64> {
-    if digits.is_empty() || digits.len() > 20 {
-        return None;
-    }
-    digits.iter().try_fold(0u64, |value, &digit| {
-        let digit = digit.is_ascii_digit().then(|| u64::from(digit - b'0'))?;
-        value.checked_mul(10)?.checked_add(digit)
+    // One upper-cased copy on the stack, then one `match`: the compiler
+    // turns it into a switch on the length and a compare or two, where
+    // comparing without regard to case against each keyword in turn costs
+    // several times more on a long EHLO reply.
+    let mut upper = [0u8; LONGEST_KEYWORD];
+    let upper = upper.get_mut(..name.len())?;
+    upper.copy_from_slice(name);
+    upper.make_ascii_uppercase();
+    Some(match &*upper {
+        b"PIPELINING" => Keyword::Pipelining,
+        b"SIZE" => Keyword::Size,
+        b"8BITMIME" => Keyword::EightBitMime,
+        b"SMTPUTF8" => Keyword::SmtpUtf8,
+        b"STARTTLS" => Keyword::StartTls,
+        b"AUTH" => Keyword::Auth,
+        b"CHUNKING" => Keyword::Chunking,
+        b"BINARYMIME" => Keyword::BinaryMime,
+        b"DSN" => Keyword::Dsn,
+        b"ENHANCEDSTATUSCODES" => Keyword::EnhancedStatusCodes,
+        b"REQUIRETLS" => Keyword::RequireTls,
+        b"MT-PRIORITY" => Keyword::MtPriority,
+        b"FUTURERELEASE" => Keyword::FutureRelease,
+        b"DELIVERBY" => Keyword::DeliverBy,
+        b"ETRN" => Keyword::Etrn,
+        b"VRFY" => Keyword::Vrfy,
+        b"EXPN" => Keyword::Expn,
+        b"HELP" => Keyword::Help,
+        _ => return None,
     })
+}
+
+/// One line of an EHLO reply after the first: where it is in the reply,
+/// so that only the parts kept become [`Text`]s.
+struct EhloLine<'a> {
+    reply: &'a Reply,
+    span: Span,
+    bytes: &'a [u8],
+}
+
+impl EhloLine<'_> {
+    /// The part of the line in `range`, which the grammar cut at ASCII
+    /// spaces, so it stays UTF-8.
+    fn part(&self, range: Range<usize>) -> Text {
+        self.reply.shared_text(Span {
+            start: self.span.start + range.start,
+            end: self.span.start + range.end,
+        })
+    }
+
+    /// The last `len` bytes of the line.
+    fn tail(&self, len: usize) -> Text {
+        self.part(self.bytes.len() - len..self.bytes.len())
+    }
+}
+
+/// RFC 5321 §4.1.1.1:
+///
+/// ```text
+/// ehlo-line      = ehlo-keyword *( SP ehlo-param )
+/// ```
+///
+/// Returns the keyword and everything after its SP, as written (empty when
+/// the keyword stands alone); each extension's own rule reads its
+/// parameters from there.
+fn ehlo_line<'a>() -> impl Parser<&'a [u8], Output = (&'a [u8], &'a [u8]), Error = ()> {
+    (ehlo_keyword(), alt((preceded(sp(), rest), eof)))
+}
+
+/// RFC 5321 §4.1.1.1:
+///
+/// ```text
+/// ehlo-keyword   = (ALPHA / DIGIT) *(ALPHA / DIGIT / "-")
+/// ```
+///
+/// Widened to any run of octets other than SP: servers advertise the
+/// legacy `AUTH=LOGIN` (RFC 4954 §8), Exim's `PIPE_CONNECT` and the like,
+/// and a client keeps what it was told.
+fn ehlo_keyword<'a>() -> impl Parser<&'a [u8], Output = &'a [u8], Error = ()> {
+    take_till1(|byte| byte == b' ')
+}
+
+/// RFC 5321 §4.1.1.1:
+///
+/// ```text
+/// ehlo-param     = 1*(%d33-126)
+/// ```
+///
+/// Widened, as [`ehlo_keyword`], to any run of octets other than SP; a
+/// parameter with a typed meaning is checked by its own rule.
+fn ehlo_param<'a>() -> impl Parser<&'a [u8], Output = &'a [u8], Error = ()> {
+    take_till1(|byte| byte == b' ')
+}
+
+/// The `SP` between an [`ehlo_keyword`] and its parameters, and between
+/// parameters.
+fn sp<'a>() -> impl Fn(&'a [u8]) -> IResult<&'a [u8], u8, ()> {
+    octet(|byte| byte == b' ')
+}
+
+/// The parameters of SIZE, RFC 1870 §3:
+///
+/// ```text
+/// size-param ::= [1*DIGIT]
+/// ```
+///
+/// None or 0 mean no fixed maximum; both read as 0. DELIVERBY's optional
+/// shortest by-time (RFC 2852 §2) is read by the same rule.
+fn size_param<'a>() -> impl Parser<&'a [u8], Output = u64, Error = ()> {
+    alt((value(0, eof), terminated(number(), eof)))
+}
+
+/// The parameters of FUTURERELEASE, RFC 4865 §3: the longest hold in
+/// seconds, SP, and the latest release time (an RFC 3339 `date-time`, kept
+/// as written).
+fn future_release_params<'a>() -> impl Parser<&'a [u8], Output = (u64, &'a [u8]), Error = ()> {
+    map((number(), sp(), rest), |(interval, _, date_time)| {
+        (interval, date_time)
+    })
+}
+
+/// The AUTH keyword's parameters (RFC 4954 §3), each a SASL mechanism name
+/// (RFC 4422 §3.1, checked by [`Mechanism`]), separated by one or more SP.
+/// Read as complete input: the list ends where the line does.
+fn auth_mechanism(params: &[u8]) -> IResult<&[u8], &[u8], ()> {
+    preceded(take_while(|byte| byte == b' '), ehlo_param()).parse_complete(params)
+}
+
+/// `1*20DIGIT` (the bound of RFC 1870's `size-value`), as a number; fails on
+/// more digits or a value past `u64`.
+fn number<'a>() -> impl Parser<&'a [u8], Output = u64, Error = ()> {
+    map_opt(
+        take_while_m_n(1, 21, |byte: u8| byte.is_ascii_digit()),
+        |digits: &[u8]| {
+            if digits.len() > 20 {
+                return None;
+            }
+            digits.iter().try_fold(0u64, |value, &digit| {
+                value.checked_mul(10)?.checked_add(u64::from(digit - b'0'))
+            })
+        },
+    )
 }
 
 impl Capabilities {
@@ -231,29 +347,38 @@ impl Capabilities {
         if reply.code() != ReplyCode::OK {
             return Err(CapabilityError::NotOk { code: reply.code() });
         }
+        // RFC 5321 §4.1.1.1, the reply as a whole:
+        //
+        //   ehlo-ok-rsp = ( "250" SP Domain [ SP ehlo-greet ] CRLF )
+        //                 / ( "250-" Domain [ SP ehlo-greet ] CRLF
+        //                     *( "250-" ehlo-line CRLF )
+        //                     "250" SP ehlo-line CRLF )
+        //
+        // The reply parser has read the codes and line ends; the first
+        // line (Domain and greeting) says nothing about extensions, and
+        // each later one is an `ehlo_line`.
         let mut capabilities = Capabilities::default();
-        for line in reply.line_texts().skip(1) {
-            capabilities.add_line(line.into_bytes());
+        for span in reply.spans().skip(1) {
+            capabilities.add_line(EhloLine {
+                reply,
+                span,
+                bytes: reply.text_bytes(span),
+            });
         }
         Ok(capabilities)
     }
 
-    fn add_line(&mut self, bytes: Bytes) {
-        let (name_end, params_start) = match memchr::memchr(b' ', &bytes) {
-            Some(space) => (space, space + 1),
-            None => (bytes.len(), bytes.len()),
-        };
-        let name = bytes.get(..name_end).unwrap_or_default();
-        if name.is_empty() {
+    fn add_line(&mut self, line: EhloLine<'_>) {
+        let Ok((_, (name, params))) = ehlo_line().parse_complete(line.bytes) else {
             return;
-        }
-        let params = bytes.get(params_start..).unwrap_or_default();
+        };
+        let params_start = line.bytes.len() - params.len();
         let understood = match keyword(name) {
-            Some(known) => self.add_known(known, &bytes, params_start),
+            Some(known) => self.add_known(known, &line, params_start),
             // RFC 4954 §8 grandfathers the `AUTH=` form of pre-standard servers.
             None => match name.get(..5) {
                 Some(prefix) if prefix.eq_ignore_ascii_case(b"AUTH=") => {
-                    self.add_mechanisms(&bytes, 5);
+                    self.add_mechanisms(&line, 5);
                     true
                 }
                 _ => false,
@@ -261,16 +386,16 @@ impl Capabilities {
         };
         if !understood {
             self.other.push(Extension {
-                keyword: part(&bytes, 0..name_end),
-                params: part(&bytes, params_start..params_start + params.len()),
+                keyword: line.part(0..name.len()),
+                params: line.tail(params.len()),
             });
         }
     }
 
-    /// Records a known keyword; `false` when its parameters do not parse.
-    fn add_known(&mut self, known: Keyword, line: &Bytes, params_start: usize) -> bool {
-        let params = line.get(params_start..).unwrap_or_default();
-        let rest = || part(line, params_start..line.len());
+    /// Records a known keyword whose parameters start at `params_start` in
+    /// `line`; `false` when they do not parse.
+    fn add_known(&mut self, known: Keyword, line: &EhloLine<'_>, params_start: usize) -> bool {
+        let params = line.bytes.get(params_start..).unwrap_or_default();
         match known {
             Keyword::Pipelining => self.pipelining = true,
             Keyword::EightBitMime => self.eight_bit_mime = true,
@@ -286,13 +411,8 @@ impl Capabilities {
             Keyword::Expn => self.expn = true,
             Keyword::Help => self.help = true,
             Keyword::Auth => self.add_mechanisms(line, params_start),
-            // RFC 1870 §4: no figure, or 0, means no fixed maximum.
             Keyword::Size | Keyword::DeliverBy => {
-                let Some(value) = (if params.is_empty() {
-                    Some(0)
-                } else {
-                    number(params)
-                }) else {
+                let Ok((_, value)) = size_param().parse_complete(params) else {
                     return false;
                 };
                 match known {
@@ -300,30 +420,34 @@ impl Capabilities {
                     _ => self.deliver_by = Some(value),
                 }
             }
+            // RFC 6710 §3: an optional priority assignment policy name.
             Keyword::MtPriority => {
-                let policy = (!params.is_empty()).then(rest);
+                let policy = (!params.is_empty()).then(|| line.tail(params.len()));
                 self.mt_priority = Some(MtPriority { policy });
             }
             Keyword::FutureRelease => {
-                let Some(space) = memchr::memchr(b' ', params) else {
-                    return false;
-                };
-                let Some(max_interval) = params.get(..space).and_then(number) else {
+                let Ok((_, (max_interval, date_time))) =
+                    future_release_params().parse_complete(params)
+                else {
                     return false;
                 };
                 self.future_release = Some(FutureRelease {
                     max_interval,
-                    max_datetime: part(line, params_start + space + 1..line.len()),
+                    max_datetime: line.tail(date_time.len()),
                 });
             }
         }
         true
     }
 
-    fn add_mechanisms(&mut self, line: &Bytes, start: usize) {
-        let words = line.get(start..).unwrap_or_default().split(|&b| b == b' ');
+    /// Adds the mechanisms listed from `start` in `line`.
+    fn add_mechanisms(&mut self, line: &EhloLine<'_>, start: usize) {
+        // Names other than the three known ones share the line's bytes.
+        let shared = line.part(0..line.bytes.len()).into_bytes();
+        let params = shared.get(start..).unwrap_or_default();
+        let mut names = iterator(params, auth_mechanism);
         // Parsing upper-cases names, so repeats in any case compare equal.
-        for mechanism in words.filter_map(|word| Mechanism::parse(word).ok()) {
+        for mechanism in (&mut names).filter_map(|name| Mechanism::parse_in(&shared, name).ok()) {
             // Servers offer a handful; a bound keeps the repeat check below
             // from going quadratic on a reply that lists thousands.
             if self.auth.len() >= MAX_AUTH_MECHANISMS {
@@ -352,7 +476,7 @@ impl Capabilities {
     /// The 250 EHLO reply a server sends: `greeting` (its domain, then any
     /// text) on the first line, then one line per extension.
     pub fn to_reply(&self, greeting: Text) -> Reply {
-        let mut lines = Vec::with_capacity(KEYWORDS.len() + self.other.len());
+        let mut lines = Vec::with_capacity(KEYWORD_COUNT + self.other.len());
         let flag = |on: bool, name: &'static str| on.then(|| Text::from_static(name));
         let with_number = |name: &'static str, value: u64| match value {
             0 => Text::from_static(name),
@@ -464,6 +588,42 @@ mod tests {
             ..Capabilities::default()
         };
         assert_eq!(caps, expected);
+    }
+
+    #[test]
+    fn grammar_rules_read_what_their_abnf_says() {
+        let line = |input: &'static [u8]| ehlo_line().parse_complete(input).ok().map(|(_, p)| p);
+        assert_eq!(line(b"SIZE 1000"), Some((&b"SIZE"[..], &b"1000"[..])));
+        assert_eq!(line(b"PIPELINING"), Some((&b"PIPELINING"[..], &b""[..])));
+        assert_eq!(line(b"AUTH  PLAIN"), Some((&b"AUTH"[..], &b" PLAIN"[..])));
+        assert_eq!(line(b" SIZE"), None);
+        assert_eq!(line(b""), None);
+
+        let size = |input: &'static [u8]| size_param().parse_complete(input).ok().map(|(_, v)| v);
+        assert_eq!(size(b""), Some(0));
+        assert_eq!(size(b"35882577"), Some(35_882_577));
+        assert_eq!(size(b"18446744073709551615"), Some(u64::MAX));
+        for bad in [
+            &b"18446744073709551616"[..],
+            b"000000000000000000001",
+            b"10 ",
+            b" 10",
+            b"x",
+        ] {
+            assert_eq!(size(bad), None, "{bad:?}");
+        }
+
+        let release = future_release_params()
+            .parse_complete(&b"604800 2026-12-31T23:59:59Z"[..])
+            .ok()
+            .map(|(_, parts)| parts);
+        assert_eq!(release, Some((604_800, &b"2026-12-31T23:59:59Z"[..])));
+        assert!(future_release_params()
+            .parse_complete(&b"604800"[..])
+            .is_err());
+
+        let names: Vec<&[u8]> = iterator(&b" PLAIN  LOGIN "[..], auth_mechanism).collect();
+        assert_eq!(names, [&b"PLAIN"[..], b"LOGIN"]);
     }
 
     #[test]

@@ -2,6 +2,10 @@
 
 use core::fmt;
 
+use nom::combinator::map;
+use nom::Parser;
+
+use super::grammar::octet;
 use super::ReplyError;
 
 /// What the first digit of a reply code says about the command (RFC 5321 §4.2.1).
@@ -137,17 +141,6 @@ impl ReplyCode {
         matches!(code / 100, 2..=5) && (code / 10) % 10 <= 5
     }
 
-    /// Reads the three digits a reply line starts with.
-    pub(crate) fn from_digits(digits: [u8; 3]) -> Option<Self> {
-        let [a, b, c] = digits;
-        if !matches!(a, b'2'..=b'5') || !matches!(b, b'0'..=b'5') || !c.is_ascii_digit() {
-            return None;
-        }
-        Some(ReplyCode(
-            u16::from(a - b'0') * 100 + u16::from(b - b'0') * 10 + u16::from(c - b'0'),
-        ))
-    }
-
     /// The three digits as written on the wire.
     pub(crate) const fn digits(self) -> [u8; 3] {
         // `self.0` is in 200..=559, so each digit fits a byte.
@@ -187,6 +180,29 @@ impl ReplyCode {
     pub const fn is_permanent(self) -> bool {
         self.0 / 100 == 5
     }
+}
+
+/// RFC 5321 §4.2:
+///
+/// ```text
+/// Reply-code     = %x32-35 %x30-35 %x30-39
+/// ```
+pub(crate) fn reply_code<'a>() -> impl Parser<&'a [u8], Output = ReplyCode, Error = ()> {
+    map(
+        (
+            digit_in(b'2', b'5'),
+            digit_in(b'0', b'5'),
+            digit_in(b'0', b'9'),
+        ),
+        |(a, b, c)| ReplyCode(u16::from(a) * 100 + u16::from(b) * 10 + u16::from(c)),
+    )
+}
+
+/// One digit from `low` to `high` (ABNF `%x32-35` and the like); its value.
+fn digit_in<'a>(low: u8, high: u8) -> impl Parser<&'a [u8], Output = u8, Error = ()> {
+    map(octet(move |byte| (low..=high).contains(&byte)), |digit| {
+        digit - b'0'
+    })
 }
 
 impl TryFrom<u16> for ReplyCode {
@@ -234,12 +250,18 @@ mod tests {
 
     #[test]
     fn digits_roundtrip() {
+        let read = |digits: [u8; 3]| {
+            reply_code()
+                .parse_complete(&digits)
+                .ok()
+                .map(|(_, code)| code)
+        };
         for code in (200..=559u16).filter_map(|c| ReplyCode::new(c).ok()) {
-            assert_eq!(ReplyCode::from_digits(code.digits()), Some(code));
+            assert_eq!(read(code.digits()), Some(code));
         }
-        assert_eq!(ReplyCode::from_digits(*b"999"), None);
-        assert_eq!(ReplyCode::from_digits(*b"2a0"), None);
-        assert_eq!(ReplyCode::from_digits(*b"160"), None);
+        assert_eq!(read(*b"999"), None);
+        assert_eq!(read(*b"2a0"), None);
+        assert_eq!(read(*b"160"), None);
     }
 
     #[test]

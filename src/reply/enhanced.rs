@@ -3,6 +3,12 @@
 use core::fmt;
 use core::str::FromStr;
 
+use nom::branch::alt;
+use nom::combinator::{map, not, opt, value};
+use nom::sequence::terminated;
+use nom::Parser;
+
+use super::grammar::{digit, octet};
 use super::{ReplyClass, ReplyError};
 
 /// An enhanced mail system status code (RFC 3463, registry in RFC 5248), as
@@ -124,45 +130,9 @@ impl EnhancedStatusCode {
     }
 
     /// Reads a code at the start of `input`, returning it and its length.
-    ///
-    /// RFC 3463 §2: `class "." subject "." detail`, with
-    /// `subject = "0" / ("1"-"9" 0*2digit)` and the same for detail, so a
-    /// leading zero is only allowed on a lone `0`.
-    // Inlined, the common one-digit form costs a few compares where a reply
-    // is read.
-    #[inline]
     pub(crate) fn parse_prefix(input: &[u8]) -> Option<(Self, usize)> {
-        // Nearly every code on the wire has one digit per part (`2.1.5`):
-        // read those in one match.
-        if let [class @ (b'2' | b'4' | b'5'), b'.', subject @ b'0'..=b'9', b'.', detail @ b'0'..=b'9', ref after @ ..] =
-            *input
-        {
-            if !after.first().is_some_and(u8::is_ascii_digit) {
-                let code = EnhancedStatusCode {
-                    class: class - b'0',
-                    subject: u16::from(subject - b'0'),
-                    detail: u16::from(detail - b'0'),
-                };
-                return Some((code, 5));
-            }
-        }
-        let (&class, rest) = input.split_first()?;
-        let class = match class {
-            b'2' | b'4' | b'5' => class - b'0',
-            _ => return None,
-        };
-        let rest = rest.strip_prefix(b".")?;
-        let (subject, subject_len) = parse_part(rest)?;
-        let rest = rest.get(subject_len..)?.strip_prefix(b".")?;
-        let (detail, detail_len) = parse_part(rest)?;
-        Some((
-            EnhancedStatusCode {
-                class,
-                subject,
-                detail,
-            },
-            3 + subject_len + detail_len,
-        ))
+        let (rest, code) = status_code().parse_complete(input).ok()?;
+        Some((code, input.len() - rest.len()))
     }
 
     /// Writes the code as on the wire; returns its length.
@@ -318,25 +288,74 @@ impl EnhancedStatusCode {
     }
 }
 
-/// One subject or detail: `"0"` or 1-3 digits without a leading zero.
-fn parse_part(input: &[u8]) -> Option<(u16, usize)> {
-    let len = input
-        .iter()
-        .take(4)
-        .take_while(|byte| byte.is_ascii_digit())
-        .count();
-    let digits = input.get(..len)?;
-    match digits {
-        [] => None,
-        [b'0', _, ..] => None,
-        _ if len > 3 => None,
-        _ => Some((
-            digits
-                .iter()
-                .fold(0u16, |value, digit| value * 10 + u16::from(digit - b'0')),
-            len,
+/// RFC 2034 §4, quoting RFC 1893 (now RFC 3463 §2):
+///
+/// ```text
+/// status-code ::= class "." subject "." detail
+/// ```
+pub(crate) fn status_code<'a>() -> impl Parser<&'a [u8], Output = EnhancedStatusCode, Error = ()> {
+    map(
+        (
+            class(),
+            octet(|b| b == b'.'),
+            subject(),
+            octet(|b| b == b'.'),
+            detail(),
+        ),
+        |(class, _, subject, _, detail)| EnhancedStatusCode {
+            class,
+            subject,
+            detail,
+        },
+    )
+}
+
+/// RFC 2034 §4: `class ::= "2" / "4" / "5"`; the digit's value.
+fn class<'a>() -> impl Parser<&'a [u8], Output = u8, Error = ()> {
+    map(octet(|byte| matches!(byte, b'2' | b'4' | b'5')), |digit| {
+        digit - b'0'
+    })
+}
+
+/// RFC 2034 §4: `subject ::= 1*3digit`, written without leading zeros
+/// (RFC 3463 §2: `"0"` or a digit 1-9 and up to two more).
+fn subject<'a>() -> impl Parser<&'a [u8], Output = u16, Error = ()> {
+    number_part()
+}
+
+/// RFC 2034 §4: `detail ::= 1*3digit`, written without leading zeros as
+/// for [`subject`].
+fn detail<'a>() -> impl Parser<&'a [u8], Output = u16, Error = ()> {
+    number_part()
+}
+
+/// One to three digits without a leading zero, `"0" / %x31-39 0*2DIGIT`,
+/// and no digit after it: a fourth digit makes the whole run no part at all
+/// rather than a part followed by text.
+fn number_part<'a>() -> impl Parser<&'a [u8], Output = u16, Error = ()> {
+    terminated(
+        alt((
+            value(0, octet(|byte| byte == b'0')),
+            map(
+                (
+                    octet(|byte| matches!(byte, b'1'..=b'9')),
+                    opt(digit()),
+                    opt(digit()),
+                ),
+                |(first, second, third)| {
+                    let value = u16::from(first - b'0');
+                    match (second, third) {
+                        (Some(second), Some(third)) => {
+                            value * 100 + u16::from(second) * 10 + u16::from(third)
+                        }
+                        (Some(second), None) => value * 10 + u16::from(second),
+                        _ => value,
+                    }
+                },
+            ),
         )),
-    }
+        not(digit()),
+    )
 }
 
 impl FromStr for EnhancedStatusCode {

@@ -9,6 +9,7 @@ mod classify;
 mod code;
 mod emit;
 mod enhanced;
+pub(crate) mod grammar;
 mod lines;
 mod parse;
 mod storage;
@@ -300,7 +301,9 @@ impl Reply {
         core::str::from_utf8(self.text_bytes(span)).unwrap_or_default()
     }
 
-    fn shared_text(&self, span: Span) -> Text {
+    /// The text at `span` as a [`Text`] sharing the reply's bytes (or a
+    /// copy of them, for a short reply kept inline).
+    pub(crate) fn shared_text(&self, span: Span) -> Text {
         Text::from_parsed(self.raw.slice(span.start..span.end))
     }
 

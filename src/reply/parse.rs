@@ -1,7 +1,14 @@
 //! Reply lines in, [`Reply`] out; every input is a complete line without CRLF.
 
 use bytes::{Bytes, BytesMut};
+use nom::branch::alt;
+use nom::combinator::{eof, value};
+use nom::sequence::terminated;
+use nom::Parser;
 
+use super::code::reply_code;
+use super::enhanced::status_code;
+use super::grammar::octet;
 use super::{EnhancedStatusCode, Layout, Reply, ReplyBytes, ReplyCode, ReplyError, Span};
 use crate::text::check_line_safe;
 use crate::TextError;
@@ -22,40 +29,65 @@ pub fn is_last_line(line: &[u8]) -> bool {
     line.get(3) != Some(&b'-')
 }
 
-/// RFC 5321 §4.2: `Reply-code [ SP textstring ]` or `Reply-code "-" [ textstring ]`.
-/// Returns the code and whether the line is the reply's last.
-fn parse_code(line: &[u8], number: usize) -> Result<(ReplyCode, bool), ReplyError> {
-    let [a, b, c, ref rest @ ..] = *line else {
-        return Err(ReplyError::MalformedCode { line: number });
-    };
-    let code =
-        ReplyCode::from_digits([a, b, c]).ok_or(ReplyError::MalformedCode { line: number })?;
-    Ok((code, ends_reply(rest, number)?))
+/// RFC 5321 §4.2, the part every reply line starts with:
+///
+/// ```text
+/// Reply-line     = *( Reply-code "-" [ textstring ] CRLF )
+///                  Reply-code [ SP textstring ] CRLF
+/// ```
+///
+/// Returns the code and whether the line is the reply's last; the text is
+/// checked by [`textstring`] and the line end is the framer's.
+#[inline]
+fn reply_line(line: &[u8], number: usize) -> Result<(ReplyCode, bool), ReplyError> {
+    let (after_code, code) = reply_code()
+        .parse_complete(line)
+        .map_err(|_| ReplyError::MalformedCode { line: number })?;
+    Ok((code, ends_reply(after_code, number)?))
+}
+
+/// What follows the `Reply-code` in a [`reply_line`]: `"-"` on every line
+/// but the last, `SP` or nothing (a bare code) on the last. Returns whether
+/// the line ends its reply.
+fn reply_separator<'a>() -> impl Parser<&'a [u8], Output = bool, Error = ()> {
+    alt((
+        value(false, octet(|byte| byte == b'-')),
+        value(true, octet(|byte| byte == b' ')),
+        value(true, eof),
+    ))
 }
 
 /// Whether the separator at the start of `after_code` makes its line the
 /// reply's last.
+#[inline]
 fn ends_reply(after_code: &[u8], number: usize) -> Result<bool, ReplyError> {
-    match after_code.first() {
-        None | Some(b' ') => Ok(true),
-        Some(b'-') => Ok(false),
-        Some(_) => Err(ReplyError::BadSeparator { line: number }),
-    }
+    reply_separator()
+        .parse_complete(after_code)
+        .map(|(_, last)| last)
+        .map_err(|_| ReplyError::BadSeparator { line: number })
+}
+
+/// RFC 2034 §4: the [`status_code`] that prefaces a reply line's text,
+/// "always followed by one or more spaces". One SP goes with the code (any
+/// more are text); a bare code may also end the line.
+fn enhanced_prefix<'a>() -> impl Parser<&'a [u8], Output = EnhancedStatusCode, Error = ()> {
+    terminated(
+        status_code(),
+        alt((value((), octet(|byte| byte == b' ')), value((), eof))),
+    )
 }
 
 /// The enhanced code at the start of `text`, if it is one for a reply of
-/// `code`: well formed, of the same class, and followed by SP or the line end
-/// (RFC 2034 §4). Returns the code and how many bytes it takes, SP included.
+/// `code`: an [`enhanced_prefix`] of the same class (RFC 2034 §4: "a 2xx
+/// response must incorporate a 2.X.X code"). Returns the code and how many
+/// bytes it takes, SP included.
+#[inline]
 fn leading_enhanced(code: ReplyCode, text: &[u8]) -> Option<(EnhancedStatusCode, usize)> {
-    let (enhanced, len) = EnhancedStatusCode::parse_prefix(text)?;
-    if enhanced.class() != code.class() {
-        return None;
-    }
-    match text.get(len) {
-        None => Some((enhanced, len)),
-        Some(b' ') => Some((enhanced, len + 1)),
-        Some(_) => None,
-    }
+    let (rest, enhanced) = enhanced_prefix().parse_complete(text).ok()?;
+    // The same class is the same first digit; comparing the digits spares
+    // turning each into a `ReplyClass` on every line read.
+    let same_class = u16::from(enhanced.class_digit()) == code.as_u16() / 100;
+    same_class.then(|| (enhanced, text.len() - rest.len()))
 }
 
 /// Where the text starts in a `line` of a reply of `code` whose first line
@@ -130,13 +162,24 @@ pub(crate) fn find_lf(bytes: &[u8]) -> (Option<usize>, bool) {
     }
 }
 
-/// A line's text must be able to become a [`Text`].
+/// RFC 5321 §4.2, as RFC 6531 §3.3 extends it for SMTPUTF8:
 ///
-/// `common` says the caller's scan already found the whole line
-/// [common](is_common). Else one branch-free pass settles the case of ASCII
-/// without NUL, CR or LF; only text with other bytes pays for the exact
-/// checks that also name the offending byte.
-fn check_text(text: &[u8], common: bool, number: usize) -> Result<(), ReplyError> {
+/// ```text
+/// textstring     = 1*(%d09 / %d32-126) ; HT, SP, Printable US-ASCII
+/// textstring     =/ utf8-non-ascii
+/// ```
+///
+/// Widened to what a [`Text`] holds, UTF-8 without NUL, CR or LF: servers
+/// do send other controls and 8-bit text without SMTPUTF8, and a client
+/// gains nothing from refusing a reply over its wording.
+///
+/// Hand-written rather than in nom: the text is nearly always proven
+/// [common](is_common) by the framer's eight-bytes-at-a-time scan that
+/// also finds the line end (`common`), which costs less than any byte-wise
+/// pass. Else one branch-free pass settles the case of ASCII without NUL,
+/// CR or LF; only text with other bytes pays for the exact checks that also
+/// name the offending byte.
+fn textstring(text: &[u8], common: bool, number: usize) -> Result<(), ReplyError> {
     let plain_ascii =
         |ok, &byte: &u8| ok & (byte.wrapping_sub(1) < 0x7f) & !matches!(byte, b'\r' | b'\n');
     if common || text.iter().fold(true, plain_ascii) {
@@ -213,7 +256,7 @@ impl ReplyState {
                 ends_reply(after_code, number)?,
             ),
             _ => {
-                let (code, last) = parse_code(line, number)?;
+                let (code, last) = reply_line(line, number)?;
                 if number > 1 {
                     return Err(ReplyError::CodeMismatch {
                         line: number,
@@ -230,7 +273,7 @@ impl ReplyState {
                 (code_len + leading.map_or(0, |(_, len)| len), last)
             }
         };
-        check_text(line.get(start..).unwrap_or_default(), common, number)?;
+        textstring(line.get(start..).unwrap_or_default(), common, number)?;
         if number == 1 {
             self.first = Span {
                 start: offset + start,

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use hickory_resolver::TokioResolver;
 use smtpwire::delivery::{
-    domains_to_resolve, Hop, HopGroup, MxAnswer, MxAnswers, Plan, Planner, Routable,
+    domains_to_resolve, provider_of, Hop, HopGroup, MxAnswer, MxAnswers, Plan, Planner, Routable,
 };
 use smtpwire::{AddressLiteral, Domain, Host};
 use tokio::sync::Semaphore;
@@ -127,6 +127,11 @@ impl Routes {
         }
     }
 
+    /// The resolver, if the system's configuration gave one.
+    pub fn resolver(&self) -> Option<&TokioResolver> {
+        self.resolver.as_ref()
+    }
+
     /// The `--mx` route for `domain`, if it has one (names compare in any
     /// case).
     fn fixed_route(&self, domain: &Domain) -> Option<&FixedRoute> {
@@ -197,6 +202,29 @@ impl Routes {
         let mut plan = planner.plan(others, answers);
         plan.groups.extend(fixed_groups);
         plan
+    }
+
+    /// The receiving provider of `group`, for warm-up and pacing: the
+    /// registrable domain of its most preferred exchanger
+    /// ([`provider_of`]), so domains whose MX records point at the same
+    /// provider count together; for an `--mx` route, its first host and
+    /// port, so routes to one server count together.
+    pub fn provider<R>(&self, group: &HopGroup<R>) -> String {
+        let fixed = group
+            .destinations
+            .iter()
+            .find_map(|destination| match destination {
+                Host::Domain(domain) => self.fixed_route(domain),
+                Host::Literal(_) => None,
+            });
+        if let Some(first) = fixed.and_then(|route| route.hosts.first()) {
+            return format!("{}:{}", first.host.to_ascii_lowercase(), first.port);
+        }
+        match group.hops.first().map(|hop| &hop.host) {
+            Some(Host::Domain(name)) => provider_of(name.as_str()),
+            Some(literal) => literal.to_string(),
+            None => "unroutable".to_string(),
+        }
     }
 
     /// The addresses to try for `hop`, a next hop of `destination`, in

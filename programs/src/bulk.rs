@@ -164,8 +164,9 @@ impl Campaign {
     /// failed (to be removed from the list), rejected, deferred (still
     /// refused for now after every try), throttled (the provider slowed
     /// the source down on every try) or held (past the warm-up cap, for a
-    /// later run). Source addresses go round-robin over the recipients in
-    /// list order. Stops if the results cannot be written.
+    /// later run). Each recipient domain's recipients take the source
+    /// addresses in turn, so every domain (and so every provider) gets
+    /// the same share from each. Stops if the results cannot be written.
     pub async fn run(
         mut self,
         todo: Vec<(usize, usize)>,
@@ -179,7 +180,9 @@ impl Campaign {
         let sources = self.transfer.sources().to_vec();
         let mut paces: BTreeMap<Pair, Pace> = BTreeMap::new();
         let mut waiting: VecDeque<(Instant, Addressee)> = VecDeque::new();
-        for (turn, (row, variant)) in todo.into_iter().enumerate() {
+        // Each domain's turn of the source addresses.
+        let mut turns: HashMap<String, usize> = HashMap::new();
+        for (row, variant) in todo {
             let email = &self.rows[row].email;
             match ForwardPath::parse(&format!("<{email}>")) {
                 Ok(path) => waiting.push_back((
@@ -188,7 +191,7 @@ impl Campaign {
                         row,
                         variant,
                         path,
-                        source: (!sources.is_empty()).then(|| sources[turn % sources.len()]),
+                        source: next_source(&sources, &mut turns, email),
                         pair: None,
                         attempts: 0,
                         throttled: 0,
@@ -466,4 +469,21 @@ fn resume_at(paces: &BTreeMap<Pair, Pace>, addressee: &Addressee) -> Duration {
         .as_ref()
         .and_then(|pair| paces.get(pair))
         .map_or(Duration::ZERO, Pace::resume_at)
+}
+
+/// The source address of the next recipient at `email`'s domain: each
+/// domain's recipients take `sources` in turn; `None` without sources.
+fn next_source(
+    sources: &[IpAddr],
+    turns: &mut HashMap<String, usize>,
+    email: &str,
+) -> Option<IpAddr> {
+    if sources.is_empty() {
+        return None;
+    }
+    let domain = email.rsplit_once('@').map_or("", |(_, domain)| domain);
+    let turn = turns.entry(domain.to_ascii_lowercase()).or_default();
+    let source = sources[*turn % sources.len()];
+    *turn += 1;
+    Some(source)
 }

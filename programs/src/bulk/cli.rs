@@ -43,8 +43,8 @@ pub struct Args {
     /// can be reproduced.
     #[arg(long)]
     seed: Option<u64>,
-    /// A local address to send from; repeat for several, used round-robin
-    /// over the recipients in list order.
+    /// A local address to send from; repeat for several: each recipient
+    /// domain's recipients take them in turn (round-robin per domain).
     #[arg(long)]
     source_ip: Vec<IpAddr>,
     /// Refuses to run unless each source address's PTR name is the EHLO

@@ -1,7 +1,9 @@
 //! The bulk sender, run from its command line against the receiving server
 //! over loopback: unknown recipients are marked for removal, greylisted ones
 //! are delivered on retry, the warm-up cap holds back what it must
-//! until a later day, and each result is written as its transaction ends.
+//! until a later day, each result is written as its transaction ends, A/B
+//! variants go to disjoint samples of the sizes asked for, and a source
+//! address without forward-confirmed reverse DNS is reported.
 
 // Shared with the other test files, each of which uses a part.
 #[allow(dead_code)]
@@ -48,12 +50,17 @@ impl Run {
 
     /// [`send`](Self::send) to the next hop at `address`.
     async fn send_to(&self, address: SocketAddr, extra: &[&str]) -> String {
+        self.try_send_to(address, extra).await.unwrap()
+    }
+
+    /// Runs the sender with `extra` flags (the template's unless they
+    /// name variants) to the next hop at `address`.
+    async fn try_send_to(&self, address: SocketAddr, extra: &[&str]) -> Result<String, String> {
         let path = |name: &str| self.dir.join(name).display().to_string();
         let mx = format!("example.net={address}");
         let mut command = vec![
             "bulk".to_string(),
             format!("--list={}", path("list.csv")),
-            format!("--template={}", path("template.eml")),
             format!("--results={}", path("results.csv")),
             "--from=bounces@example.org".to_string(),
             "--unsubscribe-url=https://example.org/unsubscribe?who={{email}}".to_string(),
@@ -61,8 +68,11 @@ impl Run {
             "--retry-after=0.3".to_string(),
             "--attempts=3".to_string(),
         ];
+        if !extra.iter().any(|flag| flag.starts_with("--variant")) {
+            command.push(format!("--template={}", path("template.eml")));
+        }
         command.extend(extra.iter().map(ToString::to_string));
-        run(Args::try_parse_from(command).unwrap()).await.unwrap()
+        run(Args::try_parse_from(command).unwrap()).await
     }
 
     /// The results file: each address's fields by column name.
@@ -280,4 +290,100 @@ async fn a_copy_with_an_over_long_line_fails_alone_before_sending() {
     );
     assert_eq!(bob["remove"], "no");
     assert_eq!(server.delivered().len(), 2);
+}
+
+/// Two variants each go to a seeded random sample of the size asked for,
+/// no recipient in two, the variant in the results; the same seed draws
+/// the same samples; a later run sends the chosen variant to the rest and
+/// leaves the samples alone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_b_variants_go_to_disjoint_samples_and_the_winner_to_the_rest() {
+    let server = TestServer::start(|_| {}).await;
+    let emails: Vec<String> = (0..20).map(|n| format!("reader{n}@example.net")).collect();
+    let emails: Vec<&str> = emails.iter().map(String::as_str).collect();
+    let runs = [Run::new("ab-1", &emails), Run::new("ab-2", &emails)];
+    let mut drawn = Vec::new();
+    for run in &runs {
+        for name in ["a", "b"] {
+            std::fs::write(
+                run.dir.join(format!("{name}.eml")),
+                format!(
+                    "From: news@example.org\nTo: {{{{email}}}}\nSubject: Variant {name}\n\nHi\n"
+                ),
+            )
+            .unwrap();
+        }
+        let variant_a = format!("--variant=a={}:3", run.dir.join("a.eml").display());
+        let variant_b = format!("--variant=b={}:5", run.dir.join("b.eml").display());
+        let summary = run
+            .send(&server, &[&variant_a, &variant_b, "--seed=42"])
+            .await;
+        assert!(summary.starts_with("8 delivered"), "{summary}");
+        let results = run.results();
+        assert_eq!(results.len(), 8);
+        let sample = |name: &str| -> Vec<String> {
+            let mut sample: Vec<String> = results
+                .values()
+                .filter(|row| row["variant"] == name)
+                .map(|row| row["email"].clone())
+                .collect();
+            sample.sort();
+            sample
+        };
+        let (a, b) = (sample("a"), sample("b"));
+        assert_eq!((a.len(), b.len()), (3, 5));
+        assert!(a.iter().all(|email| !b.contains(email)));
+        drawn.push((a, b));
+    }
+    assert_eq!(drawn[0], drawn[1], "the same seed, the same samples");
+    let subjects = |variant: &str| {
+        server
+            .delivered()
+            .iter()
+            .filter(|m| String::from_utf8_lossy(m).contains(&format!("Subject: Variant {variant}")))
+            .count()
+    };
+    assert_eq!((subjects("a"), subjects("b")), (6, 10));
+
+    // b won: the other twelve get it; the samples are not sent again.
+    let run = &runs[0];
+    let variant_a = format!("--variant=a={}:3", run.dir.join("a.eml").display());
+    let variant_b = format!("--variant=b={}:5", run.dir.join("b.eml").display());
+    let summary = run
+        .send(&server, &[&variant_a, &variant_b, "--send-variant=b"])
+        .await;
+    assert!(summary.starts_with("12 delivered"), "{summary}");
+    assert!(summary.contains("8 already done before"), "{summary}");
+    let results = run.results();
+    assert_eq!(results.len(), 20);
+    let count = |name: &str| {
+        results
+            .values()
+            .filter(|row| row["variant"] == name)
+            .count()
+    };
+    assert_eq!((count("a"), count("b")), (3, 17));
+    assert_eq!((subjects("a"), subjects("b")), (6, 22));
+}
+
+/// A source address without a PTR record (a loopback one) is reported at
+/// start: a warning that lets the run go on, or an error that stops it
+/// with `--require-fcrdns`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_source_address_without_forward_confirmed_reverse_dns_is_reported() {
+    let server = TestServer::start(|_| {}).await;
+    let run = Run::new("fcrdns", &["ann@example.net"]);
+    let refused = run
+        .try_send_to(
+            server.address,
+            &["--source-ip=127.0.0.2", "--require-fcrdns"],
+        )
+        .await
+        .unwrap_err();
+    assert!(refused.contains("--require-fcrdns: 127.0.0.2"), "{refused}");
+    assert!(refused.contains("no PTR record"), "{refused}");
+    assert!(server.delivered().is_empty());
+    let summary = run.send(&server, &["--source-ip=127.0.0.2"]).await;
+    assert!(summary.starts_with("1 delivered"), "{summary}");
+    assert!(String::from_utf8_lossy(&server.delivered()[0]).contains("[127.0.0.2]"));
 }

@@ -4,6 +4,7 @@
 //! (source address, receiving provider) by a warm-up schedule and by the
 //! provider's throttling replies, with per-recipient results.
 
+pub mod check;
 pub mod cli;
 pub mod ledger;
 pub mod list;

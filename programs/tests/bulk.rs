@@ -15,6 +15,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::Parser;
+use hickory_resolver::proto::rr::RData;
 use smtpwire_programs::bulk::cli::{run, Args};
 use smtpwire_programs::server::rules::RecipientRules;
 use support::{accepts_then_hangs, TestServer};
@@ -53,8 +54,8 @@ impl Run {
         self.try_send_to(address, extra).await.unwrap()
     }
 
-    /// Runs the sender with `extra` flags (the template's unless they
-    /// name variants) to the next hop at `address`.
+    /// Runs the sender with `extra` flags (and the template and sender
+    /// unless they name their own) to the next hop at `address`.
     async fn try_send_to(&self, address: SocketAddr, extra: &[&str]) -> Result<String, String> {
         let path = |name: &str| self.dir.join(name).display().to_string();
         let mx = format!("example.net={address}");
@@ -62,12 +63,14 @@ impl Run {
             "bulk".to_string(),
             format!("--list={}", path("list.csv")),
             format!("--results={}", path("results.csv")),
-            "--from=bounces@example.org".to_string(),
             "--unsubscribe-url=https://example.org/unsubscribe?who={{email}}".to_string(),
             format!("--mx={mx}"),
             "--retry-after=0.3".to_string(),
             "--attempts=3".to_string(),
         ];
+        if !extra.iter().any(|flag| flag.starts_with("--from")) {
+            command.push("--from=bounces@example.org".to_string());
+        }
         if !extra.iter().any(|flag| flag.starts_with("--variant")) {
             command.push(format!("--template={}", path("template.eml")));
         }
@@ -366,9 +369,10 @@ async fn a_b_variants_go_to_disjoint_samples_and_the_winner_to_the_rest() {
     assert_eq!((subjects("a"), subjects("b")), (6, 22));
 }
 
-/// A source address without a PTR record (a loopback one) is reported at
-/// start: a warning that lets the run go on, or an error that stops it
-/// with `--require-fcrdns`.
+/// A source address whose PTR name is not the EHLO name (a loopback one,
+/// which the resolver names localhost) is reported at start: a warning
+/// that lets the run go on, or an error that stops it with
+/// `--require-fcrdns`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_source_address_without_forward_confirmed_reverse_dns_is_reported() {
     let server = TestServer::start(|_| {}).await;
@@ -381,9 +385,181 @@ async fn a_source_address_without_forward_confirmed_reverse_dns_is_reported() {
         .await
         .unwrap_err();
     assert!(refused.contains("--require-fcrdns: 127.0.0.2"), "{refused}");
-    assert!(refused.contains("no PTR record"), "{refused}");
+    assert!(
+        refused.contains("(a loopback address), not the EHLO name example.org"),
+        "{refused}"
+    );
+    assert!(
+        refused.contains("publish PTR 127.0.0.2 -> example.org."),
+        "{refused}"
+    );
     assert!(server.delivered().is_empty());
     let summary = run.send(&server, &["--source-ip=127.0.0.2"]).await;
     assert!(summary.starts_with("1 delivered"), "{summary}");
     assert!(String::from_utf8_lossy(&server.delivered()[0]).contains("[127.0.0.2]"));
+}
+
+/// A DNS server on loopback answering from `records` (owner name, data)
+/// over UDP: every name not among them does not exist. Runs until the test
+/// ends.
+async fn dns_server(records: Vec<(&'static str, RData)>) -> SocketAddr {
+    use hickory_resolver::proto::op::{Message, MessageType, ResponseCode};
+    use hickory_resolver::proto::rr::{Name, Record};
+
+    let socket = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let address = socket.local_addr().unwrap();
+    tokio::spawn(async move {
+        let mut buffer = vec![0; 4096];
+        while let Ok((length, peer)) = socket.recv_from(&mut buffer).await {
+            let Ok(request) = Message::from_vec(&buffer[..length]) else {
+                continue;
+            };
+            let mut response = Message::new();
+            response
+                .set_id(request.id())
+                .set_message_type(MessageType::Response)
+                .set_recursion_desired(request.recursion_desired())
+                .set_recursion_available(true)
+                .set_authoritative(true);
+            for query in request.queries() {
+                response.add_query(query.clone());
+                let name = query
+                    .name()
+                    .to_ascii()
+                    .trim_end_matches('.')
+                    .to_ascii_lowercase();
+                let owned: Vec<&RData> = records
+                    .iter()
+                    .filter(|(owner, _)| *owner == name)
+                    .map(|(_, data)| data)
+                    .collect();
+                if owned.is_empty() {
+                    response.set_response_code(ResponseCode::NXDomain);
+                }
+                for data in owned {
+                    if data.record_type() == query.query_type() {
+                        let owner = Name::from_ascii(format!("{name}.")).unwrap();
+                        response.add_answer(Record::from_rdata(owner, 60, data.clone()));
+                    }
+                }
+            }
+            if let Ok(bytes) = response.to_vec() {
+                let _ = socket.send_to(&bytes, peer).await;
+            }
+        }
+    });
+    address
+}
+
+/// The sender's checklist against a DNS server on loopback: a domain that
+/// publishes DMARC and an SPF record authorising the source (through `mx`,
+/// `a` and `include`) passes; one without DMARC whose SPF (through
+/// `redirect`) does not list the source gets both warnings with the
+/// records to publish; SPF that includes itself ends at the lookup limit.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_senders_checklist_warns_with_the_records_to_publish() {
+    use hickory_resolver::proto::rr::rdata::{A, MX, TXT};
+    use hickory_resolver::proto::rr::Name;
+    use smtpwire_programs::bulk::check::{check_host, Spf};
+    use smtpwire_programs::outbound::routes::Routes;
+
+    let txt = |text: &str| RData::TXT(TXT::new(vec![text.to_string()]));
+    let a = |ip: [u8; 4]| RData::A(A::from(std::net::Ipv4Addr::from(ip)));
+    let dns = dns_server(vec![
+        ("_dmarc.good.test", txt("v=DMARC1; p=reject")),
+        ("good.test", txt("google-site-verification=abc")),
+        (
+            "good.test",
+            txt("v=spf1 mx a:out.good.test/32 include:_spf.good.test -all"),
+        ),
+        (
+            "good.test",
+            RData::MX(MX::new(10, Name::from_ascii("mx.good.test.").unwrap())),
+        ),
+        ("mx.good.test", a([192, 0, 2, 1])),
+        ("out.good.test", a([192, 0, 2, 2])),
+        (
+            "_spf.good.test",
+            txt("v=spf1 ip4:127.0.0.0/29 ip6:2001:db8::/32 ~all"),
+        ),
+        ("bad.test", txt("v=spf1 redirect=_spf.bad.test")),
+        ("_spf.bad.test", txt("v=spf1 ip4:192.0.2.0/24 -all")),
+        ("loop.test", txt("v=spf1 include:loop.test -all")),
+    ])
+    .await;
+    let routes = Routes::new(Vec::new(), 25).with_nameserver(dns);
+    let resolver = routes.resolver().unwrap();
+    let ip = |text: &str| text.parse::<std::net::IpAddr>().unwrap();
+    assert_eq!(
+        check_host(resolver, ip("127.0.0.2"), "good.test").await,
+        Spf::Pass
+    );
+    assert_eq!(
+        check_host(resolver, ip("192.0.2.1"), "good.test").await,
+        Spf::Pass
+    );
+    assert_eq!(
+        check_host(resolver, ip("192.0.2.2"), "good.test").await,
+        Spf::Pass
+    );
+    assert_eq!(
+        check_host(resolver, ip("198.51.100.1"), "good.test").await,
+        Spf::Fail
+    );
+    assert_eq!(
+        check_host(resolver, ip("127.0.0.2"), "bad.test").await,
+        Spf::Fail
+    );
+    assert_eq!(
+        check_host(resolver, ip("192.0.2.9"), "bad.test").await,
+        Spf::Pass
+    );
+    assert_eq!(
+        check_host(resolver, ip("127.0.0.2"), "none.test").await,
+        Spf::None
+    );
+    assert!(matches!(
+        check_host(resolver, ip("127.0.0.2"), "loop.test").await,
+        Spf::PermError(why) if why.contains("more than 10")
+    ));
+
+    let server = TestServer::start(|_| {}).await;
+    let run = Run::new("check", &["ann@example.net"]);
+    let dns_flag = format!("--dns-server={dns}");
+    let check = |from: &'static str| {
+        let run = &run;
+        let dns_flag = dns_flag.clone();
+        let server = server.address;
+        async move {
+            run.try_send_to(
+                server,
+                &[
+                    &format!("--from={from}"),
+                    "--source-ip=127.0.0.2",
+                    &dns_flag,
+                    "--check",
+                ],
+            )
+            .await
+            .unwrap()
+        }
+    };
+    let good = check("bounces@good.test").await;
+    assert!(!good.contains("DMARC") && !good.contains("SPF"), "{good}");
+    // Only the loopback address's reverse DNS is left to fix.
+    assert!(
+        good.starts_with("checklist: 1 warnings for good.test"),
+        "{good}"
+    );
+    let bad = check("bounces@bad.test").await;
+    assert!(
+        bad.contains("publish _dmarc.bad.test. TXT \"v=DMARC1; p=none;"),
+        "{bad}"
+    );
+    assert!(
+        bad.contains("SPF: bad.test does not authorise 127.0.0.2 (Fail): publish bad.test. TXT \"v=spf1 ip4:127.0.0.2 -all\""),
+        "{bad}"
+    );
+    // --check sends nothing.
+    assert!(server.delivered().is_empty());
 }

@@ -1,7 +1,7 @@
 //! The command line: the flags, and a run from them to the results file.
 
 use std::collections::HashMap;
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -11,6 +11,7 @@ use smtpwire::client::LongLines;
 use smtpwire::delivery::Warmup;
 use smtpwire::{Domain, Host, ReversePath};
 
+use super::check;
 use super::ledger::Ledger;
 use super::results::{self, Status};
 use super::template::Template;
@@ -18,6 +19,9 @@ use super::variants::{self, VariantSpec};
 use super::{Campaign, Variant};
 use crate::outbound::routes::{FixedRoute, Routes, SMTP_PORT};
 use crate::outbound::transfer::Transfer;
+
+/// How long the checklist at start may take: it only warns.
+const CHECKLIST_TIME: Duration = Duration::from_secs(15);
 
 /// Command-line flags.
 #[derive(Parser, Debug)]
@@ -52,6 +56,14 @@ pub struct Args {
     /// this flag).
     #[arg(long)]
     require_fcrdns: bool,
+    /// Runs the sender's checklist (DMARC record, SPF for each
+    /// `--source-ip`, forward-confirmed reverse DNS) and stops; without it
+    /// the checklist runs at start, as warnings.
+    #[arg(long)]
+    check: bool,
+    /// The DNS server to ask (`address:port`) instead of the system's.
+    #[arg(long)]
+    dns_server: Option<SocketAddr>,
     /// Seconds a provider's throttling reply pauses mail to it from that
     /// source address, the first time; it doubles while the throttling
     /// goes on, and the round's size halves.
@@ -174,8 +186,12 @@ pub async fn run(args: Args) -> Result<String, String> {
         .iter()
         .map(|spec| FixedRoute::parse(spec, args.port))
         .collect::<Result<Vec<_>, _>>()?;
+    let mut routes = Routes::new(routes, args.port);
+    if let Some(server) = args.dns_server {
+        routes = routes.with_nameserver(server);
+    }
     let transfer = Transfer::new(
-        Routes::new(routes, args.port),
+        routes,
         &hello,
         !args.no_starttls,
         LongLines::Refuse,
@@ -183,13 +199,43 @@ pub async fn run(args: Args) -> Result<String, String> {
     )
     .map_err(|e| e.to_string())?
     .with_sources(args.source_ip.clone());
-    crate::outbound::fcrdns::check_all(
+    let reverse_dns = crate::outbound::fcrdns::check_all(
         transfer.routes.resolver(),
         &args.source_ip,
         &hostname,
         args.require_fcrdns,
     )
     .await?;
+    let sender_domain = from
+        .mailbox()
+        .map(|mailbox| mailbox.host().to_string())
+        .ok_or("--from: the null sender has no domain to check")?;
+    let warnings = tokio::time::timeout(
+        CHECKLIST_TIME,
+        check::checklist(transfer.routes.resolver(), &sender_domain, &args.source_ip),
+    )
+    .await
+    .unwrap_or_else(|_| vec!["the sender's checklist did not finish in time".to_string()]);
+    for warning in &warnings {
+        eprintln!("warning: {warning}");
+    }
+    let warnings: Vec<String> = reverse_dns.into_iter().chain(warnings).collect();
+    if args.check {
+        let spf = if args.source_ip.is_empty() {
+            " (SPF not checked: no --source-ip)"
+        } else {
+            ""
+        };
+        return Ok(if warnings.is_empty() {
+            format!("checklist passed for {sender_domain}{spf}")
+        } else {
+            format!(
+                "checklist: {} warnings for {sender_domain}{spf}: {}",
+                warnings.len(),
+                warnings.join("; ")
+            )
+        });
+    }
     let warmup = match (args.warmup_daily, args.warmup_hourly) {
         (Some(daily), Some(hourly)) => {
             let path = args.warmup_state.clone().unwrap_or_else(|| {

@@ -6,6 +6,8 @@ use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
+use hickory_resolver::config::{NameServerConfigGroup, ResolverConfig};
+use hickory_resolver::name_server::TokioConnectionProvider;
 use hickory_resolver::TokioResolver;
 use smtpwire::delivery::{
     domains_to_resolve, provider_of, Hop, HopGroup, MxAnswer, MxAnswers, Plan, Planner, Routable,
@@ -16,6 +18,9 @@ use tokio::task::JoinSet;
 
 /// MX lookups in flight at once.
 const MAX_LOOKUPS: usize = 32;
+
+/// How long one query to a `--dns-server` may take.
+const NAMESERVER_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// The SMTP port for relaying (RFC 5321 §4.5.4.2).
 pub const SMTP_PORT: u16 = 25;
@@ -125,6 +130,18 @@ impl Routes {
                 .collect(),
             port,
         }
+    }
+
+    /// Looks names up at the DNS server `server` (over UDP and TCP)
+    /// instead of the system's.
+    pub fn with_nameserver(mut self, server: SocketAddr) -> Self {
+        let servers = NameServerConfigGroup::from_ips_clear(&[server.ip()], server.port(), true);
+        let config = ResolverConfig::from_parts(None, Vec::new(), servers);
+        let mut builder =
+            TokioResolver::builder_with_config(config, TokioConnectionProvider::default());
+        builder.options_mut().timeout = NAMESERVER_TIMEOUT;
+        self.resolver = Some(builder.build());
+        self
     }
 
     /// The resolver, if the system's configuration gave one.

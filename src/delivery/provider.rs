@@ -14,16 +14,25 @@ use core::time::Duration;
 
 use crate::reply::Reply;
 
+/// Second-level labels that country-code domains use as part of their
+/// public suffix (`co.uk`, `com.au`, `ne.jp`...).
+const SECOND_LEVEL: &[&str] = &[
+    "ac", "co", "com", "edu", "gov", "gv", "ne", "net", "or", "org",
+];
+
 /// The provider a domain's mail goes to, named by its most preferred mail
-/// exchanger's registrable domain, approximated as its last two labels
-/// (three when the second-to-last is short, as in `mx.example.co.uk`):
+/// exchanger's registrable domain, approximated as its last two labels, or
+/// three under a country code's generic second level (`co.uk`, `com.au`):
 /// `aspmx.l.google.com` and `alt1.aspmx.l.google.com` are both
-/// `google.com`. An IP address (a fixed route) is its own provider.
+/// `google.com`. A public-suffix list would be exact; this covers the
+/// providers' own names. An IP address (a fixed route) is its own
+/// provider.
 ///
 /// ```
 /// use smtpwire::delivery::provider_of;
 ///
 /// assert_eq!(provider_of("ASPMX.L.Google.com."), "google.com");
+/// assert_eq!(provider_of("mx00.gmx.net"), "gmx.net");
 /// assert_eq!(provider_of("mx1.mail.example.co.uk"), "example.co.uk");
 /// assert_eq!(provider_of("127.0.0.1"), "127.0.0.1");
 /// ```
@@ -33,10 +42,12 @@ pub fn provider_of(exchange: &str) -> String {
         return name;
     }
     let labels: Vec<&str> = name.split('.').collect();
-    // A public-suffix list would be exact; a short second-level label
-    // ("co", "com", "ac") is the common case of a two-label suffix.
     let keep = match labels.as_slice() {
-        [.., second, _] if labels.len() > 2 && second.len() <= 3 => 3,
+        [.., second, country]
+            if labels.len() > 2 && country.len() == 2 && SECOND_LEVEL.contains(second) =>
+        {
+            3
+        }
         _ => 2,
     };
     labels[labels.len().saturating_sub(keep)..].join(".")

@@ -48,7 +48,13 @@ impl Ledger {
                     let log = current
                         .as_ref()
                         .and_then(|pair| logs.get_mut(pair))
-                        .ok_or_else(|| bad(line, "counts before any pair line"))?;
+                        .ok_or_else(|| {
+                            bad(
+                                line,
+                                "counts before any pair line (a log kept before counts \
+                                 per source and provider: remove it to start again)",
+                            )
+                        })?;
                     let value: u64 = value
                         .trim()
                         .parse()

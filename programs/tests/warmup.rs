@@ -243,3 +243,59 @@ async fn a_throttled_provider_slows_for_that_source_while_the_others_keep_their_
         sizes("127.0.0.3")
     );
 }
+
+/// A provider that throttles every try: the recipient ends `throttled` in
+/// the results, with no attempt counted, for the next run; not deferred
+/// or failed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_recipient_throttled_on_every_try_stays_pending_not_failed() {
+    let source: IpAddr = "127.0.0.2".parse().unwrap();
+    let (throttling, connections) = throttling_provider(source, usize::MAX).await;
+    let dir = std::env::temp_dir().join(format!("smtpwire-throttled-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let scratch = Scratch(dir.clone());
+    std::fs::write(
+        dir.join("list.csv"),
+        "email\nfirst@throttling.test\nsecond@throttling.test\n",
+    )
+    .unwrap();
+    std::fs::write(dir.join("template.eml"), "Subject: News\n\nHello\n").unwrap();
+    let path = |name: &str| scratch.0.join(name).display().to_string();
+    let command = [
+        "bulk".to_string(),
+        format!("--list={}", path("list.csv")),
+        format!("--template={}", path("template.eml")),
+        format!("--results={}", path("results.csv")),
+        "--from=bounces@example.org".to_string(),
+        "--unsubscribe-url=https://example.org/u?who={{email}}".to_string(),
+        format!("--mx=throttling.test={throttling}"),
+        "--source-ip=127.0.0.2".to_string(),
+        "--attempts=2".to_string(),
+        "--throttle-pause=0.1".to_string(),
+        "--no-starttls".to_string(),
+    ];
+    let summary = tokio::time::timeout(
+        Duration::from_secs(30),
+        run(Args::try_parse_from(command).unwrap()),
+    )
+    .await
+    .expect("the run ends in time")
+    .unwrap();
+    assert!(summary.starts_with("1 delivered, 0 failed"), "{summary}");
+    assert!(summary.contains("0 deferred, 1 throttled"), "{summary}");
+    let results = std::fs::read_to_string(dir.join("results.csv")).unwrap();
+    let first = results.lines().find(|l| l.starts_with("first@")).unwrap();
+    assert!(
+        first.starts_with("first@throttling.test,throttled,450,4.7.28,0,no,"),
+        "{first}"
+    );
+    // The second round, after the pause, was halved to one message.
+    let sizes: Vec<usize> = connections
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|c| c.recipients.len())
+        .collect();
+    assert_eq!(sizes, [2, 1]);
+}

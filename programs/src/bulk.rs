@@ -329,9 +329,14 @@ impl Campaign {
         }
     }
 
-    fn count_sent(&mut self, pair: &Pair, count: usize) {
+    /// Counts the round's sends of each pair and saves the counts, before
+    /// any of them goes: a crash may overcount a round, never undercount.
+    fn count_sent(&mut self, round: &BTreeMap<Pair, u64>) {
         if let Some((_, ledger)) = &mut self.warmup {
-            ledger.log(pair).record(unix_now(), count as u64);
+            let now = unix_now();
+            for (pair, &count) in round.iter().filter(|(_, &count)| count > 0) {
+                ledger.log(pair).record(now, count);
+            }
             if let Err(error) = ledger.save() {
                 eprintln!("warm-up log: {error}");
             }
@@ -375,6 +380,8 @@ impl Campaign {
         };
         // What each pair sends in this round, over all its destinations.
         let mut used: BTreeMap<Pair, u64> = BTreeMap::new();
+        // Each connection's source, destination and messages.
+        let mut connections = Vec::new();
         for group in plan.groups {
             let Some(destination) = group.destinations.first().cloned() else {
                 continue;
@@ -398,7 +405,8 @@ impl Campaign {
                     .or_insert_with(|| Pace::new(self.per_connection as u64, self.throttle_pause));
                 let used = used.entry(pair.clone()).or_default();
                 let paced_room = pace.allowance(clock).saturating_sub(*used);
-                let warm_room = self.warm_allowance(&pair);
+                // The ledger counts this round only once it is planned.
+                let warm_room = self.warm_allowance(&pair).saturating_sub(*used);
                 let mut messages: Vec<Outgoing<Addressee>> = Vec::new();
                 for mut addressee in recipients {
                     addressee.pair = Some(pair.clone());
@@ -430,34 +438,36 @@ impl Campaign {
                 if messages.is_empty() {
                     continue;
                 }
-                self.count_sent(&pair, messages.len());
-                let transfer = self.transfer.clone();
-                let limit = limit.clone();
-                let per_connection = self.per_connection;
-                let settled = settled.clone();
-                let destination = destination.clone();
-                sending.tasks.spawn(async move {
-                    let _permit = limit.acquire_owned().await;
-                    let hand_back = |finished: Vec<(usize, Outgoing<Addressee>)>| {
-                        let outcomes = finished
-                            .into_iter()
-                            .flat_map(|(_, message)| {
-                                message
-                                    .delivery
-                                    .settle(&once, 1, now, unix_now())
-                                    .recipients
-                            })
-                            .collect();
-                        let settled = settled.clone();
-                        async move {
-                            let _ = settled.send(outcomes).await;
-                        }
-                    };
-                    transfer
-                        .run_from(source, &destination, messages, per_connection, hand_back)
-                        .await;
-                });
+                connections.push((source, destination.clone(), messages));
             }
+        }
+        self.count_sent(&used);
+        for (source, destination, messages) in connections {
+            let transfer = self.transfer.clone();
+            let limit = limit.clone();
+            let per_connection = self.per_connection;
+            let settled = settled.clone();
+            sending.tasks.spawn(async move {
+                let _permit = limit.acquire_owned().await;
+                let hand_back = |finished: Vec<(usize, Outgoing<Addressee>)>| {
+                    let outcomes = finished
+                        .into_iter()
+                        .flat_map(|(_, message)| {
+                            message
+                                .delivery
+                                .settle(&once, 1, now, unix_now())
+                                .recipients
+                        })
+                        .collect();
+                    let settled = settled.clone();
+                    async move {
+                        let _ = settled.send(outcomes).await;
+                    }
+                };
+                transfer
+                    .run_from(source, &destination, messages, per_connection, hand_back)
+                    .await;
+            });
         }
         sending
     }

@@ -531,6 +531,9 @@ async fn the_senders_checklist_warns_with_the_records_to_publish() {
         let dns_flag = dns_flag.clone();
         let server = server.address;
         async move {
+            let domain = from.rsplit_once('@').unwrap().1;
+            let template = format!("From: News <news@{domain}>\nSubject: Hi\n\nHello\n");
+            std::fs::write(run.dir.join("template.eml"), template).unwrap();
             run.try_send_to(
                 server,
                 &[

@@ -3,9 +3,10 @@
 //! before they accept its mail into the inbox. Each failure comes with the
 //! record to publish.
 //!
-//! - the `From:` domain has a DMARC record (RFC 7489 §6.1: a TXT record at
-//!   `_dmarc.domain` starting `v=DMARC1`);
-//! - its SPF record (RFC 7208) authorises each source address;
+//! - the `From:` domain of each template has a DMARC record (RFC 7489
+//!   §6.1: a TXT record at `_dmarc.domain` starting `v=DMARC1`);
+//! - the envelope sender's domain, the identity SPF checks (RFC 7208
+//!   §2.4), has an SPF record that authorises each source address;
 //! - each source address has forward-confirmed reverse DNS matching the
 //!   EHLO name ([`fcrdns`](crate::outbound::fcrdns), checked with the
 //!   sources at start).
@@ -46,28 +47,32 @@ pub enum Spf {
     TempError(String),
 }
 
-/// Runs the DMARC and SPF checks for mail from `domain` sent from
-/// `sources`; returns one warning per failure, each with the record
-/// to publish. With no resolver there is nothing to check against: one
-/// warning says so.
+/// Runs the DMARC checks for the `From:` domains `from_domains` and the
+/// SPF check of `envelope_domain` for each of `sources`; returns one
+/// warning per failure, each with the record to publish. With no resolver
+/// there is nothing to check against: one warning says so.
 pub async fn checklist(
     resolver: Option<&TokioResolver>,
-    domain: &str,
+    from_domains: &[String],
+    envelope_domain: &str,
     sources: &[IpAddr],
 ) -> Vec<String> {
     let Some(resolver) = resolver else {
         return vec!["no DNS resolver: the sender's checklist was not run".to_string()];
     };
-    let domain = domain.trim_end_matches('.').to_ascii_lowercase();
     let mut warnings = Vec::new();
-    match txt_records(resolver, &format!("_dmarc.{domain}")).await {
-        Ok(records) if records.iter().any(|r| is_version(r, "v=DMARC1")) => {}
-        Ok(_) => warnings.push(format!(
-            "DMARC: {domain} has no DMARC record: publish _dmarc.{domain}. TXT \
-             \"v=DMARC1; p=none; rua=mailto:dmarc-reports@{domain}\""
-        )),
-        Err(error) => warnings.push(format!("DMARC: _dmarc.{domain}: {error}")),
+    for domain in from_domains {
+        let domain = domain.trim_end_matches('.').to_ascii_lowercase();
+        match txt_records(resolver, &format!("_dmarc.{domain}")).await {
+            Ok(records) if records.iter().any(|r| is_version(r, "v=DMARC1")) => {}
+            Ok(_) => warnings.push(format!(
+                "DMARC: {domain} has no DMARC record: publish _dmarc.{domain}. TXT \
+                 \"v=DMARC1; p=none; rua=mailto:dmarc-reports@{domain}\""
+            )),
+            Err(error) => warnings.push(format!("DMARC: _dmarc.{domain}: {error}")),
+        }
     }
+    let domain = envelope_domain.trim_end_matches('.').to_ascii_lowercase();
     for &source in sources {
         let result = check_host(resolver, source, &domain).await;
         if result != Spf::Pass {
@@ -258,6 +263,29 @@ impl<'a> Evaluation<'a> {
     }
 }
 
+/// The domain of the `From:` field of a template's header (RFC 5322
+/// §3.6.2), if it names one outright (not through a `{{column}}`).
+pub fn header_from_domain(template: &str) -> Option<String> {
+    let header = template.split("\n\n").next().unwrap_or(template);
+    let value = header
+        .lines()
+        .map(|line| line.trim_end_matches('\r'))
+        .find_map(|line| {
+            let (name, value) = line.split_once(':')?;
+            name.trim().eq_ignore_ascii_case("from").then_some(value)
+        })?;
+    if value.contains("{{") {
+        return None;
+    }
+    let address = match value.rsplit_once('<') {
+        Some((_, rest)) => rest.split('>').next().unwrap_or(rest),
+        None => value.trim(),
+    };
+    let (_, domain) = address.rsplit_once('@')?;
+    let domain = domain.trim().trim_end_matches('>').to_ascii_lowercase();
+    (!domain.is_empty()).then_some(domain)
+}
+
 /// The TXT records at `name`, each's strings joined (RFC 7208 §3.3); none
 /// when the name or its records do not exist.
 async fn txt_records(resolver: &TokioResolver, name: &str) -> Result<Vec<String>, String> {
@@ -366,5 +394,20 @@ mod tests {
         assert!(is_version("v=DMARC1; p=none", "v=DMARC1"));
         assert!(is_version("v=spf1 -all", "v=spf1"));
         assert!(!is_version("v=spf10 -all", "v=spf1"));
+    }
+
+    #[test]
+    fn the_from_domain_of_a_template() {
+        let domain = |text: &str| header_from_domain(text);
+        assert_eq!(
+            domain("Subject: x\nFROM: News <news@Example.ORG>\n\nfrom: a@b.test\n"),
+            Some("example.org".to_string())
+        );
+        assert_eq!(
+            domain("From: news@example.org\r\n\r\n"),
+            Some("example.org".to_string())
+        );
+        assert_eq!(domain("From: {{sender}}\n\n"), None);
+        assert_eq!(domain("Subject: no from\n\nFrom: a@b.test\n"), None);
     }
 }

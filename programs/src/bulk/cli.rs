@@ -157,9 +157,18 @@ pub async fn run(args: Args) -> Result<String, String> {
             .collect(),
     };
     let mut variants = Vec::new();
+    let mut from_domains: Vec<String> = Vec::new();
     for (name, path) in templates {
         let text = std::fs::read_to_string(&path)
             .map_err(|e| format!("template {}: {e}", path.display()))?;
+        match check::header_from_domain(&text) {
+            Some(domain) if !from_domains.contains(&domain) => from_domains.push(domain),
+            Some(_) => {}
+            None => eprintln!(
+                "warning: template {}: no From: address to check DMARC for",
+                path.display()
+            ),
+        }
         let template = Template::new(
             &text,
             args.unsubscribe_url.clone(),
@@ -212,7 +221,12 @@ pub async fn run(args: Args) -> Result<String, String> {
         .ok_or("--from: the null sender has no domain to check")?;
     let warnings = tokio::time::timeout(
         CHECKLIST_TIME,
-        check::checklist(transfer.routes.resolver(), &sender_domain, &args.source_ip),
+        check::checklist(
+            transfer.routes.resolver(),
+            &from_domains,
+            &sender_domain,
+            &args.source_ip,
+        ),
     )
     .await
     .unwrap_or_else(|_| vec!["the sender's checklist did not finish in time".to_string()]);

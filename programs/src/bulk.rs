@@ -1,27 +1,34 @@
-//! The bulk sender: one template to a recipient list, one message per recipient,
-//! grouped by destination with many pipelined transactions per connection,
-//! paced by a warm-up schedule, with per-recipient results.
+//! The bulk sender: one template (or A/B variants) to a recipient list, one
+//! message per recipient, grouped by destination with many pipelined
+//! transactions per connection, from chosen source addresses, paced per
+//! (source address, receiving provider) by a warm-up schedule and by the
+//! provider's throttling replies, with per-recipient results.
 
+pub mod check;
 pub mod cli;
 pub mod ledger;
 pub mod list;
 pub mod progress;
 pub mod results;
 pub mod template;
+pub mod variants;
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::io;
+use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
-use smtpwire::delivery::{Backoff, Delivery, Fate, Planner, Routable, Settled, Warmup};
+use smtpwire::delivery::{
+    is_throttling, Backoff, Delivery, Fate, Pace, Planner, Routable, Settled, Warmup,
+};
 use smtpwire::{ForwardPath, Host, ReversePath};
 use tokio::sync::{mpsc, Semaphore};
 use tokio::task::JoinSet;
 
 use crate::outbound::transfer::{Outgoing, Transfer};
 use crate::outbound::{random_seed, unix_now};
-use ledger::Ledger;
+use ledger::{Ledger, Pair};
 use list::Row;
 use progress::Progress;
 use results::{Outcome, Status, Writer};
@@ -33,18 +40,36 @@ const MAX_BATCH: usize = 1000;
 /// Groups of settled recipients waiting to be written.
 const SETTLED_QUEUE: usize = 64;
 
-/// One recipient on its way: its row and its tries so far.
+/// One recipient on its way: its row, the variant it gets, its source
+/// address and its tries so far.
 #[derive(Debug, Clone)]
 struct Addressee {
     row: usize,
+    variant: usize,
     path: ForwardPath,
+    /// The local address it goes out from; `None`, the system's choice.
+    source: Option<IpAddr>,
+    /// Its pair once planned: the source and the receiving provider.
+    pair: Option<Pair>,
     attempts: u32,
+    /// Tries the provider answered with a throttling reply, which do not
+    /// count as attempts.
+    throttled: u32,
 }
 
 impl Routable for Addressee {
     fn forward_path(&self) -> &ForwardPath {
         &self.path
     }
+}
+
+/// One A/B variant (or the one template): its name for the results file
+/// (empty without variants) and its template.
+pub struct Variant {
+    /// The name in the results file's `variant` column.
+    pub name: String,
+    /// The message.
+    pub template: Arc<Template>,
 }
 
 /// The outcomes so far, each written to the results file as it comes and
@@ -55,8 +80,19 @@ struct Outcomes<'a> {
 }
 
 impl Outcomes<'_> {
-    fn push(&mut self, rows: &[Row], row: usize, outcome: Outcome) -> io::Result<()> {
-        self.results.record(&rows[row].email, &outcome)?;
+    fn push(
+        &mut self,
+        campaign: &Campaign,
+        row: usize,
+        variant: usize,
+        outcome: Outcome,
+    ) -> io::Result<()> {
+        let name = campaign
+            .variants
+            .get(variant)
+            .map_or("", |v| v.name.as_str());
+        self.results
+            .record(&campaign.rows[row].email, name, &outcome)?;
         *self.tally.0.entry(outcome.status).or_default() += 1;
         Ok(())
     }
@@ -84,74 +120,102 @@ pub struct Campaign {
     pub from: ReversePath,
     /// The recipients.
     pub rows: Vec<Row>,
-    /// The message.
-    pub template: Arc<Template>,
-    /// How to reach next hops.
+    /// The messages: one, or the A/B variants.
+    pub variants: Vec<Variant>,
+    /// How to reach next hops, and the source addresses to send from.
     pub transfer: Arc<Transfer>,
     /// Names this host is known by (MX records pointing here are skipped).
     pub own_hosts: Vec<Host>,
-    /// Most messages per connection.
+    /// Most messages per connection, and the most one (source, provider)
+    /// pair sends in one round at full pace.
     pub per_connection: usize,
     /// Destinations sent to at once.
     pub connections: usize,
-    /// Tries per recipient in this run.
+    /// Tries per recipient in this run; throttled tries count apart, up
+    /// to as many.
     pub attempts: u32,
     /// The wait before trying a deferred recipient again.
     pub retry_after: Duration,
-    /// The warm-up schedule and its log, if the address is warming up.
+    /// The pause after a provider's first throttling reply to a source
+    /// address; it doubles while the throttling goes on.
+    pub throttle_pause: Duration,
+    /// The warm-up schedule and its logs, if the addresses are warming up.
     pub warmup: Option<(Warmup, Ledger)>,
 }
 
+/// What `Campaign::send` did with a batch.
+struct Sending {
+    /// The connections' tasks; they end with the run, on an error too.
+    tasks: JoinSet<()>,
+    /// Outcomes as each transaction ends; closes when all are in.
+    settling: mpsc::Receiver<Vec<Settled<Addressee>>>,
+    /// Not sent: their pair is paused after a throttling reply, or has
+    /// sent its round.
+    paced: Vec<Addressee>,
+    /// Not sent: their pair reached its warm-up cap.
+    held: Vec<Addressee>,
+    /// Sent: row, variant and attempts before this one.
+    sent: Vec<(usize, usize, u32)>,
+}
+
 impl Campaign {
-    /// Sends to every row in `todo` (indices into `rows`), appending one
-    /// outcome per row to `results` as it settles, and returning how many
-    /// ended in each status: delivered, failed (to be removed from the list), rejected, deferred
-    /// (still refused for now after every try) or held (past the warm-up
-    /// cap, for a later run). Stops if the results cannot be written.
-    pub async fn run(mut self, todo: Vec<usize>, results: &mut Writer) -> io::Result<Tally> {
+    /// Sends to every `(row, variant)` in `todo` (indices into `rows` and
+    /// `variants`), appending one outcome per row to `results` as it
+    /// settles, and returning how many ended in each status: delivered,
+    /// failed (to be removed from the list), rejected, deferred (still
+    /// refused for now after every try), throttled (the provider slowed
+    /// the source down on every try) or held (past the warm-up cap, for a
+    /// later run). Each recipient domain's recipients take the source
+    /// addresses in turn, so every domain (and so every provider) gets
+    /// the same share from each. Stops if the results cannot be written.
+    pub async fn run(
+        mut self,
+        todo: Vec<(usize, usize)>,
+        results: &mut Writer,
+    ) -> io::Result<Tally> {
         let mut outcomes = Outcomes {
             tally: Tally::default(),
             results,
         };
+        let started = Instant::now();
+        let sources = self.transfer.sources().to_vec();
+        let mut paces: BTreeMap<Pair, Pace> = BTreeMap::new();
         let mut waiting: VecDeque<(Instant, Addressee)> = VecDeque::new();
-        for row in todo {
+        // Each domain's turn of the source addresses.
+        let mut turns: HashMap<String, usize> = HashMap::new();
+        for (row, variant) in todo {
             let email = &self.rows[row].email;
             match ForwardPath::parse(&format!("<{email}>")) {
                 Ok(path) => waiting.push_back((
-                    Instant::now(),
+                    started,
                     Addressee {
                         row,
+                        variant,
                         path,
+                        source: next_source(&sources, &mut turns, email),
+                        pair: None,
                         attempts: 0,
+                        throttled: 0,
                     },
                 )),
                 Err(error) => {
                     let outcome = Outcome::invalid(&error.to_string());
-                    outcomes.push(&self.rows, row, outcome)?;
+                    outcomes.push(&self, row, variant, outcome)?;
                 }
             }
         }
         let invalid = outcomes.tally.total();
         let mut progress = Progress::new(waiting.len() + invalid);
         progress.advance(invalid);
-        let template = self.template.clone();
         let mut number = 0;
         while let Some(&(first_due, _)) = waiting.front() {
-            let allowance = self.allowance();
-            if allowance == 0 {
-                for (_, held) in waiting.drain(..) {
-                    outcomes.push(&self.rows, held.row, Outcome::held(held.attempts))?;
-                    progress.advance(1);
-                }
-                break;
-            }
             let now = Instant::now();
             if first_due > now {
                 tokio::time::sleep(first_due - now).await;
                 continue;
             }
             let mut batch = Vec::new();
-            while batch.len() < allowance.min(MAX_BATCH) {
+            while batch.len() < MAX_BATCH {
                 match waiting.front() {
                     Some((due, _)) if *due <= Instant::now() => {
                         if let Some((_, addressee)) = waiting.pop_front() {
@@ -161,17 +225,59 @@ impl Campaign {
                     _ => break,
                 }
             }
-            self.count_sent(batch.len());
-            // Row and attempts so far of each recipient not yet settled.
-            let mut unsettled: HashMap<usize, u32> =
-                batch.iter().map(|a| (a.row, a.attempts)).collect();
-            // The tasks end with the run, on an error too.
-            let (_tasks, mut settling) = self.send(batch, &template, &mut number).await;
-            // Each message's outcome as soon as its transaction ends.
+            let clock = started.elapsed();
+            let sending = self.send(batch, &mut paces, clock, &mut number).await;
+            for held in sending.held {
+                outcomes.push(&self, held.row, held.variant, Outcome::held(held.attempts))?;
+                progress.advance(1);
+            }
+            for paced in sending.paced {
+                let due = resume_at(&paces, &paced);
+                waiting.push_back((started + due.max(clock), paced));
+            }
+            // Variant and attempts so far of each recipient not yet settled.
+            let mut unsettled: HashMap<usize, (usize, u32)> = sending
+                .sent
+                .iter()
+                .map(|&(row, variant, attempts)| (row, (variant, attempts)))
+                .collect();
+            // The pairs of this round, and those a provider throttled.
+            let mut rounds: BTreeSet<Pair> = BTreeSet::new();
+            let mut throttled: BTreeSet<Pair> = BTreeSet::new();
+            let _tasks = sending.tasks;
+            let mut settling = sending.settling;
             while let Some(chunk) = settling.recv().await {
                 for settled in chunk {
                     unsettled.remove(&settled.recipient.row);
                     let mut addressee = settled.recipient;
+                    if let Some(pair) = &addressee.pair {
+                        rounds.insert(pair.clone());
+                    }
+                    let by_throttling = matches!(settled.fate, Fate::Delayed { .. })
+                        && settled
+                            .attempts
+                            .last()
+                            .and_then(|record| record.reply.as_ref())
+                            .is_some_and(is_throttling);
+                    if by_throttling {
+                        addressee.throttled += 1;
+                        if let Some(pair) = &addressee.pair {
+                            throttled.insert(pair.clone());
+                            if let Some(pace) = paces.get_mut(pair) {
+                                pace.throttled(started.elapsed());
+                            }
+                        }
+                        if addressee.throttled < self.attempts {
+                            let due = resume_at(&paces, &addressee);
+                            waiting.push_back((started + due, addressee));
+                            continue;
+                        }
+                        let outcome =
+                            Outcome::of(Status::Throttled, addressee.attempts, &settled.attempts);
+                        outcomes.push(&self, addressee.row, addressee.variant, outcome)?;
+                        progress.advance(1);
+                        continue;
+                    }
                     addressee.attempts += 1;
                     match settled.fate {
                         Fate::Delayed { .. } if addressee.attempts < self.attempts => {
@@ -186,16 +292,21 @@ impl Campaign {
                             };
                             let outcome =
                                 Outcome::of(status, addressee.attempts, &settled.attempts);
-                            outcomes.push(&self.rows, addressee.row, outcome)?;
+                            outcomes.push(&self, addressee.row, addressee.variant, outcome)?;
                             progress.advance(1);
                         }
                     }
                 }
             }
+            for pair in rounds.difference(&throttled) {
+                if let Some(pace) = paces.get_mut(pair) {
+                    pace.round_ended_well();
+                }
+            }
             // A task that failed reported nothing for its recipients: sent
             // or not, nobody knows, so they are left for a later run.
-            for (row, attempts) in unsettled {
-                outcomes.push(&self.rows, row, Outcome::unknown(attempts + 1))?;
+            for (row, (variant, attempts)) in unsettled {
+                outcomes.push(&self, row, variant, Outcome::unknown(attempts + 1))?;
                 progress.advance(1);
             }
             // Retries go after what was never tried, in due order.
@@ -205,36 +316,43 @@ impl Campaign {
         Ok(outcomes.tally)
     }
 
-    /// Messages the warm-up allows now; without one, no limit.
-    fn allowance(&self) -> usize {
+    /// Messages the warm-up allows `pair` now; without one, no limit.
+    fn warm_allowance(&self, pair: &Pair) -> u64 {
         match &self.warmup {
-            Some((schedule, ledger)) => {
-                let left = ledger.log.allowance(schedule, unix_now());
-                usize::try_from(left).unwrap_or(usize::MAX)
-            }
-            None => usize::MAX,
+            Some((schedule, ledger)) => ledger
+                .logs
+                .get(pair)
+                .copied()
+                .unwrap_or_default()
+                .allowance(schedule, unix_now()),
+            None => u64::MAX,
         }
     }
 
-    fn count_sent(&mut self, count: usize) {
+    /// Counts the round's sends of each pair and saves the counts, before
+    /// any of them goes: a crash may overcount a round, never undercount.
+    fn count_sent(&mut self, round: &BTreeMap<Pair, u64>) {
         if let Some((_, ledger)) = &mut self.warmup {
-            ledger.log.record(unix_now(), count as u64);
+            let now = unix_now();
+            for (pair, &count) in round.iter().filter(|(_, &count)| count > 0) {
+                ledger.log(pair).record(now, count);
+            }
             if let Err(error) = ledger.save() {
                 eprintln!("warm-up log: {error}");
             }
         }
     }
 
-    /// One try for each of `batch`: grouped by destination, one message
-    /// each, many per connection, by the returned tasks. The outcomes come
-    /// out of the returned channel as each transaction ends; it closes when
-    /// all are in.
+    /// One try for each of `batch` that its pair's pace (at `clock`) and
+    /// warm-up allow: grouped by destination and source address, one
+    /// message each, many per connection, by the returned tasks.
     async fn send(
-        &self,
+        &mut self,
         batch: Vec<Addressee>,
-        template: &Arc<Template>,
+        paces: &mut BTreeMap<Pair, Pace>,
+        clock: Duration,
         number: &mut usize,
-    ) -> (JoinSet<()>, mpsc::Receiver<Vec<Settled<Addressee>>>) {
+    ) -> Sending {
         // Only this run's own count of tries decides on retries.
         let once = Backoff {
             initial: self.retry_after,
@@ -253,27 +371,83 @@ impl Campaign {
         let _ = settled.send(unroutable.recipients).await;
         let limit = Arc::new(Semaphore::new(self.connections.max(1)));
         let date = crate::trace::rfc5322_date(SystemTime::now());
-        let mut tasks = JoinSet::new();
+        let mut sending = Sending {
+            tasks: JoinSet::new(),
+            settling,
+            paced: Vec::new(),
+            held: Vec::new(),
+            sent: Vec::new(),
+        };
+        // What each pair sends in this round, over all its destinations.
+        let mut used: BTreeMap<Pair, u64> = BTreeMap::new();
+        // Each connection's source, destination and messages.
+        let mut connections = Vec::new();
         for group in plan.groups {
             let Some(destination) = group.destinations.first().cloned() else {
                 continue;
             };
-            let mut messages: Vec<Outgoing<Addressee>> = Vec::new();
+            let provider = self.transfer.routes.provider(&group);
+            // One connection per source address.
+            let mut by_source: BTreeMap<Option<IpAddr>, Vec<Addressee>> = BTreeMap::new();
             for addressee in group.recipients {
-                *number += 1;
-                let content =
-                    template.render(&self.rows[addressee.row], *number, SystemTime::now(), &date);
-                messages.push(Outgoing {
-                    delivery: Delivery::new(group.hops.clone(), vec![addressee]),
-                    from: self.from.clone(),
-                    content: content.into(),
-                });
+                by_source
+                    .entry(addressee.source)
+                    .or_default()
+                    .push(addressee);
             }
+            for (source, recipients) in by_source {
+                let pair: Pair = (
+                    source.map_or_else(|| "default".to_string(), |ip| ip.to_string()),
+                    provider.clone(),
+                );
+                let pace = paces
+                    .entry(pair.clone())
+                    .or_insert_with(|| Pace::new(self.per_connection as u64, self.throttle_pause));
+                let used = used.entry(pair.clone()).or_default();
+                let paced_room = pace.allowance(clock).saturating_sub(*used);
+                // The ledger counts this round only once it is planned.
+                let warm_room = self.warm_allowance(&pair).saturating_sub(*used);
+                let mut messages: Vec<Outgoing<Addressee>> = Vec::new();
+                for mut addressee in recipients {
+                    addressee.pair = Some(pair.clone());
+                    let taken = messages.len() as u64;
+                    if taken >= warm_room {
+                        sending.held.push(addressee);
+                    } else if taken >= paced_room {
+                        sending.paced.push(addressee);
+                    } else {
+                        *number += 1;
+                        let template = &self.variants[addressee.variant].template;
+                        let content = template.render(
+                            &self.rows[addressee.row],
+                            *number,
+                            SystemTime::now(),
+                            &date,
+                        );
+                        sending
+                            .sent
+                            .push((addressee.row, addressee.variant, addressee.attempts));
+                        messages.push(Outgoing {
+                            delivery: Delivery::new(group.hops.clone(), vec![addressee]),
+                            from: self.from.clone(),
+                            content: content.into(),
+                        });
+                    }
+                }
+                *used += messages.len() as u64;
+                if messages.is_empty() {
+                    continue;
+                }
+                connections.push((source, destination.clone(), messages));
+            }
+        }
+        self.count_sent(&used);
+        for (source, destination, messages) in connections {
             let transfer = self.transfer.clone();
             let limit = limit.clone();
             let per_connection = self.per_connection;
             let settled = settled.clone();
-            tasks.spawn(async move {
+            sending.tasks.spawn(async move {
                 let _permit = limit.acquire_owned().await;
                 let hand_back = |finished: Vec<(usize, Outgoing<Addressee>)>| {
                     let outcomes = finished
@@ -291,10 +465,36 @@ impl Campaign {
                     }
                 };
                 transfer
-                    .run(&destination, messages, per_connection, hand_back)
+                    .run_from(source, &destination, messages, per_connection, hand_back)
                     .await;
             });
         }
-        (tasks, settling)
+        sending
     }
+}
+
+/// When `addressee`'s pair may send again (zero if it was never paused).
+fn resume_at(paces: &BTreeMap<Pair, Pace>, addressee: &Addressee) -> Duration {
+    addressee
+        .pair
+        .as_ref()
+        .and_then(|pair| paces.get(pair))
+        .map_or(Duration::ZERO, Pace::resume_at)
+}
+
+/// The source address of the next recipient at `email`'s domain: each
+/// domain's recipients take `sources` in turn; `None` without sources.
+fn next_source(
+    sources: &[IpAddr],
+    turns: &mut HashMap<String, usize>,
+    email: &str,
+) -> Option<IpAddr> {
+    if sources.is_empty() {
+        return None;
+    }
+    let domain = email.rsplit_once('@').map_or("", |(_, domain)| domain);
+    let turn = turns.entry(domain.to_ascii_lowercase()).or_default();
+    let source = sources[*turn % sources.len()];
+    *turn += 1;
+    Some(source)
 }

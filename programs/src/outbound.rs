@@ -2,6 +2,7 @@
 //! lookups or fixed routes, opportunistic STARTTLS, and one connection per
 //! destination carrying many messages.
 
+pub mod fcrdns;
 pub mod routes;
 pub mod transfer;
 

@@ -7,7 +7,7 @@ pub mod runner;
 
 use std::future::Future;
 use std::io;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -55,6 +55,17 @@ pub struct Settings {
     pub max_message_size: Option<u64>,
 }
 
+/// The local addresses the relay delivers from.
+#[derive(Debug, Clone, Default)]
+pub struct Sources {
+    /// The addresses, used round-robin over the destinations; none, the
+    /// system chooses.
+    pub addresses: Vec<IpAddr>,
+    /// Refuse to start unless each address has forward-confirmed reverse
+    /// DNS matching the hostname (a warning otherwise).
+    pub require_fcrdns: bool,
+}
+
 /// A bound relay, ready to run.
 pub struct Relay {
     server: crate::server::Server,
@@ -64,6 +75,16 @@ pub struct Relay {
 impl Relay {
     /// Opens the queue and binds `address`.
     pub async fn bind(address: SocketAddr, settings: Settings) -> io::Result<Relay> {
+        Relay::bind_from(address, settings, Sources::default()).await
+    }
+
+    /// [`bind`](Self::bind), delivering from `sources`, whose reverse DNS
+    /// is checked first.
+    pub async fn bind_from(
+        address: SocketAddr,
+        settings: Settings,
+        sources: Sources,
+    ) -> io::Result<Relay> {
         let queue = Queue::open(&settings.queue)?;
         let hostname = settings.hostname.as_str().to_string();
         let mut intake =
@@ -80,7 +101,16 @@ impl Relay {
             settings.starttls,
             LongLines::Wrap,
             settings.connect_timeout,
-        )?;
+        )?
+        .with_sources(sources.addresses);
+        crate::outbound::fcrdns::check_all(
+            transfer.routes.resolver(),
+            transfer.sources(),
+            settings.hostname.as_str(),
+            sources.require_fcrdns,
+        )
+        .await
+        .map_err(io::Error::other)?;
         let mut own_hosts = vec![Host::Domain(settings.hostname.clone())];
         if let Ok(local) = server.local_addr() {
             if let Ok(literal) = Host::parse(&crate::trace::address_literal(local.ip())) {

@@ -1,7 +1,9 @@
 //! The bulk sender, run from its command line against the receiving server
 //! over loopback: unknown recipients are marked for removal, greylisted ones
 //! are delivered on retry, the warm-up cap holds back what it must
-//! until a later day, and each result is written as its transaction ends.
+//! until a later day, each result is written as its transaction ends, A/B
+//! variants go to disjoint samples of the sizes asked for, and a source
+//! address without forward-confirmed reverse DNS is reported.
 
 // Shared with the other test files, each of which uses a part.
 #[allow(dead_code)]
@@ -13,6 +15,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::Parser;
+use hickory_resolver::proto::rr::RData;
 use smtpwire_programs::bulk::cli::{run, Args};
 use smtpwire_programs::server::rules::RecipientRules;
 use support::{accepts_then_hangs, TestServer};
@@ -48,21 +51,31 @@ impl Run {
 
     /// [`send`](Self::send) to the next hop at `address`.
     async fn send_to(&self, address: SocketAddr, extra: &[&str]) -> String {
+        self.try_send_to(address, extra).await.unwrap()
+    }
+
+    /// Runs the sender with `extra` flags (and the template and sender
+    /// unless they name their own) to the next hop at `address`.
+    async fn try_send_to(&self, address: SocketAddr, extra: &[&str]) -> Result<String, String> {
         let path = |name: &str| self.dir.join(name).display().to_string();
         let mx = format!("example.net={address}");
         let mut command = vec![
             "bulk".to_string(),
             format!("--list={}", path("list.csv")),
-            format!("--template={}", path("template.eml")),
             format!("--results={}", path("results.csv")),
-            "--from=bounces@example.org".to_string(),
             "--unsubscribe-url=https://example.org/unsubscribe?who={{email}}".to_string(),
             format!("--mx={mx}"),
             "--retry-after=0.3".to_string(),
             "--attempts=3".to_string(),
         ];
+        if !extra.iter().any(|flag| flag.starts_with("--from")) {
+            command.push("--from=bounces@example.org".to_string());
+        }
+        if !extra.iter().any(|flag| flag.starts_with("--variant")) {
+            command.push(format!("--template={}", path("template.eml")));
+        }
         command.extend(extra.iter().map(ToString::to_string));
-        run(Args::try_parse_from(command).unwrap()).await.unwrap()
+        run(Args::try_parse_from(command).unwrap()).await
     }
 
     /// The results file: each address's fields by column name.
@@ -280,4 +293,276 @@ async fn a_copy_with_an_over_long_line_fails_alone_before_sending() {
     );
     assert_eq!(bob["remove"], "no");
     assert_eq!(server.delivered().len(), 2);
+}
+
+/// Two variants each go to a seeded random sample of the size asked for,
+/// no recipient in two, the variant in the results; the same seed draws
+/// the same samples; a later run sends the chosen variant to the rest and
+/// leaves the samples alone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_b_variants_go_to_disjoint_samples_and_the_winner_to_the_rest() {
+    let server = TestServer::start(|_| {}).await;
+    let emails: Vec<String> = (0..20).map(|n| format!("reader{n}@example.net")).collect();
+    let emails: Vec<&str> = emails.iter().map(String::as_str).collect();
+    let runs = [Run::new("ab-1", &emails), Run::new("ab-2", &emails)];
+    let mut drawn = Vec::new();
+    for run in &runs {
+        for name in ["a", "b"] {
+            std::fs::write(
+                run.dir.join(format!("{name}.eml")),
+                format!(
+                    "From: news@example.org\nTo: {{{{email}}}}\nSubject: Variant {name}\n\nHi\n"
+                ),
+            )
+            .unwrap();
+        }
+        let variant_a = format!("--variant=a={}:3", run.dir.join("a.eml").display());
+        let variant_b = format!("--variant=b={}:5", run.dir.join("b.eml").display());
+        let summary = run
+            .send(&server, &[&variant_a, &variant_b, "--seed=42"])
+            .await;
+        assert!(summary.starts_with("8 delivered"), "{summary}");
+        let results = run.results();
+        assert_eq!(results.len(), 8);
+        let sample = |name: &str| -> Vec<String> {
+            let mut sample: Vec<String> = results
+                .values()
+                .filter(|row| row["variant"] == name)
+                .map(|row| row["email"].clone())
+                .collect();
+            sample.sort();
+            sample
+        };
+        let (a, b) = (sample("a"), sample("b"));
+        assert_eq!((a.len(), b.len()), (3, 5));
+        assert!(a.iter().all(|email| !b.contains(email)));
+        drawn.push((a, b));
+    }
+    assert_eq!(drawn[0], drawn[1], "the same seed, the same samples");
+    let subjects = |variant: &str| {
+        server
+            .delivered()
+            .iter()
+            .filter(|m| String::from_utf8_lossy(m).contains(&format!("Subject: Variant {variant}")))
+            .count()
+    };
+    assert_eq!((subjects("a"), subjects("b")), (6, 10));
+
+    // b won: the other twelve get it; the samples are not sent again.
+    let run = &runs[0];
+    let variant_a = format!("--variant=a={}:3", run.dir.join("a.eml").display());
+    let variant_b = format!("--variant=b={}:5", run.dir.join("b.eml").display());
+    let summary = run
+        .send(&server, &[&variant_a, &variant_b, "--send-variant=b"])
+        .await;
+    assert!(summary.starts_with("12 delivered"), "{summary}");
+    assert!(summary.contains("8 already done before"), "{summary}");
+    let results = run.results();
+    assert_eq!(results.len(), 20);
+    let count = |name: &str| {
+        results
+            .values()
+            .filter(|row| row["variant"] == name)
+            .count()
+    };
+    assert_eq!((count("a"), count("b")), (3, 17));
+    assert_eq!((subjects("a"), subjects("b")), (6, 22));
+}
+
+/// A source address whose PTR name is not the EHLO name (a loopback one,
+/// which the resolver names localhost) is reported at start: a warning
+/// that lets the run go on, or an error that stops it with
+/// `--require-fcrdns`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_source_address_without_forward_confirmed_reverse_dns_is_reported() {
+    let server = TestServer::start(|_| {}).await;
+    let run = Run::new("fcrdns", &["ann@example.net"]);
+    let refused = run
+        .try_send_to(
+            server.address,
+            &["--source-ip=127.0.0.2", "--require-fcrdns"],
+        )
+        .await
+        .unwrap_err();
+    assert!(refused.contains("--require-fcrdns: 127.0.0.2"), "{refused}");
+    assert!(
+        refused.contains("(a loopback address), not the EHLO name example.org"),
+        "{refused}"
+    );
+    assert!(
+        refused.contains("publish PTR 127.0.0.2 -> example.org."),
+        "{refused}"
+    );
+    assert!(server.delivered().is_empty());
+    let summary = run.send(&server, &["--source-ip=127.0.0.2"]).await;
+    assert!(summary.starts_with("1 delivered"), "{summary}");
+    assert!(String::from_utf8_lossy(&server.delivered()[0]).contains("[127.0.0.2]"));
+}
+
+/// A DNS server on loopback answering from `records` (owner name, data)
+/// over UDP: every name not among them does not exist. Runs until the test
+/// ends.
+async fn dns_server(records: Vec<(&'static str, RData)>) -> SocketAddr {
+    use hickory_resolver::proto::op::{Message, MessageType, ResponseCode};
+    use hickory_resolver::proto::rr::{Name, Record};
+
+    let socket = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let address = socket.local_addr().unwrap();
+    tokio::spawn(async move {
+        let mut buffer = vec![0; 4096];
+        while let Ok((length, peer)) = socket.recv_from(&mut buffer).await {
+            let Ok(request) = Message::from_vec(&buffer[..length]) else {
+                continue;
+            };
+            let mut response = Message::new();
+            response
+                .set_id(request.id())
+                .set_message_type(MessageType::Response)
+                .set_recursion_desired(request.recursion_desired())
+                .set_recursion_available(true)
+                .set_authoritative(true);
+            for query in request.queries() {
+                response.add_query(query.clone());
+                let name = query
+                    .name()
+                    .to_ascii()
+                    .trim_end_matches('.')
+                    .to_ascii_lowercase();
+                let owned: Vec<&RData> = records
+                    .iter()
+                    .filter(|(owner, _)| *owner == name)
+                    .map(|(_, data)| data)
+                    .collect();
+                if owned.is_empty() {
+                    response.set_response_code(ResponseCode::NXDomain);
+                }
+                for data in owned {
+                    if data.record_type() == query.query_type() {
+                        let owner = Name::from_ascii(format!("{name}.")).unwrap();
+                        response.add_answer(Record::from_rdata(owner, 60, data.clone()));
+                    }
+                }
+            }
+            if let Ok(bytes) = response.to_vec() {
+                let _ = socket.send_to(&bytes, peer).await;
+            }
+        }
+    });
+    address
+}
+
+/// The sender's checklist against a DNS server on loopback: a domain that
+/// publishes DMARC and an SPF record authorising the source (through `mx`,
+/// `a` and `include`) passes; one without DMARC whose SPF (through
+/// `redirect`) does not list the source gets both warnings with the
+/// records to publish; SPF that includes itself ends at the lookup limit.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_senders_checklist_warns_with_the_records_to_publish() {
+    use hickory_resolver::proto::rr::rdata::{A, MX, TXT};
+    use hickory_resolver::proto::rr::Name;
+    use smtpwire_programs::bulk::check::{check_host, Spf};
+    use smtpwire_programs::outbound::routes::Routes;
+
+    let txt = |text: &str| RData::TXT(TXT::new(vec![text.to_string()]));
+    let a = |ip: [u8; 4]| RData::A(A::from(std::net::Ipv4Addr::from(ip)));
+    let dns = dns_server(vec![
+        ("_dmarc.good.test", txt("v=DMARC1; p=reject")),
+        ("good.test", txt("google-site-verification=abc")),
+        (
+            "good.test",
+            txt("v=spf1 mx a:out.good.test/32 include:_spf.good.test -all"),
+        ),
+        (
+            "good.test",
+            RData::MX(MX::new(10, Name::from_ascii("mx.good.test.").unwrap())),
+        ),
+        ("mx.good.test", a([192, 0, 2, 1])),
+        ("out.good.test", a([192, 0, 2, 2])),
+        (
+            "_spf.good.test",
+            txt("v=spf1 ip4:127.0.0.0/29 ip6:2001:db8::/32 ~all"),
+        ),
+        ("bad.test", txt("v=spf1 redirect=_spf.bad.test")),
+        ("_spf.bad.test", txt("v=spf1 ip4:192.0.2.0/24 -all")),
+        ("loop.test", txt("v=spf1 include:loop.test -all")),
+    ])
+    .await;
+    let routes = Routes::new(Vec::new(), 25).with_nameserver(dns);
+    let resolver = routes.resolver().unwrap();
+    let ip = |text: &str| text.parse::<std::net::IpAddr>().unwrap();
+    assert_eq!(
+        check_host(resolver, ip("127.0.0.2"), "good.test").await,
+        Spf::Pass
+    );
+    assert_eq!(
+        check_host(resolver, ip("192.0.2.1"), "good.test").await,
+        Spf::Pass
+    );
+    assert_eq!(
+        check_host(resolver, ip("192.0.2.2"), "good.test").await,
+        Spf::Pass
+    );
+    assert_eq!(
+        check_host(resolver, ip("198.51.100.1"), "good.test").await,
+        Spf::Fail
+    );
+    assert_eq!(
+        check_host(resolver, ip("127.0.0.2"), "bad.test").await,
+        Spf::Fail
+    );
+    assert_eq!(
+        check_host(resolver, ip("192.0.2.9"), "bad.test").await,
+        Spf::Pass
+    );
+    assert_eq!(
+        check_host(resolver, ip("127.0.0.2"), "none.test").await,
+        Spf::None
+    );
+    assert!(matches!(
+        check_host(resolver, ip("127.0.0.2"), "loop.test").await,
+        Spf::PermError(why) if why.contains("more than 10")
+    ));
+
+    let server = TestServer::start(|_| {}).await;
+    let run = Run::new("check", &["ann@example.net"]);
+    let dns_flag = format!("--dns-server={dns}");
+    let check = |from: &'static str| {
+        let run = &run;
+        let dns_flag = dns_flag.clone();
+        let server = server.address;
+        async move {
+            let domain = from.rsplit_once('@').unwrap().1;
+            let template = format!("From: News <news@{domain}>\nSubject: Hi\n\nHello\n");
+            std::fs::write(run.dir.join("template.eml"), template).unwrap();
+            run.try_send_to(
+                server,
+                &[
+                    &format!("--from={from}"),
+                    "--source-ip=127.0.0.2",
+                    &dns_flag,
+                    "--check",
+                ],
+            )
+            .await
+            .unwrap()
+        }
+    };
+    let good = check("bounces@good.test").await;
+    assert!(!good.contains("DMARC") && !good.contains("SPF"), "{good}");
+    // Only the loopback address's reverse DNS is left to fix.
+    assert!(
+        good.starts_with("checklist: 1 warnings for good.test"),
+        "{good}"
+    );
+    let bad = check("bounces@bad.test").await;
+    assert!(
+        bad.contains("publish _dmarc.bad.test. TXT \"v=DMARC1; p=none;"),
+        "{bad}"
+    );
+    assert!(
+        bad.contains("SPF: bad.test does not authorise 127.0.0.2 (Fail): publish bad.test. TXT \"v=spf1 ip4:127.0.0.2 -all\""),
+        "{bad}"
+    );
+    // --check sends nothing.
+    assert!(server.delivered().is_empty());
 }

@@ -11,6 +11,9 @@
 //!   delay notice (RFC 3464).
 //! - [`Warmup`] and [`SendLog`]: daily and hourly caps that grow as a new
 //!   sending address builds its reputation.
+//! - [`provider_of`], [`is_throttling`] and [`Pace`]: warm-up as receiving
+//!   providers see it, per source address and provider, slowed by their
+//!   throttling replies.
 //!
 //! The caller keeps DNS, the clock and the randomness: answers, times (in
 //! seconds on its own clock) and a seed are passed in.
@@ -21,6 +24,7 @@ mod failure;
 mod mx;
 mod outcome;
 mod plan;
+mod provider;
 mod shuffle;
 #[cfg(test)]
 mod tests;
@@ -31,4 +35,6 @@ pub use dsn::{Action, DeliveryStatus, RecipientReport};
 pub use mx::{Hop, MxAnswer, MxRecord, RouteError};
 pub use outcome::{AttemptRecord, Delivery, Fate, RecipientState, Settled, Settlement};
 pub use plan::{domains_to_resolve, HopGroup, MxAnswers, Plan, Planner, Routable, Unroutable};
+pub use provider::{is_throttling, provider_of, Pace, ThrottleRule, THROTTLING};
+pub use shuffle::disjoint_samples;
 pub use warmup::{SendLog, Warmup};

@@ -23,7 +23,7 @@
 //! The relay takes mail for any recipient from any client that reaches it:
 //! keep it on loopback or a trusted network.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -34,7 +34,7 @@ use smtpwire::Domain;
 
 use smtpwire_programs::outbound::routes::{FixedRoute, SMTP_PORT};
 use smtpwire_programs::outbound::transfer::PIPELINED_WINDOW;
-use smtpwire_programs::relay::{Relay, Settings};
+use smtpwire_programs::relay::{Relay, Settings, Sources};
 use smtpwire_programs::server::tls::Identity;
 
 /// Command-line flags.
@@ -95,6 +95,14 @@ struct Args {
     /// Largest message in octets.
     #[arg(long)]
     max_message_size: Option<u64>,
+    /// A local address to deliver from; repeat for several, used
+    /// round-robin over the destinations.
+    #[arg(long)]
+    source_ip: Vec<IpAddr>,
+    /// Refuses to start unless each source address's PTR name is the
+    /// hostname and resolves back to it (a warning without this flag).
+    #[arg(long)]
+    require_fcrdns: bool,
 }
 
 #[tokio::main]
@@ -108,7 +116,11 @@ async fn main() -> ExitCode {
         }
     };
     let queue = settings.queue.display().to_string();
-    let relay = match Relay::bind(args.listen, settings).await {
+    let sources = Sources {
+        addresses: args.source_ip.clone(),
+        require_fcrdns: args.require_fcrdns,
+    };
+    let relay = match Relay::bind_from(args.listen, settings, sources).await {
         Ok(relay) => relay,
         Err(error) => {
             eprintln!("error: {error}");

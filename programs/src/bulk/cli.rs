@@ -1,6 +1,7 @@
 //! The command line: the flags, and a run from them to the results file.
 
 use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -10,12 +11,17 @@ use smtpwire::client::LongLines;
 use smtpwire::delivery::Warmup;
 use smtpwire::{Domain, Host, ReversePath};
 
+use super::check;
 use super::ledger::Ledger;
 use super::results::{self, Status};
 use super::template::Template;
-use super::Campaign;
+use super::variants::{self, VariantSpec};
+use super::{Campaign, Variant};
 use crate::outbound::routes::{FixedRoute, Routes, SMTP_PORT};
 use crate::outbound::transfer::Transfer;
+
+/// How long the checklist at start may take: it only warns.
+const CHECKLIST_TIME: Duration = Duration::from_secs(15);
 
 /// Command-line flags.
 #[derive(Parser, Debug)]
@@ -25,9 +31,44 @@ pub struct Args {
     #[arg(long)]
     list: PathBuf,
     /// The message template (header, blank line, body; `{{column}}`
-    /// placeholders).
+    /// placeholders); not needed with `--variant`.
+    #[arg(long, required_unless_present = "variant")]
+    template: Option<PathBuf>,
+    /// `NAME=TEMPLATE:SIZE`: an A/B variant, sent to a random sample of
+    /// SIZE recipients (no recipient in two samples; the rest wait for
+    /// `--send-variant`); repeat for each variant.
+    #[arg(long, conflicts_with = "template")]
+    variant: Vec<String>,
+    /// Sends this variant to every recipient no sample took (a run after
+    /// the samples'); those in a sample keep theirs.
+    #[arg(long, requires = "variant")]
+    send_variant: Option<String>,
+    /// The seed of the samples' draw (default: random, printed), so a run
+    /// can be reproduced.
     #[arg(long)]
-    template: PathBuf,
+    seed: Option<u64>,
+    /// A local address to send from; repeat for several: each recipient
+    /// domain's recipients take them in turn (round-robin per domain).
+    #[arg(long)]
+    source_ip: Vec<IpAddr>,
+    /// Refuses to run unless each source address's PTR name is the EHLO
+    /// name and resolves back to it (checked at start, a warning without
+    /// this flag).
+    #[arg(long)]
+    require_fcrdns: bool,
+    /// Runs the sender's checklist (DMARC record, SPF for each
+    /// `--source-ip`, forward-confirmed reverse DNS) and stops; without it
+    /// the checklist runs at start, as warnings.
+    #[arg(long)]
+    check: bool,
+    /// The DNS server to ask (`address:port`) instead of the system's.
+    #[arg(long)]
+    dns_server: Option<SocketAddr>,
+    /// Seconds a provider's throttling reply pauses mail to it from that
+    /// source address, the first time; it doubles while the throttling
+    /// goes on, and the round's size halves.
+    #[arg(long, default_value_t = 60.0)]
+    throttle_pause: f64,
     /// The envelope sender, where bounces go.
     #[arg(long)]
     from: String,
@@ -69,7 +110,8 @@ pub struct Args {
     /// Never use STARTTLS (default: when offered).
     #[arg(long)]
     no_starttls: bool,
-    /// Warm-up: messages on the first day (no cap without it).
+    /// Warm-up, per (source address, receiving provider): messages on the
+    /// first day (no cap without it).
     #[arg(long, requires = "warmup_hourly")]
     warmup_daily: Option<u64>,
     /// Warm-up: messages in any hour of the first day.
@@ -102,28 +144,112 @@ pub async fn run(args: Args) -> Result<String, String> {
     };
     let hello = Domain::parse(&hostname).map_err(|e| format!("--hostname {hostname}: {e}"))?;
     let (columns, rows) = super::list::read_list(&args.list).map_err(|e| format!("--list: {e}"))?;
-    let text = std::fs::read_to_string(&args.template)
-        .map_err(|e| format!("--template {}: {e}", args.template.display()))?;
-    let template = Template::new(
-        &text,
-        args.unsubscribe_url.clone(),
-        args.unsubscribe_mailto.clone(),
-        hostname.clone(),
-    );
-    template.check(&columns)?;
+    let specs = args
+        .variant
+        .iter()
+        .map(|spec| VariantSpec::parse(spec))
+        .collect::<Result<Vec<_>, _>>()?;
+    let templates: Vec<(String, PathBuf)> = match &args.template {
+        Some(path) => vec![(String::new(), path.clone())],
+        None => specs
+            .iter()
+            .map(|spec| (spec.name.clone(), spec.template.clone()))
+            .collect(),
+    };
+    let mut variants = Vec::new();
+    let mut from_domains: Vec<String> = Vec::new();
+    for (name, path) in templates {
+        let text = std::fs::read_to_string(&path)
+            .map_err(|e| format!("template {}: {e}", path.display()))?;
+        match check::header_from_domain(&text) {
+            Some(domain) if !from_domains.contains(&domain) => from_domains.push(domain),
+            Some(_) => {}
+            None => eprintln!(
+                "warning: template {}: no From: address to check DMARC for",
+                path.display()
+            ),
+        }
+        let template = Template::new(
+            &text,
+            args.unsubscribe_url.clone(),
+            args.unsubscribe_mailto.clone(),
+            hostname.clone(),
+        );
+        template.check(&columns)?;
+        variants.push(Variant {
+            name,
+            template: Arc::new(template),
+        });
+    }
+    let send_variant = match &args.send_variant {
+        Some(name) => Some(
+            specs
+                .iter()
+                .position(|spec| &spec.name == name)
+                .ok_or_else(|| format!("--send-variant {name}: no such --variant"))?,
+        ),
+        None => None,
+    };
     let routes = args
         .mx
         .iter()
         .map(|spec| FixedRoute::parse(spec, args.port))
         .collect::<Result<Vec<_>, _>>()?;
+    let mut routes = Routes::new(routes, args.port);
+    if let Some(server) = args.dns_server {
+        routes = routes.with_nameserver(server);
+    }
     let transfer = Transfer::new(
-        Routes::new(routes, args.port),
+        routes,
         &hello,
         !args.no_starttls,
         LongLines::Refuse,
         Duration::from_secs(args.connect_timeout),
     )
-    .map_err(|e| e.to_string())?;
+    .map_err(|e| e.to_string())?
+    .with_sources(args.source_ip.clone());
+    let reverse_dns = crate::outbound::fcrdns::check_all(
+        transfer.routes.resolver(),
+        &args.source_ip,
+        &hostname,
+        args.require_fcrdns,
+    )
+    .await?;
+    let sender_domain = from
+        .mailbox()
+        .map(|mailbox| mailbox.host().to_string())
+        .ok_or("--from: the null sender has no domain to check")?;
+    let warnings = tokio::time::timeout(
+        CHECKLIST_TIME,
+        check::checklist(
+            transfer.routes.resolver(),
+            &from_domains,
+            &sender_domain,
+            &args.source_ip,
+        ),
+    )
+    .await
+    .unwrap_or_else(|_| vec!["the sender's checklist did not finish in time".to_string()]);
+    for warning in &warnings {
+        eprintln!("warning: {warning}");
+    }
+    let warnings: Vec<String> = reverse_dns.into_iter().chain(warnings).collect();
+    if args.check {
+        let spf = if args.source_ip.is_empty() {
+            " (SPF not checked: no --source-ip)"
+        } else {
+            ""
+        };
+        return Ok(if warnings.is_empty() {
+            format!("checklist passed for {sender_domain}{spf}")
+        } else {
+            format!(
+                "checklist: {} warnings for {sender_domain}{spf}: {}",
+                warnings.len(),
+                warnings.join("; ")
+            )
+        });
+    }
     let warmup = match (args.warmup_daily, args.warmup_hourly) {
         (Some(daily), Some(hourly)) => {
             let path = args.warmup_state.clone().unwrap_or_else(|| {
@@ -142,7 +268,8 @@ pub async fn run(args: Args) -> Result<String, String> {
         }
         _ => None,
     };
-    let finals = results::read_final(&args.results).map_err(|e| format!("--results: {e}"))?;
+    let earlier = results::read_earlier(&args.results).map_err(|e| format!("--results: {e}"))?;
+    let finals = &earlier.finals;
     let mut kept: Vec<String> = Vec::new();
     let mut todo = Vec::new();
     let mut seen: HashMap<String, ()> = HashMap::new();
@@ -157,16 +284,26 @@ pub async fn run(args: Args) -> Result<String, String> {
             None => todo.push(index),
         }
     }
+    let todo = if specs.is_empty() {
+        todo.into_iter().map(|row| (row, 0)).collect()
+    } else {
+        let seed = args.seed.unwrap_or_else(crate::outbound::random_seed);
+        if args.seed.is_none() && earlier.variants.is_empty() {
+            eprintln!("variant samples drawn with --seed {seed}");
+        }
+        variants::assign(&rows, &todo, &earlier.variants, &specs, seed, send_variant)?
+    };
     let campaign = Campaign {
         from,
         rows,
-        template: Arc::new(template),
+        variants,
         transfer: Arc::new(transfer),
         own_hosts: vec![Host::Domain(hello)],
         per_connection: args.per_connection,
         connections: args.connections,
         attempts: args.attempts.max(1),
         retry_after: Duration::from_secs_f64(args.retry_after.max(0.0)),
+        throttle_pause: Duration::from_secs_f64(args.throttle_pause.max(0.0)),
         warmup,
     };
     let mut writer = results::Writer::create(&args.results, &kept)
@@ -178,12 +315,14 @@ pub async fn run(args: Args) -> Result<String, String> {
     let count = |status: Status| tally.of(status);
     Ok(format!(
         "{} delivered, {} failed and {} invalid (marked for removal), {} rejected, \
-         {} deferred, {} held by the warm-up cap; {} already done before; results in {}",
+         {} deferred, {} throttled, {} held by the warm-up cap; {} already done before; \
+         results in {}",
         count(Status::Delivered),
         count(Status::Failed),
         count(Status::Invalid),
         count(Status::Rejected),
         count(Status::Deferred),
+        count(Status::Throttled),
         count(Status::Held),
         kept.len(),
         args.results.display(),

@@ -1,10 +1,11 @@
 //! Per-recipient results, written as CSV: `email,status,code,enhanced,
-//! attempts,remove,detail`, a row appended as each recipient settles, so
+//! attempts,remove,variant,detail`, a row appended as each recipient settles, so
 //! that a run cut short keeps what it did. `remove` is `yes` for addresses
 //! to take off the list: mailboxes and domains that do not exist (or no
 //! longer take mail), and what is not an address. A later run reads the
-//! file back and sends only to rows whose status is not final (deferred or
-//! held).
+//! file back and sends only to rows whose status is not final (deferred,
+//! throttled or held). `variant` names the A/B variant the recipient got
+//! (empty without variants); a later run keeps each recipient's variant.
 
 use std::collections::HashMap;
 use std::io;
@@ -15,7 +16,7 @@ use smtpwire::delivery::AttemptRecord;
 use super::list::{parse, quote};
 
 /// The results file's columns.
-const HEADER: &str = "email,status,code,enhanced,attempts,remove,detail";
+const HEADER: &str = "email,status,code,enhanced,attempts,remove,variant,detail";
 
 /// What became of a recipient.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -32,6 +33,9 @@ pub enum Status {
     Deferred,
     /// Not tried: the warm-up cap was reached.
     Held,
+    /// The receiving provider throttled the source address on every try
+    /// of the run: not a failure, tried again in a later run.
+    Throttled,
     /// Not a mail address.
     Invalid,
 }
@@ -44,6 +48,7 @@ impl Status {
             Status::Rejected => "rejected",
             Status::Deferred => "deferred",
             Status::Held => "held",
+            Status::Throttled => "throttled",
             Status::Invalid => "invalid",
         }
     }
@@ -63,6 +68,7 @@ impl Status {
             Status::Rejected,
             Status::Deferred,
             Status::Held,
+            Status::Throttled,
             Status::Invalid,
         ]
         .into_iter()
@@ -152,16 +158,26 @@ impl Outcome {
     }
 }
 
-/// The final results of an earlier run, by lower-cased address.
-pub fn read_final(path: &Path) -> io::Result<HashMap<String, String>> {
+/// What an earlier run's results file says, by lower-cased address.
+#[derive(Debug, Default)]
+pub struct Earlier {
+    /// The rows with a final status, as they were.
+    pub finals: HashMap<String, String>,
+    /// The A/B variant each recipient got, final or not.
+    pub variants: HashMap<String, String>,
+}
+
+/// Reads the results of an earlier run (none if there is no file).
+pub fn read_earlier(path: &Path) -> io::Result<Earlier> {
     let text = match std::fs::read_to_string(path) {
         Ok(text) => text,
-        Err(error) if error.kind() == io::ErrorKind::NotFound => return Ok(HashMap::new()),
+        Err(error) if error.kind() == io::ErrorKind::NotFound => return Ok(Earlier::default()),
         Err(error) => return Err(error),
     };
-    let mut finals = HashMap::new();
+    let mut earlier = Earlier::default();
     let mut lines = text.split_inclusive('\n');
-    lines.next();
+    let header = lines.next().and_then(|line| parse(line).into_iter().next());
+    let variant_column = header.and_then(|names| names.iter().position(|name| name == "variant"));
     for line in lines {
         let Some(record) = parse(line).into_iter().next() else {
             continue;
@@ -170,11 +186,20 @@ pub fn read_final(path: &Path) -> io::Result<HashMap<String, String>> {
             .get(1)
             .and_then(|status| Status::parse(status))
             .is_some_and(Status::is_final);
-        if let (true, Some(email)) = (is_final, record.first()) {
-            finals.insert(email.to_ascii_lowercase(), line.trim_end().to_string());
+        let Some(email) = record.first().map(|email| email.to_ascii_lowercase()) else {
+            continue;
+        };
+        match variant_column.and_then(|column| record.get(column)) {
+            Some(variant) if !variant.is_empty() => {
+                earlier.variants.insert(email.clone(), variant.clone());
+            }
+            _ => {}
+        }
+        if is_final {
+            earlier.finals.insert(email, line.trim_end().to_string());
         }
     }
-    Ok(finals)
+    Ok(earlier)
 }
 
 /// The results file of a run, a row appended as each recipient settles.
@@ -197,8 +222,8 @@ impl Writer {
         Ok(Writer { file })
     }
 
-    /// Appends `email`'s outcome.
-    pub fn record(&mut self, email: &str, outcome: &Outcome) -> io::Result<()> {
+    /// Appends `email`'s outcome, with the `variant` it got.
+    pub fn record(&mut self, email: &str, variant: &str, outcome: &Outcome) -> io::Result<()> {
         let fields = [
             quote(email),
             outcome.status.as_str().to_string(),
@@ -208,6 +233,7 @@ impl Writer {
             outcome.enhanced.clone().unwrap_or_default(),
             outcome.attempts.to_string(),
             if outcome.remove() { "yes" } else { "no" }.to_string(),
+            quote(variant),
             quote(&outcome.detail),
         ];
         let line = format!("{}\n", fields.join(","));

@@ -6,9 +6,11 @@ use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
+use hickory_resolver::config::{NameServerConfigGroup, ResolverConfig};
+use hickory_resolver::name_server::TokioConnectionProvider;
 use hickory_resolver::TokioResolver;
 use smtpwire::delivery::{
-    domains_to_resolve, Hop, HopGroup, MxAnswer, MxAnswers, Plan, Planner, Routable,
+    domains_to_resolve, provider_of, Hop, HopGroup, MxAnswer, MxAnswers, Plan, Planner, Routable,
 };
 use smtpwire::{AddressLiteral, Domain, Host};
 use tokio::sync::Semaphore;
@@ -16,6 +18,9 @@ use tokio::task::JoinSet;
 
 /// MX lookups in flight at once.
 const MAX_LOOKUPS: usize = 32;
+
+/// How long one query to a `--dns-server` may take.
+const NAMESERVER_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// The SMTP port for relaying (RFC 5321 §4.5.4.2).
 pub const SMTP_PORT: u16 = 25;
@@ -127,6 +132,23 @@ impl Routes {
         }
     }
 
+    /// Looks names up at the DNS server `server` (over UDP and TCP)
+    /// instead of the system's.
+    pub fn with_nameserver(mut self, server: SocketAddr) -> Self {
+        let servers = NameServerConfigGroup::from_ips_clear(&[server.ip()], server.port(), true);
+        let config = ResolverConfig::from_parts(None, Vec::new(), servers);
+        let mut builder =
+            TokioResolver::builder_with_config(config, TokioConnectionProvider::default());
+        builder.options_mut().timeout = NAMESERVER_TIMEOUT;
+        self.resolver = Some(builder.build());
+        self
+    }
+
+    /// The resolver, if the system's configuration gave one.
+    pub fn resolver(&self) -> Option<&TokioResolver> {
+        self.resolver.as_ref()
+    }
+
     /// The `--mx` route for `domain`, if it has one (names compare in any
     /// case).
     fn fixed_route(&self, domain: &Domain) -> Option<&FixedRoute> {
@@ -197,6 +219,29 @@ impl Routes {
         let mut plan = planner.plan(others, answers);
         plan.groups.extend(fixed_groups);
         plan
+    }
+
+    /// The receiving provider of `group`, for warm-up and pacing: the
+    /// registrable domain of its most preferred exchanger
+    /// ([`provider_of`]), so domains whose MX records point at the same
+    /// provider count together; for an `--mx` route, its first host and
+    /// port, so routes to one server count together.
+    pub fn provider<R>(&self, group: &HopGroup<R>) -> String {
+        let fixed = group
+            .destinations
+            .iter()
+            .find_map(|destination| match destination {
+                Host::Domain(domain) => self.fixed_route(domain),
+                Host::Literal(_) => None,
+            });
+        if let Some(first) = fixed.and_then(|route| route.hosts.first()) {
+            return format!("{}:{}", first.host.to_ascii_lowercase(), first.port);
+        }
+        match group.hops.first().map(|hop| &hop.host) {
+            Some(Host::Domain(name)) => provider_of(name.as_str()),
+            Some(literal) => literal.to_string(),
+            None => "unroutable".to_string(),
+        }
     }
 
     /// The addresses to try for `hop`, a next hop of `destination`, in

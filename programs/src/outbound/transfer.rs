@@ -6,6 +6,8 @@
 use std::collections::VecDeque;
 use std::future::Future;
 use std::io;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -18,6 +20,7 @@ use smtpwire::{AddressLiteral, BodyType, Domain, Host, ReversePath};
 use smtpwire_tokio::client::{
     tls, Client, ClientBuilder, ConnectionError, Error, Message, StartTlsPolicy,
 };
+use tokio::net::{TcpSocket, TcpStream};
 
 use super::routes::Routes;
 
@@ -41,6 +44,12 @@ pub struct Transfer {
     /// The client's policy for over-long lines: [`LongLines::Refuse`]
     /// fails such a message before any host is tried.
     long_lines: LongLines,
+    /// The local addresses connections are made from; empty, the system
+    /// chooses.
+    sources: Vec<IpAddr>,
+    /// The next of `sources` for [`run`](Self::run), round-robin.
+    next_source: AtomicUsize,
+    connect_timeout: Duration,
 }
 
 /// What came of connecting to a host.
@@ -89,7 +98,44 @@ impl Transfer {
             routes,
             client,
             long_lines,
+            sources: Vec::new(),
+            next_source: AtomicUsize::new(0),
+            connect_timeout,
         })
+    }
+
+    /// Connections go out from these local addresses: each is bound to
+    /// one of them before it connects, so the receiver sees that address.
+    pub fn with_sources(mut self, sources: Vec<IpAddr>) -> Transfer {
+        self.sources = sources;
+        self
+    }
+
+    /// The local addresses connections go out from.
+    pub fn sources(&self) -> &[IpAddr] {
+        &self.sources
+    }
+
+    /// [`run_from`](Self::run_from) the next source address in turn
+    /// (round-robin over the destinations), or from the system's choice
+    /// when none is configured.
+    pub async fn run<R, F, Recorded>(
+        &self,
+        destination: &Host,
+        messages: Vec<Outgoing<R>>,
+        per_connection: usize,
+        done: F,
+    ) where
+        R: Routable,
+        F: FnMut(Vec<(usize, Outgoing<R>)>) -> Recorded,
+        Recorded: Future<Output = ()>,
+    {
+        let source = match self.sources.len() {
+            0 => None,
+            count => Some(self.sources[self.next_source.fetch_add(1, Ordering::Relaxed) % count]),
+        };
+        self.run_from(source, destination, messages, per_connection, done)
+            .await;
     }
 
     /// Delivers `messages` to `destination`, up to `per_connection` of
@@ -100,9 +146,10 @@ impl Transfer {
     /// connection waits for `done`'s future before it goes on, so a caller
     /// that records the outcome there has at most [`PIPELINED_WINDOW`]
     /// messages unrecorded. Every message must have been planned with the
-    /// same hops.
-    pub async fn run<R, F, Recorded>(
+    /// same hops. Connections go out from `source` when it is given.
+    pub async fn run_from<R, F, Recorded>(
         &self,
+        source: Option<IpAddr>,
         destination: &Host,
         messages: Vec<Outgoing<R>>,
         per_connection: usize,
@@ -126,7 +173,7 @@ impl Transfer {
             if chunk.is_empty() {
                 return;
             }
-            self.deliver(destination, chunk, &mut done).await;
+            self.deliver(source, destination, chunk, &mut done).await;
         }
     }
 
@@ -149,6 +196,7 @@ impl Transfer {
     /// back.
     async fn deliver<R, F, Recorded>(
         &self,
+        source: Option<IpAddr>,
         destination: &Host,
         mut open: Vec<(usize, Outgoing<R>)>,
         done: &mut F,
@@ -172,7 +220,7 @@ impl Transfer {
             else {
                 return;
             };
-            match self.connect(destination, &hop).await {
+            match self.connect(source, destination, &hop).await {
                 Reached::Client(client) => open = self.send_over(*client, open, done).await,
                 Reached::NoAnswer => {
                     for (_, message) in &mut open {
@@ -265,12 +313,24 @@ impl Transfer {
 
     /// A connection to the first of `hop`'s addresses that answers (RFC
     /// 5321 §5.1: try each address of a host before the next host), its
-    /// session ready for messages.
-    async fn connect(&self, destination: &Host, hop: &Hop) -> Reached {
+    /// session ready for messages. From `source`, only the addresses of
+    /// its family are tried.
+    async fn connect(&self, source: Option<IpAddr>, destination: &Host, hop: &Hop) -> Reached {
         let name = connect_name(&hop.host);
         for address in self.routes.addresses(destination, hop).await {
             let client = self.client.clone().server_name(&name).record_events(true);
-            match client.connect(&address.to_string()).await {
+            let connected = match source {
+                None => client.connect(&address.to_string()).await,
+                Some(source) if source.is_ipv4() != address.is_ipv4() => continue,
+                Some(source) => match self.connect_from(source, address).await {
+                    Ok(stream) => client.connect_stream(stream, &name).await,
+                    Err(error) => {
+                        eprintln!("{name} ({address}) from {source}: {error}");
+                        continue;
+                    }
+                },
+            };
+            match connected {
                 Ok(client) => return Reached::Client(Box::new(client)),
                 Err(Error::Connection(
                     error @ (ConnectionError::Connect { .. }
@@ -284,6 +344,20 @@ impl Transfer {
         }
         eprintln!("{name}: no address answered");
         Reached::NoAnswer
+    }
+
+    /// A TCP connection to `address` from the local address `source`,
+    /// bound before connecting (any local port).
+    async fn connect_from(&self, source: IpAddr, address: SocketAddr) -> io::Result<TcpStream> {
+        let socket = if source.is_ipv4() {
+            TcpSocket::new_v4()?
+        } else {
+            TcpSocket::new_v6()?
+        };
+        socket.bind(SocketAddr::new(source, 0))?;
+        tokio::time::timeout(self.connect_timeout, socket.connect(address))
+            .await
+            .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "connect timed out"))?
     }
 }
 

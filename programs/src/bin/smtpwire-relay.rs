@@ -32,6 +32,7 @@ use clap::Parser;
 use smtpwire::delivery::Backoff;
 use smtpwire::Domain;
 
+use smtpwire_programs::dkim::Signer;
 use smtpwire_programs::outbound::routes::{FixedRoute, SMTP_PORT};
 use smtpwire_programs::outbound::transfer::PIPELINED_WINDOW;
 use smtpwire_programs::relay::{Relay, Settings};
@@ -95,6 +96,12 @@ struct Args {
     /// Largest message in octets.
     #[arg(long)]
     max_message_size: Option<u64>,
+    /// `domain:selector:keyfile`: sign queued mail whose From: domain is
+    /// this one with the key (PEM, RSA of 2048 bits or more, or Ed25519);
+    /// repeat for more keys or domains, a domain with one of each kind
+    /// getting both signatures.
+    #[arg(long)]
+    dkim: Vec<String>,
 }
 
 #[tokio::main]
@@ -164,5 +171,10 @@ fn settings(args: &Args) -> Result<Settings, String> {
         starttls: !args.no_starttls_out,
         tls,
         max_message_size: args.max_message_size,
+        dkim: if args.dkim.is_empty() {
+            None
+        } else {
+            Some(Signer::from_specs(&args.dkim)?)
+        },
     })
 }

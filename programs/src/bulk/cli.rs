@@ -85,6 +85,11 @@ pub struct Args {
     /// `.warmup` added).
     #[arg(long)]
     warmup_state: Option<PathBuf>,
+    /// `domain:selector:keyfile`: sign mail from the domain with this key
+    /// (PEM, RSA of 2048 bits or more, or Ed25519); repeat for more keys
+    /// or domains, a domain with one of each kind getting both signatures.
+    #[arg(long)]
+    dkim: Vec<String>,
 }
 
 /// Sends to the list as `args` say and writes the results file; returns
@@ -104,13 +109,27 @@ pub async fn run(args: Args) -> Result<String, String> {
     let (columns, rows) = super::list::read_list(&args.list).map_err(|e| format!("--list: {e}"))?;
     let text = std::fs::read_to_string(&args.template)
         .map_err(|e| format!("--template {}: {e}", args.template.display()))?;
-    let template = Template::new(
+    let mut template = Template::new(
         &text,
         args.unsubscribe_url.clone(),
         args.unsubscribe_mailto.clone(),
         hostname.clone(),
     );
     template.check(&columns)?;
+    if !args.dkim.is_empty() {
+        let signer = crate::dkim::Signer::from_specs(&args.dkim)?;
+        // Every copy has the template's From: unless the list fills it in;
+        // a template whose From: domain has no key would go out unsigned.
+        if let Some(row) = rows.first() {
+            let sample = template.render(row, 0, std::time::SystemTime::now(), "");
+            if signer.sign(&sample, 0)?.is_none() {
+                return Err("--dkim: no key for the domain of the template's From: \
+                            (the signing domain is the From: domain, for DMARC)"
+                    .into());
+            }
+        }
+        template.dkim = Some(Arc::new(signer));
+    }
     let routes = args
         .mx
         .iter()

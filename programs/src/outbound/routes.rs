@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
+use hickory_resolver::proto::rr::RData;
 use hickory_resolver::TokioResolver;
 use smtpwire::delivery::{
     domains_to_resolve, Hop, HopGroup, MxAnswer, MxAnswers, Plan, Planner, Routable,
@@ -110,8 +111,8 @@ impl Routes {
     /// configuration) for the others, connecting to `port` on exchangers
     /// found in DNS.
     pub fn new(fixed: Vec<FixedRoute>, port: u16) -> Self {
-        let resolver = match TokioResolver::builder_tokio() {
-            Ok(builder) => Some(builder.build()),
+        let resolver = match TokioResolver::builder_tokio().and_then(|builder| builder.build()) {
+            Ok(resolver) => Some(resolver),
             Err(error) => {
                 eprintln!("warning: no DNS resolver ({error}): only --mx routes work");
                 None
@@ -262,8 +263,12 @@ async fn look_up_mx(resolver: Option<&TokioResolver>, domain: &Domain) -> MxAnsw
         Ok(lookup) => {
             // A-labels: what a connection and a TLS server name take.
             let records: Vec<(u16, String)> = lookup
+                .answers()
                 .iter()
-                .map(|mx| (mx.preference(), mx.exchange().to_ascii()))
+                .filter_map(|record| match &record.data {
+                    RData::MX(mx) => Some((mx.preference, mx.exchange.to_ascii())),
+                    _ => None,
+                })
                 .collect();
             let answer = answer_from_records(&records);
             if answer == MxAnswer::LookupFailed {

@@ -344,7 +344,13 @@ impl Signer {
                     signature: &signature,
                 })
                 .map_err(|e| format!("{key:?}: {e}"))?;
-            fields.extend_from_slice(signature.to_header().as_bytes());
+            // The field is folded at a fixed width, which can put a fold
+            // between the end of b= and its `;`. RFC 6376 §3.7 has b='s
+            // value deleted "including all surrounding whitespace", yet
+            // verifiers differ on whether a fold after it goes too (dkimpy
+            // keeps it, and fails the signature), so none is left there.
+            let field = signature.to_header().replace("\r\n\t;", ";");
+            fields.extend_from_slice(field.as_bytes());
         }
         Ok(Some(fields))
     }

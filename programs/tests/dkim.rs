@@ -163,6 +163,24 @@ fn signing_is_deterministic_given_a_timestamp() {
 }
 
 #[test]
+fn no_signature_field_is_folded_before_a_semicolon() {
+    // Verifiers disagree on such a fold after b=: dkimpy fails the
+    // signature. The field is folded at a fixed width: with these fields
+    // and this selector, b= used to end a line.
+    let message = b"From: Alerts <alerts@example.org>\r\nTo: carol@example.net\r\n\
+        Subject: Hello\r\nDate: Mon, 7 Dec 2026 06:00:00 +0000\r\n\
+        Message-ID: <relay-1@example.org>\r\nContent-Type: text/plain; charset=utf-8\r\n\
+        Content-Transfer-Encoding: 8bit\r\n\r\nText\r\n";
+    for selector in ["s-rsa", "s", "selector-of-some-length"] {
+        let key = Key::read("example.org", selector, &key_file("rsa2048.pem")).unwrap();
+        let signer = Signer::new(vec![key]).unwrap();
+        let fields = signer.sign(message, 1_796_624_234).unwrap().unwrap();
+        let text = String::from_utf8(fields).unwrap();
+        assert!(!text.contains("\r\n\t;"), "{text}");
+    }
+}
+
+#[test]
 fn the_default_headers_cover_the_required_fields_and_over_sign_from() {
     let signer = Signer::new(vec![rsa()]).unwrap();
     let message = signed(&signer, MESSAGE, 1_800_000_000);

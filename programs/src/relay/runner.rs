@@ -175,7 +175,7 @@ impl Runner {
                 continue;
             }
             match self.queue.content(&queued.name) {
-                Ok(content) => match self.signed(&queued.name, content) {
+                Ok(content) => match self.signed(&queued, content) {
                     Ok(content) => due.push((queued, content)),
                     // Not delivered unsigned: the next scan tries again.
                     Err(error) => eprintln!("queue: {}: dkim: {error}", queued.name),
@@ -285,10 +285,13 @@ impl Runner {
     /// before a restart, or by an earlier hop) is left as it is. A message
     /// the keys cannot sign is still delivered: a relay must not lose mail
     /// it took. Fails if the signed copy cannot be written.
-    fn signed(&self, name: &str, content: Bytes) -> io::Result<Bytes> {
-        let Some(signer) = &self.dkim else {
+    fn signed(&self, queued: &Queued, content: Bytes) -> io::Result<Bytes> {
+        // Signed before the first attempt, so a retry has the signed copy
+        // already; one never tried (even after a crash) is checked again.
+        let (Some(signer), 0) = (&self.dkim, queued.attempts) else {
             return Ok(content);
         };
+        let name = &queued.name;
         let now = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .unwrap_or_default()

@@ -134,20 +134,19 @@ impl Key {
         }
         let der = PrivateKeyDer::from_pem_slice(pem.as_bytes())
             .map_err(|e| format!("no private key in PEM form: {e}"))?;
+        // PKCS#8 names its algorithm inside: an RSA key, or else Ed25519.
         let rsa = match &der {
-            PrivateKeyDer::Pkcs1(pkcs1) => {
-                Some(rsa::RsaPrivateKey::from_pkcs1_der(pkcs1.secret_pkcs1_der()))
-            }
+            PrivateKeyDer::Pkcs1(pkcs1) => Some(
+                rsa::RsaPrivateKey::from_pkcs1_der(pkcs1.secret_pkcs1_der())
+                    .map_err(|e| format!("not an RSA key: {e}"))?,
+            ),
             PrivateKeyDer::Pkcs8(pkcs8) => {
-                rsa::RsaPrivateKey::from_pkcs8_der(pkcs8.secret_pkcs8_der())
-                    .ok()
-                    .map(Ok)
+                rsa::RsaPrivateKey::from_pkcs8_der(pkcs8.secret_pkcs8_der()).ok()
             }
             _ => return Err("only RSA and Ed25519 keys sign DKIM".into()),
         };
         let (algorithm, secret, public) = match (rsa, &der) {
             (Some(rsa), _) => {
-                let rsa = rsa.map_err(|e| format!("not an RSA key: {e}"))?;
                 let bits = rsa.size() * 8;
                 if bits < MIN_RSA_BITS {
                     return Err(format!(
@@ -189,6 +188,7 @@ impl Key {
                 .map_err(|e| e.to_string())?,
             Algorithm::Ed25519 => {
                 let der = Ed25519Key::generate_pkcs8().map_err(|e| e.to_string())?;
+                // PEM armour from the same pkcs8 crate the RSA key uses.
                 rsa::pkcs8::SecretDocument::try_from(der.as_slice())
                     .and_then(|document| document.to_pem("PRIVATE KEY", LineEnding::LF))
                     .map_err(|e| e.to_string())?

@@ -20,6 +20,10 @@
 //! carries all of its due messages, pipelined, with STARTTLS when the next
 //! hop offers it.
 //!
+//! With `--dkim domain:selector:keyfile` (repeatable) a queued message whose
+//! `From:` domain has a key is signed once, before its first attempt, and
+//! the signed copy kept in the queue for every recipient, host and retry.
+//!
 //! The relay takes mail for any recipient from any client that reaches it:
 //! keep it on loopback or a trusted network.
 

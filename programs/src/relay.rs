@@ -53,6 +53,8 @@ pub struct Settings {
     pub tls: Option<Identity>,
     /// The largest message taken.
     pub max_message_size: Option<u64>,
+    /// Signs queued messages whose From: domain has a key.
+    pub dkim: Option<crate::dkim::Signer>,
 }
 
 /// The local addresses the relay delivers from.
@@ -128,6 +130,7 @@ impl Relay {
             per_connection: settings.per_connection,
             connections: settings.connections,
             warn_after: settings.warn_after,
+            dkim: settings.dkim,
         };
         Ok(Relay { server, runner })
     }

@@ -1,5 +1,5 @@
 //! The sender: settings, and a run of many messages over one or more
-//! connections of the driver's [`Client`], each outcome reported as its
+//! connections of the driver's [`Client`](smtpwire_tokio::client::Client), each outcome reported as its
 //! transaction ends and then dropped, so a run of any length holds only
 //! the few messages in flight on each connection.
 

@@ -414,14 +414,15 @@ async fn dns_server(records: Vec<(&'static str, RData)>) -> SocketAddr {
             let Ok(request) = Message::from_vec(&buffer[..length]) else {
                 continue;
             };
-            let mut response = Message::new();
-            response
-                .set_id(request.id())
-                .set_message_type(MessageType::Response)
-                .set_recursion_desired(request.recursion_desired())
-                .set_recursion_available(true)
-                .set_authoritative(true);
-            for query in request.queries() {
+            let mut response = Message::new(
+                request.metadata.id,
+                MessageType::Response,
+                request.metadata.op_code,
+            );
+            response.metadata.recursion_desired = request.metadata.recursion_desired;
+            response.metadata.recursion_available = true;
+            response.metadata.authoritative = true;
+            for query in &request.queries {
                 response.add_query(query.clone());
                 let name = query
                     .name()
@@ -434,7 +435,7 @@ async fn dns_server(records: Vec<(&'static str, RData)>) -> SocketAddr {
                     .map(|(_, data)| data)
                     .collect();
                 if owned.is_empty() {
-                    response.set_response_code(ResponseCode::NXDomain);
+                    response.metadata.response_code = ResponseCode::NXDomain;
                 }
                 for data in owned {
                     if data.record_type() == query.query_type() {

@@ -61,6 +61,7 @@ impl TestRelay {
             starttls: true,
             tls: None,
             max_message_size: None,
+            dkim: None,
         };
         let relay = Relay::bind(SocketAddr::from(([127, 0, 0, 1], 0)), settings)
             .await

@@ -19,6 +19,10 @@
 //! - A warm-up schedule caps what a new sending address sends per day and
 //!   per hour, growing by `--warmup-growth` percent a day; the counts are
 //!   kept in `--warmup-state` between runs.
+//! - `--dkim domain:selector:keyfile` (repeatable) signs each copy with
+//!   the keys of its `From:` domain (RSA and Ed25519: both signatures when
+//!   both are given); `smtpwire-dkim-key` makes keys and prints their DNS
+//!   records. See `smtpwire_programs::dkim` for the fields signed.
 //! - The results file gets a row per recipient as it settles: `remove` is
 //!   `yes` for dead addresses (no such mailbox or domain), which should
 //!   come off the list; other permanent refusals (policy, content) are

@@ -20,6 +20,10 @@
 //! carries all of its due messages, pipelined, with STARTTLS when the next
 //! hop offers it.
 //!
+//! With `--dkim domain:selector:keyfile` (repeatable) a queued message whose
+//! `From:` domain has a key is signed once, before its first attempt, and
+//! the signed copy kept in the queue for every recipient, host and retry.
+//!
 //! The relay takes mail for any recipient from any client that reaches it:
 //! keep it on loopback or a trusted network.
 
@@ -32,6 +36,7 @@ use clap::Parser;
 use smtpwire::delivery::Backoff;
 use smtpwire::Domain;
 
+use smtpwire_programs::dkim::Signer;
 use smtpwire_programs::outbound::routes::{FixedRoute, SMTP_PORT};
 use smtpwire_programs::outbound::transfer::PIPELINED_WINDOW;
 use smtpwire_programs::relay::{Relay, Settings, Sources};
@@ -103,6 +108,12 @@ struct Args {
     /// hostname and resolves back to it (a warning without this flag).
     #[arg(long)]
     require_fcrdns: bool,
+    /// `domain:selector:keyfile`: sign queued mail whose From: domain is
+    /// this one with the key (PEM, RSA of 2048 bits or more, or Ed25519);
+    /// repeat for more keys or domains, a domain with one of each kind
+    /// getting both signatures.
+    #[arg(long)]
+    dkim: Vec<String>,
 }
 
 #[tokio::main]
@@ -176,5 +187,10 @@ fn settings(args: &Args) -> Result<Settings, String> {
         starttls: !args.no_starttls_out,
         tls,
         max_message_size: args.max_message_size,
+        dkim: if args.dkim.is_empty() {
+            None
+        } else {
+            Some(Signer::from_specs(&args.dkim)?)
+        },
     })
 }

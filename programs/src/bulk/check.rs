@@ -20,6 +20,7 @@ use std::future::Future;
 use std::net::IpAddr;
 use std::pin::Pin;
 
+use hickory_resolver::proto::rr::RData;
 use hickory_resolver::TokioResolver;
 
 /// RFC 7208 §4.6.4: at most 10 mechanisms and modifiers that look up DNS.
@@ -246,8 +247,12 @@ impl<'a> Evaluation<'a> {
     async fn mx_names(&self, domain: &str) -> Result<Vec<String>, Spf> {
         match self.resolver.mx_lookup(format!("{domain}.")).await {
             Ok(lookup) => Ok(lookup
+                .answers()
                 .iter()
-                .map(|mx| mx.exchange().to_ascii().trim_end_matches('.').to_string())
+                .filter_map(|record| match &record.data {
+                    RData::MX(mx) => Some(mx.exchange.to_ascii().trim_end_matches('.').to_string()),
+                    _ => None,
+                })
                 .collect()),
             Err(error) if error.is_no_records_found() || error.is_nx_domain() => Ok(Vec::new()),
             Err(error) => Err(Spf::TempError(format!("{domain} MX: {error}"))),
@@ -291,9 +296,14 @@ pub fn header_from_domain(template: &str) -> Option<String> {
 async fn txt_records(resolver: &TokioResolver, name: &str) -> Result<Vec<String>, String> {
     match resolver.txt_lookup(format!("{name}.")).await {
         Ok(lookup) => Ok(lookup
+            .answers()
             .iter()
+            .filter_map(|record| match &record.data {
+                RData::TXT(txt) => Some(txt),
+                _ => None,
+            })
             .map(|txt| {
-                txt.txt_data()
+                txt.txt_data
                     .iter()
                     .map(|part| String::from_utf8_lossy(part))
                     .collect::<String>()

@@ -127,6 +127,11 @@ pub struct Args {
     /// `.warmup` added).
     #[arg(long)]
     warmup_state: Option<PathBuf>,
+    /// `domain:selector:keyfile`: sign mail from the domain with this key
+    /// (PEM, RSA of 2048 bits or more, or Ed25519); repeat for more keys
+    /// or domains, a domain with one of each kind getting both signatures.
+    #[arg(long)]
+    dkim: Vec<String>,
 }
 
 /// Sends to the list as `args` say and writes the results file; returns
@@ -156,6 +161,10 @@ pub async fn run(args: Args) -> Result<String, String> {
             .map(|spec| (spec.name.clone(), spec.template.clone()))
             .collect(),
     };
+    let signer = match args.dkim.is_empty() {
+        true => None,
+        false => Some(Arc::new(crate::dkim::Signer::from_specs(&args.dkim)?)),
+    };
     let mut variants = Vec::new();
     let mut from_domains: Vec<String> = Vec::new();
     for (name, path) in templates {
@@ -169,13 +178,29 @@ pub async fn run(args: Args) -> Result<String, String> {
                 path.display()
             ),
         }
-        let template = Template::new(
+        let mut template = Template::new(
             &text,
             args.unsubscribe_url.clone(),
             args.unsubscribe_mailto.clone(),
             hostname.clone(),
         );
         template.check(&columns)?;
+        if let Some(signer) = &signer {
+            // Every copy has the template's From: unless the list fills it
+            // in; a template whose From: domain has no key would go out
+            // unsigned.
+            if let Some(row) = rows.first() {
+                let sample = template.render(row, 0, std::time::SystemTime::now(), "");
+                if signer.sign(&sample, 0)?.is_none() {
+                    return Err(format!(
+                        "--dkim: no key for the From: domain of template {} \
+                         (the signing domain is the From: domain, for DMARC)",
+                        path.display()
+                    ));
+                }
+            }
+            template.dkim = Some(signer.clone());
+        }
         variants.push(Variant {
             name,
             template: Arc::new(template),

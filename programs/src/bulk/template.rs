@@ -3,9 +3,11 @@
 //! needs (RFC 8058 one-click unsubscribe, Message-ID, Date).
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::SystemTime;
 
 use super::list::Row;
+use crate::dkim::Signer;
 
 /// The template and what goes into each copy.
 pub struct Template {
@@ -21,6 +23,9 @@ pub struct Template {
     pub unsubscribe_mailto: Option<String>,
     /// The domain of Message-IDs.
     pub domain: String,
+    /// Signs each copy when set: copies differ by recipient, so each is
+    /// signed (and its body hashed) once, as it is made.
+    pub dkim: Option<Arc<Signer>>,
 }
 
 impl Template {
@@ -44,6 +49,7 @@ impl Template {
             unsubscribe_url,
             unsubscribe_mailto,
             domain,
+            dkim: None,
         }
     }
 
@@ -100,7 +106,26 @@ impl Template {
         if !has("Date") {
             added.push_str(&format!("Date: {date}\r\n"));
         }
-        format!("{header}{added}{body}").into_bytes()
+        let message = format!("{header}{added}{body}").into_bytes();
+        let Some(signer) = &self.dkim else {
+            return message;
+        };
+        let since = now
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default();
+        match signer.sign(&message, since.as_secs()) {
+            Ok(Some(mut signed)) => {
+                signed.extend_from_slice(&message);
+                signed
+            }
+            // The From: domain's key was checked at start; a From: filled
+            // in from the list can still name another domain.
+            Ok(None) => message,
+            Err(error) => {
+                eprintln!("dkim: {error}: sent unsigned");
+                message
+            }
+        }
     }
 }
 

@@ -6,6 +6,7 @@
 use std::net::IpAddr;
 use std::time::Duration;
 
+use hickory_resolver::proto::rr::RData;
 use hickory_resolver::TokioResolver;
 
 /// How long the whole check of one address may take: it runs at start and
@@ -24,8 +25,13 @@ pub async fn check(
     let publish = format!("publish PTR {source} -> {hello}. and A/AAAA {hello}. -> {source}");
     let names = match tokio::time::timeout(CHECK_TIME, resolver.reverse_lookup(source)).await {
         Ok(Ok(lookup)) => lookup
+            .answers()
             .iter()
-            .map(|name| name.to_ascii().trim_end_matches('.').to_ascii_lowercase())
+            .filter_map(|record| match &record.data {
+                RData::PTR(name) => Some(name.to_ascii()),
+                _ => None,
+            })
+            .map(|name| name.trim_end_matches('.').to_ascii_lowercase())
             .collect::<Vec<_>>(),
         Ok(Err(error)) if error.is_no_records_found() || error.is_nx_domain() => Vec::new(),
         Ok(Err(error)) => return Err(format!("{source}: PTR lookup failed ({error})")),

@@ -6,8 +6,9 @@ use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
-use hickory_resolver::config::{NameServerConfigGroup, ResolverConfig};
-use hickory_resolver::name_server::TokioConnectionProvider;
+use hickory_resolver::config::{NameServerConfig, ResolverConfig};
+use hickory_resolver::net::runtime::TokioRuntimeProvider;
+use hickory_resolver::proto::rr::RData;
 use hickory_resolver::TokioResolver;
 use smtpwire::delivery::{
     domains_to_resolve, provider_of, Hop, HopGroup, MxAnswer, MxAnswers, Plan, Planner, Routable,
@@ -115,8 +116,8 @@ impl Routes {
     /// configuration) for the others, connecting to `port` on exchangers
     /// found in DNS.
     pub fn new(fixed: Vec<FixedRoute>, port: u16) -> Self {
-        let resolver = match TokioResolver::builder_tokio() {
-            Ok(builder) => Some(builder.build()),
+        let resolver = match TokioResolver::builder_tokio().and_then(|builder| builder.build()) {
+            Ok(resolver) => Some(resolver),
             Err(error) => {
                 eprintln!("warning: no DNS resolver ({error}): only --mx routes work");
                 None
@@ -135,12 +136,18 @@ impl Routes {
     /// Looks names up at the DNS server `server` (over UDP and TCP)
     /// instead of the system's.
     pub fn with_nameserver(mut self, server: SocketAddr) -> Self {
-        let servers = NameServerConfigGroup::from_ips_clear(&[server.ip()], server.port(), true);
-        let config = ResolverConfig::from_parts(None, Vec::new(), servers);
+        let mut name_server = NameServerConfig::udp_and_tcp(server.ip());
+        for connection in &mut name_server.connections {
+            connection.port = server.port();
+        }
+        let config = ResolverConfig::from_name_servers(vec![name_server]);
         let mut builder =
-            TokioResolver::builder_with_config(config, TokioConnectionProvider::default());
+            TokioResolver::builder_with_config(config, TokioRuntimeProvider::default());
         builder.options_mut().timeout = NAMESERVER_TIMEOUT;
-        self.resolver = Some(builder.build());
+        match builder.build() {
+            Ok(resolver) => self.resolver = Some(resolver),
+            Err(error) => eprintln!("warning: no DNS resolver for {server} ({error})"),
+        }
         self
     }
 
@@ -307,8 +314,12 @@ async fn look_up_mx(resolver: Option<&TokioResolver>, domain: &Domain) -> MxAnsw
         Ok(lookup) => {
             // A-labels: what a connection and a TLS server name take.
             let records: Vec<(u16, String)> = lookup
+                .answers()
                 .iter()
-                .map(|mx| (mx.preference(), mx.exchange().to_ascii()))
+                .filter_map(|record| match &record.data {
+                    RData::MX(mx) => Some((mx.preference, mx.exchange.to_ascii())),
+                    _ => None,
+                })
                 .collect();
             let answer = answer_from_records(&records);
             if answer == MxAnswer::LookupFailed {

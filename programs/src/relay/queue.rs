@@ -204,6 +204,27 @@ impl Queue {
         Ok(Bytes::from(stored).slice(start..))
     }
 
+    /// Puts `fields` on top of a message's content (after the envelope
+    /// lines) and returns the new content. The file is replaced whole, as
+    /// the receiving server wrote it (aside, fsynced, renamed), so a crash
+    /// leaves either copy, never half of one.
+    pub fn prepend(&self, name: &str, fields: &[u8]) -> io::Result<Bytes> {
+        let path = self.message_path(name);
+        let stored = fs::read(&path)?;
+        let start = envelope_length(&stored);
+        let mut rewritten = Vec::with_capacity(stored.len() + fields.len());
+        rewritten.extend_from_slice(&stored[..start]);
+        rewritten.extend_from_slice(fields);
+        rewritten.extend_from_slice(&stored[start..]);
+        let aside = self.incoming().join("tmp").join(name);
+        let mut file = fs::File::create(&aside)?;
+        file.write_all(&rewritten)?;
+        file.sync_all()?;
+        fs::rename(&aside, &path)?;
+        fs::File::open(self.incoming().join("new"))?.sync_all()?;
+        Ok(Bytes::from(rewritten).slice(start..))
+    }
+
     /// Replaces `queued`'s state: written aside, fsynced, renamed, and the
     /// directory fsynced so that the rename survives a crash.
     pub fn save(&self, queued: &Queued) -> io::Result<()> {

@@ -55,6 +55,9 @@ pub struct Runner {
     /// How long a message may wait before its sender is told it is
     /// delayed; `None` never tells.
     pub warn_after: Option<Duration>,
+    /// Signs messages whose From: domain has a key, once, before their
+    /// first delivery attempt.
+    pub dkim: Option<crate::dkim::Signer>,
 }
 
 /// A message out for delivery: its queue entry, its content, the
@@ -172,7 +175,11 @@ impl Runner {
                 continue;
             }
             match self.queue.content(&queued.name) {
-                Ok(content) => due.push((queued, content)),
+                Ok(content) => match self.signed(&queued, content) {
+                    Ok(content) => due.push((queued, content)),
+                    // Not delivered unsigned: the next scan tries again.
+                    Err(error) => eprintln!("queue: {}: dkim: {error}", queued.name),
+                },
                 Err(error) => eprintln!("queue: {}: {error}", queued.name),
             }
         }
@@ -270,6 +277,34 @@ impl Runner {
             self.settle(message, book).await;
         }
         Ok(())
+    }
+
+    /// `content` signed, the signed copy kept in the queue in its place so
+    /// that every recipient, host and retry gets the same signature; a
+    /// message already signed with each key of its From: domain (here
+    /// before a restart, or by an earlier hop) is left as it is. A message
+    /// the keys cannot sign is still delivered: a relay must not lose mail
+    /// it took. Fails if the signed copy cannot be written.
+    fn signed(&self, queued: &Queued, content: Bytes) -> io::Result<Bytes> {
+        // Signed before the first attempt, so a retry has the signed copy
+        // already; one never tried (even after a crash) is checked again.
+        let (Some(signer), 0) = (&self.dkim, queued.attempts) else {
+            return Ok(content);
+        };
+        let name = &queued.name;
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_secs();
+        let fields = match signer.sign(&content, now) {
+            Ok(Some(fields)) => fields,
+            Ok(None) => return Ok(content),
+            Err(error) => {
+                eprintln!("queue: {name}: dkim: {error}: delivered unsigned");
+                return Ok(content);
+            }
+        };
+        self.queue.prepend(name, &fields)
     }
 
     /// Takes a message's result at one destination (`None` from a task

@@ -30,7 +30,7 @@ impl Progress {
     /// `count` more recipients are settled.
     pub fn advance(&mut self, count: usize) {
         self.done = (self.done + count).min(self.total);
-        let due = self.drawn.map_or(true, |at| at.elapsed() >= REDRAW);
+        let due = self.drawn.is_none_or(|at| at.elapsed() >= REDRAW);
         if self.shown && (due || self.done == self.total) {
             eprint!("\r{}", self.line());
             let _ = std::io::stderr().flush();

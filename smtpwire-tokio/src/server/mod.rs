@@ -322,7 +322,7 @@ impl Server {
     fn admits(&self, address: IpAddr) -> bool {
         self.proxies
             .as_ref()
-            .map_or(true, |trusted| trusted.contains(&address.to_canonical()))
+            .is_none_or(|trusted| trusted.contains(&address.to_canonical()))
     }
 
     /// A slot for a connection from the peer `address`, counted against

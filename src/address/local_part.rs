@@ -1,12 +1,20 @@
 //! The part of a mailbox before the `@`.
 
-use super::{class, piece, whole_input_parsers, AddressError};
+use super::{
+    class, failure, finish, named, piece, satisfy_byte, whole_input_parsers, AddressError, Parsed,
+};
 use crate::limits::MAX_LOCAL_PART_LEN;
 use crate::Text;
 use alloc::borrow::Cow;
 use alloc::string::String;
 use bytes::Bytes;
 use core::fmt;
+use nom::branch::alt;
+use nom::bytes::complete::{tag, take_while1};
+use nom::combinator::{cut, recognize};
+use nom::multi::many0_count;
+use nom::sequence::preceded;
+use nom::Parser;
 
 /// The local part of a mailbox: a dot-string or a quoted-string
 /// (RFC 5321 §4.1.2), either of which may hold UTF-8 (RFC 6531 §3.3).
@@ -36,7 +44,7 @@ impl LocalPart {
     /// values whose wire form is longer than
     /// [`MAX_LOCAL_PART_LEN`](crate::limits::MAX_LOCAL_PART_LEN).
     pub fn from_value(value: &str) -> Result<Self, AddressError> {
-        if dot_string_len(value.as_bytes()) == Some(value.len()) {
+        if is_dot_string(value.as_bytes()) {
             return Self::checked(Text::new(value)?);
         }
         let mut wire = String::with_capacity(value.len() + 2);
@@ -123,63 +131,73 @@ pub(crate) fn scan_local_part(
     src: &Bytes,
     input: &[u8],
 ) -> Result<(LocalPart, usize), AddressError> {
-    let len = local_part_len(input)?;
-    let wire = input.get(..len).unwrap_or_default();
+    let (wire, len) = finish(input, local_part(input), AddressError::InvalidLocalPart)?;
     Ok((LocalPart(piece(src, wire)), len))
 }
 
-/// Length of the local part at the start of `input`.
+/// `Local-part = Dot-string / Quoted-string` (RFC 5321 §4.1.2), either of
+/// which may hold UTF-8 (RFC 6531 §3.3), and at most
+/// [`MAX_LOCAL_PART_LEN`] octets long.
 #[inline]
-pub(crate) fn local_part_len(input: &[u8]) -> Result<usize, AddressError> {
-    let len = if input.first() == Some(&b'"') {
-        quoted_string_len(input)
-    } else {
-        dot_string_len(input)
+pub(crate) fn local_part(input: &[u8]) -> Parsed<'_, &[u8]> {
+    let (rest, wire) = named(
+        AddressError::InvalidLocalPart,
+        alt((dot_string, quoted_string)),
+    )
+    .parse(input)?;
+    if wire.len() > MAX_LOCAL_PART_LEN {
+        return failure(AddressError::LocalPartTooLong { len: wire.len() });
     }
-    .ok_or(AddressError::InvalidLocalPart)?;
-    if len > MAX_LOCAL_PART_LEN {
-        return Err(AddressError::LocalPartTooLong { len });
-    }
-    Ok(len)
+    Ok((rest, wire))
 }
 
-/// Length of the `Dot-string` at the start of `input`: atoms joined by
-/// single dots, read in one pass; only a dot looks back at the atom it ends.
+/// `Dot-string = Atom *("."  Atom)` (RFC 5321 §4.1.2). A dot must be
+/// followed by an atom: `a.` and `a..b` are faults, not a shorter match.
 #[inline]
-fn dot_string_len(input: &[u8]) -> Option<usize> {
-    let mut atom_start = 0;
-    let mut end = input.len();
-    for (at, &byte) in input.iter().enumerate() {
-        if !class::is(byte, class::ATEXT) {
-            if byte != b'.' || at == atom_start {
-                end = at;
-                break;
-            }
-            atom_start = at + 1;
-        }
-    }
-    // A dot that ended the scan, or ended it by being last, left an empty atom.
-    (end > atom_start).then_some(end)
+fn dot_string(input: &[u8]) -> Parsed<'_, &[u8]> {
+    recognize((atom, many0_count(preceded(tag(&b"."[..]), cut(atom))))).parse(input)
 }
 
-/// Length of the `Quoted-string` at the start of `input`, quotes included:
-/// `qtextSMTP` (and UTF-8) or a backslash before printable ASCII.
-fn quoted_string_len(input: &[u8]) -> Option<usize> {
-    let mut at = 1;
-    loop {
-        match *input.get(at)? {
-            b'"' => return Some(at + 1),
-            b'\\' => {
-                if !(32..=126).contains(input.get(at + 1)?) {
-                    return None;
-                }
-                at += 2;
-            }
-            32..=126 => at += 1,
-            byte if byte >= 0x80 => at += 1,
-            _ => return None,
-        }
-    }
+/// `Atom = 1*atext` (RFC 5321 §4.1.2, `atext` from RFC 5322 §3.2.3), with
+/// `atext =/ UTF8-non-ascii` (RFC 6531 §3.3).
+#[inline]
+fn atom(input: &[u8]) -> Parsed<'_, &[u8]> {
+    take_while1(|byte| class::is(byte, class::ATEXT)).parse(input)
+}
+
+/// `Quoted-string = DQUOTE *QcontentSMTP DQUOTE` (RFC 5321 §4.1.2).
+fn quoted_string(input: &[u8]) -> Parsed<'_, &[u8]> {
+    recognize((tag(&b"\""[..]), many0_count(qcontent_smtp), tag(&b"\""[..]))).parse(input)
+}
+
+/// `QcontentSMTP = qtextSMTP / quoted-pairSMTP` (RFC 5321 §4.1.2). A run of
+/// `qtextSMTP` is taken at once.
+#[inline]
+fn qcontent_smtp(input: &[u8]) -> Parsed<'_, &[u8]> {
+    alt((take_while1(qtext_smtp), quoted_pair_smtp)).parse(input)
+}
+
+/// `qtextSMTP = %d32-33 / %d35-91 / %d93-126` (RFC 5321 §4.1.2), with
+/// `qtextSMTP =/ UTF8-non-ascii` (RFC 6531 §3.3): printable ASCII but `"`
+/// and `\`, and UTF-8 bytes.
+#[inline]
+fn qtext_smtp(byte: u8) -> bool {
+    matches!(byte, 32..=33 | 35..=91 | 93..=126) || byte >= 0x80
+}
+
+/// `quoted-pairSMTP = %d92 %d32-126` (RFC 5321 §4.1.2): a backslash and
+/// the printable ASCII character it stands for.
+fn quoted_pair_smtp(input: &[u8]) -> Parsed<'_, &[u8]> {
+    recognize((
+        tag(&b"\\"[..]),
+        satisfy_byte(|byte| (32..=126).contains(&byte)),
+    ))
+    .parse(input)
+}
+
+/// Whether all of `value` is a `Dot-string`, which needs no quotes.
+fn is_dot_string(value: &[u8]) -> bool {
+    matches!(dot_string(value), Ok((rest, _)) if rest.is_empty())
 }
 
 impl fmt::Display for LocalPart {
@@ -228,7 +246,10 @@ mod tests {
             ),
         ) {
             let input: Vec<u8> = pieces.concat();
-            prop_assert_eq!(dot_string_len(&input), dot_string_len_by_atom(&input));
+            prop_assert_eq!(
+                dot_string(&input).ok().map(|(rest, _)| input.len() - rest.len()),
+                dot_string_len_by_atom(&input)
+            );
         }
     }
 
@@ -291,14 +312,15 @@ mod tests {
 
     #[test]
     fn length_limit() {
-        assert!(LocalPart::parse(&"a".repeat(64)).is_ok());
+        assert!(LocalPart::parse(&"a".repeat(70)).is_ok());
+        assert!(LocalPart::parse(&"a".repeat(MAX_LOCAL_PART_LEN)).is_ok());
         assert_eq!(
-            LocalPart::parse(&"a".repeat(65)),
-            Err(AddressError::LocalPartTooLong { len: 65 })
+            LocalPart::parse(&"a".repeat(MAX_LOCAL_PART_LEN + 1)),
+            Err(AddressError::LocalPartTooLong { len: 257 })
         );
         assert_eq!(
-            LocalPart::from_value(&" ".repeat(63)),
-            Err(AddressError::LocalPartTooLong { len: 65 })
+            LocalPart::from_value(&" ".repeat(MAX_LOCAL_PART_LEN - 1)),
+            Err(AddressError::LocalPartTooLong { len: 257 })
         );
     }
 }

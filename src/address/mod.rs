@@ -91,6 +91,74 @@ impl AddressError {
     }
 }
 
+/// How an address rule failed: `None` while no rule has named the fault (a
+/// nom combinator inside it did not match), then the [`AddressError`] of the
+/// innermost rule that did, which callers report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Fault(pub(crate) Option<AddressError>);
+
+impl<I> nom::error::ParseError<I> for Fault {
+    fn from_error_kind(_: I, _: nom::error::ErrorKind) -> Self {
+        Fault(None)
+    }
+
+    fn append(_: I, _: nom::error::ErrorKind, other: Self) -> Self {
+        other
+    }
+}
+
+/// What the address rules return: the rest of the input and the value.
+pub(crate) type Parsed<'a, O> = nom::IResult<&'a [u8], O, Fault>;
+
+/// `parser` as a rule whose failures not yet named are `error`.
+#[inline]
+pub(crate) fn named<'a, O>(
+    error: AddressError,
+    mut parser: impl nom::Parser<&'a [u8], Output = O, Error = Fault>,
+) -> impl nom::Parser<&'a [u8], Output = O, Error = Fault> {
+    move |input| {
+        parser
+            .parse(input)
+            .map_err(|fault| fault.map(|Fault(named)| Fault(Some(named.unwrap_or(error)))))
+    }
+}
+
+/// A fault no further alternative may recover from.
+#[inline]
+pub(crate) fn failure<T>(error: AddressError) -> Result<T, nom::Err<Fault>> {
+    Err(nom::Err::Failure(Fault(Some(error))))
+}
+
+/// One byte that satisfies `test`: nom's `satisfy` reads characters, the
+/// address rules read octets.
+#[inline]
+pub(crate) fn satisfy_byte<'a>(
+    test: impl Fn(u8) -> bool,
+) -> impl nom::Parser<&'a [u8], Output = u8, Error = Fault> {
+    move |input: &'a [u8]| match input.split_first() {
+        Some((&byte, rest)) if test(byte) => Ok((rest, byte)),
+        _ => Err(nom::Err::Error(Fault(None))),
+    }
+}
+
+/// The result of a top-level rule: the value and the length it used, or the
+/// error it named (`unnamed` if none did).
+#[inline]
+pub(crate) fn finish<'a, O>(
+    input: &'a [u8],
+    parsed: Parsed<'a, O>,
+    unnamed: AddressError,
+) -> Result<(O, usize), AddressError> {
+    match parsed {
+        Ok((rest, value)) => Ok((value, input.len() - rest.len())),
+        Err(nom::Err::Error(Fault(named)) | nom::Err::Failure(Fault(named))) => {
+            Err(named.unwrap_or(unnamed))
+        }
+        // Every rule reads complete input, which never asks for more.
+        Err(nom::Err::Incomplete(_)) => Err(unnamed),
+    }
+}
+
 /// Byte classes for the scanners, one table lookup per byte.
 pub(crate) mod class {
     /// Letters, digits, hyphen and UTF-8 bytes: what domain labels are made of.
@@ -136,7 +204,7 @@ pub(crate) mod class {
     }
 
     /// How many bytes at the start of `input` are in `class`.
-    #[inline]
+    #[cfg(test)]
     pub(crate) fn run(input: &[u8], class: u8) -> usize {
         input
             .iter()

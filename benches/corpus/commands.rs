@@ -69,24 +69,63 @@ impl Rng {
 }
 
 const FIRST: &[&str] = &[
-    "john", "mary", "a", "noreply", "info", "sales", "j.smith", "bob", "alice", "support",
-    "newsletter", "bounce", "admin", "x", "anna-lena", "o'neil", "li_wei", "k9",
+    "john",
+    "mary",
+    "a",
+    "noreply",
+    "info",
+    "sales",
+    "j.smith",
+    "bob",
+    "alice",
+    "support",
+    "newsletter",
+    "bounce",
+    "admin",
+    "x",
+    "anna-lena",
+    "o'neil",
+    "li_wei",
+    "k9",
 ];
-const LAST: &[&str] = &["doe", "smith", "nguyen", "mueller", "garcia", "kowalski", "ito"];
+const LAST: &[&str] = &[
+    "doe", "smith", "nguyen", "mueller", "garcia", "kowalski", "ito",
+];
 const TAGS: &[&str] = &["+news", "+2024", "+a1b2", "-bounces", "=srs0", "+x"];
 const DOMAINS: &[&str] = &[
-    "example.com", "mail.example.net", "example.org", "lists.example.org", "sub.example.co.uk",
-    "mx1.mail-relay.example", "a.b.c.d.example", "example.de", "xn--bcher-kva.example",
+    "example.com",
+    "mail.example.net",
+    "example.org",
+    "lists.example.org",
+    "sub.example.co.uk",
+    "mx1.mail-relay.example",
+    "a.b.c.d.example",
+    "example.de",
+    "xn--bcher-kva.example",
     "very-long-subdomain-name.department.corporation.example.com",
 ];
-const UTF8_LOCALS: &[&str] = &["用户", "δοκιμή", "josé.garcía", "ñandú", "пользователь", "müller"];
+const UTF8_LOCALS: &[&str] = &[
+    "用户",
+    "δοκιμή",
+    "josé.garcía",
+    "ñandú",
+    "пользователь",
+    "müller",
+];
 const UTF8_DOMAINS: &[&str] = &["例子.测试", "bücher.example", "пример.рф", "exämple.com"];
 const QUOTED: &[&str] = &[
-    "\"john doe\"", "\"a b c\"", "\"with\\\"quote\"", "\"x..y\"", "\"back\\\\slash\"",
-    "\"first.last@inner\"", "\"\"",
+    "\"john doe\"",
+    "\"a b c\"",
+    "\"with\\\"quote\"",
+    "\"x..y\"",
+    "\"back\\\\slash\"",
+    "\"first.last@inner\"",
+    "\"\"",
 ];
 const MECHANISMS_B64: &[&str] = &[
-    "AGpvaG5AZXhhbXBsZS5jb20Ac2VjcmV0", "AHVzZXIAcGFzc3dvcmQxMjM=", "dXNlcgB1c2VyAHB3",
+    "AGpvaG5AZXhhbXBsZS5jb20Ac2VjcmV0",
+    "AHVzZXIAcGFzc3dvcmQxMjM=",
+    "dXNlcgB1c2VyAHB3",
 ];
 
 /// A domain, sometimes UTF-8 when `utf8` allows it.
@@ -112,7 +151,11 @@ fn literal(rng: &mut Rng) -> String {
             rng.below(256),
             rng.range(1, 254)
         ),
-        5 | 6 => format!("[IPv6:2001:db8:{:x}::{:x}]", rng.below(65536), rng.range(1, 65535)),
+        5 | 6 => format!(
+            "[IPv6:2001:db8:{:x}::{:x}]",
+            rng.below(65536),
+            rng.range(1, 65535)
+        ),
         7 => format!(
             "[IPv6:2001:db8:{:x}:{:x}:{:x}:{:x}:{:x}:{:x}]",
             rng.below(65536),
@@ -137,9 +180,24 @@ fn mailbox(rng: &mut Rng, utf8: bool) -> String {
         0..=29 => format!("{}@{}", rng.pick(QUOTED), domain(rng, false)),
         30..=49 => format!("{}@{}", rng.pick(FIRST), literal(rng)),
         50..=59 => format!("postmaster@{}", domain(rng, false)),
-        60..=359 => format!("{}.{}@{}", rng.pick(FIRST), rng.pick(LAST), domain(rng, false)),
-        360..=499 => format!("{}{}@{}", rng.pick(FIRST), rng.pick(TAGS), domain(rng, false)),
-        500..=599 => format!("{}{}@{}", rng.pick(FIRST), rng.below(10_000), domain(rng, false)),
+        60..=359 => format!(
+            "{}.{}@{}",
+            rng.pick(FIRST),
+            rng.pick(LAST),
+            domain(rng, false)
+        ),
+        360..=499 => format!(
+            "{}{}@{}",
+            rng.pick(FIRST),
+            rng.pick(TAGS),
+            domain(rng, false)
+        ),
+        500..=599 => format!(
+            "{}{}@{}",
+            rng.pick(FIRST),
+            rng.below(10_000),
+            domain(rng, false)
+        ),
         _ => format!("{}@{}", rng.pick(FIRST), domain(rng, false)),
     }
 }
@@ -176,7 +234,11 @@ struct Session<'r> {
 
 impl Session<'_> {
     fn push(&mut self, verb: &str, rest: &str) {
-        let verb = if self.lower { verb.to_ascii_lowercase() } else { verb.to_string() };
+        let verb = if self.lower {
+            verb.to_ascii_lowercase()
+        } else {
+            verb.to_string()
+        };
         self.lines.push(format!("{verb}{rest}"));
     }
 
@@ -203,8 +265,12 @@ impl Session<'_> {
             params += &format!(" SIZE={}", rng.range(300, 40_000_000));
         }
         if rng.chance(50) {
-            params += [" BODY=8BITMIME", " BODY=7BIT", " BODY=8BITMIME", " BODY=BINARYMIME"]
-                [rng.below(4) as usize];
+            params += [
+                " BODY=8BITMIME",
+                " BODY=7BIT",
+                " BODY=8BITMIME",
+                " BODY=BINARYMIME",
+            ][rng.below(4) as usize];
         }
         if utf8 {
             params += " SMTPUTF8";
@@ -227,8 +293,12 @@ impl Session<'_> {
         let to = path(rng, utf8);
         let mut params = String::new();
         if rng.chance(15) {
-            params += [" NOTIFY=SUCCESS,FAILURE", " NOTIFY=NEVER", " NOTIFY=FAILURE,DELAY", " NOTIFY=SUCCESS,FAILURE,DELAY"]
-                [rng.below(4) as usize];
+            params += [
+                " NOTIFY=SUCCESS,FAILURE",
+                " NOTIFY=NEVER",
+                " NOTIFY=FAILURE,DELAY",
+                " NOTIFY=SUCCESS,FAILURE,DELAY",
+            ][rng.below(4) as usize];
             if rng.chance(60) {
                 let original = mailbox(rng, false);
                 params += &format!(" ORCPT=rfc822;{}", xtext(&original));
@@ -252,7 +322,11 @@ pub fn commands(sessions: usize) -> Vec<u8> {
     for _ in 0..sessions {
         let lower = rng.chance(10);
         let shape = rng.below(100);
-        let mut s = Session { rng: &mut rng, lines: Vec::new(), lower };
+        let mut s = Session {
+            rng: &mut rng,
+            lines: Vec::new(),
+            lower,
+        };
         match shape {
             0..=29 => {
                 s.hello("EHLO");

@@ -1,7 +1,8 @@
 //! Domains, address literals and the hosts they make up.
 
 use super::{
-    class, failure, finish, named, piece, whole_input_parsers, AddressError, Fault, Parsed,
+    class, failure, finish, named, octet, octets1, piece, whole_input_parsers, AddressError, Fault,
+    Parsed,
 };
 use crate::limits::{MAX_DOMAIN_LABEL_LEN, MAX_DOMAIN_LEN};
 use crate::Text;
@@ -10,9 +11,8 @@ use core::cmp::Ordering;
 use core::fmt;
 use core::net::{Ipv4Addr, Ipv6Addr};
 use nom::branch::alt;
-use nom::bytes::complete::{tag, tag_no_case, take_while1, take_while_m_n};
-use nom::combinator::{cut, map, map_opt, recognize, verify};
-use nom::multi::many0_count;
+use nom::bytes::complete::{tag_no_case, take_while_m_n};
+use nom::combinator::{cut, map, map_opt, verify};
 use nom::sequence::{delimited, preceded, separated_pair};
 use nom::Parser;
 
@@ -106,17 +106,15 @@ pub(crate) fn scan_domain(src: &Bytes, input: &[u8]) -> Result<(Domain, usize), 
 }
 
 /// `Domain = sub-domain *("." sub-domain)` (RFC 5321 §4.1.2), at most
-/// [`MAX_DOMAIN_LEN`] octets long. A dot must be followed by a label.
+/// [`MAX_DOMAIN_LEN`] octets long. A dot must be followed by a label. The
+/// repetition is a loop, as in `Dot-string` and for the same reason.
 #[inline]
 pub(crate) fn domain(input: &[u8]) -> Parsed<'_, &[u8]> {
-    let (rest, name) = named(
-        AddressError::InvalidDomain,
-        recognize((
-            sub_domain,
-            many0_count(preceded(tag(&b"."[..]), cut(sub_domain))),
-        )),
-    )
-    .parse(input)?;
+    let (mut rest, _) = named(AddressError::InvalidDomain, sub_domain).parse(input)?;
+    while let Some(after_dot) = rest.strip_prefix(b".") {
+        (rest, _) = named(AddressError::InvalidDomain, cut(sub_domain)).parse(after_dot)?;
+    }
+    let name = &input[..input.len() - rest.len()];
     if name.len() > MAX_DOMAIN_LEN {
         return failure(AddressError::DomainTooLong { len: name.len() });
     }
@@ -131,7 +129,7 @@ pub(crate) fn domain(input: &[u8]) -> Parsed<'_, &[u8]> {
 /// §2.3.4); a U-label's length is that of its A-label, not known here.
 #[inline]
 fn sub_domain(input: &[u8]) -> Parsed<'_, &[u8]> {
-    let (rest, label) = take_while1(|byte| class::is(byte, class::LABEL)).parse(input)?;
+    let (rest, label) = octets1(|byte| class::is(byte, class::LABEL)).parse(input)?;
     if label.first() == Some(&b'-') || label.last() == Some(&b'-') {
         return Err(nom::Err::Error(Fault(None)));
     }
@@ -187,7 +185,7 @@ impl AddressLiteral {
     /// A general address literal, checked against RFC 5321 §4.1.3.
     pub fn general(tag: &str, content: &str) -> Result<Self, AddressError> {
         if !is_whole(tag.as_bytes(), standardized_tag)
-            || !is_whole(content.as_bytes(), take_while1(dcontent))
+            || !is_whole(content.as_bytes(), octets1(dcontent))
         {
             return Err(AddressError::InvalidAddressLiteral);
         }
@@ -239,7 +237,7 @@ pub(crate) fn address_literal(input: &[u8]) -> Parsed<'_, RawLiteral<'_>> {
     named(
         AddressError::InvalidAddressLiteral,
         delimited(
-            tag(&b"["[..]),
+            octet(b'['),
             alt((
                 map(ipv4_address_literal, RawLiteral::V4),
                 map(ipv6_address_literal, RawLiteral::V6),
@@ -247,7 +245,7 @@ pub(crate) fn address_literal(input: &[u8]) -> Parsed<'_, RawLiteral<'_>> {
                     RawLiteral::General { tag, content }
                 }),
             )),
-            tag(&b"]"[..]),
+            octet(b']'),
         ),
     )
     .parse(input)
@@ -255,7 +253,7 @@ pub(crate) fn address_literal(input: &[u8]) -> Parsed<'_, RawLiteral<'_>> {
 
 /// `IPv4-address-literal = Snum 3("."  Snum)` (RFC 5321 §4.1.3).
 fn ipv4_address_literal(input: &[u8]) -> Parsed<'_, Ipv4Addr> {
-    let dot = || tag(&b"."[..]);
+    let dot = || octet(b'.');
     map(
         (
             snum,
@@ -300,7 +298,7 @@ fn ipv6_address_literal(input: &[u8]) -> Parsed<'_, Ipv6Addr> {
 /// digits, colons and dots; only the count of explicit groups is RFC 5321's.
 fn ipv6_addr(input: &[u8]) -> Parsed<'_, Ipv6Addr> {
     map_opt(
-        take_while1(|byte: u8| byte.is_ascii_hexdigit() || byte == b':' || byte == b'.'),
+        octets1(|byte: u8| byte.is_ascii_hexdigit() || byte == b':' || byte == b'.'),
         |text: &[u8]| {
             let address: Ipv6Addr = core::str::from_utf8(text).ok()?.parse().ok()?;
             if memchr::memmem::find(text, b"::").is_some() {
@@ -322,14 +320,14 @@ fn ipv6_addr(input: &[u8]) -> Parsed<'_, Ipv6Addr> {
 /// `General-address-literal = Standardized-tag ":" 1*dcontent`
 /// (RFC 5321 §4.1.3).
 fn general_address_literal(input: &[u8]) -> Parsed<'_, (&[u8], &[u8])> {
-    separated_pair(standardized_tag, tag(&b":"[..]), take_while1(dcontent)).parse(input)
+    separated_pair(standardized_tag, octet(b':'), octets1(dcontent)).parse(input)
 }
 
 /// `Standardized-tag = Ldh-str` (RFC 5321 §4.1.3): letters, digits and
 /// hyphens, ending in a letter or digit.
 fn standardized_tag(input: &[u8]) -> Parsed<'_, &[u8]> {
     verify(
-        take_while1(|byte: u8| byte.is_ascii_alphanumeric() || byte == b'-'),
+        octets1(|byte: u8| byte.is_ascii_alphanumeric() || byte == b'-'),
         |tag: &[u8]| tag.last().is_some_and(u8::is_ascii_alphanumeric),
     )
     .parse(input)

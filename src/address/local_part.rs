@@ -1,7 +1,8 @@
 //! The part of a mailbox before the `@`.
 
 use super::{
-    class, failure, finish, named, piece, satisfy_byte, whole_input_parsers, AddressError, Parsed,
+    class, failure, finish, named, octet, octets1, piece, satisfy_byte, whole_input_parsers,
+    AddressError, Parsed,
 };
 use crate::limits::MAX_LOCAL_PART_LEN;
 use crate::Text;
@@ -10,10 +11,7 @@ use alloc::string::String;
 use bytes::Bytes;
 use core::fmt;
 use nom::branch::alt;
-use nom::bytes::complete::{tag, take_while1};
 use nom::combinator::{cut, recognize};
-use nom::multi::many0_count;
-use nom::sequence::preceded;
 use nom::Parser;
 
 /// The local part of a mailbox: a dot-string or a quoted-string
@@ -153,28 +151,42 @@ pub(crate) fn local_part(input: &[u8]) -> Parsed<'_, &[u8]> {
 
 /// `Dot-string = Atom *("."  Atom)` (RFC 5321 §4.1.2). A dot must be
 /// followed by an atom: `a.` and `a..b` are faults, not a shorter match.
+///
+/// The repetition is a loop rather than `many0_count`, which the benchmark
+/// showed costing a tenth of the parse time of a whole command: this is the
+/// hottest rule of all.
 #[inline]
 fn dot_string(input: &[u8]) -> Parsed<'_, &[u8]> {
-    recognize((atom, many0_count(preceded(tag(&b"."[..]), cut(atom))))).parse(input)
+    let (mut rest, _) = atom(input)?;
+    while let Some(after_dot) = rest.strip_prefix(b".") {
+        (rest, _) = cut(atom).parse(after_dot)?;
+    }
+    Ok((rest, &input[..input.len() - rest.len()]))
 }
 
 /// `Atom = 1*atext` (RFC 5321 §4.1.2, `atext` from RFC 5322 §3.2.3), with
 /// `atext =/ UTF8-non-ascii` (RFC 6531 §3.3).
 #[inline]
 fn atom(input: &[u8]) -> Parsed<'_, &[u8]> {
-    take_while1(|byte| class::is(byte, class::ATEXT)).parse(input)
+    octets1(|byte| class::is(byte, class::ATEXT)).parse(input)
 }
 
 /// `Quoted-string = DQUOTE *QcontentSMTP DQUOTE` (RFC 5321 §4.1.2).
+#[inline]
 fn quoted_string(input: &[u8]) -> Parsed<'_, &[u8]> {
-    recognize((tag(&b"\""[..]), many0_count(qcontent_smtp), tag(&b"\""[..]))).parse(input)
+    let (mut rest, _) = octet(b'"').parse(input)?;
+    while let Ok((after, _)) = qcontent_smtp(rest) {
+        rest = after;
+    }
+    let (rest, _) = octet(b'"').parse(rest)?;
+    Ok((rest, &input[..input.len() - rest.len()]))
 }
 
 /// `QcontentSMTP = qtextSMTP / quoted-pairSMTP` (RFC 5321 §4.1.2). A run of
 /// `qtextSMTP` is taken at once.
 #[inline]
 fn qcontent_smtp(input: &[u8]) -> Parsed<'_, &[u8]> {
-    alt((take_while1(qtext_smtp), quoted_pair_smtp)).parse(input)
+    alt((octets1(qtext_smtp), quoted_pair_smtp)).parse(input)
 }
 
 /// `qtextSMTP = %d32-33 / %d35-91 / %d93-126` (RFC 5321 §4.1.2), with
@@ -189,7 +201,7 @@ fn qtext_smtp(byte: u8) -> bool {
 /// the printable ASCII character it stands for.
 fn quoted_pair_smtp(input: &[u8]) -> Parsed<'_, &[u8]> {
     recognize((
-        tag(&b"\\"[..]),
+        octet(b'\\'),
         satisfy_byte(|byte| (32..=126).contains(&byte)),
     ))
     .parse(input)

@@ -3,8 +3,8 @@
 use super::domain::{address_literal, domain, RawLiteral};
 use super::local_part::local_part;
 use super::{
-    failure, finish, named, piece, whole_input_parsers, AddressError, AddressLiteral, Domain,
-    Fault, Host, LocalPart, Parsed,
+    failure, finish, named, octet, piece, whole_input_parsers, AddressError, AddressLiteral,
+    Domain, Fault, Host, LocalPart, Parsed,
 };
 use crate::limits::MAX_PATH_LEN;
 use crate::Text;
@@ -208,7 +208,7 @@ pub(crate) fn scan_mailbox(src: &Bytes, input: &[u8]) -> Result<(Mailbox, usize)
 #[inline]
 fn mailbox(input: &[u8]) -> Parsed<'_, (&[u8], usize)> {
     let (after_local, local) = local_part(input)?;
-    let (rest, _) = named(AddressError::MissingDomain, tag(&b"@"[..])).parse(after_local)?;
+    let (rest, _) = named(AddressError::MissingDomain, octet(b'@')).parse(after_local)?;
     let (rest, _) = if rest.first() == Some(&b'[') {
         recognize(address_literal).parse(rest)?
     } else {
@@ -445,8 +445,8 @@ impl RawMailbox<'_> {
 /// as §4.1.2 and Appendix C ask of receivers.
 #[inline]
 fn path(input: &[u8]) -> Parsed<'_, RawMailbox<'_>> {
-    let (rest, _) = named(AddressError::MissingAngleBrackets, tag(&b"<"[..])).parse(input)?;
-    let (rest, _) = opt(terminated(a_d_l, tag(&b":"[..])))
+    let (rest, _) = named(AddressError::MissingAngleBrackets, octet(b'<')).parse(input)?;
+    let (rest, _) = opt(terminated(a_d_l, octet(b':')))
         .parse(rest)
         .map_err(|fault| fault.map(|_| Fault(Some(AddressError::InvalidSourceRoute))))?;
     let (rest, (wire, at)) = mailbox(rest)?;
@@ -467,8 +467,8 @@ fn path(input: &[u8]) -> Parsed<'_, RawMailbox<'_>> {
 fn a_d_l(input: &[u8]) -> Parsed<'_, ()> {
     let (rest, _) = at_domain(input)?;
     let (rest, _) = cut((
-        many0_count(preceded(tag(&b","[..]), at_domain)),
-        peek(tag(&b":"[..])),
+        many0_count(preceded(octet(b','), at_domain)),
+        peek(octet(b':')),
     ))
     .parse(rest)?;
     Ok((rest, ()))
@@ -476,7 +476,7 @@ fn a_d_l(input: &[u8]) -> Parsed<'_, ()> {
 
 /// `At-domain = "@" Domain` (RFC 5321 §4.1.2).
 fn at_domain(input: &[u8]) -> Parsed<'_, ()> {
-    let (rest, _) = tag(&b"@"[..]).parse(input)?;
+    let (rest, _) = octet(b'@').parse(input)?;
     let (rest, _) = cut(domain).parse(rest)?;
     Ok((rest, ()))
 }

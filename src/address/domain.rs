@@ -1,8 +1,8 @@
 //! Domains, address literals and the hosts they make up.
 
 use super::{
-    class, failure, finish, named, octet, octets1, piece, whole_input_parsers, AddressError, Fault,
-    Parsed,
+    class, failure, finish, named, no_case, octet, octets1, piece, whole_input_parsers,
+    AddressError, Fault, Parsed,
 };
 use crate::limits::{MAX_DOMAIN_LABEL_LEN, MAX_DOMAIN_LEN};
 use crate::Text;
@@ -11,7 +11,7 @@ use core::cmp::Ordering;
 use core::fmt;
 use core::net::{Ipv4Addr, Ipv6Addr};
 use nom::branch::alt;
-use nom::bytes::complete::{tag_no_case, take_while_m_n};
+use nom::bytes::complete::take_while_m_n;
 use nom::combinator::{cut, map, map_opt, verify};
 use nom::sequence::{delimited, preceded, separated_pair};
 use nom::Parser;
@@ -285,7 +285,7 @@ fn snum(input: &[u8]) -> Parsed<'_, u8> {
 /// `IPv6-address-literal = "IPv6:" IPv6-addr` (RFC 5321 §4.1.3). Once the
 /// tag is read, the address must follow: `IPv6` is no general tag.
 fn ipv6_address_literal(input: &[u8]) -> Parsed<'_, Ipv6Addr> {
-    preceded(tag_no_case(&b"IPv6:"[..]), cut(ipv6_addr)).parse(input)
+    preceded(no_case(&b"IPv6:"[..]), cut(ipv6_addr)).parse(input)
 }
 
 /// `IPv6-addr = IPv6-full / IPv6-comp / IPv6v4-full / IPv6v4-comp`
@@ -341,7 +341,7 @@ fn dcontent(byte: u8) -> bool {
 
 /// Whether all of `input` matches `rule`.
 fn is_whole<'a>(input: &'a [u8], mut rule: impl Parser<&'a [u8], Error = Fault>) -> bool {
-    matches!(rule.parse(input), Ok((rest, _)) if rest.is_empty())
+    matches!(rule.parse(input), Ok((&[], _)))
 }
 
 impl fmt::Display for AddressLiteral {

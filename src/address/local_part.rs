@@ -209,7 +209,7 @@ fn quoted_pair_smtp(input: &[u8]) -> Parsed<'_, &[u8]> {
 
 /// Whether all of `value` is a `Dot-string`, which needs no quotes.
 fn is_dot_string(value: &[u8]) -> bool {
-    matches!(dot_string(value), Ok((rest, _)) if rest.is_empty())
+    matches!(dot_string(value), Ok((&[], _)))
 }
 
 impl fmt::Display for LocalPart {

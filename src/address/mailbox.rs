@@ -3,8 +3,8 @@
 use super::domain::{address_literal, domain, RawLiteral};
 use super::local_part::local_part;
 use super::{
-    failure, finish, named, octet, piece, whole_input_parsers, AddressError, AddressLiteral,
-    Domain, Fault, Host, LocalPart, Parsed,
+    failure, finish, named, no_case, octet, piece, whole_input_parsers, AddressError,
+    AddressLiteral, Domain, Fault, Host, LocalPart, Parsed,
 };
 use crate::limits::MAX_PATH_LEN;
 use crate::Text;
@@ -12,7 +12,7 @@ use bytes::Bytes;
 use core::fmt;
 use core::hash::{Hash, Hasher};
 use nom::branch::alt;
-use nom::bytes::complete::{tag, tag_no_case};
+use nom::bytes::complete::tag;
 use nom::combinator::{cut, map, opt, peek, recognize, value};
 use nom::multi::many0_count;
 use nom::sequence::{preceded, terminated};
@@ -399,7 +399,7 @@ fn forward_path(input: &[u8]) -> Parsed<'_, Option<RawMailbox<'_>>> {
     // Most paths are not this one: a glance at where its `>` would be
     // settles that before the whole comparison.
     if input.get(POSTMASTER.len() - 1) == Some(&b'>') {
-        if let Ok((rest, _)) = tag_no_case::<_, _, Fault>(POSTMASTER).parse(input) {
+        if let Ok((rest, _)) = no_case::<Fault>(POSTMASTER).parse(input) {
             return Ok((rest, None));
         }
     }

@@ -3,13 +3,12 @@
 use super::{is_base64, Argument, Command, CommandError, InitialResponse, UnknownVerb};
 use crate::address::domain::{scan_domain, scan_host};
 use crate::address::mailbox::{scan_forward_path, scan_reverse_path};
-use crate::address::{octet, octets1, piece, AddressError};
+use crate::address::{no_case, octet, octets1, piece, AddressError};
 use crate::auth::Mechanism;
 use crate::params::{MailParameters, RcptParameters};
 use crate::text::check_line_text;
 use bytes::Bytes;
 use nom::branch::alt;
-use nom::bytes::complete::tag_no_case;
 use nom::character::complete::digit1;
 use nom::combinator::{all_consuming, map, value, verify};
 use nom::{IResult, Parser};
@@ -96,7 +95,14 @@ fn verb_len(input: &[u8]) -> usize {
     }
 }
 
-/// Which known verb `verb` is, in any case.
+/// Which known verb `verb` is, in any case: the verbs of RFC 5321 §4.1.1
+/// (`"EHLO"`, `"MAIL FROM:"`…), RFC 2033's LHLO, RFC 3030's BDAT, RFC 3207's
+/// STARTTLS, RFC 4954's AUTH and RFC 1985's ETRN.
+///
+/// This rule stays hand-written: one comparison of the four letters folded
+/// to lower case, against sixteen `tag_no_case` alternatives in nom, which
+/// measured 50–57 ns per verb against 3–5 ns on the broad corpus's verb mix,
+/// a quarter of the time a whole command takes to parse.
 pub(crate) fn known_verb(verb: &[u8]) -> Option<Verb> {
     let Ok(four) = <[u8; 4]>::try_from(verb) else {
         return verb
@@ -314,9 +320,7 @@ impl LineParser<'_> {
     ) -> Result<&'i [u8], CommandError> {
         let syntax = || CommandError::Syntax { verb, expected };
         let arg = self.after_space(rest, verb)?.ok_or_else(syntax)?;
-        let (mut path, _) = tag_no_case::<_, _, ()>(keyword)
-            .parse(arg)
-            .map_err(|_| syntax())?;
+        let (mut path, _) = no_case::<()>(keyword).parse(arg).map_err(|_| syntax())?;
         if self.options.allow_space_after_colon {
             let spaces = path.iter().take_while(|&&b| b == b' ').count();
             path = path.get(spaces..).unwrap_or_default();
@@ -394,7 +398,7 @@ impl LineParser<'_> {
         let initial_response = match self.after_space(response, "AUTH")? {
             None => None,
             Some(response) => match initial_response(response) {
-                Ok((rest, encoded)) if rest.is_empty() => Some(InitialResponse(
+                Ok((&[], encoded)) => Some(InitialResponse(
                     encoded.map(|encoded| piece(self.src, encoded)),
                 )),
                 _ => return Err(CommandError::InvalidInitialResponse),
@@ -420,7 +424,7 @@ fn chunk_size(input: &[u8]) -> IResult<&[u8], Option<u64>, ()> {
 
 /// `end-marker = "LAST"` (RFC 3030 §2).
 fn end_marker(input: &[u8]) -> IResult<&[u8], &[u8], ()> {
-    tag_no_case(&b"LAST"[..]).parse(input)
+    no_case(&b"LAST"[..]).parse(input)
 }
 
 /// `initial-response = base64 / "="` (RFC 4954 §4): `None` for `=`, the

@@ -4,7 +4,7 @@ use super::{
     digits, for_each_param, parse_digits, set_flag, set_once, whole, write_param, Keyword,
     ParamError, Parameter, Parsed, RawParam,
 };
-use crate::address::Mailbox;
+use crate::address::{no_case, Mailbox};
 use crate::limits::MAX_ENVID_LEN;
 use crate::xtext::{decode_text, Xtext};
 use crate::Text;
@@ -12,7 +12,6 @@ use alloc::vec::Vec;
 use bytes::Bytes;
 use core::fmt;
 use nom::branch::alt;
-use nom::bytes::complete::tag_no_case;
 use nom::combinator::value;
 use nom::Parser;
 
@@ -534,9 +533,9 @@ fn size_value(input: &[u8]) -> Parsed<'_, u64> {
 #[inline]
 fn body_value(input: &[u8]) -> Parsed<'_, BodyType> {
     alt((
-        value(BodyType::EightBitMime, tag_no_case(&b"8BITMIME"[..])),
-        value(BodyType::SevenBit, tag_no_case(&b"7BIT"[..])),
-        value(BodyType::BinaryMime, tag_no_case(&b"BINARYMIME"[..])),
+        value(BodyType::EightBitMime, no_case(&b"8BITMIME"[..])),
+        value(BodyType::SevenBit, no_case(&b"7BIT"[..])),
+        value(BodyType::BinaryMime, no_case(&b"BINARYMIME"[..])),
     ))
     .parse(input)
 }
@@ -545,8 +544,8 @@ fn body_value(input: &[u8]) -> Parsed<'_, BodyType> {
 #[inline]
 fn ret_value(input: &[u8]) -> Parsed<'_, Ret> {
     alt((
-        value(Ret::Full, tag_no_case(&b"FULL"[..])),
-        value(Ret::Headers, tag_no_case(&b"HDRS"[..])),
+        value(Ret::Full, no_case(&b"FULL"[..])),
+        value(Ret::Headers, no_case(&b"HDRS"[..])),
     ))
     .parse(input)
 }

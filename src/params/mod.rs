@@ -20,7 +20,6 @@ use crate::xtext::XtextError;
 use crate::Text;
 use bytes::Bytes;
 use core::fmt;
-use nom::bytes::complete::take_while_m_n;
 use nom::combinator::{map_opt, verify};
 use nom::Parser;
 
@@ -307,7 +306,7 @@ fn whole<'a, O>(
     mut rule: impl Parser<&'a [u8], Output = O, Error = ()>,
 ) -> Option<O> {
     match rule.parse(input) {
-        Ok((rest, value)) if rest.is_empty() => Some(value),
+        Ok((&[], value)) => Some(value),
         _ => None,
     }
 }
@@ -456,7 +455,10 @@ fn parse_digits(value: &[u8], max_digits: usize) -> Option<u64> {
 #[inline]
 fn digits<'a>(max: usize) -> impl Parser<&'a [u8], Output = u64, Error = ()> {
     map_opt(
-        take_while_m_n(1, max, |byte: u8| byte.is_ascii_digit()),
+        verify(
+            octets1(|byte: u8| byte.is_ascii_digit()),
+            move |digits: &[u8]| digits.len() <= max,
+        ),
         |digits: &[u8]| {
             digits.iter().try_fold(0u64, |acc, &digit| {
                 acc.checked_mul(10)?.checked_add(u64::from(digit - b'0'))

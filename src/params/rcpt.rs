@@ -3,7 +3,7 @@
 use super::{
     for_each_param, set_once, whole, write_param, Keyword, ParamError, Parameter, Parsed, RawParam,
 };
-use crate::address::{octet, octets1, piece};
+use crate::address::{no_case, octet, octets1, piece};
 use crate::limits::MAX_ORCPT_LEN;
 use crate::xtext::{decode_text, decode_utf8_addr_text, Utf8AddrXtext, Xtext};
 use crate::Text;
@@ -11,7 +11,6 @@ use alloc::vec::Vec;
 use bytes::Bytes;
 use core::fmt;
 use nom::branch::alt;
-use nom::bytes::complete::tag_no_case;
 use nom::combinator::value;
 use nom::sequence::terminated;
 use nom::Parser;
@@ -69,7 +68,7 @@ pub enum Notify {
 impl Notify {
     fn parse(value: &[u8]) -> Option<Self> {
         match notify_esmtp_value(value) {
-            Ok((rest, notify)) if rest.is_empty() => notify,
+            Ok((&[], notify)) => notify,
             _ => None,
         }
     }
@@ -79,7 +78,7 @@ impl Notify {
 /// the list separated by commas. `None` for a list that names no condition,
 /// which cannot happen, kept apart from a mismatch by [`NotifyOn::new`].
 fn notify_esmtp_value(input: &[u8]) -> Parsed<'_, Option<Notify>> {
-    if let Ok((rest, _)) = tag_no_case::<_, _, ()>(&b"NEVER"[..]).parse(input) {
+    if let Ok((rest, _)) = no_case::<()>(&b"NEVER"[..]).parse(input) {
         return Ok((rest, Some(Notify::Never)));
     }
     let mut on = [false; 3];
@@ -98,9 +97,9 @@ fn notify_esmtp_value(input: &[u8]) -> Parsed<'_, Option<Notify>> {
 #[inline]
 fn notify_list_element(input: &[u8]) -> Parsed<'_, usize> {
     alt((
-        value(0, tag_no_case(&b"SUCCESS"[..])),
-        value(1, tag_no_case(&b"FAILURE"[..])),
-        value(2, tag_no_case(&b"DELAY"[..])),
+        value(0, no_case(&b"SUCCESS"[..])),
+        value(1, no_case(&b"FAILURE"[..])),
+        value(2, no_case(&b"DELAY"[..])),
     ))
     .parse(input)
 }

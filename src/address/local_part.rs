@@ -138,11 +138,12 @@ pub(crate) fn scan_local_part(
 /// [`MAX_LOCAL_PART_LEN`] octets long.
 #[inline]
 pub(crate) fn local_part(input: &[u8]) -> Parsed<'_, &[u8]> {
-    let (rest, wire) = named(
-        AddressError::InvalidLocalPart,
-        alt((dot_string, quoted_string)),
-    )
-    .parse(input)?;
+    // The first octet tells the alternatives apart.
+    let (rest, wire) = if input.first() == Some(&b'"') {
+        named(AddressError::InvalidLocalPart, quoted_string).parse(input)?
+    } else {
+        named(AddressError::InvalidLocalPart, dot_string).parse(input)?
+    };
     if wire.len() > MAX_LOCAL_PART_LEN {
         return failure(AddressError::LocalPartTooLong { len: wire.len() });
     }

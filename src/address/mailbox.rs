@@ -11,9 +11,7 @@ use crate::Text;
 use bytes::Bytes;
 use core::fmt;
 use core::hash::{Hash, Hasher};
-use nom::branch::alt;
-use nom::bytes::complete::tag;
-use nom::combinator::{cut, map, opt, peek, recognize, value};
+use nom::combinator::{cut, map, peek, recognize};
 use nom::multi::many0_count;
 use nom::sequence::{preceded, terminated};
 use nom::Parser;
@@ -304,7 +302,10 @@ pub(crate) fn scan_reverse_path(
 /// `Reverse-path = Path / "<>"` (RFC 5321 §4.1.2): `None` for the null path.
 #[inline]
 fn reverse_path(input: &[u8]) -> Parsed<'_, Option<RawMailbox<'_>>> {
-    alt((value(None, tag(&b"<>"[..])), map(path, Some))).parse(input)
+    match input.strip_prefix(b"<>") {
+        Some(rest) => Ok((rest, None)),
+        None => map(path, Some).parse(input),
+    }
 }
 
 impl fmt::Display for ReversePath {
@@ -446,9 +447,15 @@ impl RawMailbox<'_> {
 #[inline]
 fn path(input: &[u8]) -> Parsed<'_, RawMailbox<'_>> {
     let (rest, _) = named(AddressError::MissingAngleBrackets, octet(b'<')).parse(input)?;
-    let (rest, _) = opt(terminated(a_d_l, octet(b':')))
-        .parse(rest)
-        .map_err(|fault| fault.map(|_| Fault(Some(AddressError::InvalidSourceRoute))))?;
+    // Only a source route starts with `@`; looking first spares every other
+    // path the call.
+    let (rest, _) = if rest.first() == Some(&b'@') {
+        terminated(a_d_l, octet(b':'))
+            .parse(rest)
+            .map_err(|fault| fault.map(|_| Fault(Some(AddressError::InvalidSourceRoute))))?
+    } else {
+        (rest, ())
+    };
     let (rest, (wire, at)) = mailbox(rest)?;
     let (rest, _) = match rest.first() {
         Some(b'>') => (&rest[1..], ()),

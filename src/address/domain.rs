@@ -106,10 +106,56 @@ pub(crate) fn scan_domain(src: &Bytes, input: &[u8]) -> Result<(Domain, usize), 
 }
 
 /// `Domain = sub-domain *("." sub-domain)` (RFC 5321 §4.1.2), at most
-/// [`MAX_DOMAIN_LEN`] octets long. A dot must be followed by a label. The
-/// repetition is a loop, as in `Dot-string` and for the same reason.
+/// [`MAX_DOMAIN_LEN`] octets long. A dot must be followed by a label.
+///
+/// One pass over the letters, digits, hyphens, UTF-8 bytes and dots finds
+/// where the domain ends; each label is looked at only when a dot or the end
+/// closes it. This pass stays hand-written: the rule as a loop over
+/// [`sub_domain`] alone made a whole `EHLO client7.mail.example.net` 5 %
+/// slower. A domain that is not plainly valid is read again by the rule as
+/// written, [`domain_by_label`], which names the first fault.
 #[inline]
 pub(crate) fn domain(input: &[u8]) -> Parsed<'_, &[u8]> {
+    let mut label_start = 0;
+    let mut plain = true;
+    let mut end = input.len();
+    for (at, &byte) in input.iter().enumerate() {
+        if !class::is(byte, class::LABEL) {
+            if byte != b'.' {
+                end = at;
+                break;
+            }
+            plain &= is_plain_label(input, label_start, at);
+            label_start = at + 1;
+        }
+    }
+    match (input.get(..end), input.get(end..)) {
+        (Some(name), Some(rest))
+            if plain && is_plain_label(input, label_start, end) && end <= MAX_DOMAIN_LEN =>
+        {
+            Ok((rest, name))
+        }
+        _ => domain_by_label(input),
+    }
+}
+
+/// Whether `input[start..end]`, a run of label bytes, is a label with no
+/// doubt about it: not empty, no hyphen at either end, and short enough even
+/// if it is ASCII (long UTF-8 labels are left to the careful pass).
+#[inline]
+fn is_plain_label(input: &[u8], start: usize, end: usize) -> bool {
+    match input.get(start..end) {
+        Some([first, .., last]) => {
+            end - start <= MAX_DOMAIN_LABEL_LEN && *first != b'-' && *last != b'-'
+        }
+        Some([only]) => *only != b'-',
+        _ => false,
+    }
+}
+
+/// `Domain = sub-domain *("." sub-domain)` read label by label, as it is
+/// written.
+fn domain_by_label(input: &[u8]) -> Parsed<'_, &[u8]> {
     let (mut rest, _) = named(AddressError::InvalidDomain, sub_domain).parse(input)?;
     while let Some(after_dot) = rest.strip_prefix(b".") {
         (rest, _) = named(AddressError::InvalidDomain, cut(sub_domain)).parse(after_dot)?;

@@ -153,11 +153,34 @@ pub(crate) fn local_part(input: &[u8]) -> Parsed<'_, &[u8]> {
 /// `Dot-string = Atom *("."  Atom)` (RFC 5321 §4.1.2). A dot must be
 /// followed by an atom: `a.` and `a..b` are faults, not a shorter match.
 ///
-/// The repetition is a loop rather than `many0_count`, which the benchmark
-/// showed costing a tenth of the parse time of a whole command: this is the
-/// hottest rule of all.
+/// Nearly every local part is a plain dot-string, which one pass over its
+/// atext and dots reads whole; only a dot looks back at the atom it ends.
+/// This pass stays hand-written: the rule as a loop over [`atom`] alone made
+/// a whole `RCPT TO:<user0.name@example.com>` 6 % slower. Whatever the pass
+/// is not sure of is read by the rule as written, [`dot_string_by_atom`],
+/// which also names the fault.
 #[inline]
 fn dot_string(input: &[u8]) -> Parsed<'_, &[u8]> {
+    let mut atom_start = 0;
+    let mut end = input.len();
+    for (at, &byte) in input.iter().enumerate() {
+        if !class::is(byte, class::ATEXT) {
+            if byte != b'.' || at == atom_start {
+                end = at;
+                break;
+            }
+            atom_start = at + 1;
+        }
+    }
+    // A dot that ended the scan, or ended it by being last, left an empty atom.
+    match (input.get(..end), input.get(end..)) {
+        (Some(string), Some(rest)) if end > atom_start => Ok((rest, string)),
+        _ => dot_string_by_atom(input),
+    }
+}
+
+/// `Dot-string = Atom *("."  Atom)` read atom by atom, as it is written.
+fn dot_string_by_atom(input: &[u8]) -> Parsed<'_, &[u8]> {
     let (mut rest, _) = atom(input)?;
     while let Some(after_dot) = rest.strip_prefix(b".") {
         (rest, _) = cut(atom).parse(after_dot)?;

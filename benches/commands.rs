@@ -1,8 +1,21 @@
-//! Command parsing throughput, side by side with smtp-proto on the same lines.
+//! Command parsing throughput, side by side with smtp-proto on the same input.
 //!
-//! `cargo bench --bench commands`. Besides criterion's numbers, prints the
-//! allocations per parsed command (counted by a global allocator) and the
-//! speed ratios against smtp-proto (best of 40 interleaved runs of each).
+//! `cargo bench -p smtpwire --bench commands`. Two corpora: the broad one of
+//! `corpus/commands.rs` (many session shapes, every address form and
+//! parameter) and the narrow mix this benchmark started with. Each is kept to
+//! the lines both parsers accept, so neither is timed on lines it refuses.
+//!
+//! For each corpus and each way a server reads commands — the whole stream at
+//! once, 4 KiB reads, and lines already framed — the report times smtpwire
+//! (`LineFramer` and `Command::parse`) and smtp-proto (`RequestReceiver` over
+//! the stream, `Request::parse` per line) in interleaved rounds, alternating
+//! which goes first, and prints the best time per command of each, their
+//! ratio, and the median and middle half of the per-round ratios. It also counts
+//! the allocations per command in the steady state. Criterion's own
+//! measurements follow, for `--save-baseline` and `--baseline` comparisons.
+
+#[path = "corpus/commands.rs"]
+mod corpus;
 
 use bytes::Bytes;
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
@@ -17,16 +30,21 @@ use std::time::Instant;
 #[global_allocator]
 static GLOBAL: &StatsAlloc<System> = &INSTRUMENTED_SYSTEM;
 
-/// A realistic mix: per session EHLO, MAIL with SIZE/BODY, several RCPTs
-/// (some with quoted local parts and DSN parameters), DATA, RSET, QUIT.
-fn stream(sessions: usize) -> (Vec<u8>, usize) {
+/// Size of one read in the chunked rows: a common socket read size.
+const READ: usize = 4096;
+
+/// Interleaved rounds per row of the report.
+const ROUNDS: usize = 41;
+
+/// The narrow mix this benchmark started with: per session EHLO, MAIL with
+/// SIZE/BODY, four RCPTs (some quoted, some with NOTIFY, one lower-case),
+/// DATA, RSET, QUIT.
+fn narrow(sessions: usize) -> Vec<u8> {
     let mut out = String::new();
-    let mut lines = 0;
     for i in 0..sessions {
         let mut push = |line: String| {
             out.push_str(&line);
             out.push_str("\r\n");
-            lines += 1;
         };
         push(format!("EHLO client{i}.mail.example.net"));
         push(format!(
@@ -45,32 +63,82 @@ fn stream(sessions: usize) -> (Vec<u8>, usize) {
         push("RSET".to_string());
         push("QUIT".to_string());
     }
-    (out.into_bytes(), lines)
+    out.into_bytes()
 }
 
-fn framed(stream: &[u8]) -> Vec<Bytes> {
-    let mut framer = LineFramer::new(DEFAULT_MAX_COMMAND_LINE, LineEndPolicy::Strict);
-    framer.push(stream);
-    std::iter::from_fn(|| framer.next_line())
-        .map(|line| line.expect("valid line"))
-        .collect()
+/// A corpus ready to time: the accepted stream, its lines without and with
+/// their CRLF.
+struct Corpus {
+    name: &'static str,
+    stream: Vec<u8>,
+    lines: Vec<Bytes>,
+    crlf_lines: Vec<Vec<u8>>,
 }
 
-fn smtpwire_stream(stream: &[u8]) -> usize {
+impl Corpus {
+    /// Keeps the lines of `raw` that both parsers accept, and says how many
+    /// each refused.
+    fn new(name: &'static str, raw: &[u8]) -> Corpus {
+        let (mut ours_refused, mut theirs_refused) = (0, 0);
+        let mut corpus = Corpus {
+            name,
+            stream: Vec::new(),
+            lines: Vec::new(),
+            crlf_lines: Vec::new(),
+        };
+        for crlf_line in raw.split_inclusive(|&b| b == b'\n') {
+            let line = Bytes::copy_from_slice(&crlf_line[..crlf_line.len() - 2]);
+            let ours = Command::parse(&line).is_ok();
+            let theirs = smtp_proto::Request::parse(&mut crlf_line.iter()).is_ok();
+            ours_refused += usize::from(!ours);
+            theirs_refused += usize::from(!theirs);
+            if ours && theirs {
+                corpus.stream.extend_from_slice(crlf_line);
+                corpus.lines.push(line);
+                corpus.crlf_lines.push(crlf_line.to_vec());
+            }
+        }
+        println!(
+            "{name}: {} commands in {} octets ({ours_refused} refused by smtpwire, \
+             {theirs_refused} by smtp-proto, left out)",
+            corpus.lines.len(),
+            corpus.stream.len()
+        );
+        corpus
+    }
+}
+
+/// smtpwire as a server reads commands: the framer fed `read`-sized pieces,
+/// each line parsed as it comes out.
+fn smtpwire_stream(stream: &[u8], read: usize) -> usize {
     let mut framer = LineFramer::new(DEFAULT_MAX_COMMAND_LINE, LineEndPolicy::Strict);
-    framer.push(stream);
     let mut ok = 0;
-    while let Some(line) = framer.next_line() {
-        ok += usize::from(Command::parse(&line.expect("valid line")).is_ok());
+    for piece in stream.chunks(read) {
+        framer.push(piece);
+        while let Some(line) = framer.next_line() {
+            ok += usize::from(Command::parse(&line.expect("valid line")).is_ok());
+        }
     }
     ok
 }
 
-fn smtp_proto_stream(stream: &[u8]) -> usize {
-    let mut iter = stream.iter();
+/// smtp-proto as a server reads commands: `RequestReceiver` fed
+/// `read`-sized pieces.
+fn smtp_proto_stream(stream: &[u8], read: usize) -> usize {
+    let mut receiver = smtp_proto::request::receiver::RequestReceiver::default();
     let mut ok = 0;
-    while iter.len() > 0 {
-        ok += usize::from(smtp_proto::Request::parse(&mut iter).is_ok());
+    for piece in stream.chunks(read) {
+        let mut bytes = piece.iter();
+        loop {
+            match receiver.ingest(&mut bytes) {
+                Ok(request) => {
+                    black_box(request);
+                    ok += 1;
+                }
+                Err(smtp_proto::Error::NeedsMoreData { .. }) => break,
+                Err(_) => {}
+            }
+        }
     }
     ok
 }
@@ -89,78 +157,144 @@ fn smtp_proto_lines(lines: &[Vec<u8>]) -> usize {
         .count()
 }
 
-fn report(stream: &[u8], lines: &[Bytes], crlf_lines: &[Vec<u8>]) {
-    // Every line must parse, or the comparison would be unfair.
-    assert_eq!(smtpwire_stream(stream), lines.len());
-    assert_eq!(smtp_proto_stream(stream), lines.len());
+/// Allocations per command once warm: the corpus parsed from framed lines,
+/// and read in 4 KiB pieces through one framer that has seen it once.
+fn allocations(corpus: &Corpus) {
     let region = Region::new(GLOBAL);
-    for line in lines {
+    for line in &corpus.lines {
         black_box(Command::parse(line).expect("valid"));
     }
-    let allocations = region.change().allocations;
+    let parse = region.change().allocations;
+    let mut framer = LineFramer::new(DEFAULT_MAX_COMMAND_LINE, LineEndPolicy::Strict);
+    let drain = |framer: &mut LineFramer| {
+        for piece in corpus.stream.chunks(READ) {
+            framer.push(piece);
+            while let Some(line) = framer.next_line() {
+                black_box(Command::parse(&line.expect("valid line")).expect("valid"));
+            }
+        }
+    };
+    drain(&mut framer);
+    let region = Region::new(GLOBAL);
+    drain(&mut framer);
+    let framed = region.change().allocations;
+    let n = corpus.lines.len() as f64;
     println!(
-        "smtpwire: {allocations} allocations for {} parsed commands",
-        lines.len()
+        "{}: allocations per command: {:.3} parsing framed lines ({parse} in all), \
+         {:.3} framing 4 KiB reads and parsing ({framed} in all)",
+        corpus.name,
+        parse as f64 / n,
+        framed as f64 / n
     );
-    // Best of many short interleaved runs: the run least disturbed by other
-    // work on the machine is the closest to the real cost.
-    let best = |f: &dyn Fn() -> usize| {
-        let start = Instant::now();
-        for _ in 0..20 {
-            black_box(f());
-        }
-        start.elapsed().as_secs_f64() / 20.0
-    };
-    let compare = |what: &str, ours: &dyn Fn() -> usize, theirs: &dyn Fn() -> usize| {
-        let (mut our_best, mut their_best) = (f64::MAX, f64::MAX);
-        for _ in 0..40 {
-            our_best = our_best.min(best(ours));
-            their_best = their_best.min(best(theirs));
-        }
-        println!(
-            "{what}: smtpwire {:.1} M commands/s, smtp-proto {:.1} M commands/s, ratio {:.2}x",
-            lines.len() as f64 / our_best / 1e6,
-            lines.len() as f64 / their_best / 1e6,
-            their_best / our_best
-        );
-    };
-    compare(
-        "framing + parsing",
-        &|| smtpwire_stream(black_box(stream)),
-        &|| smtp_proto_stream(black_box(stream)),
+}
+
+/// Seconds per call of `f`, over enough calls to last a few milliseconds.
+fn time(f: &dyn Fn() -> usize, calls: usize) -> f64 {
+    let start = Instant::now();
+    for _ in 0..calls {
+        black_box(f());
+    }
+    start.elapsed().as_secs_f64() / calls as f64
+}
+
+fn median(values: &mut [f64]) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values[values.len() / 2]
+}
+
+/// One row: both sides timed in interleaved rounds, alternating which goes
+/// first. Prints a `ROW` line with the best (least disturbed) nanoseconds per
+/// command of each, so runs of two builds can be compared, and the ratio
+/// smtp-proto time / smtpwire time: of the best times, and the median and
+/// middle half of the per-round ratios. Other work on the machine only ever
+/// slows a round down, so the best times are the closest to the real cost.
+fn row(corpus: &Corpus, what: &str, ours: &dyn Fn() -> usize, theirs: &dyn Fn() -> usize) {
+    let n = corpus.lines.len();
+    assert_eq!(ours(), n, "smtpwire refused a line of {}", corpus.name);
+    assert_eq!(theirs(), n, "smtp-proto refused a line of {}", corpus.name);
+    let calls = (2e-3 / time(ours, 1)).ceil() as usize;
+    let (mut our_ns, mut their_ns, mut ratios) = (Vec::new(), Vec::new(), Vec::new());
+    for round in 0..ROUNDS {
+        let (a, b) = if round % 2 == 0 {
+            let a = time(ours, calls);
+            (a, time(theirs, calls))
+        } else {
+            let b = time(theirs, calls);
+            (time(ours, calls), b)
+        };
+        our_ns.push(a * 1e9 / n as f64);
+        their_ns.push(b * 1e9 / n as f64);
+        ratios.push(b / a);
+    }
+    let best = |values: &[f64]| values.iter().copied().fold(f64::MAX, f64::min);
+    let (ours, theirs) = (best(&our_ns), best(&their_ns));
+    let ratio = median(&mut ratios);
+    println!(
+        "ROW {:<8} {:<14} smtpwire {ours:6.1} ns/cmd  smtp-proto {theirs:6.1} ns/cmd  \
+         ratio {:.2}x (rounds: median {ratio:.2}x, middle half {:.2}-{:.2})",
+        corpus.name,
+        what,
+        theirs / ours,
+        ratios[ROUNDS / 4],
+        ratios[ROUNDS - 1 - ROUNDS / 4]
     );
-    compare(
-        "parsing framed lines",
+}
+
+fn report(corpus: &Corpus) {
+    allocations(corpus);
+    let (stream, lines, crlf) = (&corpus.stream[..], &corpus.lines, &corpus.crlf_lines);
+    row(
+        corpus,
+        "whole-stream",
+        &|| smtpwire_stream(black_box(stream), usize::MAX),
+        &|| smtp_proto_stream(black_box(stream), usize::MAX),
+    );
+    row(
+        corpus,
+        "4KiB-reads",
+        &|| smtpwire_stream(black_box(stream), READ),
+        &|| smtp_proto_stream(black_box(stream), READ),
+    );
+    row(
+        corpus,
+        "framed-lines",
         &|| smtpwire_lines(black_box(lines)),
-        &|| smtp_proto_lines(black_box(crlf_lines)),
+        &|| smtp_proto_lines(black_box(crlf)),
     );
 }
 
 fn bench(c: &mut Criterion) {
-    let (stream, count) = stream(200);
-    let lines = framed(&stream);
-    assert_eq!(lines.len(), count);
-    let crlf_lines: Vec<Vec<u8>> = lines
-        .iter()
-        .map(|line| [&line[..], b"\r\n"].concat())
-        .collect();
-    report(&stream, &lines, &crlf_lines);
-
-    let mut group = c.benchmark_group("commands");
-    group.throughput(Throughput::Elements(count as u64));
-    group.bench_function("smtpwire/frame+parse", |b| {
-        b.iter(|| smtpwire_stream(black_box(&stream)))
-    });
-    group.bench_function("smtp-proto/frame+parse", |b| {
-        b.iter(|| smtp_proto_stream(black_box(&stream)))
-    });
-    group.bench_function("smtpwire/parse", |b| {
-        b.iter(|| smtpwire_lines(black_box(&lines)))
-    });
-    group.bench_function("smtp-proto/parse", |b| {
-        b.iter(|| smtp_proto_lines(black_box(&crlf_lines)))
-    });
-    group.finish();
+    let corpora = [
+        Corpus::new("broad", &corpus::commands(2000)),
+        Corpus::new("narrow", &narrow(200)),
+    ];
+    for corpus in &corpora {
+        report(corpus);
+    }
+    for corpus in &corpora {
+        let mut group = c.benchmark_group(format!("commands/{}", corpus.name));
+        group.throughput(Throughput::Elements(corpus.lines.len() as u64));
+        let (stream, lines, crlf) = (&corpus.stream[..], &corpus.lines, &corpus.crlf_lines);
+        group.bench_function("smtpwire/whole-stream", |b| {
+            b.iter(|| smtpwire_stream(black_box(stream), usize::MAX))
+        });
+        group.bench_function("smtp-proto/whole-stream", |b| {
+            b.iter(|| smtp_proto_stream(black_box(stream), usize::MAX))
+        });
+        group.bench_function("smtpwire/4KiB-reads", |b| {
+            b.iter(|| smtpwire_stream(black_box(stream), READ))
+        });
+        group.bench_function("smtp-proto/4KiB-reads", |b| {
+            b.iter(|| smtp_proto_stream(black_box(stream), READ))
+        });
+        group.bench_function("smtpwire/framed-lines", |b| {
+            b.iter(|| smtpwire_lines(black_box(lines)))
+        });
+        group.bench_function("smtp-proto/framed-lines", |b| {
+            b.iter(|| smtp_proto_lines(black_box(crlf)))
+        });
+        group.finish();
+    }
 }
 
 criterion_group!(benches, bench);

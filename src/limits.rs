@@ -4,8 +4,15 @@
 //! implementation to accept, and at or below what widely deployed servers use,
 //! so that hostile input is bounded without refusing legitimate mail.
 
-/// Longest local part of a mailbox, in octets (RFC 5321 §4.5.3.1.1).
-pub const MAX_LOCAL_PART_LEN: usize = 64;
+/// Longest local part of a mailbox accepted, in octets: a chosen bound, the
+/// path limit [`MAX_PATH_LEN`] (RFC 5321 §4.5.3.1.3).
+///
+/// RFC 5321 §4.5.3.1.1 names 64 octets as the maximum, but §4.5.3.1 asks
+/// implementations to use techniques that impose no limits on the length of
+/// these objects wherever possible, and real mail has longer local parts
+/// (VERP and SRS rewrites, tagged addresses). What bounds an address on the
+/// wire is the path that carries it, so a local part may be as long as a path.
+pub const MAX_LOCAL_PART_LEN: usize = MAX_PATH_LEN;
 
 /// Longest domain name, in octets (RFC 5321 §4.5.3.1.2).
 pub const MAX_DOMAIN_LEN: usize = 255;

@@ -14,6 +14,7 @@
 //! assert_eq!(xtext::decode_utf8_addr(r"\x{7528}\x{6237}@example.com").unwrap(), "用户@example.com");
 //! ```
 
+use crate::address::{octet, octets1, satisfy_byte};
 use crate::text::check_line_safe;
 use crate::Text;
 use alloc::borrow::Cow;
@@ -21,6 +22,10 @@ use alloc::string::String;
 use alloc::vec::Vec;
 use bytes::Bytes;
 use core::fmt::{self, Write};
+use nom::bytes::complete::{tag, take_while_m_n};
+use nom::combinator::{map, map_opt};
+use nom::sequence::{delimited, preceded};
+use nom::Parser;
 
 /// Why an encoded value cannot be decoded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -54,109 +59,157 @@ pub enum XtextError {
     InvalidUtf8,
 }
 
-/// `xchar`: `!` to `~` except `+` and `=` (RFC 3461 §4).
+/// `xchar = any ASCII CHAR between "!" (33) and "~" (126) inclusive, except
+/// for "+" and "="` (RFC 3461 §4).
+#[inline]
 fn is_xchar(byte: u8) -> bool {
     matches!(byte, b'!'..=b'~') && byte != b'+' && byte != b'='
 }
 
-/// `QCHAR`: `!` to `~` except `+`, `=` and `\` (RFC 6533 §3).
-fn is_qchar(ch: char) -> bool {
-    matches!(ch, '!'..='~') && !matches!(ch, '+' | '=' | '\\')
+/// `QCHAR = %x21-2a / %x2c-3c / %x3e-5b / %x5d-7e` (RFC 6533 §3): `!` to
+/// `~` except `+`, `=` and `\`.
+fn is_qchar(byte: u8) -> bool {
+    matches!(byte, b'!'..=b'~') && !matches!(byte, b'+' | b'=' | b'\\')
 }
 
-fn upper_hex_value(byte: u8) -> Option<u8> {
-    match byte {
-        b'0'..=b'9' => Some(byte - b'0'),
-        b'A'..=b'F' => Some(byte - b'A' + 10),
-        _ => None,
+/// What the encoding rules return; the error is decided by the caller, which
+/// knows the offset.
+type Parsed<'a, O> = nom::IResult<&'a [u8], O, ()>;
+
+/// A run of `xchar`s.
+#[inline]
+fn xchars(input: &[u8]) -> Parsed<'_, &[u8]> {
+    octets1(is_xchar).parse(input)
+}
+
+/// `hexchar = ASCII "+" immediately followed by two upper case hexadecimal
+/// digits` (RFC 3461 §4), as the octet it stands for.
+fn hexchar(input: &[u8]) -> Parsed<'_, u8> {
+    let upper_hex = || satisfy_byte(|byte| byte.is_ascii_digit() || (b'A'..=b'F').contains(&byte));
+    map(
+        preceded(octet(b'+'), (upper_hex(), upper_hex())),
+        |(high, low)| hex_value(high) << 4 | hex_value(low),
+    )
+    .parse(input)
+}
+
+/// The value of a hexadecimal digit already checked to be one.
+fn hex_value(digit: u8) -> u8 {
+    match digit {
+        b'0'..=b'9' => digit - b'0',
+        b'a'..=b'f' => digit - b'a' + 10,
+        _ => digit.wrapping_sub(b'A').wrapping_add(10),
     }
 }
 
 /// Decodes xtext: borrowed when it holds no `+XX` escape.
 ///
-/// Escapes take upper-case hex digits only, as RFC 3461 §4 writes them.
+/// `xtext = *( xchar / hexchar )` (RFC 3461 §4). Escapes take upper-case hex
+/// digits only, as RFC 3461 §4 writes them.
 pub fn decode(input: &[u8]) -> Result<Cow<'_, [u8]>, XtextError> {
     if memchr::memchr(b'+', input).is_none() {
-        check_xchars(input, 0)?;
+        check_run(input, xchars)?;
         return Ok(Cow::Borrowed(input));
     }
     let mut decoded = Vec::with_capacity(input.len());
-    let mut at = 0;
-    while let Some(&byte) = input.get(at) {
-        if byte == b'+' {
-            let escaped = match (input.get(at + 1), input.get(at + 2)) {
-                (Some(&high), Some(&low)) => upper_hex_value(high).zip(upper_hex_value(low)),
-                _ => None,
-            };
-            let (high, low) = escaped.ok_or(XtextError::InvalidEscape { offset: at })?;
-            decoded.push(high << 4 | low);
-            at += 3;
+    let mut rest = input;
+    while let Some(&byte) = rest.first() {
+        let offset = input.len() - rest.len();
+        if let Ok((after, run)) = xchars(rest) {
+            decoded.extend_from_slice(run);
+            rest = after;
+        } else if let Ok((after, escaped)) = hexchar(rest) {
+            decoded.push(escaped);
+            rest = after;
+        } else if byte == b'+' {
+            return Err(XtextError::InvalidEscape { offset });
         } else {
-            check_xchars(&[byte], at)?;
-            decoded.push(byte);
-            at += 1;
+            return Err(XtextError::InvalidByte { byte, offset });
         }
     }
     Ok(Cow::Owned(decoded))
 }
 
-fn check_xchars(input: &[u8], base: usize) -> Result<(), XtextError> {
-    match input.iter().position(|&b| !is_xchar(b)) {
-        Some(offset) => Err(XtextError::InvalidByte {
-            byte: input.get(offset).copied().unwrap_or_default(),
-            offset: base + offset,
+/// Checks that all of `input` is one run of `rule`'s characters, naming the
+/// first byte that is not.
+fn check_run<'a>(
+    input: &'a [u8],
+    mut rule: impl Parser<&'a [u8], Output = &'a [u8], Error = ()>,
+) -> Result<(), XtextError> {
+    let rest = match rule.parse(input) {
+        Ok((rest, _)) => rest,
+        Err(_) => input,
+    };
+    match rest.first() {
+        Some(&byte) => Err(XtextError::InvalidByte {
+            byte,
+            offset: input.len() - rest.len(),
         }),
         None => Ok(()),
     }
 }
 
+/// A run of `QCHAR`s and, in the `utf-8-addr-unitext` form, UTF-8
+/// (RFC 6533 §3).
+#[inline]
+fn qchars(input: &[u8]) -> Parsed<'_, &[u8]> {
+    octets1(|byte: u8| !byte.is_ascii() || is_qchar(byte)).parse(input)
+}
+
+/// `EmbeddedUnicodeChar = %x5C.78 "{" HEXPOINT "}"` (RFC 6533 §3), as the
+/// character it stands for. Any scalar value of one to six hex digits is
+/// taken, not only those `HEXPOINT` lists, so that every correct encoder's
+/// output decodes.
+fn embedded_unicode_char(input: &[u8]) -> Parsed<'_, char> {
+    map_opt(
+        delimited(
+            tag(&b"\\x{"[..]),
+            take_while_m_n(1, 6, |byte: u8| byte.is_ascii_hexdigit()),
+            octet(b'}'),
+        ),
+        |hex: &[u8]| {
+            let scalar = hex
+                .iter()
+                .fold(0u32, |acc, &digit| acc << 4 | u32::from(hex_value(digit)));
+            char::from_u32(scalar)
+        },
+    )
+    .parse(input)
+}
+
 /// Decodes the `utf-8-addr-xtext` or `utf-8-addr-unitext` form of RFC 6533
-/// §3: `QCHAR`s, UTF-8 (the unitext form) and `\x{HEX}` escapes.
-///
-/// Any escaped scalar value is accepted, not only those the RFC's
-/// `HEXPOINT` rule lists, so that every correct encoder's output decodes.
+/// §3: `1*(QCHAR / EmbeddedUnicodeChar)`, the unitext form also taking UTF-8.
 pub fn decode_utf8_addr(input: &str) -> Result<Cow<'_, str>, XtextError> {
     if input.is_empty() {
         return Err(XtextError::Empty);
     }
-    if memchr::memchr(b'\\', input.as_bytes()).is_none() {
-        check_qchars(input, 0)?;
+    let bytes = input.as_bytes();
+    if memchr::memchr(b'\\', bytes).is_none() {
+        check_run(bytes, qchars)?;
         return Ok(Cow::Borrowed(input));
     }
     let mut decoded = String::with_capacity(input.len());
-    let mut rest = input;
-    while let Some(escape) = rest.find('\\') {
-        let offset = input.len() - rest.len() + escape;
-        let (plain, escaped) = rest.split_at(escape);
-        check_qchars(plain, offset - plain.len())?;
-        decoded.push_str(plain);
-        let invalid = XtextError::InvalidEscape { offset };
-        let hex_and_rest = escaped.strip_prefix("\\x{").ok_or(invalid)?;
-        let close = hex_and_rest.find('}').ok_or(invalid)?;
-        let hex = hex_and_rest.get(..close).ok_or(invalid)?;
-        if hex.is_empty() || hex.len() > 6 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
-            return Err(invalid);
+    let mut rest = bytes;
+    while let Some(&byte) = rest.first() {
+        let offset = bytes.len() - rest.len();
+        if let Ok((after, _)) = qchars(rest) {
+            // The run ends at an ASCII byte or the end, so it is whole UTF-8.
+            decoded.push_str(
+                input
+                    .get(offset..bytes.len() - after.len())
+                    .unwrap_or_default(),
+            );
+            rest = after;
+        } else if let Ok((after, ch)) = embedded_unicode_char(rest) {
+            decoded.push(ch);
+            rest = after;
+        } else if byte == b'\\' {
+            return Err(XtextError::InvalidEscape { offset });
+        } else {
+            return Err(XtextError::InvalidByte { byte, offset });
         }
-        let scalar = u32::from_str_radix(hex, 16).map_err(|_| invalid)?;
-        decoded.push(char::from_u32(scalar).ok_or(invalid)?);
-        rest = hex_and_rest.get(close + 1..).unwrap_or_default();
     }
-    check_qchars(rest, input.len() - rest.len())?;
-    decoded.push_str(rest);
     Ok(Cow::Owned(decoded))
-}
-
-fn check_qchars(input: &str, base: usize) -> Result<(), XtextError> {
-    match input
-        .bytes()
-        .position(|b| b.is_ascii() && !is_qchar(char::from(b)))
-    {
-        Some(offset) => Err(XtextError::InvalidByte {
-            byte: input.as_bytes().get(offset).copied().unwrap_or_default(),
-            offset: base + offset,
-        }),
-        None => Ok(()),
-    }
 }
 
 /// Decodes xtext that is a slice of `src` into line-safe [`Text`], sharing
@@ -239,7 +292,7 @@ impl fmt::Display for Utf8AddrUnitext<'_> {
 
 fn write_utf8_addr(value: &str, f: &mut fmt::Formatter<'_>, keep_utf8: bool) -> fmt::Result {
     for ch in value.chars() {
-        if is_qchar(ch) || (keep_utf8 && !ch.is_ascii()) {
+        if u8::try_from(ch).is_ok_and(is_qchar) || (keep_utf8 && !ch.is_ascii()) {
             f.write_char(ch)?;
         } else {
             write!(f, "\\x{{{:02X}}}", u32::from(ch))?;

@@ -392,6 +392,31 @@ fn utf8_addresses_need_smtputf8() {
     );
 }
 
+/// RFC 5321 §4.5.3.1 asks for no length limits where possible: a local part
+/// past the 64 octets of §4.5.3.1.1 is taken, up to what a 256-octet path
+/// (§4.5.3.1.3) can hold.
+#[test]
+fn local_parts_longer_than_64_octets_are_accepted() {
+    let seventy = "s".repeat(70);
+    let longest = "l".repeat(252);
+    check_transcript(
+        config(),
+        &script(&format!(
+            "C: EHLO client.example
+             {EHLO}
+             C: MAIL FROM:<{seventy}@example.com>
+             S: 250 2.1.0 Sender ok
+             C: RCPT TO:<{seventy}.rcpt@example.org>
+             S: 250 2.1.5 Recipient ok
+             C: RCPT TO:<{longest}@e>
+             S: 250 2.1.5 Recipient ok
+             C: RCPT TO:<{longest}@ex>
+             S: 501 5.1.3 Syntax error"
+        )),
+        &mut accept_all,
+    );
+}
+
 #[test]
 fn binarymime_needs_bdat() {
     check_transcript(

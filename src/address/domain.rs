@@ -1,12 +1,20 @@
 //! Domains, address literals and the hosts they make up.
 
-use super::{class, piece, whole_input_parsers, AddressError};
+use super::{
+    class, failure, finish, named, no_case, octet, octets1, piece, whole_input_parsers,
+    AddressError, Fault, Parsed,
+};
 use crate::limits::{MAX_DOMAIN_LABEL_LEN, MAX_DOMAIN_LEN};
 use crate::Text;
 use bytes::Bytes;
 use core::cmp::Ordering;
 use core::fmt;
 use core::net::{Ipv4Addr, Ipv6Addr};
+use nom::branch::alt;
+use nom::bytes::complete::take_while_m_n;
+use nom::combinator::{cut, map, map_opt, verify};
+use nom::sequence::{delimited, preceded, separated_pair};
+use nom::Parser;
 
 /// A domain name: dot-separated labels of letters, digits and hyphens that
 /// neither start nor end with a hyphen (RFC 5321 §4.1.2 `Domain`), or U-labels
@@ -93,19 +101,21 @@ whole_input_parsers!(Domain, scan_domain, AddressError::InvalidDomain);
 /// Scans the domain at the start of `input`, returning it and its length.
 #[inline]
 pub(crate) fn scan_domain(src: &Bytes, input: &[u8]) -> Result<(Domain, usize), AddressError> {
-    let len = domain_len(input)?;
-    let domain = input.get(..len).unwrap_or_default();
-    Ok((Domain(piece(src, domain)), len))
+    let (name, len) = finish(input, domain(input), AddressError::InvalidDomain)?;
+    Ok((Domain(piece(src, name)), len))
 }
 
-/// Length of the domain at the start of `input`.
+/// `Domain = sub-domain *("." sub-domain)` (RFC 5321 §4.1.2), at most
+/// [`MAX_DOMAIN_LEN`] octets long. A dot must be followed by a label.
 ///
 /// One pass over the letters, digits, hyphens, UTF-8 bytes and dots finds
 /// where the domain ends; each label is looked at only when a dot or the end
-/// closes it. Only a domain that is not plainly valid is looked at again,
-/// label by label, for the exact error.
+/// closes it. This pass stays hand-written: the rule as a loop over
+/// [`sub_domain`] alone made a whole `EHLO client7.mail.example.net` 5 %
+/// slower. A domain that is not plainly valid is read again by the rule as
+/// written, [`domain_by_label`], which names the first fault.
 #[inline]
-pub(crate) fn domain_len(input: &[u8]) -> Result<usize, AddressError> {
+pub(crate) fn domain(input: &[u8]) -> Parsed<'_, &[u8]> {
     let mut label_start = 0;
     let mut plain = true;
     let mut end = input.len();
@@ -119,10 +129,14 @@ pub(crate) fn domain_len(input: &[u8]) -> Result<usize, AddressError> {
             label_start = at + 1;
         }
     }
-    if !(plain && is_plain_label(input, label_start, end) && end <= MAX_DOMAIN_LEN) {
-        return domain_len_by_label(input);
+    match (input.get(..end), input.get(end..)) {
+        (Some(name), Some(rest))
+            if plain && is_plain_label(input, label_start, end) && end <= MAX_DOMAIN_LEN =>
+        {
+            Ok((rest, name))
+        }
+        _ => domain_by_label(input),
     }
-    Ok(end)
 }
 
 /// Whether `input[start..end]`, a run of label bytes, is a label with no
@@ -139,31 +153,36 @@ fn is_plain_label(input: &[u8], start: usize, end: usize) -> bool {
     }
 }
 
-/// [`domain_len`] one label at a time, reporting the first fault.
-fn domain_len_by_label(input: &[u8]) -> Result<usize, AddressError> {
-    let mut end = 0;
-    loop {
-        let rest = input.get(end..).unwrap_or_default();
-        let label = rest
-            .get(..class::run(rest, class::LABEL))
-            .unwrap_or_default();
-        if label.is_empty() || label.first() == Some(&b'-') || label.last() == Some(&b'-') {
-            return Err(AddressError::InvalidDomain);
-        }
-        // Labels in UTF-8 get longer as A-labels; only ASCII ones can be measured.
-        if label.len() > MAX_DOMAIN_LABEL_LEN && label.is_ascii() {
-            return Err(AddressError::LabelTooLong { len: label.len() });
-        }
-        end += label.len();
-        if input.get(end) != Some(&b'.') {
-            break;
-        }
-        end += 1;
+/// `Domain = sub-domain *("." sub-domain)` read label by label, as it is
+/// written.
+fn domain_by_label(input: &[u8]) -> Parsed<'_, &[u8]> {
+    let (mut rest, _) = named(AddressError::InvalidDomain, sub_domain).parse(input)?;
+    while let Some(after_dot) = rest.strip_prefix(b".") {
+        (rest, _) = named(AddressError::InvalidDomain, cut(sub_domain)).parse(after_dot)?;
     }
-    if end > MAX_DOMAIN_LEN {
-        return Err(AddressError::DomainTooLong { len: end });
+    let name = &input[..input.len() - rest.len()];
+    if name.len() > MAX_DOMAIN_LEN {
+        return failure(AddressError::DomainTooLong { len: name.len() });
     }
-    Ok(end)
+    Ok((rest, name))
+}
+
+/// `sub-domain = Let-dig [Ldh-str]` with `Let-dig = ALPHA / DIGIT` and
+/// `Ldh-str = *( ALPHA / DIGIT / "-" ) Let-dig` (RFC 5321 §4.1.2), or a
+/// U-label (RFC 6531 §3.3, taken as its UTF-8 bytes): one run of letters,
+/// digits, hyphens and UTF-8 that neither starts nor ends with a hyphen.
+/// An ASCII label is at most [`MAX_DOMAIN_LABEL_LEN`] octets (RFC 1035
+/// §2.3.4); a U-label's length is that of its A-label, not known here.
+#[inline]
+fn sub_domain(input: &[u8]) -> Parsed<'_, &[u8]> {
+    let (rest, label) = octets1(|byte| class::is(byte, class::LABEL)).parse(input)?;
+    if label.first() == Some(&b'-') || label.last() == Some(&b'-') {
+        return Err(nom::Err::Error(Fault(None)));
+    }
+    if label.len() > MAX_DOMAIN_LABEL_LEN && label.is_ascii() {
+        return failure(AddressError::LabelTooLong { len: label.len() });
+    }
+    Ok((rest, label))
 }
 
 impl fmt::Display for Domain {
@@ -211,7 +230,9 @@ pub enum AddressLiteral {
 impl AddressLiteral {
     /// A general address literal, checked against RFC 5321 §4.1.3.
     pub fn general(tag: &str, content: &str) -> Result<Self, AddressError> {
-        if !is_general_tag(tag.as_bytes()) || !is_dcontent(content.as_bytes()) {
+        if !is_whole(tag.as_bytes(), standardized_tag)
+            || !is_whole(content.as_bytes(), octets1(dcontent))
+        {
             return Err(AddressError::InvalidAddressLiteral);
         }
         Ok(AddressLiteral::General {
@@ -233,7 +254,11 @@ pub(crate) fn scan_literal(
     src: &Bytes,
     input: &[u8],
 ) -> Result<(AddressLiteral, usize), AddressError> {
-    let (literal, len) = read_literal(input)?;
+    let (literal, len) = finish(
+        input,
+        address_literal(input),
+        AddressError::InvalidAddressLiteral,
+    )?;
     let literal = match literal {
         RawLiteral::V4(address) => AddressLiteral::V4(address),
         RawLiteral::V6(address) => AddressLiteral::V6(address),
@@ -252,79 +277,117 @@ pub(crate) enum RawLiteral<'a> {
     General { tag: &'a [u8], content: &'a [u8] },
 }
 
-/// Reads the bracketed literal at the start of `input`.
-pub(crate) fn read_literal(input: &[u8]) -> Result<(RawLiteral<'_>, usize), AddressError> {
-    let invalid = AddressError::InvalidAddressLiteral;
-    let rest = input.strip_prefix(b"[").ok_or(invalid)?;
-    let close = memchr::memchr(b']', rest).ok_or(invalid)?;
-    let inner = rest.get(..close).ok_or(invalid)?;
-    let literal = match memchr::memchr(b':', inner) {
-        None => RawLiteral::V4(parse_ipv4(inner).ok_or(invalid)?),
-        Some(colon) => {
-            let (tag, content) = (&inner[..colon], &inner[colon + 1..]);
-            if tag.eq_ignore_ascii_case(b"IPv6") {
-                RawLiteral::V6(parse_ipv6(content).ok_or(invalid)?)
-            } else if is_general_tag(tag) && is_dcontent(content) {
-                RawLiteral::General { tag, content }
-            } else {
-                return Err(invalid);
+/// `address-literal = "[" ( IPv4-address-literal / IPv6-address-literal /
+/// General-address-literal ) "]"` (RFC 5321 §4.1.3).
+pub(crate) fn address_literal(input: &[u8]) -> Parsed<'_, RawLiteral<'_>> {
+    named(
+        AddressError::InvalidAddressLiteral,
+        delimited(
+            octet(b'['),
+            alt((
+                map(ipv4_address_literal, RawLiteral::V4),
+                map(ipv6_address_literal, RawLiteral::V6),
+                map(general_address_literal, |(tag, content)| {
+                    RawLiteral::General { tag, content }
+                }),
+            )),
+            octet(b']'),
+        ),
+    )
+    .parse(input)
+}
+
+/// `IPv4-address-literal = Snum 3("."  Snum)` (RFC 5321 §4.1.3).
+fn ipv4_address_literal(input: &[u8]) -> Parsed<'_, Ipv4Addr> {
+    let dot = || octet(b'.');
+    map(
+        (
+            snum,
+            preceded(dot(), snum),
+            preceded(dot(), snum),
+            preceded(dot(), snum),
+        ),
+        |(a, b, c, d)| Ipv4Addr::new(a, b, c, d),
+    )
+    .parse(input)
+}
+
+/// `Snum = 1*3DIGIT` "representing a decimal integer value in the range
+/// 0 through 255" (RFC 5321 §4.1.3); leading zeros are allowed, as the
+/// grammar does, unlike `Ipv4Addr::from_str`.
+fn snum(input: &[u8]) -> Parsed<'_, u8> {
+    map_opt(
+        take_while_m_n(1, 3, |byte: u8| byte.is_ascii_digit()),
+        |digits: &[u8]| {
+            let value = digits
+                .iter()
+                .fold(0u16, |acc, &digit| acc * 10 + u16::from(digit - b'0'));
+            u8::try_from(value).ok()
+        },
+    )
+    .parse(input)
+}
+
+/// `IPv6-address-literal = "IPv6:" IPv6-addr` (RFC 5321 §4.1.3). Once the
+/// tag is read, the address must follow: `IPv6` is no general tag.
+fn ipv6_address_literal(input: &[u8]) -> Parsed<'_, Ipv6Addr> {
+    preceded(no_case(&b"IPv6:"[..]), cut(ipv6_addr)).parse(input)
+}
+
+/// `IPv6-addr = IPv6-full / IPv6-comp / IPv6v4-full / IPv6v4-comp`
+/// (RFC 5321 §4.1.3), where in the compressed forms `::` stands for at least
+/// two groups of zeros: at most six groups (an IPv4 suffix counting as two)
+/// are written besides it.
+///
+/// The four forms are read by the standard library's parser, which accepts
+/// exactly RFC 4291's text forms, once the characters are known to be hex
+/// digits, colons and dots; only the count of explicit groups is RFC 5321's.
+fn ipv6_addr(input: &[u8]) -> Parsed<'_, Ipv6Addr> {
+    map_opt(
+        octets1(|byte: u8| byte.is_ascii_hexdigit() || byte == b':' || byte == b'.'),
+        |text: &[u8]| {
+            let address: Ipv6Addr = core::str::from_utf8(text).ok()?.parse().ok()?;
+            if memchr::memmem::find(text, b"::").is_some() {
+                let explicit_groups = text
+                    .split(|&b| b == b':')
+                    .filter(|group| !group.is_empty())
+                    .map(|group| if group.contains(&b'.') { 2 } else { 1 })
+                    .sum::<usize>();
+                if explicit_groups > 6 {
+                    return None;
+                }
             }
-        }
-    };
-    Ok((literal, close + 2))
+            Some(address)
+        },
+    )
+    .parse(input)
 }
 
-/// `Snum 3("." Snum)` with `Snum = 1*3DIGIT` at most 255 (RFC 5321 §4.1.3);
-/// unlike `Ipv4Addr::from_str`, leading zeros are allowed as the grammar does.
-fn parse_ipv4(input: &[u8]) -> Option<Ipv4Addr> {
-    let mut octets = [0u8; 4];
-    let mut parts = input.split(|&b| b == b'.');
-    for octet in &mut octets {
-        let part = parts.next()?;
-        if part.is_empty() || part.len() > 3 || !part.iter().all(u8::is_ascii_digit) {
-            return None;
-        }
-        let value = part
-            .iter()
-            .fold(0u16, |acc, &d| acc * 10 + u16::from(d - b'0'));
-        *octet = u8::try_from(value).ok()?;
-    }
-    parts.next().is_none().then_some(Ipv4Addr::from(octets))
+/// `General-address-literal = Standardized-tag ":" 1*dcontent`
+/// (RFC 5321 §4.1.3).
+fn general_address_literal(input: &[u8]) -> Parsed<'_, (&[u8], &[u8])> {
+    separated_pair(standardized_tag, octet(b':'), octets1(dcontent)).parse(input)
 }
 
-/// The four IPv6 forms of RFC 5321 §4.1.3, where `::` stands for at least two
-/// groups of zeros.
-fn parse_ipv6(input: &[u8]) -> Option<Ipv6Addr> {
-    if !input
-        .iter()
-        .all(|&b| b.is_ascii_hexdigit() || b == b':' || b == b'.')
-    {
-        return None;
-    }
-    let address: Ipv6Addr = core::str::from_utf8(input).ok()?.parse().ok()?;
-    if memchr::memmem::find(input, b"::").is_some() {
-        let explicit_groups = input
-            .split(|&b| b == b':')
-            .filter(|group| !group.is_empty())
-            .map(|group| if group.contains(&b'.') { 2 } else { 1 })
-            .sum::<usize>();
-        if explicit_groups > 6 {
-            return None;
-        }
-    }
-    Some(address)
+/// `Standardized-tag = Ldh-str` (RFC 5321 §4.1.3): letters, digits and
+/// hyphens, ending in a letter or digit.
+fn standardized_tag(input: &[u8]) -> Parsed<'_, &[u8]> {
+    verify(
+        octets1(|byte: u8| byte.is_ascii_alphanumeric() || byte == b'-'),
+        |tag: &[u8]| tag.last().is_some_and(u8::is_ascii_alphanumeric),
+    )
+    .parse(input)
 }
 
-/// `Standardized-tag = Ldh-str`: letters, digits and hyphens, ending in a
-/// letter or digit.
-fn is_general_tag(tag: &[u8]) -> bool {
-    tag.last().is_some_and(u8::is_ascii_alphanumeric)
-        && tag.iter().all(|&b| b.is_ascii_alphanumeric() || b == b'-')
+/// `dcontent = %d33-90 / %d94-126` (RFC 5321 §4.1.3): printable ASCII but
+/// `[`, `\` and `]`.
+fn dcontent(byte: u8) -> bool {
+    matches!(byte, 33..=90 | 94..=126)
 }
 
-/// `1*dcontent`: printable ASCII except `[`, `\` and `]`.
-fn is_dcontent(content: &[u8]) -> bool {
-    !content.is_empty() && content.iter().all(|&b| matches!(b, 33..=90 | 94..=126))
+/// Whether all of `input` matches `rule`.
+fn is_whole<'a>(input: &'a [u8], mut rule: impl Parser<&'a [u8], Error = Fault>) -> bool {
+    matches!(rule.parse(input), Ok((&[], _)))
 }
 
 impl fmt::Display for AddressLiteral {
@@ -461,8 +524,37 @@ mod tests {
             ),
         ) {
             let input: Vec<u8> = pieces.concat();
-            prop_assert_eq!(domain_len(&input), domain_len_by_label(&input));
+            prop_assert_eq!(
+                finish(&input, domain(&input), AddressError::InvalidDomain).map(|(_, len)| len),
+                domain_len_by_label(&input)
+            );
         }
+    }
+
+    /// The domain rule read label by label, reporting the first fault.
+    fn domain_len_by_label(input: &[u8]) -> Result<usize, AddressError> {
+        let mut end = 0;
+        loop {
+            let rest = input.get(end..).unwrap_or_default();
+            let label = rest
+                .get(..class::run(rest, class::LABEL))
+                .unwrap_or_default();
+            if label.is_empty() || label.first() == Some(&b'-') || label.last() == Some(&b'-') {
+                return Err(AddressError::InvalidDomain);
+            }
+            if label.len() > MAX_DOMAIN_LABEL_LEN && label.is_ascii() {
+                return Err(AddressError::LabelTooLong { len: label.len() });
+            }
+            end += label.len();
+            if input.get(end) != Some(&b'.') {
+                break;
+            }
+            end += 1;
+        }
+        if end > MAX_DOMAIN_LEN {
+            return Err(AddressError::DomainTooLong { len: end });
+        }
+        Ok(end)
     }
 
     #[test]

@@ -1,12 +1,18 @@
 //! The part of a mailbox before the `@`.
 
-use super::{class, piece, whole_input_parsers, AddressError};
+use super::{
+    class, failure, finish, named, octet, octets1, piece, satisfy_byte, whole_input_parsers,
+    AddressError, Parsed,
+};
 use crate::limits::MAX_LOCAL_PART_LEN;
 use crate::Text;
 use alloc::borrow::Cow;
 use alloc::string::String;
 use bytes::Bytes;
 use core::fmt;
+use nom::branch::alt;
+use nom::combinator::{cut, recognize};
+use nom::Parser;
 
 /// The local part of a mailbox: a dot-string or a quoted-string
 /// (RFC 5321 §4.1.2), either of which may hold UTF-8 (RFC 6531 §3.3).
@@ -36,7 +42,7 @@ impl LocalPart {
     /// values whose wire form is longer than
     /// [`MAX_LOCAL_PART_LEN`](crate::limits::MAX_LOCAL_PART_LEN).
     pub fn from_value(value: &str) -> Result<Self, AddressError> {
-        if dot_string_len(value.as_bytes()) == Some(value.len()) {
+        if is_dot_string(value.as_bytes()) {
             return Self::checked(Text::new(value)?);
         }
         let mut wire = String::with_capacity(value.len() + 2);
@@ -123,30 +129,38 @@ pub(crate) fn scan_local_part(
     src: &Bytes,
     input: &[u8],
 ) -> Result<(LocalPart, usize), AddressError> {
-    let len = local_part_len(input)?;
-    let wire = input.get(..len).unwrap_or_default();
+    let (wire, len) = finish(input, local_part(input), AddressError::InvalidLocalPart)?;
     Ok((LocalPart(piece(src, wire)), len))
 }
 
-/// Length of the local part at the start of `input`.
+/// `Local-part = Dot-string / Quoted-string` (RFC 5321 §4.1.2), either of
+/// which may hold UTF-8 (RFC 6531 §3.3), and at most
+/// [`MAX_LOCAL_PART_LEN`] octets long.
 #[inline]
-pub(crate) fn local_part_len(input: &[u8]) -> Result<usize, AddressError> {
-    let len = if input.first() == Some(&b'"') {
-        quoted_string_len(input)
+pub(crate) fn local_part(input: &[u8]) -> Parsed<'_, &[u8]> {
+    // The first octet tells the alternatives apart.
+    let (rest, wire) = if input.first() == Some(&b'"') {
+        named(AddressError::InvalidLocalPart, quoted_string).parse(input)?
     } else {
-        dot_string_len(input)
+        named(AddressError::InvalidLocalPart, dot_string).parse(input)?
+    };
+    if wire.len() > MAX_LOCAL_PART_LEN {
+        return failure(AddressError::LocalPartTooLong { len: wire.len() });
     }
-    .ok_or(AddressError::InvalidLocalPart)?;
-    if len > MAX_LOCAL_PART_LEN {
-        return Err(AddressError::LocalPartTooLong { len });
-    }
-    Ok(len)
+    Ok((rest, wire))
 }
 
-/// Length of the `Dot-string` at the start of `input`: atoms joined by
-/// single dots, read in one pass; only a dot looks back at the atom it ends.
+/// `Dot-string = Atom *("."  Atom)` (RFC 5321 §4.1.2). A dot must be
+/// followed by an atom: `a.` and `a..b` are faults, not a shorter match.
+///
+/// Nearly every local part is a plain dot-string, which one pass over its
+/// atext and dots reads whole; only a dot looks back at the atom it ends.
+/// This pass stays hand-written: the rule as a loop over [`atom`] alone made
+/// a whole `RCPT TO:<user0.name@example.com>` 6 % slower. Whatever the pass
+/// is not sure of is read by the rule as written, [`dot_string_by_atom`],
+/// which also names the fault.
 #[inline]
-fn dot_string_len(input: &[u8]) -> Option<usize> {
+fn dot_string(input: &[u8]) -> Parsed<'_, &[u8]> {
     let mut atom_start = 0;
     let mut end = input.len();
     for (at, &byte) in input.iter().enumerate() {
@@ -159,27 +173,89 @@ fn dot_string_len(input: &[u8]) -> Option<usize> {
         }
     }
     // A dot that ended the scan, or ended it by being last, left an empty atom.
-    (end > atom_start).then_some(end)
+    match (input.get(..end), input.get(end..)) {
+        (Some(string), Some(rest)) if end > atom_start => Ok((rest, string)),
+        _ => dot_string_by_atom(input),
+    }
 }
 
-/// Length of the `Quoted-string` at the start of `input`, quotes included:
-/// `qtextSMTP` (and UTF-8) or a backslash before printable ASCII.
-fn quoted_string_len(input: &[u8]) -> Option<usize> {
-    let mut at = 1;
-    loop {
-        match *input.get(at)? {
-            b'"' => return Some(at + 1),
-            b'\\' => {
-                if !(32..=126).contains(input.get(at + 1)?) {
-                    return None;
-                }
-                at += 2;
-            }
-            32..=126 => at += 1,
-            byte if byte >= 0x80 => at += 1,
-            _ => return None,
-        }
+/// `Dot-string = Atom *("."  Atom)` read atom by atom, as it is written.
+fn dot_string_by_atom(input: &[u8]) -> Parsed<'_, &[u8]> {
+    let (mut rest, _) = atom(input)?;
+    while let Some(after_dot) = rest.strip_prefix(b".") {
+        (rest, _) = cut(atom).parse(after_dot)?;
     }
+    Ok((rest, &input[..input.len() - rest.len()]))
+}
+
+/// `Atom = 1*atext` (RFC 5321 §4.1.2, `atext` from RFC 5322 §3.2.3), with
+/// `atext =/ UTF8-non-ascii` (RFC 6531 §3.3).
+#[inline]
+fn atom(input: &[u8]) -> Parsed<'_, &[u8]> {
+    octets1(|byte| class::is(byte, class::ATEXT)).parse(input)
+}
+
+/// `Quoted-string = DQUOTE *QcontentSMTP DQUOTE` (RFC 5321 §4.1.2).
+///
+/// A quoted local part without backslashes is one run of `qtextSMTP`
+/// between the quotes, read here in one pass; the rule as a loop over
+/// [`qcontent_smtp`] alone made a whole `RCPT TO:<"first last1"@example.com>`
+/// 5–9 % slower. Anything else is read by the rule as written,
+/// [`quoted_string_by_content`].
+#[inline]
+fn quoted_string(input: &[u8]) -> Parsed<'_, &[u8]> {
+    let inner = input.get(1..).unwrap_or_default();
+    let len = inner
+        .iter()
+        .position(|&byte| !qtext_smtp(byte))
+        .unwrap_or(inner.len());
+    match (inner.get(len), input.get(..len + 2), inner.get(len + 1..)) {
+        (Some(b'"'), Some(string), Some(rest)) if input.first() == Some(&b'"') => {
+            Ok((rest, string))
+        }
+        _ => quoted_string_by_content(input),
+    }
+}
+
+/// `Quoted-string = DQUOTE *QcontentSMTP DQUOTE` read content by content,
+/// as it is written.
+fn quoted_string_by_content(input: &[u8]) -> Parsed<'_, &[u8]> {
+    let (mut rest, _) = octet(b'"').parse(input)?;
+    while let Ok((after, _)) = qcontent_smtp(rest) {
+        rest = after;
+    }
+    let (rest, _) = octet(b'"').parse(rest)?;
+    Ok((rest, &input[..input.len() - rest.len()]))
+}
+
+/// `QcontentSMTP = qtextSMTP / quoted-pairSMTP` (RFC 5321 §4.1.2). A run of
+/// `qtextSMTP` is taken at once.
+#[inline]
+fn qcontent_smtp(input: &[u8]) -> Parsed<'_, &[u8]> {
+    alt((octets1(qtext_smtp), quoted_pair_smtp)).parse(input)
+}
+
+/// `qtextSMTP = %d32-33 / %d35-91 / %d93-126` (RFC 5321 §4.1.2), with
+/// `qtextSMTP =/ UTF8-non-ascii` (RFC 6531 §3.3): printable ASCII but `"`
+/// and `\`, and UTF-8 bytes.
+#[inline]
+fn qtext_smtp(byte: u8) -> bool {
+    matches!(byte, 32..=33 | 35..=91 | 93..=126) || byte >= 0x80
+}
+
+/// `quoted-pairSMTP = %d92 %d32-126` (RFC 5321 §4.1.2): a backslash and
+/// the printable ASCII character it stands for.
+fn quoted_pair_smtp(input: &[u8]) -> Parsed<'_, &[u8]> {
+    recognize((
+        octet(b'\\'),
+        satisfy_byte(|byte| (32..=126).contains(&byte)),
+    ))
+    .parse(input)
+}
+
+/// Whether all of `value` is a `Dot-string`, which needs no quotes.
+fn is_dot_string(value: &[u8]) -> bool {
+    matches!(dot_string(value), Ok((&[], _)))
 }
 
 impl fmt::Display for LocalPart {
@@ -228,7 +304,10 @@ mod tests {
             ),
         ) {
             let input: Vec<u8> = pieces.concat();
-            prop_assert_eq!(dot_string_len(&input), dot_string_len_by_atom(&input));
+            prop_assert_eq!(
+                dot_string(&input).ok().map(|(rest, _)| input.len() - rest.len()),
+                dot_string_len_by_atom(&input)
+            );
         }
     }
 
@@ -291,14 +370,15 @@ mod tests {
 
     #[test]
     fn length_limit() {
-        assert!(LocalPart::parse(&"a".repeat(64)).is_ok());
+        assert!(LocalPart::parse(&"a".repeat(70)).is_ok());
+        assert!(LocalPart::parse(&"a".repeat(MAX_LOCAL_PART_LEN)).is_ok());
         assert_eq!(
-            LocalPart::parse(&"a".repeat(65)),
-            Err(AddressError::LocalPartTooLong { len: 65 })
+            LocalPart::parse(&"a".repeat(MAX_LOCAL_PART_LEN + 1)),
+            Err(AddressError::LocalPartTooLong { len: 257 })
         );
         assert_eq!(
-            LocalPart::from_value(&" ".repeat(63)),
-            Err(AddressError::LocalPartTooLong { len: 65 })
+            LocalPart::from_value(&" ".repeat(MAX_LOCAL_PART_LEN - 1)),
+            Err(AddressError::LocalPartTooLong { len: 257 })
         );
     }
 }

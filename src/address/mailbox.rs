@@ -1,13 +1,20 @@
 //! Mailboxes and the reverse and forward paths that carry them.
 
-use super::domain::{domain_len, read_literal, RawLiteral};
-use super::local_part::local_part_len;
-use super::{piece, whole_input_parsers, AddressError, AddressLiteral, Domain, Host, LocalPart};
+use super::domain::{address_literal, domain, RawLiteral};
+use super::local_part::local_part;
+use super::{
+    failure, finish, named, no_case, octet, piece, whole_input_parsers, AddressError,
+    AddressLiteral, Domain, Fault, Host, LocalPart, Parsed,
+};
 use crate::limits::MAX_PATH_LEN;
 use crate::Text;
 use bytes::Bytes;
 use core::fmt;
 use core::hash::{Hash, Hasher};
+use nom::combinator::{cut, map, peek, recognize};
+use nom::multi::many0_count;
+use nom::sequence::{preceded, terminated};
+use nom::Parser;
 
 /// `Local-part "@" ( Domain / address-literal )` (RFC 5321 §4.1.2).
 ///
@@ -61,10 +68,10 @@ impl Mailbox {
     /// address literal.
     pub fn host(&self) -> Host {
         let text = self.host_bytes();
-        match read_literal(text) {
-            Ok((RawLiteral::V4(address), _)) => Host::Literal(AddressLiteral::V4(address)),
-            Ok((RawLiteral::V6(address), _)) => Host::Literal(AddressLiteral::V6(address)),
-            Ok((RawLiteral::General { tag, content }, _)) => {
+        match address_literal(text) {
+            Ok((_, RawLiteral::V4(address))) => Host::Literal(AddressLiteral::V4(address)),
+            Ok((_, RawLiteral::V6(address))) => Host::Literal(AddressLiteral::V6(address)),
+            Ok((_, RawLiteral::General { tag, content })) => {
                 Host::Literal(AddressLiteral::General {
                     tag: piece(&self.wire, tag),
                     content: piece(&self.wire, content),
@@ -183,22 +190,33 @@ whole_input_parsers!(Mailbox, scan_mailbox, AddressError::InvalidDomain);
 /// Scans the mailbox at the start of `input`, taking it as one piece of `src`.
 #[inline]
 pub(crate) fn scan_mailbox(src: &Bytes, input: &[u8]) -> Result<(Mailbox, usize), AddressError> {
-    let at = local_part_len(input)?;
-    if input.get(at) != Some(&b'@') {
-        return Err(AddressError::MissingDomain);
-    }
-    let host_input = input.get(at + 1..).unwrap_or_default();
-    let host_len = if host_input.first() == Some(&b'[') {
-        read_literal(host_input)?.1
+    let ((wire, at), len) = finish(input, mailbox(input), AddressError::InvalidDomain)?;
+    Ok((
+        Mailbox {
+            wire: src.slice_ref(wire),
+            at,
+        },
+        len,
+    ))
+}
+
+/// `Mailbox = Local-part "@" ( Domain / address-literal )` (RFC 5321
+/// §4.1.2), short enough to fit in a path of [`MAX_PATH_LEN`] octets. Gives
+/// the mailbox and where its `@` is.
+#[inline]
+fn mailbox(input: &[u8]) -> Parsed<'_, (&[u8], usize)> {
+    let (after_local, local) = local_part(input)?;
+    let (rest, _) = named(AddressError::MissingDomain, octet(b'@')).parse(after_local)?;
+    let (rest, _) = if rest.first() == Some(&b'[') {
+        recognize(address_literal).parse(rest)?
     } else {
-        domain_len(host_input)?
+        domain(rest)?
     };
-    let len = at + 1 + host_len;
+    let len = input.len() - rest.len();
     if len + 2 > MAX_PATH_LEN {
-        return Err(AddressError::PathTooLong { len: len + 2 });
+        return failure(AddressError::PathTooLong { len: len + 2 });
     }
-    let wire = src.slice_ref(input.get(..len).unwrap_or_default());
-    Ok((Mailbox { wire, at }, len))
+    Ok((rest, (&input[..len], local.len())))
 }
 
 impl fmt::Display for Mailbox {
@@ -273,11 +291,21 @@ pub(crate) fn scan_reverse_path(
     src: &Bytes,
     input: &[u8],
 ) -> Result<(ReversePath, usize), AddressError> {
-    if input.starts_with(b"<>") {
-        return Ok((ReversePath::Null, 2));
+    let (path, len) = finish(input, reverse_path(input), AddressError::InvalidPath)?;
+    let path = match path {
+        Some(mailbox) => ReversePath::Mailbox(mailbox.into_mailbox(src)),
+        None => ReversePath::Null,
+    };
+    Ok((path, len))
+}
+
+/// `Reverse-path = Path / "<>"` (RFC 5321 §4.1.2): `None` for the null path.
+#[inline]
+fn reverse_path(input: &[u8]) -> Parsed<'_, Option<RawMailbox<'_>>> {
+    match input.strip_prefix(b"<>") {
+        Some(rest) => Ok((rest, None)),
+        None => map(path, Some).parse(input),
     }
-    let (mailbox, len) = scan_path(src, input)?;
-    Ok((ReversePath::Mailbox(mailbox), len))
 }
 
 impl fmt::Display for ReversePath {
@@ -355,21 +383,31 @@ pub(crate) fn scan_forward_path(
     src: &Bytes,
     input: &[u8],
 ) -> Result<(ForwardPath, usize), AddressError> {
+    let (path, len) = finish(input, forward_path(input), AddressError::InvalidPath)?;
+    let path = match path {
+        Some(mailbox) => ForwardPath::Mailbox(mailbox.into_mailbox(src)),
+        None => ForwardPath::Postmaster,
+    };
+    Ok((path, len))
+}
+
+/// `"<Postmaster>" / Forward-path` with `Forward-path = Path` (RFC 5321
+/// §4.1.1.3, §4.1.2): `None` for the bare postmaster. `<>` is named as the
+/// null path, which is no recipient.
+#[inline]
+fn forward_path(input: &[u8]) -> Parsed<'_, Option<RawMailbox<'_>>> {
     const POSTMASTER: &[u8] = b"<postmaster>";
     // Most paths are not this one: a glance at where its `>` would be
     // settles that before the whole comparison.
-    if input.get(POSTMASTER.len() - 1) == Some(&b'>')
-        && input
-            .get(..POSTMASTER.len())
-            .is_some_and(|head| head.eq_ignore_ascii_case(POSTMASTER))
-    {
-        return Ok((ForwardPath::Postmaster, POSTMASTER.len()));
+    if input.get(POSTMASTER.len() - 1) == Some(&b'>') {
+        if let Ok((rest, _)) = no_case::<Fault>(POSTMASTER).parse(input) {
+            return Ok((rest, None));
+        }
     }
     if input.starts_with(b"<>") {
-        return Err(AddressError::NullRecipient);
+        return failure(AddressError::NullRecipient);
     }
-    let (mailbox, len) = scan_path(src, input)?;
-    Ok((ForwardPath::Mailbox(mailbox), len))
+    map(path, Some).parse(input)
 }
 
 impl fmt::Display for ForwardPath {
@@ -387,39 +425,67 @@ impl From<Mailbox> for ForwardPath {
     }
 }
 
-/// `"<" [ A-d-l ":" ] Mailbox ">"` (RFC 5321 §4.1.2). A source route is
-/// checked and then ignored, as §4.1.2 and Appendix C ask of receivers.
-#[inline]
-fn scan_path(src: &Bytes, input: &[u8]) -> Result<(Mailbox, usize), AddressError> {
-    let mut at = 1;
-    if input.first() != Some(&b'<') {
-        return Err(AddressError::MissingAngleBrackets);
-    }
-    if input.get(at) == Some(&b'@') {
-        loop {
-            at += 1;
-            let rest = input.get(at..).unwrap_or_default();
-            at += domain_len(rest).map_err(|_| AddressError::InvalidSourceRoute)?;
-            match (input.get(at), input.get(at + 1)) {
-                (Some(b','), Some(b'@')) => at += 1,
-                (Some(b':'), _) => break,
-                _ => return Err(AddressError::InvalidSourceRoute),
-            }
+/// A mailbox read from a path, its text not yet taken.
+#[derive(Clone, Copy)]
+struct RawMailbox<'a> {
+    wire: &'a [u8],
+    at: usize,
+}
+
+impl RawMailbox<'_> {
+    fn into_mailbox(self, src: &Bytes) -> Mailbox {
+        Mailbox {
+            wire: src.slice_ref(self.wire),
+            at: self.at,
         }
-        at += 1;
     }
-    let (mailbox, mailbox_len) = scan_mailbox(src, input.get(at..).unwrap_or_default())?;
-    at += mailbox_len;
-    match input.get(at) {
-        Some(b'>') => {}
-        None => return Err(AddressError::MissingAngleBrackets),
-        Some(_) => return Err(AddressError::InvalidPath),
-    }
-    let len = at + 1;
+}
+
+/// `Path = "<" [ A-d-l ":" ] Mailbox ">"` (RFC 5321 §4.1.2), at most
+/// [`MAX_PATH_LEN`] octets long. A source route is checked and then ignored,
+/// as §4.1.2 and Appendix C ask of receivers.
+#[inline]
+fn path(input: &[u8]) -> Parsed<'_, RawMailbox<'_>> {
+    let (rest, _) = named(AddressError::MissingAngleBrackets, octet(b'<')).parse(input)?;
+    // Only a source route starts with `@`; looking first spares every other
+    // path the call.
+    let (rest, _) = if rest.first() == Some(&b'@') {
+        terminated(a_d_l, octet(b':'))
+            .parse(rest)
+            .map_err(|fault| fault.map(|_| Fault(Some(AddressError::InvalidSourceRoute))))?
+    } else {
+        (rest, ())
+    };
+    let (rest, (wire, at)) = mailbox(rest)?;
+    let (rest, _) = match rest.first() {
+        Some(b'>') => (&rest[1..], ()),
+        None => return failure(AddressError::MissingAngleBrackets),
+        Some(_) => return failure(AddressError::InvalidPath),
+    };
+    let len = input.len() - rest.len();
     if len > MAX_PATH_LEN {
-        return Err(AddressError::PathTooLong { len });
+        return failure(AddressError::PathTooLong { len });
     }
-    Ok((mailbox, len))
+    Ok((rest, RawMailbox { wire, at }))
+}
+
+/// `A-d-l = At-domain *( "," At-domain )` (RFC 5321 §4.1.2). Once an
+/// `At-domain` has begun, the route must be well formed up to its `:`.
+fn a_d_l(input: &[u8]) -> Parsed<'_, ()> {
+    let (rest, _) = at_domain(input)?;
+    let (rest, _) = cut((
+        many0_count(preceded(octet(b','), at_domain)),
+        peek(octet(b':')),
+    ))
+    .parse(rest)?;
+    Ok((rest, ()))
+}
+
+/// `At-domain = "@" Domain` (RFC 5321 §4.1.2).
+fn at_domain(input: &[u8]) -> Parsed<'_, ()> {
+    let (rest, _) = octet(b'@').parse(input)?;
+    let (rest, _) = cut(domain).parse(rest)?;
+    Ok((rest, ()))
 }
 
 #[cfg(test)]

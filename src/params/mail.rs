@@ -1,16 +1,19 @@
 //! Parameters of `MAIL FROM:`.
 
 use super::{
-    for_each_param, is_name, parse_digits, set_flag, set_once, write_param, Keyword, ParamError,
-    Parameter, RawParam,
+    digits, for_each_param, parse_digits, set_flag, set_once, whole, write_param, Keyword,
+    ParamError, Parameter, Parsed, RawParam,
 };
-use crate::address::Mailbox;
+use crate::address::{no_case, Mailbox};
 use crate::limits::MAX_ENVID_LEN;
 use crate::xtext::{decode_text, Xtext};
 use crate::Text;
 use alloc::vec::Vec;
 use bytes::Bytes;
 use core::fmt;
+use nom::branch::alt;
+use nom::combinator::value;
+use nom::Parser;
 
 /// `BODY=` (RFC 6152 §2, RFC 3030 §3).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -345,28 +348,18 @@ impl MailParameters {
     fn apply(&mut self, src: &Bytes, raw: RawParam<'_>) -> Result<(), ParamError> {
         match raw.known() {
             Some(Keyword::Size) => {
-                let size = parse_digits(raw.value("SIZE")?, 20)
+                let size = whole(raw.value("SIZE")?, size_value)
                     .ok_or(ParamError::InvalidValue { keyword: "SIZE" })?;
                 set_once(&mut self.size, "SIZE", size)
             }
             Some(Keyword::Body) => {
-                let value = raw.value("BODY")?;
-                let body = [
-                    BodyType::SevenBit,
-                    BodyType::EightBitMime,
-                    BodyType::BinaryMime,
-                ]
-                .into_iter()
-                .find(|body| is_name(value, body.as_str()))
-                .ok_or(ParamError::InvalidValue { keyword: "BODY" })?;
+                let body = whole(raw.value("BODY")?, body_value)
+                    .ok_or(ParamError::InvalidValue { keyword: "BODY" })?;
                 set_once(&mut self.body, "BODY", body)
             }
             Some(Keyword::SmtpUtf8) => set_flag(&mut self.smtputf8, "SMTPUTF8", &raw),
             Some(Keyword::Ret) => {
-                let value = raw.value("RET")?;
-                let ret = [Ret::Full, Ret::Headers]
-                    .into_iter()
-                    .find(|ret| is_name(value, ret.as_str()))
+                let ret = whole(raw.value("RET")?, ret_value)
                     .ok_or(ParamError::InvalidValue { keyword: "RET" })?;
                 set_once(&mut self.ret, "RET", ret)
             }
@@ -527,4 +520,32 @@ impl fmt::Write for XtextWriter<'_, '_> {
     fn write_str(&mut self, s: &str) -> fmt::Result {
         write!(self.0, "{}", Xtext(s.as_bytes()))
     }
+}
+
+/// `size-value = 1*20DIGIT` (RFC 1870 §3), as a number that fits in 64 bits.
+#[inline]
+fn size_value(input: &[u8]) -> Parsed<'_, u64> {
+    digits(20).parse(input)
+}
+
+/// `body-value = "7BIT" / "8BITMIME"` (RFC 6152 §2), with
+/// `/ "BINARYMIME"` (RFC 3030 §3).
+#[inline]
+fn body_value(input: &[u8]) -> Parsed<'_, BodyType> {
+    alt((
+        value(BodyType::EightBitMime, no_case(&b"8BITMIME"[..])),
+        value(BodyType::SevenBit, no_case(&b"7BIT"[..])),
+        value(BodyType::BinaryMime, no_case(&b"BINARYMIME"[..])),
+    ))
+    .parse(input)
+}
+
+/// `ret-value = "FULL" / "HDRS"` (RFC 3461 §4.3).
+#[inline]
+fn ret_value(input: &[u8]) -> Parsed<'_, Ret> {
+    alt((
+        value(Ret::Full, no_case(&b"FULL"[..])),
+        value(Ret::Headers, no_case(&b"HDRS"[..])),
+    ))
+    .parse(input)
 }

@@ -15,11 +15,13 @@ pub use mail::{
 };
 pub use rcpt::{Notify, NotifyOn, Orcpt, OrcptType, RcptParameters};
 
-use crate::address::{piece, AddressError};
+use crate::address::{octet, octets1, piece, AddressError};
 use crate::xtext::XtextError;
 use crate::Text;
 use bytes::Bytes;
 use core::fmt;
+use nom::combinator::{map_opt, verify};
+use nom::Parser;
 
 /// Why the parameters of a `MAIL` or `RCPT` command are not valid.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -267,30 +269,58 @@ mod class {
 
     static TABLE: [u8; 256] = table();
 
-    /// How many bytes at the start of `input` are in `class`.
+    /// Whether `byte` is in `class`.
     #[inline]
-    pub(super) fn run(input: &[u8], class: u8) -> usize {
-        input
-            .iter()
-            .position(|&b| TABLE[usize::from(b)] & class == 0)
-            .unwrap_or(input.len())
+    pub(super) fn is(byte: u8, class: u8) -> bool {
+        TABLE[usize::from(byte)] & class != 0
     }
 }
 
-/// `(ALPHA / DIGIT) *(ALPHA / DIGIT / "-")` (RFC 5321 §4.1.2).
+/// What the parameter rules return; which [`ParamError`] a mismatch is
+/// depends on where it happens, so the rules name none themselves.
+pub(crate) type Parsed<'a, O> = nom::IResult<&'a [u8], O, ()>;
+
+/// `esmtp-keyword = (ALPHA / DIGIT) *(ALPHA / DIGIT / "-")` (RFC 5321
+/// §4.1.2).
+#[inline]
+fn esmtp_keyword(input: &[u8]) -> Parsed<'_, &[u8]> {
+    verify(
+        octets1(|byte| class::is(byte, class::KEYWORD)),
+        |keyword: &[u8]| keyword.first() != Some(&b'-'),
+    )
+    .parse(input)
+}
+
+/// `esmtp-value = 1*(%d33-60 / %d62-126)` (RFC 5321 §4.1.2), with
+/// `esmtp-value =/ UTF8-non-ascii` (RFC 6531 §3.3): any printable ASCII but
+/// `=`, and UTF-8.
+#[inline]
+fn esmtp_value(input: &[u8]) -> Parsed<'_, &[u8]> {
+    octets1(|byte| class::is(byte, class::VALUE)).parse(input)
+}
+
+/// What `rule` makes of all of `input`, if it matches all of it.
+#[inline]
+fn whole<'a, O>(
+    input: &'a [u8],
+    mut rule: impl Parser<&'a [u8], Output = O, Error = ()>,
+) -> Option<O> {
+    match rule.parse(input) {
+        Ok((&[], value)) => Some(value),
+        _ => None,
+    }
+}
+
 fn check_keyword(keyword: &[u8]) -> Result<(), ParamError> {
-    let valid = keyword.first().is_some_and(u8::is_ascii_alphanumeric)
-        && class::run(keyword, class::KEYWORD) == keyword.len();
-    if valid {
+    if whole(keyword, esmtp_keyword).is_some() {
         Ok(())
     } else {
         Err(ParamError::InvalidKeyword)
     }
 }
 
-/// `1*(%d33-60 / %d62-126)`, plus UTF-8 (RFC 6531 §3.3).
 fn is_esmtp_value(value: &[u8]) -> bool {
-    !value.is_empty() && class::run(value, class::VALUE) == value.len()
+    whole(value, esmtp_value).is_some()
 }
 
 /// One `keyword[=value]` as it appears on the line.
@@ -325,14 +355,6 @@ impl RawParam<'_> {
     }
 }
 
-/// Calls `each` for every ` keyword[=value]` in `input`, which is empty or
-/// starts with a space. RFC 5321 §4.1.2 separates parameters with one space;
-/// `extra_spaces` accepts runs of them.
-///
-/// Each parameter is read in one pass: the keyword bytes, then after an `=`
-/// the value bytes; whatever stops a run other than a space or the end is
-/// the fault of the part it stopped.
-#[inline]
 /// Whether untyped parameters are all ASCII on the wire: only they can carry
 /// UTF-8 (RFC 6531 §3.3); typed values are encoded.
 fn values_are_ascii(other: &[Parameter]) -> bool {
@@ -341,6 +363,45 @@ fn values_are_ascii(other: &[Parameter]) -> bool {
         .all(|p| p.value().map_or(true, |value| value.as_bytes().is_ascii()))
 }
 
+/// `esmtp-param = esmtp-keyword ["=" esmtp-value]` (RFC 5321 §4.1.2),
+/// which must end at a space or the end of the line. A keyword that stops at
+/// anything else is [`ParamError::InvalidKeyword`]; a value that is empty or
+/// stops at anything else is [`ParamError::InvalidSyntax`].
+#[inline]
+fn esmtp_param(input: &[u8]) -> Result<(&[u8], RawParam<'_>), ParamError> {
+    let (after, keyword) = esmtp_keyword(input).map_err(|_| ParamError::InvalidKeyword)?;
+    let Ok((value_start, _)) = octet::<()>(b'=').parse(after) else {
+        return match after.first() {
+            None | Some(b' ') => Ok((
+                after,
+                RawParam {
+                    keyword,
+                    value: None,
+                },
+            )),
+            Some(_) => Err(ParamError::InvalidKeyword),
+        };
+    };
+    match esmtp_value(value_start) {
+        Ok((tail, value)) if matches!(tail.first(), None | Some(b' ')) => Ok((
+            tail,
+            RawParam {
+                keyword,
+                value: Some(value),
+            },
+        )),
+        _ => Err(ParamError::InvalidSyntax {
+            keyword: Text::new(core::str::from_utf8(keyword).unwrap_or_default())
+                .unwrap_or_default(),
+        }),
+    }
+}
+
+/// `Mail-parameters = esmtp-param *(SP esmtp-param)` and `Rcpt-parameters`
+/// alike (RFC 5321 §4.1.2), each preceded by its space: calls `each` for
+/// every ` keyword[=value]` in `input`, which is empty or starts with a
+/// space. `extra_spaces` accepts runs of spaces where RFC 5321 has one.
+#[inline]
 pub(crate) fn for_each_param<'a>(
     input: &'a [u8],
     extra_spaces: bool,
@@ -355,25 +416,8 @@ pub(crate) fn for_each_param<'a>(
         if matches!(param.first(), None | Some(b' ')) {
             return Err(ParamError::Empty);
         }
-        let (keyword, after) = param.split_at(class::run(param, class::KEYWORD));
-        if matches!(keyword.first(), None | Some(b'-')) {
-            return Err(ParamError::InvalidKeyword);
-        }
-        let (value, tail) = match after.split_first() {
-            Some((b'=', value)) => {
-                let (value, tail) = value.split_at(class::run(value, class::VALUE));
-                if value.is_empty() || !matches!(tail.first(), None | Some(b' ')) {
-                    return Err(ParamError::InvalidSyntax {
-                        keyword: Text::new(core::str::from_utf8(keyword).unwrap_or_default())
-                            .unwrap_or_default(),
-                    });
-                }
-                (Some(value), tail)
-            }
-            None | Some((b' ', _)) => (None, after),
-            Some(_) => return Err(ParamError::InvalidKeyword),
-        };
-        each(RawParam { keyword, value })?;
+        let (tail, raw) = esmtp_param(param)?;
+        each(raw)?;
         rest = tail;
     }
     if rest.is_empty() {
@@ -403,13 +447,24 @@ fn set_flag(flag: &mut bool, keyword: &'static str, raw: &RawParam<'_>) -> Resul
 
 /// `1*max_digits DIGIT` as a number, with no overflow.
 fn parse_digits(value: &[u8], max_digits: usize) -> Option<u64> {
-    if value.is_empty() || value.len() > max_digits {
-        return None;
-    }
-    value.iter().try_fold(0u64, |acc, &b| {
-        let digit = b.checked_sub(b'0').filter(|d| *d <= 9)?;
-        acc.checked_mul(10)?.checked_add(u64::from(digit))
-    })
+    whole(value, digits(max_digits))
+}
+
+/// `1*max DIGIT` (the form of `size-value`, RFC 1870 §3, and of the other
+/// numeric values), as a number; a mismatch if it overflows 64 bits.
+#[inline]
+fn digits<'a>(max: usize) -> impl Parser<&'a [u8], Output = u64, Error = ()> {
+    map_opt(
+        verify(
+            octets1(|byte: u8| byte.is_ascii_digit()),
+            move |digits: &[u8]| digits.len() <= max,
+        ),
+        |digits: &[u8]| {
+            digits.iter().try_fold(0u64, |acc, &digit| {
+                acc.checked_mul(10)?.checked_add(u64::from(digit - b'0'))
+            })
+        },
+    )
 }
 
 /// Writes ` ` then the parameter.

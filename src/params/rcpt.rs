@@ -1,15 +1,19 @@
 //! Parameters of `RCPT TO:`.
 
 use super::{
-    for_each_param, is_name, set_once, write_param, Keyword, ParamError, Parameter, RawParam,
+    for_each_param, set_once, whole, write_param, Keyword, ParamError, Parameter, Parsed, RawParam,
 };
-use crate::address::piece;
+use crate::address::{no_case, octet, octets1, piece};
 use crate::limits::MAX_ORCPT_LEN;
 use crate::xtext::{decode_text, decode_utf8_addr_text, Utf8AddrXtext, Xtext};
 use crate::Text;
 use alloc::vec::Vec;
 use bytes::Bytes;
 use core::fmt;
+use nom::branch::alt;
+use nom::combinator::value;
+use nom::sequence::terminated;
+use nom::Parser;
 
 /// Events that trigger a delivery status notification (RFC 3461 §4.1).
 ///
@@ -63,25 +67,41 @@ pub enum Notify {
 
 impl Notify {
     fn parse(value: &[u8]) -> Option<Self> {
-        if is_name(value, "NEVER") {
-            return Some(Notify::Never);
+        match notify_esmtp_value(value) {
+            Ok((&[], notify)) => notify,
+            _ => None,
         }
-        let (mut success, mut failure, mut delay) = (false, false, false);
-        for item in value.split(|&b| b == b',') {
-            // The first letter picks the one name the item can be.
-            let (flag, name) = match item.first()? | 0x20 {
-                b's' => (&mut success, "SUCCESS"),
-                b'f' => (&mut failure, "FAILURE"),
-                b'd' => (&mut delay, "DELAY"),
-                _ => return None,
-            };
-            if !is_name(item, name) {
-                return None;
-            }
-            *flag = true;
-        }
-        NotifyOn::new(success, failure, delay).map(Notify::On)
     }
+}
+
+/// `notify-esmtp-value = "NEVER" / 1#notify-list-element` (RFC 3461 §4.1),
+/// the list separated by commas. `None` for a list that names no condition,
+/// which cannot happen, kept apart from a mismatch by [`NotifyOn::new`].
+fn notify_esmtp_value(input: &[u8]) -> Parsed<'_, Option<Notify>> {
+    if let Ok((rest, _)) = no_case::<()>(&b"NEVER"[..]).parse(input) {
+        return Ok((rest, Some(Notify::Never)));
+    }
+    let mut on = [false; 3];
+    let (mut rest, first) = notify_list_element(input)?;
+    on[first] = true;
+    while let Some(after_comma) = rest.strip_prefix(b",") {
+        let (after, next) = notify_list_element(after_comma)?;
+        on[next] = true;
+        rest = after;
+    }
+    Ok((rest, NotifyOn::new(on[0], on[1], on[2]).map(Notify::On)))
+}
+
+/// `notify-list-element = "SUCCESS" / "FAILURE" / "DELAY"` (RFC 3461 §4.1),
+/// as the index of its flag.
+#[inline]
+fn notify_list_element(input: &[u8]) -> Parsed<'_, usize> {
+    alt((
+        value(0, no_case(&b"SUCCESS"[..])),
+        value(1, no_case(&b"FAILURE"[..])),
+        value(2, no_case(&b"DELAY"[..])),
+    ))
+    .parse(input)
 }
 
 impl fmt::Display for Notify {
@@ -135,7 +155,7 @@ impl Orcpt {
     /// or NUL, and at most [`MAX_ORCPT_LEN`] octets.
     pub fn new(addr_type: OrcptType, address: &str) -> Result<Self, ParamError> {
         if let OrcptType::Other(atom) = &addr_type {
-            if !is_atom(atom.as_bytes()) {
+            if whole(atom.as_bytes(), self::addr_type).is_none() {
                 return Err(ParamError::InvalidValue { keyword: "ORCPT" });
             }
         }
@@ -162,12 +182,9 @@ impl Orcpt {
     }
 
     fn parse(src: &Bytes, value: &[u8]) -> Result<Self, ParamError> {
-        let invalid = ParamError::InvalidValue { keyword: "ORCPT" };
-        let semicolon = memchr::memchr(b';', value).ok_or(invalid.clone())?;
-        let (addr_type, encoded) = (&value[..semicolon], &value[semicolon + 1..]);
-        if !is_atom(addr_type) {
-            return Err(invalid);
-        }
+        let (encoded, addr_type) = terminated(addr_type, octet(b';'))
+            .parse(value)
+            .map_err(|_| ParamError::InvalidValue { keyword: "ORCPT" })?;
         let encoding = |source| ParamError::Encoding {
             keyword: "ORCPT",
             source,
@@ -187,12 +204,12 @@ impl Orcpt {
     }
 }
 
-/// `atom` of RFC 5322, ASCII only.
-fn is_atom(value: &[u8]) -> bool {
-    !value.is_empty()
-        && value
-            .iter()
-            .all(|&b| b.is_ascii_alphanumeric() || b"!#$%&'*+-/=?^_`{|}~".contains(&b))
+/// `original-recipient-address = addr-type ";" xtext` with
+/// `addr-type = atom` (RFC 3461 §4.2), the atom of RFC 5322 §3.2.3 in ASCII:
+/// the part before the `;`.
+fn addr_type(input: &[u8]) -> Parsed<'_, &[u8]> {
+    octets1(|byte: u8| byte.is_ascii_alphanumeric() || b"!#$%&'*+-/=?^_`{|}~".contains(&byte))
+        .parse(input)
 }
 
 impl fmt::Display for Orcpt {

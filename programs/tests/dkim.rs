@@ -14,7 +14,7 @@ use std::hash::Hash;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use base64::Engine;
 use clap::Parser;
@@ -24,8 +24,6 @@ use mail_auth::common::verify::DomainKey;
 use mail_auth::{
     AuthenticatedMessage, DkimResult, MessageAuthenticator, Parameters, ResolverCache, Txt,
 };
-use smtpwire::delivery::Backoff;
-use smtpwire::Domain;
 use smtpwire_programs::bulk::cli::{run, Args};
 use smtpwire_programs::dkim::{Key, Signer, DEFAULT_HEADERS};
 use smtpwire_programs::outbound::routes::FixedRoute;
@@ -370,25 +368,8 @@ async fn the_relay_signs_a_queued_message_once_for_every_destination_and_retry()
         .map(|domain| FixedRoute::parse(&format!("{domain}={}", server.address), 25).unwrap())
         .collect();
     let settings = Settings {
-        hostname: Domain::parse("relay.test").unwrap(),
-        queue: queue.clone(),
-        routes,
-        port: 25,
-        backoff: Backoff {
-            initial: Duration::from_secs(1),
-            factor: 1,
-            max: Duration::from_secs(1),
-            give_up_after: Duration::from_secs(3600),
-        },
-        interval: Duration::from_millis(100),
-        connect_timeout: Duration::from_secs(2),
-        per_connection: 100,
-        connections: 4,
-        warn_after: None,
-        starttls: false,
-        tls: None,
-        max_message_size: None,
         dkim: Some(Signer::new(vec![rsa(), ed25519()]).unwrap()),
+        ..support::relay_settings(&queue, routes)
     };
     // Queued as the receiving server would: envelope lines, then content.
     std::fs::create_dir_all(queue.join("incoming/new")).unwrap();

@@ -12,8 +12,6 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use smtpwire::delivery::Backoff;
-use smtpwire::Domain;
 use smtpwire_programs::outbound::routes::FixedRoute;
 use smtpwire_programs::relay::{Relay, Settings};
 use support::{
@@ -43,25 +41,9 @@ impl TestRelay {
         warn_after: Option<Duration>,
     ) -> TestRelay {
         let settings = Settings {
-            hostname: Domain::parse("relay.test").unwrap(),
-            queue: queue.to_path_buf(),
-            routes,
-            port: 25,
-            backoff: Backoff {
-                initial: Duration::from_secs(1),
-                factor: 1,
-                max: Duration::from_secs(1),
-                give_up_after: Duration::from_secs(3600),
-            },
-            interval: Duration::from_millis(100),
-            connect_timeout: Duration::from_secs(2),
-            per_connection: 100,
-            connections: 4,
             warn_after,
             starttls: true,
-            tls: None,
-            max_message_size: None,
-            dkim: None,
+            ..support::relay_settings(queue, routes)
         };
         let relay = Relay::bind(SocketAddr::from(([127, 0, 0, 1], 0)), settings)
             .await

@@ -5,6 +5,8 @@
 //! and run twice: through the hand-written client and through the crate's
 //! own `ClientSession` (the send example's connection driver).
 
+// Shared with the other test files, each of which uses a part.
+#[allow(dead_code)]
 mod support;
 
 use std::time::Duration;

@@ -309,3 +309,32 @@ pub async fn accepts_then_hangs(accept: usize) -> (SocketAddr, Arc<Mutex<Vec<Str
     });
     (address, subjects)
 }
+
+/// The relay's settings for a test: `queue`, `routes`, a one-second retry,
+/// no TLS, no signing; tests change what they exercise.
+pub fn relay_settings(
+    queue: &Path,
+    routes: Vec<smtpwire_programs::outbound::routes::FixedRoute>,
+) -> smtpwire_programs::relay::Settings {
+    smtpwire_programs::relay::Settings {
+        hostname: smtpwire::Domain::parse("relay.test").unwrap(),
+        queue: queue.to_path_buf(),
+        routes,
+        port: 25,
+        backoff: smtpwire::delivery::Backoff {
+            initial: Duration::from_secs(1),
+            factor: 1,
+            max: Duration::from_secs(1),
+            give_up_after: Duration::from_secs(3600),
+        },
+        interval: Duration::from_millis(100),
+        connect_timeout: Duration::from_secs(2),
+        per_connection: 100,
+        connections: 4,
+        warn_after: None,
+        starttls: false,
+        tls: None,
+        max_message_size: None,
+        dkim: None,
+    }
+}

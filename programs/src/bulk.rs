@@ -19,13 +19,12 @@ use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
-use smtpwire::delivery::{
-    is_throttling, Backoff, Delivery, Fate, Pace, Planner, Routable, Settled, Warmup,
-};
+use smtpwire::delivery::{Backoff, Delivery, Fate, Planner, Routable, Settled, Warmup};
 use smtpwire::{ForwardPath, Host, ReversePath};
 use tokio::sync::{mpsc, Semaphore};
 use tokio::task::JoinSet;
 
+use crate::outbound::pacing::{by_throttling, pair_of, Paces};
 use crate::outbound::transfer::{Outgoing, Transfer};
 use crate::outbound::{random_seed, unix_now};
 use ledger::{Ledger, Pair};
@@ -179,7 +178,7 @@ impl Campaign {
         };
         let started = Instant::now();
         let sources = self.transfer.sources().to_vec();
-        let mut paces: BTreeMap<Pair, Pace> = BTreeMap::new();
+        let mut paces = Paces::new(self.per_connection as u64, self.throttle_pause);
         let mut waiting: VecDeque<(Instant, Addressee)> = VecDeque::new();
         // Each domain's turn of the source addresses.
         let mut turns: HashMap<String, usize> = HashMap::new();
@@ -249,23 +248,16 @@ impl Campaign {
             while let Some(chunk) = settling.recv().await {
                 for settled in chunk {
                     unsettled.remove(&settled.recipient.row);
+                    let throttling = by_throttling(&settled);
                     let mut addressee = settled.recipient;
                     if let Some(pair) = &addressee.pair {
                         rounds.insert(pair.clone());
                     }
-                    let by_throttling = matches!(settled.fate, Fate::Delayed { .. })
-                        && settled
-                            .attempts
-                            .last()
-                            .and_then(|record| record.reply.as_ref())
-                            .is_some_and(is_throttling);
-                    if by_throttling {
+                    if throttling {
                         addressee.throttled += 1;
                         if let Some(pair) = &addressee.pair {
                             throttled.insert(pair.clone());
-                            if let Some(pace) = paces.get_mut(pair) {
-                                pace.throttled(started.elapsed());
-                            }
+                            paces.of(pair).throttled(started.elapsed());
                         }
                         if addressee.throttled < self.attempts {
                             let due = resume_at(&paces, &addressee);
@@ -299,9 +291,7 @@ impl Campaign {
                 }
             }
             for pair in rounds.difference(&throttled) {
-                if let Some(pace) = paces.get_mut(pair) {
-                    pace.round_ended_well();
-                }
+                paces.of(pair).round_ended_well();
             }
             // A task that failed reported nothing for its recipients: sent
             // or not, nobody knows, so they are left for a later run.
@@ -349,7 +339,7 @@ impl Campaign {
     async fn send(
         &mut self,
         batch: Vec<Addressee>,
-        paces: &mut BTreeMap<Pair, Pace>,
+        paces: &mut Paces,
         clock: Duration,
         number: &mut usize,
     ) -> Sending {
@@ -396,13 +386,8 @@ impl Campaign {
                     .push(addressee);
             }
             for (source, recipients) in by_source {
-                let pair: Pair = (
-                    source.map_or_else(|| "default".to_string(), |ip| ip.to_string()),
-                    provider.clone(),
-                );
-                let pace = paces
-                    .entry(pair.clone())
-                    .or_insert_with(|| Pace::new(self.per_connection as u64, self.throttle_pause));
+                let pair = pair_of(source, provider.clone());
+                let pace = paces.of(&pair);
                 let used = used.entry(pair.clone()).or_default();
                 let paced_room = pace.allowance(clock).saturating_sub(*used);
                 // The ledger counts this round only once it is planned.
@@ -474,12 +459,11 @@ impl Campaign {
 }
 
 /// When `addressee`'s pair may send again (zero if it was never paused).
-fn resume_at(paces: &BTreeMap<Pair, Pace>, addressee: &Addressee) -> Duration {
+fn resume_at(paces: &Paces, addressee: &Addressee) -> Duration {
     addressee
         .pair
         .as_ref()
-        .and_then(|pair| paces.get(pair))
-        .map_or(Duration::ZERO, Pace::resume_at)
+        .map_or(Duration::ZERO, |pair| paces.resume_at(pair))
 }
 
 /// The source address of the next recipient at `email`'s domain: each

@@ -57,8 +57,9 @@ pub struct Settings {
     pub dkim: Option<crate::dkim::Signer>,
 }
 
-/// The local addresses the relay delivers from.
-#[derive(Debug, Clone, Default)]
+/// The local addresses the relay delivers from, and how it slows down
+/// when a provider throttles one of them.
+#[derive(Debug, Clone)]
 pub struct Sources {
     /// The addresses, used round-robin over the destinations; none, the
     /// system chooses.
@@ -66,6 +67,21 @@ pub struct Sources {
     /// Refuse to start unless each address has forward-confirmed reverse
     /// DNS matching the hostname (a warning otherwise).
     pub require_fcrdns: bool,
+    /// How long a provider's first throttling reply to an address pauses
+    /// mail to that provider from it; the pause doubles while the
+    /// throttling goes on, and the messages per round halve.
+    pub throttle_pause: Duration,
+}
+
+impl Default for Sources {
+    /// The system's choice of address, not checked, a minute's pause.
+    fn default() -> Sources {
+        Sources {
+            addresses: Vec::new(),
+            require_fcrdns: false,
+            throttle_pause: Duration::from_secs(60),
+        }
+    }
 }
 
 /// A bound relay, ready to run.
@@ -131,6 +147,7 @@ impl Relay {
             connections: settings.connections,
             warn_after: settings.warn_after,
             dkim: settings.dkim,
+            throttle_pause: sources.throttle_pause,
         };
         Ok(Relay { server, runner })
     }

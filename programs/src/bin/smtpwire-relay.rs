@@ -108,6 +108,12 @@ struct Args {
     /// hostname and resolves back to it (a warning without this flag).
     #[arg(long)]
     require_fcrdns: bool,
+    /// Seconds a provider's throttling reply pauses mail to it from that
+    /// source address, the first time; it doubles while the throttling
+    /// goes on, and the messages per round halve. Throttled recipients
+    /// stay queued without counting as a failed attempt.
+    #[arg(long, default_value_t = 60.0)]
+    throttle_pause: f64,
     /// `domain:selector:keyfile`: sign queued mail whose From: domain is
     /// this one with the key (PEM, RSA of 2048 bits or more, or Ed25519);
     /// repeat for more keys or domains, a domain with one of each kind
@@ -130,6 +136,7 @@ async fn main() -> ExitCode {
     let sources = Sources {
         addresses: args.source_ip.clone(),
         require_fcrdns: args.require_fcrdns,
+        throttle_pause: Duration::from_secs_f64(args.throttle_pause.max(0.0)),
     };
     let relay = match Relay::bind_from(args.listen, settings, sources).await {
         Ok(relay) => relay,

@@ -11,9 +11,7 @@ use std::path::{Path, PathBuf};
 
 use smtpwire::delivery::SendLog;
 
-/// Which counts a send goes to: the source address (or `default`) and the
-/// provider (as [`smtpwire::delivery::provider_of`] names it).
-pub type Pair = (String, String);
+pub use crate::outbound::pacing::Pair;
 
 /// The [`SendLog`]s of every pair and the file they live in.
 pub struct Ledger {

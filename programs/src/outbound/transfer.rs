@@ -116,6 +116,15 @@ impl Transfer {
         &self.sources
     }
 
+    /// The next source address in turn (round-robin), or `None` for the
+    /// system's choice when none is configured.
+    pub fn next_source(&self) -> Option<IpAddr> {
+        match self.sources.len() {
+            0 => None,
+            count => Some(self.sources[self.next_source.fetch_add(1, Ordering::Relaxed) % count]),
+        }
+    }
+
     /// [`run_from`](Self::run_from) the next source address in turn
     /// (round-robin over the destinations), or from the system's choice
     /// when none is configured.
@@ -130,12 +139,14 @@ impl Transfer {
         F: FnMut(Vec<(usize, Outgoing<R>)>) -> Recorded,
         Recorded: Future<Output = ()>,
     {
-        let source = match self.sources.len() {
-            0 => None,
-            count => Some(self.sources[self.next_source.fetch_add(1, Ordering::Relaxed) % count]),
-        };
-        self.run_from(source, destination, messages, per_connection, done)
-            .await;
+        self.run_from(
+            self.next_source(),
+            destination,
+            messages,
+            per_connection,
+            done,
+        )
+        .await;
     }
 
     /// Delivers `messages` to `destination`, up to `per_connection` of

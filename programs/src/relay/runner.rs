@@ -5,12 +5,13 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::io;
+use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 use smtpwire::delivery::{
-    Backoff, Delivery, Fate, Plan, Planner, RecipientReport, RouteError, Settled, Unroutable,
+    Backoff, Delivery, Fate, Pace, Plan, Planner, RecipientReport, RouteError, Settled, Unroutable,
 };
 use smtpwire::{Domain, ForwardPath, Host, Text};
 use tokio::sync::{mpsc, oneshot, Semaphore};
@@ -19,6 +20,7 @@ use tokio::time::MissedTickBehavior;
 
 use super::bounce::{self, Notice};
 use super::queue::{Queue, Queued, Standing};
+use crate::outbound::pacing::{by_throttling, pair_of, Paces, Pair};
 use crate::outbound::transfer::{Outgoing, Transfer, PIPELINED_WINDOW};
 use crate::outbound::{random_seed, unix_now};
 use crate::server::maildir::Maildir;
@@ -58,6 +60,9 @@ pub struct Runner {
     /// Signs messages whose From: domain has a key, once, before their
     /// first delivery attempt.
     pub dkim: Option<crate::dkim::Signer>,
+    /// The pause after a provider's first throttling reply to a source
+    /// address; it doubles while the throttling goes on.
+    pub throttle_pause: Duration,
 }
 
 /// A message out for delivery: its queue entry, its content, the
@@ -67,6 +72,8 @@ struct InFlight {
     content: Bytes,
     outstanding: usize,
     settled: Vec<Settled<ForwardPath>>,
+    /// When recipients its pairs' paces held back this scan may go.
+    paced_until: Option<u64>,
 }
 
 /// What a destination's task hands back as transactions end: the task,
@@ -79,7 +86,6 @@ type Finished = (
 );
 
 /// What the runner keeps between scans.
-#[derive(Default)]
 struct Book {
     /// Messages out for delivery, by name.
     in_flight: HashMap<String, InFlight>,
@@ -89,6 +95,10 @@ struct Book {
     /// Messages whose outcome could not be written back yet, as it is to
     /// be written.
     held: HashMap<String, Queued>,
+    /// The pace of each source address and provider.
+    paces: Paces,
+    /// Each delivery task's pair, and whether a throttling reply came.
+    rounds: HashMap<TaskId, (Pair, bool)>,
 }
 
 impl Runner {
@@ -107,7 +117,13 @@ impl Runner {
         if let Err(error) = self.queue.sweep() {
             eprintln!("queue: {error}");
         }
-        let mut book = Book::default();
+        let mut book = Book {
+            in_flight: HashMap::new(),
+            carried: HashMap::new(),
+            held: HashMap::new(),
+            paces: Paces::new(self.per_connection as u64, self.throttle_pause),
+            rounds: HashMap::new(),
+        };
         let mut tasks: JoinSet<()> = JoinSet::new();
         let (results, mut finishing) = mpsc::unbounded_channel::<Finished>();
         let limit = Arc::new(Semaphore::new(self.connections.max(1)));
@@ -123,7 +139,7 @@ impl Runner {
                         if let Some(carried) = book.carried.get_mut(&task) {
                             carried.remove(&name);
                         }
-                        self.finish(name, Some(delivery), &mut book).await;
+                        self.finish(name, Some((task, delivery)), &mut book).await;
                     }
                     let _ = recorded.send(());
                 }
@@ -140,6 +156,12 @@ impl Runner {
                     for name in book.carried.remove(&id).unwrap_or_default() {
                         self.finish(name, None, &mut book).await;
                     }
+                    if let Some((pair, throttled)) = book.rounds.remove(&id) {
+                        if !throttled {
+                            book.paces.of(&pair).round_ended_well();
+                        }
+                    }
+                    book.paces.forget_settled(clock());
                 }
                 _ = tick.tick() => {
                     if let Err(error) = self.start_due(&mut book, &mut tasks, &results, &limit).await {
@@ -192,7 +214,10 @@ impl Runner {
         // One seed per scan: a destination's hosts come out in the same
         // order for every message, so they can share connections.
         let planner = Planner::new(self.own_hosts.clone(), random_seed());
-        let mut batches: BTreeMap<String, (Host, Batch)> = BTreeMap::new();
+        // Each destination's connection: its source address, pair and
+        // messages; and what each pair sends in this scan.
+        let mut batches: BTreeMap<String, (Host, Option<IpAddr>, Pair, Batch)> = BTreeMap::new();
+        let mut used: BTreeMap<Pair, u64> = BTreeMap::new();
         let mut ready = Vec::new();
         for (queued, content) in due {
             let pending: Vec<ForwardPath> = queued.pending().cloned().collect();
@@ -220,6 +245,7 @@ impl Runner {
                     )
                     .recipients,
                 outstanding: 0,
+                paced_until: None,
                 queued,
                 content,
             };
@@ -227,18 +253,32 @@ impl Runner {
                 let Some(destination) = group.destinations.first().cloned() else {
                     continue;
                 };
-                message.outstanding += 1;
                 let key = destination.to_string().to_ascii_lowercase();
+                let (_, _, pair, batch) = batches.entry(key).or_insert_with(|| {
+                    let source = self.transfer.next_source();
+                    let provider = self.transfer.routes.provider(&group);
+                    (destination, source, pair_of(source, provider), Vec::new())
+                });
+                // One round at a time per pair: the next waits for what
+                // this one's replies do to the pace.
+                let busy = book.rounds.values().any(|(out, _)| out == pair);
+                let pace = book.paces.of(pair);
+                let sent = used.entry(pair.clone()).or_default();
+                if busy || *sent >= pace.allowance(clock()) {
+                    // Held back, not tried: pending still, due when the
+                    // pace allows (the next scan if it is not paused).
+                    let at = resume_secs(pace).max(now);
+                    message.paced_until = Some(message.paced_until.map_or(at, |t| t.min(at)));
+                    continue;
+                }
+                *sent += 1;
+                message.outstanding += 1;
                 let outgoing = Outgoing {
                     delivery: Delivery::for_group(group),
                     from: message.queued.from.clone(),
                     content: message.content.clone(),
                 };
-                batches
-                    .entry(key)
-                    .or_insert_with(|| (destination, Vec::new()))
-                    .1
-                    .push((message.queued.name.clone(), outgoing));
+                batch.push((message.queued.name.clone(), outgoing));
             }
             if message.outstanding == 0 {
                 ready.push(message);
@@ -246,7 +286,10 @@ impl Runner {
                 book.in_flight.insert(message.queued.name.clone(), message);
             }
         }
-        for (destination, batch) in batches.into_values() {
+        for (destination, source, pair, batch) in batches.into_values() {
+            if batch.is_empty() {
+                continue;
+            }
             let (names, outgoing): (Vec<String>, Vec<_>) = batch.into_iter().unzip();
             let carried = names.iter().cloned().collect();
             let transfer = self.transfer.clone();
@@ -268,10 +311,11 @@ impl Runner {
                     }
                 };
                 transfer
-                    .run(&destination, outgoing, per_connection, hand_back)
+                    .run_from(source, &destination, outgoing, per_connection, hand_back)
                     .await;
             });
             book.carried.insert(task.id(), carried);
+            book.rounds.insert(task.id(), (pair, false));
         }
         for message in ready {
             self.settle(message, book).await;
@@ -307,17 +351,24 @@ impl Runner {
         self.queue.prepend(name, &fields)
     }
 
-    /// Takes a message's result at one destination (`None` from a task
-    /// that failed: its recipients there stay pending). A message whose
+    /// Takes a message's result at one destination, with the task that
+    /// delivered it (`None` from a task that failed: its recipients there
+    /// stay pending). A throttling reply slows the task's pair, and its
+    /// recipients wait for the pair's pause to end. A message whose
     /// destinations are all done is written back; one still waiting for
     /// others has the recipients delivered here written at once, so that a
     /// crash does not send them again.
-    async fn finish(&self, name: String, delivery: Option<Delivery<ForwardPath>>, book: &mut Book) {
+    async fn finish(
+        &self,
+        name: String,
+        delivery: Option<(TaskId, Delivery<ForwardPath>)>,
+        book: &mut Book,
+    ) {
         let Some(message) = book.in_flight.get_mut(&name) else {
             return;
         };
         message.outstanding = message.outstanding.saturating_sub(1);
-        if let Some(delivery) = delivery {
+        if let Some((task, delivery)) = delivery {
             let queued = &message.queued;
             let mut outcomes = delivery
                 .settle(
@@ -327,6 +378,18 @@ impl Runner {
                     unix_now(),
                 )
                 .recipients;
+            if let Some((pair, throttled)) = book.rounds.get_mut(&task) {
+                for outcome in &mut outcomes {
+                    if by_throttling(outcome) {
+                        *throttled = true;
+                        let pace = book.paces.of(pair);
+                        pace.throttled(clock());
+                        outcome.fate = Fate::Delayed {
+                            retry_at: resume_secs(pace),
+                        };
+                    }
+                }
+            }
             if message.outstanding > 0 {
                 let (delivered, rest) = outcomes
                     .into_iter()
@@ -364,7 +427,12 @@ impl Runner {
     /// attempt, and be sent again to recipients that already have it.
     async fn settle(&self, message: InFlight, book: &mut Book) {
         let queued = self
-            .record(message.queued, message.settled, &message.content)
+            .record(
+                message.queued,
+                message.settled,
+                message.paced_until,
+                &message.content,
+            )
             .await;
         if let Err(error) = self.persist(&queued) {
             eprintln!("queue: {}: cannot write it back: {error}", queued.name);
@@ -374,21 +442,29 @@ impl Runner {
 
     /// What became of a message's recipients: the delivered and failed
     /// ones are done (the failed reported to the sender), the deferred ones
-    /// wait for the earliest retry. Returns the entry to write back.
+    /// wait for the earliest retry, or for `paced_until` when a pace held
+    /// some back. Recipients a provider throttled wait for its pause
+    /// without a delay notice, and an attempt where every recipient was
+    /// throttled or held back does not count as one. Returns the entry to
+    /// write back.
     async fn record(
         &self,
         mut queued: Queued,
         settled: Vec<Settled<ForwardPath>>,
+        paced_until: Option<u64>,
         content: &Bytes,
     ) -> Queued {
-        queued.attempts += 1;
-        let mut retry_at: Option<u64> = None;
+        if settled.iter().any(|outcome| !by_throttling(outcome)) {
+            queued.attempts += 1;
+        }
+        let mut retry_at = paced_until;
         let mut failures = Vec::new();
         // Recipients this attempt failed, by index: pending again if their
         // bounce cannot be queued.
         let mut failed = Vec::new();
         let mut delayed = Vec::new();
         for outcome in settled {
+            let throttled = by_throttling(&outcome);
             let standing = match outcome.fate {
                 Fate::Delivered => Standing::Delivered,
                 Fate::Failed => Standing::Failed,
@@ -403,7 +479,8 @@ impl Runner {
                     failures.extend(outcome.report());
                     failed.extend(entry);
                 }
-                Standing::Pending => delayed.extend(outcome.report()),
+                Standing::Pending if !throttled => delayed.extend(outcome.report()),
+                Standing::Pending => {}
                 Standing::Delivered => {}
             }
         }
@@ -487,6 +564,20 @@ impl Runner {
         self.store.deliver(file).await?;
         Ok(())
     }
+}
+
+/// Now as the paces count time: since the Unix epoch.
+fn clock() -> Duration {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default()
+}
+
+/// When `pace`'s pause ends, in whole seconds since the Unix epoch, as
+/// queue entries are due: rounded up, so as not to send before.
+fn resume_secs(pace: &Pace) -> u64 {
+    let at = pace.resume_at();
+    at.as_secs() + u64::from(at.subsec_nanos() > 0)
 }
 
 /// Whether the message has been through so many hosts that it must be

@@ -9,7 +9,6 @@
 mod support;
 
 use std::net::{IpAddr, SocketAddr};
-use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -100,20 +99,11 @@ async fn next_hop(throttles: usize) -> (SocketAddr, Arc<Mutex<Vec<Session>>>) {
     (address, seen)
 }
 
-/// A fresh queue directory, removed when dropped.
-struct QueueDir(PathBuf);
-
-impl Drop for QueueDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_throttling_next_hop_slows_the_relay_down_and_bounces_nothing() {
     const MESSAGES: usize = 8;
     let (hop, seen) = next_hop(2).await;
-    let queue = QueueDir(
+    let queue = support::Scratch(
         std::env::temp_dir().join(format!("smtpwire-relay-throttle-{}", std::process::id())),
     );
     let _ = std::fs::remove_dir_all(&queue.0);

@@ -10,7 +10,6 @@
 mod support;
 
 use std::net::{IpAddr, SocketAddr};
-use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -109,15 +108,6 @@ async fn throttling_provider(
     (address, connections)
 }
 
-/// A scratch directory, removed when dropped.
-struct Scratch(PathBuf);
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_throttled_provider_slows_for_that_source_while_the_others_keep_their_pace() {
     let steady = TestServer::start(|_| {}).await;
@@ -127,7 +117,7 @@ async fn a_throttled_provider_slows_for_that_source_while_the_others_keep_their_
     let dir = std::env::temp_dir().join(format!("smtpwire-warmup-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
-    let scratch = Scratch(dir.clone());
+    let scratch = support::Scratch(dir.clone());
     // Alternating providers, so each (source, provider) pair gets 8.
     let mut list = String::from("email\n");
     for n in 0..16 {
@@ -254,7 +244,7 @@ async fn a_recipient_throttled_on_every_try_stays_pending_not_failed() {
     let dir = std::env::temp_dir().join(format!("smtpwire-throttled-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
-    let scratch = Scratch(dir.clone());
+    let scratch = support::Scratch(dir.clone());
     std::fs::write(
         dir.join("list.csv"),
         "email\nfirst@throttling.test\nsecond@throttling.test\n",

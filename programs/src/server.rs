@@ -23,7 +23,7 @@ use smtpwire::auth::Mechanism;
 use smtpwire::server::{AuthPolicy, Deadline, ServerConfig};
 use smtpwire::Protocol;
 use smtpwire::Text;
-use smtpwire_tokio::server::{Connections, DEFAULT_MAX_CONNECTIONS_PER_IP};
+use smtpwire_tokio::server::{Connections, RateLimits, DEFAULT_MAX_CONNECTIONS_PER_IP};
 use tokio::net::TcpListener;
 use tokio::sync::Notify;
 use tokio::task::JoinSet;
@@ -76,6 +76,9 @@ pub struct Settings {
     /// trusted PROXY header names, or the peer's); `None` or 0 for no such
     /// limit.
     pub max_connections_per_ip: Option<usize>,
+    /// Connections, messages and recipients one client address may start
+    /// per minute; none limited by default.
+    pub rate_limits: RateLimits,
 }
 
 impl Settings {
@@ -102,6 +105,7 @@ impl Settings {
             busy_poll: None,
             max_connections: default_max_connections(),
             max_connections_per_ip: Some(DEFAULT_MAX_CONNECTIONS_PER_IP),
+            rate_limits: RateLimits::default(),
         }
     }
 
@@ -251,6 +255,7 @@ impl Server {
         let mut driver = smtpwire_tokio::server::Server::new(settings.session_config())
             .with_max_connections(settings.max_connections)
             .with_max_connections_per_ip(settings.max_connections_per_ip)
+            .with_rate_limits(settings.rate_limits)
             .on_notice(|notice| eprintln!("{notice}"));
         if let Some(window) = settings.busy_poll {
             driver = driver.with_busy_poll(window)?;

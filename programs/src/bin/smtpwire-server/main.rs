@@ -125,6 +125,21 @@ struct Args {
     /// `smtpd_client_connection_count_limit`.
     #[arg(long, value_name = "COUNT")]
     max_connections_per_ip: Option<usize>,
+    /// Connections one client address may open per minute; more are
+    /// answered `421 4.7.0` and closed (Postfix's
+    /// `smtpd_client_connection_rate_limit`). Default: no limit.
+    #[arg(long, value_name = "COUNT")]
+    connection_rate_limit: Option<u32>,
+    /// MAIL commands one client address may send per minute; more are
+    /// answered `450 4.7.1` (`smtpd_client_message_rate_limit`). Default:
+    /// no limit.
+    #[arg(long, value_name = "COUNT")]
+    message_rate_limit: Option<u32>,
+    /// RCPT commands one client address may send per minute; more are
+    /// answered `450 4.7.1` (`smtpd_client_recipient_rate_limit`).
+    /// Default: no limit.
+    #[arg(long, value_name = "COUNT")]
+    recipient_rate_limit: Option<u32>,
 }
 
 fn main() -> ExitCode {
@@ -186,6 +201,13 @@ async fn run(args: Args) -> std::io::Result<()> {
     if args.max_connections_per_ip.is_some() {
         settings.max_connections_per_ip = args.max_connections_per_ip;
     }
+    let mut rates = settings.rate_limits;
+    (rates.connections, rates.messages, rates.recipients) = (
+        args.connection_rate_limit,
+        args.message_rate_limit,
+        args.recipient_rate_limit,
+    );
+    settings.rate_limits = rates;
     // Held until the server has stopped, however it stops, so that the
     // certificate file goes with the process that made it.
     let mut certificate_file = None;

@@ -96,10 +96,10 @@ impl Relay {
         Relay::bind_from(address, settings, Sources::default()).await
     }
 
-    /// [`bind`](Self::bind), delivering from `sources`, whose reverse DNS
-    /// is checked first.
+    /// [`bind`](Self::bind) to an address or a socket bound already,
+    /// delivering from `sources`, whose reverse DNS is checked first.
     pub async fn bind_from(
-        address: SocketAddr,
+        listen: impl Into<crate::server::Listen>,
         settings: Settings,
         sources: Sources,
     ) -> io::Result<Relay> {
@@ -110,7 +110,7 @@ impl Relay {
         intake.maildir = Some(queue.incoming());
         intake.tls = settings.tls;
         intake.max_message_size = settings.max_message_size;
-        let server = crate::server::Server::bind(address, intake).await?;
+        let server = crate::server::Server::with_listener(listen.into().bind().await?, intake)?;
         // A relay must not bounce what another server took: a line over
         // the limit is broken as Postfix does rather than refused.
         let transfer = Transfer::new(

@@ -33,6 +33,38 @@ use maildir::Maildir;
 use rules::RecipientRules;
 use users::Users;
 
+/// Where a server listens: an address to bind, or a socket bound already
+/// (passed by a service manager, or bound before the process gave up
+/// root).
+pub enum Listen {
+    /// Bind this address.
+    Address(SocketAddr),
+    /// Listen on this socket.
+    Bound(TcpListener),
+}
+
+impl Listen {
+    /// The listening socket, bound now if it was not.
+    pub async fn bind(self) -> io::Result<TcpListener> {
+        match self {
+            Listen::Address(address) => TcpListener::bind(address).await,
+            Listen::Bound(listener) => Ok(listener),
+        }
+    }
+}
+
+impl From<SocketAddr> for Listen {
+    fn from(address: SocketAddr) -> Self {
+        Listen::Address(address)
+    }
+}
+
+impl From<TcpListener> for Listen {
+    fn from(listener: TcpListener) -> Self {
+        Listen::Bound(listener)
+    }
+}
+
 /// How the server runs; `main.rs` fills it from the command line.
 pub struct Settings {
     /// The name in the greeting, EHLO reply and trace fields.
@@ -251,6 +283,12 @@ impl Server {
     /// Binds `address` and prepares the maildir and TLS. Busy polling is
     /// refused outside tokio's single-threaded runtime.
     pub async fn bind(address: SocketAddr, settings: Settings) -> io::Result<Server> {
+        Server::with_listener(Listen::Address(address).bind().await?, settings)
+    }
+
+    /// [`bind`](Self::bind) over a socket bound already: one a service
+    /// manager passed, or one bound before the process gave up root.
+    pub fn with_listener(listener: TcpListener, settings: Settings) -> io::Result<Server> {
         let hostname = settings.hostname.as_str().to_string();
         let mut driver = smtpwire_tokio::server::Server::new(settings.session_config())
             .with_max_connections(settings.max_connections)
@@ -270,7 +308,6 @@ impl Server {
             Some(root) => Some(Maildir::create(root, &hostname)?),
             None => None,
         };
-        let listener = TcpListener::bind(address).await?;
         let shared = Arc::new(Shared {
             hostname,
             store,

@@ -41,6 +41,7 @@ use smtpwire_programs::outbound::routes::{FixedRoute, SMTP_PORT};
 use smtpwire_programs::outbound::transfer::PIPELINED_WINDOW;
 use smtpwire_programs::relay::{Relay, Settings, Sources};
 use smtpwire_programs::server::tls::Identity;
+use smtpwire_programs::service;
 
 /// Command-line flags.
 #[derive(Parser, Debug)]
@@ -120,11 +121,33 @@ struct Args {
     /// getting both signatures.
     #[arg(long)]
     dkim: Vec<String>,
+    /// Once the port is bound, run as this user (the process must start
+    /// as root): port 25 needs root, nothing after it does. The queue
+    /// directory must be writable by it.
+    #[arg(long, value_name = "NAME")]
+    user: Option<String>,
 }
 
-#[tokio::main]
-async fn main() -> ExitCode {
+fn main() -> ExitCode {
     let args = Args::parse();
+    // Before any thread starts: it clears the variables systemd set.
+    let inherited = match service::inherited_listener() {
+        Ok(inherited) => inherited,
+        Err(error) => {
+            eprintln!("error: the socket from the service manager: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime.block_on(run(args, inherited)),
+        Err(error) => {
+            eprintln!("error: cannot start the runtime: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(args: Args, inherited: Option<std::net::TcpListener>) -> ExitCode {
     let settings = match settings(&args) {
         Ok(settings) => settings,
         Err(error) => {
@@ -138,7 +161,8 @@ async fn main() -> ExitCode {
         require_fcrdns: args.require_fcrdns,
         throttle_pause: Duration::from_secs_f64(args.throttle_pause.max(0.0)),
     };
-    let relay = match Relay::bind_from(args.listen, settings, sources).await {
+    let bound = service::listen(inherited, args.listen, args.user.as_deref());
+    let relay = match async { Relay::bind_from(bound?, settings, sources).await }.await {
         Ok(relay) => relay,
         Err(error) => {
             eprintln!("error: {error}");
@@ -146,17 +170,25 @@ async fn main() -> ExitCode {
         }
     };
     match relay.local_addr() {
-        Ok(address) => eprintln!(
-            "relay on {address}, queue in {queue}; a crash sends again at most {} messages \
-             ({} connections x {PIPELINED_WINDOW} pipelined); Ctrl-C stops",
-            relay.in_flight_bound(),
-            args.connections.max(1),
-        ),
+        Ok(address) => {
+            let serving = format!("relay on {address}, queue in {queue}");
+            eprintln!(
+                "{serving}; a crash sends again at most {} messages \
+                 ({} connections x {PIPELINED_WINDOW} pipelined); Ctrl-C stops",
+                relay.in_flight_bound(),
+                args.connections.max(1),
+            );
+            service::notify_ready(&serving);
+        }
         Err(error) => eprintln!("error: {error}"),
     }
     relay
         .run(async {
-            let _ = tokio::signal::ctrl_c().await;
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = service::terminated() => {}
+            }
+            service::notify_stopping();
         })
         .await;
     ExitCode::SUCCESS

@@ -24,6 +24,7 @@ use smtpwire::Text;
 
 use smtpwire_programs::server::rules::RecipientRules;
 use smtpwire_programs::server::{idle_for, tls, users::Users, Server, Settings};
+use smtpwire_programs::service;
 
 /// Command-line flags.
 #[derive(Parser, Debug)]
@@ -140,10 +141,23 @@ struct Args {
     /// Default: no limit.
     #[arg(long, value_name = "COUNT")]
     recipient_rate_limit: Option<u32>,
+    /// Once the port is bound and the TLS key and users file are read,
+    /// run as this user (the process must start as root): port 25 needs
+    /// root, nothing after it does. The Maildir must be writable by it.
+    #[arg(long, value_name = "NAME")]
+    user: Option<String>,
 }
 
 fn main() -> ExitCode {
     let args = Args::parse();
+    // Before any thread starts: it clears the variables systemd set.
+    let inherited = match service::inherited_listener() {
+        Ok(inherited) => inherited,
+        Err(error) => {
+            eprintln!("error: the socket from the service manager: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
     let mut runtime = match args.threads {
         Some(1) => tokio::runtime::Builder::new_current_thread(),
         Some(threads) => {
@@ -160,7 +174,7 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(run(args)) {
+    match runtime.block_on(run(args, inherited)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("error: {error}");
@@ -169,7 +183,7 @@ fn main() -> ExitCode {
     }
 }
 
-async fn run(args: Args) -> std::io::Result<()> {
+async fn run(args: Args, inherited: Option<std::net::TcpListener>) -> std::io::Result<()> {
     let invalid = |message: String| std::io::Error::new(std::io::ErrorKind::InvalidInput, message);
     let hostname = Text::new(&args.hostname).map_err(|e| invalid(format!("--hostname: {e}")))?;
     let mut settings = Settings::new(hostname);
@@ -231,7 +245,8 @@ async fn run(args: Args) -> std::io::Result<()> {
         return demo::run(settings, identity).await;
     }
     settings.tls = identity;
-    let server = Server::bind(args.listen, settings).await?;
+    let listener = service::listen(inherited, args.listen, args.user.as_deref())?;
+    let server = Server::with_listener(listener, settings)?;
     let shared = server.shared();
     let protocol = if args.lmtp { "LMTP" } else { "SMTP" };
     let store = if args.discard {
@@ -247,19 +262,19 @@ async fn run(args: Args) -> std::io::Result<()> {
         "at most {} connections, {per_ip}",
         shared.connections.most()
     );
-    eprintln!(
-        "{protocol} on {}, {store}; Ctrl-C stops",
-        server.local_addr()?
-    );
+    let serving = format!("{protocol} on {}, {store}", server.local_addr()?);
+    eprintln!("{serving}; Ctrl-C stops");
+    service::notify_ready(&serving);
     let max_messages = args.max_messages;
     let idle = args.exit_after_idle.map(Duration::from_secs);
     let stop = async move {
         tokio::select! {
             _ = tokio::signal::ctrl_c() => eprintln!("interrupted"),
-            _ = terminated() => eprintln!("terminated"),
+            _ = service::terminated() => eprintln!("terminated"),
             _ = shared.stats.reached(max_messages.unwrap_or(u64::MAX)), if max_messages.is_some() => {}
             _ = idle_for(&shared.connections, idle.unwrap_or_default()), if idle.is_some() => {}
         }
+        service::notify_stopping();
     };
     // A second Ctrl-C stops waiting for open connections; their partial
     // files stay in tmp/, which maildir(5) readers ignore.
@@ -277,18 +292,4 @@ async fn run(args: Args) -> std::io::Result<()> {
     }
     drop(certificate_file);
     Ok(())
-}
-
-/// SIGTERM, the way service managers and `kill` ask a server to stop: it
-/// stops as Ctrl-C does. Never, where there is no such signal.
-async fn terminated() {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{signal, SignalKind};
-        if let Ok(mut signal) = signal(SignalKind::terminate()) {
-            signal.recv().await;
-            return;
-        }
-    }
-    std::future::pending::<()>().await
 }

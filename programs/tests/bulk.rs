@@ -452,118 +452,200 @@ async fn dns_server(records: Vec<(&'static str, RData)>) -> SocketAddr {
     address
 }
 
-/// The sender's checklist against a DNS server on loopback: a domain that
-/// publishes DMARC and an SPF record authorising the source (through `mx`,
-/// `a` and `include`) passes; one without DMARC whose SPF (through
-/// `redirect`) does not list the source gets both warnings with the
-/// records to publish; SPF that includes itself ends at the lookup limit.
+/// The key file `name` of the test keys.
+fn key_file(name: &str) -> String {
+    format!("{}/tests/keys/{name}", env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The sender's checklist against a DNS server on loopback holding SPF
+/// (through `include`), DKIM and DMARC records: a sender whose records
+/// are all right passes with no warning, and sends; each record missing or
+/// wrong gets one warning naming the record to publish.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_senders_checklist_warns_with_the_records_to_publish() {
-    use hickory_resolver::proto::rr::rdata::{A, MX, TXT};
-    use hickory_resolver::proto::rr::Name;
-    use smtpwire_programs::bulk::check::{check_host, Spf};
-    use smtpwire_programs::outbound::routes::Routes;
+    use hickory_resolver::proto::rr::rdata::TXT;
+    use smtpwire_programs::dkim::{Algorithm, Key};
 
-    let txt = |text: &str| RData::TXT(TXT::new(vec![text.to_string()]));
-    let a = |ip: [u8; 4]| RData::A(A::from(std::net::Ipv4Addr::from(ip)));
-    let dns = dns_server(vec![
+    // A TXT record of one text, split into strings of at most 255 octets
+    // (RFC 1035 §3.3.14).
+    let txt = |text: &str| {
+        let strings = text
+            .as_bytes()
+            .chunks(255)
+            .map(|chunk| String::from_utf8(chunk.to_vec()).unwrap())
+            .collect();
+        RData::TXT(TXT::new(strings))
+    };
+    let rsa = Key::read("good.test", "mail", key_file("rsa2048.pem").as_ref()).unwrap();
+    let ed = Key::read("good.test", "ed", key_file("ed25519.pem").as_ref()).unwrap();
+    let nodmarc = Key::read("nodmarc.test", "mail", key_file("ed25519.pem").as_ref()).unwrap();
+    let records: Vec<(&'static str, RData)> = vec![
         ("_dmarc.good.test", txt("v=DMARC1; p=reject")),
         ("good.test", txt("google-site-verification=abc")),
-        (
-            "good.test",
-            txt("v=spf1 mx a:out.good.test/32 include:_spf.good.test -all"),
-        ),
-        (
-            "good.test",
-            RData::MX(MX::new(10, Name::from_ascii("mx.good.test.").unwrap())),
-        ),
-        ("mx.good.test", a([192, 0, 2, 1])),
-        ("out.good.test", a([192, 0, 2, 2])),
-        (
-            "_spf.good.test",
-            txt("v=spf1 ip4:127.0.0.0/29 ip6:2001:db8::/32 ~all"),
-        ),
-        ("bad.test", txt("v=spf1 redirect=_spf.bad.test")),
-        ("_spf.bad.test", txt("v=spf1 ip4:192.0.2.0/24 -all")),
-        ("loop.test", txt("v=spf1 include:loop.test -all")),
-    ])
-    .await;
-    let routes = Routes::new(Vec::new(), 25).with_nameserver(dns);
-    let resolver = routes.resolver().unwrap();
-    let ip = |text: &str| text.parse::<std::net::IpAddr>().unwrap();
-    assert_eq!(
-        check_host(resolver, ip("127.0.0.2"), "good.test").await,
-        Spf::Pass
-    );
-    assert_eq!(
-        check_host(resolver, ip("192.0.2.1"), "good.test").await,
-        Spf::Pass
-    );
-    assert_eq!(
-        check_host(resolver, ip("192.0.2.2"), "good.test").await,
-        Spf::Pass
-    );
-    assert_eq!(
-        check_host(resolver, ip("198.51.100.1"), "good.test").await,
-        Spf::Fail
-    );
-    assert_eq!(
-        check_host(resolver, ip("127.0.0.2"), "bad.test").await,
-        Spf::Fail
-    );
-    assert_eq!(
-        check_host(resolver, ip("192.0.2.9"), "bad.test").await,
-        Spf::Pass
-    );
-    assert_eq!(
-        check_host(resolver, ip("127.0.0.2"), "none.test").await,
-        Spf::None
-    );
-    assert!(matches!(
-        check_host(resolver, ip("127.0.0.2"), "loop.test").await,
-        Spf::PermError(why) if why.contains("more than 10")
-    ));
-
+        ("good.test", txt("v=spf1 include:_spf.good.test -all")),
+        ("_spf.good.test", txt("v=spf1 ip4:127.0.0.0/30 ~all")),
+        ("mail._domainkey.good.test", txt(&rsa.record_text())),
+        ("ed._domainkey.good.test", txt(&ed.record_text())),
+        ("nodmarc.test", txt("v=spf1 ip4:127.0.0.1 -all")),
+        ("mail._domainkey.nodmarc.test", txt(&nodmarc.record_text())),
+        ("nospf.test", txt("v=spf1 ip4:192.0.2.0/24 -all")),
+    ];
+    let dns = dns_server(records).await;
     let server = TestServer::start(|_| {}).await;
     let run = Run::new("check", &["ann@example.net"]);
+    let another = Key::generate(Algorithm::Ed25519).unwrap();
+    std::fs::write(run.dir.join("another.pem"), another).unwrap();
     let dns_flag = format!("--dns-server={dns}");
-    let check = |from: &'static str| {
-        let run = &run;
-        let dns_flag = dns_flag.clone();
-        let server = server.address;
+    let check = |from_domain: &'static str, extra: Vec<String>| {
+        let (run, dns_flag, server) = (&run, dns_flag.clone(), server.address);
         async move {
-            let domain = from.rsplit_once('@').unwrap().1;
-            let template = format!("From: News <news@{domain}>\nSubject: Hi\n\nHello\n");
+            let template = format!("From: News <news@{from_domain}>\nSubject: Hi\n\nHello\n");
             std::fs::write(run.dir.join("template.eml"), template).unwrap();
-            run.try_send_to(
-                server,
-                &[
-                    &format!("--from={from}"),
-                    "--source-ip=127.0.0.2",
-                    &dns_flag,
-                    "--check",
-                ],
-            )
-            .await
-            .unwrap()
+            let mut flags = vec![
+                "--hostname=localhost".to_string(),
+                "--source-ip=127.0.0.1".to_string(),
+                format!("--from=bounces@{from_domain}"),
+                dns_flag,
+                "--check".to_string(),
+            ];
+            // A later flag of the same name takes its place.
+            for flag in extra {
+                let name = flag.split('=').next().unwrap().to_string();
+                if name != "--dkim" {
+                    flags.retain(|f| !f.starts_with(&format!("{name}=")));
+                }
+                flags.push(flag);
+            }
+            let flags: Vec<&str> = flags.iter().map(String::as_str).collect();
+            run.try_send_to(server, &flags).await.unwrap()
         }
     };
-    let good = check("bounces@good.test").await;
-    assert!(!good.contains("DMARC") && !good.contains("SPF"), "{good}");
-    // Only the loopback address's reverse DNS is left to fix.
+    let good_keys = || {
+        vec![
+            format!("--dkim=good.test:mail:{}", key_file("rsa2048.pem")),
+            format!("--dkim=good.test:ed:{}", key_file("ed25519.pem")),
+        ]
+    };
+
+    // Everything published: the loopback address's reverse DNS is
+    // localhost, the EHLO name, which resolves back to it.
+    let passed = check("good.test", good_keys()).await;
+    assert_eq!(passed, "checklist passed for good.test", "{passed}");
+
+    let no_dmarc = check(
+        "nodmarc.test",
+        vec![format!(
+            "--dkim=nodmarc.test:mail:{}",
+            key_file("ed25519.pem")
+        )],
+    )
+    .await;
+    assert!(no_dmarc.starts_with("checklist: 1 warnings"), "{no_dmarc}");
     assert!(
-        good.starts_with("checklist: 1 warnings for good.test"),
-        "{good}"
+        no_dmarc.contains(
+            "DMARC: nodmarc.test has no DMARC record: publish _dmarc.nodmarc.test. TXT \
+             \"v=DMARC1; p=none; rua=mailto:dmarc-reports@nodmarc.test\""
+        ),
+        "{no_dmarc}"
     );
-    let bad = check("bounces@bad.test").await;
+
+    let mut flags = good_keys();
+    flags.push("--from=bounces@nospf.test".to_string());
+    let no_spf = check("good.test", flags).await;
+    assert!(no_spf.starts_with("checklist: 1 warnings"), "{no_spf}");
     assert!(
-        bad.contains("publish _dmarc.bad.test. TXT \"v=DMARC1; p=none;"),
-        "{bad}"
+        no_spf.contains(
+            "SPF: nospf.test does not authorise 127.0.0.1 (Fail): publish nospf.test. TXT \
+             \"v=spf1 ip4:127.0.0.1 -all\""
+        ),
+        "{no_spf}"
+    );
+
+    let absent = Key::read("good.test", "missing", key_file("ed25519.pem").as_ref()).unwrap();
+    let mut flags = good_keys();
+    flags.push(format!(
+        "--dkim=good.test:missing:{}",
+        key_file("ed25519.pem")
+    ));
+    let no_key = check("good.test", flags).await;
+    assert!(no_key.starts_with("checklist: 1 warnings"), "{no_key}");
+    assert!(
+        no_key.contains(&format!(
+            "DKIM: missing._domainkey.good.test has no DKIM key record: publish {}",
+            absent.txt_record()
+        )),
+        "{no_key}"
+    );
+
+    // The RSA selector's record given an Ed25519 key, and the Ed25519
+    // selector's given another Ed25519 key.
+    let other_type = Key::read("good.test", "mail", key_file("ed25519.pem").as_ref()).unwrap();
+    let other_key = run.dir.join("another.pem");
+    let other_key_text = Key::read("good.test", "ed", &other_key).unwrap();
+    let mismatched = check(
+        "good.test",
+        vec![
+            format!("--dkim=good.test:mail:{}", key_file("ed25519.pem")),
+            format!("--dkim=good.test:ed:{}", other_key.display()),
+        ],
+    )
+    .await;
+    assert!(
+        mismatched.starts_with("checklist: 2 warnings"),
+        "{mismatched}"
     );
     assert!(
-        bad.contains("SPF: bad.test does not authorise 127.0.0.2 (Fail): publish bad.test. TXT \"v=spf1 ip4:127.0.0.2 -all\""),
-        "{bad}"
+        mismatched.contains(&format!(
+            "DKIM: mail._domainkey.good.test publishes a key of another type than the \
+             ed25519 key configured: publish {}",
+            other_type.txt_record()
+        )),
+        "{mismatched}"
+    );
+    assert!(
+        mismatched.contains(&format!(
+            "DKIM: ed._domainkey.good.test publishes another key than the one configured: \
+             publish {}",
+            other_key_text.txt_record()
+        )),
+        "{mismatched}"
+    );
+
+    // 127.0.0.2 is authorised by SPF, but its PTR name, localhost,
+    // resolves to 127.0.0.1 only.
+    let mut flags = good_keys();
+    flags.push("--source-ip=127.0.0.2".to_string());
+    let no_fcrdns = check("good.test", flags).await;
+    assert!(
+        no_fcrdns.starts_with("checklist: 1 warnings"),
+        "{no_fcrdns}"
+    );
+    assert!(
+        no_fcrdns.contains(
+            "127.0.0.2: its PTR name localhost does not resolve back to it: \
+             publish PTR 127.0.0.2 -> localhost. and A/AAAA localhost. -> 127.0.0.2"
+        ),
+        "{no_fcrdns}"
     );
     // --check sends nothing.
     assert!(server.delivered().is_empty());
+
+    // The sender whose checklist passed sends, signed with both keys.
+    let template = "From: News <news@good.test>\nSubject: Hi\n\nHello\n";
+    std::fs::write(run.dir.join("template.eml"), template).unwrap();
+    let mut flags = vec![
+        "--hostname=localhost".to_string(),
+        "--source-ip=127.0.0.1".to_string(),
+        "--from=bounces@good.test".to_string(),
+        dns_flag.clone(),
+    ];
+    flags.extend(good_keys());
+    let flags: Vec<&str> = flags.iter().map(String::as_str).collect();
+    let summary = run.send(&server, &flags).await;
+    assert!(summary.starts_with("1 delivered"), "{summary}");
+    let delivered = String::from_utf8_lossy(&server.delivered()[0]).into_owned();
+    assert!(
+        delivered.contains("s=mail;") && delivered.contains("s=ed;"),
+        "{delivered}"
+    );
 }

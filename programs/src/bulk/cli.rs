@@ -55,9 +55,10 @@ pub struct Args {
     /// this flag).
     #[arg(long)]
     require_fcrdns: bool,
-    /// Runs the sender's checklist (DMARC record, SPF for each
-    /// `--source-ip`, forward-confirmed reverse DNS) and stops; without it
-    /// the checklist runs at start, as warnings.
+    /// Runs the sender's checklist (DMARC record, each `--dkim` key
+    /// published, SPF for each `--source-ip`, forward-confirmed reverse
+    /// DNS) and stops; without it the checklist runs at start, as
+    /// warnings.
     #[arg(long)]
     check: bool,
     /// The DNS server to ask (`address:port`) instead of the system's.
@@ -230,18 +231,22 @@ pub async fn run(args: Args) -> Result<String, String> {
         args.require_fcrdns,
     )
     .await?;
-    let sender_domain = from
+    let mailbox = from
         .mailbox()
-        .map(|mailbox| mailbox.host().to_string())
         .ok_or("--from: the null sender has no domain to check")?;
+    let sender_domain = mailbox.host().to_string();
+    let envelope_sender = mailbox.to_string();
+    let keys = signer.as_ref().map_or(&[][..], |signer| signer.keys());
+    let sender = check::Sender {
+        from_domains: &from_domains,
+        envelope_sender: &envelope_sender,
+        hello: &hostname,
+        sources: &args.source_ip,
+        keys,
+    };
     let warnings = tokio::time::timeout(
         CHECKLIST_TIME,
-        check::checklist(
-            transfer.routes.resolver(),
-            &from_domains,
-            &sender_domain,
-            &args.source_ip,
-        ),
+        check::checklist(transfer.routes.resolver(), sender),
     )
     .await
     .unwrap_or_else(|_| vec!["the sender's checklist did not finish in time".to_string()]);

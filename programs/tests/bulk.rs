@@ -2,8 +2,10 @@
 //! over loopback: unknown recipients are marked for removal, greylisted ones
 //! are delivered on retry, the warm-up cap holds back what it must
 //! until a later day, each result is written as its transaction ends, A/B
-//! variants go to disjoint samples of the sizes asked for, and a source
-//! address without forward-confirmed reverse DNS is reported.
+//! variants go to disjoint samples of the sizes asked for, a source
+//! address without forward-confirmed reverse DNS is reported, and the
+//! sender's checklist, against a DNS server on loopback, names each record
+//! to publish.
 
 // Shared with the other test files, each of which uses a part.
 #[allow(dead_code)]
@@ -15,7 +17,6 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::Parser;
-use hickory_resolver::proto::rr::RData;
 use smtpwire_programs::bulk::cli::{run, Args};
 use smtpwire_programs::server::rules::RecipientRules;
 use support::{accepts_then_hangs, TestServer};
@@ -399,59 +400,6 @@ async fn a_source_address_without_forward_confirmed_reverse_dns_is_reported() {
     assert!(String::from_utf8_lossy(&server.delivered()[0]).contains("[127.0.0.2]"));
 }
 
-/// A DNS server on loopback answering from `records` (owner name, data)
-/// over UDP: every name not among them does not exist. Runs until the test
-/// ends.
-async fn dns_server(records: Vec<(&'static str, RData)>) -> SocketAddr {
-    use hickory_resolver::proto::op::{Message, MessageType, ResponseCode};
-    use hickory_resolver::proto::rr::{Name, Record};
-
-    let socket = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
-    let address = socket.local_addr().unwrap();
-    tokio::spawn(async move {
-        let mut buffer = vec![0; 4096];
-        while let Ok((length, peer)) = socket.recv_from(&mut buffer).await {
-            let Ok(request) = Message::from_vec(&buffer[..length]) else {
-                continue;
-            };
-            let mut response = Message::new(
-                request.metadata.id,
-                MessageType::Response,
-                request.metadata.op_code,
-            );
-            response.metadata.recursion_desired = request.metadata.recursion_desired;
-            response.metadata.recursion_available = true;
-            response.metadata.authoritative = true;
-            for query in &request.queries {
-                response.add_query(query.clone());
-                let name = query
-                    .name()
-                    .to_ascii()
-                    .trim_end_matches('.')
-                    .to_ascii_lowercase();
-                let owned: Vec<&RData> = records
-                    .iter()
-                    .filter(|(owner, _)| *owner == name)
-                    .map(|(_, data)| data)
-                    .collect();
-                if owned.is_empty() {
-                    response.metadata.response_code = ResponseCode::NXDomain;
-                }
-                for data in owned {
-                    if data.record_type() == query.query_type() {
-                        let owner = Name::from_ascii(format!("{name}.")).unwrap();
-                        response.add_answer(Record::from_rdata(owner, 60, data.clone()));
-                    }
-                }
-            }
-            if let Ok(bytes) = response.to_vec() {
-                let _ = socket.send_to(&bytes, peer).await;
-            }
-        }
-    });
-    address
-}
-
 /// The key file `name` of the test keys.
 fn key_file(name: &str) -> String {
     format!("{}/tests/keys/{name}", env!("CARGO_MANIFEST_DIR"))
@@ -463,34 +411,24 @@ fn key_file(name: &str) -> String {
 /// wrong gets one warning naming the record to publish.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_senders_checklist_warns_with_the_records_to_publish() {
-    use hickory_resolver::proto::rr::rdata::TXT;
     use smtpwire_programs::dkim::{Algorithm, Key};
+    use support::dns::{DnsServer, Zone};
 
-    // A TXT record of one text, split into strings of at most 255 octets
-    // (RFC 1035 §3.3.14).
-    let txt = |text: &str| {
-        let strings = text
-            .as_bytes()
-            .chunks(255)
-            .map(|chunk| String::from_utf8(chunk.to_vec()).unwrap())
-            .collect();
-        RData::TXT(TXT::new(strings))
-    };
     let rsa = Key::read("good.test", "mail", key_file("rsa2048.pem").as_ref()).unwrap();
     let ed = Key::read("good.test", "ed", key_file("ed25519.pem").as_ref()).unwrap();
     let nodmarc = Key::read("nodmarc.test", "mail", key_file("ed25519.pem").as_ref()).unwrap();
-    let records: Vec<(&'static str, RData)> = vec![
-        ("_dmarc.good.test", txt("v=DMARC1; p=reject")),
-        ("good.test", txt("google-site-verification=abc")),
-        ("good.test", txt("v=spf1 include:_spf.good.test -all")),
-        ("_spf.good.test", txt("v=spf1 ip4:127.0.0.0/30 ~all")),
-        ("mail._domainkey.good.test", txt(&rsa.record_text())),
-        ("ed._domainkey.good.test", txt(&ed.record_text())),
-        ("nodmarc.test", txt("v=spf1 ip4:127.0.0.1 -all")),
-        ("mail._domainkey.nodmarc.test", txt(&nodmarc.record_text())),
-        ("nospf.test", txt("v=spf1 ip4:192.0.2.0/24 -all")),
-    ];
-    let dns = dns_server(records).await;
+    let zone = Zone::new()
+        .txt("_dmarc.good.test", "v=DMARC1; p=reject")
+        .txt("good.test", "google-site-verification=abc")
+        .txt("good.test", "v=spf1 include:_spf.good.test -all")
+        .txt("_spf.good.test", "v=spf1 ip4:127.0.0.0/30 ~all")
+        .txt("mail._domainkey.good.test", &rsa.record_text())
+        .txt("ed._domainkey.good.test", &ed.record_text())
+        .txt("nodmarc.test", "v=spf1 ip4:127.0.0.1 -all")
+        .txt("mail._domainkey.nodmarc.test", &nodmarc.record_text())
+        .txt("nospf.test", "v=spf1 ip4:192.0.2.0/24 -all");
+    let dns_server = DnsServer::start(zone).await;
+    let dns = dns_server.address();
     let server = TestServer::start(|_| {}).await;
     let run = Run::new("check", &["ann@example.net"]);
     let another = Key::generate(Algorithm::Ed25519).unwrap();

@@ -426,7 +426,9 @@ async fn the_senders_checklist_warns_with_the_records_to_publish() {
         .txt("ed._domainkey.good.test", &ed.record_text())
         .txt("nodmarc.test", "v=spf1 ip4:127.0.0.1 -all")
         .txt("mail._domainkey.nodmarc.test", &nodmarc.record_text())
-        .txt("nospf.test", "v=spf1 ip4:192.0.2.0/24 -all");
+        .txt("nospf.test", "v=spf1 ip4:192.0.2.0/24 -all")
+        .txt("flaky.test", "v=spf1 ip4:127.0.0.1 -all")
+        .servfail("_dmarc.flaky.test");
     let dns_server = DnsServer::start(zone).await;
     let dns = dns_server.address();
     let server = TestServer::start(|_| {}).await;
@@ -486,6 +488,12 @@ async fn the_senders_checklist_warns_with_the_records_to_publish() {
         ),
         "{no_dmarc}"
     );
+
+    // A DNS failure is reported as one, not as a missing record.
+    let failing = check("flaky.test", Vec::new()).await;
+    assert!(failing.starts_with("checklist: 1 warnings"), "{failing}");
+    assert!(failing.contains("DMARC: _dmarc.flaky.test: "), "{failing}");
+    assert!(!failing.contains("publish"), "{failing}");
 
     let mut flags = good_keys();
     flags.push("--from=bounces@nospf.test".to_string());

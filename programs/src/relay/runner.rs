@@ -179,12 +179,17 @@ impl Runner {
                         self.finish(name, None, &mut book).await;
                     }
                     if let Some((pair, throttled)) = book.rounds.remove(&id) {
+                        let pace = book.paces.of(&pair);
+                        // Only a pace that is or was slowed has changed.
+                        let changed = throttled || pace.is_slowed();
                         if !throttled {
-                            book.paces.of(&pair).round_ended_well();
+                            pace.round_ended_well();
+                        }
+                        book.paces.forget_settled(clock());
+                        if changed {
+                            keep_state(&mut book);
                         }
                     }
-                    book.paces.forget_settled(clock());
-                    keep_state(&mut book);
                 }
                 _ = tick.tick() => {
                     if let Err(error) = self.start_due(&mut book, &mut tasks, &results, &limit).await {
@@ -318,8 +323,10 @@ impl Runner {
         }
         // Counted and saved before any of them goes: a crash may overcount
         // a round, never undercount.
-        book.ledger.record(&used, now);
-        keep_state(book);
+        if used.values().any(|&count| count > 0) {
+            book.ledger.record(&used, now);
+            keep_state(book);
+        }
         for (destination, source, pair, batch) in batches.into_values() {
             if batch.is_empty() {
                 continue;

@@ -252,12 +252,16 @@ async fn a_restarted_relay_takes_up_the_pace_of_a_throttling_next_hop() {
         sessions.first().is_some_and(|s| s.ended.is_some())
     })
     .await;
-    // Time for the outcome to be recorded.
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    // Stopped once the slowed pace is saved.
+    let ledger_path = queue.0.join("warmup");
+    let saved = || std::fs::read_to_string(&ledger_path).unwrap_or_default();
+    let began = Instant::now();
+    while !saved().contains("pace_size 2\n") {
+        assert!(began.elapsed() < Duration::from_secs(20), "{}", saved());
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     let _ = stop.send(());
     let _ = task.await;
-    let ledger = std::fs::read_to_string(queue.0.join("warmup")).unwrap();
-    assert!(ledger.contains("pace_size 2\n"), "{ledger}");
 
     // The second relay has four new messages, due at once: it waits for
     // the pause, then sends rounds of two, not four.

@@ -20,6 +20,12 @@
 //! carries all of its due messages, pipelined, with STARTTLS when the next
 //! hop offers it.
 //!
+//! With `--warmup-daily N --warmup-hourly M` each source address sends each
+//! receiving provider at most that many messages on its first day and in
+//! any hour of it, growing day by day (`--warmup-growth`); the rest stays
+//! queued, and the counts, with the pace each throttling provider
+//! brought, survive a restart in the queue directory's `warmup` file.
+//!
 //! With `--dkim domain:selector:keyfile` (repeatable) a queued message whose
 //! `From:` domain has a key is signed once, before its first attempt, and
 //! the signed copy kept in the queue for every recipient, host and retry.
@@ -37,6 +43,7 @@ use smtpwire::delivery::Backoff;
 use smtpwire::Domain;
 
 use smtpwire_programs::dkim::Signer;
+use smtpwire_programs::outbound::ledger::WarmupFlags;
 use smtpwire_programs::outbound::routes::{FixedRoute, SMTP_PORT};
 use smtpwire_programs::outbound::transfer::PIPELINED_WINDOW;
 use smtpwire_programs::relay::{Relay, Settings, Sources};
@@ -121,6 +128,14 @@ struct Args {
     /// getting both signatures.
     #[arg(long)]
     dkim: Vec<String>,
+    /// The warm-up caps per (source address, receiving provider), counted
+    /// in the queue directory's `warmup` file; a message over a cap stays
+    /// queued until the cap allows it.
+    #[command(flatten)]
+    warmup: WarmupFlags,
+    /// The DNS server to ask (`address:port`) instead of the system's.
+    #[arg(long)]
+    dns_server: Option<SocketAddr>,
     /// Once the port is bound, run as this user (the process must start
     /// as root): port 25 needs root, nothing after it does. The queue
     /// directory must be writable by it.
@@ -160,6 +175,8 @@ async fn run(args: Args, inherited: Option<std::net::TcpListener>) -> ExitCode {
         addresses: args.source_ip.clone(),
         require_fcrdns: args.require_fcrdns,
         throttle_pause: Duration::from_secs_f64(args.throttle_pause.max(0.0)),
+        warmup: args.warmup.schedule(),
+        nameserver: args.dns_server,
     };
     let bound = service::listen(inherited, args.listen, args.user.as_deref());
     let relay = match async { Relay::bind_from(bound?, settings, sources).await }.await {

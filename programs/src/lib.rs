@@ -4,6 +4,7 @@
 //! one of these modules; the tests drive the modules directly.
 
 pub mod bulk;
+pub mod config;
 pub mod dkim;
 pub mod outbound;
 pub mod relay;

@@ -149,7 +149,7 @@ struct Args {
 }
 
 fn main() -> ExitCode {
-    let args = Args::parse();
+    let args = smtpwire_programs::config::parse::<Args>();
     // Before any thread starts: it clears the variables systemd set.
     let inherited = match service::inherited_listener() {
         Ok(inherited) => inherited,

@@ -6,6 +6,7 @@
 pub mod bulk;
 pub mod config;
 pub mod dkim;
+pub mod logging;
 pub mod outbound;
 pub mod relay;
 pub mod send;

@@ -13,6 +13,7 @@ use smtpwire::Text;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
+pub mod dns;
 pub mod session_client;
 
 use smtpwire_programs::server::client::Client;

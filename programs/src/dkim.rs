@@ -375,7 +375,7 @@ impl<'x> HeaderStream<'x> for Fields<'_, 'x> {
 
 /// The lower-case domain shared by every address in `from`, if there is
 /// one.
-fn single_domain(from: &[String]) -> Option<String> {
+pub(crate) fn single_domain(from: &[String]) -> Option<String> {
     let mut domains = from.iter().map(|address| {
         address
             .rsplit_once('@')

@@ -20,8 +20,9 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Parser;
-use smtpwire::Text;
+use smtpwire::{Domain, Text};
 
+use smtpwire_programs::authentication::{self, Checks};
 use smtpwire_programs::server::rules::RecipientRules;
 use smtpwire_programs::server::{idle_for, tls, users::Users, Server, Settings};
 
@@ -125,6 +126,33 @@ struct Args {
     /// `smtpd_client_connection_count_limit`.
     #[arg(long, value_name = "COUNT")]
     max_connections_per_ip: Option<usize>,
+    /// Check each message's authentication: a comma-separated list of
+    /// `spf` (RFC 7208: the client address for the HELO and MAIL FROM
+    /// identities), `dkim` (RFC 6376: every signature) and `dmarc` (RFC
+    /// 7489: alignment with From:, which runs the other two as well). The
+    /// results go into an `Authentication-Results:` field (RFC 8601) at
+    /// the top of the stored message. Off by default.
+    #[arg(long, value_name = "CHECKS", value_parser = parse_checks)]
+    authenticate: Option<Checks>,
+    /// The name the results are given under in `Authentication-Results:`
+    /// (RFC 8601 §2.5). Default: the --hostname.
+    #[arg(long, value_name = "NAME", requires = "authenticate")]
+    authserv_id: Option<String>,
+    /// Ask this DNS server (IP:PORT, over UDP and TCP) for the SPF, DKIM
+    /// and DMARC records instead of the system's resolvers.
+    #[arg(long, value_name = "IP:PORT", requires = "authenticate")]
+    dns_server: Option<SocketAddr>,
+    /// Refuse, with `550 5.7.1` at the end of data, a message that fails
+    /// DMARC when its domain's policy is `p=reject` (RFC 7489 §6.7); it is
+    /// stored with `dmarc=fail` otherwise, as under `quarantine` and
+    /// `none`. Needs `--authenticate` with `dmarc`.
+    #[arg(long, requires = "authenticate")]
+    enforce_dmarc_reject: bool,
+}
+
+/// `--authenticate`'s list.
+fn parse_checks(list: &str) -> Result<Checks, String> {
+    Checks::parse(list)
 }
 
 fn main() -> ExitCode {
@@ -185,6 +213,22 @@ async fn run(args: Args) -> std::io::Result<()> {
     // 0 turns it off.
     if args.max_connections_per_ip.is_some() {
         settings.max_connections_per_ip = args.max_connections_per_ip;
+    }
+    if let Some(checks) = args.authenticate {
+        if args.enforce_dmarc_reject && !checks.dmarc {
+            return Err(invalid(
+                "--enforce-dmarc-reject needs dmarc in --authenticate".to_string(),
+            ));
+        }
+        let authserv_id = args.authserv_id.as_deref().unwrap_or(&args.hostname);
+        Domain::parse(authserv_id)
+            .map_err(|e| invalid(format!("--authserv-id {authserv_id}: {e}")))?;
+        settings.authentication = Some(authentication::Settings {
+            checks,
+            authserv_id: authserv_id.to_string(),
+            dns_server: args.dns_server,
+        });
+        settings.reject_on_dmarc_policy = args.enforce_dmarc_reject;
     }
     // Held until the server has stopped, however it stops, so that the
     // certificate file goes with the process that made it.

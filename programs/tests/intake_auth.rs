@@ -57,7 +57,10 @@ fn zone() -> Zone {
         .txt("spf-fail.example", "v=spf1 ip4:192.0.2.1 -all")
         .txt("spf-softfail.example", "v=spf1 ip4:192.0.2.1 ~all")
         .servfail("spf-temperror.example")
-        .txt("spf-permerror.example", "v=spf1 ip4:127.0.0.1 redirect=a redirect=b")
+        .txt(
+            "spf-permerror.example",
+            "v=spf1 ip4:127.0.0.1 redirect=a redirect=b",
+        )
         // DKIM: keys for dkim.example; one whose key lookup fails, one
         // whose key is not published.
         .servfail("rsa._domainkey.dkim-temperror.example")
@@ -67,15 +70,19 @@ fn zone() -> Zone {
         .txt("_dmarc.dmarc.example", "v=DMARC1; p=reject")
         .txt("_dmarc.reject.example", "v=DMARC1; p=reject")
         .txt("_dmarc.quarantine.example", "v=DMARC1; p=quarantine")
+        .txt("_dmarc.relaxed.example", "v=DMARC1; p=reject")
+        .txt("bounces.relaxed.example", "v=spf1 ip4:127.0.0.1 -all")
         .txt("_dmarc.strict.example", "v=DMARC1; p=reject; aspf=s")
-        .txt("strict.example", "v=spf1 -all")
         .txt("bounces.strict.example", "v=spf1 ip4:127.0.0.1 -all")
         .servfail("_dmarc.dmarc-temperror.example")
-        .txt("_dmarc.dmarc-permerror.example", "v=DMARC1; p=reject; pct=x%");
+        .txt("_dmarc.dmarc-permerror.example", "v=DMARC1; p=bogus");
     for domain in ["dkim.example", "dmarc.example"] {
         zone = zone
             .txt(&format!("rsa._domainkey.{domain}"), &key_text(&rsa(domain)))
-            .txt(&format!("ed._domainkey.{domain}"), &key_text(&ed25519(domain)));
+            .txt(
+                &format!("ed._domainkey.{domain}"),
+                &key_text(&ed25519(domain)),
+            );
     }
     zone
 }
@@ -124,7 +131,10 @@ fn signed(message: &[u8], keys: Vec<Key>) -> Vec<u8> {
 /// The first eight characters of the `b=` value of each signature on top
 /// of `message`: what `header.b` shows of it (RFC 6008 §4).
 fn header_b(message: &[u8]) -> Vec<String> {
-    let text = String::from_utf8_lossy(message).replace("\r\n\t", " ");
+    // Unfolded (RFC 5322 §2.2.3): a fold is CRLF before a space or tab.
+    let text = String::from_utf8_lossy(message)
+        .replace("\r\n\t", " ")
+        .replace("\r\n ", " ");
     text.lines()
         .take_while(|line| !line.is_empty())
         .filter_map(|line| line.strip_prefix("DKIM-Signature:"))
@@ -193,7 +203,10 @@ fn field(stored: &[u8]) -> Option<String> {
 /// The field as the server writes it: the authserv-id, then each result on
 /// its own folded line.
 fn expected(parts: &[&str]) -> String {
-    format!("Authentication-Results: {AUTHSERV_ID};\r\n\t{}\r\n", parts.join(";\r\n\t"))
+    format!(
+        "Authentication-Results: {AUTHSERV_ID};\r\n\t{}\r\n",
+        parts.join(";\r\n\t")
+    )
 }
 
 /// The HELO identity's result, which every SPF case shares.
@@ -275,14 +288,23 @@ async fn dkim_results_for_each_signature() {
     let from = "news@dkim.example";
 
     // Both keys: one result each, in the order of the signatures.
-    let both = signed(&message(from), vec![rsa("dkim.example"), ed25519("dkim.example")]);
+    let both = signed(
+        &message(from),
+        vec![rsa("dkim.example"), ed25519("dkim.example")],
+    );
     let b = header_b(&both);
     let field = results(&server, HELO, from, &both).await;
     assert_eq!(
         field,
         expected(&[
-            &format!("dkim=pass header.d=dkim.example header.s=rsa header.b={}", b[0]),
-            &format!("dkim=pass header.d=dkim.example header.s=ed header.b={}", b[1]),
+            &format!(
+                "dkim=pass header.d=dkim.example header.s=rsa header.b={}",
+                b[0]
+            ),
+            &format!(
+                "dkim=pass header.d=dkim.example header.s=ed header.b={}",
+                b[1]
+            ),
         ])
     );
 
@@ -348,4 +370,297 @@ async fn dkim_results_for_each_signature() {
     // Not signed.
     let field = results(&server, HELO, from, &message(from)).await;
     assert_eq!(field, expected(&["dkim=none (no signatures)"]));
+}
+
+/// What the SPF check of `mail_from` from loopback says, as the DMARC
+/// cases record it alongside.
+fn spf_parts(mail_from: &str, result: &str, reason: &str) -> [String; 2] {
+    [
+        helo_pass(),
+        format!("spf={result} ({AUTHSERV_ID}: {reason}) smtp.mailfrom={mail_from}"),
+    ]
+}
+
+fn designates(mail_from: &str) -> String {
+    format!("domain of {mail_from} designates 127.0.0.1 as permitted sender")
+}
+
+#[tokio::test]
+async fn dmarc_results_with_alignment() {
+    let (_dns, server) = start("dmarc", false).await;
+
+    // Aligned DKIM and SPF: pass.
+    let from = "news@dmarc.example";
+    let content = signed(&message(from), vec![rsa("dmarc.example")]);
+    let b = header_b(&content);
+    let field = results(&server, HELO, from, &content).await;
+    let [helo, spf] = spf_parts(from, "pass", &designates(from));
+    assert_eq!(
+        field,
+        expected(&[
+            &helo,
+            &spf,
+            &format!(
+                "dkim=pass header.d=dmarc.example header.s=rsa header.b={}",
+                b[0]
+            ),
+            "dmarc=pass header.from=dmarc.example policy.dmarc=reject",
+        ])
+    );
+
+    // SPF passes for another domain, nothing signs: no identifier
+    // aligns with From:, a failure under the domain's policy.
+    let mail_from = "a@spf-pass.example";
+    let field = results(
+        &server,
+        HELO,
+        mail_from,
+        &message("news@quarantine.example"),
+    )
+    .await;
+    let [helo, spf] = spf_parts(mail_from, "pass", &designates(mail_from));
+    assert_eq!(
+        field,
+        expected(&[
+            &helo,
+            &spf,
+            "dkim=none (no signatures)",
+            "dmarc=fail (policy not aligned) header.from=quarantine.example \
+             policy.dmarc=quarantine",
+        ])
+    );
+
+    // Relaxed alignment (the default): a subdomain's SPF pass counts
+    // (RFC 7489 §3.1.2)...
+    let mail_from = "a@bounces.relaxed.example";
+    let field = results(&server, HELO, mail_from, &message("news@relaxed.example")).await;
+    let [helo, spf] = spf_parts(mail_from, "pass", &designates(mail_from));
+    assert_eq!(
+        field,
+        expected(&[
+            &helo,
+            &spf,
+            "dkim=none (no signatures)",
+            "dmarc=pass header.from=relaxed.example policy.dmarc=reject",
+        ])
+    );
+
+    // ...strict alignment (aspf=s) asks for the same domain.
+    let mail_from = "a@bounces.strict.example";
+    let field = results(&server, HELO, mail_from, &message("news@strict.example")).await;
+    let [helo, spf] = spf_parts(mail_from, "pass", &designates(mail_from));
+    assert_eq!(
+        field,
+        expected(&[
+            &helo,
+            &spf,
+            "dkim=none (no signatures)",
+            "dmarc=fail (policy not aligned) header.from=strict.example policy.dmarc=reject",
+        ])
+    );
+
+    // The policy lookup fails for now.
+    let mail_from = "a@spf-pass.example";
+    let field = results(
+        &server,
+        HELO,
+        mail_from,
+        &message("news@dmarc-temperror.example"),
+    )
+    .await;
+    let [helo, spf] = spf_parts(mail_from, "pass", &designates(mail_from));
+    assert_eq!(
+        field,
+        expected(&[
+            &helo,
+            &spf,
+            "dkim=none (no signatures)",
+            "dmarc=temperror (dns error) header.from=dmarc-temperror.example \
+             policy.dmarc=none",
+        ])
+    );
+
+    // A policy record that cannot be read.
+    let field = results(
+        &server,
+        HELO,
+        mail_from,
+        &message("news@dmarc-permerror.example"),
+    )
+    .await;
+    assert_eq!(
+        field,
+        expected(&[
+            &helo,
+            &spf,
+            "dkim=none (no signatures)",
+            "dmarc=permerror (dns record parse error) header.from=dmarc-permerror.example \
+             policy.dmarc=none",
+        ])
+    );
+
+    // No policy published.
+    let field = results(&server, HELO, mail_from, &message("news@nothing.example")).await;
+    assert_eq!(
+        field,
+        expected(&[
+            &helo,
+            &spf,
+            "dkim=none (no signatures)",
+            "dmarc=none header.from=nothing.example policy.dmarc=none",
+        ])
+    );
+}
+
+/// RFC 7489 §6.7: with the option on, a failure under `p=reject` is
+/// refused at the end of data, and nothing is stored; under `quarantine`
+/// it is stored with the failure recorded.
+#[tokio::test]
+async fn dmarc_reject_is_refused_when_enforced() {
+    let (_dns, server) = start("dmarc", true).await;
+    let reply = send(
+        &server,
+        HELO,
+        "a@spf-fail.example",
+        &message("news@reject.example"),
+    )
+    .await;
+    assert_eq!(reply.code, 550, "{reply:?}");
+    assert!(reply.lines[0].starts_with("5.7.1 "), "{reply:?}");
+    assert!(reply.lines[0].contains("reject.example"), "{reply:?}");
+    assert!(server.delivered().is_empty());
+    assert!(server.tmp_is_empty());
+
+    let mail_from = "a@spf-fail.example";
+    let field = results(
+        &server,
+        HELO,
+        mail_from,
+        &message("news@quarantine.example"),
+    )
+    .await;
+    assert!(field.contains("\tdmarc=fail"), "{field}");
+    assert!(field.contains("policy.dmarc=quarantine"), "{field}");
+}
+
+#[tokio::test]
+async fn dmarc_reject_is_recorded_when_not_enforced() {
+    let (_dns, server) = start("dmarc", false).await;
+    let mail_from = "a@spf-fail.example";
+    let field = results(&server, HELO, mail_from, &message("news@reject.example")).await;
+    let [helo, spf] = spf_parts(
+        mail_from,
+        "fail",
+        "domain of a@spf-fail.example does not designate 127.0.0.1 as permitted sender",
+    );
+    assert_eq!(
+        field,
+        expected(&[
+            &helo,
+            &spf,
+            "dkim=none (no signatures)",
+            "dmarc=fail (policy not aligned) header.from=reject.example policy.dmarc=reject",
+        ])
+    );
+}
+
+/// Debian's Python, which has dkimpy (python3-dkim) whatever `python3` is
+/// first on PATH.
+const DEBIAN_PYTHON: &str = "/usr/bin/python3";
+
+/// Signs `message` with dkimpy: `key` in the form dkimpy reads (PKCS#1
+/// PEM for RSA, the base64 seed for Ed25519), relaxed/simple
+/// canonicalisation, as `selector` of dkim.example. Fails loudly when
+/// dkimpy is missing: `.ci/run` installs it.
+fn dkimpy_sign(message: &[u8], selector: &str, algorithm: &str, key: &[u8]) -> Vec<u8> {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+
+    const SIGN: &str = "import sys, dkim\n\
+        key = open(sys.argv[1], 'rb').read()\n\
+        message = sys.stdin.buffer.read()\n\
+        field = dkim.sign(message, sys.argv[2].encode(), b'dkim.example', key,\n\
+            canonicalize=(b'relaxed', b'simple'), signature_algorithm=sys.argv[3].encode(),\n\
+            include_headers=[b'from', b'to', b'subject', b'date', b'message-id'])\n\
+        sys.stdout.buffer.write(field + message)\n";
+    let scratch = support::Scratch(
+        std::env::temp_dir().join(format!("smtpwire-dkimpy-{}-{selector}", std::process::id())),
+    );
+    std::fs::create_dir_all(&scratch.0).unwrap();
+    let key_path = scratch.0.join("key");
+    std::fs::write(&key_path, key).unwrap();
+    let mut child = Command::new(DEBIAN_PYTHON)
+        .args(["-c", SIGN])
+        .arg(&key_path)
+        .args([selector, algorithm])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|error| panic!("{DEBIAN_PYTHON}: {error}"));
+    child.stdin.take().unwrap().write_all(message).unwrap();
+    let output = child.wait_with_output().unwrap();
+    assert!(
+        output.status.success(),
+        "dkimpy could not sign (is python3-dkim installed? apt-get install python3-dkim \
+         python3-nacl): {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    output.stdout
+}
+
+/// The RSA test key as PKCS#1 PEM, which dkimpy reads.
+fn rsa_pkcs1_pem() -> Vec<u8> {
+    use rsa::pkcs1::EncodeRsaPrivateKey;
+    use rsa::pkcs8::DecodePrivateKey;
+
+    let pem = std::fs::read_to_string(key_file("rsa2048.pem")).unwrap();
+    let key = rsa::RsaPrivateKey::from_pkcs8_pem(&pem).unwrap();
+    key.to_pkcs1_pem(rsa::pkcs8::LineEnding::LF)
+        .unwrap()
+        .as_bytes()
+        .to_vec()
+}
+
+/// The Ed25519 test key's 32-octet seed in base64, which dkimpy reads: the
+/// last octets of its PKCS#8 form (RFC 8410 §7).
+fn ed25519_seed() -> Vec<u8> {
+    use base64::Engine;
+
+    let pem = std::fs::read_to_string(key_file("ed25519.pem")).unwrap();
+    let body: String = pem
+        .lines()
+        .filter(|line| !line.starts_with("-----"))
+        .collect();
+    let der = base64::engine::general_purpose::STANDARD
+        .decode(body)
+        .unwrap();
+    base64::engine::general_purpose::STANDARD
+        .encode(&der[der.len() - 32..])
+        .into_bytes()
+}
+
+/// A message signed by independent software verifies here.
+#[tokio::test]
+async fn signatures_made_by_dkimpy_pass() {
+    let (_dns, server) = start("dkim", false).await;
+    let from = "news@dkim.example";
+    let content = message(from);
+    for (selector, algorithm, key) in [
+        ("rsa", "rsa-sha256", rsa_pkcs1_pem()),
+        ("ed", "ed25519-sha256", ed25519_seed()),
+    ] {
+        let signed = dkimpy_sign(&content, selector, algorithm, &key);
+        let b = header_b(&signed);
+        let field = results(&server, HELO, from, &signed).await;
+        assert_eq!(
+            field,
+            expected(&[&format!(
+                "dkim=pass header.i=@dkim.example header.s={selector} header.b={} \
+                 header.d=dkim.example",
+                b[0]
+            )]),
+            "{algorithm}"
+        );
+    }
 }

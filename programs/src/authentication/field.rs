@@ -65,15 +65,28 @@ impl<'a> Results<'a> {
         );
     }
 
-    /// One `dkim=` per signature with `header.d` (or `header.i` when the
-    /// signature has an `i=` tag), `header.s` and the first bits of
-    /// `header.b` (RFC 6008), or `dkim=none` for a message with none.
+    /// One `dkim=` per signature with `header.d`, `header.s` and the first
+    /// bits of `header.b` (RFC 6008 §4), and `header.i` when the signature
+    /// has an `i=` tag (RFC 8601 §2.7.1); `dkim=none` for a message with
+    /// none.
     pub(super) fn dkim(&mut self, outputs: &[DkimOutput<'_>], from: &str) {
         if outputs.is_empty() {
             self.parts.push_str(";\r\n\tdkim=none (no signatures)");
             return;
         }
-        self.push(AuthenticationResults::new(self.authserv_id).with_dkim_results(outputs, from));
+        for output in outputs {
+            self.push(AuthenticationResults::new(self.authserv_id).with_dkim_result(output, from));
+            // mail-auth writes header.i instead of header.d when there is
+            // an i= tag; the signing domain is what DMARC aligns, so it is
+            // written too. A d= that is not a plain domain name is left
+            // out rather than quoted.
+            if let Some(signature) = output.signature() {
+                if !signature.i.is_empty() && is_plain_domain(&signature.d) {
+                    self.parts.push_str(" header.d=");
+                    self.parts.push_str(&signature.d);
+                }
+            }
+        }
     }
 
     /// `dmarc=` with `header.from` and the domain's policy; a message
@@ -97,6 +110,15 @@ impl<'a> Results<'a> {
         };
         format!("{NAME}: {}{parts}\r\n", self.authserv_id)
     }
+}
+
+/// Letters, digits, hyphens and dots only: a name that needs no quoting in
+/// a field value (RFC 8601 §2.2's `pvalue`).
+fn is_plain_domain(name: &str) -> bool {
+    !name.is_empty()
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.')
 }
 
 /// The DMARC result keyword the field shows for `output`.

@@ -664,3 +664,71 @@ async fn signatures_made_by_dkimpy_pass() {
         );
     }
 }
+
+/// RFC 8601 §5: a field that claims this host's authserv-id in a message
+/// from outside is removed; one under another id stays.
+#[tokio::test]
+async fn fields_claiming_this_host_are_removed() {
+    let (_dns, server) = start("spf", false).await;
+    let mail_from = "a@spf-fail.example";
+    let forged = [
+        format!("Authentication-Results: {AUTHSERV_ID}; spf=pass smtp.mailfrom={mail_from}\r\n")
+            .as_bytes(),
+        b"Authentication-Results: elsewhere.example; dkim=pass header.d=x.example\r\n",
+        &message(mail_from),
+    ]
+    .concat();
+    let before = stored(&server);
+    assert_eq!(send(&server, HELO, mail_from, &forged).await.code, 250);
+    let new: Vec<PathBuf> = stored(&server).difference(&before).cloned().collect();
+    let text = String::from_utf8(std::fs::read(&new[0]).unwrap()).unwrap();
+    assert_eq!(text.matches("Authentication-Results:").count(), 2, "{text}");
+    assert_eq!(text.matches("spf=pass smtp.mailfrom").count(), 0, "{text}");
+    assert!(text.contains("\tspf=fail ("), "{text}");
+    assert!(text.contains("Authentication-Results: elsewhere.example; dkim=pass"));
+}
+
+/// LMTP (RFC 2033 §4.2): every recipient gets the same verdict, stored
+/// with the same results or refused alike.
+#[tokio::test]
+async fn lmtp_gives_every_recipient_the_same_verdict() {
+    let dns = DnsServer::start(zone()).await;
+    let address = dns.address();
+    let server = TestServer::start(move |settings| {
+        settings.lmtp = true;
+        settings.authentication = Some(authentication::Settings {
+            checks: Checks::parse("dmarc").unwrap(),
+            authserv_id: AUTHSERV_ID.to_string(),
+            dns_server: Some(address),
+        });
+        settings.reject_on_dmarc_policy = true;
+    })
+    .await;
+    let recipients = ["ann@mx.test", "bob@mx.test"];
+    let transaction = |from: &'static str| async move {
+        let (mut client, _) = Client::connect(server.address).await.unwrap();
+        assert_eq!(
+            client.command(&format!("LHLO {HELO}")).await.unwrap().code,
+            250
+        );
+        let replies = client
+            .send_message("a@spf-fail.example", &recipients, &message(from), 2)
+            .await
+            .unwrap();
+        replies[4..]
+            .iter()
+            .map(|reply| reply.code)
+            .collect::<Vec<u16>>()
+    };
+    assert_eq!(transaction("news@reject.example").await, vec![550, 550]);
+    assert!(server.delivered().is_empty());
+    assert_eq!(transaction("news@quarantine.example").await, vec![250, 250]);
+    let fields: Vec<String> = server
+        .delivered()
+        .iter()
+        .map(|stored| field(stored).unwrap())
+        .collect();
+    assert_eq!(fields.len(), 2);
+    assert_eq!(fields[0], fields[1]);
+    assert!(fields[0].contains("\tdmarc=fail (policy not aligned) header.from=quarantine.example"));
+}

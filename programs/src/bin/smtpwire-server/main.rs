@@ -10,7 +10,8 @@
 //! Each message is stored as received (CRLF line ends) after the fields this
 //! server adds: `Return-Path:`, the envelope recipients (`X-Envelope-To:`, one
 //! per recipient, in SMTP mode; `Delivered-To:` in LMTP mode, where each
-//! recipient gets its own copy) and a `Received:` trace field.
+//! recipient gets its own copy) and a `Received:` trace field; with
+//! `--authenticate`, an `Authentication-Results:` field above `Received:`.
 
 mod demo;
 

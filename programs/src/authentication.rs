@@ -14,6 +14,10 @@ mod resolver;
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
+use mail_auth::arc::ArcSealer;
+use mail_auth::common::crypto::DkimKey;
+use mail_auth::common::headers::HeaderWriter;
+use mail_auth::dkim::Done;
 use mail_auth::dmarc::Policy;
 use mail_auth::spf::verify::SpfParameters;
 use mail_auth::{
@@ -90,7 +94,7 @@ pub struct Origin<'a> {
 }
 
 /// How authentication is set up.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct Settings {
     /// What to check.
     pub checks: Checks,
@@ -99,6 +103,9 @@ pub struct Settings {
     pub authserv_id: String,
     /// The nameserver to ask, instead of the system's.
     pub dns_server: Option<SocketAddr>,
+    /// Seal each message with an ARC set (RFC 8617) made with this key,
+    /// after verifying the sets it has: what a relay that forwards does.
+    pub arc_key: Option<crate::dkim::Key>,
 }
 
 /// Runs the checks; one is shared by every connection.
@@ -106,6 +113,24 @@ pub struct Evaluator {
     authenticator: MessageAuthenticator,
     checks: Checks,
     authserv_id: String,
+    sealer: Option<Sealers>,
+}
+
+/// How long an ARC-Message-Signature made with an `x=` tag stays valid: a
+/// week, longer than a message is retried (RFC 5321 §4.5.4.1 suggests
+/// giving up after four or five days).
+const ARC_EXPIRY_SECS: u64 = 7 * 24 * 60 * 60;
+
+/// Two ARC sealers with one key, the second adding an `x=` tag.
+/// `mail-auth` folds the `ARC-Message-Signature:` field at a fixed width,
+/// which can put a fold between the end of `b=` and its `;`; dkimpy then
+/// fails the signature ([`crate::dkim::unfold_before_semicolon`] says
+/// why), and the fold cannot be taken out afterwards, as the
+/// `ARC-Seal:` covers the field as written. A set with that fold is made
+/// again with the second sealer, whose longer field moves the fold.
+struct Sealers {
+    plain: ArcSealer<DkimKey, Done>,
+    expiring: ArcSealer<DkimKey, Done>,
 }
 
 /// The outcome for one message.
@@ -113,6 +138,11 @@ pub struct Evaluator {
 pub struct Verdict {
     /// The whole `Authentication-Results:` field, folded, ending in CRLF.
     pub field: String,
+    /// With ARC sealing, the new set's three fields (`ARC-Seal:`,
+    /// `ARC-Message-Signature:`, `ARC-Authentication-Results:`), to go on
+    /// top of the message; `None` when a broken chain (`cv=fail`) cannot
+    /// be sealed (RFC 8617 §5.1.2) or sealing failed.
+    pub arc_set: Option<String>,
     /// The DMARC evaluation, when it ran.
     pub dmarc: Option<Dmarc>,
 }
@@ -142,11 +172,24 @@ impl Dmarc {
 impl Evaluator {
     /// An evaluator with its resolver: the system's configuration, or
     /// `settings.dns_server` alone.
-    pub fn new(settings: &Settings) -> std::io::Result<Evaluator> {
+    pub fn new(settings: Settings) -> std::io::Result<Evaluator> {
+        let sealer = match settings.arc_key {
+            Some(key) => {
+                let sealers = key.try_clone().and_then(|copy| {
+                    Ok(Sealers {
+                        plain: key.into_arc_sealer(None)?,
+                        expiring: copy.into_arc_sealer(Some(ARC_EXPIRY_SECS))?,
+                    })
+                });
+                Some(sealers.map_err(std::io::Error::other)?)
+            }
+            None => None,
+        };
         Ok(Evaluator {
             authenticator: resolver::authenticator(settings.dns_server)?,
             checks: settings.checks,
-            authserv_id: settings.authserv_id.clone(),
+            authserv_id: settings.authserv_id,
+            sealer,
         })
     }
 
@@ -190,7 +233,12 @@ impl Evaluator {
         if let Some(dmarc) = &dmarc {
             results.dmarc(dmarc);
         }
+        let arc_set = match (&self.sealer, &parsed) {
+            (Some(sealer), Some(parsed)) => self.seal(sealer, parsed, origin, &mut results).await,
+            _ => None,
+        };
         Verdict {
+            arc_set,
             field: results.into_field(),
             dmarc: dmarc.as_ref().map(|output| Dmarc {
                 domain: output.domain().to_string(),
@@ -198,6 +246,44 @@ impl Evaluator {
                 policy: output.policy(),
             }),
         }
+    }
+
+    /// RFC 8617 §5.1: verifies the ARC sets the message has (recorded as
+    /// `arc=`), then seals it with a new set, unless the chain is broken.
+    async fn seal(
+        &self,
+        sealers: &Sealers,
+        parsed: &AuthenticatedMessage<'_>,
+        origin: &Origin<'_>,
+        results: &mut field::Results<'_>,
+    ) -> Option<String> {
+        let check = self.authenticator.verify_arc(parsed);
+        let chain = match tokio::time::timeout(CHECK_TIME_LIMIT, check).await {
+            Ok(chain) => chain,
+            // Unverified for now: sealed as failed, which a later hop
+            // would not trust; so not sealed at all.
+            Err(_) => return None,
+        };
+        results.arc(&chain, origin.client);
+        let mut fields = None;
+        for sealer in [&sealers.plain, &sealers.expiring] {
+            match sealer.seal(parsed, results.sealed(), &chain) {
+                Ok(set) => {
+                    let header = set.to_header();
+                    let folded_before_semicolon =
+                        crate::dkim::unfold_before_semicolon(&header) != header;
+                    fields = Some(header);
+                    if !folded_before_semicolon {
+                        break;
+                    }
+                }
+                Err(error) => {
+                    eprintln!("arc: the message cannot be sealed: {error}");
+                    return None;
+                }
+            }
+        }
+        fields
     }
 
     /// RFC 7208 §2.3 and §2.4: the HELO identity when there is one, and

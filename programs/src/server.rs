@@ -278,7 +278,7 @@ impl Server {
             Some(root) => Some(Maildir::create(root, &hostname)?),
             None => None,
         };
-        let authentication = match &settings.authentication {
+        let authentication = match settings.authentication {
             Some(authentication) if authentication.checks.any() => Some(Intake {
                 evaluator: Evaluator::new(authentication)?,
                 reject_on_dmarc_policy: settings.reject_on_dmarc_policy,

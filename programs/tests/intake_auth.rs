@@ -97,6 +97,7 @@ async fn start(checks: &str, enforce: bool) -> (DnsServer, TestServer) {
             checks,
             authserv_id: AUTHSERV_ID.to_string(),
             dns_server: Some(address),
+            arc_key: None,
         });
         settings.reject_on_dmarc_policy = enforce;
     })
@@ -700,6 +701,7 @@ async fn lmtp_gives_every_recipient_the_same_verdict() {
             checks: Checks::parse("dmarc").unwrap(),
             authserv_id: AUTHSERV_ID.to_string(),
             dns_server: Some(address),
+            arc_key: None,
         });
         settings.reject_on_dmarc_policy = true;
     })

@@ -5,7 +5,9 @@
 
 use std::borrow::Cow;
 
-use mail_auth::{AuthenticationResults, DkimOutput, DmarcOutput, DmarcResult};
+use std::net::IpAddr;
+
+use mail_auth::{ArcOutput, AuthenticationResults, DkimOutput, DmarcOutput, DmarcResult};
 
 use super::{Origin, SpfResults};
 
@@ -17,6 +19,11 @@ pub(super) struct Results<'a> {
     authserv_id: &'a str,
     /// The `; method=result …` parts, each folded onto its own line.
     parts: String,
+    /// The same results as `mail-auth` builds them, for the
+    /// `ARC-Authentication-Results:` field of a seal (RFC 8617 §4.1.1),
+    /// without the few words this module adds (`dkim=none`, `dmarc=none`
+    /// for no single author, `header.d` next to `header.i`).
+    sealed: AuthenticationResults<'a>,
 }
 
 impl<'a> Results<'a> {
@@ -24,14 +31,31 @@ impl<'a> Results<'a> {
         Results {
             authserv_id,
             parts: String::new(),
+            sealed: AuthenticationResults::new(authserv_id),
         }
     }
 
-    /// Adds what one `mail-auth` builder wrote after the authserv-id.
-    fn push(&mut self, built: AuthenticationResults<'_>) {
-        let text = built.to_string();
+    /// Adds the results `add` writes with a `mail-auth` builder, to the
+    /// field and to the sealed copy.
+    fn push(&mut self, add: impl Fn(AuthenticationResults<'a>) -> AuthenticationResults<'a>) {
+        let text = add(AuthenticationResults::new(self.authserv_id)).to_string();
         self.parts
             .push_str(text.strip_prefix(self.authserv_id).unwrap_or(&text));
+        let sealed = std::mem::replace(
+            &mut self.sealed,
+            AuthenticationResults::new(self.authserv_id),
+        );
+        self.sealed = add(sealed);
+    }
+
+    /// The results for an ARC seal.
+    pub(super) fn sealed(&self) -> &AuthenticationResults<'a> {
+        &self.sealed
+    }
+
+    /// `arc=` for the chain the message came with (RFC 8617 §5.2).
+    pub(super) fn arc(&mut self, chain: &ArcOutput<'_>, client: IpAddr) {
+        self.push(|results| results.with_arc_result(chain, client));
     }
 
     /// `spf=` for the HELO identity (`smtp.helo`, when it is a domain) and
@@ -40,13 +64,7 @@ impl<'a> Results<'a> {
     pub(super) fn spf(&mut self, origin: &Origin<'_>, spf: &SpfResults) {
         let helo = origin.helo.unwrap_or_default();
         if let Some(output) = &spf.helo {
-            self.push(
-                AuthenticationResults::new(self.authserv_id).with_spf_ehlo_result(
-                    output,
-                    origin.client,
-                    helo,
-                ),
-            );
+            self.push(|results| results.with_spf_ehlo_result(output, origin.client, helo));
         }
         let postmaster;
         let mail_from = if origin.mail_from.is_empty() && !helo.is_empty() {
@@ -55,14 +73,9 @@ impl<'a> Results<'a> {
         } else {
             origin.mail_from
         };
-        self.push(
-            AuthenticationResults::new(self.authserv_id).with_spf_mailfrom_result(
-                &spf.mail_from,
-                origin.client,
-                mail_from,
-                helo,
-            ),
-        );
+        self.push(|results| {
+            results.with_spf_mailfrom_result(&spf.mail_from, origin.client, mail_from, helo)
+        });
     }
 
     /// One `dkim=` per signature with `header.d`, `header.s` and the first
@@ -75,7 +88,7 @@ impl<'a> Results<'a> {
             return;
         }
         for output in outputs {
-            self.push(AuthenticationResults::new(self.authserv_id).with_dkim_result(output, from));
+            self.push(|results| results.with_dkim_result(output, from));
             // mail-auth writes header.i instead of header.d when there is
             // an i= tag; the signing domain is what DMARC aligns, so it is
             // written too. A d= that is not a plain domain name is left
@@ -97,7 +110,7 @@ impl<'a> Results<'a> {
                 .push_str(";\r\n\tdmarc=none (no single author domain)");
             return;
         }
-        self.push(AuthenticationResults::new(self.authserv_id).with_dmarc_result(output));
+        self.push(|results| results.with_dmarc_result(output));
     }
 
     /// The whole field, ending in CRLF: `none` when nothing was checked

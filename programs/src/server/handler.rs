@@ -74,8 +74,8 @@ impl Handler {
     }
 
     /// Starts the tmp files of the open transaction, trace fields first.
-    /// `results` is an `Authentication-Results:` field to put on top of
-    /// the message as received, above this host's `Received:` field (RFC
+    /// `results` is an `Authentication-Results:` field (and an ARC set) to
+    /// put on top of the message as received, above this host's `Received:` field (RFC
     /// 8601 §5), the delivery fields (`Return-Path:`, the envelope
     /// recipients) staying first.
     async fn open_copies(&mut self, results: Option<&str>) -> std::io::Result<()> {
@@ -192,7 +192,9 @@ impl Handler {
             mail_from: &sender,
         };
         let verdict = intake.check(&origin, &held, &shared.hostname).await?;
-        if let Err(error) = self.open_copies(Some(&verdict.field)).await {
+        // A new ARC set goes on top, above the results it seals.
+        let fields = format!("{}{}", verdict.arc_set.unwrap_or_default(), verdict.field);
+        if let Err(error) = self.open_copies(Some(&fields)).await {
             eprintln!("{}: cannot store a message: {error}", self.client);
             if let Some(envelope) = &mut self.envelope {
                 envelope.failed = true;

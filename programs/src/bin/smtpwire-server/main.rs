@@ -228,6 +228,7 @@ async fn run(args: Args) -> std::io::Result<()> {
             checks,
             authserv_id: authserv_id.to_string(),
             dns_server: args.dns_server,
+            arc_key: None,
         });
         settings.reject_on_dmarc_policy = args.enforce_dmarc_reject;
     }

@@ -206,15 +206,23 @@ impl Evaluator {
             parsed.dkim_headers.truncate(MAX_SIGNATURES);
             parsed
         });
-        let spf = match self.checks.spf() {
-            true => Some(self.spf(origin, hostname).await),
-            false => None,
+        // SPF and DKIM look up different records: at the same time, so a
+        // slow nameserver costs one wait, not two.
+        let spf = async {
+            if self.checks.spf() {
+                Some(self.spf(origin, hostname).await)
+            } else {
+                None
+            }
         };
-        let dkim = match (self.checks.dkim(), &parsed) {
-            (true, Some(parsed)) => Some(self.dkim(parsed).await),
-            (true, None) => Some(Vec::new()),
-            (false, _) => None,
+        let dkim = async {
+            match (self.checks.dkim(), &parsed) {
+                (true, Some(parsed)) => Some(self.dkim(parsed).await),
+                (true, None) => Some(Vec::new()),
+                (false, _) => None,
+            }
         };
+        let (spf, dkim) = tokio::join!(spf, dkim);
         let dmarc = match (self.checks.dmarc, &parsed, &spf, &dkim) {
             (true, Some(parsed), Some(spf), Some(dkim)) => {
                 Some(self.dmarc(parsed, dkim, spf, origin).await)

@@ -6,7 +6,6 @@
 
 pub mod check;
 pub mod cli;
-pub mod ledger;
 pub mod list;
 pub mod progress;
 pub mod results;
@@ -17,17 +16,17 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::io;
 use std::net::IpAddr;
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use smtpwire::delivery::{Backoff, Delivery, Fate, Planner, Routable, Settled, Warmup};
 use smtpwire::{ForwardPath, Host, ReversePath};
 use tokio::sync::{mpsc, Semaphore};
 use tokio::task::JoinSet;
 
+use crate::outbound::ledger::{Ledger, Pair};
 use crate::outbound::pacing::{by_throttling, pair_of, Paces};
 use crate::outbound::transfer::{Outgoing, Transfer};
 use crate::outbound::{random_seed, unix_now};
-use ledger::{Ledger, Pair};
 use list::Row;
 use progress::Progress;
 use results::{Outcome, Status, Writer};
@@ -138,8 +137,12 @@ pub struct Campaign {
     /// The pause after a provider's first throttling reply to a source
     /// address; it doubles while the throttling goes on.
     pub throttle_pause: Duration,
-    /// The warm-up schedule and its logs, if the addresses are warming up.
-    pub warmup: Option<(Warmup, Ledger)>,
+    /// The warm-up schedule, if the addresses are warming up.
+    pub warmup: Option<Warmup>,
+    /// The warm-up's counts and the paces providers' throttling brought,
+    /// kept between runs: counted even without a warm-up, so that one
+    /// started later knows what each pair has sent.
+    pub ledger: Ledger,
 }
 
 /// What `Campaign::send` did with a batch.
@@ -178,7 +181,17 @@ impl Campaign {
         };
         let started = Instant::now();
         let sources = self.transfer.sources().to_vec();
-        let mut paces = Paces::new(self.per_connection as u64, self.throttle_pause);
+        // The paces' clock reads zero at `started`, which is `origin`
+        // after the Unix epoch: saved paces are kept on the epoch's clock.
+        let origin = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default();
+        let mut paces = Paces::resumed(
+            self.per_connection as u64,
+            self.throttle_pause,
+            &self.ledger.paces,
+            origin,
+        );
         let mut waiting: VecDeque<(Instant, Addressee)> = VecDeque::new();
         // Each domain's turn of the source addresses.
         let mut turns: HashMap<String, usize> = HashMap::new();
@@ -225,7 +238,9 @@ impl Campaign {
                 }
             }
             let clock = started.elapsed();
-            let sending = self.send(batch, &mut paces, clock, &mut number).await;
+            let sending = self
+                .send(batch, &mut paces, (clock, origin), &mut number)
+                .await;
             for held in sending.held {
                 outcomes.push(&self, held.row, held.variant, Outcome::held(held.attempts))?;
                 progress.advance(1);
@@ -293,6 +308,7 @@ impl Campaign {
             for pair in rounds.difference(&throttled) {
                 paces.of(pair).round_ended_well();
             }
+            self.keep_state(&paces, (started.elapsed(), origin));
             // A task that failed reported nothing for its recipients: sent
             // or not, nobody knows, so they are left for a later run.
             for (row, (variant, attempts)) in unsettled {
@@ -308,28 +324,17 @@ impl Campaign {
 
     /// Messages the warm-up allows `pair` now; without one, no limit.
     fn warm_allowance(&self, pair: &Pair) -> u64 {
-        match &self.warmup {
-            Some((schedule, ledger)) => ledger
-                .logs
-                .get(pair)
-                .copied()
-                .unwrap_or_default()
-                .allowance(schedule, unix_now()),
-            None => u64::MAX,
-        }
+        self.ledger
+            .allowance(self.warmup.as_ref(), pair, unix_now())
     }
 
-    /// Counts the round's sends of each pair and saves the counts, before
-    /// any of them goes: a crash may overcount a round, never undercount.
-    fn count_sent(&mut self, round: &BTreeMap<Pair, u64>) {
-        if let Some((_, ledger)) = &mut self.warmup {
-            let now = unix_now();
-            for (pair, &count) in round.iter().filter(|(_, &count)| count > 0) {
-                ledger.log(pair).record(now, count);
-            }
-            if let Err(error) = ledger.save() {
-                eprintln!("warm-up log: {error}");
-            }
+    /// Saves the counts and the paces as they are at `clock` (the paces'
+    /// clock and its origin since the Unix epoch); a failure is reported,
+    /// and the run goes on.
+    fn keep_state(&mut self, paces: &Paces, (now, origin): (Duration, Duration)) {
+        self.ledger.paces = paces.saved(now, origin);
+        if let Err(error) = self.ledger.save() {
+            eprintln!("warm-up log: {error}");
         }
     }
 
@@ -340,7 +345,7 @@ impl Campaign {
         &mut self,
         batch: Vec<Addressee>,
         paces: &mut Paces,
-        clock: Duration,
+        (clock, origin): (Duration, Duration),
         number: &mut usize,
     ) -> Sending {
         // Only this run's own count of tries decides on retries.
@@ -426,7 +431,10 @@ impl Campaign {
                 connections.push((source, destination.clone(), messages));
             }
         }
-        self.count_sent(&used);
+        // Counted and saved before any of them goes: a crash may
+        // overcount a round, never undercount.
+        self.ledger.record(&used, now);
+        self.keep_state(paces, (clock, origin));
         for (source, destination, messages) in connections {
             let transfer = self.transfer.clone();
             let limit = limit.clone();

@@ -12,8 +12,10 @@ use std::fmt;
 use std::path::Path;
 
 use mail_auth::arc::ArcSealer;
+use mail_auth::common::crypto::CryptoError;
 use mail_auth::common::crypto::{DkimKey, Ed25519Key, RsaKey, Sha256, SigningKey};
 use mail_auth::common::headers::{HeaderStream, HeaderWriter, Writable, Writer};
+use mail_auth::common::verify::DomainKey;
 use mail_auth::dkim::{Canonicalization, Done, Signature};
 use mail_auth::AuthenticatedMessage;
 use rsa::pkcs1::DecodeRsaPrivateKey;
@@ -208,17 +210,23 @@ impl Key {
         Ok(pem.to_string())
     }
 
+    /// The text of the key record: `v=DKIM1; k=…; p=…` (RFC 6376
+    /// §3.6.1), the public key in base64.
+    pub fn record_text(&self) -> String {
+        use base64::Engine;
+        format!(
+            "v=DKIM1; k={}; p={}",
+            self.algorithm.key_type(),
+            base64::engine::general_purpose::STANDARD.encode(&self.public)
+        )
+    }
+
     /// The key record to publish, in zone-file form: `selector._domainkey.
     /// domain. IN TXT "v=DKIM1; k=…; p=…"`, the text split into strings of
     /// at most 255 octets, as one TXT string can hold no more (RFC 1035
     /// §3.3.14); verifiers join them (RFC 6376 §3.6.2.2).
     pub fn txt_record(&self) -> String {
-        use base64::Engine;
-        let text = format!(
-            "v=DKIM1; k={}; p={}",
-            self.algorithm.key_type(),
-            base64::engine::general_purpose::STANDARD.encode(&self.public)
-        );
+        let text = self.record_text();
         let strings: Vec<String> = text
             .as_bytes()
             .chunks(255)
@@ -253,6 +261,44 @@ impl Key {
             Some(seconds) => sealer.expiration(seconds),
             None => sealer,
         })
+    }
+}
+
+/// How the key record published for a [`Key`] compares with it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Published {
+    /// The record publishes this key's public half.
+    Matches,
+    /// The record's key is of another type (`k=`, RFC 6376 §3.6.1).
+    OtherType,
+    /// The record publishes another key of the same type.
+    OtherKey,
+}
+
+impl Key {
+    /// The name of the key record: `selector._domainkey.domain` (RFC 6376
+    /// §3.6.2.1).
+    pub fn record_name(&self) -> String {
+        format!("{}._domainkey.{}", self.selector, self.domain)
+    }
+
+    /// Compares the key record `published` (as `mail-auth` parses it)
+    /// with this key: a probe signed with the private key is verified with
+    /// the published key, which is what a receiver does with a signature,
+    /// and so checks the key type and the public key at once.
+    pub fn compare(&self, published: &DomainKey) -> Result<Published, String> {
+        const PROBE: &[u8] = b"smtpwire: does the published key verify this?";
+        let signature = self.secret.sign(PROBE).map_err(|e| e.to_string())?;
+        match published
+            .p
+            .verify_bytes(PROBE, &signature, self.secret.algorithm())
+        {
+            Ok(()) => Ok(Published::Matches),
+            Err(mail_auth::Error::Crypto(CryptoError::IncompatibleAlgorithms)) => {
+                Ok(Published::OtherType)
+            }
+            Err(_) => Ok(Published::OtherKey),
+        }
     }
 }
 

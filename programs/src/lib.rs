@@ -10,4 +10,5 @@ pub mod outbound;
 pub mod relay;
 pub mod send;
 pub mod server;
+pub mod service;
 pub mod trace;

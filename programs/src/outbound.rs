@@ -3,6 +3,7 @@
 //! destination carrying many messages.
 
 pub mod fcrdns;
+pub mod ledger;
 pub mod pacing;
 pub mod routes;
 pub mod transfer;

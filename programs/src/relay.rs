@@ -13,9 +13,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use smtpwire::client::LongLines;
-use smtpwire::delivery::Backoff;
+use smtpwire::delivery::{Backoff, Warmup};
 use smtpwire::{Domain, Host, Text};
 
+use crate::outbound::ledger::Ledger;
 use crate::outbound::routes::{FixedRoute, Routes};
 use crate::outbound::transfer::Transfer;
 use crate::server::maildir::Maildir;
@@ -75,15 +76,24 @@ pub struct Sources {
     /// mail to that provider from it; the pause doubles while the
     /// throttling goes on, and the messages per round halve.
     pub throttle_pause: Duration,
+    /// The warm-up caps of each source address and receiving provider,
+    /// counted in the queue directory's `warmup` file; `None`, no caps.
+    pub warmup: Option<Warmup>,
+    /// The DNS server for MX, address and reverse lookups (`None`: the
+    /// system's).
+    pub nameserver: Option<SocketAddr>,
 }
 
 impl Default for Sources {
-    /// The system's choice of address, not checked, a minute's pause.
+    /// The system's choice of address and DNS server, not checked, a
+    /// minute's pause, no warm-up caps.
     fn default() -> Sources {
         Sources {
             addresses: Vec::new(),
             require_fcrdns: false,
             throttle_pause: Duration::from_secs(60),
+            warmup: None,
+            nameserver: None,
         }
     }
 }
@@ -92,6 +102,7 @@ impl Default for Sources {
 pub struct Relay {
     server: crate::server::Server,
     runner: Runner,
+    ledger: Ledger,
 }
 
 impl Relay {
@@ -100,14 +111,15 @@ impl Relay {
         Relay::bind_from(address, settings, Sources::default()).await
     }
 
-    /// [`bind`](Self::bind), delivering from `sources`, whose reverse DNS
-    /// is checked first.
+    /// [`bind`](Self::bind) to an address or a socket bound already,
+    /// delivering from `sources`, whose reverse DNS is checked first.
     pub async fn bind_from(
-        address: SocketAddr,
+        listen: impl Into<crate::server::Listen>,
         settings: Settings,
         sources: Sources,
     ) -> io::Result<Relay> {
         let queue = Queue::open(&settings.queue)?;
+        let ledger = Ledger::load(&queue.ledger())?;
         let hostname = settings.hostname.as_str().to_string();
         let mut intake =
             crate::server::Settings::new(Text::new(&hostname).map_err(io::Error::other)?);
@@ -115,11 +127,15 @@ impl Relay {
         intake.tls = settings.tls;
         intake.max_message_size = settings.max_message_size;
         intake.authentication = settings.authentication;
-        let server = crate::server::Server::bind(address, intake).await?;
+        let server = crate::server::Server::with_listener(listen.into().bind().await?, intake)?;
         // A relay must not bounce what another server took: a line over
         // the limit is broken as Postfix does rather than refused.
+        let mut routes = Routes::new(settings.routes, settings.port);
+        if let Some(server) = sources.nameserver {
+            routes = routes.with_nameserver(server);
+        }
         let transfer = Transfer::new(
-            Routes::new(settings.routes, settings.port),
+            routes,
             &settings.hostname,
             settings.starttls,
             LongLines::Wrap,
@@ -153,8 +169,13 @@ impl Relay {
             warn_after: settings.warn_after,
             dkim: settings.dkim,
             throttle_pause: sources.throttle_pause,
+            warmup: sources.warmup,
         };
-        Ok(Relay { server, runner })
+        Ok(Relay {
+            server,
+            runner,
+            ledger,
+        })
     }
 
     /// The address it listens on.
@@ -172,7 +193,7 @@ impl Relay {
     /// mail, lets messages being received finish, and stops delivering.
     /// Whatever was being delivered is tried again on the next start.
     pub async fn run(self, shutdown: impl Future<Output = ()>) {
-        let _runner = AbortOnDrop(tokio::spawn(self.runner.run()));
+        let _runner = AbortOnDrop(tokio::spawn(self.runner.run(self.ledger)));
         self.server.run(shutdown).await;
     }
 }

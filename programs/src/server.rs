@@ -24,7 +24,7 @@ use smtpwire::auth::Mechanism;
 use smtpwire::server::{AuthPolicy, Deadline, ServerConfig};
 use smtpwire::Protocol;
 use smtpwire::Text;
-use smtpwire_tokio::server::{Connections, DEFAULT_MAX_CONNECTIONS_PER_IP};
+use smtpwire_tokio::server::{Connections, RateLimits, DEFAULT_MAX_CONNECTIONS_PER_IP};
 use tokio::net::TcpListener;
 use tokio::sync::Notify;
 use tokio::task::JoinSet;
@@ -35,6 +35,38 @@ use intake::Intake;
 use maildir::Maildir;
 use rules::RecipientRules;
 use users::Users;
+
+/// Where a server listens: an address to bind, or a socket bound already
+/// (passed by a service manager, or bound before the process gave up
+/// root).
+pub enum Listen {
+    /// Bind this address.
+    Address(SocketAddr),
+    /// Listen on this socket.
+    Bound(TcpListener),
+}
+
+impl Listen {
+    /// The listening socket, bound now if it was not.
+    pub async fn bind(self) -> io::Result<TcpListener> {
+        match self {
+            Listen::Address(address) => TcpListener::bind(address).await,
+            Listen::Bound(listener) => Ok(listener),
+        }
+    }
+}
+
+impl From<SocketAddr> for Listen {
+    fn from(address: SocketAddr) -> Self {
+        Listen::Address(address)
+    }
+}
+
+impl From<TcpListener> for Listen {
+    fn from(listener: TcpListener) -> Self {
+        Listen::Bound(listener)
+    }
+}
 
 /// How the server runs; `main.rs` fills it from the command line.
 pub struct Settings {
@@ -85,6 +117,9 @@ pub struct Settings {
     /// With DMARC checked, refuse a message that fails it when its
     /// domain's policy is `p=reject` (550 5.7.1 at the end of data).
     pub reject_on_dmarc_policy: bool,
+    /// Connections, messages and recipients one client address may start
+    /// per minute; none limited by default.
+    pub rate_limits: RateLimits,
 }
 
 impl Settings {
@@ -113,6 +148,7 @@ impl Settings {
             max_connections_per_ip: Some(DEFAULT_MAX_CONNECTIONS_PER_IP),
             authentication: None,
             reject_on_dmarc_policy: false,
+            rate_limits: RateLimits::default(),
         }
     }
 
@@ -260,10 +296,17 @@ impl Server {
     /// Binds `address` and prepares the maildir and TLS. Busy polling is
     /// refused outside tokio's single-threaded runtime.
     pub async fn bind(address: SocketAddr, settings: Settings) -> io::Result<Server> {
+        Server::with_listener(Listen::Address(address).bind().await?, settings)
+    }
+
+    /// [`bind`](Self::bind) over a socket bound already: one a service
+    /// manager passed, or one bound before the process gave up root.
+    pub fn with_listener(listener: TcpListener, settings: Settings) -> io::Result<Server> {
         let hostname = settings.hostname.as_str().to_string();
         let mut driver = smtpwire_tokio::server::Server::new(settings.session_config())
             .with_max_connections(settings.max_connections)
             .with_max_connections_per_ip(settings.max_connections_per_ip)
+            .with_rate_limits(settings.rate_limits)
             .on_notice(|notice| eprintln!("{notice}"));
         if let Some(window) = settings.busy_poll {
             driver = driver.with_busy_poll(window)?;
@@ -285,7 +328,6 @@ impl Server {
             }),
             _ => None,
         };
-        let listener = TcpListener::bind(address).await?;
         let shared = Arc::new(Shared {
             hostname,
             store,

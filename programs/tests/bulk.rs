@@ -2,8 +2,10 @@
 //! over loopback: unknown recipients are marked for removal, greylisted ones
 //! are delivered on retry, the warm-up cap holds back what it must
 //! until a later day, each result is written as its transaction ends, A/B
-//! variants go to disjoint samples of the sizes asked for, and a source
-//! address without forward-confirmed reverse DNS is reported.
+//! variants go to disjoint samples of the sizes asked for, a source
+//! address without forward-confirmed reverse DNS is reported, and the
+//! sender's checklist, against a DNS server on loopback, names each record
+//! to publish.
 
 // Shared with the other test files, each of which uses a part.
 #[allow(dead_code)]
@@ -15,7 +17,6 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::Parser;
-use hickory_resolver::proto::rr::RData;
 use smtpwire_programs::bulk::cli::{run, Args};
 use smtpwire_programs::server::rules::RecipientRules;
 use support::{accepts_then_hangs, TestServer};
@@ -399,171 +400,198 @@ async fn a_source_address_without_forward_confirmed_reverse_dns_is_reported() {
     assert!(String::from_utf8_lossy(&server.delivered()[0]).contains("[127.0.0.2]"));
 }
 
-/// A DNS server on loopback answering from `records` (owner name, data)
-/// over UDP: every name not among them does not exist. Runs until the test
-/// ends.
-async fn dns_server(records: Vec<(&'static str, RData)>) -> SocketAddr {
-    use hickory_resolver::proto::op::{Message, MessageType, ResponseCode};
-    use hickory_resolver::proto::rr::{Name, Record};
-
-    let socket = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
-    let address = socket.local_addr().unwrap();
-    tokio::spawn(async move {
-        let mut buffer = vec![0; 4096];
-        while let Ok((length, peer)) = socket.recv_from(&mut buffer).await {
-            let Ok(request) = Message::from_vec(&buffer[..length]) else {
-                continue;
-            };
-            let mut response = Message::new(
-                request.metadata.id,
-                MessageType::Response,
-                request.metadata.op_code,
-            );
-            response.metadata.recursion_desired = request.metadata.recursion_desired;
-            response.metadata.recursion_available = true;
-            response.metadata.authoritative = true;
-            for query in &request.queries {
-                response.add_query(query.clone());
-                let name = query
-                    .name()
-                    .to_ascii()
-                    .trim_end_matches('.')
-                    .to_ascii_lowercase();
-                let owned: Vec<&RData> = records
-                    .iter()
-                    .filter(|(owner, _)| *owner == name)
-                    .map(|(_, data)| data)
-                    .collect();
-                if owned.is_empty() {
-                    response.metadata.response_code = ResponseCode::NXDomain;
-                }
-                for data in owned {
-                    if data.record_type() == query.query_type() {
-                        let owner = Name::from_ascii(format!("{name}.")).unwrap();
-                        response.add_answer(Record::from_rdata(owner, 60, data.clone()));
-                    }
-                }
-            }
-            if let Ok(bytes) = response.to_vec() {
-                let _ = socket.send_to(&bytes, peer).await;
-            }
-        }
-    });
-    address
+/// The key file `name` of the test keys.
+fn key_file(name: &str) -> String {
+    format!("{}/tests/keys/{name}", env!("CARGO_MANIFEST_DIR"))
 }
 
-/// The sender's checklist against a DNS server on loopback: a domain that
-/// publishes DMARC and an SPF record authorising the source (through `mx`,
-/// `a` and `include`) passes; one without DMARC whose SPF (through
-/// `redirect`) does not list the source gets both warnings with the
-/// records to publish; SPF that includes itself ends at the lookup limit.
+/// The sender's checklist against a DNS server on loopback holding SPF
+/// (through `include`), DKIM and DMARC records: a sender whose records
+/// are all right passes with no warning, and sends; each record missing or
+/// wrong gets one warning naming the record to publish.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_senders_checklist_warns_with_the_records_to_publish() {
-    use hickory_resolver::proto::rr::rdata::{A, MX, TXT};
-    use hickory_resolver::proto::rr::Name;
-    use smtpwire_programs::bulk::check::{check_host, Spf};
-    use smtpwire_programs::outbound::routes::Routes;
+    use smtpwire_programs::dkim::{Algorithm, Key};
+    use support::dns::{DnsServer, Zone};
 
-    let txt = |text: &str| RData::TXT(TXT::new(vec![text.to_string()]));
-    let a = |ip: [u8; 4]| RData::A(A::from(std::net::Ipv4Addr::from(ip)));
-    let dns = dns_server(vec![
-        ("_dmarc.good.test", txt("v=DMARC1; p=reject")),
-        ("good.test", txt("google-site-verification=abc")),
-        (
-            "good.test",
-            txt("v=spf1 mx a:out.good.test/32 include:_spf.good.test -all"),
-        ),
-        (
-            "good.test",
-            RData::MX(MX::new(10, Name::from_ascii("mx.good.test.").unwrap())),
-        ),
-        ("mx.good.test", a([192, 0, 2, 1])),
-        ("out.good.test", a([192, 0, 2, 2])),
-        (
-            "_spf.good.test",
-            txt("v=spf1 ip4:127.0.0.0/29 ip6:2001:db8::/32 ~all"),
-        ),
-        ("bad.test", txt("v=spf1 redirect=_spf.bad.test")),
-        ("_spf.bad.test", txt("v=spf1 ip4:192.0.2.0/24 -all")),
-        ("loop.test", txt("v=spf1 include:loop.test -all")),
-    ])
-    .await;
-    let routes = Routes::new(Vec::new(), 25).with_nameserver(dns);
-    let resolver = routes.resolver().unwrap();
-    let ip = |text: &str| text.parse::<std::net::IpAddr>().unwrap();
-    assert_eq!(
-        check_host(resolver, ip("127.0.0.2"), "good.test").await,
-        Spf::Pass
-    );
-    assert_eq!(
-        check_host(resolver, ip("192.0.2.1"), "good.test").await,
-        Spf::Pass
-    );
-    assert_eq!(
-        check_host(resolver, ip("192.0.2.2"), "good.test").await,
-        Spf::Pass
-    );
-    assert_eq!(
-        check_host(resolver, ip("198.51.100.1"), "good.test").await,
-        Spf::Fail
-    );
-    assert_eq!(
-        check_host(resolver, ip("127.0.0.2"), "bad.test").await,
-        Spf::Fail
-    );
-    assert_eq!(
-        check_host(resolver, ip("192.0.2.9"), "bad.test").await,
-        Spf::Pass
-    );
-    assert_eq!(
-        check_host(resolver, ip("127.0.0.2"), "none.test").await,
-        Spf::None
-    );
-    assert!(matches!(
-        check_host(resolver, ip("127.0.0.2"), "loop.test").await,
-        Spf::PermError(why) if why.contains("more than 10")
-    ));
-
+    let rsa = Key::read("good.test", "mail", key_file("rsa2048.pem").as_ref()).unwrap();
+    let ed = Key::read("good.test", "ed", key_file("ed25519.pem").as_ref()).unwrap();
+    let nodmarc = Key::read("nodmarc.test", "mail", key_file("ed25519.pem").as_ref()).unwrap();
+    let zone = Zone::new()
+        .txt("_dmarc.good.test", "v=DMARC1; p=reject")
+        .txt("good.test", "google-site-verification=abc")
+        .txt("good.test", "v=spf1 include:_spf.good.test -all")
+        .txt("_spf.good.test", "v=spf1 ip4:127.0.0.0/30 ~all")
+        .txt("mail._domainkey.good.test", &rsa.record_text())
+        .txt("ed._domainkey.good.test", &ed.record_text())
+        .txt("nodmarc.test", "v=spf1 ip4:127.0.0.1 -all")
+        .txt("mail._domainkey.nodmarc.test", &nodmarc.record_text())
+        .txt("nospf.test", "v=spf1 ip4:192.0.2.0/24 -all")
+        .txt("flaky.test", "v=spf1 ip4:127.0.0.1 -all")
+        .servfail("_dmarc.flaky.test");
+    let dns_server = DnsServer::start(zone).await;
+    let dns = dns_server.address();
     let server = TestServer::start(|_| {}).await;
     let run = Run::new("check", &["ann@example.net"]);
+    let another = Key::generate(Algorithm::Ed25519).unwrap();
+    std::fs::write(run.dir.join("another.pem"), another).unwrap();
     let dns_flag = format!("--dns-server={dns}");
-    let check = |from: &'static str| {
-        let run = &run;
-        let dns_flag = dns_flag.clone();
-        let server = server.address;
+    let check = |from_domain: &'static str, extra: Vec<String>| {
+        let (run, dns_flag, server) = (&run, dns_flag.clone(), server.address);
         async move {
-            let domain = from.rsplit_once('@').unwrap().1;
-            let template = format!("From: News <news@{domain}>\nSubject: Hi\n\nHello\n");
+            let template = format!("From: News <news@{from_domain}>\nSubject: Hi\n\nHello\n");
             std::fs::write(run.dir.join("template.eml"), template).unwrap();
-            run.try_send_to(
-                server,
-                &[
-                    &format!("--from={from}"),
-                    "--source-ip=127.0.0.2",
-                    &dns_flag,
-                    "--check",
-                ],
-            )
-            .await
-            .unwrap()
+            let mut flags = vec![
+                "--hostname=localhost".to_string(),
+                "--source-ip=127.0.0.1".to_string(),
+                format!("--from=bounces@{from_domain}"),
+                dns_flag,
+                "--check".to_string(),
+            ];
+            // A later flag of the same name takes its place.
+            for flag in extra {
+                let name = flag.split('=').next().unwrap().to_string();
+                if name != "--dkim" {
+                    flags.retain(|f| !f.starts_with(&format!("{name}=")));
+                }
+                flags.push(flag);
+            }
+            let flags: Vec<&str> = flags.iter().map(String::as_str).collect();
+            run.try_send_to(server, &flags).await.unwrap()
         }
     };
-    let good = check("bounces@good.test").await;
-    assert!(!good.contains("DMARC") && !good.contains("SPF"), "{good}");
-    // Only the loopback address's reverse DNS is left to fix.
+    let good_keys = || {
+        vec![
+            format!("--dkim=good.test:mail:{}", key_file("rsa2048.pem")),
+            format!("--dkim=good.test:ed:{}", key_file("ed25519.pem")),
+        ]
+    };
+
+    // Everything published: the loopback address's reverse DNS is
+    // localhost, the EHLO name, which resolves back to it.
+    let passed = check("good.test", good_keys()).await;
+    assert_eq!(passed, "checklist passed for good.test", "{passed}");
+
+    let no_dmarc = check(
+        "nodmarc.test",
+        vec![format!(
+            "--dkim=nodmarc.test:mail:{}",
+            key_file("ed25519.pem")
+        )],
+    )
+    .await;
+    assert!(no_dmarc.starts_with("checklist: 1 warnings"), "{no_dmarc}");
     assert!(
-        good.starts_with("checklist: 1 warnings for good.test"),
-        "{good}"
+        no_dmarc.contains(
+            "DMARC: nodmarc.test has no DMARC record: publish _dmarc.nodmarc.test. TXT \
+             \"v=DMARC1; p=none; rua=mailto:dmarc-reports@nodmarc.test\""
+        ),
+        "{no_dmarc}"
     );
-    let bad = check("bounces@bad.test").await;
+
+    // A DNS failure is reported as one, not as a missing record.
+    let failing = check("flaky.test", Vec::new()).await;
+    assert!(failing.starts_with("checklist: 1 warnings"), "{failing}");
+    assert!(failing.contains("DMARC: _dmarc.flaky.test: "), "{failing}");
+    assert!(!failing.contains("publish"), "{failing}");
+
+    let mut flags = good_keys();
+    flags.push("--from=bounces@nospf.test".to_string());
+    let no_spf = check("good.test", flags).await;
+    assert!(no_spf.starts_with("checklist: 1 warnings"), "{no_spf}");
     assert!(
-        bad.contains("publish _dmarc.bad.test. TXT \"v=DMARC1; p=none;"),
-        "{bad}"
+        no_spf.contains(
+            "SPF: nospf.test does not authorise 127.0.0.1 (Fail): publish nospf.test. TXT \
+             \"v=spf1 ip4:127.0.0.1 -all\""
+        ),
+        "{no_spf}"
+    );
+
+    let absent = Key::read("good.test", "missing", key_file("ed25519.pem").as_ref()).unwrap();
+    let mut flags = good_keys();
+    flags.push(format!(
+        "--dkim=good.test:missing:{}",
+        key_file("ed25519.pem")
+    ));
+    let no_key = check("good.test", flags).await;
+    assert!(no_key.starts_with("checklist: 1 warnings"), "{no_key}");
+    assert!(
+        no_key.contains(&format!(
+            "DKIM: missing._domainkey.good.test has no DKIM key record: publish {}",
+            absent.txt_record()
+        )),
+        "{no_key}"
+    );
+
+    // The RSA selector's record given an Ed25519 key, and the Ed25519
+    // selector's given another Ed25519 key.
+    let other_type = Key::read("good.test", "mail", key_file("ed25519.pem").as_ref()).unwrap();
+    let other_key = run.dir.join("another.pem");
+    let other_key_text = Key::read("good.test", "ed", &other_key).unwrap();
+    let mismatched = check(
+        "good.test",
+        vec![
+            format!("--dkim=good.test:mail:{}", key_file("ed25519.pem")),
+            format!("--dkim=good.test:ed:{}", other_key.display()),
+        ],
+    )
+    .await;
+    assert!(
+        mismatched.starts_with("checklist: 2 warnings"),
+        "{mismatched}"
     );
     assert!(
-        bad.contains("SPF: bad.test does not authorise 127.0.0.2 (Fail): publish bad.test. TXT \"v=spf1 ip4:127.0.0.2 -all\""),
-        "{bad}"
+        mismatched.contains(&format!(
+            "DKIM: mail._domainkey.good.test publishes a key of another type than the \
+             ed25519 key configured: publish {}",
+            other_type.txt_record()
+        )),
+        "{mismatched}"
+    );
+    assert!(
+        mismatched.contains(&format!(
+            "DKIM: ed._domainkey.good.test publishes another key than the one configured: \
+             publish {}",
+            other_key_text.txt_record()
+        )),
+        "{mismatched}"
+    );
+
+    // 127.0.0.2 is authorised by SPF, but its PTR name, localhost,
+    // resolves to 127.0.0.1 only.
+    let mut flags = good_keys();
+    flags.push("--source-ip=127.0.0.2".to_string());
+    let no_fcrdns = check("good.test", flags).await;
+    assert!(
+        no_fcrdns.starts_with("checklist: 1 warnings"),
+        "{no_fcrdns}"
+    );
+    assert!(
+        no_fcrdns.contains(
+            "127.0.0.2: its PTR name localhost does not resolve back to it: \
+             publish PTR 127.0.0.2 -> localhost. and A/AAAA localhost. -> 127.0.0.2"
+        ),
+        "{no_fcrdns}"
     );
     // --check sends nothing.
     assert!(server.delivered().is_empty());
+
+    // The sender whose checklist passed sends, signed with both keys.
+    let template = "From: News <news@good.test>\nSubject: Hi\n\nHello\n";
+    std::fs::write(run.dir.join("template.eml"), template).unwrap();
+    let mut flags = vec![
+        "--hostname=localhost".to_string(),
+        "--source-ip=127.0.0.1".to_string(),
+        "--from=bounces@good.test".to_string(),
+        dns_flag.clone(),
+    ];
+    flags.extend(good_keys());
+    let flags: Vec<&str> = flags.iter().map(String::as_str).collect();
+    let summary = run.send(&server, &flags).await;
+    assert!(summary.starts_with("1 delivered"), "{summary}");
+    let delivered = String::from_utf8_lossy(&server.delivered()[0]).into_owned();
+    assert!(
+        delivered.contains("s=mail;") && delivered.contains("s=ed;"),
+        "{delivered}"
+    );
 }

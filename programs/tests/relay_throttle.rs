@@ -2,7 +2,8 @@
 //! address: a next hop answers `421 4.7.28` to the relay's 127.0.0.2 for
 //! its first connections; the relay pauses, sends smaller rounds, bounces
 //! nothing, sends no delay notice, and delivers everything once the
-//! throttling stops.
+//! throttling stops. A relay restarted during the pause waits it out, and
+//! sends the halved rounds, as if it had not stopped.
 
 // Shared with the other test files, each of which uses a part.
 #[allow(dead_code)]
@@ -194,4 +195,89 @@ async fn a_throttling_next_hop_slows_the_relay_down_and_bounces_nothing() {
         after.began >= second.ended.unwrap() + 2 * PAUSE - Duration::from_millis(50),
         "{seen:?}"
     );
+}
+
+/// Waits, for at most 20 seconds, until `done` holds of the sessions
+/// `seen`.
+async fn wait_until(seen: &Mutex<Vec<Session>>, done: impl Fn(&[Session]) -> bool) {
+    let began = Instant::now();
+    while !done(&seen.lock().unwrap()) {
+        assert!(began.elapsed() < Duration::from_secs(20), "not in time");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restarted_relay_takes_up_the_pace_of_a_throttling_next_hop() {
+    const PAUSE: Duration = Duration::from_millis(1500);
+    let (hop, seen) = next_hop(1).await;
+    let queue = support::Scratch(
+        std::env::temp_dir().join(format!("smtpwire-relay-repace-{}", std::process::id())),
+    );
+    let _ = std::fs::remove_dir_all(&queue.0);
+    let start = || async {
+        let routes = ["rate.test", "example.org"]
+            .iter()
+            .map(|domain| FixedRoute::parse(&format!("{domain}={hop}"), 25).unwrap())
+            .collect();
+        let settings = Settings {
+            per_connection: 4,
+            ..support::relay_settings(&queue.0, routes)
+        };
+        let sources = Sources {
+            addresses: vec![IpAddr::from([127, 0, 0, 2])],
+            throttle_pause: PAUSE,
+            ..Sources::default()
+        };
+        let relay = Relay::bind_from(SocketAddr::from(([127, 0, 0, 1], 0)), settings, sources)
+            .await
+            .unwrap();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(relay.run(async {
+            let _ = stopped.await;
+        }));
+        (stop, task)
+    };
+    let enqueue = |n: usize| {
+        let stored = format!(
+            "Return-Path: <alice@example.org>\r\nX-Envelope-To: <r{n}@rate.test>\r\n\
+             Subject: {n}\r\n\r\nMessage {n}.\r\n"
+        );
+        std::fs::write(queue.0.join(format!("incoming/new/m{n}")), stored).unwrap();
+    };
+    // The first relay's one message is throttled; it stops in the pause.
+    let (stop, task) = start().await;
+    enqueue(0);
+    wait_until(&seen, |sessions| {
+        sessions.first().is_some_and(|s| s.ended.is_some())
+    })
+    .await;
+    // Stopped once the slowed pace is saved.
+    let ledger_path = queue.0.join("warmup");
+    let saved = || std::fs::read_to_string(&ledger_path).unwrap_or_default();
+    let began = Instant::now();
+    while !saved().contains("pace_size 2\n") {
+        assert!(began.elapsed() < Duration::from_secs(20), "{}", saved());
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let _ = stop.send(());
+    let _ = task.await;
+
+    // The second relay has four new messages, due at once: it waits for
+    // the pause, then sends rounds of two, not four.
+    let (stop, task) = start().await;
+    for n in 1..5 {
+        enqueue(n);
+    }
+    let taken = |sessions: &[Session]| sessions.iter().map(|s| s.taken.len()).sum::<usize>();
+    wait_until(&seen, |sessions| taken(sessions) == 5).await;
+    let _ = stop.send(());
+    let _ = task.await;
+    let seen = seen.lock().unwrap().clone();
+    let throttled_end = seen[0].ended.unwrap();
+    assert!(
+        seen[1].began >= throttled_end + PAUSE - Duration::from_millis(50),
+        "{seen:?}"
+    );
+    assert_eq!(seen[1].taken.len(), 2, "{seen:?}");
 }

@@ -498,6 +498,37 @@ async fn the_proxy_protocol_is_believed_from_trusted_proxies_only() {
     assert!(answer.is_empty());
 }
 
+/// The server's rate limits reach the driver: with two messages a minute
+/// per client, the third MAIL is answered 450 4.7.1 and the session goes
+/// on.
+#[tokio::test]
+async fn the_message_rate_limit_refuses_the_third_mail_in_a_minute() {
+    let server = TestServer::start(|settings| {
+        settings.rate_limits = smtpwire_tokio::server::RateLimits::default().with_messages(2)
+    })
+    .await;
+    let (mut client, _) = Client::connect(server.address).await.unwrap();
+    client.command("EHLO client.example").await.unwrap();
+    for _ in 0..2 {
+        let reply = client
+            .command("MAIL FROM:<a@client.example>")
+            .await
+            .unwrap();
+        assert_eq!(reply.code, 250);
+        assert_eq!(client.command("RSET").await.unwrap().code, 250);
+    }
+    let reply = client
+        .command("MAIL FROM:<a@client.example>")
+        .await
+        .unwrap();
+    assert_eq!(reply.code, 450);
+    assert_eq!(
+        reply.lines,
+        ["4.7.1 Too much mail from 127.0.0.1 this minute, try again later"]
+    );
+    assert_eq!(client.command("NOOP").await.unwrap().code, 250);
+}
+
 #[tokio::test]
 async fn a_silent_client_times_out_with_421() {
     let server =

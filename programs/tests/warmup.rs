@@ -3,7 +3,8 @@
 //! the loopback interface) to two providers reached through fixed routes,
 //! one of which throttles one of the source addresses. That pair slows
 //! down and pauses while the other three keep their pace, and its
-//! throttled recipients are delivered later, not counted as failures.
+//! throttled recipients are delivered later, not counted as failures; and
+//! the next run takes up the pace where the last one left it.
 
 // Shared with the other test files, each of which uses a part.
 #[allow(dead_code)]
@@ -288,4 +289,65 @@ async fn a_recipient_throttled_on_every_try_stays_pending_not_failed() {
         .map(|c| c.recipients.len())
         .collect();
     assert_eq!(sizes, [2, 1]);
+}
+
+/// A run throttled by a provider leaves its pace in the warm-up state
+/// file; the next run waits out the pause before connecting again, and
+/// sends the halved round, instead of starting at full speed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_next_run_takes_up_the_pace_a_throttling_provider_brought() {
+    const PAUSE: Duration = Duration::from_millis(1500);
+    let source: IpAddr = "127.0.0.2".parse().unwrap();
+    let (throttling, connections) = throttling_provider(source, 1).await;
+    let dir = std::env::temp_dir().join(format!("smtpwire-paced-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let scratch = support::Scratch(dir.clone());
+    std::fs::write(dir.join("template.eml"), "Subject: News\n\nHello\n").unwrap();
+    let path = |name: &str| scratch.0.join(name).display().to_string();
+    let command = [
+        "bulk".to_string(),
+        format!("--list={}", path("list.csv")),
+        format!("--template={}", path("template.eml")),
+        format!("--results={}", path("results.csv")),
+        "--from=bounces@example.org".to_string(),
+        "--unsubscribe-url=https://example.org/u?who={{email}}".to_string(),
+        format!("--mx=throttling.test={throttling}"),
+        "--source-ip=127.0.0.2".to_string(),
+        "--attempts=1".to_string(),
+        "--per-connection=4".to_string(),
+        format!("--throttle-pause={}", PAUSE.as_secs_f64()),
+        "--no-starttls".to_string(),
+    ];
+    let send = || async {
+        tokio::time::timeout(
+            Duration::from_secs(30),
+            run(Args::try_parse_from(command.clone()).unwrap()),
+        )
+        .await
+        .expect("the run ends in time")
+        .unwrap()
+    };
+    std::fs::write(dir.join("list.csv"), "email\nr0@throttling.test\n").unwrap();
+    let first = send().await;
+    assert!(first.contains("0 deferred, 1 throttled"), "{first}");
+    let state = std::fs::read_to_string(dir.join("results.csv.warmup")).unwrap();
+    assert!(state.contains("pace_size 2\n"), "{state}");
+
+    // The throttled recipient and three more: at full pace one round of 4.
+    let list: String = (0..4).map(|n| format!("r{n}@throttling.test\n")).collect();
+    std::fs::write(dir.join("list.csv"), format!("email\n{list}")).unwrap();
+    let second = send().await;
+    assert!(second.starts_with("4 delivered, 0 failed"), "{second}");
+    let connections = connections.lock().unwrap().clone();
+    let sizes: Vec<usize> = connections.iter().map(|c| c.recipients.len()).collect();
+    assert_eq!(sizes, [1, 2, 2], "{connections:?}");
+    let waited = connections[1].began - connections[0].began;
+    assert!(
+        waited >= PAUSE - Duration::from_millis(50),
+        "{waited:?} {connections:?}"
+    );
+    // The pace recovered, so the state no longer holds it back.
+    let state = std::fs::read_to_string(dir.join("results.csv.warmup")).unwrap();
+    assert!(!state.contains("pace_size"), "{state}");
 }

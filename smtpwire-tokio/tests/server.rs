@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use smtpwire::server::{CloseReason, MessageRequest, RcptRequest, Reject, ServerConfig};
 use smtpwire::{Protocol, Text};
-use smtpwire_tokio::server::{acceptor_from_pem, refuse, Handler, Server};
+use smtpwire_tokio::server::{acceptor_from_pem, refuse, Handler, RateLimits, Server};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::oneshot;
@@ -573,4 +573,74 @@ async fn busy_polling_is_refused_on_a_multi_threaded_runtime() {
         panic!("busy polling was accepted on a multi-threaded runtime");
     };
     assert_eq!(error.kind(), std::io::ErrorKind::InvalidInput);
+}
+
+/// Per-client rates, as Postfix's anvil keeps them: with 20 messages a
+/// minute, the 21st MAIL is answered 450 4.7.1 before the handler hears
+/// of it, and the session goes on; the recipient and connection rates
+/// refuse likewise; another client address keeps its own counts.
+#[tokio::test]
+async fn rate_limits_refuse_one_client_over_its_minute_and_spare_the_others() {
+    let limits = RateLimits::default()
+        .with_connections(3)
+        .with_messages(20)
+        .with_recipients(30);
+    let server = Server::new(config()).with_rate_limits(limits);
+    assert_eq!(server.rate_limits(), limits);
+    let running = Running::start(server).await;
+    let (mut busy, _) = Client::connect(running.address).await;
+    busy.command("EHLO client.test").await;
+    for _ in 0..20 {
+        let mail = busy.command("MAIL FROM:<a@client.test>").await;
+        assert!(mail.starts_with("250 "), "{mail}");
+        assert!(busy
+            .command("RCPT TO:<b@mx.test>")
+            .await
+            .starts_with("250 "));
+        assert!(busy.command("RSET").await.starts_with("250 "));
+    }
+    assert_eq!(
+        busy.command("MAIL FROM:<a@client.test>").await,
+        "450 4.7.1 Too much mail from 127.0.0.1 this minute, try again later\r\n"
+    );
+    assert!(busy.command("NOOP").await.starts_with("250 "));
+
+    let other = std::net::IpAddr::from([127, 0, 0, 2]);
+    let (line, reader) = first_line_from(other, running.address, b"").await;
+    assert!(line.starts_with("220 "), "{line}");
+    let mut quiet = Client { reader };
+    quiet.command("EHLO other.test").await;
+    assert!(quiet
+        .command("MAIL FROM:<c@other.test>")
+        .await
+        .starts_with("250 "));
+    for _ in 0..30 {
+        assert!(quiet
+            .command("RCPT TO:<d@mx.test>")
+            .await
+            .starts_with("250 "));
+    }
+    // Over the recipient rate: this client's 31st RCPT (the first client
+    // sent 20 and is not counted here).
+    assert_eq!(
+        quiet.command("RCPT TO:<d@mx.test>").await,
+        "450 4.7.1 Too many recipients from 127.0.0.2 this minute, try again later\r\n"
+    );
+
+    // The first client's connection was its first of three this minute.
+    let (_second, greeting) = Client::connect(running.address).await;
+    assert!(greeting.starts_with("220 "), "{greeting}");
+    let (_third, greeting) = Client::connect(running.address).await;
+    assert!(greeting.starts_with("220 "), "{greeting}");
+    let (line, refused) = first_line_from(LOOPBACK, running.address, b"").await;
+    assert_eq!(
+        line,
+        "421 4.7.0 mx.test Too many connections from 127.0.0.1 this minute, try again later\r\n"
+    );
+    assert!(
+        is_closed(refused).await,
+        "the refused connection was left open"
+    );
+    let (line, _) = first_line_from(other, running.address, b"").await;
+    assert!(line.starts_with("220 "), "{line}");
 }

@@ -35,6 +35,6 @@ pub use dsn::{Action, DeliveryStatus, RecipientReport};
 pub use mx::{Hop, MxAnswer, MxRecord, RouteError};
 pub use outcome::{AttemptRecord, Delivery, Fate, RecipientState, Settled, Settlement};
 pub use plan::{domains_to_resolve, HopGroup, MxAnswers, Plan, Planner, Routable, Unroutable};
-pub use provider::{is_throttling, provider_of, Pace, ThrottleRule, THROTTLING};
+pub use provider::{is_throttling, provider_of, Pace, PaceState, ThrottleRule, THROTTLING};
 pub use shuffle::disjoint_samples;
 pub use warmup::{SendLog, Warmup};

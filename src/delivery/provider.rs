@@ -255,6 +255,52 @@ impl Pace {
             .min(self.ceiling);
         self.pause = self.first_pause;
     }
+
+    /// What the pace has learnt from the provider, to be kept between
+    /// runs: a restart that forgot it would go back to full speed against
+    /// a provider that is still throttling.
+    pub fn state(&self) -> PaceState {
+        PaceState {
+            size: self.size,
+            pause: self.pause,
+            resume_at: self.resume_at,
+        }
+    }
+
+    /// A pace of `ceiling` messages a round and `first_pause`, taking up
+    /// `state` where an earlier run left it; the state is brought within
+    /// this pace's bounds (a smaller ceiling, a longer first pause).
+    ///
+    /// ```
+    /// use core::time::Duration;
+    /// use smtpwire::delivery::Pace;
+    ///
+    /// let second = Duration::from_secs(1);
+    /// let mut before = Pace::new(100, second);
+    /// before.throttled(Duration::ZERO);
+    /// let after = Pace::resumed(100, second, before.state());
+    /// assert_eq!(after, before);
+    /// assert_eq!(Pace::resumed(10, second, before.state()).allowance(second), 10);
+    /// ```
+    pub fn resumed(ceiling: u64, first_pause: Duration, state: PaceState) -> Pace {
+        let mut pace = Pace::new(ceiling, first_pause);
+        pace.size = state.size.clamp(1, pace.ceiling);
+        pace.pause = state.pause.clamp(first_pause.min(MAX_PAUSE), MAX_PAUSE);
+        pace.resume_at = state.resume_at;
+        pace
+    }
+}
+
+/// A [`Pace`]'s learnt state, as [`Pace::state`] gives it and
+/// [`Pace::resumed`] takes it back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PaceState {
+    /// Messages in a round.
+    pub size: u64,
+    /// The pause the next throttling reply brings.
+    pub pause: Duration,
+    /// When the current pause ends, on the caller's clock.
+    pub resume_at: Duration,
 }
 
 #[cfg(test)]

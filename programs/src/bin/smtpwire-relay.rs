@@ -20,6 +20,12 @@
 //! carries all of its due messages, pipelined, with STARTTLS when the next
 //! hop offers it.
 //!
+//! With `--warmup-daily N --warmup-hourly M` each source address sends each
+//! receiving provider at most that many messages on its first day and in
+//! any hour of it, growing day by day (`--warmup-growth`); the rest stays
+//! queued, and the counts, with the pace each throttling provider
+//! brought, survive a restart in the queue directory's `warmup` file.
+//!
 //! With `--dkim domain:selector:keyfile` (repeatable) a queued message whose
 //! `From:` domain has a key is signed once, before its first attempt, and
 //! the signed copy kept in the queue for every recipient, host and retry.
@@ -42,10 +48,12 @@ use smtpwire::Domain;
 
 use smtpwire_programs::authentication::{self, Checks};
 use smtpwire_programs::dkim::{Algorithm, Key, Signer};
+use smtpwire_programs::outbound::ledger::WarmupFlags;
 use smtpwire_programs::outbound::routes::{FixedRoute, SMTP_PORT};
 use smtpwire_programs::outbound::transfer::PIPELINED_WINDOW;
 use smtpwire_programs::relay::{Relay, Settings, Sources};
 use smtpwire_programs::server::tls::Identity;
+use smtpwire_programs::service;
 
 /// Command-line flags.
 #[derive(Parser, Debug)]
@@ -125,6 +133,19 @@ struct Args {
     /// getting both signatures.
     #[arg(long)]
     dkim: Vec<String>,
+    /// The warm-up caps per (source address, receiving provider), counted
+    /// in the queue directory's `warmup` file; a message over a cap stays
+    /// queued until the cap allows it.
+    #[command(flatten)]
+    warmup: WarmupFlags,
+    /// The DNS server to ask (`address:port`) instead of the system's.
+    #[arg(long)]
+    dns_server: Option<SocketAddr>,
+    /// Once the port is bound, run as this user (the process must start
+    /// as root): port 25 needs root, nothing after it does. The queue
+    /// directory must be writable by it.
+    #[arg(long, value_name = "NAME")]
+    user: Option<String>,
     /// Check each message taken in, as smtpwire-server's option of the
     /// same name does: a comma-separated list of `spf`, `dkim` and
     /// `dmarc`, recorded in an `Authentication-Results:` field.
@@ -141,9 +162,26 @@ struct Args {
     arc_seal: Option<String>,
 }
 
-#[tokio::main]
-async fn main() -> ExitCode {
+fn main() -> ExitCode {
     let args = Args::parse();
+    // Before any thread starts: it clears the variables systemd set.
+    let inherited = match service::inherited_listener() {
+        Ok(inherited) => inherited,
+        Err(error) => {
+            eprintln!("error: the socket from the service manager: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime.block_on(run(args, inherited)),
+        Err(error) => {
+            eprintln!("error: cannot start the runtime: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(args: Args, inherited: Option<std::net::TcpListener>) -> ExitCode {
     let settings = match settings(&args) {
         Ok(settings) => settings,
         Err(error) => {
@@ -156,8 +194,11 @@ async fn main() -> ExitCode {
         addresses: args.source_ip.clone(),
         require_fcrdns: args.require_fcrdns,
         throttle_pause: Duration::from_secs_f64(args.throttle_pause.max(0.0)),
+        warmup: args.warmup.schedule(),
+        nameserver: args.dns_server,
     };
-    let relay = match Relay::bind_from(args.listen, settings, sources).await {
+    let bound = service::listen(inherited, args.listen, args.user.as_deref());
+    let relay = match async { Relay::bind_from(bound?, settings, sources).await }.await {
         Ok(relay) => relay,
         Err(error) => {
             eprintln!("error: {error}");
@@ -165,17 +206,25 @@ async fn main() -> ExitCode {
         }
     };
     match relay.local_addr() {
-        Ok(address) => eprintln!(
-            "relay on {address}, queue in {queue}; a crash sends again at most {} messages \
-             ({} connections x {PIPELINED_WINDOW} pipelined); Ctrl-C stops",
-            relay.in_flight_bound(),
-            args.connections.max(1),
-        ),
+        Ok(address) => {
+            let serving = format!("relay on {address}, queue in {queue}");
+            eprintln!(
+                "{serving}; a crash sends again at most {} messages \
+                 ({} connections x {PIPELINED_WINDOW} pipelined); Ctrl-C stops",
+                relay.in_flight_bound(),
+                args.connections.max(1),
+            );
+            service::notify_ready(&serving);
+        }
         Err(error) => eprintln!("error: {error}"),
     }
     relay
         .run(async {
-            let _ = tokio::signal::ctrl_c().await;
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = service::terminated() => {}
+            }
+            service::notify_stopping();
         })
         .await;
     ExitCode::SUCCESS
@@ -247,7 +296,7 @@ fn authentication(args: &Args, checks: Checks) -> Result<authentication::Setting
     Ok(authentication::Settings {
         checks,
         authserv_id: authserv_id.to_string(),
-        dns_server: None,
+        dns_server: args.dns_server,
         arc_key,
     })
 }

@@ -8,15 +8,14 @@ use std::time::Duration;
 
 use clap::Parser;
 use smtpwire::client::LongLines;
-use smtpwire::delivery::Warmup;
 use smtpwire::{Domain, Host, ReversePath};
 
 use super::check;
-use super::ledger::Ledger;
 use super::results::{self, Status};
 use super::template::Template;
 use super::variants::{self, VariantSpec};
 use super::{Campaign, Variant};
+use crate::outbound::ledger::{Ledger, WarmupFlags};
 use crate::outbound::routes::{FixedRoute, Routes, SMTP_PORT};
 use crate::outbound::transfer::Transfer;
 
@@ -56,9 +55,10 @@ pub struct Args {
     /// this flag).
     #[arg(long)]
     require_fcrdns: bool,
-    /// Runs the sender's checklist (DMARC record, SPF for each
-    /// `--source-ip`, forward-confirmed reverse DNS) and stops; without it
-    /// the checklist runs at start, as warnings.
+    /// Runs the sender's checklist (DMARC record, each `--dkim` key
+    /// published, SPF for each `--source-ip`, forward-confirmed reverse
+    /// DNS) and stops; without it the checklist runs at start, as
+    /// warnings.
     #[arg(long)]
     check: bool,
     /// The DNS server to ask (`address:port`) instead of the system's.
@@ -110,21 +110,12 @@ pub struct Args {
     /// Never use STARTTLS (default: when offered).
     #[arg(long)]
     no_starttls: bool,
-    /// Warm-up, per (source address, receiving provider): messages on the
-    /// first day (no cap without it).
-    #[arg(long, requires = "warmup_hourly")]
-    warmup_daily: Option<u64>,
-    /// Warm-up: messages in any hour of the first day.
-    #[arg(long, requires = "warmup_daily")]
-    warmup_hourly: Option<u64>,
-    /// Warm-up: each day's caps as a percentage of the day before's.
-    #[arg(long, default_value_t = 200)]
-    warmup_growth: u32,
-    /// Warm-up: the daily cap at which it ends.
-    #[arg(long)]
-    warmup_max_daily: Option<u64>,
-    /// Warm-up: where the counts are kept (default: the results file with
-    /// `.warmup` added).
+    /// The warm-up caps per (source address, receiving provider).
+    #[command(flatten)]
+    warmup: WarmupFlags,
+    /// Where the warm-up's counts and the paces of throttling providers
+    /// are kept between runs (default: the results file with `.warmup`
+    /// added).
     #[arg(long)]
     warmup_state: Option<PathBuf>,
     /// `domain:selector:keyfile`: sign mail from the domain with this key
@@ -240,18 +231,22 @@ pub async fn run(args: Args) -> Result<String, String> {
         args.require_fcrdns,
     )
     .await?;
-    let sender_domain = from
+    let mailbox = from
         .mailbox()
-        .map(|mailbox| mailbox.host().to_string())
         .ok_or("--from: the null sender has no domain to check")?;
+    let sender_domain = mailbox.host().to_string();
+    let envelope_sender = mailbox.to_string();
+    let keys = signer.as_ref().map_or(&[][..], |signer| signer.keys());
+    let sender = check::Sender {
+        from_domains: &from_domains,
+        envelope_sender: &envelope_sender,
+        hello: &hostname,
+        sources: &args.source_ip,
+        keys,
+    };
     let warnings = tokio::time::timeout(
         CHECKLIST_TIME,
-        check::checklist(
-            transfer.routes.resolver(),
-            &from_domains,
-            &sender_domain,
-            &args.source_ip,
-        ),
+        check::checklist(transfer.routes.resolver(), sender),
     )
     .await
     .unwrap_or_else(|_| vec!["the sender's checklist did not finish in time".to_string()]);
@@ -275,24 +270,12 @@ pub async fn run(args: Args) -> Result<String, String> {
             )
         });
     }
-    let warmup = match (args.warmup_daily, args.warmup_hourly) {
-        (Some(daily), Some(hourly)) => {
-            let path = args.warmup_state.clone().unwrap_or_else(|| {
-                let mut name = args.results.clone().into_os_string();
-                name.push(".warmup");
-                PathBuf::from(name)
-            });
-            let ledger = Ledger::load(&path).map_err(|e| format!("{}: {e}", path.display()))?;
-            let schedule = Warmup {
-                daily,
-                hourly,
-                growth_percent: args.warmup_growth,
-                max_daily: args.warmup_max_daily,
-            };
-            Some((schedule, ledger))
-        }
-        _ => None,
-    };
+    let state = args.warmup_state.clone().unwrap_or_else(|| {
+        let mut name = args.results.clone().into_os_string();
+        name.push(".warmup");
+        PathBuf::from(name)
+    });
+    let ledger = Ledger::load(&state).map_err(|e| format!("{}: {e}", state.display()))?;
     let earlier = results::read_earlier(&args.results).map_err(|e| format!("--results: {e}"))?;
     let finals = &earlier.finals;
     let mut kept: Vec<String> = Vec::new();
@@ -329,7 +312,8 @@ pub async fn run(args: Args) -> Result<String, String> {
         attempts: args.attempts.max(1),
         retry_after: Duration::from_secs_f64(args.retry_after.max(0.0)),
         throttle_pause: Duration::from_secs_f64(args.throttle_pause.max(0.0)),
-        warmup,
+        warmup: args.warmup.schedule(),
+        ledger,
     };
     let mut writer = results::Writer::create(&args.results, &kept)
         .map_err(|e| format!("{}: {e}", args.results.display()))?;

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::time::Duration;
 
-use smtpwire::delivery::{is_throttling, Fate, Pace, Settled};
+use smtpwire::delivery::{is_throttling, Fate, Pace, PaceState, Settled};
 
 /// Which counts a send goes to: the source address (or `default`) and the
 /// provider (as [`smtpwire::delivery::provider_of`] names it).
@@ -48,6 +48,44 @@ impl Paces {
             ceiling,
             first_pause,
         }
+    }
+
+    /// [`new`](Self::new) paces, taking up those `saved` by an earlier run
+    /// (their `resume_at` since the Unix epoch); `origin` is when the
+    /// caller's clock reads zero, since the epoch.
+    pub fn resumed(
+        ceiling: u64,
+        first_pause: Duration,
+        saved: &BTreeMap<Pair, PaceState>,
+        origin: Duration,
+    ) -> Paces {
+        let mut paces = Paces::new(ceiling, first_pause);
+        for (pair, state) in saved {
+            let state = PaceState {
+                resume_at: state.resume_at.saturating_sub(origin),
+                ..*state
+            };
+            paces
+                .paces
+                .insert(pair.clone(), Pace::resumed(ceiling, first_pause, state));
+        }
+        paces
+    }
+
+    /// The states to save for a later run, their `resume_at` since the
+    /// Unix epoch (`origin` as in [`resumed`](Self::resumed)): only the
+    /// pairs slowed down or paused at `now`; the others would start afresh
+    /// the same way.
+    pub fn saved(&self, now: Duration, origin: Duration) -> BTreeMap<Pair, PaceState> {
+        self.paces
+            .iter()
+            .filter(|(_, pace)| pace.is_slowed() || pace.resume_at() > now)
+            .map(|(pair, pace)| {
+                let state = pace.state();
+                let resume_at = state.resume_at.saturating_add(origin);
+                (pair.clone(), PaceState { resume_at, ..state })
+            })
+            .collect()
     }
 
     /// The pace of `pair`.

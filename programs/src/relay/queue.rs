@@ -7,6 +7,9 @@
 //! - `state/NAME` holds each message's delivery state: when it was first
 //!   tried, how many times, when next, and each recipient's standing. It is
 //!   replaced atomically (written aside, fsynced, renamed).
+//! - `warmup` is the delivery [`Ledger`](crate::outbound::ledger::Ledger):
+//!   the warm-up's counts and the throttling paces of each source address
+//!   and provider, replaced atomically too.
 //!
 //! A message is in the queue as long as its file is in `incoming/new/`. Its
 //! state file is first written after its first delivery attempt, and only
@@ -140,6 +143,11 @@ impl Queue {
         Ok(Queue {
             root: root.to_path_buf(),
         })
+    }
+
+    /// The file of the delivery ledger: warm-up counts and paces.
+    pub fn ledger(&self) -> PathBuf {
+        self.root.join("warmup")
     }
 
     /// The Maildir the receiving server delivers into.

@@ -2,6 +2,14 @@
 //! destination, each destination gets one connection per host carrying all
 //! of its messages, and each message's outcome is written to the queue as
 //! its transaction ends: a crash sends again only what was on the wire.
+//!
+//! Each (source address, receiving provider) pair keeps a pace that its
+//! provider's throttling replies slow down, and, with a warm-up schedule,
+//! caps on what it sends an hour and a day; a message over a cap or its
+//! pace stays queued, without counting as an attempt, and is tried when
+//! they allow. The counts and paces are kept in the queue's ledger, so a
+//! restart neither resets the caps nor resumes at full speed against a
+//! provider that is still throttling.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::io;
@@ -12,6 +20,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use bytes::Bytes;
 use smtpwire::delivery::{
     Backoff, Delivery, Fate, Pace, Plan, Planner, RecipientReport, RouteError, Settled, Unroutable,
+    Warmup,
 };
 use smtpwire::{Domain, ForwardPath, Host, Text};
 use tokio::sync::{mpsc, oneshot, Semaphore};
@@ -20,6 +29,7 @@ use tokio::time::MissedTickBehavior;
 
 use super::bounce::{self, Notice};
 use super::queue::{Queue, Queued, Standing};
+use crate::outbound::ledger::{warm_retry_at, Ledger};
 use crate::outbound::pacing::{by_throttling, pair_of, Paces, Pair};
 use crate::outbound::transfer::{Outgoing, Transfer, PIPELINED_WINDOW};
 use crate::outbound::{random_seed, unix_now};
@@ -63,6 +73,8 @@ pub struct Runner {
     /// The pause after a provider's first throttling reply to a source
     /// address; it doubles while the throttling goes on.
     pub throttle_pause: Duration,
+    /// The warm-up caps of each pair; `None`, no caps.
+    pub warmup: Option<Warmup>,
 }
 
 /// A message out for delivery: its queue entry, its content, the
@@ -99,6 +111,8 @@ struct Book {
     paces: Paces,
     /// Each delivery task's pair, and whether a throttling reply came.
     rounds: HashMap<TaskId, (Pair, bool)>,
+    /// The warm-up counts and the saved paces.
+    ledger: Ledger,
 }
 
 impl Runner {
@@ -113,7 +127,8 @@ impl Runner {
     /// outcome for a message is written as its transaction ends, so a slow
     /// destination holds up only its own messages and a crash sends again
     /// at most [`in_flight_bound`](Self::in_flight_bound) of them.
-    pub async fn run(self) {
+    /// The counts and paces in `ledger` are taken up and kept there.
+    pub async fn run(self, ledger: Ledger) {
         if let Err(error) = self.queue.sweep() {
             eprintln!("queue: {error}");
         }
@@ -121,8 +136,15 @@ impl Runner {
             in_flight: HashMap::new(),
             carried: HashMap::new(),
             held: HashMap::new(),
-            paces: Paces::new(self.per_connection as u64, self.throttle_pause),
+            // The paces' clock is the Unix epoch's, as the ledger's.
+            paces: Paces::resumed(
+                self.per_connection as u64,
+                self.throttle_pause,
+                &ledger.paces,
+                Duration::ZERO,
+            ),
             rounds: HashMap::new(),
+            ledger,
         };
         let mut tasks: JoinSet<()> = JoinSet::new();
         let (results, mut finishing) = mpsc::unbounded_channel::<Finished>();
@@ -157,11 +179,17 @@ impl Runner {
                         self.finish(name, None, &mut book).await;
                     }
                     if let Some((pair, throttled)) = book.rounds.remove(&id) {
+                        let pace = book.paces.of(&pair);
+                        // Only a pace that is or was slowed has changed.
+                        let changed = throttled || pace.is_slowed();
                         if !throttled {
-                            book.paces.of(&pair).round_ended_well();
+                            pace.round_ended_well();
+                        }
+                        book.paces.forget_settled(clock());
+                        if changed {
+                            keep_state(&mut book);
                         }
                     }
-                    book.paces.forget_settled(clock());
                 }
                 _ = tick.tick() => {
                     if let Err(error) = self.start_due(&mut book, &mut tasks, &results, &limit).await {
@@ -259,11 +287,18 @@ impl Runner {
                     let provider = self.transfer.routes.provider(&group);
                     (destination, source, pair_of(source, provider), Vec::new())
                 });
+                let sent = used.entry(pair.clone()).or_default();
+                if *sent >= book.ledger.allowance(self.warmup.as_ref(), pair, now) {
+                    // Over the warm-up cap: pending still, not an attempt,
+                    // due when the cap reopens.
+                    let at = warm_retry_at(now);
+                    message.paced_until = Some(message.paced_until.map_or(at, |t| t.min(at)));
+                    continue;
+                }
                 // One round at a time per pair: the next waits for what
                 // this one's replies do to the pace.
                 let busy = book.rounds.values().any(|(out, _)| out == pair);
                 let pace = book.paces.of(pair);
-                let sent = used.entry(pair.clone()).or_default();
                 if busy || *sent >= pace.allowance(clock()) {
                     // Held back, not tried: pending still, due when the
                     // pace allows (the next scan if it is not paused).
@@ -285,6 +320,12 @@ impl Runner {
             } else {
                 book.in_flight.insert(message.queued.name.clone(), message);
             }
+        }
+        // Counted and saved before any of them goes: a crash may overcount
+        // a round, never undercount.
+        if used.values().any(|&count| count > 0) {
+            book.ledger.record(&used, now);
+            keep_state(book);
         }
         for (destination, source, pair, batch) in batches.into_values() {
             if batch.is_empty() {
@@ -563,6 +604,15 @@ impl Runner {
         file.write(&report).await?;
         self.store.deliver(file).await?;
         Ok(())
+    }
+}
+
+/// Saves the warm-up counts and the paces as they are now; a failure is
+/// reported, and delivery goes on.
+fn keep_state(book: &mut Book) {
+    book.ledger.paces = book.paces.saved(clock(), Duration::ZERO);
+    if let Err(error) = book.ledger.save() {
+        eprintln!("queue: warm-up ledger: {error}");
     }
 }
 

@@ -37,11 +37,16 @@ pub const DEFAULT_MAX_CONNECTIONS_PER_IP: usize = 50;
 
 /// Why a connection was refused with 421.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Refusal {
     /// The server holds as many connections as it may in all.
     Full,
     /// This client address holds as many as one address may.
     PerClient(IpAddr),
+    /// This client address opened as many connections in the last minute
+    /// as [`RateLimits::connections`](super::RateLimits::connections)
+    /// allows.
+    ConnectionRate(IpAddr),
 }
 
 impl fmt::Display for Refusal {
@@ -49,6 +54,11 @@ impl fmt::Display for Refusal {
         match self {
             Refusal::Full => f.write_str("Too many connections"),
             Refusal::PerClient(client) => write!(f, "Too many connections from {client}"),
+            Refusal::ConnectionRate(client) => write!(
+                f,
+                "{} from {client} this minute",
+                super::rates::Attempt::Connection.too_many()
+            ),
         }
     }
 }

@@ -2,15 +2,17 @@
 //! a `ServerSession`, asks the handler for every decision, upgrades to TLS
 //! on request, and waits only as long as the session allows.
 
+use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
-use smtpwire::server::{CloseReason, ServerEvent, ServerSession};
+use smtpwire::server::{CloseReason, Reject, ServerEvent, ServerSession};
 use smtpwire::{Protocol, ServerOutput, Text};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::watch;
 use tokio::time::timeout;
 
 use super::admission::{refusal_line, Slot};
+use super::rates::Attempt;
 use super::{Handler, Server};
 
 /// Bytes read per system call.
@@ -28,13 +30,15 @@ impl<T: AsyncRead + AsyncWrite + Unpin + Send> Transport for T {}
 /// server accepted it; behind a trusted proxy it is claimed for the client
 /// the PROXY header names, or the connection is refused with 421. Such a
 /// connection is plain TCP until STARTTLS; one the caller hands over may be
-/// anything.
+/// anything. `client` is the address rates are counted against, when
+/// known before the session starts.
 pub(super) async fn serve<H: Handler>(
     stream: Box<dyn Transport>,
     server: Server,
     mut handler: H,
     mut stopping: watch::Receiver<bool>,
     mut slot: Option<Slot>,
+    mut client: Option<IpAddr>,
 ) -> Option<CloseReason> {
     let mut plain_tcp = slot.is_some();
     let mut io = stream;
@@ -54,9 +58,10 @@ pub(super) async fn serve<H: Handler>(
             // session next waits for the client.
             ServerOutput::Transmit(bytes) => output.extend_from_slice(&bytes),
             ServerOutput::Event(ServerEvent::Connect(request)) => {
-                let client = request.proxy().and_then(|header| header.source());
-                if let (Some(slot), Some(client)) = (&mut slot, client) {
-                    if let Err(refusal) = slot.claim(client.ip()) {
+                let named = request.proxy().and_then(|header| header.source());
+                if let (Some(slot), Some(named)) = (&mut slot, named) {
+                    client = Some(named.ip());
+                    if let Err(refusal) = server.claim(slot, named.ip()) {
                         server.refused(refusal);
                         // No greeting yet: the 421 is all the client hears,
                         // and the handler, never asked about the client,
@@ -73,7 +78,11 @@ pub(super) async fn serve<H: Handler>(
                 debug_assert!(answered.is_ok(), "the session waits for its own request");
             }
             ServerOutput::Event(event) => {
-                decide(&mut session, &mut handler, event, tls.is_some()).await
+                let rated = Rated {
+                    server: &server,
+                    client,
+                };
+                decide(&mut session, &mut handler, event, tls.is_some(), rated).await
             }
             ServerOutput::NeedInput => {
                 if start < end {
@@ -171,6 +180,7 @@ async fn decide<H: Handler>(
     handler: &mut H,
     event: ServerEvent,
     tls: bool,
+    rated: Rated<'_>,
 ) {
     let answered = match event {
         ServerEvent::Hello(request) => {
@@ -186,11 +196,17 @@ async fn decide<H: Handler>(
             answer(session, request, verdict)
         }
         ServerEvent::Mail(request) => {
-            let verdict = handler.mail(&request).await;
+            let verdict = match rated.check(Attempt::Message) {
+                Ok(()) => handler.mail(&request).await,
+                refused => refused,
+            };
             answer(session, request, verdict)
         }
         ServerEvent::Rcpt(request) => {
-            let verdict = handler.rcpt(&request).await;
+            let verdict = match rated.check(Attempt::Recipient) {
+                Ok(()) => handler.rcpt(&request).await,
+                refused => refused,
+            };
             answer(session, request, verdict)
         }
         ServerEvent::Data(request) => {
@@ -230,6 +246,31 @@ async fn decide<H: Handler>(
         _ => Ok(()),
     };
     debug_assert!(answered.is_ok(), "the session waits for its own request");
+}
+
+/// The server's rates and the client they count against.
+struct Rated<'a> {
+    server: &'a Server,
+    client: Option<IpAddr>,
+}
+
+impl Rated<'_> {
+    /// Counts one `attempt`; over its rate, the `450 4.7.1` that refuses
+    /// it, as Postfix answers a client over its message or recipient rate.
+    fn check(&self, attempt: Attempt) -> Result<(), Reject> {
+        let Some(client) = self.client else {
+            return Ok(());
+        };
+        if self.server.allows(client, attempt) {
+            return Ok(());
+        }
+        let text = format!(
+            "{} from {} this minute, try again later",
+            attempt.too_many(),
+            client.to_canonical()
+        );
+        Err(super::refuse(450, "4.7.1", &text))
+    }
 }
 
 /// `queued as ID`, if it fits in a reply line.

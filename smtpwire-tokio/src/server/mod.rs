@@ -5,7 +5,8 @@
 //! ([`ServerLimits::timeout`](smtpwire::server::ServerLimits::timeout),
 //! counted per request rather than per read), upgrades connections with
 //! STARTTLS when given a TLS acceptor, caps the connections open in all and
-//! per client address, and stops gracefully: idle clients get 421,
+//! per client address, limits what each client starts per minute
+//! ([`RateLimits`]), and stops gracefully: idle clients get 421,
 //! messages in flight finish first.
 //!
 //! ```no_run
@@ -37,13 +38,14 @@ mod admission;
 mod busy_poll;
 mod connection;
 mod handler;
+mod rates;
 mod tls;
 
 use std::future::Future;
 use std::io;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use smtpwire::server::{CloseReason, ServerConfig};
 use tokio::net::TcpListener;
@@ -57,10 +59,12 @@ pub use admission::{
 };
 pub use connection::Transport;
 pub use handler::{refuse, Handler};
+pub use rates::{RateLimits, MAX_TRACKED_CLIENTS, RATE_WINDOW};
 pub use tls::acceptor_from_pem;
 
 use admission::{AcceptBackoff, ConnectionTable, NoticeHook, Slot, Throttle};
 use busy_poll::BusyPoll;
+use rates::{Attempt, RateTable};
 
 /// Serves SMTP or LMTP connections with a [`ServerSession`] each.
 ///
@@ -75,6 +79,8 @@ pub struct Server {
     /// With the PROXY protocol, the only peers whose header is believed.
     proxies: Option<Arc<[IpAddr]>>,
     table: Arc<ConnectionTable>,
+    /// Counts per client address, when any rate is limited.
+    rates: Option<Arc<RateTable>>,
     busy_poll: Option<Arc<BusyPoll>>,
     notice: Option<NoticeHook>,
     /// Refusals are made by the accept loop and, behind a proxy, by the
@@ -95,6 +101,7 @@ impl Server {
                 DEFAULT_MAX_CONNECTIONS,
                 Some(DEFAULT_MAX_CONNECTIONS_PER_IP),
             )),
+            rates: None,
             busy_poll: None,
             notice: None,
             refusals: Arc::default(),
@@ -145,6 +152,26 @@ impl Server {
     pub fn with_max_connections_per_ip(mut self, most: Option<usize>) -> Self {
         self.table = Arc::new(ConnectionTable::new(self.table.most(), most));
         self
+    }
+
+    /// Limits what each client address may start per minute: connections
+    /// (over the limit, `421 4.7.0` and closed without a session), MAIL and
+    /// RCPT commands (over the limit, `450 4.7.1`, before the handler is
+    /// asked), counted as Postfix's anvil counts them, refused attempts
+    /// included. The address is the peer's, or the one a trusted proxy
+    /// names; connections handed to
+    /// [`serve_connection`](Self::serve_connection) have none and are not
+    /// limited. Clones share the counts.
+    pub fn with_rate_limits(mut self, limits: RateLimits) -> Self {
+        self.rates = (!limits.is_off()).then(|| Arc::new(RateTable::new(limits)));
+        self
+    }
+
+    /// The limits set with [`with_rate_limits`](Self::with_rate_limits).
+    pub fn rate_limits(&self) -> RateLimits {
+        self.rates
+            .as_ref()
+            .map_or_else(RateLimits::default, |rates| rates.limits())
     }
 
     /// After each read or accept, keeps the runtime polling its sockets for
@@ -259,12 +286,16 @@ impl Server {
                         // Replies are small and wait on each other: Nagle
                         // would hold them back.
                         let _ = stream.set_nodelay(true);
+                        // Behind a proxy the client is the one its
+                        // header names, learnt at the session's start.
+                        let client_ip = self.proxies.is_none().then(|| client.ip());
                         connections.spawn(connection::serve(
                             Box::new(stream),
                             self.clone(),
                             handler(client),
                             watch.clone(),
                             Some(slot),
+                            client_ip,
                         ));
                     }
                     Err(error) if is_connection_error(&error) => {}
@@ -312,7 +343,7 @@ impl Server {
         handler: H,
         stopping: watch::Receiver<bool>,
     ) -> Option<CloseReason> {
-        connection::serve(stream, self.clone(), handler, stopping, None).await
+        connection::serve(stream, self.clone(), handler, stopping, None, None).await
     }
 }
 
@@ -330,9 +361,26 @@ impl Server {
     fn admit(&self, address: IpAddr) -> Result<Slot, Refusal> {
         let mut slot = self.table.admit()?;
         if self.proxies.is_none() {
-            slot.claim(address)?;
+            self.claim(&mut slot, address)?;
         }
         Ok(slot)
+    }
+
+    /// Counts the connection in `slot` against `client`'s cap and its
+    /// connection rate, or refuses it.
+    fn claim(&self, slot: &mut Slot, client: IpAddr) -> Result<(), Refusal> {
+        slot.claim(client)?;
+        match self.allows(client, Attempt::Connection) {
+            true => Ok(()),
+            false => Err(Refusal::ConnectionRate(client.to_canonical())),
+        }
+    }
+
+    /// Counts one `attempt` by `client`; false when it is over its rate.
+    fn allows(&self, client: IpAddr, attempt: Attempt) -> bool {
+        self.rates
+            .as_ref()
+            .is_none_or(|rates| rates.allows(client, attempt, Instant::now()))
     }
 
     /// Reports a refusal, throttled.

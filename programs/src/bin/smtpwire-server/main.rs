@@ -26,6 +26,7 @@ use smtpwire::{Domain, Text};
 use smtpwire_programs::authentication::{self, Checks};
 use smtpwire_programs::server::rules::RecipientRules;
 use smtpwire_programs::server::{idle_for, tls, users::Users, Server, Settings};
+use smtpwire_programs::service;
 
 /// Command-line flags.
 #[derive(Parser, Debug)]
@@ -127,6 +128,26 @@ struct Args {
     /// `smtpd_client_connection_count_limit`.
     #[arg(long, value_name = "COUNT")]
     max_connections_per_ip: Option<usize>,
+    /// Connections one client address may open per minute; more are
+    /// answered `421 4.7.0` and closed (Postfix's
+    /// `smtpd_client_connection_rate_limit`). Default: no limit.
+    #[arg(long, value_name = "COUNT")]
+    connection_rate_limit: Option<u32>,
+    /// MAIL commands one client address may send per minute; more are
+    /// answered `450 4.7.1` (`smtpd_client_message_rate_limit`). Default:
+    /// no limit.
+    #[arg(long, value_name = "COUNT")]
+    message_rate_limit: Option<u32>,
+    /// RCPT commands one client address may send per minute; more are
+    /// answered `450 4.7.1` (`smtpd_client_recipient_rate_limit`).
+    /// Default: no limit.
+    #[arg(long, value_name = "COUNT")]
+    recipient_rate_limit: Option<u32>,
+    /// Once the port is bound and the TLS key and users file are read,
+    /// run as this user (the process must start as root): port 25 needs
+    /// root, nothing after it does. The Maildir must be writable by it.
+    #[arg(long, value_name = "NAME")]
+    user: Option<String>,
     /// Check each message's authentication: a comma-separated list of
     /// `spf` (RFC 7208: the client address for the HELO and MAIL FROM
     /// identities), `dkim` (RFC 6376: every signature) and `dmarc` (RFC
@@ -158,6 +179,14 @@ fn parse_checks(list: &str) -> Result<Checks, String> {
 
 fn main() -> ExitCode {
     let args = Args::parse();
+    // Before any thread starts: it clears the variables systemd set.
+    let inherited = match service::inherited_listener() {
+        Ok(inherited) => inherited,
+        Err(error) => {
+            eprintln!("error: the socket from the service manager: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
     let mut runtime = match args.threads {
         Some(1) => tokio::runtime::Builder::new_current_thread(),
         Some(threads) => {
@@ -174,7 +203,7 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(run(args)) {
+    match runtime.block_on(run(args, inherited)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("error: {error}");
@@ -183,7 +212,7 @@ fn main() -> ExitCode {
     }
 }
 
-async fn run(args: Args) -> std::io::Result<()> {
+async fn run(args: Args, inherited: Option<std::net::TcpListener>) -> std::io::Result<()> {
     let invalid = |message: String| std::io::Error::new(std::io::ErrorKind::InvalidInput, message);
     let hostname = Text::new(&args.hostname).map_err(|e| invalid(format!("--hostname: {e}")))?;
     let mut settings = Settings::new(hostname);
@@ -232,6 +261,13 @@ async fn run(args: Args) -> std::io::Result<()> {
         });
         settings.reject_on_dmarc_policy = args.enforce_dmarc_reject;
     }
+    let mut rates = settings.rate_limits;
+    (rates.connections, rates.messages, rates.recipients) = (
+        args.connection_rate_limit,
+        args.message_rate_limit,
+        args.recipient_rate_limit,
+    );
+    settings.rate_limits = rates;
     // Held until the server has stopped, however it stops, so that the
     // certificate file goes with the process that made it.
     let mut certificate_file = None;
@@ -255,7 +291,8 @@ async fn run(args: Args) -> std::io::Result<()> {
         return demo::run(settings, identity).await;
     }
     settings.tls = identity;
-    let server = Server::bind(args.listen, settings).await?;
+    let listener = service::listen(inherited, args.listen, args.user.as_deref())?;
+    let server = Server::with_listener(listener, settings)?;
     let shared = server.shared();
     let protocol = if args.lmtp { "LMTP" } else { "SMTP" };
     let store = if args.discard {
@@ -271,19 +308,19 @@ async fn run(args: Args) -> std::io::Result<()> {
         "at most {} connections, {per_ip}",
         shared.connections.most()
     );
-    eprintln!(
-        "{protocol} on {}, {store}; Ctrl-C stops",
-        server.local_addr()?
-    );
+    let serving = format!("{protocol} on {}, {store}", server.local_addr()?);
+    eprintln!("{serving}; Ctrl-C stops");
+    service::notify_ready(&serving);
     let max_messages = args.max_messages;
     let idle = args.exit_after_idle.map(Duration::from_secs);
     let stop = async move {
         tokio::select! {
             _ = tokio::signal::ctrl_c() => eprintln!("interrupted"),
-            _ = terminated() => eprintln!("terminated"),
+            _ = service::terminated() => eprintln!("terminated"),
             _ = shared.stats.reached(max_messages.unwrap_or(u64::MAX)), if max_messages.is_some() => {}
             _ = idle_for(&shared.connections, idle.unwrap_or_default()), if idle.is_some() => {}
         }
+        service::notify_stopping();
     };
     // A second Ctrl-C stops waiting for open connections; their partial
     // files stay in tmp/, which maildir(5) readers ignore.
@@ -301,18 +338,4 @@ async fn run(args: Args) -> std::io::Result<()> {
     }
     drop(certificate_file);
     Ok(())
-}
-
-/// SIGTERM, the way service managers and `kill` ask a server to stop: it
-/// stops as Ctrl-C does. Never, where there is no such signal.
-async fn terminated() {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{signal, SignalKind};
-        if let Ok(mut signal) = signal(SignalKind::terminate()) {
-            signal.recv().await;
-            return;
-        }
-    }
-    std::future::pending::<()>().await
 }

@@ -153,8 +153,8 @@ pub struct Dmarc {
     /// The `From:` domain evaluated; empty when the message has no single
     /// author domain.
     pub domain: String,
-    /// `pass`, `fail`, `none`, `temperror` or `permerror` (RFC 8601 §2.7.2
-    /// names the results).
+    /// `pass`, `fail`, `none`, `temperror` or `permerror`, as the field
+    /// writes it (RFC 7489 §11.2 registers them).
     pub result: &'static str,
     /// The policy the domain asks for when DMARC fails.
     pub policy: Policy,
@@ -200,7 +200,7 @@ impl Evaluator {
 
     /// Runs the checks on `message` (the content as received, CRLF line
     /// ends) from `origin`; `hostname` is this host's name, which SPF's
-    /// `%{r}` macro expands to (RFC 7208 §7.3).
+    /// `%{r}` macro expands to (RFC 7208 §7.2).
     pub async fn evaluate(&self, origin: &Origin<'_>, message: &[u8], hostname: &str) -> Verdict {
         let parsed = AuthenticatedMessage::parse(message).map(|mut parsed| {
             parsed.dkim_headers.truncate(MAX_SIGNATURES);
@@ -268,8 +268,8 @@ impl Evaluator {
         let check = self.authenticator.verify_arc(parsed);
         let chain = match tokio::time::timeout(CHECK_TIME_LIMIT, check).await {
             Ok(chain) => chain,
-            // Unverified for now: sealed as failed, which a later hop
-            // would not trust; so not sealed at all.
+            // Not sealed: a chain that could not be checked in time would
+            // be sealed as failed, which ends it for every later hop.
             Err(_) => return None,
         };
         results.arc(&chain, origin.client);

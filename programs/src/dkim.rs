@@ -11,11 +11,12 @@
 use std::fmt;
 use std::path::Path;
 
+use mail_auth::arc::ArcSealer;
 use mail_auth::common::crypto::CryptoError;
 use mail_auth::common::crypto::{DkimKey, Ed25519Key, RsaKey, Sha256, SigningKey};
 use mail_auth::common::headers::{HeaderStream, HeaderWriter, Writable, Writer};
 use mail_auth::common::verify::DomainKey;
-use mail_auth::dkim::{Canonicalization, Signature};
+use mail_auth::dkim::{Canonicalization, Done, Signature};
 use mail_auth::AuthenticatedMessage;
 use rsa::pkcs1::DecodeRsaPrivateKey;
 use rsa::pkcs8::{DecodePrivateKey, EncodePrivateKey, EncodePublicKey, LineEnding};
@@ -88,6 +89,9 @@ pub struct Key {
     /// RSA (RFC 6376 §3.6.1), the bare 32-octet key for Ed25519 (RFC 8463
     /// §4).
     public: Vec<u8>,
+    /// The PEM text it was read from, for a second signer with the same
+    /// key ([`try_clone`](Self::try_clone)); never printed.
+    pem: String,
 }
 
 impl fmt::Debug for Key {
@@ -179,7 +183,14 @@ impl Key {
             algorithm,
             secret,
             public,
+            pem: pem.to_string(),
         })
+    }
+
+    /// Another `Key` with the same secret, read again from its PEM text:
+    /// the signing key of `mail-auth` cannot be copied.
+    pub fn try_clone(&self) -> Result<Key, String> {
+        Key::from_pem(&self.domain, &self.selector, &self.pem)
     }
 
     /// A new key of `algorithm` (RSA of [`MIN_RSA_BITS`]) as PKCS#8 PEM.
@@ -227,6 +238,29 @@ impl Key {
             self.domain,
             strings.join(" ")
         )
+    }
+}
+
+impl Key {
+    /// An ARC sealer (RFC 8617) with this key, signing the
+    /// [`DEFAULT_HEADERS`] in `ARC-Message-Signature` with relaxed/relaxed
+    /// canonicalisation, its signature expiring `expiry` seconds after it
+    /// is made (the `x=` tag) when given. RSA keys only: `rsa-sha256` is
+    /// the algorithm ARC verifiers take.
+    pub fn into_arc_sealer(self, expiry: Option<u64>) -> Result<ArcSealer<DkimKey, Done>, String> {
+        if self.algorithm != Algorithm::Rsa {
+            return Err(format!("{self:?}: ARC seals with RSA keys only"));
+        }
+        let sealer = ArcSealer::from_key(self.secret)
+            .domain(self.domain)
+            .selector(self.selector)
+            .headers(DEFAULT_HEADERS.iter().copied())
+            .header_canonicalization(Canonicalization::Relaxed)
+            .body_canonicalization(Canonicalization::Relaxed);
+        Ok(match expiry {
+            Some(seconds) => sealer.expiration(seconds),
+            None => sealer,
+        })
     }
 }
 
@@ -390,16 +424,22 @@ impl Signer {
                     signature: &signature,
                 })
                 .map_err(|e| format!("{key:?}: {e}"))?;
-            // The field is folded at a fixed width, which can put a fold
-            // between the end of b= and its `;`. RFC 6376 §3.7 has b='s
-            // value deleted "including all surrounding whitespace", yet
-            // verifiers differ on whether a fold after it goes too (dkimpy
-            // keeps it, and fails the signature), so none is left there.
-            let field = signature.to_header().replace("\r\n\t;", ";");
+            let field = unfold_before_semicolon(&signature.to_header());
             fields.extend_from_slice(field.as_bytes());
         }
         Ok(Some(fields))
     }
+}
+
+/// `fields` (signature fields as `mail-auth` writes them) without a fold
+/// just before a `;`. They are folded at a fixed width, which can put a
+/// fold between the end of `b=` and its `;`. RFC 6376 §3.7 has b='s value
+/// deleted "including all surrounding whitespace", yet verifiers differ on
+/// whether a fold after it goes too (dkimpy keeps it, and fails the
+/// signature), so none is left there. ARC's fields are signed the same way
+/// (RFC 8617 §4.1.2).
+pub(crate) fn unfold_before_semicolon(fields: &str) -> String {
+    fields.replace("\r\n\t;", ";")
 }
 
 /// A parsed message's header fields and body, as the canonicalisation
@@ -421,7 +461,7 @@ impl<'x> HeaderStream<'x> for Fields<'_, 'x> {
 
 /// The lower-case domain shared by every address in `from`, if there is
 /// one.
-fn single_domain(from: &[String]) -> Option<String> {
+pub(crate) fn single_domain(from: &[String]) -> Option<String> {
     let mut domains = from.iter().map(|address| {
         address
             .rsplit_once('@')

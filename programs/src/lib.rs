@@ -3,6 +3,7 @@
 //! core and its drivers. Each binary in `src/bin/` is a thin command line over
 //! one of these modules; the tests drive the modules directly.
 
+pub mod authentication;
 pub mod bulk;
 pub mod config;
 pub mod dkim;

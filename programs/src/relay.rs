@@ -56,6 +56,10 @@ pub struct Settings {
     pub max_message_size: Option<u64>,
     /// Signs queued messages whose From: domain has a key.
     pub dkim: Option<crate::dkim::Signer>,
+    /// SPF, DKIM and DMARC checks of each message taken in, recorded in an
+    /// `Authentication-Results:` field, and with a key, an ARC seal (RFC
+    /// 8617) so that the next hops can trust those results.
+    pub authentication: Option<crate::authentication::Settings>,
 }
 
 /// The local addresses the relay delivers from, and how it slows down
@@ -122,6 +126,7 @@ impl Relay {
         intake.maildir = Some(queue.incoming());
         intake.tls = settings.tls;
         intake.max_message_size = settings.max_message_size;
+        intake.authentication = settings.authentication;
         let server = crate::server::Server::with_listener(listen.into().bind().await?, intake)?;
         // A relay must not bounce what another server took: a line over
         // the limit is broken as Postfix does rather than refused.

@@ -5,6 +5,7 @@
 
 pub mod client;
 pub mod handler;
+pub mod intake;
 pub mod maildir;
 pub mod rules;
 pub mod tls;
@@ -27,7 +28,9 @@ use tokio::net::TcpListener;
 use tokio::sync::Notify;
 use tokio::task::JoinSet;
 
+use crate::authentication::Evaluator;
 use handler::Handler;
+use intake::Intake;
 use maildir::Maildir;
 use rules::RecipientRules;
 use users::Users;
@@ -107,6 +110,12 @@ pub struct Settings {
     /// trusted PROXY header names, or the peer's); `None` or 0 for no such
     /// limit.
     pub max_connections_per_ip: Option<usize>,
+    /// SPF, DKIM and DMARC checks of each message, recorded in an
+    /// `Authentication-Results:` field; `None` checks nothing.
+    pub authentication: Option<crate::authentication::Settings>,
+    /// With DMARC checked, refuse a message that fails it when its
+    /// domain's policy is `p=reject` (550 5.7.1 at the end of data).
+    pub reject_on_dmarc_policy: bool,
     /// Connections, messages and recipients one client address may start
     /// per minute; none limited by default.
     pub rate_limits: RateLimits,
@@ -136,6 +145,8 @@ impl Settings {
             busy_poll: None,
             max_connections: default_max_connections(),
             max_connections_per_ip: Some(DEFAULT_MAX_CONNECTIONS_PER_IP),
+            authentication: None,
+            reject_on_dmarc_policy: false,
             rate_limits: RateLimits::default(),
         }
     }
@@ -225,6 +236,8 @@ pub struct Shared {
     pub stats: Stats,
     /// The connections open now, within their limits.
     pub connections: Connections,
+    /// Authentication of each message, when on.
+    pub authentication: Option<Intake>,
 }
 
 /// Counters for `--max-messages` and the tests.
@@ -307,6 +320,13 @@ impl Server {
             Some(root) => Some(Maildir::create(root, &hostname)?),
             None => None,
         };
+        let authentication = match settings.authentication {
+            Some(authentication) if authentication.checks.any() => Some(Intake {
+                evaluator: Evaluator::new(authentication)?,
+                reject_on_dmarc_policy: settings.reject_on_dmarc_policy,
+            }),
+            _ => None,
+        };
         let shared = Arc::new(Shared {
             hostname,
             store,
@@ -315,6 +335,7 @@ impl Server {
             rules: settings.rules,
             stats: Stats::default(),
             connections: driver.connections(),
+            authentication,
         });
         Ok(Server {
             listener,

@@ -30,6 +30,10 @@
 //! `From:` domain has a key is signed once, before its first attempt, and
 //! the signed copy kept in the queue for every recipient, host and retry.
 //!
+//! With `--authenticate spf,dkim,dmarc` each message taken in gets an
+//! `Authentication-Results:` field, and with `--arc-seal domain` also an
+//! ARC set (RFC 8617) signed with that domain's RSA `--dkim` key.
+//!
 //! The relay takes mail for any recipient from any client that reaches it:
 //! keep it on loopback or a trusted network.
 
@@ -42,7 +46,8 @@ use clap::Parser;
 use smtpwire::delivery::Backoff;
 use smtpwire::Domain;
 
-use smtpwire_programs::dkim::Signer;
+use smtpwire_programs::authentication::{self, Checks};
+use smtpwire_programs::dkim::{Algorithm, Key, Signer};
 use smtpwire_programs::logging::{self, LogFormat};
 use smtpwire_programs::outbound::ledger::WarmupFlags;
 use smtpwire_programs::outbound::routes::{FixedRoute, SMTP_PORT};
@@ -145,6 +150,20 @@ struct Args {
     /// How log lines are written: text, or one JSON object per line.
     #[arg(long, value_enum, default_value_t = LogFormat::Text)]
     log_format: LogFormat,
+    /// Check each message taken in, as smtpwire-server's option of the
+    /// same name does: a comma-separated list of `spf`, `dkim` and
+    /// `dmarc`, recorded in an `Authentication-Results:` field.
+    #[arg(long, value_name = "CHECKS", value_parser = Checks::parse)]
+    authenticate: Option<Checks>,
+    /// The name the results are given under. Default: the --hostname.
+    #[arg(long, value_name = "NAME", requires = "authenticate")]
+    authserv_id: Option<String>,
+    /// Seal each message taken in with an ARC set (RFC 8617) signed with
+    /// this domain's RSA key from --dkim, after verifying the sets it
+    /// came with, so that the next hops can trust its authentication
+    /// results. Needs --authenticate.
+    #[arg(long, value_name = "DOMAIN", requires = "authenticate")]
+    arc_seal: Option<String>,
 }
 
 fn main() -> ExitCode {
@@ -253,5 +272,36 @@ fn settings(args: &Args) -> Result<Settings, String> {
         } else {
             Some(Signer::from_specs(&args.dkim)?)
         },
+        authentication: match args.authenticate {
+            Some(checks) => Some(authentication(args, checks)?),
+            None => None,
+        },
+    })
+}
+
+/// The intake checks, and the ARC key: the first RSA key of the
+/// `--arc-seal` domain among the `--dkim` keys.
+fn authentication(args: &Args, checks: Checks) -> Result<authentication::Settings, String> {
+    let authserv_id = args.authserv_id.as_deref().unwrap_or(&args.hostname);
+    Domain::parse(authserv_id).map_err(|e| format!("--authserv-id {authserv_id}: {e}"))?;
+    let arc_key = match &args.arc_seal {
+        Some(domain) => Some(
+            args.dkim
+                .iter()
+                .map(|spec| Key::load(spec))
+                .collect::<Result<Vec<Key>, String>>()?
+                .into_iter()
+                .find(|key| {
+                    key.domain.eq_ignore_ascii_case(domain) && key.algorithm == Algorithm::Rsa
+                })
+                .ok_or_else(|| format!("--arc-seal {domain}: no RSA key for it in --dkim"))?,
+        ),
+        None => None,
+    };
+    Ok(authentication::Settings {
+        checks,
+        authserv_id: authserv_id.to_string(),
+        dns_server: args.dns_server,
+        arc_key,
     })
 }

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::{Instant, SystemTime};
 
 use bytes::Bytes;
+use smtpwire::address::{Host, ReversePath};
 use smtpwire::proxy::ProxyHeader;
 use smtpwire::reply::{EnhancedStatusCode, ReplyCode};
 use smtpwire::server::{
@@ -18,6 +19,7 @@ use smtpwire_tokio::server::TlsSession;
 use super::maildir::TmpMessage;
 use super::rules::refusal;
 use super::Shared;
+use crate::authentication::{remove_claims_of, Origin};
 use crate::trace::{Received, Via};
 
 /// What one connection knows about its client, and the open transaction.
@@ -25,6 +27,9 @@ pub struct Handler {
     shared: Arc<Shared>,
     client: SocketAddr,
     helo: Option<(String, bool)>,
+    /// The HELO or EHLO name when it is a domain, the identity SPF checks
+    /// (RFC 7208 §2.3).
+    helo_domain: Option<String>,
     /// What STARTTLS settled on, once it did.
     tls: Option<TlsSession>,
     user: Option<String>,
@@ -37,11 +42,17 @@ pub struct Handler {
 /// The open transaction.
 struct Envelope {
     from: String,
+    /// The MAIL FROM address without brackets, empty for `<>`.
+    sender: String,
     recipients: Vec<String>,
     started: Instant,
     /// One file per stored copy: one in SMTP mode, one per recipient in LMTP
     /// mode; none when discarding.
     copies: Vec<TmpMessage>,
+    /// With authentication on, the message is held here until it ends:
+    /// its results must be written above it, and DKIM needs all of it.
+    /// The session's message size limit bounds it.
+    held: Option<Vec<u8>>,
     /// Content that could not be written: the message will be refused with
     /// 451 when it ends.
     failed: bool,
@@ -55,6 +66,7 @@ impl Handler {
             shared,
             client,
             helo: None,
+            helo_domain: None,
             tls: None,
             user: None,
             envelope: None,
@@ -64,7 +76,11 @@ impl Handler {
     }
 
     /// Starts the tmp files of the open transaction, trace fields first.
-    async fn open_copies(&mut self) -> std::io::Result<()> {
+    /// `results` is an `Authentication-Results:` field (and an ARC set) to
+    /// put on top of the message as received, above this host's `Received:` field (RFC
+    /// 8601 §5), the delivery fields (`Return-Path:`, the envelope
+    /// recipients) staying first.
+    async fn open_copies(&mut self, results: Option<&str>) -> std::io::Result<()> {
         let Some(store) = &self.shared.store else {
             return Ok(());
         };
@@ -97,6 +113,9 @@ impl Handler {
             for recipient in &group {
                 head.push_str(&format!("{label}: {recipient}\r\n"));
             }
+            if let Some(results) = results {
+                head.push_str(results);
+            }
             let received = Received {
                 helo: &helo,
                 client: self.client,
@@ -125,100 +144,17 @@ impl Handler {
         self.log(&envelope, None, &outcome);
     }
 
-    /// One line per transaction: its queue id when it was stored (the id
-    /// the 250 reply names), the envelope, size and outcome.
-    fn log(&self, envelope: &Envelope, queue_id: Option<&str>, outcome: &str) {
-        tracing::info!(
-            client = %self.client,
-            queue_id = queue_id.unwrap_or("none"),
-            from = %envelope.from,
-            to = %Joined(&envelope.recipients),
-            recipients = envelope.recipients.len(),
-            size = envelope.size,
-            outcome,
-            elapsed_ms = envelope.started.elapsed().as_secs_f64() * 1000.0,
-            "message"
-        );
-    }
-}
-
-impl smtpwire_tokio::server::Handler for Handler {
-    async fn connect(&mut self, proxy: Option<&ProxyHeader>) -> Result<(), Reject> {
-        if let Some(source) = proxy.and_then(|header| header.source()) {
-            self.client = source;
-        }
-        Ok(())
-    }
-
-    /// As the session does (RFC 3207 §4.2), forget what the client said
-    /// before.
-    fn tls_established(&mut self, session: &TlsSession) {
-        self.tls = Some(session.clone());
-        self.helo = None;
-        self.user = None;
-    }
-
-    async fn hello(&mut self, request: &HelloRequest) -> Result<(), Reject> {
-        self.helo = Some((escaped(request.host()), request.is_extended()));
-        Ok(())
-    }
-
-    async fn auth(&mut self, request: &AuthRequest) -> Result<(), Reject> {
-        let valid = self
-            .shared
-            .users
-            .as_ref()
-            .is_some_and(|users| users.verify(request.credentials()));
-        if !valid {
-            return Err(bad_credentials());
-        }
-        self.user = Some(escaped(request.credentials().identity()));
-        Ok(())
-    }
-
-    async fn mail(&mut self, request: &MailRequest) -> Result<(), Reject> {
-        self.envelope = Some(Envelope {
-            from: escaped(request.from()),
-            recipients: Vec::new(),
-            started: Instant::now(),
-            copies: Vec::new(),
-            failed: false,
-            size: 0,
-        });
-        Ok(())
-    }
-
-    async fn rcpt(&mut self, request: &RcptRequest) -> Result<(), Reject> {
-        let Some(envelope) = &mut self.envelope else {
-            return Err(Reject::temporary());
-        };
-        let recipient = escaped(request.to());
-        if let Some(refusal) = self.shared.rules.check(&envelope.from, &recipient) {
-            return Err(refusal);
-        }
-        envelope.recipients.push(recipient);
-        Ok(())
-    }
-
-    async fn data(&mut self, _request: &DataRequest) -> Result<(), Reject> {
-        self.open_copies().await.map_err(|error| {
-            tracing::warn!(client = %self.client, %error, "cannot store a message");
-            Reject::temporary()
-        })
-    }
-
-    /// Written to every copy as it arrives: the message is never held
-    /// whole.
-    async fn content(&mut self, chunk: Bytes) {
+    /// Appends `chunk` to every copy; after a failed write the copies are
+    /// dropped and the message will be refused with 451.
+    async fn write_copies(&mut self, chunk: &[u8]) {
         let Some(envelope) = &mut self.envelope else {
             return;
         };
-        envelope.size += chunk.len() as u64;
         if envelope.failed {
             return;
         }
         for copy in &mut envelope.copies {
-            if let Err(error) = copy.write(&chunk).await {
+            if let Err(error) = copy.write(chunk).await {
                 tracing::warn!(client = %self.client, queue_id = %copy.name(), %error, "writing a message failed");
                 envelope.failed = true;
                 break;
@@ -231,9 +167,44 @@ impl smtpwire_tokio::server::Handler for Handler {
         }
     }
 
-    /// The end of a message: make every copy durable, then answer. The
-    /// positive reply is only sent once the file is safely in `new/`.
-    async fn deliver(&mut self, request: &MessageRequest) -> Vec<Result<(), Reject>> {
+    /// With authentication on, evaluates the held message and writes it
+    /// below its results; `Err` is the refusal the DMARC policy asks for.
+    /// The lookups are awaited: other connections go on meanwhile.
+    async fn authenticate(&mut self) -> Result<(), Reject> {
+        let shared = self.shared.clone();
+        let Some(intake) = &shared.authentication else {
+            return Ok(());
+        };
+        let Some(envelope) = &mut self.envelope else {
+            return Ok(());
+        };
+        let Some(held) = envelope.held.take() else {
+            return Ok(());
+        };
+        let sender = envelope.sender.clone();
+        let origin = Origin {
+            client: self.client.ip(),
+            helo: self.helo_domain.as_deref(),
+            mail_from: &sender,
+        };
+        let verdict = intake.check(&origin, &held, &shared.hostname).await?;
+        // A new ARC set goes on top, above the results it seals.
+        let fields = format!("{}{}", verdict.arc_set.unwrap_or_default(), verdict.field);
+        if let Err(error) = self.open_copies(Some(&fields)).await {
+            tracing::warn!(client = %self.client, %error, "cannot store a message");
+            if let Some(envelope) = &mut self.envelope {
+                envelope.failed = true;
+            }
+            return Ok(());
+        }
+        let content = remove_claims_of(&held, intake.evaluator.authserv_id());
+        self.write_copies(&content).await;
+        Ok(())
+    }
+
+    /// Makes every copy durable, then gives the outcome for each of
+    /// `recipients`: one for all in SMTP, one each in LMTP.
+    async fn store(&mut self, recipients: usize) -> Vec<Result<(), Reject>> {
         let Some(mut envelope) = self.envelope.take() else {
             return vec![Err(Reject::temporary())];
         };
@@ -268,7 +239,6 @@ impl smtpwire_tokio::server::Handler for Handler {
         self.queued = stored.and_then(|name| Text::new(name).ok());
         // A failed write or the discard mode gives one outcome for all
         // recipients.
-        let recipients = request.recipients().len();
         match outcomes.as_slice() {
             [single] if recipients != 1 => vec![single.clone().map(drop); recipients.max(1)],
             _ => outcomes
@@ -276,6 +246,132 @@ impl smtpwire_tokio::server::Handler for Handler {
                 .map(|outcome| outcome.map(drop))
                 .collect(),
         }
+    }
+
+    /// One line per transaction: its queue id when it was stored (the id
+    /// the 250 reply names), the envelope, size and outcome.
+    fn log(&self, envelope: &Envelope, queue_id: Option<&str>, outcome: &str) {
+        tracing::info!(
+            client = %self.client,
+            queue_id = queue_id.unwrap_or("none"),
+            from = %envelope.from,
+            to = %Joined(&envelope.recipients),
+            recipients = envelope.recipients.len(),
+            size = envelope.size,
+            outcome,
+            elapsed_ms = envelope.started.elapsed().as_secs_f64() * 1000.0,
+            "message"
+        );
+    }
+}
+
+impl smtpwire_tokio::server::Handler for Handler {
+    async fn connect(&mut self, proxy: Option<&ProxyHeader>) -> Result<(), Reject> {
+        if let Some(source) = proxy.and_then(|header| header.source()) {
+            self.client = source;
+        }
+        Ok(())
+    }
+
+    /// As the session does (RFC 3207 §4.2), forget what the client said
+    /// before.
+    fn tls_established(&mut self, session: &TlsSession) {
+        self.tls = Some(session.clone());
+        self.helo = None;
+        self.helo_domain = None;
+        self.user = None;
+    }
+
+    async fn hello(&mut self, request: &HelloRequest) -> Result<(), Reject> {
+        self.helo = Some((escaped(request.host()), request.is_extended()));
+        self.helo_domain = match request.host() {
+            Host::Domain(domain) => Some(domain.to_string()),
+            Host::Literal(_) => None,
+        };
+        Ok(())
+    }
+
+    async fn auth(&mut self, request: &AuthRequest) -> Result<(), Reject> {
+        let valid = self
+            .shared
+            .users
+            .as_ref()
+            .is_some_and(|users| users.verify(request.credentials()));
+        if !valid {
+            return Err(bad_credentials());
+        }
+        self.user = Some(escaped(request.credentials().identity()));
+        Ok(())
+    }
+
+    async fn mail(&mut self, request: &MailRequest) -> Result<(), Reject> {
+        self.envelope = Some(Envelope {
+            from: escaped(request.from()),
+            sender: match request.from() {
+                ReversePath::Null => String::new(),
+                ReversePath::Mailbox(mailbox) => mailbox.to_string(),
+            },
+            held: None,
+            recipients: Vec::new(),
+            started: Instant::now(),
+            copies: Vec::new(),
+            failed: false,
+            size: 0,
+        });
+        Ok(())
+    }
+
+    async fn rcpt(&mut self, request: &RcptRequest) -> Result<(), Reject> {
+        let Some(envelope) = &mut self.envelope else {
+            return Err(Reject::temporary());
+        };
+        let recipient = escaped(request.to());
+        if let Some(refusal) = self.shared.rules.check(&envelope.from, &recipient) {
+            return Err(refusal);
+        }
+        envelope.recipients.push(recipient);
+        Ok(())
+    }
+
+    async fn data(&mut self, _request: &DataRequest) -> Result<(), Reject> {
+        if self.shared.authentication.is_some() {
+            if let Some(envelope) = &mut self.envelope {
+                envelope.held = Some(Vec::new());
+            }
+            return Ok(());
+        }
+        self.open_copies(None).await.map_err(|error| {
+            tracing::warn!(client = %self.client, %error, "cannot store a message");
+            Reject::temporary()
+        })
+    }
+
+    /// Written to every copy as it arrives: without authentication the
+    /// message is never held whole.
+    async fn content(&mut self, chunk: Bytes) {
+        let Some(envelope) = &mut self.envelope else {
+            return;
+        };
+        envelope.size += chunk.len() as u64;
+        match &mut envelope.held {
+            Some(held) => held.extend_from_slice(&chunk),
+            None => self.write_copies(&chunk).await,
+        }
+    }
+
+    /// The end of a message: make every copy durable, then answer. The
+    /// positive reply is only sent once the file is safely in `new/`.
+    async fn deliver(&mut self, request: &MessageRequest) -> Vec<Result<(), Reject>> {
+        let recipients = request.recipients().len();
+        if let Err(refusal) = self.authenticate().await {
+            if let Some(envelope) = self.envelope.take() {
+                let outcome = refusal.reply().code().as_u16().to_string();
+                self.log(&envelope, None, &outcome);
+            }
+            // LMTP: the same answer for every recipient.
+            return vec![Err(refusal); recipients.max(1)];
+        }
+        self.store(recipients).await
     }
 
     fn queue_id(&mut self) -> Option<Text> {

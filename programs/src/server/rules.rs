@@ -74,7 +74,12 @@ fn key(address: &str) -> String {
 
 /// A refusal with `code`, `enhanced` and `text`.
 pub fn refusal(code: ReplyCode, enhanced: EnhancedStatusCode, text: &'static str) -> Reject {
-    Reply::with_enhanced(code, enhanced, Text::from_static(text))
+    refusal_with(code, enhanced, Text::from_static(text))
+}
+
+/// [`refusal`] with a text made at run time.
+pub fn refusal_with(code: ReplyCode, enhanced: EnhancedStatusCode, text: Text) -> Reject {
+    Reply::with_enhanced(code, enhanced, text)
         .ok()
         .and_then(|reply| Reject::new(reply).ok())
         .unwrap_or_else(Reject::temporary)

@@ -337,6 +337,7 @@ pub fn relay_settings(
         tls: None,
         max_message_size: None,
         dkim: None,
+        authentication: None,
     }
 }
 

@@ -10,7 +10,8 @@
 //! Each message is stored as received (CRLF line ends) after the fields this
 //! server adds: `Return-Path:`, the envelope recipients (`X-Envelope-To:`, one
 //! per recipient, in SMTP mode; `Delivered-To:` in LMTP mode, where each
-//! recipient gets its own copy) and a `Received:` trace field.
+//! recipient gets its own copy) and a `Received:` trace field; with
+//! `--authenticate`, an `Authentication-Results:` field above `Received:`.
 
 mod demo;
 
@@ -20,8 +21,9 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Parser;
-use smtpwire::Text;
+use smtpwire::{Domain, Text};
 
+use smtpwire_programs::authentication::{self, Checks};
 use smtpwire_programs::logging::{self, LogFormat};
 use smtpwire_programs::server::rules::RecipientRules;
 use smtpwire_programs::server::{idle_for, tls, users::Users, Server, Settings};
@@ -150,6 +152,33 @@ struct Args {
     /// How log lines are written: text, or one JSON object per line.
     #[arg(long, value_enum, default_value_t = LogFormat::Text)]
     log_format: LogFormat,
+    /// Check each message's authentication: a comma-separated list of
+    /// `spf` (RFC 7208: the client address for the HELO and MAIL FROM
+    /// identities), `dkim` (RFC 6376: every signature) and `dmarc` (RFC
+    /// 7489: alignment with From:, which runs the other two as well). The
+    /// results go into an `Authentication-Results:` field (RFC 8601) at
+    /// the top of the stored message. Off by default.
+    #[arg(long, value_name = "CHECKS", value_parser = parse_checks)]
+    authenticate: Option<Checks>,
+    /// The name the results are given under in `Authentication-Results:`
+    /// (RFC 8601 §2.5). Default: the --hostname.
+    #[arg(long, value_name = "NAME", requires = "authenticate")]
+    authserv_id: Option<String>,
+    /// Ask this DNS server (IP:PORT, over UDP and TCP) for the SPF, DKIM
+    /// and DMARC records instead of the system's resolvers.
+    #[arg(long, value_name = "IP:PORT", requires = "authenticate")]
+    dns_server: Option<SocketAddr>,
+    /// Refuse, with `550 5.7.1` at the end of data, a message that fails
+    /// DMARC when its domain's policy is `p=reject` (RFC 7489 §6.7); it is
+    /// stored with `dmarc=fail` otherwise, as under `quarantine` and
+    /// `none`. Needs `--authenticate` with `dmarc`.
+    #[arg(long, requires = "authenticate")]
+    enforce_dmarc_reject: bool,
+}
+
+/// `--authenticate`'s list.
+fn parse_checks(list: &str) -> Result<Checks, String> {
+    Checks::parse(list)
 }
 
 fn main() -> ExitCode {
@@ -219,6 +248,23 @@ async fn run(args: Args, inherited: Option<std::net::TcpListener>) -> std::io::R
     // 0 turns it off.
     if args.max_connections_per_ip.is_some() {
         settings.max_connections_per_ip = args.max_connections_per_ip;
+    }
+    if let Some(checks) = args.authenticate {
+        if args.enforce_dmarc_reject && !checks.dmarc {
+            return Err(invalid(
+                "--enforce-dmarc-reject needs dmarc in --authenticate".to_string(),
+            ));
+        }
+        let authserv_id = args.authserv_id.as_deref().unwrap_or(&args.hostname);
+        Domain::parse(authserv_id)
+            .map_err(|e| invalid(format!("--authserv-id {authserv_id}: {e}")))?;
+        settings.authentication = Some(authentication::Settings {
+            checks,
+            authserv_id: authserv_id.to_string(),
+            dns_server: args.dns_server,
+            arc_key: None,
+        });
+        settings.reject_on_dmarc_policy = args.enforce_dmarc_reject;
     }
     let mut rates = settings.rate_limits;
     (rates.connections, rates.messages, rates.recipients) = (

@@ -18,8 +18,8 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, UNIX_EPOCH};
 
 use super::claim::Claim;
-use crate::outbound::unix_now;
 use super::queue::{Queue, Queued};
+use crate::outbound::unix_now;
 
 /// One message as `list` shows it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -243,7 +243,16 @@ mod tests {
     #[test]
     fn only_plain_file_names_are_ids() {
         assert!(checked("1700000000.M1P2Q3.relay.test").is_ok());
-        for bad in ["", ".", "..", "../state/x", "a/b", "a\\b", "a\0b", &"x".repeat(256)] {
+        for bad in [
+            "",
+            ".",
+            "..",
+            "../state/x",
+            "a/b",
+            "a\\b",
+            "a\0b",
+            &"x".repeat(256),
+        ] {
             assert_eq!(
                 checked(bad).unwrap_err().kind(),
                 io::ErrorKind::InvalidInput,
@@ -254,7 +263,10 @@ mod tests {
 
     #[test]
     fn arrival_comes_from_the_name() {
-        assert_eq!(arrival_of("1700000000.M1P2Q3.relay.test"), Some(1_700_000_000));
+        assert_eq!(
+            arrival_of("1700000000.M1P2Q3.relay.test"),
+            Some(1_700_000_000)
+        );
         assert_eq!(arrival_of("bounce-1"), None);
         assert_eq!(arrival_of("x.y"), None);
     }

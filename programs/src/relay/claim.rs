@@ -121,7 +121,9 @@ mod tests {
         let waited = Claim::exclusive(&path, Duration::from_millis(60)).unwrap_err();
         assert_eq!(waited.kind(), io::ErrorKind::WouldBlock);
         drop(delivering);
-        let tool = Claim::exclusive(&path, Duration::ZERO).unwrap().expect("claimed");
+        let tool = Claim::exclusive(&path, Duration::ZERO)
+            .unwrap()
+            .expect("claimed");
         assert!(Claim::shared(&path).unwrap().is_none());
         drop(tool);
         assert!(Claim::shared(&path).unwrap().is_some());

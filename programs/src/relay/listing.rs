@@ -94,13 +94,10 @@ pub fn json_lines(entries: &[Entry], now: u64) -> String {
 /// whole unit (`45s`, `12m`, `3h`, `2d`).
 fn age(seconds: u64) -> String {
     const UNITS: [(u64, char); 3] = [(86_400, 'd'), (3_600, 'h'), (60, 'm')];
-    UNITS
-        .iter()
-        .find(|(size, _)| seconds >= *size)
-        .map_or_else(
-            || format!("{seconds}s"),
-            |(size, unit)| format!("{}{unit}", seconds / size),
-        )
+    UNITS.iter().find(|(size, _)| seconds >= *size).map_or_else(
+        || format!("{seconds}s"),
+        |(size, unit)| format!("{}{unit}", seconds / size),
+    )
 }
 
 #[cfg(test)]
@@ -173,6 +170,9 @@ mod tests {
         assert_eq!(record["sender"], "<alice@example.org>");
         assert_eq!(record["recipients"][0]["state"], "pending");
         assert_eq!(record["recipients"][0]["last_error"], "4.4.1 relay=none");
-        assert_eq!(record["recipients"][1]["last_error"], serde_json::Value::Null);
+        assert_eq!(
+            record["recipients"][1]["last_error"],
+            serde_json::Value::Null
+        );
     }
 }

@@ -177,7 +177,13 @@ pub struct Queue {
 impl Queue {
     /// Opens `root`, creating `incoming/` and `state/` when missing.
     pub fn open(root: &Path) -> io::Result<Queue> {
-        for sub in ["incoming/tmp", "incoming/new", "incoming/cur", "state", "hold"] {
+        for sub in [
+            "incoming/tmp",
+            "incoming/new",
+            "incoming/cur",
+            "state",
+            "hold",
+        ] {
             fs::create_dir_all(root.join(sub))?;
         }
         Ok(Queue {
@@ -344,7 +350,11 @@ impl Queue {
     /// Fsyncs the directories a removal changes, so that it survives a
     /// crash.
     pub fn sync_dirs(&self) -> io::Result<()> {
-        for dir in [self.incoming().join("new"), self.root.join("hold"), self.root.join("state")] {
+        for dir in [
+            self.incoming().join("new"),
+            self.root.join("hold"),
+            self.root.join("state"),
+        ] {
             fs::File::open(dir)?.sync_all()?;
         }
         Ok(())

@@ -219,7 +219,8 @@ impl Runner {
         limit: &Arc<Semaphore>,
     ) -> io::Result<()> {
         let now = unix_now();
-        book.held.retain(|_, (queued, _)| self.persist(queued).is_err());
+        book.held
+            .retain(|_, (queued, _)| self.persist(queued).is_err());
         let mut due = Vec::new();
         let skip = |name: &str| book.in_flight.contains_key(name) || book.held.contains_key(name);
         for scanned in self.queue.scan(now, skip)? {
@@ -259,8 +260,10 @@ impl Runner {
         if due.is_empty() {
             return Ok(());
         }
-        let everyone: Vec<ForwardPath> =
-            due.iter().flat_map(|(q, _, _)| q.pending().cloned()).collect();
+        let everyone: Vec<ForwardPath> = due
+            .iter()
+            .flat_map(|(q, _, _)| q.pending().cloned())
+            .collect();
         let answers = self.transfer.routes.answers(&everyone).await;
         // One seed per scan: a destination's hosts come out in the same
         // order for every message, so they can share connections.
@@ -695,9 +698,10 @@ fn mark(queued: &mut Queued, outcome: &Settled<ForwardPath>, standing: Standing)
         recipient.standing = standing;
         recipient.last_error = match outcome.fate {
             Fate::Delivered => None,
-            _ => outcome.attempts.last().map(|last| {
-                format!("{} relay={}{}", last.status, host_of(last), reply_of(last))
-            }),
+            _ => outcome
+                .attempts
+                .last()
+                .map(|last| format!("{} relay={}{}", last.status, host_of(last), reply_of(last))),
         };
     }
     entry

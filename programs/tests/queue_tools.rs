@@ -96,7 +96,7 @@ async fn list_shows_each_message_with_its_recipients_their_states_and_last_error
     let ids = relay
         .send(
             &["carol@example.com", "bob@example.net"],
-            &[content.clone()],
+            std::slice::from_ref(&content),
         )
         .await;
     let id = &ids[0];

@@ -30,6 +30,9 @@
 //! `From:` domain has a key is signed once, before its first attempt, and
 //! the signed copy kept in the queue for every recipient, host and retry.
 //!
+//! `smtpwire-queue` lists the queue and holds, releases, flushes, requeues
+//! or deletes its messages while the relay runs.
+//!
 //! The relay takes mail for any recipient from any client that reaches it:
 //! keep it on loopback or a trusted network.
 

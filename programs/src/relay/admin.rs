@@ -58,8 +58,15 @@ pub struct Admin {
 
 impl Admin {
     /// The tools over the queue directory `root`, waiting up to `wait` for
-    /// a delivery under way to end before changing its message.
+    /// a delivery under way to end before changing its message. Fails if
+    /// `root` is not a relay's queue, rather than make one.
     pub fn open(root: &Path, wait: Duration) -> io::Result<Admin> {
+        if !root.join("incoming").join("new").is_dir() {
+            return Err(io::Error::new(
+                io::ErrorKind::NotFound,
+                "not a relay's queue directory (no incoming/new/)",
+            ));
+        }
         Ok(Admin {
             queue: Queue::open(root)?,
             wait,
@@ -259,6 +266,14 @@ mod tests {
                 "{bad:?}"
             );
         }
+    }
+
+    #[test]
+    fn a_directory_that_is_not_a_queue_is_refused_and_left_alone() {
+        let root = std::env::temp_dir().join(format!("smtpwire-admin-{}", std::process::id()));
+        let error = Admin::open(&root, Duration::ZERO).unwrap_err();
+        assert_eq!(error.kind(), io::ErrorKind::NotFound);
+        assert!(!root.exists());
     }
 
     #[test]

@@ -359,17 +359,17 @@ async fn a_message_being_delivered_is_deleted_only_once_its_delivery_ends() {
         .send(&["bob@example.net"], &[numbered_message(5)])
         .await;
     let id = ids[0].clone();
-    // The content reached the next hop: the runner holds the message.
-    tokio::time::sleep(Duration::from_millis(1000)).await;
-    let (deleting, flushing) = (id.clone(), id.clone());
+    // Out for delivery: `flush`, which does not wait, says so once the
+    // runner holds the message.
+    wait_until("out for delivery", || {
+        admin.flush(&id).unwrap() == Outcome::Delivering
+    })
+    .await;
+    let deleting = id.clone();
     let refused = tool(&admin, move |a| a.delete(&deleting))
         .await
         .unwrap_err();
     assert_eq!(refused.kind(), std::io::ErrorKind::WouldBlock);
-    assert_eq!(
-        tool(&admin, move |a| a.flush(&flushing)).await.unwrap(),
-        Outcome::Delivering
-    );
     assert!(listed(&admin, &id).is_some());
     assert!(taken.lock().unwrap().is_empty());
 

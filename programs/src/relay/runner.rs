@@ -698,10 +698,15 @@ fn mark(queued: &mut Queued, outcome: &Settled<ForwardPath>, standing: Standing)
         recipient.standing = standing;
         recipient.last_error = match outcome.fate {
             Fate::Delivered => None,
-            _ => outcome
-                .attempts
-                .last()
-                .map(|last| format!("{} relay={}{}", last.status, host_of(last), reply_of(last))),
+            _ => outcome.attempts.last().map(|last| {
+                // Without a reply, the status's registered meaning says
+                // what went wrong (RFC 3463 §3).
+                let why = match (&last.reply, last.status.meaning()) {
+                    (None, Some(meaning)) => format!(" ({meaning})"),
+                    _ => reply_of(last),
+                };
+                format!("{} relay={}{why}", last.status, host_of(last))
+            }),
         };
     }
     entry

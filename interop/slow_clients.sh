@@ -92,7 +92,7 @@ grep -E 'refused with 421|accept failed|accepting again' "${LOG[slow]}" | sed 's
 stop_all
 # Each connection's close is logged with its reason, for tools such as
 # fail2ban: every slow client's says it ran out of time.
-timeouts=$(grep -c 'closed reason=timeout' "${LOG[slow]}")
+timeouts=$(grep -c ' reason=timeout' "${LOG[slow]}")
 if ((timeouts >= slow)); then
     echo "PASS close-reasons: $timeouts connections logged 'closed reason=timeout'"
 else

@@ -4,7 +4,9 @@
 //! one of these modules; the tests drive the modules directly.
 
 pub mod bulk;
+pub mod config;
 pub mod dkim;
+pub mod logging;
 pub mod outbound;
 pub mod relay;
 pub mod send;

@@ -8,7 +8,6 @@ pub mod handler;
 pub mod maildir;
 pub mod rules;
 pub mod tls;
-pub mod txlog;
 pub mod users;
 
 use std::future::Future;
@@ -367,8 +366,7 @@ impl Server {
             )
             .await;
         if let Err(error) = served {
-            eprintln!("accepting failed: {error}");
+            tracing::error!(%error, "accepting failed");
         }
-        txlog::flush();
     }
 }

@@ -32,13 +32,11 @@
 
 use std::process::ExitCode;
 
-use clap::Parser;
-
 use smtpwire_programs::bulk::cli::{run, Args};
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    match run(Args::parse()).await {
+    match run(smtpwire_programs::config::parse::<Args>()).await {
         Ok(summary) => {
             println!("{summary}");
             ExitCode::SUCCESS

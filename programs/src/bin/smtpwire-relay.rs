@@ -46,6 +46,7 @@ use smtpwire::delivery::Backoff;
 use smtpwire::Domain;
 
 use smtpwire_programs::dkim::Signer;
+use smtpwire_programs::logging::{self, LogFormat};
 use smtpwire_programs::outbound::ledger::WarmupFlags;
 use smtpwire_programs::outbound::routes::{FixedRoute, SMTP_PORT};
 use smtpwire_programs::outbound::transfer::PIPELINED_WINDOW;
@@ -144,10 +145,14 @@ struct Args {
     /// directory must be writable by it.
     #[arg(long, value_name = "NAME")]
     user: Option<String>,
+    /// How log lines are written: text, or one JSON object per line.
+    #[arg(long, value_enum, default_value_t = LogFormat::Text)]
+    log_format: LogFormat,
 }
 
 fn main() -> ExitCode {
-    let args = Args::parse();
+    let args = smtpwire_programs::config::parse::<Args>();
+    let _log = logging::init(args.log_format);
     // Before any thread starts: it clears the variables systemd set.
     let inherited = match service::inherited_listener() {
         Ok(inherited) => inherited,

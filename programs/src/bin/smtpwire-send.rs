@@ -120,7 +120,7 @@ enum Switch {
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let args = Args::parse();
+    let args = smtpwire_programs::config::parse::<Args>();
     let (settings, content) = match prepare(&args) {
         Ok(prepared) => prepared,
         Err(error) => {

@@ -473,6 +473,9 @@ impl Runner {
                     }
                 }
             }
+            for outcome in &outcomes {
+                log_attempt(queued, outcome);
+            }
             if message.outstanding > 0 {
                 let (delivered, rest) = outcomes
                     .into_iter()
@@ -744,4 +747,42 @@ fn reply_of(attempt: &smtpwire::delivery::AttemptRecord) -> String {
     attempt.reply.as_ref().map_or(String::new(), |reply| {
         format!(" ({} {})", reply.code().as_u16(), reply.first_line())
     })
+}
+
+/// One line per recipient per delivery attempt: the queue id (the one the
+/// relay's 250 reply named), the next hop, the server's reply or the
+/// status chosen without one, what became of the recipient, and how long
+/// since the message's first attempt.
+fn log_attempt(queued: &Queued, outcome: &Settled<ForwardPath>) {
+    let Some(last) = outcome.attempts.last() else {
+        return;
+    };
+    let fate = match outcome.fate {
+        Fate::Delivered => "delivered",
+        Fate::Failed => "failed",
+        Fate::Delayed { .. } => "delayed",
+    };
+    let reply = last.reply.as_ref().map_or_else(
+        || last.status.to_string(),
+        |reply| {
+            reply
+                .to_string()
+                .replace("\r\n", " ")
+                .trim_end()
+                .to_string()
+        },
+    );
+    tracing::info!(
+        queue_id = %queued.name,
+        to = %outcome.recipient,
+        relay = %host_of(last),
+        reply = %reply,
+        fate,
+        attempt = queued.attempts + 1,
+        delay_s = match queued.first_attempt {
+            0 => 0,
+            first => unix_now().saturating_sub(first),
+        },
+        "delivery"
+    );
 }

@@ -13,6 +13,7 @@ use smtpwire::server::{
     RcptRequest, Reject,
 };
 use smtpwire::Text;
+use smtpwire_tokio::server::TlsSession;
 
 use super::maildir::TmpMessage;
 use super::rules::refusal;
@@ -24,7 +25,8 @@ pub struct Handler {
     shared: Arc<Shared>,
     client: SocketAddr,
     helo: Option<(String, bool)>,
-    tls: bool,
+    /// What STARTTLS settled on, once it did.
+    tls: Option<TlsSession>,
     user: Option<String>,
     envelope: Option<Envelope>,
     /// The file the last SMTP message was delivered to, for its reply.
@@ -53,7 +55,7 @@ impl Handler {
             shared,
             client,
             helo: None,
-            tls: false,
+            tls: None,
             user: None,
             envelope: None,
             queued: None,
@@ -73,7 +75,7 @@ impl Handler {
         let via = Via {
             lmtp: self.shared.lmtp,
             extended,
-            tls: self.tls,
+            tls: self.tls.is_some(),
             authenticated: self.user.is_some(),
         };
         let now = SystemTime::now();
@@ -113,30 +115,30 @@ impl Handler {
 
     /// Drops what the open transaction had written, and logs it.
     async fn abort(&mut self, reason: AbortReason) {
-        let Some(envelope) = self.envelope.take() else {
+        let Some(mut envelope) = self.envelope.take() else {
             return;
         };
-        for copy in envelope.copies {
+        for copy in std::mem::take(&mut envelope.copies) {
             copy.discard().await;
         }
         let outcome = format!("aborted ({reason:?})");
-        self.log(
-            &envelope.from,
-            &envelope.recipients,
-            envelope.size,
-            &outcome,
-            envelope.started,
-        );
+        self.log(&envelope, None, &outcome);
     }
 
-    /// One line per transaction.
-    fn log(&self, from: &str, recipients: &[String], size: u64, outcome: &str, started: Instant) {
-        super::txlog::write(format_args!(
-            "{} from={from} to={} size={size} outcome={outcome} elapsed={:.1}ms",
-            self.client,
-            Joined(recipients),
-            started.elapsed().as_secs_f64() * 1000.0,
-        ));
+    /// One line per transaction: its queue id when it was stored (the id
+    /// the 250 reply names), the envelope, size and outcome.
+    fn log(&self, envelope: &Envelope, queue_id: Option<&str>, outcome: &str) {
+        tracing::info!(
+            client = %self.client,
+            queue_id = queue_id.unwrap_or("none"),
+            from = %envelope.from,
+            to = %Joined(&envelope.recipients),
+            recipients = envelope.recipients.len(),
+            size = envelope.size,
+            outcome,
+            elapsed_ms = envelope.started.elapsed().as_secs_f64() * 1000.0,
+            "message"
+        );
     }
 }
 
@@ -150,8 +152,8 @@ impl smtpwire_tokio::server::Handler for Handler {
 
     /// As the session does (RFC 3207 §4.2), forget what the client said
     /// before.
-    fn tls_established(&mut self) {
-        self.tls = true;
+    fn tls_established(&mut self, session: &TlsSession) {
+        self.tls = Some(session.clone());
         self.helo = None;
         self.user = None;
     }
@@ -200,7 +202,7 @@ impl smtpwire_tokio::server::Handler for Handler {
 
     async fn data(&mut self, _request: &DataRequest) -> Result<(), Reject> {
         self.open_copies().await.map_err(|error| {
-            eprintln!("{}: cannot store a message: {error}", self.client);
+            tracing::warn!(client = %self.client, %error, "cannot store a message");
             Reject::temporary()
         })
     }
@@ -217,7 +219,7 @@ impl smtpwire_tokio::server::Handler for Handler {
         }
         for copy in &mut envelope.copies {
             if let Err(error) = copy.write(&chunk).await {
-                eprintln!("{}: writing {} failed: {error}", self.client, copy.name());
+                tracing::warn!(client = %self.client, queue_id = %copy.name(), %error, "writing a message failed");
                 envelope.failed = true;
                 break;
             }
@@ -232,7 +234,7 @@ impl smtpwire_tokio::server::Handler for Handler {
     /// The end of a message: make every copy durable, then answer. The
     /// positive reply is only sent once the file is safely in `new/`.
     async fn deliver(&mut self, request: &MessageRequest) -> Vec<Result<(), Reject>> {
-        let Some(envelope) = self.envelope.take() else {
+        let Some(mut envelope) = self.envelope.take() else {
             return vec![Err(Reject::temporary())];
         };
         let mut outcomes: Vec<Result<String, Reject>> = Vec::new();
@@ -240,12 +242,12 @@ impl smtpwire_tokio::server::Handler for Handler {
             (_, true) => outcomes.push(Err(Reject::temporary())),
             (None, false) => outcomes.push(Ok("discarded".to_string())),
             (Some(store), false) => {
-                for copy in envelope.copies {
+                for copy in std::mem::take(&mut envelope.copies) {
                     let name = copy.name().to_string();
                     outcomes.push(match store.deliver(copy).await {
                         Ok(_) => Ok(name),
                         Err(error) => {
-                            eprintln!("{}: delivering {name} failed: {error}", self.client);
+                            tracing::warn!(client = %self.client, queue_id = %name, %error, "delivery into the maildir failed");
                             Err(Reject::temporary())
                         }
                     });
@@ -256,19 +258,14 @@ impl smtpwire_tokio::server::Handler for Handler {
         if outcomes.iter().any(Result::is_ok) {
             self.shared.stats.message_accepted();
         }
-        self.log(
-            &envelope.from,
-            &envelope.recipients,
-            envelope.size,
-            &summary,
-            envelope.started,
-        );
         // SMTP answers with the first outcome, and names the file it went
         // to: in SMTP a message is stored as one file.
-        self.queued = match outcomes.first() {
-            Some(Ok(name)) => Text::new(name).ok(),
+        let stored = match outcomes.first() {
+            Some(Ok(name)) if self.shared.store.is_some() => Some(name.as_str()),
             _ => None,
         };
+        self.log(&envelope, stored, &summary);
+        self.queued = stored.and_then(|name| Text::new(name).ok());
         // A failed write or the discard mode gives one outcome for all
         // recipients.
         let recipients = request.recipients().len();
@@ -297,11 +294,19 @@ impl smtpwire_tokio::server::Handler for Handler {
         // A transport that failed mid-message leaves no partial file behind.
         self.abort(AbortReason::Disconnected).await;
         let reason = reason.map_or("transport-failed", CloseReason::as_str);
-        super::txlog::write(format_args!(
-            "{} closed reason={reason} elapsed={:.1}s",
-            self.client,
-            self.connected.elapsed().as_secs_f64(),
-        ));
+        let (tls, cipher) = match &self.tls {
+            Some(session) => (session.version.as_str(), session.cipher.as_str()),
+            None => ("none", "none"),
+        };
+        tracing::info!(
+            client = %self.client,
+            tls,
+            cipher,
+            user = self.user.as_deref().unwrap_or("none"),
+            reason,
+            elapsed_s = self.connected.elapsed().as_secs_f64(),
+            "closed"
+        );
     }
 }
 

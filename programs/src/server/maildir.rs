@@ -112,22 +112,25 @@ impl Maildir {
             match swept {
                 Ok(Ok(swept)) => {
                     if swept.removed > 0 {
-                        eprintln!(
-                            "removed {} file(s) untouched for 36 hours from {}",
-                            swept.removed,
-                            tmp.display()
+                        tracing::info!(
+                            removed = swept.removed,
+                            dir = %tmp.display(),
+                            "removed files untouched for 36 hours"
                         );
                     }
                     if let Some(error) = swept.first_error {
-                        eprintln!(
-                            "could not sweep {} file(s) in {}: {error}",
-                            swept.failed,
-                            tmp.display()
+                        tracing::warn!(
+                            failed = swept.failed,
+                            dir = %tmp.display(),
+                            %error,
+                            "could not sweep files"
                         );
                     }
                 }
-                Ok(Err(error)) => eprintln!("cannot sweep {}: {error}", tmp.display()),
-                Err(error) => eprintln!("sweeping {} failed: {error}", tmp.display()),
+                Ok(Err(error)) => {
+                    tracing::warn!(dir = %tmp.display(), %error, "cannot sweep")
+                }
+                Err(error) => tracing::warn!(dir = %tmp.display(), %error, "sweeping failed"),
             }
         }
     }
@@ -223,7 +226,7 @@ impl TmpMessage {
     pub async fn discard(self) {
         drop(self.file);
         if let Err(error) = fs::remove_file(&self.path).await {
-            eprintln!("could not remove {}: {error}", self.path.display());
+            tracing::warn!(path = %self.path.display(), %error, "could not remove");
         }
     }
 }

@@ -13,7 +13,7 @@ use tokio::time::timeout;
 
 use super::admission::{refusal_line, Slot};
 use super::rates::Attempt;
-use super::{Handler, Server};
+use super::{Handler, Server, TlsSession};
 
 /// Bytes read per system call.
 const READ_BUFFER: usize = 16 * 1024;
@@ -133,15 +133,17 @@ pub(super) async fn serve<H: Handler>(
                 if !flush(&mut io, &mut output, limit).await {
                     break None;
                 }
-                match timeout(limit, acceptor.accept(io)).await {
+                let tls_session = match timeout(limit, acceptor.accept(io)).await {
                     Ok(Ok(upgraded)) => {
+                        let tls_session = TlsSession::of(upgraded.get_ref().1);
                         io = Box::new(upgraded);
                         plain_tcp = false;
+                        tls_session
                     }
                     _ => return finish(&mut handler, None).await,
-                }
+                };
                 session.tls_established();
-                handler.tls_established();
+                handler.tls_established(&tls_session);
             }
             ServerOutput::Closed => {
                 // TLS ends with close_notify (RFC 8446 §6.1); plain TCP

@@ -11,6 +11,8 @@ use smtpwire::server::{
 };
 use smtpwire::Text;
 
+use super::TlsSession;
+
 /// The application's side of one connection.
 ///
 /// The server makes one handler per connection and calls it for each
@@ -54,10 +56,13 @@ pub trait Handler: Send + 'static {
         async { Ok(()) }
     }
 
-    /// The connection became TLS after STARTTLS. As the session does (RFC
-    /// 3207 §4.2), forget what the client said before: its HELO and its
-    /// authentication are asked for again.
-    fn tls_established(&mut self) {}
+    /// The connection became TLS after STARTTLS, with what the handshake
+    /// settled on. As the session does (RFC 3207 §4.2), forget what the
+    /// client said before: its HELO and its authentication are asked for
+    /// again.
+    fn tls_established(&mut self, session: &TlsSession) {
+        let _ = session;
+    }
 
     /// HELO, EHLO or LHLO.
     fn hello(&mut self, request: &HelloRequest) -> impl Future<Output = Result<(), Reject>> + Send {

@@ -60,7 +60,7 @@ pub use admission::{
 pub use connection::Transport;
 pub use handler::{refuse, Handler};
 pub use rates::{RateLimits, MAX_TRACKED_CLIENTS, RATE_WINDOW};
-pub use tls::acceptor_from_pem;
+pub use tls::{acceptor_from_pem, TlsSession};
 
 use admission::{AcceptBackoff, ConnectionTable, NoticeHook, Slot, Throttle};
 use busy_poll::BusyPoll;

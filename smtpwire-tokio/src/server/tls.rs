@@ -8,6 +8,35 @@ use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use tokio_rustls::TlsAcceptor;
 
+/// What a STARTTLS handshake settled on, for the log: the protocol version
+/// and the cipher suite, as rustls names them (`TLSv1_3`,
+/// `TLS13_AES_256_GCM_SHA384`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct TlsSession {
+    /// The protocol version.
+    pub version: String,
+    /// The cipher suite.
+    pub cipher: String,
+}
+
+impl TlsSession {
+    /// What `connection` negotiated; names left empty before its handshake
+    /// completes.
+    pub fn of(connection: &rustls::ServerConnection) -> Self {
+        TlsSession {
+            version: connection
+                .protocol_version()
+                .map(|version| format!("{version:?}"))
+                .unwrap_or_default(),
+            cipher: connection
+                .negotiated_cipher_suite()
+                .map(|suite| format!("{:?}", suite.suite()))
+                .unwrap_or_default(),
+        }
+    }
+}
+
 /// A TLS acceptor presenting the certificate chain in the PEM file `cert`
 /// with the private key in the PEM file `key`, with rustls's safe defaults
 /// (TLS 1.2 and 1.3, the *ring* provider).

@@ -22,6 +22,7 @@ use std::time::Duration;
 use clap::Parser;
 use smtpwire::Text;
 
+use smtpwire_programs::logging::{self, LogFormat};
 use smtpwire_programs::server::rules::RecipientRules;
 use smtpwire_programs::server::{idle_for, tls, users::Users, Server, Settings};
 use smtpwire_programs::service;
@@ -146,10 +147,14 @@ struct Args {
     /// root, nothing after it does. The Maildir must be writable by it.
     #[arg(long, value_name = "NAME")]
     user: Option<String>,
+    /// How log lines are written: text, or one JSON object per line.
+    #[arg(long, value_enum, default_value_t = LogFormat::Text)]
+    log_format: LogFormat,
 }
 
 fn main() -> ExitCode {
-    let args = Args::parse();
+    let args = smtpwire_programs::config::parse::<Args>();
+    let _log = logging::init(args.log_format);
     // Before any thread starts: it clears the variables systemd set.
     let inherited = match service::inherited_listener() {
         Ok(inherited) => inherited,
@@ -285,8 +290,8 @@ async fn run(args: Args, inherited: Option<std::net::TcpListener>) -> std::io::R
     tokio::select! {
         _ = server.run(stop) => {}
         _ = forced => {
-            // The transaction lines of messages already delivered still go out.
-            smtpwire_programs::server::txlog::flush();
+            // The log lines of messages already delivered still go out,
+            // when the log's guard drops at the end of main.
             eprintln!("interrupted again: exiting without waiting");
         }
     }

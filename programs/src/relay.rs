@@ -1,7 +1,10 @@
 //! The relay: the receiving server storing into a queue directory, and a
 //! queue runner delivering to next hops.
 
+pub mod admin;
 pub mod bounce;
+pub mod claim;
+pub mod listing;
 pub mod queue;
 pub mod runner;
 

@@ -34,6 +34,9 @@
 //! `Authentication-Results:` field, and with `--arc-seal domain` also an
 //! ARC set (RFC 8617) signed with that domain's RSA `--dkim` key.
 //!
+//! `smtpwire-queue` lists the queue and holds, releases, flushes, requeues
+//! or deletes its messages while the relay runs.
+//!
 //! The relay takes mail for any recipient from any client that reaches it:
 //! keep it on loopback or a trusted network.
 

@@ -7,11 +7,17 @@
 //! - `state/NAME` holds each message's delivery state: when it was first
 //!   tried, how many times, when next, and each recipient's standing. It is
 //!   replaced atomically (written aside, fsynced, renamed).
+//! - `hold/` holds the messages an operator put on hold (`smtpwire-queue
+//!   hold`), moved out of `incoming/new/`, which is all the runner looks
+//!   at, until they are released; their state stays in `state/`.
 //! - `warmup` is the delivery [`Ledger`](crate::outbound::ledger::Ledger):
 //!   the warm-up's counts and the throttling paces of each source address
 //!   and provider, replaced atomically too.
 //!
-//! A message is in the queue as long as its file is in `incoming/new/`. Its
+//! A message is in the queue as long as its file is in `incoming/new/` (or
+//! `hold/`), under the name the receiving server gave it in its `250 …
+//! queued as NAME` reply, which the runner's log lines and the queue tools
+//! use too. Its
 //! state file is first written after its first delivery attempt, and only
 //! if something is left to deliver: most messages never need one, and a
 //! crash before it is written means the message is simply tried again as
@@ -40,7 +46,8 @@ pub enum Standing {
 }
 
 impl Standing {
-    fn as_str(self) -> &'static str {
+    /// The word the state file and the queue tools use.
+    pub fn as_str(self) -> &'static str {
         match self {
             Standing::Pending => "pending",
             Standing::Delivered => "delivered",
@@ -58,6 +65,29 @@ impl Standing {
     }
 }
 
+/// One recipient of a queued message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Recipient {
+    /// Its forward path.
+    pub path: ForwardPath,
+    /// Where it stands.
+    pub standing: Standing,
+    /// What the last attempt to deliver to it ended with, when it was not
+    /// delivered: a next hop's reply, or why none was reached.
+    pub last_error: Option<String>,
+}
+
+impl Recipient {
+    /// A recipient not tried yet.
+    pub fn new(path: ForwardPath) -> Recipient {
+        Recipient {
+            path,
+            standing: Standing::Pending,
+            last_error: None,
+        }
+    }
+}
+
 /// One queued message's envelope and delivery state.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Queued {
@@ -66,7 +96,7 @@ pub struct Queued {
     /// The reverse path.
     pub from: ReversePath,
     /// Each recipient and where it stands.
-    pub recipients: Vec<(ForwardPath, Standing)>,
+    pub recipients: Vec<Recipient>,
     /// When it was first tried, in Unix seconds.
     pub first_attempt: u64,
     /// Attempts so far.
@@ -82,8 +112,8 @@ impl Queued {
     pub fn pending(&self) -> impl Iterator<Item = &ForwardPath> {
         self.recipients
             .iter()
-            .filter(|(_, standing)| *standing == Standing::Pending)
-            .map(|(path, _)| path)
+            .filter(|recipient| recipient.standing == Standing::Pending)
+            .map(|recipient| &recipient.path)
     }
 
     fn render(&self) -> String {
@@ -95,8 +125,15 @@ impl Queued {
             self.next_attempt,
             u8::from(self.warned)
         );
-        for (path, standing) in &self.recipients {
-            text.push_str(&format!("{} {path}\n", standing.as_str()));
+        for recipient in &self.recipients {
+            text.push_str(&format!(
+                "{} {}\n",
+                recipient.standing.as_str(),
+                recipient.path
+            ));
+            if let Some(error) = &recipient.last_error {
+                text.push_str(&format!("error {}\n", one_line(error)));
+            }
         }
         text
     }
@@ -119,9 +156,12 @@ impl Queued {
                 "attempts" => queued.attempts = value.parse().ok()?,
                 "next" => queued.next_attempt = value.parse().ok()?,
                 "warned" => queued.warned = value == "1",
-                standing => queued
-                    .recipients
-                    .push((ForwardPath::parse(value).ok()?, Standing::parse(standing)?)),
+                // The last error of the recipient on the line before.
+                "error" => queued.recipients.last_mut()?.last_error = Some(value.to_string()),
+                standing => queued.recipients.push(Recipient {
+                    standing: Standing::parse(standing)?,
+                    ..Recipient::new(ForwardPath::parse(value).ok()?)
+                }),
             }
         }
         Some(queued)
@@ -137,7 +177,13 @@ pub struct Queue {
 impl Queue {
     /// Opens `root`, creating `incoming/` and `state/` when missing.
     pub fn open(root: &Path) -> io::Result<Queue> {
-        for sub in ["incoming/tmp", "incoming/new", "incoming/cur", "state"] {
+        for sub in [
+            "incoming/tmp",
+            "incoming/new",
+            "incoming/cur",
+            "state",
+            "hold",
+        ] {
             fs::create_dir_all(root.join(sub))?;
         }
         Ok(Queue {
@@ -155,12 +201,72 @@ impl Queue {
         self.root.join("incoming")
     }
 
-    fn message_path(&self, name: &str) -> PathBuf {
+    /// Where a message the runner may deliver is kept.
+    pub fn message_path(&self, name: &str) -> PathBuf {
         self.incoming().join("new").join(name)
+    }
+
+    /// Where a message on hold is kept.
+    pub fn hold_path(&self, name: &str) -> PathBuf {
+        self.root.join("hold").join(name)
     }
 
     fn state_path(&self, name: &str) -> PathBuf {
         self.root.join("state").join(name)
+    }
+
+    /// The names of the messages in `incoming/new/` (`held` false) or on
+    /// hold (`held` true), sorted.
+    pub fn names(&self, held: bool) -> io::Result<Vec<String>> {
+        let dir = if held {
+            self.root.join("hold")
+        } else {
+            self.incoming().join("new")
+        };
+        let mut names = Vec::new();
+        for entry in fs::read_dir(dir)? {
+            names.push(entry?.file_name().to_string_lossy().into_owned());
+        }
+        names.sort();
+        Ok(names)
+    }
+
+    /// The message at `path` (in `incoming/new/` or `hold/`) named `name`:
+    /// its saved state, or one made due at `now` if it has none yet.
+    pub fn load(&self, name: &str, path: &Path, now: u64) -> io::Result<Queued> {
+        match fs::read_to_string(self.state_path(name)) {
+            Ok(text) => Queued::parse(name, &text).ok_or_else(|| invalid("unreadable state")),
+            Err(error) if error.kind() == io::ErrorKind::NotFound => {
+                let (from, recipients) = envelope_of(&read_head(path)?)?;
+                Ok(Queued {
+                    name: name.to_string(),
+                    from,
+                    recipients: recipients.into_iter().map(Recipient::new).collect(),
+                    first_attempt: now,
+                    attempts: 0,
+                    next_attempt: now,
+                    warned: false,
+                })
+            }
+            Err(error) => Err(error),
+        }
+    }
+
+    /// Moves a message between `incoming/new/` and `hold/` (`hold` says
+    /// which way), the directories fsynced so that the move survives a
+    /// crash. The caller holds an exclusive
+    /// [`Claim`](super::claim::Claim) on it.
+    pub fn set_hold(&self, name: &str, hold: bool) -> io::Result<()> {
+        let (from, to) = if hold {
+            (self.message_path(name), self.hold_path(name))
+        } else {
+            (self.hold_path(name), self.message_path(name))
+        };
+        fs::rename(&from, &to)?;
+        for dir in [&to, &from].into_iter().filter_map(|path| path.parent()) {
+            fs::File::open(dir)?.sync_all()?;
+        }
+        Ok(())
     }
 
     /// Every queued message but those `skip` names, with a state made (due
@@ -173,35 +279,13 @@ impl Queue {
             if skip(&name) {
                 continue;
             }
-            match self.load_or_create(&name, now) {
+            match self.load(&name, &self.message_path(&name), now) {
                 Ok(message) => queued.push(message),
                 Err(error) => eprintln!("queue: {name}: {error}"),
             }
         }
         queued.sort_by(|a, b| a.name.cmp(&b.name));
         Ok(queued)
-    }
-
-    fn load_or_create(&self, name: &str, now: u64) -> io::Result<Queued> {
-        match fs::read_to_string(self.state_path(name)) {
-            Ok(text) => Queued::parse(name, &text).ok_or_else(|| invalid("unreadable state")),
-            Err(error) if error.kind() == io::ErrorKind::NotFound => {
-                let (from, recipients) = envelope_of(&read_head(&self.message_path(name))?)?;
-                Ok(Queued {
-                    name: name.to_string(),
-                    from,
-                    recipients: recipients
-                        .into_iter()
-                        .map(|path| (path, Standing::Pending))
-                        .collect(),
-                    first_attempt: now,
-                    attempts: 0,
-                    next_attempt: now,
-                    warned: false,
-                })
-            }
-            Err(error) => Err(error),
-        }
     }
 
     /// The content to relay: the stored message without the envelope
@@ -245,11 +329,16 @@ impl Queue {
         fs::File::open(self.root.join("state"))?.sync_all()
     }
 
-    /// Takes a message off the queue: its file first, so that a crash in
-    /// between leaves a state without a message, which the next sweep
-    /// removes.
+    /// Takes a message off the queue: its file first (wherever it is), so
+    /// that a crash in between leaves a state without a message, which the
+    /// next sweep removes.
     pub fn remove(&self, name: &str) -> io::Result<()> {
-        for path in [self.message_path(name), self.state_path(name)] {
+        let paths = [
+            self.message_path(name),
+            self.hold_path(name),
+            self.state_path(name),
+        ];
+        for path in paths {
             match fs::remove_file(path) {
                 Err(error) if error.kind() != io::ErrorKind::NotFound => return Err(error),
                 _ => {}
@@ -258,13 +347,27 @@ impl Queue {
         Ok(())
     }
 
-    /// State files whose message is gone, removed.
+    /// Fsyncs the directories a removal changes, so that it survives a
+    /// crash.
+    pub fn sync_dirs(&self) -> io::Result<()> {
+        for dir in [
+            self.incoming().join("new"),
+            self.root.join("hold"),
+            self.root.join("state"),
+        ] {
+            fs::File::open(dir)?.sync_all()?;
+        }
+        Ok(())
+    }
+
+    /// State files whose message is gone (neither in `incoming/new/` nor on
+    /// hold), removed.
     pub fn sweep(&self) -> io::Result<()> {
         for entry in fs::read_dir(self.root.join("state"))? {
             let path = entry?.path();
             let name = path.file_name().map(|n| n.to_string_lossy().into_owned());
             if let Some(name) = name {
-                if !self.message_path(&name).exists() {
+                if !self.message_path(&name).exists() && !self.hold_path(&name).exists() {
                     fs::remove_file(&path)?;
                 }
             }
@@ -329,6 +432,14 @@ fn head_lines(stored: &[u8]) -> impl Iterator<Item = &str> {
     })
 }
 
+/// `text` with line breaks and other controls as spaces, to fit a line of
+/// the state file.
+fn one_line(text: &str) -> String {
+    text.chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect()
+}
+
 fn invalid(error: impl ToString) -> io::Error {
     io::Error::new(io::ErrorKind::InvalidData, error.to_string())
 }
@@ -356,20 +467,28 @@ mod tests {
             name: "1.M2P3Q4.host".into(),
             from: ReversePath::Null,
             recipients: vec![
-                (
-                    ForwardPath::parse("<b@example.net>").unwrap(),
-                    Standing::Pending,
-                ),
-                (
-                    ForwardPath::parse("<c@example.net>").unwrap(),
-                    Standing::Delivered,
-                ),
+                Recipient {
+                    last_error: Some("451 4.3.0 try\r\nlater".into()),
+                    ..Recipient::new(ForwardPath::parse("<b@example.net>").unwrap())
+                },
+                Recipient {
+                    standing: Standing::Delivered,
+                    ..Recipient::new(ForwardPath::parse("<c@example.net>").unwrap())
+                },
             ],
             first_attempt: 10,
             attempts: 2,
             next_attempt: 70,
             warned: true,
         };
-        assert_eq!(Queued::parse(&queued.name, &queued.render()), Some(queued));
+        let mut read = Queued::parse(&queued.name, &queued.render()).unwrap();
+        // The error's line break became a space, to stay on its line.
+        assert_eq!(
+            read.recipients[0].last_error.take().as_deref(),
+            Some("451 4.3.0 try  later")
+        );
+        read.recipients[0].last_error = queued.recipients[0].last_error.clone();
+        assert_eq!(read, queued);
+        assert!(Queued::parse(&queued.name, "error before any recipient\n").is_none());
     }
 }

@@ -10,6 +10,12 @@
 //! they allow. The counts and paces are kept in the queue's ledger, so a
 //! restart neither resets the caps nor resumes at full speed against a
 //! provider that is still throttling.
+//!
+//! The queue tools (`smtpwire-queue`) act on messages while the runner
+//! runs: the runner holds a shared [`Claim`] on each message from the scan
+//! that sends it until its outcome is written back, and skips a message a
+//! tool holds an exclusive one on; a held message is out of
+//! `incoming/new/`, which is all the runner scans.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::io;
@@ -28,6 +34,7 @@ use tokio::task::{Id as TaskId, JoinSet};
 use tokio::time::MissedTickBehavior;
 
 use super::bounce::{self, Notice};
+use super::claim::Claim;
 use super::queue::{Queue, Queued, Standing};
 use crate::outbound::ledger::{warm_retry_at, Ledger};
 use crate::outbound::pacing::{by_throttling, pair_of, Paces, Pair};
@@ -81,6 +88,8 @@ pub struct Runner {
 /// destinations still being tried and what the finished ones came to.
 struct InFlight {
     queued: Queued,
+    /// Keeps the queue tools off it until its outcome is written back.
+    claim: Claim,
     content: Bytes,
     outstanding: usize,
     settled: Vec<Settled<ForwardPath>>,
@@ -105,8 +114,8 @@ struct Book {
     /// yet, for a task that fails.
     carried: HashMap<TaskId, HashSet<String>>,
     /// Messages whose outcome could not be written back yet, as it is to
-    /// be written.
-    held: HashMap<String, Queued>,
+    /// be written, with their claims.
+    held: HashMap<String, (Queued, Claim)>,
     /// The pace of each source address and provider.
     paces: Paces,
     /// Each delivery task's pair, and whether a throttling reply came.
@@ -210,10 +219,17 @@ impl Runner {
         limit: &Arc<Semaphore>,
     ) -> io::Result<()> {
         let now = unix_now();
-        book.held.retain(|_, queued| self.persist(queued).is_err());
+        book.held
+            .retain(|_, (queued, _)| self.persist(queued).is_err());
         let mut due = Vec::new();
         let skip = |name: &str| book.in_flight.contains_key(name) || book.held.contains_key(name);
-        for queued in self.queue.scan(now, skip)? {
+        for scanned in self.queue.scan(now, skip)? {
+            if scanned.next_attempt > now && scanned.pending().next().is_some() {
+                continue;
+            }
+            let Some((claim, queued)) = self.claim(&scanned.name, now) else {
+                continue;
+            };
             if queued.pending().next().is_none() {
                 // Settled before a crash kept it from being removed.
                 if let Err(error) = self.queue.remove(&queued.name) {
@@ -226,7 +242,15 @@ impl Runner {
             }
             match self.queue.content(&queued.name) {
                 Ok(content) => match self.signed(&queued, content) {
-                    Ok(content) => due.push((queued, content)),
+                    // A signed copy is a new file, to be claimed again; a
+                    // tool may have acted on it meanwhile.
+                    Ok(content) if self.dkim.is_some() && queued.attempts == 0 => {
+                        drop(claim);
+                        if let Some((claim, queued)) = self.claim(&queued.name, now) {
+                            due.push((queued, content, claim));
+                        }
+                    }
+                    Ok(content) => due.push((queued, content, claim)),
                     // Not delivered unsigned: the next scan tries again.
                     Err(error) => eprintln!("queue: {}: dkim: {error}", queued.name),
                 },
@@ -236,8 +260,10 @@ impl Runner {
         if due.is_empty() {
             return Ok(());
         }
-        let everyone: Vec<ForwardPath> =
-            due.iter().flat_map(|(q, _)| q.pending().cloned()).collect();
+        let everyone: Vec<ForwardPath> = due
+            .iter()
+            .flat_map(|(q, _, _)| q.pending().cloned())
+            .collect();
         let answers = self.transfer.routes.answers(&everyone).await;
         // One seed per scan: a destination's hosts come out in the same
         // order for every message, so they can share connections.
@@ -247,7 +273,7 @@ impl Runner {
         let mut batches: BTreeMap<String, (Host, Option<IpAddr>, Pair, Batch)> = BTreeMap::new();
         let mut used: BTreeMap<Pair, u64> = BTreeMap::new();
         let mut ready = Vec::new();
-        for (queued, content) in due {
+        for (queued, content, claim) in due {
             let pending: Vec<ForwardPath> = queued.pending().cloned().collect();
             let plan = if looped(&content) {
                 Plan {
@@ -275,6 +301,7 @@ impl Runner {
                 outstanding: 0,
                 paced_until: None,
                 queued,
+                claim,
                 content,
             };
             for group in plan.groups {
@@ -362,6 +389,21 @@ impl Runner {
             self.settle(message, book).await;
         }
         Ok(())
+    }
+
+    /// A shared claim on a message and its state as it is once claimed
+    /// (the scan may have read it before a tool changed it); `None` if a
+    /// tool is at work on it or it is gone.
+    fn claim(&self, name: &str, now: u64) -> Option<(Claim, Queued)> {
+        let path = self.queue.message_path(name);
+        let claimed = Claim::shared(&path).and_then(|claim| match claim {
+            Some(claim) => Ok(Some((claim, self.queue.load(name, &path, now)?))),
+            None => Ok(None),
+        });
+        claimed.unwrap_or_else(|error| {
+            eprintln!("queue: {name}: {error}");
+            None
+        })
     }
 
     /// `content` signed, the signed copy kept in the queue in its place so
@@ -480,7 +522,8 @@ impl Runner {
             .await;
         if let Err(error) = self.persist(&queued) {
             eprintln!("queue: {}: cannot write it back: {error}", queued.name);
-            book.held.insert(queued.name.clone(), queued);
+            book.held
+                .insert(queued.name.clone(), (queued, message.claim));
         }
     }
 
@@ -536,7 +579,7 @@ impl Runner {
                 // Not reported yet: tried again, and reported, next time.
                 eprintln!("queue: {}: cannot queue its bounce: {error}", queued.name);
                 for index in failed {
-                    queued.recipients[index].1 = Standing::Pending;
+                    queued.recipients[index].standing = Standing::Pending;
                 }
             }
         }
@@ -645,16 +688,29 @@ fn looped(content: &[u8]) -> bool {
     received >= MAX_HOPS
 }
 
-/// Logs an outcome and gives its recipient's pending entry `standing`;
-/// returns that entry's index.
+/// Logs an outcome and gives its recipient's pending entry `standing`,
+/// and the outcome as its last error unless it was delivered; returns that
+/// entry's index.
 fn mark(queued: &mut Queued, outcome: &Settled<ForwardPath>, standing: Standing) -> Option<usize> {
     log(&queued.name, outcome);
-    let entry = queued
-        .recipients
-        .iter()
-        .position(|(path, now)| *now == Standing::Pending && *path == outcome.recipient);
+    let entry = queued.recipients.iter().position(|recipient| {
+        recipient.standing == Standing::Pending && recipient.path == outcome.recipient
+    });
     if let Some(index) = entry {
-        queued.recipients[index].1 = standing;
+        let recipient = &mut queued.recipients[index];
+        recipient.standing = standing;
+        recipient.last_error = match outcome.fate {
+            Fate::Delivered => None,
+            _ => outcome.attempts.last().map(|last| {
+                // Without a reply, the status's registered meaning says
+                // what went wrong (RFC 3463 §3).
+                let why = match (&last.reply, last.status.meaning()) {
+                    (None, Some(meaning)) => format!(" ({meaning})"),
+                    _ => reply_of(last),
+                };
+                format!("{} relay={}{why}", last.status, host_of(last))
+            }),
+        };
     }
     entry
 }
@@ -664,22 +720,33 @@ fn log(name: &str, outcome: &Settled<ForwardPath>) {
     let Some(last) = outcome.attempts.last() else {
         return;
     };
-    let host = last
-        .host
-        .as_ref()
-        .map_or_else(|| "none".to_string(), ToString::to_string);
     let fate = match outcome.fate {
         Fate::Delivered => "delivered".to_string(),
         Fate::Failed => "failed".to_string(),
         Fate::Delayed { retry_at } => format!("deferred until {retry_at}"),
     };
-    let reply = last.reply.as_ref().map_or(String::new(), |reply| {
-        format!(" ({} {})", reply.code().as_u16(), reply.first_line())
-    });
     eprintln!(
-        "{name} to={} relay={host} status={} {fate}{reply}",
-        outcome.recipient, last.status
+        "{name} to={} relay={} status={} {fate}{}",
+        outcome.recipient,
+        host_of(last),
+        last.status,
+        reply_of(last)
     );
+}
+
+/// The host an attempt reached, or `none`.
+fn host_of(attempt: &smtpwire::delivery::AttemptRecord) -> String {
+    attempt
+        .host
+        .as_ref()
+        .map_or_else(|| "none".to_string(), ToString::to_string)
+}
+
+/// The reply an attempt ended with, as ` (code first line)`, or nothing.
+fn reply_of(attempt: &smtpwire::delivery::AttemptRecord) -> String {
+    attempt.reply.as_ref().map_or(String::new(), |reply| {
+        format!(" ({} {})", reply.code().as_u16(), reply.first_line())
+    })
 }
 
 /// One line per recipient per delivery attempt: the queue id (the one the
@@ -708,7 +775,7 @@ fn log_attempt(queued: &Queued, outcome: &Settled<ForwardPath>) {
     tracing::info!(
         queue_id = %queued.name,
         to = %outcome.recipient,
-        relay = %last.host.as_ref().map_or_else(|| "none".to_string(), ToString::to_string),
+        relay = %host_of(last),
         reply = %reply,
         fate,
         attempt = queued.attempts + 1,

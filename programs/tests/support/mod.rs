@@ -14,6 +14,7 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 pub mod dns;
+pub mod relay;
 pub mod session_client;
 
 use smtpwire_programs::server::client::Client;

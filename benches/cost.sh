@@ -5,7 +5,7 @@
 # run, and the latency of a transaction at a fixed offered load.
 #
 #   bash benches/cost.sh                  about 3 minutes on 2 cores
-#   COST_SMOKE=1 bash benches/cost.sh     a few seconds: every row, tiny counts
+#   COST_SMOKE=1 bash benches/cost.sh     under a minute: every row, tiny counts
 #
 # Receiving rows: Postfix's smtp-source sends to smtpwire-server (--discard,
 # no TLS, one thread) and to smtp-sink, 20 sessions, each either carrying
@@ -49,16 +49,17 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 # shellcheck source=interop/lib.sh
 source "$root/interop/lib.sh"
 
+# Rounds, paced seconds, the divisor of the message counts, paced rate: a
+# smoke run only shows that every row still runs, on debug builds too.
 if [[ -n ${COST_SMOKE:-} ]]; then
-    defaults=(1 1 50)
+    defaults=(1 1 50 20)
 else
-    defaults=(3 3 1)
+    defaults=(3 3 1 500)
 fi
 rounds=$(positive COST_ROUNDS "${COST_ROUNDS:-${defaults[0]}}") || exit 1
 seconds=$(positive COST_SECONDS "${COST_SECONDS:-${defaults[1]}}") || exit 1
-# Message counts are divided by this in smoke runs.
 shrink=${defaults[2]}
-rate=$(positive COST_RATE "${COST_RATE:-500}") || exit 1
+rate=$(positive COST_RATE "${COST_RATE:-${defaults[3]}}") || exit 1
 connections=$(positive COST_CONNECTIONS "${COST_CONNECTIONS:-10}") || exit 1
 server_cpu=${COST_SERVER_CPU:-0}
 load_cpu=${COST_LOAD_CPU:-1}

@@ -9,6 +9,8 @@ export DEBIAN_FRONTEND=noninteractive
 declare -a STARTED_PIDS=()
 # Per started server name: its port, PID, log and (if TLS) certificate.
 declare -A PORT=() PID=() LOG=() CERT=()
+# Per started PID, the signal that stops it when not SIGINT.
+declare -A STOP_SIGNAL=()
 
 die() {
     printf 'interop: FATAL: %s\n' "$*" >&2
@@ -188,6 +190,9 @@ start_sink() {
     port=$(free_port)
     smtp-sink -c -u nobody "127.0.0.1:$port" "$backlog" > "$log" 2>&1 &
     STARTED_PIDS+=($!)
+    # A job started in the background by a script ignores SIGINT, and
+    # smtp-sink sets no handler of its own.
+    STOP_SIGNAL[$!]=TERM
     PID[$name]=$!
     PORT[$name]=$port
     LOG[$name]=$log
@@ -199,11 +204,12 @@ peak_rss_kib() {
     awk '/^VmHWM:/ { print $2 }' "/proc/$1/status"
 }
 
-# stop_pid PID: SIGINT (the server's graceful stop), then SIGKILL after 10 s.
-# Returns the process's exit status, or 137 when it had to be killed.
+# stop_pid PID [SIGNAL]: SIGNAL (SIGINT by default: the server's graceful
+# stop), then SIGKILL after 10 s. Returns the process's exit status, or 137
+# when it had to be killed.
 stop_pid() {
-    local pid=$1 _
-    kill -INT "$pid" 2> /dev/null || return 0
+    local pid=$1 signal=${2:-INT} _
+    kill -"$signal" "$pid" 2> /dev/null || return 0
     for _ in $(seq 100); do
         kill -0 "$pid" 2> /dev/null || break
         sleep 0.1
@@ -220,7 +226,7 @@ stop_all() {
     remove_service_policy
     local pid
     for pid in "${STARTED_PIDS[@]}"; do
-        stop_pid "$pid"
+        stop_pid "$pid" "${STOP_SIGNAL[$pid]:-INT}"
     done
     STARTED_PIDS=()
 }

@@ -4,8 +4,8 @@
 # smtp-sink and smtp-source doing the same on the same machine in the same
 # run, and the latency of a transaction at a fixed offered load.
 #
-#   bash benches/cost.sh                  about 3 minutes on 2 cores
-#   COST_SMOKE=1 bash benches/cost.sh     under a minute: every row, tiny counts
+#   bash benches/cost.sh                  about 4 minutes on 2 cores
+#   COST_SMOKE=1 bash benches/cost.sh     about a minute: every row, tiny counts
 #
 # Receiving rows: Postfix's smtp-source sends to smtpwire-server (--discard,
 # no TLS, one thread) and to smtp-sink, 20 sessions, each either carrying
@@ -36,8 +36,13 @@
 #                   its start waits out the resolver's timeout: its rate is
 #                   left out.
 #
-# Every process under test runs on core COST_SERVER_CPU (0), every load
-# generator and sender on COST_LOAD_CPU (1) (taskset). Each row runs
+# smtp-source does not pipeline: with 20 recipients it waits for each
+# RCPT's reply, where smtpwire-send pipelines them (RFC 2920 §3.1), so
+# that send row weighs the way each client talks as well as its code.
+#
+# The receivers (smtpwire-server, smtp-sink) run on core COST_SERVER_CPU
+# (0), whatever sends to them (smtp-source, paced_load, smtpwire-send and
+# smtpwire-bulk) on COST_LOAD_CPU (1) (taskset). Each row runs
 # COST_ROUNDS rounds (3), the order of ours and Postfix's turning from
 # round to round; the m/s columns are median rates. The ratio is ours over
 # Postfix's CPU per message: below 1, ours costs less. A failed run shows

@@ -67,13 +67,8 @@ if ((threads == 1)); then
     servers+=(busy-poll)
 fi
 
-SINK_PORT=$(free_port)
-# Unprivileged, backlog 1000, counting to stdout.
-smtp-sink -c -u nobody "127.0.0.1:$SINK_PORT" 1000 > "$work/sink.log" 2>&1 &
-STARTED_PIDS+=($!)
-PID[sink]=$!
-PORT[sink]=$SINK_PORT
-wait_for_port "$SINK_PORT" || die "smtp-sink did not start: $(cat "$work/sink.log")"
+start_sink sink 1000
+SINK_PORT=${PORT[sink]}
 targets=("${servers[@]}" sink)
 
 # elapsed COMMAND...: runs COMMAND, prints its wall time in seconds.

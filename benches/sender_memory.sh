@@ -40,11 +40,8 @@ fi
 
 build_program send
 
-sink_port=$(free_port)
-# Unprivileged, backlog 100, counting to its log.
-smtp-sink -c -u nobody "127.0.0.1:$sink_port" 100 > "$work/sink.log" 2>&1 &
-STARTED_PIDS+=($!)
-wait_for_port "$sink_port" || die "smtp-sink did not start: $(cat "$work/sink.log")"
+start_sink sink 100
+sink_port=${PORT[sink]}
 
 # measure NAME COMMAND...: runs COMMAND under GNU time; prints its peak
 # resident memory in KiB and its wall time in seconds, or dies when it

@@ -1,4 +1,4 @@
-# Shared by interop/run.sh and benches/load.sh: installing the peer programs,
+# Shared by interop/run.sh and the scripts in benches/: installing the peer programs,
 # building and starting the receiving server (smtpwire-server), and stopping every process
 # started here. Source it; it expects `root` (the repository) to be set.
 
@@ -9,6 +9,8 @@ export DEBIAN_FRONTEND=noninteractive
 declare -a STARTED_PIDS=()
 # Per started server name: its port, PID, log and (if TLS) certificate.
 declare -A PORT=() PID=() LOG=() CERT=()
+# Per started PID, the signal that stops it when not SIGINT.
+declare -A STOP_SIGNAL=()
 
 die() {
     printf 'interop: FATAL: %s\n' "$*" >&2
@@ -92,24 +94,40 @@ install_peers() {
     python3 -c 'import aiosmtpd' || die "python3 cannot import aiosmtpd"
 }
 
-# build_program NAME: builds the smtpwire-NAME program and sets PROGRAM_BIN
-# to it.
-# Release by default; INTEROP_PROFILE=dev reuses the debug build `cargo test`
-# already made.
-build_program() {
-    local name=$1 profile=${INTEROP_PROFILE:-release} dir
+# build_target ARGS...: `cargo build` of the workspace target that ARGS
+# name, in the profile INTEROP_PROFILE says: release by default; dev reuses
+# the debug build `cargo test` already made. Sets BUILT_DIR to the
+# directory the profile's binaries go to.
+build_target() {
+    local profile=${INTEROP_PROFILE:-release} dir
     case $profile in
         release) dir=release ;;
         dev) dir=debug ;;
         *) die "INTEROP_PROFILE must be release or dev, not $profile" ;;
     esac
-    (cd "$root" && cargo build --profile "$profile" --quiet -p smtpwire-programs --bin "smtpwire-$name") \
-        || die "building smtpwire-$name failed"
+    (cd "$root" && cargo build --profile "$profile" --quiet "$@") || die "building $* failed"
     local target_dir
     target_dir=$(cd "$root" && cargo metadata --format-version 1 --no-deps \
         | python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')
-    PROGRAM_BIN="$target_dir/$dir/smtpwire-$name"
+    BUILT_DIR="$target_dir/$dir"
+}
+
+# build_program NAME: builds the smtpwire-NAME program and sets PROGRAM_BIN
+# to it.
+build_program() {
+    local name=$1
+    build_target -p smtpwire-programs --bin "smtpwire-$name"
+    PROGRAM_BIN="$BUILT_DIR/smtpwire-$name"
     [[ -x $PROGRAM_BIN ]] || die "no smtpwire-$name binary at $PROGRAM_BIN"
+}
+
+# build_example PACKAGE NAME: builds example NAME of the workspace member
+# PACKAGE and sets EXAMPLE_BIN to it.
+build_example() {
+    local package=$1 name=$2
+    build_target -p "$package" --example "$name"
+    EXAMPLE_BIN="$BUILT_DIR/examples/$name"
+    [[ -x $EXAMPLE_BIN ]] || die "no example $name binary at $EXAMPLE_BIN"
 }
 
 # Builds the receiving server (smtpwire-server); sets SERVER_BIN.
@@ -164,16 +182,34 @@ wait_for_port() {
     return 1
 }
 
+# start_sink NAME BACKLOG: starts Postfix's smtp-sink (unprivileged,
+# counting to its log) on a free loopback port with a listen backlog of
+# BACKLOG; fills PORT[NAME], PID[NAME] and LOG[NAME].
+start_sink() {
+    local name=$1 backlog=$2 port log="$work/sink-$1.log"
+    port=$(free_port)
+    smtp-sink -c -u nobody "127.0.0.1:$port" "$backlog" > "$log" 2>&1 &
+    STARTED_PIDS+=($!)
+    # A job started in the background by a script ignores SIGINT, and
+    # smtp-sink sets no handler of its own.
+    STOP_SIGNAL[$!]=TERM
+    PID[$name]=$!
+    PORT[$name]=$port
+    LOG[$name]=$log
+    wait_for_port "$port" || die "smtp-sink did not start: $(cat "$log")"
+}
+
 # Peak resident memory of a running process, in KiB.
 peak_rss_kib() {
     awk '/^VmHWM:/ { print $2 }' "/proc/$1/status"
 }
 
-# stop_pid PID: SIGINT (the server's graceful stop), then SIGKILL after 10 s.
-# Returns the process's exit status, or 137 when it had to be killed.
+# stop_pid PID [SIGNAL]: SIGNAL (SIGINT by default: the server's graceful
+# stop), then SIGKILL after 10 s. Returns the process's exit status, or 137
+# when it had to be killed.
 stop_pid() {
-    local pid=$1 _
-    kill -INT "$pid" 2> /dev/null || return 0
+    local pid=$1 signal=${2:-INT} _
+    kill -"$signal" "$pid" 2> /dev/null || return 0
     for _ in $(seq 100); do
         kill -0 "$pid" 2> /dev/null || break
         sleep 0.1
@@ -190,7 +226,7 @@ stop_all() {
     remove_service_policy
     local pid
     for pid in "${STARTED_PIDS[@]}"; do
-        stop_pid "$pid"
+        stop_pid "$pid" "${STOP_SIGNAL[$pid]:-INT}"
     done
     STARTED_PIDS=()
 }

@@ -8,6 +8,7 @@ pub mod bulk;
 pub mod config;
 pub mod dkim;
 pub mod logging;
+pub mod metrics_file;
 pub mod outbound;
 pub mod relay;
 pub mod send;

@@ -1,6 +1,7 @@
-//! The server's log for a scripted session: one JSON line per message with
-//! the queue id its 250 reply named, and one per connection with the TLS
-//! version and cipher, the AUTH user and why it closed.
+//! The server's log and metrics for a scripted session: one JSON line per
+//! message with the queue id its 250 reply named, one per connection with
+//! the TLS version and cipher, the AUTH user and why it closed, and the
+//! same counted in the metrics file.
 
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
@@ -14,7 +15,7 @@ fn after<'a>(lines: &'a [String], prefix: &str) -> Option<&'a str> {
 }
 
 #[test]
-fn a_session_logs_its_message_and_its_connection_as_json() {
+fn a_session_is_logged_as_json_and_counted_in_the_metrics_file() {
     let dir = std::env::temp_dir().join(format!("smtpwire-logs-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let users = dir.join("users");
@@ -25,7 +26,9 @@ fn a_session_logs_its_message_and_its_connection_as_json() {
         .arg(dir.join("maildir"))
         .arg("--users")
         .arg(&users)
-        .args(["--log-format", "json"])
+        .args(["--log-format", "json", "--metrics-interval", "0.1"])
+        .arg("--metrics-file")
+        .arg(dir.join("metrics.prom"))
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
@@ -75,6 +78,30 @@ fn a_session_logs_its_message_and_its_connection_as_json() {
         .and_then(|rest| rest.split_whitespace().next())
         .unwrap_or_else(|| panic!("no queue id in {said}"))
         .to_string();
+
+    let expected = [
+        r#"smtpwire_connections_total{reason="quit"} 1"#,
+        r#"smtpwire_tls_connections_total{version="TLSv1_3"} 1"#,
+        r#"smtpwire_messages_total{result="accepted",code="250"} 1"#,
+        "smtpwire_connections_open 0",
+    ];
+    let started = std::time::Instant::now();
+    let metrics = loop {
+        let metrics = std::fs::read_to_string(dir.join("metrics.prom")).unwrap_or_default();
+        let lines: Vec<&str> = metrics.lines().collect();
+        if expected.iter().all(|line| lines.contains(line)) {
+            break metrics;
+        }
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(10),
+            "{expected:?} not all in\n{metrics}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    assert!(
+        metrics.contains("# TYPE smtpwire_messages_total counter"),
+        "{metrics}"
+    );
 
     let killed = Command::new("kill")
         .args(["-TERM", &server.id().to_string()])

@@ -52,9 +52,11 @@ use smtpwire::Domain;
 use smtpwire_programs::authentication::{self, Checks};
 use smtpwire_programs::dkim::{Algorithm, Key, Signer};
 use smtpwire_programs::logging::{self, LogFormat};
+use smtpwire_programs::metrics_file::{sample_queue, MetricsFlags};
 use smtpwire_programs::outbound::ledger::WarmupFlags;
 use smtpwire_programs::outbound::routes::{FixedRoute, SMTP_PORT};
 use smtpwire_programs::outbound::transfer::PIPELINED_WINDOW;
+use smtpwire_programs::relay::queue::Queue;
 use smtpwire_programs::relay::{Relay, Settings, Sources};
 use smtpwire_programs::server::tls::Identity;
 use smtpwire_programs::service;
@@ -153,6 +155,8 @@ struct Args {
     /// How log lines are written: text, or one JSON object per line.
     #[arg(long, value_enum, default_value_t = LogFormat::Text)]
     log_format: LogFormat,
+    #[command(flatten)]
+    metrics: MetricsFlags,
     /// Check each message taken in, as smtpwire-server's option of the
     /// same name does: a comma-separated list of `spf`, `dkim` and
     /// `dmarc`, recorded in an `Authentication-Results:` field.
@@ -213,6 +217,17 @@ async fn run(args: Args, inherited: Option<std::net::TcpListener>) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    let queue_dir = match Queue::open(&args.queue) {
+        Ok(queue_dir) => queue_dir,
+        Err(error) => {
+            eprintln!("error: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    if let Err(error) = args.metrics.start(move || sample_queue(&queue_dir)) {
+        eprintln!("error: {error}");
+        return ExitCode::FAILURE;
+    }
     match relay.local_addr() {
         Ok(address) => {
             let serving = format!("relay on {address}, queue in {queue}");

@@ -239,7 +239,7 @@ fn checked(name: &str) -> io::Result<&str> {
 
 /// When a message was queued, from its name: the receiving server names
 /// it after the time, in Unix seconds, before the first dot (maildir(5)).
-fn arrival_of(name: &str) -> Option<u64> {
+pub(crate) fn arrival_of(name: &str) -> Option<u64> {
     name.split_once('.')?.0.parse().ok()
 }
 

@@ -772,12 +772,22 @@ fn log_attempt(queued: &Queued, outcome: &Settled<ForwardPath>) {
                 .to_string()
         },
     );
+    let domain = outcome
+        .recipient
+        .mailbox()
+        .map_or_else(String::new, |mailbox| mailbox.host().to_string());
+    metrics::counter!(
+        "smtpwire_deliveries_total",
+        "fate" => fate,
+        "domain" => crate::metrics_file::domain_label(&domain)
+    )
+    .increment(1);
     tracing::info!(
         queue_id = %queued.name,
         to = %outcome.recipient,
         relay = %host_of(last),
         reply = %reply,
-        fate,
+        fate = %fate,
         attempt = queued.attempts + 1,
         delay_s = match queued.first_attempt {
             0 => 0,

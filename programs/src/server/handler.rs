@@ -251,14 +251,23 @@ impl Handler {
     /// One line per transaction: its queue id when it was stored (the id
     /// the 250 reply names), the envelope, size and outcome.
     fn log(&self, envelope: &Envelope, queue_id: Option<&str>, outcome: &str) {
+        let (result, code) = match (queue_id, outcome.split_whitespace().next()) {
+            (_, Some("aborted")) => ("aborted", ""),
+            (Some(_), _) => ("accepted", "250"),
+            (None, Some(code)) if code.starts_with('2') => ("accepted", "250"),
+            (None, Some(code)) => ("refused", code),
+            (None, None) => ("refused", ""),
+        };
+        metrics::counter!("smtpwire_messages_total", "result" => result, "code" => code.to_string())
+            .increment(1);
         tracing::info!(
             client = %self.client,
-            queue_id = queue_id.unwrap_or("none"),
+            queue_id = %queue_id.unwrap_or("none"),
             from = %envelope.from,
             to = %Joined(&envelope.recipients),
             recipients = envelope.recipients.len(),
             size = envelope.size,
-            outcome,
+            outcome = %outcome,
             elapsed_ms = envelope.started.elapsed().as_secs_f64() * 1000.0,
             "message"
         );
@@ -276,6 +285,8 @@ impl smtpwire_tokio::server::Handler for Handler {
     /// As the session does (RFC 3207 §4.2), forget what the client said
     /// before.
     fn tls_established(&mut self, session: &TlsSession) {
+        metrics::counter!("smtpwire_tls_connections_total", "version" => session.version.clone())
+            .increment(1);
         self.tls = Some(session.clone());
         self.helo = None;
         self.helo_domain = None;
@@ -390,16 +401,17 @@ impl smtpwire_tokio::server::Handler for Handler {
         // A transport that failed mid-message leaves no partial file behind.
         self.abort(AbortReason::Disconnected).await;
         let reason = reason.map_or("transport-failed", CloseReason::as_str);
+        metrics::counter!("smtpwire_connections_total", "reason" => reason).increment(1);
         let (tls, cipher) = match &self.tls {
             Some(session) => (session.version.as_str(), session.cipher.as_str()),
             None => ("none", "none"),
         };
         tracing::info!(
             client = %self.client,
-            tls,
-            cipher,
-            user = self.user.as_deref().unwrap_or("none"),
-            reason,
+            tls = %tls,
+            cipher = %cipher,
+            user = %self.user.as_deref().unwrap_or("none"),
+            reason = %reason,
             elapsed_s = self.connected.elapsed().as_secs_f64(),
             "closed"
         );

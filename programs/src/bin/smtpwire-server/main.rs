@@ -25,6 +25,7 @@ use smtpwire::{Domain, Text};
 
 use smtpwire_programs::authentication::{self, Checks};
 use smtpwire_programs::logging::{self, LogFormat};
+use smtpwire_programs::metrics_file::MetricsFlags;
 use smtpwire_programs::server::rules::RecipientRules;
 use smtpwire_programs::server::{idle_for, tls, users::Users, Server, Settings};
 use smtpwire_programs::service;
@@ -152,6 +153,8 @@ struct Args {
     /// How log lines are written: text, or one JSON object per line.
     #[arg(long, value_enum, default_value_t = LogFormat::Text)]
     log_format: LogFormat,
+    #[command(flatten)]
+    metrics: MetricsFlags,
     /// Check each message's authentication: a comma-separated list of
     /// `spf` (RFC 7208: the client address for the HELO and MAIL FROM
     /// identities), `dkim` (RFC 6376: every signature) and `dmarc` (RFC
@@ -299,6 +302,10 @@ async fn run(args: Args, inherited: Option<std::net::TcpListener>) -> std::io::R
     let listener = service::listen(inherited, args.listen, args.user.as_deref())?;
     let server = Server::with_listener(listener, settings)?;
     let shared = server.shared();
+    let connections = shared.connections.clone();
+    args.metrics.start(move || {
+        metrics::gauge!("smtpwire_connections_open").set(connections.open() as f64)
+    })?;
     let protocol = if args.lmtp { "LMTP" } else { "SMTP" };
     let store = if args.discard {
         "discarding messages".to_string()

@@ -57,7 +57,7 @@ peers_missing() {
         command -v "$cmd" > /dev/null || return 0
     done
     # swaks speaks TLS only with Net::SSLeay.
-    swaks --support 2>&1 | grep -q '=== TLS supported' || return 0
+    grep -q '=== TLS supported' <<< "$(swaks --support 2>&1)" || return 0
     python3 -c 'import aiosmtpd' 2> /dev/null || return 0
     return 1
 }
@@ -90,7 +90,7 @@ install_peers() {
     for cmd in "${PEER_COMMANDS[@]}"; do
         command -v "$cmd" > /dev/null || die "peer program missing after install: $cmd"
     done
-    swaks --support 2>&1 | grep -q '=== TLS supported' || die "swaks lacks TLS (Net::SSLeay)"
+    grep -q '=== TLS supported' <<< "$(swaks --support 2>&1)" || die "swaks lacks TLS (Net::SSLeay)"
     python3 -c 'import aiosmtpd' || die "python3 cannot import aiosmtpd"
 }
 

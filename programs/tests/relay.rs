@@ -13,18 +13,15 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use smtpwire_programs::outbound::routes::FixedRoute;
-use smtpwire_programs::relay::{Relay, Settings};
+use smtpwire_programs::relay::Settings;
+use support::relay::RunningRelay;
 use support::{
     accepts_then_hangs, content_of, numbered_messages, HandClient, MailClient, TestServer,
 };
-use tokio::sync::oneshot;
-use tokio::task::JoinHandle;
 
 /// A relay running in this process.
 struct TestRelay {
-    address: SocketAddr,
-    stop: Option<oneshot::Sender<()>>,
-    task: JoinHandle<()>,
+    running: RunningRelay,
 }
 
 impl TestRelay {
@@ -45,32 +42,20 @@ impl TestRelay {
             starttls: true,
             ..support::relay_settings(queue, routes)
         };
-        let relay = Relay::bind(SocketAddr::from(([127, 0, 0, 1], 0)), settings)
-            .await
-            .unwrap();
-        let address = relay.local_addr().unwrap();
-        let (stop, stopped) = oneshot::channel::<()>();
-        let task = tokio::spawn(relay.run(async {
-            let _ = stopped.await;
-        }));
         TestRelay {
-            address,
-            stop: Some(stop),
-            task,
+            running: RunningRelay::start(settings).await,
         }
     }
 
     /// Ends the relay as a crash would: every task dropped where it is.
     async fn crash(self) {
-        self.task.abort();
-        let _ = self.task.await;
-        drop(self.stop);
+        self.running.crash().await;
     }
 
     /// Sends one message through the relay; the relay's replies to its end.
     async fn send(&self, from: &str, to: &str, content: &[u8]) -> Vec<u16> {
         let unused = no_certificate();
-        let mut client = HandClient::connect(self.address, &unused, false).await;
+        let mut client = HandClient::connect(self.running.address, &unused, false).await;
         let codes = client.send(from, &[to], content).await;
         client.quit().await;
         codes
@@ -239,7 +224,7 @@ async fn a_refused_recipient_is_bounced_to_the_sender_and_the_others_delivered()
     ];
     let relay = TestRelay::start(&queue.0, routes).await;
     let unused = no_certificate();
-    let mut client = HandClient::connect(relay.address, &unused, false).await;
+    let mut client = HandClient::connect(relay.running.address, &unused, false).await;
     let content = message("one known, one unknown");
     let codes = client
         .send(

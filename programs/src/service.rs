@@ -53,6 +53,16 @@ pub fn inherited_listener() -> io::Result<Option<TcpListener>> {
     Ok(Some(listener))
 }
 
+/// [`inherited_listener`] for a program's `main`: a failure is reported on
+/// stderr and comes back as the status for `main` to exit with. Call it
+/// before any thread starts (the log's writer, the runtime).
+pub fn take_inherited_listener() -> Result<Option<TcpListener>, std::process::ExitCode> {
+    inherited_listener().map_err(|error| {
+        eprintln!("error: the socket from the service manager: {error}");
+        std::process::ExitCode::FAILURE
+    })
+}
+
 /// Becomes `user` (a name from the password database) for good: its group,
 /// no supplementary groups, its user id. Refuses to become root, and fails
 /// unless the process can change its ids (it runs as root).

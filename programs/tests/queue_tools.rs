@@ -18,7 +18,7 @@ use smtpwire_programs::relay::admin::{Admin, Entry, Outcome};
 use smtpwire_programs::relay::queue::Standing;
 use smtpwire_programs::relay::Settings;
 use support::relay::RunningRelay;
-use support::{accepts_then_hangs, numbered_message, Scratch, TestServer};
+use support::{accepts_then_hangs, numbered_message, wait_until, Scratch, TestServer};
 
 /// A fresh queue directory, removed when dropped.
 fn queue_dir(tag: &str) -> Scratch {
@@ -55,17 +55,6 @@ async fn tool<T: Send + 'static>(
     tokio::task::spawn_blocking(move || act(&admin))
         .await
         .unwrap()
-}
-
-/// Polls `condition` for up to fifteen seconds.
-async fn wait_until(what: &str, condition: impl Fn() -> bool) {
-    for _ in 0..1500 {
-        if condition() {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    panic!("{what}: not reached in time");
 }
 
 /// The entry of `id` in the listing.

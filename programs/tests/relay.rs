@@ -16,7 +16,8 @@ use smtpwire_programs::outbound::routes::FixedRoute;
 use smtpwire_programs::relay::Settings;
 use support::relay::RunningRelay;
 use support::{
-    accepts_then_hangs, content_of, numbered_messages, HandClient, MailClient, TestServer,
+    accepts_then_hangs, content_of, numbered_messages, wait_until, HandClient, MailClient,
+    TestServer,
 };
 
 /// A relay running in this process.
@@ -106,17 +107,6 @@ impl Drop for QueueDir {
 fn route(domain: &str, hosts: &[SocketAddr]) -> FixedRoute {
     let hosts: Vec<String> = hosts.iter().map(ToString::to_string).collect();
     FixedRoute::parse(&format!("{domain}={}", hosts.join(",")), 25).unwrap()
-}
-
-/// Polls `condition` for up to fifteen seconds.
-async fn wait_until(what: &str, condition: impl Fn() -> bool) {
-    for _ in 0..1500 {
-        if condition() {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    panic!("{what}: not reached in time");
 }
 
 fn message(subject: &str) -> Vec<u8> {

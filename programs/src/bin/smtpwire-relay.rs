@@ -175,15 +175,12 @@ struct Args {
 
 fn main() -> ExitCode {
     let args = smtpwire_programs::config::parse::<Args>();
-    let _log = logging::init(args.log_format);
-    // Before any thread starts: it clears the variables systemd set.
-    let inherited = match service::inherited_listener() {
+    // Before the log's thread or the runtime's start.
+    let inherited = match service::take_inherited_listener() {
         Ok(inherited) => inherited,
-        Err(error) => {
-            eprintln!("error: the socket from the service manager: {error}");
-            return ExitCode::FAILURE;
-        }
+        Err(failure) => return failure,
     };
+    let _log = logging::init(args.log_format);
     match tokio::runtime::Runtime::new() {
         Ok(runtime) => runtime.block_on(run(args, inherited)),
         Err(error) => {

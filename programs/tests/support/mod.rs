@@ -350,3 +350,14 @@ impl Drop for Scratch {
         let _ = std::fs::remove_dir_all(&self.0);
     }
 }
+
+/// Polls `condition` for up to fifteen seconds.
+pub async fn wait_until(what: &str, condition: impl Fn() -> bool) {
+    for _ in 0..1500 {
+        if condition() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("{what}: not reached in time");
+}

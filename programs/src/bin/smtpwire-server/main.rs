@@ -186,15 +186,12 @@ fn parse_checks(list: &str) -> Result<Checks, String> {
 
 fn main() -> ExitCode {
     let args = smtpwire_programs::config::parse::<Args>();
-    let _log = logging::init(args.log_format);
-    // Before any thread starts: it clears the variables systemd set.
-    let inherited = match service::inherited_listener() {
+    // Before the log's thread or the runtime's start.
+    let inherited = match service::take_inherited_listener() {
         Ok(inherited) => inherited,
-        Err(error) => {
-            eprintln!("error: the socket from the service manager: {error}");
-            return ExitCode::FAILURE;
-        }
+        Err(failure) => return failure,
     };
+    let _log = logging::init(args.log_format);
     let mut runtime = match args.threads {
         Some(1) => tokio::runtime::Builder::new_current_thread(),
         Some(threads) => {

@@ -21,6 +21,7 @@
 mod backoff;
 mod dsn;
 mod failure;
+pub mod mta_sts;
 mod mx;
 mod outcome;
 mod plan;

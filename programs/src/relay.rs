@@ -21,6 +21,8 @@ use smtpwire::{Domain, Host, Text};
 
 use crate::outbound::ledger::Ledger;
 use crate::outbound::routes::{FixedRoute, Routes};
+use crate::outbound::secure::hop::NextHopSecurity;
+use crate::outbound::secure::SecureSettings;
 use crate::outbound::transfer::Transfer;
 use crate::server::maildir::Maildir;
 use crate::server::tls::Identity;
@@ -63,6 +65,8 @@ pub struct Settings {
     /// `Authentication-Results:` field, and with a key, an ARC seal (RFC
     /// 8617) so that the next hops can trust those results.
     pub authentication: Option<crate::authentication::Settings>,
+    /// MTA-STS for next hops, and TLS reports of each attempt.
+    pub secure: SecureSettings,
 }
 
 /// The local addresses the relay delivers from, and how it slows down
@@ -137,6 +141,11 @@ impl Relay {
         if let Some(server) = sources.nameserver {
             routes = routes.with_nameserver(server);
         }
+        let security = NextHopSecurity::new(
+            &settings.secure,
+            routes.resolver().cloned(),
+            settings.queue.join("mta-sts"),
+        )?;
         let transfer = Transfer::new(
             routes,
             &settings.hostname,
@@ -144,7 +153,8 @@ impl Relay {
             LongLines::Wrap,
             settings.connect_timeout,
         )?
-        .with_sources(sources.addresses);
+        .with_sources(sources.addresses)
+        .with_security(security);
         crate::outbound::fcrdns::check_all(
             transfer.routes.resolver(),
             transfer.sources(),

@@ -55,6 +55,7 @@ use smtpwire_programs::logging::{self, LogFormat};
 use smtpwire_programs::metrics_file::{sample_queue, MetricsFlags};
 use smtpwire_programs::outbound::ledger::WarmupFlags;
 use smtpwire_programs::outbound::routes::{FixedRoute, SMTP_PORT};
+use smtpwire_programs::outbound::secure::{SecureSettings, POLICY_PORT};
 use smtpwire_programs::outbound::transfer::PIPELINED_WINDOW;
 use smtpwire_programs::relay::queue::Queue;
 use smtpwire_programs::relay::{Relay, Settings, Sources};
@@ -113,6 +114,23 @@ struct Args {
     /// Never use STARTTLS to next hops (default: when offered).
     #[arg(long)]
     no_starttls_out: bool,
+    /// Look up recipient domains' MTA-STS policies (RFC 8461), cached in
+    /// the queue directory, and apply them: in `enforce` mode mail goes
+    /// only to the MX hosts a policy lists, over STARTTLS with a
+    /// certificate that verifies for the host's name, or stays queued.
+    #[arg(long, conflicts_with = "no_starttls_out")]
+    mta_sts: bool,
+    /// The CA certificates (PEM) that MTA-STS policy hosts and MX hosts
+    /// must chain to (default: the system's bundle).
+    #[arg(long, value_name = "FILE")]
+    next_hop_ca: Option<PathBuf>,
+    /// The HTTPS port of MTA-STS policy hosts.
+    #[arg(long, default_value_t = POLICY_PORT)]
+    mta_sts_port: u16,
+    /// Also append each delivery attempt's TLS report (RFC 8460 terms:
+    /// policy, MX host, result type) to this file as a JSON line.
+    #[arg(long, value_name = "FILE")]
+    tls_report_file: Option<PathBuf>,
     /// Turn STARTTLS off for clients (default: a self-signed certificate).
     #[arg(long)]
     no_tls: bool,
@@ -290,6 +308,12 @@ fn settings(args: &Args) -> Result<Settings, String> {
         authentication: match args.authenticate {
             Some(checks) => Some(authentication(args, checks)?),
             None => None,
+        },
+        secure: SecureSettings {
+            mta_sts: args.mta_sts,
+            trust: args.next_hop_ca.clone(),
+            policy_port: args.mta_sts_port,
+            report_file: args.tls_report_file.clone(),
         },
     })
 }

@@ -14,7 +14,7 @@
 //! are skipped, so an older program reads a newer file.
 
 use std::collections::BTreeMap;
-use std::io::{self, Write};
+use std::io;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -163,16 +163,7 @@ impl Ledger {
                 ));
             }
         }
-        let aside = self.path.with_extension("new");
-        let mut file = std::fs::File::create(&aside)?;
-        file.write_all(text.as_bytes())?;
-        file.sync_all()?;
-        std::fs::rename(&aside, &self.path)?;
-        let dir = match self.path.parent() {
-            Some(dir) if !dir.as_os_str().is_empty() => dir,
-            _ => Path::new("."),
-        };
-        std::fs::File::open(dir)?.sync_all()
+        super::replace_file(&self.path, text.as_bytes())
     }
 }
 

@@ -156,6 +156,11 @@ impl Routes {
         self.resolver.as_ref()
     }
 
+    /// Whether `domain` has an `--mx` route.
+    pub fn is_fixed(&self, domain: &Domain) -> bool {
+        self.fixed_route(domain).is_some()
+    }
+
     /// The `--mx` route for `domain`, if it has one (names compare in any
     /// case).
     fn fixed_route(&self, domain: &Domain) -> Option<&FixedRoute> {

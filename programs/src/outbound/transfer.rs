@@ -23,6 +23,8 @@ use smtpwire_tokio::client::{
 use tokio::net::{TcpSocket, TcpStream};
 
 use super::routes::Routes;
+use super::secure::hop::NextHopSecurity;
+use super::secure::mta_sts::DomainPolicy;
 
 /// One message on its way to one destination.
 pub struct Outgoing<R> {
@@ -50,6 +52,8 @@ pub struct Transfer {
     /// The next of `sources` for [`run`](Self::run), round-robin.
     next_source: AtomicUsize,
     connect_timeout: Duration,
+    /// The TLS policies of next hops, and the record of each attempt.
+    security: NextHopSecurity,
 }
 
 /// What came of connecting to a host.
@@ -101,6 +105,7 @@ impl Transfer {
             sources: Vec::new(),
             next_source: AtomicUsize::new(0),
             connect_timeout,
+            security: NextHopSecurity::opportunistic(),
         })
     }
 
@@ -108,6 +113,13 @@ impl Transfer {
     /// one of them before it connects, so the receiver sees that address.
     pub fn with_sources(mut self, sources: Vec<IpAddr>) -> Transfer {
         self.sources = sources;
+        self
+    }
+
+    /// Next hops get TLS as `security` says (MTA-STS, TLS reporting)
+    /// instead of opportunistically.
+    pub fn with_security(mut self, security: NextHopSecurity) -> Transfer {
+        self.security = security;
         self
     }
 
@@ -178,13 +190,30 @@ impl Transfer {
         if !unsendable.is_empty() {
             done(unsendable).await;
         }
+        if messages.is_empty() {
+            return;
+        }
+        let policy = self.policy_for(destination).await;
         let mut messages = messages.into_iter();
         loop {
             let chunk: Vec<_> = messages.by_ref().take(per_connection.max(1)).collect();
             if chunk.is_empty() {
                 return;
             }
-            self.deliver(source, destination, chunk, &mut done).await;
+            self.deliver(source, destination, &policy, chunk, &mut done)
+                .await;
+        }
+    }
+
+    /// The TLS policy of mail to `destination`: none for an address
+    /// literal or a domain routed with `--mx`, whose hosts the operator
+    /// chose.
+    async fn policy_for(&self, destination: &Host) -> DomainPolicy {
+        match destination {
+            Host::Domain(domain) if !self.routes.is_fixed(domain) => {
+                self.security.policy_for(domain.as_str()).await
+            }
+            _ => DomainPolicy::default(),
         }
     }
 
@@ -209,6 +238,7 @@ impl Transfer {
         &self,
         source: Option<IpAddr>,
         destination: &Host,
+        policy: &DomainPolicy,
         mut open: Vec<(usize, Outgoing<R>)>,
         done: &mut F,
     ) where
@@ -231,7 +261,7 @@ impl Transfer {
             else {
                 return;
             };
-            match self.connect(source, destination, &hop).await {
+            match self.connect(source, destination, policy, &hop).await {
                 Reached::Client(client) => open = self.send_over(*client, open, done).await,
                 Reached::NoAnswer => {
                     for (_, message) in &mut open {
@@ -324,12 +354,30 @@ impl Transfer {
 
     /// A connection to the first of `hop`'s addresses that answers (RFC
     /// 5321 §5.1: try each address of a host before the next host), its
-    /// session ready for messages. From `source`, only the addresses of
-    /// its family are tried.
-    async fn connect(&self, source: Option<IpAddr>, destination: &Host, hop: &Hop) -> Reached {
+    /// session ready for messages, with the TLS `policy` asks of the host.
+    /// From `source`, only the addresses of its family are tried.
+    async fn connect(
+        &self,
+        source: Option<IpAddr>,
+        destination: &Host,
+        policy: &DomainPolicy,
+        hop: &Hop,
+    ) -> Reached {
         let name = connect_name(&hop.host);
+        let domain = destination.to_string();
         for address in self.routes.addresses(destination, hop).await {
             let client = self.client.clone().server_name(&name).record_events(true);
+            let (client, tls) = match self.security.prepare(&domain, policy, &name, client) {
+                Ok(Some(prepared)) => prepared,
+                Ok(None) => {
+                    eprintln!("{name}: not an MX host the MTA-STS policy of {domain} allows");
+                    return Reached::NoAnswer;
+                }
+                Err(error) => {
+                    eprintln!("{name}: {error}");
+                    return Reached::Failed(None);
+                }
+            };
             let connected = match source {
                 None => client.connect(&address.to_string()).await,
                 Some(source) if source.is_ipv4() != address.is_ipv4() => continue,
@@ -342,13 +390,19 @@ impl Transfer {
                 },
             };
             match connected {
-                Ok(client) => return Reached::Client(Box::new(client)),
+                Ok(client) => {
+                    self.security
+                        .connected(&tls, &domain, &name, address.ip(), &client);
+                    return Reached::Client(Box::new(client));
+                }
                 Err(Error::Connection(
                     error @ (ConnectionError::Connect { .. }
                     | ConnectionError::ConnectTimeout { .. }),
                 )) => eprintln!("{name} ({address}): {error}"),
                 Err(error) => {
                     eprintln!("{name} ({address}): {error}");
+                    self.security
+                        .failed(&tls, &domain, &name, address.ip(), &error);
                     return Reached::Failed(session_error(error));
                 }
             }

@@ -339,6 +339,7 @@ pub fn relay_settings(
         max_message_size: None,
         dkim: None,
         authentication: None,
+        secure: Default::default(),
     }
 }
 

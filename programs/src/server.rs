@@ -163,6 +163,9 @@ impl Settings {
             config.auth_policy = AuthPolicy::AllowCleartext;
         }
         config.require_auth = self.require_auth;
+        // REQUIRETLS (RFC 8689 §4.1), which the session offers only once
+        // TLS is up; the flag is kept with the stored message.
+        config.capabilities.require_tls = self.tls.is_some();
         if let Some(size) = self.max_message_size {
             config.limits.message_size = size;
         }

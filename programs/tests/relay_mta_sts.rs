@@ -14,9 +14,13 @@ mod support;
 use std::net::{IpAddr, Ipv4Addr};
 use std::path::Path;
 
+use smtpwire::client::Envelope;
+use smtpwire::{ForwardPath, ReversePath};
+use smtpwire_programs::outbound::routes::FixedRoute;
 use smtpwire_programs::outbound::secure::SecureSettings;
-use smtpwire_programs::relay::Sources;
+use smtpwire_programs::relay::{Settings, Sources};
 use smtpwire_programs::server::tls::Identity;
+use smtpwire_tokio::client::{tls, Client, Message};
 use support::dns::{DnsServer, Zone};
 use support::relay::RunningRelay;
 use support::secure::{starttls_stripper, PolicyHost, TestCa};
@@ -81,6 +85,17 @@ impl Setup {
     /// A relay resolving at `dns`, delivering to port `mx_port` of the MX
     /// hosts it finds, with MTA-STS on.
     async fn relay(&self, dns: &DnsServer, mx_port: u16, policy_port: u16) -> RunningRelay {
+        self.relay_with(dns, mx_port, policy_port, |_| {}).await
+    }
+
+    /// [`relay`](Self::relay), with `configure` changing its settings.
+    async fn relay_with(
+        &self,
+        dns: &DnsServer,
+        mx_port: u16,
+        policy_port: u16,
+        configure: impl FnOnce(&mut Settings),
+    ) -> RunningRelay {
         let mut settings = relay_settings(&self.scratch.0.join("queue"), Vec::new());
         settings.port = mx_port;
         settings.starttls = true;
@@ -90,6 +105,7 @@ impl Setup {
             policy_port,
             report_file: Some(self.report_file()),
         };
+        configure(&mut settings);
         let sources = Sources {
             nameserver: Some(dns.address()),
             ..Sources::default()
@@ -265,4 +281,151 @@ async fn a_redirect_is_not_followed_and_counts_as_a_fetch_error() {
         "{:?}",
         setup.reports()
     );
+}
+
+/// A relay taking mail over STARTTLS with `identity`, bounces for
+/// example.org going to `bounces`.
+fn with_intake_tls(identity: Identity, bounces: &TestServer) -> impl FnOnce(&mut Settings) {
+    let route = FixedRoute::parse(&format!("example.org={}", bounces.address), 25).unwrap();
+    move |settings: &mut Settings| {
+        settings.tls = Some(identity);
+        settings.routes = vec![route];
+    }
+}
+
+/// Sends `content` to bob@example.test through the relay at `relay` over
+/// STARTTLS, trusting `certificate`, with REQUIRETLS when `requiretls`.
+async fn send_over_tls(
+    relay: &RunningRelay,
+    certificate: rustls::pki_types::CertificateDer<'static>,
+    content: &[u8],
+    requiretls: bool,
+) {
+    let mut envelope = Envelope::new(ReversePath::parse("<alice@example.org>").unwrap());
+    envelope.add_recipient(ForwardPath::parse("<bob@example.test>").unwrap());
+    envelope.mail_params.requiretls = requiretls;
+    let mut client = Client::builder("client.test")
+        .tls_config(tls::trusting(vec![certificate]).unwrap())
+        .server_name("relay.test")
+        .connect(&relay.address.to_string())
+        .await
+        .unwrap();
+    assert!(client.is_tls());
+    let offered = client.capabilities().unwrap().require_tls;
+    assert!(offered, "the intake offers REQUIRETLS over TLS");
+    let outcome = client
+        .send(Message::with_envelope(
+            envelope,
+            bytes::Bytes::copy_from_slice(content),
+        ))
+        .await
+        .unwrap();
+    assert!(outcome.failure().is_none(), "{outcome:?}");
+    client.quit().await.unwrap();
+}
+
+#[tokio::test]
+async fn requiretls_mail_goes_over_verified_tls_with_requiretls_passed_on() {
+    let setup = Setup::new("requiretls");
+    let server = setup.mx_server("mx.example.test").await;
+    let bounces = TestServer::start(|_| {}).await;
+    let dns = DnsServer::start(zone("mx.example.test")).await;
+    // Testing mode: REQUIRETLS holds the next hop to it as if enforced.
+    let policy = setup.policy_host(TESTING).await;
+    let intake = Identity::self_signed("relay.test").unwrap();
+    let certificate = intake.chain[0].clone();
+    let relay = setup
+        .relay_with(
+            &dns,
+            server.address.port(),
+            policy.address.port(),
+            with_intake_tls(intake, &bounces),
+        )
+        .await;
+    send_over_tls(&relay, certificate, MESSAGE, true).await;
+    wait_until("delivered", || server.delivered().len() == 1).await;
+    assert_eq!(server.contents(), [MESSAGE.to_vec()]);
+    // The next hop took it with REQUIRETLS on MAIL, and keeps the flag.
+    let stored = String::from_utf8(server.delivered()[0].clone()).unwrap();
+    assert!(
+        stored.contains("\r\nX-Envelope-Requiretls: yes\r\n"),
+        "{stored}"
+    );
+    assert!(setup.reported("mx.example.test", "success"));
+    assert!(bounces.delivered().is_empty());
+}
+
+#[tokio::test]
+async fn requiretls_mail_to_a_domain_without_a_policy_is_returned_with_5_7_10() {
+    let setup = Setup::new("requiretls-none");
+    let server = setup.mx_server("mx.example.test").await;
+    let bounces = TestServer::start(|_| {}).await;
+    // No _mta-sts record: the MX lookup is not secured.
+    let dns = DnsServer::start(
+        Zone::new()
+            .mx("example.test", 10, "mx.example.test")
+            .address("mx.example.test", LOOPBACK),
+    )
+    .await;
+    let intake = Identity::self_signed("relay.test").unwrap();
+    let certificate = intake.chain[0].clone();
+    let relay = setup
+        .relay_with(
+            &dns,
+            server.address.port(),
+            9,
+            with_intake_tls(intake, &bounces),
+        )
+        .await;
+    send_over_tls(&relay, certificate, MESSAGE, true).await;
+    wait_until("bounced", || bounces.delivered().len() == 1).await;
+    let bounce = String::from_utf8(bounces.delivered()[0].clone()).unwrap();
+    assert!(bounce.contains("Status: 5.7.10"), "{bounce}");
+    assert!(
+        server.delivered().is_empty(),
+        "never sent without a secure route"
+    );
+}
+
+#[tokio::test]
+async fn tls_required_no_relaxes_an_enforced_policy_and_requiretls_overrides_it() {
+    let setup = Setup::new("tls-required-no");
+    // A certificate for another name: the policy would hold mail back.
+    let server = setup.mx_server("elsewhere.test").await;
+    let bounces = TestServer::start(|_| {}).await;
+    let dns = DnsServer::start(zone("mx.example.test")).await;
+    let policy = setup.policy_host(ENFORCE).await;
+    let intake = Identity::self_signed("relay.test").unwrap();
+    let certificate = intake.chain[0].clone();
+    let relay = setup
+        .relay_with(
+            &dns,
+            server.address.port(),
+            policy.address.port(),
+            with_intake_tls(intake, &bounces),
+        )
+        .await;
+    let relaxed = b"TLS-Required: No\r\nSubject: relaxed\r\n\r\nanyway\r\n";
+    send_over_tls(&relay, certificate.clone(), relaxed, false).await;
+    wait_until("delivered", || server.delivered().len() == 1).await;
+    assert_eq!(server.contents(), [relaxed.to_vec()]);
+    // The same message with REQUIRETLS is held to the policy.
+    send_over_tls(&relay, certificate, relaxed, true).await;
+    held_back_after(&setup, &server, 1).await;
+}
+
+/// Waits until a second certificate-host-mismatch is reported, then checks
+/// that the server still has only `delivered` messages.
+async fn held_back_after(setup: &Setup, server: &TestServer, delivered: usize) {
+    wait_until("mismatch reported", || {
+        setup
+            .reports()
+            .iter()
+            .filter(|report| report["result-type"] == "certificate-host-mismatch")
+            .count()
+            >= 1
+    })
+    .await;
+    assert_eq!(server.delivered().len(), delivered);
+    assert_eq!(setup.queued(), 1, "the REQUIRETLS message stays queued");
 }

@@ -22,6 +22,7 @@ pub mod fetch;
 pub mod hop;
 pub mod mta_sts;
 pub mod report;
+pub mod requiretls;
 
 use std::io;
 use std::path::PathBuf;

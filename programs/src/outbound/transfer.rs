@@ -25,6 +25,7 @@ use tokio::net::{TcpSocket, TcpStream};
 use super::routes::Routes;
 use super::secure::hop::NextHopSecurity;
 use super::secure::mta_sts::DomainPolicy;
+use super::secure::requiretls::{TlsDemand, ENCRYPTION_NEEDED};
 
 /// One message on its way to one destination.
 pub struct Outgoing<R> {
@@ -34,6 +35,8 @@ pub struct Outgoing<R> {
     pub from: ReversePath,
     /// The content, CRLF line ends, not dot-stuffed.
     pub content: Bytes,
+    /// It came with REQUIRETLS (RFC 8689), which goes on with it.
+    pub requiretls: bool,
 }
 
 /// How to reach next hops.
@@ -194,14 +197,46 @@ impl Transfer {
             return;
         }
         let policy = self.policy_for(destination).await;
-        let mut messages = messages.into_iter();
-        loop {
-            let chunk: Vec<_> = messages.by_ref().take(per_connection.max(1)).collect();
-            if chunk.is_empty() {
-                return;
+        // Messages by what they ask of TLS, each kind on connections of
+        // its own (RFC 8689).
+        let mut by_demand: [Vec<(usize, Outgoing<R>)>; 3] = Default::default();
+        for (index, message) in messages {
+            let slot = match TlsDemand::of(message.requiretls, &message.content) {
+                TlsDemand::AsPolicy => 0,
+                TlsDemand::Relaxed => 1,
+                TlsDemand::Required => 2,
+            };
+            by_demand[slot].push((index, message));
+        }
+        let demands = [TlsDemand::AsPolicy, TlsDemand::Relaxed, TlsDemand::Required];
+        for (demand, messages) in demands.into_iter().zip(by_demand) {
+            if messages.is_empty() {
+                continue;
             }
-            self.deliver(source, destination, &policy, chunk, &mut done)
-                .await;
+            let Some(policy) = demand.policy(&policy) else {
+                // No route meets REQUIRETLS: returned, never sent.
+                let refused = messages
+                    .into_iter()
+                    .map(|(index, mut message)| {
+                        eprintln!(
+                            "message not sent: REQUIRETLS, and {destination} has no secure route"
+                        );
+                        message.delivery.refuse_unsent(ENCRYPTION_NEEDED);
+                        (index, message)
+                    })
+                    .collect();
+                done(refused).await;
+                continue;
+            };
+            let mut messages = messages.into_iter();
+            loop {
+                let chunk: Vec<_> = messages.by_ref().take(per_connection.max(1)).collect();
+                if chunk.is_empty() {
+                    break;
+                }
+                self.deliver(source, destination, &policy, chunk, &mut done)
+                    .await;
+            }
         }
     }
 
@@ -455,6 +490,7 @@ fn envelope<R: Routable>(message: &Outgoing<R>) -> Envelope {
         envelope.add_recipient(recipient.forward_path().clone());
     }
     envelope.mail_params.size = u64::try_from(message.content.len()).ok();
+    envelope.mail_params.requiretls = message.requiretls;
     if !message.content.is_ascii() {
         envelope.mail_params.body = Some(BodyType::EightBitMime);
     }

@@ -91,6 +91,8 @@ struct InFlight {
     /// Keeps the queue tools off it until its outcome is written back.
     claim: Claim,
     content: Bytes,
+    /// It came with REQUIRETLS (RFC 8689).
+    requiretls: bool,
     outstanding: usize,
     settled: Vec<Settled<ForwardPath>>,
     /// When recipients its pairs' paces held back this scan may go.
@@ -274,6 +276,13 @@ impl Runner {
         let mut used: BTreeMap<Pair, u64> = BTreeMap::new();
         let mut ready = Vec::new();
         for (queued, content, claim) in due {
+            let requiretls = match self.queue.requires_tls(&queued.name) {
+                Ok(requiretls) => requiretls,
+                Err(error) => {
+                    eprintln!("queue: {}: {error}", queued.name);
+                    continue;
+                }
+            };
             let pending: Vec<ForwardPath> = queued.pending().cloned().collect();
             let plan = if looped(&content) {
                 Plan {
@@ -300,6 +309,7 @@ impl Runner {
                     .recipients,
                 outstanding: 0,
                 paced_until: None,
+                requiretls,
                 queued,
                 claim,
                 content,
@@ -339,6 +349,7 @@ impl Runner {
                     delivery: Delivery::for_group(group),
                     from: message.queued.from.clone(),
                     content: message.content.clone(),
+                    requiretls: message.requiretls,
                 };
                 batch.push((message.queued.name.clone(), outgoing));
             }

@@ -40,10 +40,18 @@ pub struct Handler {
 }
 
 /// The open transaction.
+/// The delivery field that says the message came with REQUIRETLS (RFC
+/// 8689), among the envelope fields on top of a stored message; without
+/// its line end.
+pub const REQUIRETLS_FIELD: &str = "X-Envelope-Requiretls: yes";
+
 struct Envelope {
     from: String,
     /// The MAIL FROM address without brackets, empty for `<>`.
     sender: String,
+    /// MAIL carried REQUIRETLS (RFC 8689 §4.1): kept with the stored
+    /// message for whoever relays it.
+    requiretls: bool,
     recipients: Vec<String>,
     started: Instant,
     /// One file per stored copy: one in SMTP mode, one per recipient in LMTP
@@ -112,6 +120,10 @@ impl Handler {
             };
             for recipient in &group {
                 head.push_str(&format!("{label}: {recipient}\r\n"));
+            }
+            if envelope.requiretls {
+                head.push_str(REQUIRETLS_FIELD);
+                head.push_str("\r\n");
             }
             if let Some(results) = results {
                 head.push_str(results);
@@ -322,6 +334,7 @@ impl smtpwire_tokio::server::Handler for Handler {
                 ReversePath::Null => String::new(),
                 ReversePath::Mailbox(mailbox) => mailbox.to_string(),
             },
+            requiretls: request.params().requiretls,
             held: None,
             recipients: Vec::new(),
             started: Instant::now(),

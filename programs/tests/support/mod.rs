@@ -146,12 +146,13 @@ fn files(dir: &Path) -> Vec<PathBuf> {
 
 /// The message as the client sent it: the stored file less the fields the
 /// server put in front (`Return-Path`, `X-Envelope-To`, `Delivered-To`,
-/// `Received` and its continuation lines).
+/// `X-Envelope-Requiretls`, `Received` and its continuation lines).
 pub fn content_of(stored: &[u8]) -> &[u8] {
-    const ADDED: [&[u8]; 4] = [
+    const ADDED: [&[u8]; 5] = [
         b"Return-Path:",
         b"X-Envelope-To:",
         b"Delivered-To:",
+        b"X-Envelope-Requiretls:",
         b"Received:",
     ];
     let mut rest = stored;

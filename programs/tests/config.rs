@@ -32,6 +32,10 @@ const PROGRAMS: [(&str, &[&str]); 4] = [
             "--source-ip=127.0.0.2",
             "--interval=0.5",
             "--no-tls",
+            "--mta-sts",
+            "--next-hop-ca=ca.pem",
+            "--mta-sts-port=8443",
+            "--tls-report-file=tls-report.jsonl",
         ],
     ),
     (

@@ -26,6 +26,7 @@ use rustls::{DigitallySignedStruct, SignatureScheme};
 
 mod any_certificate;
 mod checked;
+pub mod dane;
 pub use any_certificate::any_certificate;
 pub use checked::{webpki_checked, CertificateCheck};
 

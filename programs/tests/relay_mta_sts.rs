@@ -17,6 +17,10 @@ use std::path::Path;
 use smtpwire::client::Envelope;
 use smtpwire::{ForwardPath, ReversePath};
 use smtpwire_programs::outbound::routes::FixedRoute;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use smtpwire::delivery::mta_sts::Policy;
+use smtpwire_programs::outbound::secure::cache::{Cached, PolicyCache};
 use smtpwire_programs::outbound::secure::SecureSettings;
 use smtpwire_programs::relay::{Settings, Sources};
 use smtpwire_programs::server::tls::Identity;
@@ -428,4 +432,31 @@ async fn held_back_after(setup: &Setup, server: &TestServer, delivered: usize) {
     .await;
     assert_eq!(server.delivered().len(), delivered);
     assert_eq!(setup.queued(), 1, "the REQUIRETLS message stays queued");
+}
+
+#[tokio::test]
+async fn a_cached_policy_keeps_applying_when_its_txt_record_and_host_are_gone() {
+    let setup = Setup::new("cached");
+    let server = setup.mx_server("mx.attacker.test").await;
+    // An attacker removed the _mta-sts record and points the MX elsewhere;
+    // the policy host does not answer.
+    let dns = DnsServer::start(
+        Zone::new()
+            .mx("example.test", 10, "mx.attacker.test")
+            .address("mx.attacker.test", LOOPBACK),
+    )
+    .await;
+    let cache = PolicyCache::open(setup.scratch.0.join("queue/mta-sts")).unwrap();
+    let cached = Cached {
+        id: "20261207T000000".into(),
+        fetched: SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .as_secs(),
+        policy: Policy::parse(ENFORCE.as_bytes()).unwrap(),
+    };
+    cache.store("example.test", &cached).unwrap();
+    let relay = setup.relay(&dns, server.address.port(), 9).await;
+    send(&relay).await;
+    held_back(&setup, &server, "mx.attacker.test", "validation-failure").await;
 }

@@ -68,7 +68,14 @@ enum Reached {
     /// The session failed before it was ready (greeting, EHLO, STARTTLS,
     /// AUTH); the session's own error when there is one.
     Failed(Option<SessionError>),
+    /// The destination's TLS policy forbids the host, or the host's TLS
+    /// did not meet it: the status to record.
+    RefusedByPolicy(EnhancedStatusCode),
 }
+
+/// 4.7.5, cryptographic failure (RFC 3463 §3.8): a host whose certificate
+/// a policy requires to verify did not, or one the policy does not list.
+const POLICY_NOT_MET: EnhancedStatusCode = EnhancedStatusCode::new_const(4, 7, 5);
 
 /// Messages one connection has queued at once: the message in progress
 /// and the next one, sent behind its end of data before the reply (RFC
@@ -304,6 +311,11 @@ impl Transfer {
                     }
                 }
                 Reached::Failed(error) => end_host(&mut open, error.as_ref()),
+                Reached::RefusedByPolicy(status) => {
+                    for (_, message) in &mut open {
+                        message.delivery.refused_by_policy(status);
+                    }
+                }
             }
         }
     }
@@ -406,7 +418,7 @@ impl Transfer {
                 Ok(Some(prepared)) => prepared,
                 Ok(None) => {
                     eprintln!("{name}: not an MX host the MTA-STS policy of {domain} allows");
-                    return Reached::NoAnswer;
+                    return Reached::RefusedByPolicy(POLICY_NOT_MET);
                 }
                 Err(error) => {
                     eprintln!("{name}: {error}");
@@ -436,8 +448,12 @@ impl Transfer {
                 )) => eprintln!("{name} ({address}): {error}"),
                 Err(error) => {
                     eprintln!("{name} ({address}): {error}");
-                    self.security
+                    let refused = self
+                        .security
                         .failed(&tls, &domain, &name, address.ip(), &error);
+                    if refused && matches!(error, Error::Connection(ConnectionError::Tls(_))) {
+                        return Reached::RefusedByPolicy(POLICY_NOT_MET);
+                    }
                     return Reached::Failed(session_error(error));
                 }
             }

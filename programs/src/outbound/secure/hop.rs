@@ -182,8 +182,8 @@ impl NextHopSecurity {
     }
 
     /// Reports a session that failed before it was ready, when TLS was
-    /// why.
-    pub fn failed(&self, hop: &HopTls, domain: &str, mx: &str, ip: IpAddr, error: &Error) {
+    /// why; `true` when it was, under a policy that requires verified TLS.
+    pub fn failed(&self, hop: &HopTls, domain: &str, mx: &str, ip: IpAddr, error: &Error) -> bool {
         let failure = match error {
             Error::Connection(ConnectionError::Session(ClientError::Session(
                 SessionError::StartTlsNotOffered | SessionError::StartTlsRefused(_),
@@ -195,7 +195,7 @@ impl NextHopSecurity {
                 .map_or(ResultType::ValidationFailure, |error| {
                     certificate_failure(&error)
                 }),
-            _ => return,
+            _ => return false,
         };
         self.reports.record(&Attempt {
             policy: hop.policy,
@@ -205,5 +205,6 @@ impl NextHopSecurity {
             failure: Some(failure),
             detail: Some(error.to_string()),
         });
+        hop.verdict == MxVerdict::RequireVerifiedTls
     }
 }

@@ -307,7 +307,7 @@ impl smtpwire_tokio::server::Handler for Handler {
             .shared
             .users
             .as_ref()
-            .is_some_and(|users| users.verify(request.credentials()));
+            .is_some_and(|users| users.load().verify(request.credentials()));
         if !valid {
             return Err(bad_credentials());
         }

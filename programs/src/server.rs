@@ -5,6 +5,7 @@
 
 pub mod client;
 pub mod handler;
+pub mod held;
 pub mod intake;
 pub mod maildir;
 pub mod rules;
@@ -121,7 +122,13 @@ pub struct Settings {
     /// Connections, messages and recipients one client address may start
     /// per minute; none limited by default.
     pub rate_limits: RateLimits,
+    /// With authentication on, the bytes all messages under way may hold
+    /// in memory together ([`held`]).
+    pub max_held_memory: usize,
 }
+
+/// The default of [`Settings::max_held_memory`].
+pub const DEFAULT_MAX_HELD_MEMORY: usize = 256 << 20;
 
 impl Settings {
     /// Defaults: SMTP into no maildir (discard), no TLS, no AUTH, PROXY
@@ -150,6 +157,7 @@ impl Settings {
             authentication: None,
             reject_on_dmarc_policy: false,
             rate_limits: RateLimits::default(),
+            max_held_memory: DEFAULT_MAX_HELD_MEMORY,
         }
     }
 
@@ -378,6 +386,7 @@ impl Server {
             Some(authentication) if authentication.checks.any() => Some(Intake {
                 evaluator: Evaluator::new(authentication)?,
                 reject_on_dmarc_policy: settings.reject_on_dmarc_policy,
+                memory: held::HeldMemory::new(settings.max_held_memory),
             }),
             _ => None,
         };

@@ -181,6 +181,12 @@ struct Args {
     /// `none`. Needs `--authenticate` with `dmarc`.
     #[arg(long, requires = "authenticate")]
     enforce_dmarc_reject: bool,
+    /// With --authenticate, the octets all messages under way may hold in
+    /// memory together until they end (DKIM needs each one whole); a
+    /// message that would go past it is refused with `452 4.3.1`, to be
+    /// tried again. Default: 256 MiB.
+    #[arg(long, value_name = "OCTETS", requires = "authenticate")]
+    max_held_memory: Option<usize>,
 }
 
 /// The keys a SIGHUP puts in force: the users file is read again too.
@@ -326,6 +332,9 @@ async fn run(
             arc_key: None,
         });
         settings.reject_on_dmarc_policy = args.enforce_dmarc_reject;
+        if let Some(most) = args.max_held_memory {
+            settings.max_held_memory = most;
+        }
     }
     // Held until the server has stopped, however it stops, so that the
     // certificate file goes with the process that made it.

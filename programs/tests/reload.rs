@@ -4,6 +4,10 @@
 //! told of each reload.
 #![cfg(unix)]
 
+// Shared with the other test files, each of which uses a part.
+#[allow(dead_code)]
+mod support;
+
 use std::io::{BufRead, BufReader, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::os::unix::net::UnixDatagram;
@@ -122,19 +126,8 @@ impl Dialog {
     /// Connects once the server listens (ten seconds at most) and reads
     /// its greeting.
     fn open(address: SocketAddr) -> Dialog {
-        let started = Instant::now();
-        let stream = loop {
-            match TcpStream::connect(address) {
-                Ok(stream) => break stream,
-                Err(error) if started.elapsed() > Duration::from_secs(10) => {
-                    panic!("nothing listened on {address}: {error}")
-                }
-                Err(_) => std::thread::sleep(Duration::from_millis(20)),
-            }
-        };
-        stream
-            .set_read_timeout(Some(Duration::from_secs(10)))
-            .unwrap();
+        let stream = support::connect_when_listening(address)
+            .unwrap_or_else(|error| panic!("nothing listened on {address}: {error}"));
         let mut dialog = Dialog {
             reader: BufReader::new(stream.try_clone().unwrap()),
             stream,

@@ -59,6 +59,7 @@ use smtpwire_programs::outbound::secure::{SecureSettings, POLICY_PORT};
 use smtpwire_programs::outbound::transfer::PIPELINED_WINDOW;
 use smtpwire_programs::relay::queue::Queue;
 use smtpwire_programs::relay::{Relay, Settings, Sources};
+use smtpwire_programs::reload::Reload;
 use smtpwire_programs::server::tls::Identity;
 use smtpwire_programs::service;
 
@@ -191,8 +192,18 @@ struct Args {
     arc_seal: Option<String>,
 }
 
+/// The keys a SIGHUP puts in force: the key files are read again too.
+const RELOADABLE: &[&str] = &["mx", "dkim"];
+
 fn main() -> ExitCode {
     let args = smtpwire_programs::config::parse::<Args>();
+    let reload = match Reload::<Args>::of_process(RELOADABLE) {
+        Ok(reload) => reload,
+        Err(error) => {
+            eprintln!("error: {error}");
+            return ExitCode::from(2);
+        }
+    };
     // Before the log's thread or the runtime's start.
     let inherited = match service::take_inherited_listener() {
         Ok(inherited) => inherited,
@@ -200,7 +211,7 @@ fn main() -> ExitCode {
     };
     let _log = logging::init(args.log_format);
     match tokio::runtime::Runtime::new() {
-        Ok(runtime) => runtime.block_on(run(args, inherited)),
+        Ok(runtime) => runtime.block_on(run(args, inherited, reload)),
         Err(error) => {
             eprintln!("error: cannot start the runtime: {error}");
             ExitCode::FAILURE
@@ -208,7 +219,11 @@ fn main() -> ExitCode {
     }
 }
 
-async fn run(args: Args, inherited: Option<std::net::TcpListener>) -> ExitCode {
+async fn run(
+    args: Args,
+    inherited: Option<std::net::TcpListener>,
+    reload: Reload<Args>,
+) -> ExitCode {
     let settings = match settings(&args) {
         Ok(settings) => settings,
         Err(error) => {
@@ -232,6 +247,11 @@ async fn run(args: Args, inherited: Option<std::net::TcpListener>) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    let reconfigurer = relay.reconfigurer();
+    tokio::spawn(reload.on_hangup(move |args| {
+        reconfigurer.apply(routes(args)?, signer(args)?);
+        Ok(())
+    }));
     let queue_dir = match Queue::open(&args.queue) {
         Ok(queue_dir) => queue_dir,
         Err(error) => {
@@ -271,11 +291,6 @@ async fn run(args: Args, inherited: Option<std::net::TcpListener>) -> ExitCode {
 fn settings(args: &Args) -> Result<Settings, String> {
     let hostname =
         Domain::parse(&args.hostname).map_err(|e| format!("--hostname {}: {e}", args.hostname))?;
-    let routes = args
-        .mx
-        .iter()
-        .map(|spec| FixedRoute::parse(spec, args.port))
-        .collect::<Result<Vec<_>, _>>()?;
     let tls = if args.no_tls {
         None
     } else {
@@ -284,7 +299,7 @@ fn settings(args: &Args) -> Result<Settings, String> {
     Ok(Settings {
         hostname,
         queue: args.queue.clone(),
-        routes,
+        routes: routes(args)?,
         port: args.port,
         backoff: Backoff {
             initial: Duration::from_secs(args.retry_initial),
@@ -300,11 +315,7 @@ fn settings(args: &Args) -> Result<Settings, String> {
         starttls: !args.no_starttls_out,
         tls,
         max_message_size: args.max_message_size,
-        dkim: if args.dkim.is_empty() {
-            None
-        } else {
-            Some(Signer::from_specs(&args.dkim)?)
-        },
+        dkim: signer(args)?,
         authentication: match args.authenticate {
             Some(checks) => Some(authentication(args, checks)?),
             None => None,
@@ -316,6 +327,22 @@ fn settings(args: &Args) -> Result<Settings, String> {
             report_file: args.tls_report_file.clone(),
         },
     })
+}
+
+/// The `--mx` routes.
+fn routes(args: &Args) -> Result<Vec<FixedRoute>, String> {
+    args.mx
+        .iter()
+        .map(|spec| FixedRoute::parse(spec, args.port))
+        .collect()
+}
+
+/// The `--dkim` keys, read from their files now; `None` without any.
+fn signer(args: &Args) -> Result<Option<Signer>, String> {
+    match args.dkim.is_empty() {
+        true => Ok(None),
+        false => Signer::from_specs(&args.dkim).map(Some),
+    }
 }
 
 /// The intake checks, and the ARC key: the first RSA key of the

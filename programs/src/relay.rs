@@ -4,6 +4,7 @@
 pub mod admin;
 pub mod bounce;
 pub mod claim;
+pub mod dsn;
 pub mod listing;
 pub mod queue;
 pub mod runner;
@@ -130,6 +131,8 @@ impl Relay {
         intake.tls = settings.tls;
         intake.max_message_size = settings.max_message_size;
         intake.authentication = settings.authentication;
+        // The queue keeps what the sender asked to be told (RFC 3461).
+        intake.envelope_dsn = true;
         let server = crate::server::Server::with_listener(listen.into().bind().await?, intake)?;
         // A relay must not bounce what another server took: a line over
         // the limit is broken as Postfix does rather than refused.

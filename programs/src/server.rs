@@ -119,6 +119,10 @@ pub struct Settings {
     /// Connections, messages and recipients one client address may start
     /// per minute; none limited by default.
     pub rate_limits: RateLimits,
+    /// Keep the DSN parameters (RFC 3461: RET, ENVID, NOTIFY, ORCPT) on
+    /// the envelope lines of each stored message, as a relay's queue reads
+    /// them ([`crate::relay::queue`]); SMTP only.
+    pub envelope_dsn: bool,
 }
 
 impl Settings {
@@ -148,6 +152,7 @@ impl Settings {
             authentication: None,
             reject_on_dmarc_policy: false,
             rate_limits: RateLimits::default(),
+            envelope_dsn: false,
         }
     }
 
@@ -238,6 +243,8 @@ pub struct Shared {
     pub connections: Connections,
     /// Authentication of each message, when on.
     pub authentication: Option<Intake>,
+    /// Keep the DSN parameters on the envelope lines (SMTP only).
+    pub envelope_dsn: bool,
 }
 
 /// Counters for `--max-messages` and the tests.
@@ -336,6 +343,7 @@ impl Server {
             stats: Stats::default(),
             connections: driver.connections(),
             authentication,
+            envelope_dsn: settings.envelope_dsn && !settings.lmtp,
         });
         Ok(Server {
             listener,

@@ -20,6 +20,7 @@ use super::maildir::TmpMessage;
 use super::rules::refusal;
 use super::Shared;
 use crate::authentication::{remove_claims_of, Origin};
+use crate::relay::dsn::{dsn_only, MessageDsn, PARAMS_SEPARATOR};
 use crate::trace::{Received, Via};
 
 /// What one connection knows about its client, and the open transaction.
@@ -45,6 +46,10 @@ struct Envelope {
     /// The MAIL FROM address without brackets, empty for `<>`.
     sender: String,
     recipients: Vec<String>,
+    /// With [`Shared::envelope_dsn`], MAIL's DSN parameters as given, and
+    /// each recipient's (in the order of `recipients`), in their wire form
+    /// for the envelope lines; empty when none were given.
+    dsn: (String, Vec<String>),
     started: Instant,
     /// One file per stored copy: one in SMTP mode, one per recipient in LMTP
     /// mode; none when discarding.
@@ -104,14 +109,20 @@ impl Handler {
         };
         for group in groups {
             let name = store.unique_name();
-            let mut head = format!("Return-Path: {}\r\n", envelope.from);
+            let (mail_dsn, rcpt_dsn) = &envelope.dsn;
+            let mut head = format!(
+                "Return-Path: {}{}\r\n",
+                envelope.from,
+                with_params(mail_dsn)
+            );
             let label = if self.shared.lmtp {
                 "Delivered-To"
             } else {
                 "X-Envelope-To"
             };
-            for recipient in &group {
-                head.push_str(&format!("{label}: {recipient}\r\n"));
+            for (index, recipient) in group.iter().enumerate() {
+                let params = rcpt_dsn.get(index).map_or("", String::as_str);
+                head.push_str(&format!("{label}: {recipient}{}\r\n", with_params(params)));
             }
             if let Some(results) = results {
                 head.push_str(results);
@@ -324,6 +335,10 @@ impl smtpwire_tokio::server::Handler for Handler {
             },
             held: None,
             recipients: Vec::new(),
+            dsn: match self.shared.envelope_dsn {
+                true => (MessageDsn::of(request.params()).render(), Vec::new()),
+                false => Default::default(),
+            },
             started: Instant::now(),
             copies: Vec::new(),
             failed: false,
@@ -341,6 +356,9 @@ impl smtpwire_tokio::server::Handler for Handler {
             return Err(refusal);
         }
         envelope.recipients.push(recipient);
+        if self.shared.envelope_dsn {
+            envelope.dsn.1.push(dsn_only(request.params()).to_string());
+        }
         Ok(())
     }
 
@@ -436,6 +454,16 @@ fn escaped(value: &impl std::fmt::Display) -> String {
         }
     }
     out
+}
+
+/// DSN parameters (their wire form, with or without a leading space) as
+/// they follow a path on an envelope line: after a tab, or nothing when
+/// there are none ([`crate::relay::dsn`]).
+fn with_params(params: &str) -> String {
+    match params.trim() {
+        "" => String::new(),
+        params => format!("{PARAMS_SEPARATOR}{params}"),
+    }
 }
 
 /// C0 and C1 controls, DEL and the Unicode line and paragraph separators.

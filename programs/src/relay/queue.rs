@@ -332,7 +332,13 @@ impl Queue {
     /// The content to relay: the stored message without the envelope
     /// fields, which are the receiving server's and go no further.
     pub fn content(&self, name: &str) -> io::Result<Bytes> {
-        let stored = fs::read(self.message_path(name))?;
+        self.content_at(&self.message_path(name))
+    }
+
+    /// [`content`](Self::content) of the message at `path`, in
+    /// `incoming/new/` or on hold.
+    pub fn content_at(&self, path: &Path) -> io::Result<Bytes> {
+        let stored = fs::read(path)?;
         let start = envelope_length(&stored);
         Ok(Bytes::from(stored).slice(start..))
     }

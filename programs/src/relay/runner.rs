@@ -24,17 +24,20 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
+use smtpwire::client::Recipient;
 use smtpwire::delivery::{
-    Backoff, Delivery, Fate, Pace, Plan, Planner, RecipientReport, RouteError, Settled, Unroutable,
-    Warmup,
+    Action, Backoff, Delivery, Fate, Pace, Plan, Planner, RecipientReport, RouteError, Settled,
+    Unroutable, Warmup,
 };
+use smtpwire::reply::EnhancedStatusCode;
 use smtpwire::{Domain, ForwardPath, Host, Text};
 use tokio::sync::{mpsc, oneshot, Semaphore};
 use tokio::task::{Id as TaskId, JoinSet};
 use tokio::time::MissedTickBehavior;
 
-use super::bounce::{self, Notice};
+use super::bounce::{self, About, Notice};
 use super::claim::Claim;
+use super::dsn::{asks_for, Event};
 use super::queue::{Queue, Queued, Standing};
 use crate::outbound::ledger::{warm_retry_at, Ledger};
 use crate::outbound::pacing::{by_throttling, pair_of, Paces, Pair};
@@ -44,7 +47,7 @@ use crate::server::maildir::Maildir;
 use crate::trace::rfc5322_date;
 
 /// A destination's messages, each with its queue name.
-type Batch = Vec<(String, Outgoing<ForwardPath>)>;
+type Batch = Vec<(String, Outgoing<Recipient>)>;
 
 /// Most messages out for delivery, and so in memory, at once; the rest wait
 /// for a later scan.
@@ -92,7 +95,10 @@ struct InFlight {
     claim: Claim,
     content: Bytes,
     outstanding: usize,
-    settled: Vec<Settled<ForwardPath>>,
+    settled: Vec<Settled<Recipient>>,
+    /// Reports owed for recipients handed to next hops that do not offer
+    /// DSN, as `NOTIFY=SUCCESS` asked (RFC 3461 §5.2.2).
+    relayed: Vec<RecipientReport>,
     /// When recipients its pairs' paces held back this scan may go.
     paced_until: Option<u64>,
 }
@@ -100,11 +106,11 @@ struct InFlight {
 /// What a destination's task hands back as transactions end: the task,
 /// each finished message's name and delivery there, and the signal that
 /// their outcome is written, which the task waits for before it sends more.
-type Finished = (
-    TaskId,
-    Vec<(String, Delivery<ForwardPath>)>,
-    oneshot::Sender<()>,
-);
+type Finished = (TaskId, Vec<(String, Handed)>, oneshot::Sender<()>);
+
+/// A message's delivery at one destination, and the hosts it reached there
+/// that do not offer DSN.
+type Handed = (Delivery<Recipient>, Vec<Host>);
 
 /// What the runner keeps between scans.
 struct Book {
@@ -222,9 +228,14 @@ impl Runner {
         book.held
             .retain(|_, (queued, _)| self.persist(queued).is_err());
         let mut due = Vec::new();
+        // Messages that wait untried past the time for a delay notice.
+        let mut waiting = Vec::new();
         let skip = |name: &str| book.in_flight.contains_key(name) || book.held.contains_key(name);
         for scanned in self.queue.scan(now, skip)? {
             if scanned.next_attempt > now && scanned.pending().next().is_some() {
+                if !scanned.warned && self.overdue(&scanned, now) {
+                    waiting.push(self.queue.message_path(&scanned.name));
+                }
                 continue;
             }
             let Some((claim, queued)) = self.claim(&scanned.name, now) else {
@@ -257,6 +268,14 @@ impl Runner {
                 Err(error) => eprintln!("queue: {}: {error}", queued.name),
             }
         }
+        for name in self.queue.names(true)? {
+            if super::admin::arrival_of(&name)
+                .is_some_and(|arrived| self.overdue_since(arrived, now))
+            {
+                waiting.push(self.queue.hold_path(&name));
+            }
+        }
+        self.warn_waiting(waiting, now).await;
         if due.is_empty() {
             return Ok(());
         }
@@ -274,7 +293,7 @@ impl Runner {
         let mut used: BTreeMap<Pair, u64> = BTreeMap::new();
         let mut ready = Vec::new();
         for (queued, content, claim) in due {
-            let pending: Vec<ForwardPath> = queued.pending().cloned().collect();
+            let pending = queued.pending_addressed();
             let plan = if looped(&content) {
                 Plan {
                     groups: Vec::new(),
@@ -299,6 +318,7 @@ impl Runner {
                     )
                     .recipients,
                 outstanding: 0,
+                relayed: Vec::new(),
                 paced_until: None,
                 queued,
                 claim,
@@ -335,11 +355,12 @@ impl Runner {
                 }
                 *sent += 1;
                 message.outstanding += 1;
-                let outgoing = Outgoing {
-                    delivery: Delivery::for_group(group),
-                    from: message.queued.from.clone(),
-                    content: message.content.clone(),
-                };
+                let mut outgoing = Outgoing::new(
+                    Delivery::for_group(group),
+                    message.queued.from.clone(),
+                    message.content.clone(),
+                );
+                outgoing.mail_params = message.queued.dsn.to_params();
                 batch.push((message.queued.name.clone(), outgoing));
             }
             if message.outstanding == 0 {
@@ -367,10 +388,15 @@ impl Runner {
             let task = tasks.spawn(async move {
                 let _permit = limit.acquire_owned().await;
                 let task = tokio::task::id();
-                let hand_back = |finished: Vec<(usize, Outgoing<ForwardPath>)>| {
+                let hand_back = |finished: Vec<(usize, Outgoing<Recipient>)>| {
                     let finished = finished
                         .into_iter()
-                        .map(|(index, message)| (names[index].clone(), message.delivery))
+                        .map(|(index, message)| {
+                            (
+                                names[index].clone(),
+                                (message.delivery, message.without_dsn),
+                            )
+                        })
                         .collect();
                     let (recorded, written) = oneshot::channel();
                     let _ = results.send((task, finished, recorded));
@@ -441,17 +467,12 @@ impl Runner {
     /// destinations are all done is written back; one still waiting for
     /// others has the recipients delivered here written at once, so that a
     /// crash does not send them again.
-    async fn finish(
-        &self,
-        name: String,
-        delivery: Option<(TaskId, Delivery<ForwardPath>)>,
-        book: &mut Book,
-    ) {
+    async fn finish(&self, name: String, delivery: Option<(TaskId, Handed)>, book: &mut Book) {
         let Some(message) = book.in_flight.get_mut(&name) else {
             return;
         };
         message.outstanding = message.outstanding.saturating_sub(1);
-        if let Some((task, delivery)) = delivery {
+        if let Some((task, (delivery, without_dsn))) = delivery {
             let queued = &message.queued;
             let mut outcomes = delivery
                 .settle(
@@ -476,6 +497,9 @@ impl Runner {
             for outcome in &outcomes {
                 log_attempt(queued, outcome);
             }
+            message
+                .relayed
+                .extend(relayed_reports(&outcomes, &without_dsn));
             if message.outstanding > 0 {
                 let (delivered, rest) = outcomes
                     .into_iter()
@@ -495,7 +519,7 @@ impl Runner {
     /// Marks recipients delivered and saves the state, the rest as it was.
     /// If that fails they are still marked in memory, and written with the
     /// rest once the message's other destinations are done.
-    fn save_delivered(&self, queued: &mut Queued, delivered: Vec<Settled<ForwardPath>>) {
+    fn save_delivered(&self, queued: &mut Queued, delivered: Vec<Settled<Recipient>>) {
         if delivered.is_empty() {
             return;
         }
@@ -512,34 +536,39 @@ impl Runner {
     /// back from its files instead, it would look as it did before this
     /// attempt, and be sent again to recipients that already have it.
     async fn settle(&self, message: InFlight, book: &mut Book) {
+        let InFlight {
+            queued,
+            claim,
+            content,
+            settled,
+            paced_until,
+            relayed,
+            ..
+        } = message;
         let queued = self
-            .record(
-                message.queued,
-                message.settled,
-                message.paced_until,
-                &message.content,
-            )
+            .record(queued, settled, paced_until, relayed, &content)
             .await;
         if let Err(error) = self.persist(&queued) {
             eprintln!("queue: {}: cannot write it back: {error}", queued.name);
-            book.held
-                .insert(queued.name.clone(), (queued, message.claim));
+            book.held.insert(queued.name.clone(), (queued, claim));
         }
     }
 
     /// What became of a message's recipients: the delivered and failed
-    /// ones are done (the failed reported to the sender), the deferred ones
-    /// wait for the earliest retry, or for `paced_until` when a pace held
-    /// some back. Recipients a provider throttled wait for its pause
-    /// without a delay notice, and an attempt where every recipient was
-    /// throttled or held back does not count as one. Returns the entry to
-    /// write back.
+    /// ones are done (the failed reported to the sender as their `NOTIFY`
+    /// asks), the deferred ones wait for the earliest retry, or for
+    /// `paced_until` when a pace held some back. Recipients a provider
+    /// throttled wait for its pause, and an attempt where every recipient
+    /// was throttled or held back does not count as one. `relayed` are the
+    /// success reports owed for recipients handed to next hops without
+    /// DSN. Returns the entry to write back.
     async fn record(
         &self,
         mut queued: Queued,
-        settled: Vec<Settled<ForwardPath>>,
+        settled: Vec<Settled<Recipient>>,
         paced_until: Option<u64>,
-        content: &Bytes,
+        relayed: Vec<RecipientReport>,
+        content: &[u8],
     ) -> Queued {
         if settled.iter().any(|outcome| !by_throttling(outcome)) {
             queued.attempts += 1;
@@ -549,9 +578,10 @@ impl Runner {
         // Recipients this attempt failed, by index: pending again if their
         // bounce cannot be queued.
         let mut failed = Vec::new();
+        // This attempt's word on the recipients still pending, for a delay
+        // notice.
         let mut delayed = Vec::new();
         for outcome in settled {
-            let throttled = by_throttling(&outcome);
             let standing = match outcome.fate {
                 Fate::Delivered => Standing::Delivered,
                 Fate::Failed => Standing::Failed,
@@ -563,42 +593,128 @@ impl Runner {
             let entry = mark(&mut queued, &outcome, standing);
             match standing {
                 Standing::Failed => {
-                    failures.extend(outcome.report());
+                    failures.extend(report_if_asked(&outcome, Event::Failure));
                     failed.extend(entry);
                 }
-                Standing::Pending if !throttled => delayed.extend(outcome.report()),
-                Standing::Pending => {}
+                Standing::Pending => delayed.extend(outcome.report()),
                 Standing::Delivered => {}
             }
         }
-        if !failures.is_empty() {
-            if let Err(error) = self
-                .notify(Notice::Failure, &queued, failures, content)
-                .await
-            {
-                // Not reported yet: tried again, and reported, next time.
-                eprintln!("queue: {}: cannot queue its bounce: {error}", queued.name);
-                for index in failed {
-                    queued.recipients[index].standing = Standing::Pending;
-                }
+        if let Err(error) = self
+            .notify(Notice::Failure, &queued, failures, content)
+            .await
+        {
+            // Not reported yet: tried again, and reported, next time.
+            eprintln!("queue: {}: cannot queue its bounce: {error}", queued.name);
+            for index in failed {
+                queued.recipients[index].standing = Standing::Pending;
             }
         }
-        let waited = unix_now().saturating_sub(queued.first_attempt);
-        let overdue = self
-            .warn_after
-            .is_some_and(|after| waited >= after.as_secs());
-        if overdue && !queued.warned && !delayed.is_empty() {
-            match self.notify(Notice::Delay, &queued, delayed, content).await {
-                Ok(()) => queued.warned = true,
-                Err(error) => eprintln!(
-                    "queue: {}: cannot queue its delay notice: {error}",
-                    queued.name
-                ),
-            }
+        if let Err(error) = self
+            .notify(Notice::Success, &queued, relayed, content)
+            .await
+        {
+            eprintln!(
+                "queue: {}: cannot queue its success report: {error}",
+                queued.name
+            );
         }
+        self.warn_if_overdue(&mut queued, content, delayed).await;
         let fallback = unix_now() + self.backoff.delay(queued.attempts).as_secs();
         queued.next_attempt = retry_at.unwrap_or(fallback);
         queued
+    }
+
+    /// Whether a message arrived `warn_after` ago or more.
+    fn overdue(&self, queued: &Queued, now: u64) -> bool {
+        let arrived = super::admin::arrival_of(&queued.name).unwrap_or(queued.first_attempt);
+        self.overdue_since(arrived, now)
+    }
+
+    /// Whether `warn_after` has passed since `arrived`.
+    fn overdue_since(&self, arrived: u64, now: u64) -> bool {
+        self.warn_after
+            .is_some_and(|after| now.saturating_sub(arrived) >= after.as_secs())
+    }
+
+    /// Delay notices for the messages at `paths` that wait without being
+    /// tried (due later, or on hold: the runner sends neither) once they
+    /// are overdue, each claimed while its state is updated; one a tool is
+    /// at work on is left for a later scan.
+    async fn warn_waiting(&self, paths: Vec<std::path::PathBuf>, now: u64) {
+        for path in paths {
+            let Some(name) = path
+                .file_name()
+                .map(|name| name.to_string_lossy().into_owned())
+            else {
+                continue;
+            };
+            let Ok(Some(claim)) = Claim::shared(&path) else {
+                continue;
+            };
+            let loaded = self.queue.load(&name, &path, now).and_then(|queued| {
+                let content = self.queue.content_at(&path)?;
+                Ok((queued, content))
+            });
+            let (mut queued, content) = match loaded {
+                Ok(loaded) => loaded,
+                Err(error) => {
+                    eprintln!("queue: {name}: {error}");
+                    continue;
+                }
+            };
+            if queued.warned {
+                continue;
+            }
+            self.warn_if_overdue(&mut queued, &content, Vec::new())
+                .await;
+            if queued.warned {
+                if let Err(error) = self.queue.save(&queued) {
+                    eprintln!("queue: {name}: cannot save it: {error}");
+                }
+            }
+            drop(claim);
+        }
+    }
+
+    /// Tells the sender once that a message is still waiting, when it has
+    /// waited `warn_after` since it arrived: whether it was tried, held
+    /// back by a pace or a warm-up cap, or put on hold. Only the pending
+    /// recipients whose `NOTIFY` asks for it (DELAY, or none given: RFC
+    /// 3461 §4.1) are reported, each with what `fresh` (this attempt's
+    /// reports) says of it, or else with its last error.
+    async fn warn_if_overdue(
+        &self,
+        queued: &mut Queued,
+        content: &[u8],
+        fresh: Vec<RecipientReport>,
+    ) {
+        if queued.warned || !self.overdue(queued, unix_now()) {
+            return;
+        }
+        let delayed: Vec<RecipientReport> = queued
+            .recipients
+            .iter()
+            .filter(|recipient| recipient.standing == Standing::Pending)
+            .filter(|recipient| asks_for(recipient.params.notify, Event::Delay))
+            .map(|recipient| {
+                let mut report = fresh
+                    .iter()
+                    .find(|report| report.final_recipient == recipient.path)
+                    .cloned()
+                    .unwrap_or_else(|| waiting_report(recipient));
+                report.action = Action::Delayed;
+                report.original_recipient = recipient.params.orcpt.clone();
+                report
+            })
+            .collect();
+        match self.notify(Notice::Delay, queued, delayed, content).await {
+            Ok(()) => queued.warned = true,
+            Err(error) => eprintln!(
+                "queue: {}: cannot queue its delay notice: {error}",
+                queued.name
+            ),
+        }
     }
 
     /// Writes an entry back: off the queue when nothing is pending, its
@@ -611,35 +727,44 @@ impl Runner {
         }
     }
 
-    /// Queues a `notice` about `reports` to the sender; a message with a
-    /// null reverse path gets none (RFC 5321 §4.5.5).
+    /// Queues a `notice` about `reports` to the sender, from the null
+    /// reverse path; none when there is nothing to report, and none for a
+    /// message with a null reverse path (RFC 5321 §4.5.5, RFC 3461 §6.2).
     async fn notify(
         &self,
         notice: Notice,
         queued: &Queued,
         mut reports: Vec<RecipientReport>,
-        content: &Bytes,
+        content: &[u8],
     ) -> io::Result<()> {
-        if queued.from == smtpwire::ReversePath::Null {
+        if reports.is_empty() || queued.from == smtpwire::ReversePath::Null {
             return Ok(());
         }
         let sender = queued.from.to_string();
         let now = SystemTime::now();
         let date = Text::new(&rfc5322_date(now)).ok();
-        let give_up =
-            UNIX_EPOCH + Duration::from_secs(queued.first_attempt) + self.backoff.give_up_after;
+        let arrived = super::admin::arrival_of(&queued.name).unwrap_or(queued.first_attempt);
+        let give_up = UNIX_EPOCH + Duration::from_secs(arrived) + self.backoff.give_up_after;
         let until = Text::new(&rfc5322_date(give_up)).ok();
         for report in &mut reports {
-            report.last_attempt_date = date.clone();
+            if notice != Notice::Success {
+                report.last_attempt_date = date.clone();
+            }
             if notice == Notice::Delay {
                 report.will_retry_until = until.clone();
             }
         }
+        let about = About {
+            envelope_id: queued.dsn.envid.clone(),
+            ret: queued.dsn.ret,
+            arrival: UNIX_EPOCH + Duration::from_secs(arrived),
+        };
         let name = self.store.unique_name();
         let report = bounce::compose(
             notice,
             &self.hostname,
             &sender,
+            &about,
             reports,
             content,
             &name,
@@ -691,10 +816,10 @@ fn looped(content: &[u8]) -> bool {
 /// Logs an outcome and gives its recipient's pending entry `standing`,
 /// and the outcome as its last error unless it was delivered; returns that
 /// entry's index.
-fn mark(queued: &mut Queued, outcome: &Settled<ForwardPath>, standing: Standing) -> Option<usize> {
+fn mark(queued: &mut Queued, outcome: &Settled<Recipient>, standing: Standing) -> Option<usize> {
     log(&queued.name, outcome);
     let entry = queued.recipients.iter().position(|recipient| {
-        recipient.standing == Standing::Pending && recipient.path == outcome.recipient
+        recipient.standing == Standing::Pending && recipient.path == outcome.recipient.path
     });
     if let Some(index) = entry {
         let recipient = &mut queued.recipients[index];
@@ -715,8 +840,64 @@ fn mark(queued: &mut Queued, outcome: &Settled<ForwardPath>, standing: Standing)
     entry
 }
 
+/// The report for an outcome when its recipient's `NOTIFY` asks for one
+/// of `event` (RFC 3461 §4.1), with its `ORCPT` as Original-Recipient
+/// (§4.2).
+fn report_if_asked(outcome: &Settled<Recipient>, event: Event) -> Option<RecipientReport> {
+    let params = &outcome.recipient.params;
+    if !asks_for(params.notify, event) {
+        return None;
+    }
+    let mut report = outcome.report()?;
+    report.original_recipient = params.orcpt.clone();
+    Some(report)
+}
+
+/// `Action: relayed` reports (RFC 3461 §5.2.2) for the recipients among
+/// `outcomes` that asked for `NOTIFY=SUCCESS` and were delivered to one of
+/// `without_dsn`, hosts that do not offer DSN and so report nothing; a
+/// host that offers it got the parameters, and the relay reports nothing
+/// for it (§5.2.1).
+fn relayed_reports(outcomes: &[Settled<Recipient>], without_dsn: &[Host]) -> Vec<RecipientReport> {
+    outcomes
+        .iter()
+        .filter(|outcome| outcome.fate == Fate::Delivered)
+        .filter(|outcome| {
+            let host = outcome.attempts.last().and_then(|last| last.host.as_ref());
+            host.is_some_and(|host| without_dsn.contains(host))
+        })
+        .filter_map(|outcome| report_if_asked(outcome, Event::Success))
+        .map(|mut report| {
+            report.action = Action::Relayed;
+            report
+        })
+        .collect()
+}
+
+/// A delay report for a recipient not tried this time (held back by a
+/// pace or a warm-up cap, or on hold): its status is its last error's, or
+/// 4.0.0 (RFC 3463 §3.1, other or undefined) when it was never tried.
+fn waiting_report(recipient: &super::queue::Recipient) -> RecipientReport {
+    let status = recipient
+        .last_error
+        .as_deref()
+        .and_then(|error| error.split_whitespace().next())
+        .and_then(|status| status.parse().ok())
+        .unwrap_or(EnhancedStatusCode::new_const(4, 0, 0));
+    RecipientReport {
+        original_recipient: None,
+        final_recipient: recipient.path.clone(),
+        action: Action::Delayed,
+        status,
+        remote_mta: None,
+        diagnostic: None,
+        last_attempt_date: None,
+        will_retry_until: None,
+    }
+}
+
 /// One line per recipient outcome.
-fn log(name: &str, outcome: &Settled<ForwardPath>) {
+fn log(name: &str, outcome: &Settled<Recipient>) {
     let Some(last) = outcome.attempts.last() else {
         return;
     };
@@ -727,7 +908,7 @@ fn log(name: &str, outcome: &Settled<ForwardPath>) {
     };
     eprintln!(
         "{name} to={} relay={} status={} {fate}{}",
-        outcome.recipient,
+        outcome.recipient.path,
         host_of(last),
         last.status,
         reply_of(last)
@@ -753,7 +934,7 @@ fn reply_of(attempt: &smtpwire::delivery::AttemptRecord) -> String {
 /// relay's 250 reply named), the next hop, the server's reply or the
 /// status chosen without one, what became of the recipient, and how long
 /// since the message's first attempt.
-fn log_attempt(queued: &Queued, outcome: &Settled<ForwardPath>) {
+fn log_attempt(queued: &Queued, outcome: &Settled<Recipient>) {
     let Some(last) = outcome.attempts.last() else {
         return;
     };
@@ -774,6 +955,7 @@ fn log_attempt(queued: &Queued, outcome: &Settled<ForwardPath>) {
     );
     let domain = outcome
         .recipient
+        .path
         .mailbox()
         .map_or_else(String::new, |mailbox| mailbox.host().to_string());
     metrics::counter!(
@@ -784,7 +966,7 @@ fn log_attempt(queued: &Queued, outcome: &Settled<ForwardPath>) {
     .increment(1);
     tracing::info!(
         queue_id = %queued.name,
-        to = %outcome.recipient,
+        to = %outcome.recipient.path,
         relay = %host_of(last),
         reply = %reply,
         fate = %fate,

@@ -123,6 +123,9 @@ pub struct Settings {
     /// the envelope lines of each stored message, as a relay's queue reads
     /// them ([`crate::relay::queue`]); SMTP only.
     pub envelope_dsn: bool,
+    /// Offer DSN (RFC 3461) in the EHLO reply; on by default. A server
+    /// that does not offer it refuses the DSN parameters.
+    pub offer_dsn: bool,
 }
 
 impl Settings {
@@ -153,6 +156,7 @@ impl Settings {
             reject_on_dmarc_policy: false,
             rate_limits: RateLimits::default(),
             envelope_dsn: false,
+            offer_dsn: true,
         }
     }
 
@@ -168,6 +172,7 @@ impl Settings {
             config.auth_policy = AuthPolicy::AllowCleartext;
         }
         config.require_auth = self.require_auth;
+        config.capabilities.dsn = self.offer_dsn;
         if let Some(size) = self.max_message_size {
             config.limits.message_size = size;
         }

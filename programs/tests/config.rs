@@ -22,6 +22,7 @@ const PROGRAMS: [(&str, &[&str]); 4] = [
             "--trusted-proxy=::1",
             "--lmtp",
             "--unknown-recipient=nobody@mx.test",
+            "--no-dsn",
         ],
     ),
     (

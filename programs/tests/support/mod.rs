@@ -15,6 +15,7 @@ use tokio::task::JoinHandle;
 
 pub mod dns;
 pub mod relay;
+pub mod reports;
 pub mod session_client;
 
 use smtpwire_programs::server::client::Client;

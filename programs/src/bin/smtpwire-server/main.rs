@@ -64,6 +64,10 @@ struct Args {
     /// relay then honours them. SMTP only.
     #[arg(long, conflicts_with = "lmtp")]
     envelope_dsn: bool,
+    /// Do not offer DSN (RFC 3461) in the EHLO reply: a next hop as old
+    /// servers are, which refuses NOTIFY, ORCPT, RET and ENVID.
+    #[arg(long, conflicts_with = "envelope_dsn")]
+    no_dsn: bool,
     /// Expect a PROXY protocol v1 or v2 header on each connection, and
     /// take connections only from the trusted proxies.
     #[arg(long)]
@@ -239,6 +243,7 @@ async fn run(args: Args, inherited: Option<std::net::TcpListener>) -> std::io::R
     settings.require_auth = args.require_auth;
     settings.lmtp = args.lmtp;
     settings.envelope_dsn = args.envelope_dsn;
+    settings.offer_dsn = !args.no_dsn;
     settings.proxy_protocol = args.proxy_protocol;
     if !args.trusted_proxy.is_empty() {
         settings.trusted_proxies = args.trusted_proxy.clone();

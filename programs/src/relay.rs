@@ -7,6 +7,7 @@ pub mod claim;
 pub mod dsn;
 pub mod listing;
 pub mod queue;
+pub mod rewrite;
 pub mod runner;
 
 use std::future::Future;

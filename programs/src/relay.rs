@@ -65,6 +65,9 @@ pub struct Settings {
     /// `Authentication-Results:` field, and with a key, an ARC seal (RFC
     /// 8617) so that the next hops can trust those results.
     pub authentication: Option<crate::authentication::Settings>,
+    /// The rewriting table recipients and senders go through at intake
+    /// ([`rewrite`]); `None` rewrites nothing.
+    pub rewriting: Option<Arc<rewrite::Rewriting>>,
 }
 
 /// The local addresses the relay delivers from, and how it slows down
@@ -134,6 +137,7 @@ impl Relay {
         intake.authentication = settings.authentication;
         // The queue keeps what the sender asked to be told (RFC 3461).
         intake.envelope_dsn = true;
+        intake.rewriting = settings.rewriting;
         let server = crate::server::Server::with_listener(listen.into().bind().await?, intake)?;
         // A relay must not bounce what another server took: a line over
         // the limit is broken as Postfix does rather than refused.

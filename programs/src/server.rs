@@ -4,6 +4,7 @@
 //! reads and writes, upgrades with STARTTLS and shuts down gracefully.
 
 pub mod client;
+pub mod envelopes;
 pub mod handler;
 pub mod intake;
 pub mod maildir;
@@ -29,6 +30,7 @@ use tokio::sync::Notify;
 use tokio::task::JoinSet;
 
 use crate::authentication::Evaluator;
+use crate::relay::rewrite::Rewriting;
 use handler::Handler;
 use intake::Intake;
 use maildir::Maildir;
@@ -126,6 +128,9 @@ pub struct Settings {
     /// Offer DSN (RFC 3461) in the EHLO reply; on by default. A server
     /// that does not offer it refuses the DSN parameters.
     pub offer_dsn: bool,
+    /// The rewriting table recipients and senders go through at RCPT and
+    /// MAIL ([`crate::relay::rewrite`]); SMTP only.
+    pub rewriting: Option<Arc<Rewriting>>,
 }
 
 impl Settings {
@@ -157,6 +162,7 @@ impl Settings {
             rate_limits: RateLimits::default(),
             envelope_dsn: false,
             offer_dsn: true,
+            rewriting: None,
         }
     }
 
@@ -250,6 +256,8 @@ pub struct Shared {
     pub authentication: Option<Intake>,
     /// Keep the DSN parameters on the envelope lines (SMTP only).
     pub envelope_dsn: bool,
+    /// The rewriting table, when one is given (SMTP only).
+    pub rewriting: Option<Arc<Rewriting>>,
 }
 
 /// Counters for `--max-messages` and the tests.
@@ -349,6 +357,7 @@ impl Server {
             connections: driver.connections(),
             authentication,
             envelope_dsn: settings.envelope_dsn && !settings.lmtp,
+            rewriting: settings.rewriting.filter(|_| !settings.lmtp),
         });
         Ok(Server {
             listener,

@@ -43,6 +43,7 @@
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::Duration;
 
 use clap::Parser;
@@ -57,6 +58,7 @@ use smtpwire_programs::outbound::ledger::WarmupFlags;
 use smtpwire_programs::outbound::routes::{FixedRoute, SMTP_PORT};
 use smtpwire_programs::outbound::transfer::PIPELINED_WINDOW;
 use smtpwire_programs::relay::queue::Queue;
+use smtpwire_programs::relay::rewrite::Rewriting;
 use smtpwire_programs::relay::{Relay, Settings, Sources};
 use smtpwire_programs::server::tls::Identity;
 use smtpwire_programs::service;
@@ -171,6 +173,11 @@ struct Args {
     /// results. Needs --authenticate.
     #[arg(long, value_name = "DOMAIN", requires = "authenticate")]
     arc_seal: Option<String>,
+    /// The rewriting table (aliases, lists, domain rewrites, refused
+    /// addresses, sender rules; the README has the format), applied at
+    /// RCPT and MAIL; read again when it changes.
+    #[arg(long, value_name = "FILE")]
+    rewrite_table: Option<PathBuf>,
 }
 
 fn main() -> ExitCode {
@@ -289,6 +296,12 @@ fn settings(args: &Args) -> Result<Settings, String> {
         },
         authentication: match args.authenticate {
             Some(checks) => Some(authentication(args, checks)?),
+            None => None,
+        },
+        rewriting: match &args.rewrite_table {
+            Some(path) => Some(Arc::new(
+                Rewriting::load(path).map_err(|e| format!("--rewrite-table: {e}"))?,
+            )),
             None => None,
         },
     })

@@ -13,6 +13,7 @@ use std::time::SystemTime;
 use smtpwire::delivery::{DeliveryStatus, RecipientReport};
 use smtpwire::{Domain, EnvelopeId, Ret, Text};
 
+use crate::server::maildir::Maildir;
 use crate::trace::rfc5322_date;
 
 /// Which report.
@@ -100,13 +101,27 @@ pub fn compose(
         (Notice::Failure, Some(Ret::Full)) => ("message/rfc822", original),
         _ => ("text/rfc822-headers", header_of(original)),
     };
+    // RFC 6522 §3: the third part is optional; a report made before the
+    // content was at hand has none.
+    let boundary = format!("=_report_{message_id}");
+    let returned_part = if returned.is_empty() {
+        String::new()
+    } else {
+        format!(
+            "--{boundary}\r\n\
+             Content-Type: {returned_type}\r\n\
+             \r\n\
+             {}\
+             \r\n",
+            String::from_utf8_lossy(returned)
+        )
+    };
     // RFC 6533 §6: a report holding UTF-8 is a global one.
     let status_type = if status.is_ascii() {
         "message/delivery-status"
     } else {
         "message/global-delivery-status"
     };
-    let boundary = format!("=_report_{message_id}");
     let host = reporting_mta.as_str();
     format!(
         "From: Mail Delivery System <MAILER-DAEMON@{host}>\r\n\
@@ -133,18 +148,29 @@ pub fn compose(
          \r\n\
          {status}\
          \r\n\
-         --{boundary}\r\n\
-         Content-Type: {returned_type}\r\n\
-         \r\n\
-         {returned}\
-         \r\n\
+         {returned_part}\
          --{boundary}--\r\n",
         date = rfc5322_date(now),
         subject = notice.subject(),
         explanation = notice.explanation(),
-        returned = String::from_utf8_lossy(returned),
     )
     .into_bytes()
+}
+
+/// Queues a composed report to `sender` in `store` (the relay's incoming
+/// Maildir) from the null reverse path, under `name` (the one given to
+/// [`compose`]).
+pub async fn queue_report(
+    store: &Maildir,
+    name: String,
+    sender: &str,
+    report: &[u8],
+) -> std::io::Result<()> {
+    let head = format!("Return-Path: <>\r\nX-Envelope-To: {sender}\r\n");
+    let mut file = store.begin(name, head.as_bytes()).await?;
+    file.write(report).await?;
+    store.deliver(file).await?;
+    Ok(())
 }
 
 /// The header section of a message, up to and including its last CRLF.

@@ -770,11 +770,7 @@ impl Runner {
             &name,
             now,
         );
-        let head = format!("Return-Path: <>\r\nX-Envelope-To: {sender}\r\n");
-        let mut file = self.store.begin(name, head.as_bytes()).await?;
-        file.write(&report).await?;
-        self.store.deliver(file).await?;
-        Ok(())
+        bounce::queue_report(&self.store, name, &sender, &report).await
     }
 }
 

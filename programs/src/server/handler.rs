@@ -13,14 +13,17 @@ use smtpwire::server::{
     AbortReason, AuthRequest, CloseReason, DataRequest, HelloRequest, MailRequest, MessageRequest,
     RcptRequest, Reject,
 };
-use smtpwire::Text;
+use smtpwire::{Domain, RcptParameters, Text};
 use smtpwire_tokio::server::TlsSession;
 
+use super::envelopes::{Envelopes, Stored};
 use super::maildir::TmpMessage;
 use super::rules::refusal;
 use super::Shared;
 use crate::authentication::{remove_claims_of, Origin};
+use crate::relay::bounce::{self, About, Notice};
 use crate::relay::dsn::{dsn_only, MessageDsn, PARAMS_SEPARATOR};
+use crate::relay::rewrite::{Refusal, Resolution};
 use crate::trace::{Received, Via};
 
 /// What one connection knows about its client, and the open transaction.
@@ -46,10 +49,11 @@ struct Envelope {
     /// The MAIL FROM address without brackets, empty for `<>`.
     sender: String,
     recipients: Vec<String>,
-    /// With [`Shared::envelope_dsn`], MAIL's DSN parameters as given, and
-    /// each recipient's (in the order of `recipients`), in their wire form
-    /// for the envelope lines; empty when none were given.
-    dsn: (String, Vec<String>),
+    /// With [`Shared::envelope_dsn`], MAIL's DSN parameters as given.
+    mail_dsn: MessageDsn,
+    /// The envelopes it is stored as in SMTP: the recipients after the
+    /// rewriting table, with their DSN parameters when kept.
+    envelopes: Envelopes,
     started: Instant,
     /// One file per stored copy: one in SMTP mode, one per recipient in LMTP
     /// mode; none when discarding.
@@ -101,28 +105,49 @@ impl Handler {
         };
         let now = SystemTime::now();
         // LMTP delivers to each recipient on its own (RFC 2033 §4.2), so each
-        // gets its own copy and its own outcome.
-        let groups: Vec<Vec<&String>> = if self.shared.lmtp {
-            envelope.recipients.iter().map(|r| vec![r]).collect()
+        // gets its own copy and its own outcome; SMTP stores one copy per
+        // envelope: the sender's, and one per list owner.
+        let own_dsn = envelope.mail_dsn.render();
+        let groups: Vec<Stored> = if self.shared.lmtp {
+            envelope
+                .recipients
+                .iter()
+                .map(|recipient| Stored {
+                    recipients: vec![recipient.clone()],
+                    ..Stored::default()
+                })
+                .collect()
         } else {
-            vec![envelope.recipients.iter().collect()]
+            envelope
+                .envelopes
+                .stored
+                .iter()
+                .filter(|stored| !stored.recipients.is_empty())
+                .cloned()
+                .collect()
         };
         for group in groups {
             let name = store.unique_name();
-            let (mail_dsn, rcpt_dsn) = &envelope.dsn;
-            let mut head = format!(
-                "Return-Path: {}{}\r\n",
-                envelope.from,
-                with_params(mail_dsn)
-            );
+            // A list's envelope starts afresh (RFC 3461 §5.2.7.1).
+            let mut head = match &group.owner {
+                None => format!(
+                    "Return-Path: {}{}\r\n",
+                    envelope.from,
+                    with_params(&own_dsn)
+                ),
+                Some(owner) => format!("Return-Path: {owner}\r\n"),
+            };
             let label = if self.shared.lmtp {
                 "Delivered-To"
             } else {
                 "X-Envelope-To"
             };
-            for (index, recipient) in group.iter().enumerate() {
-                let params = rcpt_dsn.get(index).map_or("", String::as_str);
-                head.push_str(&format!("{label}: {recipient}{}\r\n", with_params(params)));
+            for recipient in &group.recipients {
+                head.push_str(&format!("{label}: {recipient}\r\n"));
+            }
+            // Not Delivered-To:, which downstream loop detection reads.
+            for original in &group.original_to {
+                head.push_str(&format!("X-Original-To: {original}\r\n"));
             }
             if let Some(results) = results {
                 head.push_str(results);
@@ -133,7 +158,9 @@ impl Handler {
                 by: &self.shared.hostname,
                 via,
                 id: &name,
-                recipient: (group.len() == 1).then(|| group[0].as_str()),
+                recipient: (group.recipients.len() == 1)
+                    .then(|| group.recipients[0].split(PARAMS_SEPARATOR).next())
+                    .flatten(),
                 time: now,
             };
             head.push_str(&received.to_field());
@@ -240,6 +267,9 @@ impl Handler {
         if outcomes.iter().any(Result::is_ok) {
             self.shared.stats.message_accepted();
         }
+        if outcomes.iter().all(Result::is_ok) {
+            self.report_expansions(&envelope).await;
+        }
         // SMTP answers with the first outcome, and names the file it went
         // to: in SMTP a message is stored as one file.
         let stored = match outcomes.first() {
@@ -256,6 +286,42 @@ impl Handler {
                 .into_iter()
                 .map(|outcome| outcome.map(drop))
                 .collect(),
+        }
+    }
+
+    /// Queues the reports owed at once for recipients that asked
+    /// `NOTIFY=SUCCESS` and were expanded by the rewriting table (RFC 3461
+    /// §5.2.7); none for a message from the null reverse path (§6.2).
+    async fn report_expansions(&self, envelope: &Envelope) {
+        let reports = &envelope.envelopes.success;
+        let Some(store) = &self.shared.store else {
+            return;
+        };
+        if reports.is_empty() || envelope.sender.is_empty() {
+            return;
+        }
+        let Ok(hostname) = Domain::parse(&self.shared.hostname) else {
+            return;
+        };
+        let name = store.unique_name();
+        let now = SystemTime::now();
+        let about = About {
+            envelope_id: envelope.mail_dsn.envid.clone(),
+            ret: envelope.mail_dsn.ret,
+            arrival: now,
+        };
+        let report = bounce::compose(
+            Notice::Success,
+            &hostname,
+            &envelope.from,
+            &about,
+            reports.clone(),
+            b"",
+            &name,
+            now,
+        );
+        if let Err(error) = bounce::queue_report(store, name, &envelope.from, &report).await {
+            tracing::warn!(client = %self.client, %error, "cannot queue an expansion report");
         }
     }
 
@@ -327,18 +393,30 @@ impl smtpwire_tokio::server::Handler for Handler {
     }
 
     async fn mail(&mut self, request: &MailRequest) -> Result<(), Reject> {
+        // Canonical / masquerading rules rewrite the envelope sender; the
+        // checks (SPF) still see the one the client gave.
+        let rewritten = match (request.from(), &self.shared.rewriting) {
+            (ReversePath::Mailbox(mailbox), Some(rewriting)) => {
+                rewriting.table().rewrite_sender(mailbox.as_str())
+            }
+            _ => None,
+        };
         self.envelope = Some(Envelope {
-            from: escaped(request.from()),
+            from: match rewritten {
+                Some(address) => format!("<{address}>"),
+                None => escaped(request.from()),
+            },
             sender: match request.from() {
                 ReversePath::Null => String::new(),
                 ReversePath::Mailbox(mailbox) => mailbox.to_string(),
             },
             held: None,
             recipients: Vec::new(),
-            dsn: match self.shared.envelope_dsn {
-                true => (MessageDsn::of(request.params()).render(), Vec::new()),
-                false => Default::default(),
+            mail_dsn: match self.shared.envelope_dsn {
+                true => MessageDsn::of(request.params()),
+                false => MessageDsn::default(),
             },
+            envelopes: Envelopes::default(),
             started: Instant::now(),
             copies: Vec::new(),
             failed: false,
@@ -355,10 +433,27 @@ impl smtpwire_tokio::server::Handler for Handler {
         if let Some(refusal) = self.shared.rules.check(&envelope.from, &recipient) {
             return Err(refusal);
         }
-        envelope.recipients.push(recipient);
-        if self.shared.envelope_dsn {
-            envelope.dsn.1.push(dsn_only(request.params()).to_string());
+        let params = match self.shared.envelope_dsn {
+            true => dsn_only(request.params()),
+            false => RcptParameters::default(),
+        };
+        let resolution = match (request.to().mailbox(), &self.shared.rewriting) {
+            (Some(mailbox), Some(rewriting)) => rewriting.table().resolve(mailbox.as_str()),
+            _ => Resolution::Unchanged,
+        };
+        match resolution {
+            Resolution::Unchanged => {
+                let line = format!("{recipient}{}", with_params(&params.to_string()));
+                envelope.envelopes.keep(line);
+            }
+            Resolution::Refused(refusal) => return Err(table_refusal(refusal)),
+            Resolution::Rewritten(expansion) => {
+                envelope
+                    .envelopes
+                    .rewritten(request.to(), &recipient, &params, &expansion)
+            }
         }
+        envelope.recipients.push(recipient);
         Ok(())
     }
 
@@ -495,6 +590,24 @@ fn summarize(outcomes: &[Result<String, Reject>]) -> String {
         })
         .collect();
     parts.join(",")
+}
+
+/// A recipient the rewriting table refuses: 550 5.1.1 (RFC 3463 §3.2,
+/// bad destination mailbox), or 550 5.4.6 when its expansion loops or
+/// grows beyond its bounds (§3.5, routing loop detected).
+fn table_refusal(why: Refusal) -> Reject {
+    match why {
+        Refusal::Refused => refusal(
+            ReplyCode::MAILBOX_UNAVAILABLE,
+            EnhancedStatusCode::BAD_DESTINATION_MAILBOX,
+            "No such user here",
+        ),
+        Refusal::Loop => refusal(
+            ReplyCode::MAILBOX_UNAVAILABLE,
+            EnhancedStatusCode::new_const(5, 4, 6),
+            "Alias or list expansion loops or is too large",
+        ),
+    }
 }
 
 /// RFC 4954 §6: 535 5.7.8.

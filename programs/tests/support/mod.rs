@@ -340,6 +340,7 @@ pub fn relay_settings(
         max_message_size: None,
         dkim: None,
         authentication: None,
+        rewriting: None,
     }
 }
 

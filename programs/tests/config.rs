@@ -33,6 +33,7 @@ const PROGRAMS: [(&str, &[&str]); 4] = [
             "--source-ip=127.0.0.2",
             "--interval=0.5",
             "--no-tls",
+            "--rewrite-table=table",
         ],
     ),
     (

@@ -68,6 +68,9 @@ pub struct Settings {
     /// The rewriting table recipients and senders go through at intake
     /// ([`rewrite`]); `None` rewrites nothing.
     pub rewriting: Option<Arc<rewrite::Rewriting>>,
+    /// With a table, rewrite the `From:` and `Sender:` fields by its
+    /// sender rules too, before the message is signed.
+    pub rewrite_sender_headers: bool,
 }
 
 /// The local addresses the relay delivers from, and how it slows down
@@ -137,6 +140,10 @@ impl Relay {
         intake.authentication = settings.authentication;
         // The queue keeps what the sender asked to be told (RFC 3461).
         intake.envelope_dsn = true;
+        let header_rewriting = settings
+            .rewriting
+            .clone()
+            .filter(|_| settings.rewrite_sender_headers);
         intake.rewriting = settings.rewriting;
         let server = crate::server::Server::with_listener(listen.into().bind().await?, intake)?;
         // A relay must not bounce what another server took: a line over
@@ -179,6 +186,7 @@ impl Relay {
             connections: settings.connections,
             warn_after: settings.warn_after,
             dkim: settings.dkim,
+            header_rewriting,
             throttle_pause: sources.throttle_pause,
             warmup: sources.warmup,
         };

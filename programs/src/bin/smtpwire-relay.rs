@@ -178,6 +178,10 @@ struct Args {
     /// RCPT and MAIL; read again when it changes.
     #[arg(long, value_name = "FILE")]
     rewrite_table: Option<PathBuf>,
+    /// Rewrite the From: and Sender: fields by the table's sender rules
+    /// too, before the message is signed (--dkim).
+    #[arg(long, requires = "rewrite_table")]
+    rewrite_sender_headers: bool,
 }
 
 fn main() -> ExitCode {
@@ -304,6 +308,7 @@ fn settings(args: &Args) -> Result<Settings, String> {
             )),
             None => None,
         },
+        rewrite_sender_headers: args.rewrite_sender_headers,
     })
 }
 

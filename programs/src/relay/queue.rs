@@ -348,13 +348,29 @@ impl Queue {
     /// the receiving server wrote it (aside, fsynced, renamed), so a crash
     /// leaves either copy, never half of one.
     pub fn prepend(&self, name: &str, fields: &[u8]) -> io::Result<Bytes> {
+        self.rewrite(name, |content| {
+            let mut new = Vec::with_capacity(content.len() + fields.len());
+            new.extend_from_slice(fields);
+            new.extend_from_slice(content);
+            new
+        })
+    }
+
+    /// Replaces a message's content (after the envelope lines) with
+    /// `content`, the file replaced whole as [`prepend`](Self::prepend)
+    /// does; returns the new content.
+    pub fn replace_content(&self, name: &str, content: &[u8]) -> io::Result<Bytes> {
+        self.rewrite(name, |_| content.to_vec())
+    }
+
+    /// The file of `name` with its content replaced by what `change`
+    /// makes of it, written aside, fsynced and renamed.
+    fn rewrite(&self, name: &str, change: impl FnOnce(&[u8]) -> Vec<u8>) -> io::Result<Bytes> {
         let path = self.message_path(name);
         let stored = fs::read(&path)?;
         let start = envelope_length(&stored);
-        let mut rewritten = Vec::with_capacity(stored.len() + fields.len());
-        rewritten.extend_from_slice(&stored[..start]);
-        rewritten.extend_from_slice(fields);
-        rewritten.extend_from_slice(&stored[start..]);
+        let mut rewritten = stored[..start].to_vec();
+        rewritten.extend_from_slice(&change(&stored[start..]));
         let aside = self.incoming().join("tmp").join(name);
         let mut file = fs::File::create(&aside)?;
         file.write_all(&rewritten)?;

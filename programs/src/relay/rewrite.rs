@@ -9,6 +9,7 @@
 //! as they were, and says why.
 
 pub mod expand;
+pub mod headers;
 pub mod table;
 
 use std::io;

@@ -39,6 +39,7 @@ use super::bounce::{self, About, Notice};
 use super::claim::Claim;
 use super::dsn::{asks_for, Event};
 use super::queue::{Queue, Queued, Standing};
+use super::rewrite;
 use crate::outbound::ledger::{warm_retry_at, Ledger};
 use crate::outbound::pacing::{by_throttling, pair_of, Paces, Pair};
 use crate::outbound::transfer::{Outgoing, Transfer, PIPELINED_WINDOW};
@@ -80,6 +81,9 @@ pub struct Runner {
     /// Signs messages whose From: domain has a key, once, before their
     /// first delivery attempt.
     pub dkim: Option<crate::dkim::Signer>,
+    /// With a table, the `From:` and `Sender:` fields go through its
+    /// sender rules once, before the first attempt and before signing.
+    pub header_rewriting: Option<Arc<crate::relay::rewrite::Rewriting>>,
     /// The pause after a provider's first throttling reply to a source
     /// address; it doubles while the throttling goes on.
     pub throttle_pause: Duration,
@@ -252,10 +256,13 @@ impl Runner {
                 continue;
             }
             match self.queue.content(&queued.name) {
-                Ok(content) => match self.signed(&queued, content) {
-                    // A signed copy is a new file, to be claimed again; a
-                    // tool may have acted on it meanwhile.
-                    Ok(content) if self.dkim.is_some() && queued.attempts == 0 => {
+                Ok(content) => match self.prepared(&queued, content) {
+                    // A rewritten or signed copy is a new file, to be
+                    // claimed again; a tool may have acted on it meanwhile.
+                    Ok(content)
+                        if (self.dkim.is_some() || self.header_rewriting.is_some())
+                            && queued.attempts == 0 =>
+                    {
                         drop(claim);
                         if let Some((claim, queued)) = self.claim(&queued.name, now) {
                             due.push((queued, content, claim));
@@ -430,6 +437,23 @@ impl Runner {
             eprintln!("queue: {name}: {error}");
             None
         })
+    }
+
+    /// `content` as it goes out: its sender fields rewritten when that is
+    /// on, then signed ([`signed`](Self::signed)); before the first
+    /// attempt only, so that every recipient, host and retry gets the same
+    /// copy, which is kept in the queue in place of the one taken in.
+    fn prepared(&self, queued: &Queued, content: Bytes) -> io::Result<Bytes> {
+        let content = match (&self.header_rewriting, queued.attempts) {
+            (Some(rewriting), 0) => {
+                match rewrite::headers::rewrite_sender_fields(&content, &rewriting.table()) {
+                    Some(rewritten) => self.queue.replace_content(&queued.name, &rewritten)?,
+                    None => content,
+                }
+            }
+            _ => content,
+        };
+        self.signed(queued, content)
     }
 
     /// `content` signed, the signed copy kept in the queue in its place so

@@ -341,6 +341,7 @@ pub fn relay_settings(
         dkim: None,
         authentication: None,
         rewriting: None,
+        rewrite_sender_headers: false,
     }
 }
 

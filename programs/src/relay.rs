@@ -9,6 +9,7 @@ pub mod listing;
 pub mod queue;
 pub mod rewrite;
 pub mod runner;
+pub mod srs;
 
 use std::future::Future;
 use std::io;
@@ -71,6 +72,9 @@ pub struct Settings {
     /// With a table, rewrite the `From:` and `Sender:` fields by its
     /// sender rules too, before the message is signed.
     pub rewrite_sender_headers: bool,
+    /// SRS for the senders of mail the table forwards, bounces to SRS
+    /// addresses decoded back at RCPT; `None`, senders stay as they are.
+    pub srs: Option<srs::Srs>,
 }
 
 /// The local addresses the relay delivers from, and how it slows down
@@ -145,6 +149,7 @@ impl Relay {
             .clone()
             .filter(|_| settings.rewrite_sender_headers);
         intake.rewriting = settings.rewriting;
+        intake.srs = settings.srs;
         let server = crate::server::Server::with_listener(listen.into().bind().await?, intake)?;
         // A relay must not bounce what another server took: a line over
         // the limit is broken as Postfix does rather than refused.

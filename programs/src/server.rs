@@ -31,6 +31,7 @@ use tokio::task::JoinSet;
 
 use crate::authentication::Evaluator;
 use crate::relay::rewrite::Rewriting;
+use crate::relay::srs::Srs;
 use handler::Handler;
 use intake::Intake;
 use maildir::Maildir;
@@ -131,6 +132,9 @@ pub struct Settings {
     /// The rewriting table recipients and senders go through at RCPT and
     /// MAIL ([`crate::relay::rewrite`]); SMTP only.
     pub rewriting: Option<Arc<Rewriting>>,
+    /// SRS for the senders of mail the table forwards, and the decoding
+    /// of bounces to SRS addresses ([`crate::relay::srs`]); SMTP only.
+    pub srs: Option<Srs>,
 }
 
 impl Settings {
@@ -163,6 +167,7 @@ impl Settings {
             envelope_dsn: false,
             offer_dsn: true,
             rewriting: None,
+            srs: None,
         }
     }
 
@@ -258,6 +263,8 @@ pub struct Shared {
     pub envelope_dsn: bool,
     /// The rewriting table, when one is given (SMTP only).
     pub rewriting: Option<Arc<Rewriting>>,
+    /// SRS, when on (SMTP only).
+    pub srs: Option<Srs>,
 }
 
 /// Counters for `--max-messages` and the tests.
@@ -358,6 +365,7 @@ impl Server {
             authentication,
             envelope_dsn: settings.envelope_dsn && !settings.lmtp,
             rewriting: settings.rewriting.filter(|_| !settings.lmtp),
+            srs: settings.srs.filter(|_| !settings.lmtp),
         });
         Ok(Server {
             listener,

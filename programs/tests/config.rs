@@ -34,6 +34,8 @@ const PROGRAMS: [(&str, &[&str]); 4] = [
             "--interval=0.5",
             "--no-tls",
             "--rewrite-table=table",
+            "--srs-domain=relay.example",
+            "--srs-secret-file=srs-secret",
         ],
     ),
     (

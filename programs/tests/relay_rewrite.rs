@@ -14,6 +14,7 @@ use std::time::Duration;
 
 use smtpwire_programs::outbound::routes::FixedRoute;
 use smtpwire_programs::relay::rewrite::Rewriting;
+use smtpwire_programs::relay::srs::Srs;
 use smtpwire_programs::relay::Settings;
 use smtpwire_programs::server::rules::RecipientRules;
 use support::relay::RunningRelay;
@@ -286,4 +287,63 @@ async fn a_masqueraded_sender_leaves_in_the_envelope_as_its_public_domain() {
         stored.starts_with("Return-Path: <anyone@companyb.example>\r\n"),
         "{stored}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn srs_round_trip_forwarded_sender_and_its_bounce_back() {
+    let net = TestServer::start(|_| {}).await;
+    let com = TestServer::start(|_| {}).await;
+    let scratch =
+        Scratch(std::env::temp_dir().join(format!("smtpwire-srs-{}", std::process::id())));
+    let _ = std::fs::remove_dir_all(&scratch.0);
+    std::fs::create_dir_all(&scratch.0).unwrap();
+    let table = scratch.0.join("table");
+    std::fs::write(&table, "alias fwd@example.org dest@example.net\n").unwrap();
+    let routes = vec![
+        route("example.net", net.address),
+        route("example.com", com.address),
+    ];
+    let relay = RunningRelay::start(Settings {
+        rewriting: Some(Arc::new(Rewriting::load(&table).unwrap())),
+        srs: Some(Srs::new("relay.example", b"a secret")),
+        ..support::relay_settings(&scratch.0.join("queue"), routes)
+    })
+    .await;
+
+    // Forwarded: the envelope sender is an SRS address of the relay's.
+    let codes = send_with(
+        relay.address,
+        "<writer@example.com>",
+        &["<fwd@example.org>"],
+        CONTENT,
+    )
+    .await;
+    assert_eq!(codes, [250, 250, 250]);
+    wait_until("forwarded", || net.delivered().len() == 1).await;
+    let stored = String::from_utf8(net.delivered()[0].clone()).unwrap();
+    let return_path = stored.lines().next().unwrap();
+    let srs_address = return_path
+        .strip_prefix("Return-Path: <")
+        .and_then(|rest| rest.strip_suffix('>'))
+        .unwrap()
+        .to_string();
+    assert!(srs_address.starts_with("SRS0="), "{return_path}");
+    assert!(srs_address.ends_with("=example.com=writer@relay.example"));
+
+    // The next hop's bounce to it reaches the writer, from <>.
+    let bounce = b"Subject: Undelivered Mail\r\n\r\nIt bounced.\r\n";
+    let rcpt = format!("<{srs_address}>");
+    let codes = send_with(relay.address, "<>", &[rcpt.as_str()], bounce).await;
+    assert_eq!(codes, [250, 250, 250]);
+    wait_until("bounced back", || com.delivered().len() == 1).await;
+    let stored = String::from_utf8(com.delivered()[0].clone()).unwrap();
+    assert!(
+        stored.starts_with("Return-Path: <>\r\nX-Envelope-To: <writer@example.com>\r\n"),
+        "{stored}"
+    );
+    // A forged one is refused at RCPT: the relay is no open relay by SRS.
+    let forged = rcpt.replace("=example.com=", "=example.net=");
+    let codes = send_with(relay.address, "<>", &[forged.as_str()], bounce).await;
+    assert_eq!(codes, [250, 550]);
+    drop(relay);
 }

@@ -59,6 +59,7 @@ use smtpwire_programs::outbound::routes::{FixedRoute, SMTP_PORT};
 use smtpwire_programs::outbound::transfer::PIPELINED_WINDOW;
 use smtpwire_programs::relay::queue::Queue;
 use smtpwire_programs::relay::rewrite::Rewriting;
+use smtpwire_programs::relay::srs::Srs;
 use smtpwire_programs::relay::{Relay, Settings, Sources};
 use smtpwire_programs::server::tls::Identity;
 use smtpwire_programs::service;
@@ -182,6 +183,15 @@ struct Args {
     /// too, before the message is signed (--dkim).
     #[arg(long, requires = "rewrite_table")]
     rewrite_sender_headers: bool,
+    /// Rewrite the envelope sender of mail the table forwards with SRS
+    /// (the Sender Rewriting Scheme) into this domain, so that SPF holds
+    /// at the next hop, and send bounces to such addresses back to the
+    /// sender. Needs --srs-secret-file.
+    #[arg(long, value_name = "DOMAIN", requires = "srs_secret_file")]
+    srs_domain: Option<String>,
+    /// The file holding the SRS secret (its first line).
+    #[arg(long, value_name = "FILE", requires = "srs_domain")]
+    srs_secret_file: Option<PathBuf>,
 }
 
 fn main() -> ExitCode {
@@ -309,7 +319,23 @@ fn settings(args: &Args) -> Result<Settings, String> {
             None => None,
         },
         rewrite_sender_headers: args.rewrite_sender_headers,
+        srs: match (&args.srs_domain, &args.srs_secret_file) {
+            (Some(domain), Some(file)) => Some(srs(domain, file)?),
+            _ => None,
+        },
     })
+}
+
+/// SRS for `domain`, with the secret on the first line of `file`.
+fn srs(domain: &str, file: &std::path::Path) -> Result<Srs, String> {
+    Domain::parse(domain).map_err(|e| format!("--srs-domain {domain}: {e}"))?;
+    let text = std::fs::read_to_string(file)
+        .map_err(|e| format!("--srs-secret-file {}: {e}", file.display()))?;
+    let secret = text.lines().next().unwrap_or_default().trim();
+    if secret.is_empty() {
+        return Err(format!("--srs-secret-file {}: empty", file.display()));
+    }
+    Ok(Srs::new(domain, secret.as_bytes()))
 }
 
 /// The intake checks, and the ARC key: the first RSA key of the

@@ -18,6 +18,10 @@ pub struct Stored {
     /// Its reverse path as the `Return-Path:` line shows it; `None` for the
     /// sender's own (the transaction's, which the handler writes).
     pub owner: Option<String>,
+    /// A list's envelope, which starts afresh: no MAIL DSN parameters of
+    /// the sender's (RFC 3461 §5.2.7.1). Forwarded mail under an SRS
+    /// sender keeps them.
+    pub afresh: bool,
     /// Each recipient as its `X-Envelope-To:` line holds it: the path and
     /// DSN parameters.
     pub recipients: Vec<String>,
@@ -51,13 +55,17 @@ impl Envelopes {
     /// an `expanded` report if `SUCCESS` was asked (§5.2.7.3); a list
     /// starts afresh, from its owner, without parameters, and owes a
     /// `delivered` report, the list being the end of this delivery
-    /// (§5.2.7.1). `shown` is the original as header fields show it.
+    /// (§5.2.7.1). `shown` is the original as header fields show it;
+    /// `forwarded_from`, when given, is the reverse path (an SRS address)
+    /// of the envelope the aliases' addresses go in instead of the
+    /// sender's own.
     pub fn rewritten(
         &mut self,
         original: &ForwardPath,
         shown: &str,
         params: &RcptParameters,
         expansion: &Expansion,
+        forwarded_from: Option<&str>,
     ) {
         let asked_success = matches!(params.notify, Some(Notify::On(on)) if on.success());
         let passed = if expansion.is_one_to_one() {
@@ -72,27 +80,18 @@ impl Envelopes {
         for address in &expansion.same_sender.recipients {
             if let Ok(path) = ForwardPath::from_address(address) {
                 let line = render(&path, &passed);
-                let own = self.own();
-                own.recipients.push(line);
+                let own = match forwarded_from {
+                    None => self.own(),
+                    Some(from) => self.envelope_of(from, false),
+                };
+                if !own.recipients.contains(&line) {
+                    own.recipients.push(line);
+                }
                 push_once(&mut own.original_to, shown);
             }
         }
         for (owner, branch) in &expansion.lists {
-            let owner_path = format!("<{owner}>");
-            let stored = match self
-                .stored
-                .iter()
-                .position(|stored| stored.owner.as_deref() == Some(owner_path.as_str()))
-            {
-                Some(index) => &mut self.stored[index],
-                None => {
-                    self.stored.push(Stored {
-                        owner: Some(owner_path),
-                        ..Stored::default()
-                    });
-                    self.stored.last_mut().expect("just pushed")
-                }
-            };
+            let stored = self.envelope_of(&format!("<{owner}>"), true);
             for address in &branch.recipients {
                 let Ok(path) = ForwardPath::from_address(address) else {
                     continue;
@@ -122,6 +121,24 @@ impl Envelopes {
                 will_retry_until: None,
             });
         }
+    }
+
+    /// The envelope from `owner` (a reverse path in brackets), made if
+    /// missing.
+    fn envelope_of(&mut self, owner: &str, afresh: bool) -> &mut Stored {
+        let found = self
+            .stored
+            .iter()
+            .position(|stored| stored.owner.as_deref() == Some(owner) && stored.afresh == afresh);
+        let index = found.unwrap_or_else(|| {
+            self.stored.push(Stored {
+                owner: Some(owner.to_string()),
+                afresh,
+                ..Stored::default()
+            });
+            self.stored.len() - 1
+        });
+        &mut self.stored[index]
     }
 
     /// The sender's own envelope, made if missing.
@@ -190,6 +207,7 @@ mod tests {
             "<one@example.org>",
             &asked,
             &expansion(table, "one@example.org"),
+            None,
         );
         assert_eq!(
             envelopes.stored[0].recipients,
@@ -203,6 +221,7 @@ mod tests {
             "<many@example.org>",
             &asked,
             &expansion(table, "many@example.org"),
+            None,
         );
         assert_eq!(
             envelopes.stored[0].recipients[1..],
@@ -219,6 +238,7 @@ mod tests {
             "<team@example.org>",
             &asked,
             &expansion(table, "team@example.org"),
+            None,
         );
         let list = &envelopes.stored[1];
         assert_eq!(list.owner.as_deref(), Some("<owner@example.org>"));

@@ -23,7 +23,8 @@ use super::Shared;
 use crate::authentication::{remove_claims_of, Origin};
 use crate::relay::bounce::{self, About, Notice};
 use crate::relay::dsn::{dsn_only, MessageDsn, PARAMS_SEPARATOR};
-use crate::relay::rewrite::{Refusal, Resolution};
+use crate::relay::rewrite::{Expansion, Refusal, Resolution};
+use crate::relay::srs::unix_day;
 use crate::trace::{Received, Via};
 
 /// What one connection knows about its client, and the open transaction.
@@ -129,13 +130,10 @@ impl Handler {
         for group in groups {
             let name = store.unique_name();
             // A list's envelope starts afresh (RFC 3461 §5.2.7.1).
-            let mut head = match &group.owner {
-                None => format!(
-                    "Return-Path: {}{}\r\n",
-                    envelope.from,
-                    with_params(&own_dsn)
-                ),
-                Some(owner) => format!("Return-Path: {owner}\r\n"),
+            let from = group.owner.as_ref().unwrap_or(&envelope.from);
+            let mut head = match group.afresh {
+                false => format!("Return-Path: {from}{}\r\n", with_params(&own_dsn)),
+                true => format!("Return-Path: {from}\r\n"),
             };
             let label = if self.shared.lmtp {
                 "Delivered-To"
@@ -437,9 +435,28 @@ impl smtpwire_tokio::server::Handler for Handler {
             true => dsn_only(request.params()),
             false => RcptParameters::default(),
         };
+        let srs = self.shared.srs.as_ref();
         let resolution = match (request.to().mailbox(), &self.shared.rewriting) {
+            // A bounce to an SRS address of ours goes back to the sender it
+            // stands for, as an alias would take it (RFC 3461 §5.2.7.2).
+            (Some(mailbox), _) if srs.is_some_and(|srs| srs.is_srs_address(mailbox.as_str())) => {
+                srs.and_then(|srs| srs.reverse(mailbox.as_str(), unix_day()))
+                    .map_or(Resolution::Refused(Refusal::Refused), |sender| {
+                        Resolution::Rewritten(Expansion::one(sender))
+                    })
+            }
             (Some(mailbox), Some(rewriting)) => rewriting.table().resolve(mailbox.as_str()),
             _ => Resolution::Unchanged,
+        };
+        // Mail an alias forwards goes out from an SRS address, so that the
+        // next hop's SPF check sees this relay's domain; a decoded bounce
+        // keeps its null sender.
+        let forwarded_from = match (srs, envelope.sender.is_empty()) {
+            (Some(srs), false) => {
+                let from = envelope.from.trim_start_matches('<').trim_end_matches('>');
+                Some(format!("<{}>", srs.forward(from, unix_day())))
+            }
+            _ => None,
         };
         match resolution {
             Resolution::Unchanged => {
@@ -447,11 +464,13 @@ impl smtpwire_tokio::server::Handler for Handler {
                 envelope.envelopes.keep(line);
             }
             Resolution::Refused(refusal) => return Err(table_refusal(refusal)),
-            Resolution::Rewritten(expansion) => {
-                envelope
-                    .envelopes
-                    .rewritten(request.to(), &recipient, &params, &expansion)
-            }
+            Resolution::Rewritten(expansion) => envelope.envelopes.rewritten(
+                request.to(),
+                &recipient,
+                &params,
+                &expansion,
+                forwarded_from.as_deref(),
+            ),
         }
         envelope.recipients.push(recipient);
         Ok(())

@@ -342,6 +342,7 @@ pub fn relay_settings(
         authentication: None,
         rewriting: None,
         rewrite_sender_headers: false,
+        srs: None,
     }
 }
 

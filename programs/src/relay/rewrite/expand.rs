@@ -46,6 +46,16 @@ pub struct Expansion {
 }
 
 impl Expansion {
+    /// One address for the same sender: a one-to-one rewrite.
+    pub fn one(address: String) -> Expansion {
+        Expansion {
+            same_sender: Branch {
+                recipients: vec![address],
+            },
+            lists: BTreeMap::new(),
+        }
+    }
+
     /// Whether it is one address for the same sender: an alias that keeps
     /// the DSN parameters as they were (RFC 3461 §5.2.7.2).
     pub fn is_one_to_one(&self) -> bool {

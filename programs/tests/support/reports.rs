@@ -126,7 +126,7 @@ pub async fn send_with(
                 .code,
         );
     }
-    if codes[1..].iter().any(|&code| code == 250) {
+    if codes[1..].contains(&250) {
         assert_eq!(client.command("DATA").await.unwrap().code, 354);
         client.send(&dot_stuff(content)).await.unwrap();
         codes.push(client.reply().await.unwrap().code);

@@ -103,8 +103,12 @@ struct InFlight {
     /// Reports owed for recipients handed to next hops that do not offer
     /// DSN, as `NOTIFY=SUCCESS` asked (RFC 3461 §5.2.2).
     relayed: Vec<RecipientReport>,
-    /// When recipients its pairs' paces held back this scan may go.
+    /// When recipients its pairs' paces or warm-up caps held back this
+    /// scan may go.
     paced_until: Option<u64>,
+    /// Whether a pair's pace (a provider's throttling) held recipients
+    /// back this scan.
+    paced: bool,
 }
 
 /// What a destination's task hands back as transactions end: the task,
@@ -132,6 +136,9 @@ struct Book {
     rounds: HashMap<TaskId, (Pair, bool)>,
     /// The warm-up counts and the saved paces.
     ledger: Ledger,
+    /// Messages whose last round a provider throttled: they wait for its
+    /// pause without a delay notice.
+    throttled: HashSet<String>,
 }
 
 impl Runner {
@@ -164,6 +171,7 @@ impl Runner {
             ),
             rounds: HashMap::new(),
             ledger,
+            throttled: HashSet::new(),
         };
         let mut tasks: JoinSet<()> = JoinSet::new();
         let (results, mut finishing) = mpsc::unbounded_channel::<Finished>();
@@ -237,7 +245,10 @@ impl Runner {
         let skip = |name: &str| book.in_flight.contains_key(name) || book.held.contains_key(name);
         for scanned in self.queue.scan(now, skip)? {
             if scanned.next_attempt > now && scanned.pending().next().is_some() {
-                if !scanned.warned && self.overdue(&scanned, now) {
+                if !scanned.warned
+                    && !book.throttled.contains(&scanned.name)
+                    && self.overdue(&scanned, now)
+                {
                     waiting.push(self.queue.message_path(&scanned.name));
                 }
                 continue;
@@ -327,6 +338,7 @@ impl Runner {
                 outstanding: 0,
                 relayed: Vec::new(),
                 paced_until: None,
+                paced: false,
                 queued,
                 claim,
                 content,
@@ -358,6 +370,7 @@ impl Runner {
                     // pace allows (the next scan if it is not paused).
                     let at = resume_secs(pace).max(now);
                     message.paced_until = Some(message.paced_until.map_or(at, |t| t.min(at)));
+                    message.paced = true;
                     continue;
                 }
                 *sent += 1;
@@ -567,10 +580,17 @@ impl Runner {
             settled,
             paced_until,
             relayed,
+            paced,
             ..
         } = message;
+        let throttled = paced || settled.iter().any(by_throttling);
+        if throttled {
+            book.throttled.insert(queued.name.clone());
+        } else {
+            book.throttled.remove(&queued.name);
+        }
         let queued = self
-            .record(queued, settled, paced_until, relayed, &content)
+            .record(queued, settled, paced_until, relayed, &content, throttled)
             .await;
         if let Err(error) = self.persist(&queued) {
             eprintln!("queue: {}: cannot write it back: {error}", queued.name);
@@ -583,9 +603,11 @@ impl Runner {
     /// asks), the deferred ones wait for the earliest retry, or for
     /// `paced_until` when a pace held some back. Recipients a provider
     /// throttled wait for its pause, and an attempt where every recipient
-    /// was throttled or held back does not count as one. `relayed` are the
-    /// success reports owed for recipients handed to next hops without
-    /// DSN. Returns the entry to write back.
+    /// was throttled or held back does not count as one; a message
+    /// `throttled` (or held back by the pace throttling brought) gets no
+    /// delay notice this time. `relayed` are the success reports owed for
+    /// recipients handed to next hops without DSN. Returns the entry to
+    /// write back.
     async fn record(
         &self,
         mut queued: Queued,
@@ -593,6 +615,7 @@ impl Runner {
         paced_until: Option<u64>,
         relayed: Vec<RecipientReport>,
         content: &[u8],
+        throttled: bool,
     ) -> Queued {
         if settled.iter().any(|outcome| !by_throttling(outcome)) {
             queued.attempts += 1;
@@ -643,7 +666,12 @@ impl Runner {
                 queued.name
             );
         }
-        self.warn_if_overdue(&mut queued, content, delayed).await;
+        // A message waiting on a provider's throttling, or on the pace it
+        // brought, waits without a notice: the relay is slowing down, not
+        // failing to deliver.
+        if !throttled {
+            self.warn_if_overdue(&mut queued, content, delayed).await;
+        }
         let fallback = unix_now() + self.backoff.delay(queued.attempts).as_secs();
         queued.next_attempt = retry_at.unwrap_or(fallback);
         queued

@@ -96,10 +96,11 @@ impl Srs {
     /// [`MAX_AGE_DAYS`] on Unix day `today`); `None` otherwise.
     pub fn reverse(&self, recipient: &str, today: u64) -> Option<String> {
         let (local, domain) = recipient.rsplit_once('@')?;
-        if !domain.eq_ignore_ascii_case(&self.domain) || local.len() < 5 {
+        if !domain.eq_ignore_ascii_case(&self.domain) {
             return None;
         }
-        let (tag, rest) = local.split_at(5);
+        // `get`, not slicing: a UTF-8 local part may not split at 5.
+        let (tag, rest) = (local.get(..5)?, local.get(5..)?);
         match tag.to_ascii_uppercase().as_str() {
             "SRS0=" => {
                 let mut parts = rest.splitn(4, '=');
@@ -208,6 +209,8 @@ mod tests {
         let forged = forwarded.replace("=example.org=", "=example.com=");
         assert_eq!(srs.reverse(&forged, day), None);
         assert_eq!(srs.forward("bob@relay.example", day), "bob@relay.example");
+        assert_eq!(srs.reverse("SRSé=x@relay.example", day), None);
+        assert_eq!(srs.reverse("SRS0@relay.example", day), None);
     }
 
     #[test]

@@ -190,7 +190,7 @@ impl Relay {
             per_connection: settings.per_connection,
             connections: settings.connections,
             warn_after: settings.warn_after,
-            dkim: settings.dkim,
+            dkim: Arc::new(arc_swap::ArcSwapOption::from_pointee(settings.dkim)),
             header_rewriting,
             throttle_pause: sources.throttle_pause,
             warmup: sources.warmup,
@@ -207,6 +207,15 @@ impl Relay {
         self.server.local_addr()
     }
 
+    /// What puts new routes and signing keys in force while the relay
+    /// runs.
+    pub fn reconfigurer(&self) -> Reconfigurer {
+        Reconfigurer {
+            transfer: self.runner.transfer.clone(),
+            dkim: self.runner.dkim.clone(),
+        }
+    }
+
     /// Most messages a crash can leave delivered but not recorded, which
     /// the next start sends again: connections × the pipelined window.
     pub fn in_flight_bound(&self) -> usize {
@@ -219,6 +228,22 @@ impl Relay {
     pub async fn run(self, shutdown: impl Future<Output = ()>) {
         let _runner = AbortOnDrop(tokio::spawn(self.runner.run(self.ledger)));
         self.server.run(shutdown).await;
+    }
+}
+
+/// Puts new settings in force in a running [`Relay`] (on SIGHUP): the
+/// `--mx` routes, for the deliveries planned from then on, and the DKIM
+/// keys, for the messages signed from then on.
+pub struct Reconfigurer {
+    transfer: Arc<Transfer>,
+    dkim: Arc<arc_swap::ArcSwapOption<crate::dkim::Signer>>,
+}
+
+impl Reconfigurer {
+    /// Replaces the fixed routes and the signer (`None`: sign nothing).
+    pub fn apply(&self, routes: Vec<FixedRoute>, dkim: Option<crate::dkim::Signer>) {
+        self.transfer.routes.set_fixed(routes);
+        self.dkim.store(dkim.map(Arc::new));
     }
 }
 

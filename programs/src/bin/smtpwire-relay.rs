@@ -61,6 +61,7 @@ use smtpwire_programs::relay::queue::Queue;
 use smtpwire_programs::relay::rewrite::Rewriting;
 use smtpwire_programs::relay::srs::Srs;
 use smtpwire_programs::relay::{Relay, Settings, Sources};
+use smtpwire_programs::reload::Reload;
 use smtpwire_programs::server::tls::Identity;
 use smtpwire_programs::service;
 
@@ -194,8 +195,18 @@ struct Args {
     srs_secret_file: Option<PathBuf>,
 }
 
+/// The keys a SIGHUP puts in force: the key files are read again too.
+const RELOADABLE: &[&str] = &["mx", "dkim"];
+
 fn main() -> ExitCode {
     let args = smtpwire_programs::config::parse::<Args>();
+    let reload = match Reload::<Args>::of_process(RELOADABLE) {
+        Ok(reload) => reload,
+        Err(error) => {
+            eprintln!("error: {error}");
+            return ExitCode::from(2);
+        }
+    };
     // Before the log's thread or the runtime's start.
     let inherited = match service::take_inherited_listener() {
         Ok(inherited) => inherited,
@@ -203,7 +214,7 @@ fn main() -> ExitCode {
     };
     let _log = logging::init(args.log_format);
     match tokio::runtime::Runtime::new() {
-        Ok(runtime) => runtime.block_on(run(args, inherited)),
+        Ok(runtime) => runtime.block_on(run(args, inherited, reload)),
         Err(error) => {
             eprintln!("error: cannot start the runtime: {error}");
             ExitCode::FAILURE
@@ -211,7 +222,11 @@ fn main() -> ExitCode {
     }
 }
 
-async fn run(args: Args, inherited: Option<std::net::TcpListener>) -> ExitCode {
+async fn run(
+    args: Args,
+    inherited: Option<std::net::TcpListener>,
+    reload: Reload<Args>,
+) -> ExitCode {
     let settings = match settings(&args) {
         Ok(settings) => settings,
         Err(error) => {
@@ -235,6 +250,11 @@ async fn run(args: Args, inherited: Option<std::net::TcpListener>) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    let reconfigurer = relay.reconfigurer();
+    tokio::spawn(reload.on_hangup(move |args| {
+        reconfigurer.apply(routes(args)?, signer(args)?);
+        Ok(())
+    }));
     let queue_dir = match Queue::open(&args.queue) {
         Ok(queue_dir) => queue_dir,
         Err(error) => {
@@ -274,11 +294,6 @@ async fn run(args: Args, inherited: Option<std::net::TcpListener>) -> ExitCode {
 fn settings(args: &Args) -> Result<Settings, String> {
     let hostname =
         Domain::parse(&args.hostname).map_err(|e| format!("--hostname {}: {e}", args.hostname))?;
-    let routes = args
-        .mx
-        .iter()
-        .map(|spec| FixedRoute::parse(spec, args.port))
-        .collect::<Result<Vec<_>, _>>()?;
     let tls = if args.no_tls {
         None
     } else {
@@ -287,7 +302,7 @@ fn settings(args: &Args) -> Result<Settings, String> {
     Ok(Settings {
         hostname,
         queue: args.queue.clone(),
-        routes,
+        routes: routes(args)?,
         port: args.port,
         backoff: Backoff {
             initial: Duration::from_secs(args.retry_initial),
@@ -303,11 +318,7 @@ fn settings(args: &Args) -> Result<Settings, String> {
         starttls: !args.no_starttls_out,
         tls,
         max_message_size: args.max_message_size,
-        dkim: if args.dkim.is_empty() {
-            None
-        } else {
-            Some(Signer::from_specs(&args.dkim)?)
-        },
+        dkim: signer(args)?,
         authentication: match args.authenticate {
             Some(checks) => Some(authentication(args, checks)?),
             None => None,
@@ -336,6 +347,22 @@ fn srs(domain: &str, file: &std::path::Path) -> Result<Srs, String> {
         return Err(format!("--srs-secret-file {}: empty", file.display()));
     }
     Ok(Srs::new(domain, secret.as_bytes()))
+}
+
+/// The `--mx` routes.
+fn routes(args: &Args) -> Result<Vec<FixedRoute>, String> {
+    args.mx
+        .iter()
+        .map(|spec| FixedRoute::parse(spec, args.port))
+        .collect()
+}
+
+/// The `--dkim` keys, read from their files now; `None` without any.
+fn signer(args: &Args) -> Result<Option<Signer>, String> {
+    match args.dkim.is_empty() {
+        true => Ok(None),
+        false => Signer::from_specs(&args.dkim).map(Some),
+    }
 }
 
 /// The intake checks, and the ARC key: the first RSA key of the

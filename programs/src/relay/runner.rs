@@ -79,8 +79,8 @@ pub struct Runner {
     /// delayed; `None` never tells.
     pub warn_after: Option<Duration>,
     /// Signs messages whose From: domain has a key, once, before their
-    /// first delivery attempt.
-    pub dkim: Option<crate::dkim::Signer>,
+    /// first delivery attempt; the keys may be replaced while it runs.
+    pub dkim: Arc<arc_swap::ArcSwapOption<crate::dkim::Signer>>,
     /// With a table, the `From:` and `Sender:` fields go through its
     /// sender rules once, before the first attempt and before signing.
     pub header_rewriting: Option<Arc<crate::relay::rewrite::Rewriting>>,
@@ -242,6 +242,7 @@ impl Runner {
         let mut due = Vec::new();
         // Messages that wait untried past the time for a delay notice.
         let mut waiting = Vec::new();
+        let signer = self.dkim.load();
         let skip = |name: &str| book.in_flight.contains_key(name) || book.held.contains_key(name);
         for scanned in self.queue.scan(now, skip)? {
             if scanned.next_attempt > now && scanned.pending().next().is_some() {
@@ -267,11 +268,11 @@ impl Runner {
                 continue;
             }
             match self.queue.content(&queued.name) {
-                Ok(content) => match self.prepared(&queued, content) {
+                Ok(content) => match self.prepared(signer.as_deref(), &queued, content) {
                     // A rewritten or signed copy is a new file, to be
                     // claimed again; a tool may have acted on it meanwhile.
                     Ok(content)
-                        if (self.dkim.is_some() || self.header_rewriting.is_some())
+                        if (signer.is_some() || self.header_rewriting.is_some())
                             && queued.attempts == 0 =>
                     {
                         drop(claim);
@@ -456,7 +457,12 @@ impl Runner {
     /// on, then signed ([`signed`](Self::signed)); before the first
     /// attempt only, so that every recipient, host and retry gets the same
     /// copy, which is kept in the queue in place of the one taken in.
-    fn prepared(&self, queued: &Queued, content: Bytes) -> io::Result<Bytes> {
+    fn prepared(
+        &self,
+        signer: Option<&crate::dkim::Signer>,
+        queued: &Queued,
+        content: Bytes,
+    ) -> io::Result<Bytes> {
         let content = match (&self.header_rewriting, queued.attempts) {
             (Some(rewriting), 0) => {
                 match rewrite::headers::rewrite_sender_fields(&content, &rewriting.table()) {
@@ -466,7 +472,7 @@ impl Runner {
             }
             _ => content,
         };
-        self.signed(queued, content)
+        self.signed(signer, queued, content)
     }
 
     /// `content` signed, the signed copy kept in the queue in its place so
@@ -475,10 +481,15 @@ impl Runner {
     /// before a restart, or by an earlier hop) is left as it is. A message
     /// the keys cannot sign is still delivered: a relay must not lose mail
     /// it took. Fails if the signed copy cannot be written.
-    fn signed(&self, queued: &Queued, content: Bytes) -> io::Result<Bytes> {
+    fn signed(
+        &self,
+        signer: Option<&crate::dkim::Signer>,
+        queued: &Queued,
+        content: Bytes,
+    ) -> io::Result<Bytes> {
         // Signed before the first attempt, so a retry has the signed copy
         // already; one never tried (even after a crash) is checked again.
-        let (Some(signer), 0) = (&self.dkim, queued.attempts) else {
+        let (Some(signer), 0) = (signer, queued.attempts) else {
             return Ok(content);
         };
         let name = &queued.name;

@@ -17,6 +17,7 @@ use smtpwire::{Domain, RcptParameters, Text};
 use smtpwire_tokio::server::TlsSession;
 
 use super::envelopes::{Envelopes, Stored};
+use super::held::{no_room, Held};
 use super::maildir::TmpMessage;
 use super::rules::refusal;
 use super::Shared;
@@ -61,11 +62,12 @@ struct Envelope {
     copies: Vec<TmpMessage>,
     /// With authentication on, the message is held here until it ends:
     /// its results must be written above it, and DKIM needs all of it.
-    /// The session's message size limit bounds it.
-    held: Option<Vec<u8>>,
-    /// Content that could not be written: the message will be refused with
-    /// 451 when it ends.
-    failed: bool,
+    /// The session's message size limit bounds it, and the server's
+    /// [`HeldMemory`](super::held::HeldMemory) all of them.
+    held: Option<Held>,
+    /// Why the message will be refused when it ends: content that could
+    /// not be written (451) or held (452).
+    failure: Option<Reject>,
     size: u64,
 }
 
@@ -186,17 +188,17 @@ impl Handler {
         let Some(envelope) = &mut self.envelope else {
             return;
         };
-        if envelope.failed {
+        if envelope.failure.is_some() {
             return;
         }
         for copy in &mut envelope.copies {
             if let Err(error) = copy.write(chunk).await {
                 tracing::warn!(client = %self.client, queue_id = %copy.name(), %error, "writing a message failed");
-                envelope.failed = true;
+                envelope.failure = Some(Reject::temporary());
                 break;
             }
         }
-        if envelope.failed {
+        if envelope.failure.is_some() {
             for copy in envelope.copies.drain(..) {
                 copy.discard().await;
             }
@@ -223,17 +225,19 @@ impl Handler {
             helo: self.helo_domain.as_deref(),
             mail_from: &sender,
         };
-        let verdict = intake.check(&origin, &held, &shared.hostname).await?;
+        let verdict = intake
+            .check(&origin, held.bytes(), &shared.hostname)
+            .await?;
         // A new ARC set goes on top, above the results it seals.
         let fields = format!("{}{}", verdict.arc_set.unwrap_or_default(), verdict.field);
         if let Err(error) = self.open_copies(Some(&fields)).await {
             tracing::warn!(client = %self.client, %error, "cannot store a message");
             if let Some(envelope) = &mut self.envelope {
-                envelope.failed = true;
+                envelope.failure = Some(Reject::temporary());
             }
             return Ok(());
         }
-        let content = remove_claims_of(&held, intake.evaluator.authserv_id());
+        let content = remove_claims_of(held.bytes(), intake.evaluator.authserv_id());
         self.write_copies(&content).await;
         Ok(())
     }
@@ -245,10 +249,10 @@ impl Handler {
             return vec![Err(Reject::temporary())];
         };
         let mut outcomes: Vec<Result<String, Reject>> = Vec::new();
-        match (&self.shared.store, envelope.failed) {
-            (_, true) => outcomes.push(Err(Reject::temporary())),
-            (None, false) => outcomes.push(Ok("discarded".to_string())),
-            (Some(store), false) => {
+        match (&self.shared.store, envelope.failure.take()) {
+            (_, Some(failure)) => outcomes.push(Err(failure)),
+            (None, None) => outcomes.push(Ok("discarded".to_string())),
+            (Some(store), None) => {
                 for copy in std::mem::take(&mut envelope.copies) {
                     let name = copy.name().to_string();
                     outcomes.push(match store.deliver(copy).await {
@@ -382,7 +386,7 @@ impl smtpwire_tokio::server::Handler for Handler {
             .shared
             .users
             .as_ref()
-            .is_some_and(|users| users.verify(request.credentials()));
+            .is_some_and(|users| users.load().verify(request.credentials()));
         if !valid {
             return Err(bad_credentials());
         }
@@ -417,7 +421,7 @@ impl smtpwire_tokio::server::Handler for Handler {
             envelopes: Envelopes::default(),
             started: Instant::now(),
             copies: Vec::new(),
-            failed: false,
+            failure: None,
             size: 0,
         });
         Ok(())
@@ -477,9 +481,9 @@ impl smtpwire_tokio::server::Handler for Handler {
     }
 
     async fn data(&mut self, _request: &DataRequest) -> Result<(), Reject> {
-        if self.shared.authentication.is_some() {
+        if let Some(intake) = &self.shared.authentication {
             if let Some(envelope) = &mut self.envelope {
-                envelope.held = Some(Vec::new());
+                envelope.held = Some(Held::new(intake.memory.clone()));
             }
             return Ok(());
         }
@@ -497,7 +501,15 @@ impl smtpwire_tokio::server::Handler for Handler {
         };
         envelope.size += chunk.len() as u64;
         match &mut envelope.held {
-            Some(held) => held.extend_from_slice(&chunk),
+            Some(held) => {
+                if !held.extend(&chunk) {
+                    tracing::warn!(client = %self.client, "no memory left to hold a message: refused at its end");
+                    envelope.held = None;
+                    envelope.failure = Some(no_room());
+                }
+            }
+            // Refused already: nothing is kept.
+            None if envelope.failure.is_some() => {}
             None => self.write_copies(&chunk).await,
         }
     }

@@ -365,3 +365,19 @@ pub async fn wait_until(what: &str, condition: impl Fn() -> bool) {
     }
     panic!("{what}: not reached in time");
 }
+
+/// Connects to `address` once something listens there, trying for up to
+/// ten seconds (a program started for a test binds a moment later); the
+/// stream reads with a ten-second timeout.
+pub fn connect_when_listening(address: SocketAddr) -> std::io::Result<std::net::TcpStream> {
+    let started = std::time::Instant::now();
+    let stream = loop {
+        match std::net::TcpStream::connect(address) {
+            Ok(stream) => break stream,
+            Err(error) if started.elapsed() > Duration::from_secs(10) => return Err(error),
+            Err(_) => std::thread::sleep(Duration::from_millis(20)),
+        }
+    };
+    stream.set_read_timeout(Some(Duration::from_secs(10)))?;
+    Ok(stream)
+}

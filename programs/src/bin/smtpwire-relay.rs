@@ -195,7 +195,8 @@ struct Args {
     srs_secret_file: Option<PathBuf>,
 }
 
-/// The keys a SIGHUP puts in force: the key files are read again too.
+/// The keys a SIGHUP puts in force: the key files and the rewriting
+/// table are read again too.
 const RELOADABLE: &[&str] = &["mx", "dkim"];
 
 fn main() -> ExitCode {
@@ -235,6 +236,9 @@ async fn run(
         }
     };
     let queue = settings.queue.display().to_string();
+    // The rewriting table is read again on SIGHUP too (and whenever its
+    // file changes).
+    let rewriting = settings.rewriting.clone();
     let sources = Sources {
         addresses: args.source_ip.clone(),
         require_fcrdns: args.require_fcrdns,
@@ -252,7 +256,13 @@ async fn run(
     };
     let reconfigurer = relay.reconfigurer();
     tokio::spawn(reload.on_hangup(move |args| {
-        reconfigurer.apply(routes(args)?, signer(args)?);
+        let (routes, signer) = (routes(args)?, signer(args)?);
+        if let Some(rewriting) = &rewriting {
+            rewriting
+                .reload()
+                .map_err(|e| format!("--rewrite-table: {e}"))?;
+        }
+        reconfigurer.apply(routes, signer);
         Ok(())
     }));
     let queue_dir = match Queue::open(&args.queue) {

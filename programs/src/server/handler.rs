@@ -265,6 +265,14 @@ impl Handler {
                 }
             }
         }
+        // SMTP stores one file per envelope (the sender's, one per list
+        // owner) but answers once: a failure of any is the answer, since
+        // a copy more on a retry is better than one lost (RFC 5321 §6.1).
+        if !self.shared.lmtp && outcomes.len() > 1 {
+            if let Some(failed) = outcomes.iter().position(Result::is_err) {
+                outcomes.swap(0, failed);
+            }
+        }
         let summary = summarize(&outcomes);
         if outcomes.iter().any(Result::is_ok) {
             self.shared.stats.message_accepted();
@@ -273,7 +281,7 @@ impl Handler {
             self.report_expansions(&envelope).await;
         }
         // SMTP answers with the first outcome, and names the file it went
-        // to: in SMTP a message is stored as one file.
+        // to (the sender's envelope's, when there are several).
         let stored = match outcomes.first() {
             Some(Ok(name)) if self.shared.store.is_some() => Some(name.as_str()),
             _ => None,
@@ -282,6 +290,9 @@ impl Handler {
         self.queued = stored.and_then(|name| Text::new(name).ok());
         // A failed write or the discard mode gives one outcome for all
         // recipients.
+        if !self.shared.lmtp {
+            outcomes.truncate(1);
+        }
         match outcomes.as_slice() {
             [single] if recipients != 1 => vec![single.clone().map(drop); recipients.max(1)],
             _ => outcomes

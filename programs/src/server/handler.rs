@@ -463,29 +463,31 @@ impl smtpwire_tokio::server::Handler for Handler {
             (Some(mailbox), Some(rewriting)) => rewriting.table().resolve(mailbox.as_str()),
             _ => Resolution::Unchanged,
         };
-        // Mail an alias forwards goes out from an SRS address, so that the
-        // next hop's SPF check sees this relay's domain; a decoded bounce
-        // keeps its null sender.
-        let forwarded_from = match (srs, envelope.sender.is_empty()) {
-            (Some(srs), false) => {
-                let from = envelope.from.trim_start_matches('<').trim_end_matches('>');
-                Some(format!("<{}>", srs.forward(from, unix_day())))
-            }
-            _ => None,
-        };
         match resolution {
             Resolution::Unchanged => {
                 let line = format!("{recipient}{}", with_params(&params.to_string()));
                 envelope.envelopes.keep(line);
             }
             Resolution::Refused(refusal) => return Err(table_refusal(refusal)),
-            Resolution::Rewritten(expansion) => envelope.envelopes.rewritten(
-                request.to(),
-                &recipient,
-                &params,
-                &expansion,
-                forwarded_from.as_deref(),
-            ),
+            Resolution::Rewritten(expansion) => {
+                // Mail an alias forwards goes out from an SRS address, so
+                // that the next hop's SPF check sees this relay's domain; a
+                // decoded bounce keeps its null sender.
+                let forwarded_from = match (srs, envelope.sender.is_empty()) {
+                    (Some(srs), false) => {
+                        let from = envelope.from.trim_start_matches('<').trim_end_matches('>');
+                        Some(format!("<{}>", srs.forward(from, unix_day())))
+                    }
+                    _ => None,
+                };
+                envelope.envelopes.rewritten(
+                    request.to(),
+                    &recipient,
+                    &params,
+                    &expansion,
+                    forwarded_from.as_deref(),
+                )
+            }
         }
         envelope.recipients.push(recipient);
         Ok(())

@@ -1,5 +1,6 @@
 //! Delivery status notification requests (RFC 3461) as the queue keeps
-//! them, and the rules that say which reports they ask for.
+//! them, the rules that say which reports they ask for, and the
+//! per-recipient reports the runner makes from delivery outcomes.
 //!
 //! The parameters are kept in their wire form (`RET=HDRS ENVID=…`,
 //! `NOTIFY=SUCCESS ORCPT=rfc822;…`, xtext-encoded) after a tab on the
@@ -8,7 +9,11 @@
 //! reads as it did: the path before the tab is parsed as it always was.
 
 use smtpwire::client::Recipient;
-use smtpwire::{Command, EnvelopeId, ForwardPath, MailParameters, Notify, RcptParameters, Ret};
+use smtpwire::delivery::{Action, Fate, RecipientReport, Settled};
+use smtpwire::reply::EnhancedStatusCode;
+use smtpwire::{
+    Command, EnvelopeId, ForwardPath, Host, MailParameters, Notify, RcptParameters, Ret,
+};
 
 /// What separates a path from its parameters on an envelope line: a tab,
 /// which the receiving server never writes in a path (it escapes control
@@ -131,6 +136,65 @@ pub fn asks_for(notify: Option<Notify>, event: Event) -> bool {
             Event::Failure => on.failure(),
             Event::Delay => on.delay(),
         },
+    }
+}
+
+/// The report for an outcome when its recipient's `NOTIFY` asks for one
+/// of `event` (RFC 3461 §4.1), with its `ORCPT` as Original-Recipient
+/// (§4.2).
+pub fn report_if_asked(outcome: &Settled<Recipient>, event: Event) -> Option<RecipientReport> {
+    let params = &outcome.recipient.params;
+    if !asks_for(params.notify, event) {
+        return None;
+    }
+    let mut report = outcome.report()?;
+    report.original_recipient = params.orcpt.clone();
+    Some(report)
+}
+
+/// `Action: relayed` reports (RFC 3461 §5.2.2) for the recipients among
+/// `outcomes` that asked for `NOTIFY=SUCCESS` and were delivered to one of
+/// `without_dsn`, hosts that do not offer DSN and so report nothing; a
+/// host that offers it got the parameters, and the relay reports nothing
+/// for it (§5.2.1).
+pub fn relayed_reports(
+    outcomes: &[Settled<Recipient>],
+    without_dsn: &[Host],
+) -> Vec<RecipientReport> {
+    outcomes
+        .iter()
+        .filter(|outcome| outcome.fate == Fate::Delivered)
+        .filter(|outcome| {
+            let host = outcome.attempts.last().and_then(|last| last.host.as_ref());
+            host.is_some_and(|host| without_dsn.contains(host))
+        })
+        .filter_map(|outcome| report_if_asked(outcome, Event::Success))
+        .map(|mut report| {
+            report.action = Action::Relayed;
+            report
+        })
+        .collect()
+}
+
+/// A delay report for a recipient not tried this time (held back by a
+/// pace or a warm-up cap, or on hold): its status is its last error's, or
+/// 4.0.0 (RFC 3463 §3.1, other or undefined) when it was never tried.
+pub fn waiting_report(recipient: &super::queue::Recipient) -> RecipientReport {
+    let status = recipient
+        .last_error
+        .as_deref()
+        .and_then(|error| error.split_whitespace().next())
+        .and_then(|status| status.parse().ok())
+        .unwrap_or(EnhancedStatusCode::new_const(4, 0, 0));
+    RecipientReport {
+        original_recipient: None,
+        final_recipient: recipient.path.clone(),
+        action: Action::Delayed,
+        status,
+        remote_mta: None,
+        diagnostic: None,
+        last_attempt_date: None,
+        will_retry_until: None,
     }
 }
 

@@ -29,7 +29,6 @@ use smtpwire::delivery::{
     Action, Backoff, Delivery, Fate, Pace, Plan, Planner, RecipientReport, RouteError, Settled,
     Unroutable, Warmup,
 };
-use smtpwire::reply::EnhancedStatusCode;
 use smtpwire::{Domain, ForwardPath, Host, Text};
 use tokio::sync::{mpsc, oneshot, Semaphore};
 use tokio::task::{Id as TaskId, JoinSet};
@@ -37,7 +36,7 @@ use tokio::time::MissedTickBehavior;
 
 use super::bounce::{self, About, Notice};
 use super::claim::Claim;
-use super::dsn::{asks_for, Event};
+use super::dsn::{asks_for, relayed_reports, report_if_asked, waiting_report, Event};
 use super::queue::{Queue, Queued, Standing};
 use super::rewrite;
 use crate::outbound::ledger::{warm_retry_at, Ledger};
@@ -897,62 +896,6 @@ fn mark(queued: &mut Queued, outcome: &Settled<Recipient>, standing: Standing) -
         };
     }
     entry
-}
-
-/// The report for an outcome when its recipient's `NOTIFY` asks for one
-/// of `event` (RFC 3461 §4.1), with its `ORCPT` as Original-Recipient
-/// (§4.2).
-fn report_if_asked(outcome: &Settled<Recipient>, event: Event) -> Option<RecipientReport> {
-    let params = &outcome.recipient.params;
-    if !asks_for(params.notify, event) {
-        return None;
-    }
-    let mut report = outcome.report()?;
-    report.original_recipient = params.orcpt.clone();
-    Some(report)
-}
-
-/// `Action: relayed` reports (RFC 3461 §5.2.2) for the recipients among
-/// `outcomes` that asked for `NOTIFY=SUCCESS` and were delivered to one of
-/// `without_dsn`, hosts that do not offer DSN and so report nothing; a
-/// host that offers it got the parameters, and the relay reports nothing
-/// for it (§5.2.1).
-fn relayed_reports(outcomes: &[Settled<Recipient>], without_dsn: &[Host]) -> Vec<RecipientReport> {
-    outcomes
-        .iter()
-        .filter(|outcome| outcome.fate == Fate::Delivered)
-        .filter(|outcome| {
-            let host = outcome.attempts.last().and_then(|last| last.host.as_ref());
-            host.is_some_and(|host| without_dsn.contains(host))
-        })
-        .filter_map(|outcome| report_if_asked(outcome, Event::Success))
-        .map(|mut report| {
-            report.action = Action::Relayed;
-            report
-        })
-        .collect()
-}
-
-/// A delay report for a recipient not tried this time (held back by a
-/// pace or a warm-up cap, or on hold): its status is its last error's, or
-/// 4.0.0 (RFC 3463 §3.1, other or undefined) when it was never tried.
-fn waiting_report(recipient: &super::queue::Recipient) -> RecipientReport {
-    let status = recipient
-        .last_error
-        .as_deref()
-        .and_then(|error| error.split_whitespace().next())
-        .and_then(|status| status.parse().ok())
-        .unwrap_or(EnhancedStatusCode::new_const(4, 0, 0));
-    RecipientReport {
-        original_recipient: None,
-        final_recipient: recipient.path.clone(),
-        action: Action::Delayed,
-        status,
-        remote_mta: None,
-        diagnostic: None,
-        last_attempt_date: None,
-        will_retry_until: None,
-    }
 }
 
 /// One line per recipient outcome.

@@ -61,6 +61,9 @@ impl Routable for Addressee {
     }
 }
 
+/// A bulk recipient asks for no DSN.
+impl crate::outbound::transfer::Addressed for Addressee {}
+
 /// One A/B variant (or the one template): its name for the results file
 /// (empty without variants) and its template.
 pub struct Variant {
@@ -417,12 +420,11 @@ impl Campaign {
                         sending
                             .sent
                             .push((addressee.row, addressee.variant, addressee.attempts));
-                        messages.push(Outgoing {
-                            delivery: Delivery::new(group.hops.clone(), vec![addressee]),
-                            from: self.from.clone(),
-                            content: content.into(),
-                            requiretls: false,
-                        });
+                        messages.push(Outgoing::new(
+                            Delivery::new(group.hops.clone(), vec![addressee]),
+                            self.from.clone(),
+                            content.into(),
+                        ));
                     }
                 }
                 *used += messages.len() as u64;

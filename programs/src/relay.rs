@@ -4,9 +4,12 @@
 pub mod admin;
 pub mod bounce;
 pub mod claim;
+pub mod dsn;
 pub mod listing;
 pub mod queue;
+pub mod rewrite;
 pub mod runner;
+pub mod srs;
 
 use std::future::Future;
 use std::io;
@@ -67,6 +70,15 @@ pub struct Settings {
     pub authentication: Option<crate::authentication::Settings>,
     /// MTA-STS for next hops, and TLS reports of each attempt.
     pub secure: SecureSettings,
+    /// The rewriting table recipients and senders go through at intake
+    /// ([`rewrite`]); `None` rewrites nothing.
+    pub rewriting: Option<Arc<rewrite::Rewriting>>,
+    /// With a table, rewrite the `From:` and `Sender:` fields by its
+    /// sender rules too, before the message is signed.
+    pub rewrite_sender_headers: bool,
+    /// SRS for the senders of mail the table forwards, bounces to SRS
+    /// addresses decoded back at RCPT; `None`, senders stay as they are.
+    pub srs: Option<srs::Srs>,
 }
 
 /// The local addresses the relay delivers from, and how it slows down
@@ -134,6 +146,14 @@ impl Relay {
         intake.tls = settings.tls;
         intake.max_message_size = settings.max_message_size;
         intake.authentication = settings.authentication;
+        // The queue keeps what the sender asked to be told (RFC 3461).
+        intake.envelope_dsn = true;
+        let header_rewriting = settings
+            .rewriting
+            .clone()
+            .filter(|_| settings.rewrite_sender_headers);
+        intake.rewriting = settings.rewriting;
+        intake.srs = settings.srs;
         let server = crate::server::Server::with_listener(listen.into().bind().await?, intake)?;
         // A relay must not bounce what another server took: a line over
         // the limit is broken as Postfix does rather than refused.
@@ -181,6 +201,7 @@ impl Relay {
             connections: settings.connections,
             warn_after: settings.warn_after,
             dkim: Arc::new(arc_swap::ArcSwapOption::from_pointee(settings.dkim)),
+            header_rewriting,
             throttle_pause: sources.throttle_pause,
             warmup: sources.warmup,
         };

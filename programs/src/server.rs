@@ -4,6 +4,7 @@
 //! reads and writes, upgrades with STARTTLS and shuts down gracefully.
 
 pub mod client;
+pub mod envelopes;
 pub mod handler;
 pub mod held;
 pub mod intake;
@@ -32,6 +33,8 @@ use tokio::sync::Notify;
 use tokio::task::JoinSet;
 
 use crate::authentication::Evaluator;
+use crate::relay::rewrite::Rewriting;
+use crate::relay::srs::Srs;
 use handler::Handler;
 use intake::Intake;
 use maildir::Maildir;
@@ -122,6 +125,19 @@ pub struct Settings {
     /// Connections, messages and recipients one client address may start
     /// per minute; none limited by default.
     pub rate_limits: RateLimits,
+    /// Keep the DSN parameters (RFC 3461: RET, ENVID, NOTIFY, ORCPT) on
+    /// the envelope lines of each stored message, as a relay's queue reads
+    /// them ([`crate::relay::queue`]); SMTP only.
+    pub envelope_dsn: bool,
+    /// Offer DSN (RFC 3461) in the EHLO reply; on by default. A server
+    /// that does not offer it refuses the DSN parameters.
+    pub offer_dsn: bool,
+    /// The rewriting table recipients and senders go through at RCPT and
+    /// MAIL ([`crate::relay::rewrite`]); SMTP only.
+    pub rewriting: Option<Arc<Rewriting>>,
+    /// SRS for the senders of mail the table forwards, and the decoding
+    /// of bounces to SRS addresses ([`crate::relay::srs`]); SMTP only.
+    pub srs: Option<Srs>,
     /// With authentication on, the bytes all messages under way may hold
     /// in memory together ([`held`]).
     pub max_held_memory: usize,
@@ -157,6 +173,10 @@ impl Settings {
             authentication: None,
             reject_on_dmarc_policy: false,
             rate_limits: RateLimits::default(),
+            envelope_dsn: false,
+            offer_dsn: true,
+            rewriting: None,
+            srs: None,
             max_held_memory: DEFAULT_MAX_HELD_MEMORY,
         }
     }
@@ -176,6 +196,7 @@ impl Settings {
         // REQUIRETLS (RFC 8689 §4.1), which the session offers only once
         // TLS is up; the flag is kept with the stored message.
         config.capabilities.require_tls = self.tls.is_some();
+        config.capabilities.dsn = self.offer_dsn;
         if let Some(size) = self.max_message_size {
             config.limits.message_size = size;
         }
@@ -251,6 +272,12 @@ pub struct Shared {
     pub connections: Connections,
     /// Authentication of each message, when on.
     pub authentication: Option<Intake>,
+    /// Keep the DSN parameters on the envelope lines (SMTP only).
+    pub envelope_dsn: bool,
+    /// The rewriting table, when one is given (SMTP only).
+    pub rewriting: Option<Arc<Rewriting>>,
+    /// SRS, when on (SMTP only).
+    pub srs: Option<Srs>,
 }
 
 /// The settings a running server can take anew (on SIGHUP): who may
@@ -402,6 +429,9 @@ impl Server {
             stats: Stats::default(),
             connections: driver.connections(),
             authentication,
+            envelope_dsn: settings.envelope_dsn && !settings.lmtp,
+            rewriting: settings.rewriting.filter(|_| !settings.lmtp),
+            srs: settings.srs.filter(|_| !settings.lmtp),
         });
         Ok(Server {
             listener,

@@ -24,6 +24,7 @@ const PROGRAMS: [(&str, &[&str]); 4] = [
             "--trusted-proxy=::1",
             "--lmtp",
             "--unknown-recipient=nobody@mx.test",
+            "--no-dsn",
         ],
     ),
     (
@@ -38,6 +39,9 @@ const PROGRAMS: [(&str, &[&str]); 4] = [
             "--next-hop-ca=ca.pem",
             "--mta-sts-port=8443",
             "--tls-report-file=tls-report.jsonl",
+            "--rewrite-table=table",
+            "--srs-domain=relay.example",
+            "--srs-secret-file=srs-secret",
         ],
     ),
     (

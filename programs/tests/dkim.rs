@@ -399,3 +399,49 @@ async fn the_relay_signs_a_queued_message_once_for_every_destination_and_retry()
     );
     let _ = std::fs::remove_dir_all(&queue);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_masqueraded_sender_is_signed_for_its_new_domain_and_the_signature_holds() {
+    let server = TestServer::start(|_| {}).await;
+    let dir = std::env::temp_dir().join(format!("smtpwire-dkim-masq-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let table = dir.join("table");
+    std::fs::write(&table, "sender @host1.companya.example @example.org\n").unwrap();
+    let routes = vec![FixedRoute::parse(&format!("example.net={}", server.address), 25).unwrap()];
+    let settings = Settings {
+        dkim: Some(Signer::new(vec![rsa()]).unwrap()),
+        rewriting: Some(Arc::new(
+            smtpwire_programs::relay::rewrite::Rewriting::load(&table).unwrap(),
+        )),
+        rewrite_sender_headers: true,
+        ..support::relay_settings(&dir.join("queue"), routes)
+    };
+    let relay = support::relay::RunningRelay::start(settings).await;
+    let message = MESSAGE_FROM_HOST1.as_bytes();
+    let codes = support::reports::send_with(
+        relay.address,
+        "<news@host1.companya.example>",
+        &["<ann@example.net>"],
+        message,
+    )
+    .await;
+    assert_eq!(codes, [250, 250, 250]);
+    server.wait_for(|| server.delivered().len() == 1).await;
+    let stored = &server.delivered()[0];
+    assert!(stored.starts_with(b"Return-Path: <news@example.org>\r\n"));
+    let content = content_of(stored);
+    let text = String::from_utf8_lossy(content);
+    assert!(
+        text.contains("\r\nFrom: News <news@example.org>\r\n"),
+        "{text}"
+    );
+    assert_eq!(verify(content, &[rsa()]).await, [DkimResult::Pass]);
+    drop(relay);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// [`MESSAGE`] from the internal host name the relay masquerades.
+const MESSAGE_FROM_HOST1: &str = "From: News <news@host1.companya.example>\r\n\
+    To: ann@example.net\r\nSubject: Hello\r\nDate: Mon, 7 Dec 2026 06:00:00 +0000\r\n\
+    Message-ID: <2@host1.companya.example>\r\n\r\nHello from inside.\r\n";

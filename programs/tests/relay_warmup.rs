@@ -34,12 +34,26 @@ fn enqueue(queue: &Path, n: usize) {
 /// Runs a relay on `queue` delivering to `hop` from 127.0.0.2 under the
 /// warm-up caps for `run`, then stops it.
 async fn relay_for(queue: &Path, hop: SocketAddr, run: Duration, wait_until: impl Fn() -> bool) {
+    relay_warning(queue, hop, run, None, wait_until).await;
+}
+
+/// [`relay_for`], telling senders of mail waiting longer than `warn_after`.
+async fn relay_warning(
+    queue: &Path,
+    hop: SocketAddr,
+    run: Duration,
+    warn_after: Option<Duration>,
+    wait_until: impl Fn() -> bool,
+) {
     // Bounces and delay notices to the sender would reach the same hop.
     let routes = ["capped.test", "example.org"]
         .iter()
         .map(|domain| FixedRoute::parse(&format!("{domain}={hop}"), 25).unwrap())
         .collect();
-    let settings = support::relay_settings(queue, routes);
+    let settings = smtpwire_programs::relay::Settings {
+        warn_after,
+        ..support::relay_settings(queue, routes)
+    };
     let sources = Sources {
         addresses: vec![IpAddr::from([127, 0, 0, 2])],
         warmup: Some(Warmup {
@@ -133,4 +147,43 @@ async fn messages_over_the_warm_up_cap_stay_queued_across_a_restart() {
         .unwrap()
         .as_secs();
     assert!(next > now && next <= now + 3600, "next {next}, now {now}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_message_the_cap_holds_past_warn_after_gets_one_delay_notice() {
+    let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap();
+    let into_day = now.as_secs() % 86_400;
+    if into_day > 86_400 - 30 {
+        tokio::time::sleep(Duration::from_secs(86_400 - into_day + 1)).await;
+    }
+    let hop = TestServer::start(|_| {}).await;
+    let queue = support::Scratch(
+        std::env::temp_dir().join(format!("smtpwire-relay-warmup-warn-{}", std::process::id())),
+    );
+    let _ = std::fs::remove_dir_all(&queue.0);
+    std::fs::create_dir_all(queue.0.join("incoming/new")).unwrap();
+    for n in 0..3 {
+        enqueue(&queue.0, n);
+    }
+    let delivered = || hop.delivered().len();
+    // Never tried, the third waits past warn_after: its sender is told
+    // once (the notice, capped as well, waits in the queue).
+    relay_warning(
+        &queue.0,
+        hop.address,
+        Duration::from_millis(2500),
+        Some(Duration::from_secs(1)),
+        || delivered() >= DAILY as usize,
+    )
+    .await;
+    assert_eq!(delivered(), DAILY as usize);
+    let notices: Vec<String> = queued(&queue.0)
+        .iter()
+        .map(|name| std::fs::read_to_string(queue.0.join("incoming/new").join(name)).unwrap())
+        .filter(|stored| stored.starts_with("Return-Path: <>\r\n"))
+        .collect();
+    assert_eq!(notices.len(), 1, "{notices:?}");
+    assert!(notices[0].contains("Action: delayed\r\n"));
+    assert!(notices[0].contains("Final-Recipient: rfc822;r2@capped.test\r\n"));
+    assert!(notices[0].contains("X-Envelope-To: <alice@example.org>\r\n"));
 }

@@ -375,3 +375,44 @@ fn the_relay_takes_a_new_route_on_sighup() {
     wait_for_delivery(&scratch.path("second"), 1);
     assert_eq!(delivered(&scratch.path("first")), 1);
 }
+
+/// The relay's rewriting table is read again on SIGHUP, even when its
+/// file's modification time says nothing changed (a copy that kept it).
+#[test]
+fn the_relay_reads_its_rewriting_table_again_on_sighup() {
+    let scratch = Scratch::new("relay-table");
+    let relay_port = free_port();
+    let table = scratch.path("table");
+    std::fs::write(&table, "refuse old@example.net\n").unwrap();
+    let modified = std::fs::metadata(&table).unwrap().modified().unwrap();
+    let settings = scratch.path("relay.toml");
+    std::fs::write(
+        &settings,
+        format!(
+            "listen = \"127.0.0.1:{relay_port}\"\nqueue = \"{}\"\nno-tls = true\n\
+             rewrite-table = \"{}\"\nmx = [\"example.net=127.0.0.1:1\"]\n",
+            scratch.path("queue").display(),
+            table.display()
+        ),
+    )
+    .unwrap();
+    let relay = Running::start(RELAY, &["--config", settings.to_str().unwrap()], None);
+    let mut dialog = Dialog::open(SocketAddr::from(([127, 0, 0, 1], relay_port)));
+    assert_eq!(dialog.code("EHLO client.test"), 250);
+    assert_eq!(dialog.code("MAIL FROM:<sender@example.org>"), 250);
+    assert_eq!(dialog.code("RCPT TO:<old@example.net>"), 550);
+    assert_eq!(dialog.code("RCPT TO:<new@example.net>"), 250);
+
+    std::fs::write(&table, "refuse new@example.net\n").unwrap();
+    std::fs::File::options()
+        .write(true)
+        .open(&table)
+        .unwrap()
+        .set_modified(modified)
+        .unwrap();
+    let logged = relay.hang_up();
+    assert!(logged.contains("reloaded"), "{logged}");
+    assert_eq!(dialog.code("RCPT TO:<old@example.net>"), 250);
+    assert_eq!(dialog.code("RCPT TO:<new@example.net>"), 550);
+    assert_eq!(dialog.code("QUIT"), 221);
+}

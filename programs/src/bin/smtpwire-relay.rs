@@ -43,6 +43,7 @@
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::Duration;
 
 use clap::Parser;
@@ -58,6 +59,8 @@ use smtpwire_programs::outbound::routes::{FixedRoute, SMTP_PORT};
 use smtpwire_programs::outbound::secure::{SecureSettings, POLICY_PORT};
 use smtpwire_programs::outbound::transfer::PIPELINED_WINDOW;
 use smtpwire_programs::relay::queue::Queue;
+use smtpwire_programs::relay::rewrite::Rewriting;
+use smtpwire_programs::relay::srs::Srs;
 use smtpwire_programs::relay::{Relay, Settings, Sources};
 use smtpwire_programs::reload::Reload;
 use smtpwire_programs::server::tls::Identity;
@@ -190,9 +193,28 @@ struct Args {
     /// results. Needs --authenticate.
     #[arg(long, value_name = "DOMAIN", requires = "authenticate")]
     arc_seal: Option<String>,
+    /// The rewriting table (aliases, lists, domain rewrites, refused
+    /// addresses, sender rules; the README has the format), applied at
+    /// RCPT and MAIL; read again when it changes.
+    #[arg(long, value_name = "FILE")]
+    rewrite_table: Option<PathBuf>,
+    /// Rewrite the From: and Sender: fields by the table's sender rules
+    /// too, before the message is signed (--dkim).
+    #[arg(long, requires = "rewrite_table")]
+    rewrite_sender_headers: bool,
+    /// Rewrite the envelope sender of mail the table forwards with SRS
+    /// (the Sender Rewriting Scheme) into this domain, so that SPF holds
+    /// at the next hop, and send bounces to such addresses back to the
+    /// sender. Needs --srs-secret-file.
+    #[arg(long, value_name = "DOMAIN", requires = "srs_secret_file")]
+    srs_domain: Option<String>,
+    /// The file holding the SRS secret (its first line).
+    #[arg(long, value_name = "FILE", requires = "srs_domain")]
+    srs_secret_file: Option<PathBuf>,
 }
 
-/// The keys a SIGHUP puts in force: the key files are read again too.
+/// The keys a SIGHUP puts in force: the key files and the rewriting
+/// table are read again too.
 const RELOADABLE: &[&str] = &["mx", "dkim"];
 
 fn main() -> ExitCode {
@@ -232,6 +254,9 @@ async fn run(
         }
     };
     let queue = settings.queue.display().to_string();
+    // The rewriting table is read again on SIGHUP too (and whenever its
+    // file changes).
+    let rewriting = settings.rewriting.clone();
     let sources = Sources {
         addresses: args.source_ip.clone(),
         require_fcrdns: args.require_fcrdns,
@@ -249,7 +274,13 @@ async fn run(
     };
     let reconfigurer = relay.reconfigurer();
     tokio::spawn(reload.on_hangup(move |args| {
-        reconfigurer.apply(routes(args)?, signer(args)?);
+        let (routes, signer) = (routes(args)?, signer(args)?);
+        if let Some(rewriting) = &rewriting {
+            rewriting
+                .reload()
+                .map_err(|e| format!("--rewrite-table: {e}"))?;
+        }
+        reconfigurer.apply(routes, signer);
         Ok(())
     }));
     let queue_dir = match Queue::open(&args.queue) {
@@ -326,7 +357,30 @@ fn settings(args: &Args) -> Result<Settings, String> {
             policy_port: args.mta_sts_port,
             report_file: args.tls_report_file.clone(),
         },
+        rewriting: match &args.rewrite_table {
+            Some(path) => Some(Arc::new(
+                Rewriting::load(path).map_err(|e| format!("--rewrite-table: {e}"))?,
+            )),
+            None => None,
+        },
+        rewrite_sender_headers: args.rewrite_sender_headers,
+        srs: match (&args.srs_domain, &args.srs_secret_file) {
+            (Some(domain), Some(file)) => Some(srs(domain, file)?),
+            _ => None,
+        },
     })
+}
+
+/// SRS for `domain`, with the secret on the first line of `file`.
+fn srs(domain: &str, file: &std::path::Path) -> Result<Srs, String> {
+    Domain::parse(domain).map_err(|e| format!("--srs-domain {domain}: {e}"))?;
+    let text = std::fs::read_to_string(file)
+        .map_err(|e| format!("--srs-secret-file {}: {e}", file.display()))?;
+    let secret = text.lines().next().unwrap_or_default().trim();
+    if secret.is_empty() {
+        return Err(format!("--srs-secret-file {}: empty", file.display()));
+    }
+    Ok(Srs::new(domain, secret.as_bytes()))
 }
 
 /// The `--mx` routes.

@@ -12,11 +12,15 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use smtpwire::client::{
-    check_line_lengths, ClientError, ClientEvent, Envelope, LongLines, SessionError,
+    check_line_lengths, ClientError, ClientEvent, Envelope, LongLines, Recipient, SessionError,
+    Unsupported,
 };
 use smtpwire::delivery::{Delivery, Hop, Routable};
 use smtpwire::reply::EnhancedStatusCode;
-use smtpwire::{AddressLiteral, BodyType, Domain, Host, ReversePath};
+use smtpwire::{
+    AddressLiteral, BodyType, Domain, ForwardPath, Host, MailParameters, RcptParameters,
+    ReversePath,
+};
 use smtpwire_tokio::client::{
     tls, Client, ClientBuilder, ConnectionError, Error, Message, StartTlsPolicy,
 };
@@ -37,6 +41,43 @@ pub struct Outgoing<R> {
     pub content: Bytes,
     /// It came with REQUIRETLS (RFC 8689), which goes on with it.
     pub requiretls: bool,
+    /// MAIL parameters to pass on where their extension is offered, left
+    /// out elsewhere: the sender's `RET` and `ENVID` (RFC 3461 §5.2.1).
+    pub mail_params: MailParameters,
+    /// The hosts it was handed to that do not offer DSN, which report
+    /// nothing further (RFC 3461 §5.2.2: the relay reports `relayed`).
+    pub without_dsn: Vec<Host>,
+}
+
+impl<R> Outgoing<R> {
+    /// A message with no parameters to pass on.
+    pub fn new(delivery: Delivery<R>, from: ReversePath, content: Bytes) -> Outgoing<R> {
+        Outgoing {
+            delivery,
+            from,
+            content,
+            mail_params: MailParameters::default(),
+            without_dsn: Vec::new(),
+            requiretls: false,
+        }
+    }
+}
+
+/// A recipient as RCPT names it: its path and the parameters passed on
+/// with it where their extension is offered (left out elsewhere).
+pub trait Addressed: Routable {
+    /// The RCPT parameters; none by default.
+    fn rcpt_params(&self) -> RcptParameters {
+        RcptParameters::default()
+    }
+}
+
+impl Addressed for ForwardPath {}
+
+impl Addressed for Recipient {
+    fn rcpt_params(&self) -> RcptParameters {
+        self.params.clone()
+    }
 }
 
 /// How to reach next hops.
@@ -157,7 +198,7 @@ impl Transfer {
         per_connection: usize,
         done: F,
     ) where
-        R: Routable,
+        R: Addressed,
         F: FnMut(Vec<(usize, Outgoing<R>)>) -> Recorded,
         Recorded: Future<Output = ()>,
     {
@@ -188,7 +229,7 @@ impl Transfer {
         per_connection: usize,
         mut done: F,
     ) where
-        R: Routable,
+        R: Addressed,
         F: FnMut(Vec<(usize, Outgoing<R>)>) -> Recorded,
         Recorded: Future<Output = ()>,
     {
@@ -262,7 +303,7 @@ impl Transfer {
     /// Fails a message for good, before any host is tried, when the
     /// session would refuse a line of it: each try would tear the
     /// connection down for the messages behind it.
-    fn refuse_if_unsendable<R: Routable>(&self, mut message: Outgoing<R>) -> Outgoing<R> {
+    fn refuse_if_unsendable<R: Addressed>(&self, mut message: Outgoing<R>) -> Outgoing<R> {
         // Content goes as DATA or BDAT with at most 8BITMIME, never
         // BINARYMIME, so its lines always count.
         if self.long_lines == LongLines::Refuse {
@@ -284,7 +325,7 @@ impl Transfer {
         mut open: Vec<(usize, Outgoing<R>)>,
         done: &mut F,
     ) where
-        R: Routable,
+        R: Addressed,
         F: FnMut(Vec<(usize, Outgoing<R>)>) -> Recorded,
         Recorded: Future<Output = ()>,
     {
@@ -304,7 +345,14 @@ impl Transfer {
                 return;
             };
             match self.connect(source, destination, policy, &hop).await {
-                Reached::Client(client) => open = self.send_over(*client, open, done).await,
+                Reached::Client(client) => {
+                    if !client.capabilities().is_some_and(|offered| offered.dsn) {
+                        for (_, message) in &mut open {
+                            message.without_dsn.push(hop.host.clone());
+                        }
+                    }
+                    open = self.send_over(*client, open, done).await
+                }
                 Reached::NoAnswer => {
                     for (_, message) in &mut open {
                         message.delivery.connection_failed();
@@ -331,7 +379,7 @@ impl Transfer {
         done: &mut F,
     ) -> Vec<(usize, Outgoing<R>)>
     where
-        R: Routable,
+        R: Addressed,
         F: FnMut(Vec<(usize, Outgoing<R>)>) -> Recorded,
         Recorded: Future<Output = ()>,
     {
@@ -499,11 +547,15 @@ fn session_error(error: Error) -> Option<SessionError> {
 }
 
 /// The envelope for a message's pending recipients, declaring 8-bit
-/// content (RFC 6152) and its size (RFC 1870) to servers that take them.
-fn envelope<R: Routable>(message: &Outgoing<R>) -> Envelope {
+/// content (RFC 6152) and its size (RFC 1870) to servers that take them,
+/// and passing the DSN parameters on to those that offer DSN (RFC 3461
+/// §5.2.1), leaving them out elsewhere (§5.2.2).
+fn envelope<R: Addressed>(message: &Outgoing<R>) -> Envelope {
     let mut envelope = Envelope::new(message.from.clone());
+    envelope.mail_params = message.mail_params.clone();
+    envelope.unsupported = Unsupported::Drop;
     for recipient in message.delivery.pending() {
-        envelope.add_recipient(recipient.forward_path().clone());
+        envelope.add_recipient_with(recipient.forward_path().clone(), recipient.rcpt_params());
     }
     envelope.mail_params.size = u64::try_from(message.content.len()).ok();
     envelope.mail_params.requiretls = message.requiretls;

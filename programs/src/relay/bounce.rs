@@ -1,14 +1,19 @@
 //! The reports a relay owes the sender of a message it took: that it could
-//! not be delivered (RFC 5321 §4.4 and §6.1), or that it has not been yet
-//! and is still being tried (RFC 3464 §2.3.3, `Action: delayed`). Each is
-//! a `multipart/report` (RFC 6522) with a `message/delivery-status` part
-//! and the original header.
+//! not be delivered (RFC 5321 §4.4 and §6.1), that it has not been yet
+//! and is still being tried (RFC 3464 §2.3.3, `Action: delayed`), or, when
+//! the sender asked with `NOTIFY=SUCCESS` (RFC 3461 §4.1), that it was
+//! relayed to a system that reports nothing further or expanded to
+//! several addresses (`Action: relayed`, `expanded`). Each is a
+//! `multipart/report` (RFC 6522) with a `message/delivery-status` part
+//! and the original header, or with `RET=FULL` the whole original in a
+//! failure report (RFC 3461 §4.3).
 
 use std::time::SystemTime;
 
 use smtpwire::delivery::{DeliveryStatus, RecipientReport};
-use smtpwire::Domain;
+use smtpwire::{Domain, EnvelopeId, Ret, Text};
 
+use crate::server::maildir::Maildir;
 use crate::trace::rfc5322_date;
 
 /// Which report.
@@ -18,6 +23,9 @@ pub enum Notice {
     Failure,
     /// Not delivered yet; still being tried.
     Delay,
+    /// Relayed to a system without DSN, or expanded (RFC 3464 §2.3.3),
+    /// as `NOTIFY=SUCCESS` asked.
+    Success,
 }
 
 impl Notice {
@@ -25,6 +33,7 @@ impl Notice {
         match self {
             Notice::Failure => "Undelivered Mail Returned to Sender",
             Notice::Delay => "Delayed Mail (still being retried)",
+            Notice::Success => "Successful Mail Delivery Report",
         }
     }
 
@@ -35,16 +44,36 @@ impl Notice {
                 "Your message has not been delivered yet to these recipients.\r\n\
                  It is still being tried; you need not send it again:"
             }
+            Notice::Success => {
+                "Your message was passed on for these recipients, as you asked to be\r\n\
+                 told; no further report may come from where it went:"
+            }
         }
     }
 }
 
+/// What a report is about beyond its recipients: the message's envelope
+/// identifier and how much of it to return (RFC 3461 §4.3, §4.4), and when
+/// it arrived (RFC 3464 §2.2.5).
+#[derive(Debug, Clone)]
+pub struct About {
+    /// `ENVID`, shown as `Original-Envelope-Id`.
+    pub envelope_id: Option<EnvelopeId>,
+    /// `RET`: `FULL` returns the whole message in a failure report;
+    /// otherwise, and in other reports, only its header.
+    pub ret: Option<Ret>,
+    /// When the relay took the message.
+    pub arrival: SystemTime,
+}
+
 /// The report's content, ready to queue to the original sender with a null
 /// reverse path (so that it can never cause another report).
+#[allow(clippy::too_many_arguments)]
 pub fn compose(
     notice: Notice,
     reporting_mta: &Domain,
     sender: &str,
+    about: &About,
     reports: Vec<RecipientReport>,
     original: &[u8],
     message_id: &str,
@@ -62,14 +91,37 @@ pub fn compose(
         }
         summary.push_str("\r\n");
     }
-    let status = DeliveryStatus::new(reporting_mta.clone(), reports).render();
+    let mut status = DeliveryStatus::new(reporting_mta.clone(), reports);
+    status.envelope_id = about.envelope_id.clone();
+    status.arrival_date = Text::new(&rfc5322_date(about.arrival)).ok();
+    let status = status.render();
+    // RFC 3461 §4.3: the whole message only in a failure report that
+    // RET=FULL asked for.
+    let (returned_type, returned) = match (notice, about.ret) {
+        (Notice::Failure, Some(Ret::Full)) => ("message/rfc822", original),
+        _ => ("text/rfc822-headers", header_of(original)),
+    };
+    // RFC 6522 §3: the third part is optional; a report made before the
+    // content was at hand has none.
+    let boundary = format!("=_report_{message_id}");
+    let returned_part = if returned.is_empty() {
+        String::new()
+    } else {
+        format!(
+            "--{boundary}\r\n\
+             Content-Type: {returned_type}\r\n\
+             \r\n\
+             {}\
+             \r\n",
+            String::from_utf8_lossy(returned)
+        )
+    };
     // RFC 6533 §6: a report holding UTF-8 is a global one.
     let status_type = if status.is_ascii() {
         "message/delivery-status"
     } else {
         "message/global-delivery-status"
     };
-    let boundary = format!("=_report_{message_id}");
     let host = reporting_mta.as_str();
     format!(
         "From: Mail Delivery System <MAILER-DAEMON@{host}>\r\n\
@@ -96,18 +148,29 @@ pub fn compose(
          \r\n\
          {status}\
          \r\n\
-         --{boundary}\r\n\
-         Content-Type: text/rfc822-headers\r\n\
-         \r\n\
-         {header}\
-         \r\n\
+         {returned_part}\
          --{boundary}--\r\n",
         date = rfc5322_date(now),
         subject = notice.subject(),
         explanation = notice.explanation(),
-        header = String::from_utf8_lossy(header_of(original)),
     )
     .into_bytes()
+}
+
+/// Queues a composed report to `sender` in `store` (the relay's incoming
+/// Maildir) from the null reverse path, under `name` (the one given to
+/// [`compose`]).
+pub async fn queue_report(
+    store: &Maildir,
+    name: String,
+    sender: &str,
+    report: &[u8],
+) -> std::io::Result<()> {
+    let head = format!("Return-Path: <>\r\nX-Envelope-To: {sender}\r\n");
+    let mut file = store.begin(name, head.as_bytes()).await?;
+    file.write(report).await?;
+    store.deliver(file).await?;
+    Ok(())
 }
 
 /// The header section of a message, up to and including its last CRLF.

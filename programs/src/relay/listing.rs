@@ -21,6 +21,9 @@ pub fn text(entries: &[Entry], now: u64) -> String {
             queued.from,
             if entry.held { "  HELD" } else { "" }
         );
+        if !queued.dsn.is_empty() {
+            let _ = writeln!(out, "  dsn{}", queued.dsn.render());
+        }
         let next = if entry.held {
             "on hold".to_string()
         } else if queued.next_attempt <= now {
@@ -36,6 +39,8 @@ pub fn text(entries: &[Entry], now: u64) -> String {
                 recipient.standing.as_str(),
                 recipient.path
             );
+            // The DSN parameters as the sender gave them, after the path.
+            out.push_str(&recipient.params.to_string());
             if let Some(error) = &recipient.last_error {
                 let _ = write!(out, "  ({error})");
             }
@@ -55,8 +60,9 @@ pub fn text(entries: &[Entry], now: u64) -> String {
 /// The queue as JSON Lines: one object per message, with `id`, `arrived`,
 /// `age` (seconds), `size` (octets), `sender`, `held`, `attempts`,
 /// `first_attempt` and `next_attempt` (Unix seconds), and `recipients`:
-/// objects with `address`, `state` (`pending`, `delivered` or `failed`)
-/// and `last_error` (`null` when none).
+/// objects with `address`, `state` (`pending`, `delivered` or `failed`),
+/// `last_error` (`null` when none) and `notify` and `orcpt` (RFC 3461, as
+/// on the wire; `null` when not given); and `ret` and `envid` likewise.
 pub fn json_lines(entries: &[Entry], now: u64) -> String {
     let mut out = String::new();
     for entry in entries {
@@ -69,6 +75,8 @@ pub fn json_lines(entries: &[Entry], now: u64) -> String {
                     "address": recipient.path.to_string(),
                     "state": recipient.standing.as_str(),
                     "last_error": recipient.last_error,
+                    "notify": recipient.params.notify.map(|notify| notify.to_string()),
+                    "orcpt": recipient.params.orcpt.as_ref().map(ToString::to_string),
                 })
             })
             .collect();
@@ -82,6 +90,8 @@ pub fn json_lines(entries: &[Entry], now: u64) -> String {
             "attempts": queued.attempts,
             "first_attempt": queued.first_attempt,
             "next_attempt": queued.next_attempt,
+            "ret": queued.dsn.ret.map(|ret| ret.as_str()),
+            "envid": queued.dsn.envid.as_ref().map(|envid| envid.as_str()),
             "recipients": recipients,
         });
         out.push_str(&record.to_string());
@@ -103,6 +113,7 @@ fn age(seconds: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::relay::dsn::{parse_recipient, MessageDsn};
     use crate::relay::queue::{Queued, Recipient, Standing};
     use smtpwire::{ForwardPath, ReversePath};
 
@@ -111,10 +122,13 @@ mod tests {
             queued: Queued {
                 name: "1000.M1P2Q3.relay.test".into(),
                 from: ReversePath::parse("<alice@example.org>").unwrap(),
+                dsn: MessageDsn::default(),
                 recipients: vec![
                     Recipient {
                         last_error: Some("4.4.1 relay=none".into()),
-                        ..Recipient::new(ForwardPath::parse("<bob@example.net>").unwrap())
+                        ..Recipient::with_params(
+                            parse_recipient("<bob@example.net>\tNOTIFY=DELAY").unwrap(),
+                        )
                     },
                     Recipient {
                         standing: Standing::Delivered,
@@ -150,7 +164,7 @@ mod tests {
             [
                 "1000.M1P2Q3.relay.test  3m  321 B  from <alice@example.org>",
                 "  attempts 2, next attempt in 1h",
-                "  pending   <bob@example.net>  (4.4.1 relay=none)",
+                "  pending   <bob@example.net> NOTIFY=DELAY  (4.4.1 relay=none)",
                 "  delivered <carol@example.net>",
             ]
         );
@@ -170,6 +184,8 @@ mod tests {
         assert_eq!(record["sender"], "<alice@example.org>");
         assert_eq!(record["recipients"][0]["state"], "pending");
         assert_eq!(record["recipients"][0]["last_error"], "4.4.1 relay=none");
+        assert_eq!(record["recipients"][0]["notify"], "DELAY");
+        assert_eq!(record["recipients"][1]["notify"], serde_json::Value::Null);
         assert_eq!(
             record["recipients"][1]["last_error"],
             serde_json::Value::Null

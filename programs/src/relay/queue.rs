@@ -4,6 +4,8 @@
 //!   message is fsynced and renamed into `incoming/new/` before the client
 //!   gets its 250, with the envelope in its first lines (`Return-Path:` and
 //!   one `X-Envelope-To:` per recipient) and the `Received:` field after.
+//!   The DSN parameters (RFC 3461) follow their path on the same line,
+//!   after a tab, exactly as given ([`super::dsn`]).
 //! - `state/NAME` holds each message's delivery state: when it was first
 //!   tried, how many times, when next, and each recipient's standing. It is
 //!   replaced atomically (written aside, fsynced, renamed).
@@ -28,7 +30,10 @@ use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
 use bytes::Bytes;
-use smtpwire::{ForwardPath, ReversePath};
+use smtpwire::client::Recipient as Addressed;
+use smtpwire::{ForwardPath, RcptParameters, ReversePath};
+
+use super::dsn::{parse_recipient, render_recipient, MessageDsn, PARAMS_SEPARATOR};
 
 use crate::server::handler::REQUIRETLS_FIELD;
 
@@ -72,6 +77,8 @@ impl Standing {
 pub struct Recipient {
     /// Its forward path.
     pub path: ForwardPath,
+    /// Its `NOTIFY` and `ORCPT` as the sender gave them (RFC 3461 §4).
+    pub params: RcptParameters,
     /// Where it stands.
     pub standing: Standing,
     /// What the last attempt to deliver to it ended with, when it was not
@@ -80,12 +87,29 @@ pub struct Recipient {
 }
 
 impl Recipient {
-    /// A recipient not tried yet.
+    /// A recipient not tried yet, without DSN parameters.
     pub fn new(path: ForwardPath) -> Recipient {
-        Recipient {
+        Recipient::with_params(Addressed {
             path,
+            params: RcptParameters::default(),
+        })
+    }
+
+    /// A recipient not tried yet, with its RCPT parameters.
+    pub fn with_params(addressed: Addressed) -> Recipient {
+        Recipient {
+            path: addressed.path,
+            params: addressed.params,
             standing: Standing::Pending,
             last_error: None,
+        }
+    }
+
+    /// Its path and parameters, as they go to a next hop.
+    pub fn addressed(&self) -> Addressed {
+        Addressed {
+            path: self.path.clone(),
+            params: self.params.clone(),
         }
     }
 }
@@ -97,6 +121,8 @@ pub struct Queued {
     pub name: String,
     /// The reverse path.
     pub from: ReversePath,
+    /// `RET` and `ENVID` as the sender gave them (RFC 3461 §4.3, §4.4).
+    pub dsn: MessageDsn,
     /// Each recipient and where it stands.
     pub recipients: Vec<Recipient>,
     /// When it was first tried, in Unix seconds.
@@ -118,6 +144,15 @@ impl Queued {
             .map(|recipient| &recipient.path)
     }
 
+    /// The recipients still to deliver, with their parameters.
+    pub fn pending_addressed(&self) -> Vec<Addressed> {
+        self.recipients
+            .iter()
+            .filter(|recipient| recipient.standing == Standing::Pending)
+            .map(Recipient::addressed)
+            .collect()
+    }
+
     fn render(&self) -> String {
         let mut text = format!(
             "from {}\nfirst {}\nattempts {}\nnext {}\nwarned {}\n",
@@ -127,11 +162,14 @@ impl Queued {
             self.next_attempt,
             u8::from(self.warned)
         );
+        if !self.dsn.is_empty() {
+            text.push_str(&format!("dsn{}\n", self.dsn.render()));
+        }
         for recipient in &self.recipients {
             text.push_str(&format!(
                 "{} {}\n",
                 recipient.standing.as_str(),
-                recipient.path
+                render_recipient(&recipient.addressed())
             ));
             if let Some(error) = &recipient.last_error {
                 text.push_str(&format!("error {}\n", one_line(error)));
@@ -144,6 +182,7 @@ impl Queued {
         let mut queued = Queued {
             name: name.to_string(),
             from: ReversePath::Null,
+            dsn: MessageDsn::default(),
             recipients: Vec::new(),
             first_attempt: 0,
             attempts: 0,
@@ -158,11 +197,12 @@ impl Queued {
                 "attempts" => queued.attempts = value.parse().ok()?,
                 "next" => queued.next_attempt = value.parse().ok()?,
                 "warned" => queued.warned = value == "1",
+                "dsn" => queued.dsn = MessageDsn::parse(value)?,
                 // The last error of the recipient on the line before.
                 "error" => queued.recipients.last_mut()?.last_error = Some(value.to_string()),
                 standing => queued.recipients.push(Recipient {
                     standing: Standing::parse(standing)?,
-                    ..Recipient::new(ForwardPath::parse(value).ok()?)
+                    ..Recipient::with_params(parse_recipient(value)?)
                 }),
             }
         }
@@ -239,11 +279,12 @@ impl Queue {
         match fs::read_to_string(self.state_path(name)) {
             Ok(text) => Queued::parse(name, &text).ok_or_else(|| invalid("unreadable state")),
             Err(error) if error.kind() == io::ErrorKind::NotFound => {
-                let (from, recipients) = envelope_of(&read_head(path)?)?;
+                let (from, dsn, recipients) = envelope_of(&read_head(path)?)?;
                 Ok(Queued {
                     name: name.to_string(),
                     from,
-                    recipients: recipients.into_iter().map(Recipient::new).collect(),
+                    dsn,
+                    recipients: recipients.into_iter().map(Recipient::with_params).collect(),
                     first_attempt: now,
                     attempts: 0,
                     next_attempt: now,
@@ -301,7 +342,13 @@ impl Queue {
     /// The content to relay: the stored message without the envelope
     /// fields, which are the receiving server's and go no further.
     pub fn content(&self, name: &str) -> io::Result<Bytes> {
-        let stored = fs::read(self.message_path(name))?;
+        self.content_at(&self.message_path(name))
+    }
+
+    /// [`content`](Self::content) of the message at `path`, in
+    /// `incoming/new/` or on hold.
+    pub fn content_at(&self, path: &Path) -> io::Result<Bytes> {
+        let stored = fs::read(path)?;
         let start = envelope_length(&stored);
         Ok(Bytes::from(stored).slice(start..))
     }
@@ -311,13 +358,29 @@ impl Queue {
     /// the receiving server wrote it (aside, fsynced, renamed), so a crash
     /// leaves either copy, never half of one.
     pub fn prepend(&self, name: &str, fields: &[u8]) -> io::Result<Bytes> {
+        self.rewrite(name, |content| {
+            let mut new = Vec::with_capacity(content.len() + fields.len());
+            new.extend_from_slice(fields);
+            new.extend_from_slice(content);
+            new
+        })
+    }
+
+    /// Replaces a message's content (after the envelope lines) with
+    /// `content`, the file replaced whole as [`prepend`](Self::prepend)
+    /// does; returns the new content.
+    pub fn replace_content(&self, name: &str, content: &[u8]) -> io::Result<Bytes> {
+        self.rewrite(name, |_| content.to_vec())
+    }
+
+    /// The file of `name` with its content replaced by what `change`
+    /// makes of it, written aside, fsynced and renamed.
+    fn rewrite(&self, name: &str, change: impl FnOnce(&[u8]) -> Vec<u8>) -> io::Result<Bytes> {
         let path = self.message_path(name);
         let stored = fs::read(&path)?;
         let start = envelope_length(&stored);
-        let mut rewritten = Vec::with_capacity(stored.len() + fields.len());
-        rewritten.extend_from_slice(&stored[..start]);
-        rewritten.extend_from_slice(fields);
-        rewritten.extend_from_slice(&stored[start..]);
+        let mut rewritten = stored[..start].to_vec();
+        rewritten.extend_from_slice(&change(&stored[start..]));
         let aside = self.incoming().join("tmp").join(name);
         let mut file = fs::File::create(&aside)?;
         file.write_all(&rewritten)?;
@@ -389,9 +452,11 @@ impl Queue {
 /// The envelope lines at the top of a stored message, without reading the
 /// rest of it.
 fn read_head(path: &Path) -> io::Result<Vec<u8>> {
-    // An envelope line is a name and one path of at most 256 octets (RFC
-    // 5321 §4.5.3.1.3): no more of any line is read, whatever follows.
-    const MAX_HEAD_LINE: u64 = 512;
+    // An envelope line is a name, one path of at most 256 octets (RFC
+    // 5321 §4.5.3.1.3) and its DSN parameters: an ORCPT of at most 500
+    // octets (RFC 3461 §4.2), three times that xtext-encoded, or an ENVID
+    // of 100 (§4.4). No more of any line is read, whatever follows.
+    const MAX_HEAD_LINE: u64 = 2048;
     let mut reader = io::BufReader::new(fs::File::open(path)?);
     let mut head = Vec::new();
     loop {
@@ -414,19 +479,23 @@ fn is_envelope_line(line: &[u8]) -> bool {
         || line.starts_with(REQUIRETLS_FIELD.as_bytes())
 }
 
-/// The envelope the receiving server wrote at the top of a message.
-fn envelope_of(stored: &[u8]) -> io::Result<(ReversePath, Vec<ForwardPath>)> {
+/// The envelope the receiving server wrote at the top of a message: the
+/// reverse path and `RET`/`ENVID`, and each recipient with its `NOTIFY`
+/// and `ORCPT`.
+fn envelope_of(stored: &[u8]) -> io::Result<(ReversePath, MessageDsn, Vec<Addressed>)> {
     let mut from = None;
     let mut recipients = Vec::new();
     for line in head_lines(stored) {
-        if let Some(path) = line.strip_prefix(RETURN_PATH) {
-            from = Some(ReversePath::parse(path).map_err(invalid)?);
-        } else if let Some(path) = line.strip_prefix(ENVELOPE_TO) {
-            recipients.push(ForwardPath::parse(path).map_err(invalid)?);
+        if let Some(value) = line.strip_prefix(RETURN_PATH) {
+            let (path, params) = value.split_once(PARAMS_SEPARATOR).unwrap_or((value, ""));
+            let dsn = MessageDsn::parse(params).ok_or_else(|| invalid("bad MAIL parameters"))?;
+            from = Some((ReversePath::parse(path).map_err(invalid)?, dsn));
+        } else if let Some(value) = line.strip_prefix(ENVELOPE_TO) {
+            recipients.push(parse_recipient(value).ok_or_else(|| invalid("bad recipient"))?);
         }
     }
     match from {
-        Some(from) if !recipients.is_empty() => Ok((from, recipients)),
+        Some((from, dsn)) if !recipients.is_empty() => Ok((from, dsn, recipients)),
         _ => Err(invalid("no envelope")),
     }
 }
@@ -467,8 +536,9 @@ mod tests {
                        X-Envelope-To: <c@example.net>\r\n\
                        X-Envelope-Requiretls: yes\r\n\
                        Received: from x\r\n\r\nbody\r\n";
-        let (from, to) = envelope_of(stored).unwrap();
+        let (from, dsn, to) = envelope_of(stored).unwrap();
         assert_eq!(from.to_string(), "<a@example.org>");
+        assert!(dsn.is_empty());
         assert_eq!(to.len(), 2);
         let rest = &stored[envelope_length(stored)..];
         assert_eq!(rest, b"Received: from x\r\n\r\nbody\r\n");
@@ -479,10 +549,14 @@ mod tests {
         let queued = Queued {
             name: "1.M2P3Q4.host".into(),
             from: ReversePath::Null,
+            dsn: MessageDsn::parse("RET=FULL ENVID=x+2By").unwrap(),
             recipients: vec![
                 Recipient {
                     last_error: Some("451 4.3.0 try\r\nlater".into()),
-                    ..Recipient::new(ForwardPath::parse("<b@example.net>").unwrap())
+                    ..Recipient::with_params(
+                        parse_recipient("<b@example.net>\tNOTIFY=NEVER ORCPT=rfc822;b@example.net")
+                            .unwrap(),
+                    )
                 },
                 Recipient {
                     standing: Standing::Delivered,
@@ -503,5 +577,25 @@ mod tests {
         read.recipients[0].last_error = queued.recipients[0].last_error.clone();
         assert_eq!(read, queued);
         assert!(Queued::parse(&queued.name, "error before any recipient\n").is_none());
+    }
+
+    #[test]
+    fn dsn_parameters_come_off_the_envelope_lines_and_old_lines_still_read() {
+        let stored = b"Return-Path: <a@example.org>\tRET=HDRS ENVID=q+2B1\r\n\
+                       X-Envelope-To: <b@example.net>\tNOTIFY=SUCCESS,FAILURE ORCPT=rfc822;b@example.net\r\n\
+                       X-Envelope-To: <c@example.net>\r\n\
+                       \r\nbody\r\n";
+        let (_, dsn, to) = envelope_of(stored).unwrap();
+        assert_eq!(dsn.render(), " RET=HDRS ENVID=q+2B1");
+        assert_eq!(
+            to[0].params.to_string(),
+            " NOTIFY=SUCCESS,FAILURE ORCPT=rfc822;b@example.net"
+        );
+        assert_eq!(to[1].params, RcptParameters::default());
+        // An old state file, without parameters.
+        let old = "from <a@example.org>\nfirst 1\nattempts 0\nnext 1\nwarned 0\npending <b@example.net>\n";
+        let queued = Queued::parse("n", old).unwrap();
+        assert!(queued.dsn.is_empty());
+        assert_eq!(queued.recipients[0].params, RcptParameters::default());
     }
 }

@@ -24,18 +24,21 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
+use smtpwire::client::Recipient;
 use smtpwire::delivery::{
-    Backoff, Delivery, Fate, Pace, Plan, Planner, RecipientReport, RouteError, Settled, Unroutable,
-    Warmup,
+    Action, Backoff, Delivery, Fate, Pace, Plan, Planner, RecipientReport, RouteError, Settled,
+    Unroutable, Warmup,
 };
 use smtpwire::{Domain, ForwardPath, Host, Text};
 use tokio::sync::{mpsc, oneshot, Semaphore};
 use tokio::task::{Id as TaskId, JoinSet};
 use tokio::time::MissedTickBehavior;
 
-use super::bounce::{self, Notice};
+use super::bounce::{self, About, Notice};
 use super::claim::Claim;
+use super::dsn::{asks_for, relayed_reports, report_if_asked, waiting_report, Event};
 use super::queue::{Queue, Queued, Standing};
+use super::rewrite;
 use crate::outbound::ledger::{warm_retry_at, Ledger};
 use crate::outbound::pacing::{by_throttling, pair_of, Paces, Pair};
 use crate::outbound::transfer::{Outgoing, Transfer, PIPELINED_WINDOW};
@@ -44,7 +47,7 @@ use crate::server::maildir::Maildir;
 use crate::trace::rfc5322_date;
 
 /// A destination's messages, each with its queue name.
-type Batch = Vec<(String, Outgoing<ForwardPath>)>;
+type Batch = Vec<(String, Outgoing<Recipient>)>;
 
 /// Most messages out for delivery, and so in memory, at once; the rest wait
 /// for a later scan.
@@ -77,6 +80,9 @@ pub struct Runner {
     /// Signs messages whose From: domain has a key, once, before their
     /// first delivery attempt; the keys may be replaced while it runs.
     pub dkim: Arc<arc_swap::ArcSwapOption<crate::dkim::Signer>>,
+    /// With a table, the `From:` and `Sender:` fields go through its
+    /// sender rules once, before the first attempt and before signing.
+    pub header_rewriting: Option<Arc<crate::relay::rewrite::Rewriting>>,
     /// The pause after a provider's first throttling reply to a source
     /// address; it doubles while the throttling goes on.
     pub throttle_pause: Duration,
@@ -94,19 +100,26 @@ struct InFlight {
     /// It came with REQUIRETLS (RFC 8689).
     requiretls: bool,
     outstanding: usize,
-    settled: Vec<Settled<ForwardPath>>,
-    /// When recipients its pairs' paces held back this scan may go.
+    settled: Vec<Settled<Recipient>>,
+    /// Reports owed for recipients handed to next hops that do not offer
+    /// DSN, as `NOTIFY=SUCCESS` asked (RFC 3461 §5.2.2).
+    relayed: Vec<RecipientReport>,
+    /// When recipients its pairs' paces or warm-up caps held back this
+    /// scan may go.
     paced_until: Option<u64>,
+    /// Whether a pair's pace (a provider's throttling) held recipients
+    /// back this scan.
+    paced: bool,
 }
 
 /// What a destination's task hands back as transactions end: the task,
 /// each finished message's name and delivery there, and the signal that
 /// their outcome is written, which the task waits for before it sends more.
-type Finished = (
-    TaskId,
-    Vec<(String, Delivery<ForwardPath>)>,
-    oneshot::Sender<()>,
-);
+type Finished = (TaskId, Vec<(String, Handed)>, oneshot::Sender<()>);
+
+/// A message's delivery at one destination, and the hosts it reached there
+/// that do not offer DSN.
+type Handed = (Delivery<Recipient>, Vec<Host>);
 
 /// What the runner keeps between scans.
 struct Book {
@@ -124,6 +137,9 @@ struct Book {
     rounds: HashMap<TaskId, (Pair, bool)>,
     /// The warm-up counts and the saved paces.
     ledger: Ledger,
+    /// Messages whose last round a provider throttled: they wait for its
+    /// pause without a delay notice.
+    throttled: HashSet<String>,
 }
 
 impl Runner {
@@ -156,6 +172,7 @@ impl Runner {
             ),
             rounds: HashMap::new(),
             ledger,
+            throttled: HashSet::new(),
         };
         let mut tasks: JoinSet<()> = JoinSet::new();
         let (results, mut finishing) = mpsc::unbounded_channel::<Finished>();
@@ -224,10 +241,18 @@ impl Runner {
         book.held
             .retain(|_, (queued, _)| self.persist(queued).is_err());
         let mut due = Vec::new();
+        // Messages that wait untried past the time for a delay notice.
+        let mut waiting = Vec::new();
         let signer = self.dkim.load();
         let skip = |name: &str| book.in_flight.contains_key(name) || book.held.contains_key(name);
         for scanned in self.queue.scan(now, skip)? {
             if scanned.next_attempt > now && scanned.pending().next().is_some() {
+                if !scanned.warned
+                    && !book.throttled.contains(&scanned.name)
+                    && self.overdue(&scanned, now)
+                {
+                    waiting.push(self.queue.message_path(&scanned.name));
+                }
                 continue;
             }
             let Some((claim, queued)) = self.claim(&scanned.name, now) else {
@@ -244,10 +269,13 @@ impl Runner {
                 continue;
             }
             match self.queue.content(&queued.name) {
-                Ok(content) => match self.signed(signer.as_deref(), &queued, content) {
-                    // A signed copy is a new file, to be claimed again; a
-                    // tool may have acted on it meanwhile.
-                    Ok(content) if signer.is_some() && queued.attempts == 0 => {
+                Ok(content) => match self.prepared(signer.as_deref(), &queued, content) {
+                    // A rewritten or signed copy is a new file, to be
+                    // claimed again; a tool may have acted on it meanwhile.
+                    Ok(content)
+                        if (signer.is_some() || self.header_rewriting.is_some())
+                            && queued.attempts == 0 =>
+                    {
                         drop(claim);
                         if let Some((claim, queued)) = self.claim(&queued.name, now) {
                             due.push((queued, content, claim));
@@ -260,6 +288,14 @@ impl Runner {
                 Err(error) => eprintln!("queue: {}: {error}", queued.name),
             }
         }
+        for name in self.queue.names(true)? {
+            if super::admin::arrival_of(&name)
+                .is_some_and(|arrived| self.overdue_since(arrived, now))
+            {
+                waiting.push(self.queue.hold_path(&name));
+            }
+        }
+        self.warn_waiting(waiting, now).await;
         if due.is_empty() {
             return Ok(());
         }
@@ -284,7 +320,7 @@ impl Runner {
                     continue;
                 }
             };
-            let pending: Vec<ForwardPath> = queued.pending().cloned().collect();
+            let pending = queued.pending_addressed();
             let plan = if looped(&content) {
                 Plan {
                     groups: Vec::new(),
@@ -309,8 +345,10 @@ impl Runner {
                     )
                     .recipients,
                 outstanding: 0,
+                relayed: Vec::new(),
                 paced_until: None,
                 requiretls,
+                paced: false,
                 queued,
                 claim,
                 content,
@@ -342,16 +380,18 @@ impl Runner {
                     // pace allows (the next scan if it is not paused).
                     let at = resume_secs(pace).max(now);
                     message.paced_until = Some(message.paced_until.map_or(at, |t| t.min(at)));
+                    message.paced = true;
                     continue;
                 }
                 *sent += 1;
                 message.outstanding += 1;
-                let outgoing = Outgoing {
-                    delivery: Delivery::for_group(group),
-                    from: message.queued.from.clone(),
-                    content: message.content.clone(),
-                    requiretls: message.requiretls,
-                };
+                let mut outgoing = Outgoing::new(
+                    Delivery::for_group(group),
+                    message.queued.from.clone(),
+                    message.content.clone(),
+                );
+                outgoing.mail_params = message.queued.dsn.to_params();
+                outgoing.requiretls = message.requiretls;
                 batch.push((message.queued.name.clone(), outgoing));
             }
             if message.outstanding == 0 {
@@ -379,10 +419,15 @@ impl Runner {
             let task = tasks.spawn(async move {
                 let _permit = limit.acquire_owned().await;
                 let task = tokio::task::id();
-                let hand_back = |finished: Vec<(usize, Outgoing<ForwardPath>)>| {
+                let hand_back = |finished: Vec<(usize, Outgoing<Recipient>)>| {
                     let finished = finished
                         .into_iter()
-                        .map(|(index, message)| (names[index].clone(), message.delivery))
+                        .map(|(index, message)| {
+                            (
+                                names[index].clone(),
+                                (message.delivery, message.without_dsn),
+                            )
+                        })
                         .collect();
                     let (recorded, written) = oneshot::channel();
                     let _ = results.send((task, finished, recorded));
@@ -416,6 +461,28 @@ impl Runner {
             eprintln!("queue: {name}: {error}");
             None
         })
+    }
+
+    /// `content` as it goes out: its sender fields rewritten when that is
+    /// on, then signed ([`signed`](Self::signed)); before the first
+    /// attempt only, so that every recipient, host and retry gets the same
+    /// copy, which is kept in the queue in place of the one taken in.
+    fn prepared(
+        &self,
+        signer: Option<&crate::dkim::Signer>,
+        queued: &Queued,
+        content: Bytes,
+    ) -> io::Result<Bytes> {
+        let content = match (&self.header_rewriting, queued.attempts) {
+            (Some(rewriting), 0) => {
+                match rewrite::headers::rewrite_sender_fields(&content, &rewriting.table()) {
+                    Some(rewritten) => self.queue.replace_content(&queued.name, &rewritten)?,
+                    None => content,
+                }
+            }
+            _ => content,
+        };
+        self.signed(signer, queued, content)
     }
 
     /// `content` signed, the signed copy kept in the queue in its place so
@@ -458,17 +525,12 @@ impl Runner {
     /// destinations are all done is written back; one still waiting for
     /// others has the recipients delivered here written at once, so that a
     /// crash does not send them again.
-    async fn finish(
-        &self,
-        name: String,
-        delivery: Option<(TaskId, Delivery<ForwardPath>)>,
-        book: &mut Book,
-    ) {
+    async fn finish(&self, name: String, delivery: Option<(TaskId, Handed)>, book: &mut Book) {
         let Some(message) = book.in_flight.get_mut(&name) else {
             return;
         };
         message.outstanding = message.outstanding.saturating_sub(1);
-        if let Some((task, delivery)) = delivery {
+        if let Some((task, (delivery, without_dsn))) = delivery {
             let queued = &message.queued;
             let mut outcomes = delivery
                 .settle(
@@ -493,6 +555,9 @@ impl Runner {
             for outcome in &outcomes {
                 log_attempt(queued, outcome);
             }
+            message
+                .relayed
+                .extend(relayed_reports(&outcomes, &without_dsn));
             if message.outstanding > 0 {
                 let (delivered, rest) = outcomes
                     .into_iter()
@@ -512,7 +577,7 @@ impl Runner {
     /// Marks recipients delivered and saves the state, the rest as it was.
     /// If that fails they are still marked in memory, and written with the
     /// rest once the message's other destinations are done.
-    fn save_delivered(&self, queued: &mut Queued, delivered: Vec<Settled<ForwardPath>>) {
+    fn save_delivered(&self, queued: &mut Queued, delivered: Vec<Settled<Recipient>>) {
         if delivered.is_empty() {
             return;
         }
@@ -529,34 +594,49 @@ impl Runner {
     /// back from its files instead, it would look as it did before this
     /// attempt, and be sent again to recipients that already have it.
     async fn settle(&self, message: InFlight, book: &mut Book) {
+        let InFlight {
+            queued,
+            claim,
+            content,
+            settled,
+            paced_until,
+            relayed,
+            paced,
+            ..
+        } = message;
+        let throttled = paced || settled.iter().any(by_throttling);
+        if throttled {
+            book.throttled.insert(queued.name.clone());
+        } else {
+            book.throttled.remove(&queued.name);
+        }
         let queued = self
-            .record(
-                message.queued,
-                message.settled,
-                message.paced_until,
-                &message.content,
-            )
+            .record(queued, settled, paced_until, relayed, &content, throttled)
             .await;
         if let Err(error) = self.persist(&queued) {
             eprintln!("queue: {}: cannot write it back: {error}", queued.name);
-            book.held
-                .insert(queued.name.clone(), (queued, message.claim));
+            book.held.insert(queued.name.clone(), (queued, claim));
         }
     }
 
     /// What became of a message's recipients: the delivered and failed
-    /// ones are done (the failed reported to the sender), the deferred ones
-    /// wait for the earliest retry, or for `paced_until` when a pace held
-    /// some back. Recipients a provider throttled wait for its pause
-    /// without a delay notice, and an attempt where every recipient was
-    /// throttled or held back does not count as one. Returns the entry to
+    /// ones are done (the failed reported to the sender as their `NOTIFY`
+    /// asks), the deferred ones wait for the earliest retry, or for
+    /// `paced_until` when a pace held some back. Recipients a provider
+    /// throttled wait for its pause, and an attempt where every recipient
+    /// was throttled or held back does not count as one; a message
+    /// `throttled` (or held back by the pace throttling brought) gets no
+    /// delay notice this time. `relayed` are the success reports owed for
+    /// recipients handed to next hops without DSN. Returns the entry to
     /// write back.
     async fn record(
         &self,
         mut queued: Queued,
-        settled: Vec<Settled<ForwardPath>>,
+        settled: Vec<Settled<Recipient>>,
         paced_until: Option<u64>,
-        content: &Bytes,
+        relayed: Vec<RecipientReport>,
+        content: &[u8],
+        throttled: bool,
     ) -> Queued {
         if settled.iter().any(|outcome| !by_throttling(outcome)) {
             queued.attempts += 1;
@@ -566,9 +646,10 @@ impl Runner {
         // Recipients this attempt failed, by index: pending again if their
         // bounce cannot be queued.
         let mut failed = Vec::new();
+        // This attempt's word on the recipients still pending, for a delay
+        // notice.
         let mut delayed = Vec::new();
         for outcome in settled {
-            let throttled = by_throttling(&outcome);
             let standing = match outcome.fate {
                 Fate::Delivered => Standing::Delivered,
                 Fate::Failed => Standing::Failed,
@@ -580,42 +661,133 @@ impl Runner {
             let entry = mark(&mut queued, &outcome, standing);
             match standing {
                 Standing::Failed => {
-                    failures.extend(outcome.report());
+                    failures.extend(report_if_asked(&outcome, Event::Failure));
                     failed.extend(entry);
                 }
-                Standing::Pending if !throttled => delayed.extend(outcome.report()),
-                Standing::Pending => {}
+                Standing::Pending => delayed.extend(outcome.report()),
                 Standing::Delivered => {}
             }
         }
-        if !failures.is_empty() {
-            if let Err(error) = self
-                .notify(Notice::Failure, &queued, failures, content)
-                .await
-            {
-                // Not reported yet: tried again, and reported, next time.
-                eprintln!("queue: {}: cannot queue its bounce: {error}", queued.name);
-                for index in failed {
-                    queued.recipients[index].standing = Standing::Pending;
-                }
+        if let Err(error) = self
+            .notify(Notice::Failure, &queued, failures, content)
+            .await
+        {
+            // Not reported yet: tried again, and reported, next time.
+            eprintln!("queue: {}: cannot queue its bounce: {error}", queued.name);
+            for index in failed {
+                queued.recipients[index].standing = Standing::Pending;
             }
         }
-        let waited = unix_now().saturating_sub(queued.first_attempt);
-        let overdue = self
-            .warn_after
-            .is_some_and(|after| waited >= after.as_secs());
-        if overdue && !queued.warned && !delayed.is_empty() {
-            match self.notify(Notice::Delay, &queued, delayed, content).await {
-                Ok(()) => queued.warned = true,
-                Err(error) => eprintln!(
-                    "queue: {}: cannot queue its delay notice: {error}",
-                    queued.name
-                ),
-            }
+        if let Err(error) = self
+            .notify(Notice::Success, &queued, relayed, content)
+            .await
+        {
+            eprintln!(
+                "queue: {}: cannot queue its success report: {error}",
+                queued.name
+            );
+        }
+        // A message waiting on a provider's throttling, or on the pace it
+        // brought, waits without a notice: the relay is slowing down, not
+        // failing to deliver.
+        if !throttled {
+            self.warn_if_overdue(&mut queued, content, delayed).await;
         }
         let fallback = unix_now() + self.backoff.delay(queued.attempts).as_secs();
         queued.next_attempt = retry_at.unwrap_or(fallback);
         queued
+    }
+
+    /// Whether a message arrived `warn_after` ago or more.
+    fn overdue(&self, queued: &Queued, now: u64) -> bool {
+        let arrived = super::admin::arrival_of(&queued.name).unwrap_or(queued.first_attempt);
+        self.overdue_since(arrived, now)
+    }
+
+    /// Whether `warn_after` has passed since `arrived`.
+    fn overdue_since(&self, arrived: u64, now: u64) -> bool {
+        self.warn_after
+            .is_some_and(|after| now.saturating_sub(arrived) >= after.as_secs())
+    }
+
+    /// Delay notices for the messages at `paths` that wait without being
+    /// tried (due later, or on hold: the runner sends neither) once they
+    /// are overdue, each claimed while its state is updated; one a tool is
+    /// at work on is left for a later scan.
+    async fn warn_waiting(&self, paths: Vec<std::path::PathBuf>, now: u64) {
+        for path in paths {
+            let Some(name) = path
+                .file_name()
+                .map(|name| name.to_string_lossy().into_owned())
+            else {
+                continue;
+            };
+            let Ok(Some(claim)) = Claim::shared(&path) else {
+                continue;
+            };
+            let loaded = self.queue.load(&name, &path, now).and_then(|queued| {
+                let content = self.queue.content_at(&path)?;
+                Ok((queued, content))
+            });
+            let (mut queued, content) = match loaded {
+                Ok(loaded) => loaded,
+                Err(error) => {
+                    eprintln!("queue: {name}: {error}");
+                    continue;
+                }
+            };
+            if queued.warned {
+                continue;
+            }
+            self.warn_if_overdue(&mut queued, &content, Vec::new())
+                .await;
+            if queued.warned {
+                if let Err(error) = self.queue.save(&queued) {
+                    eprintln!("queue: {name}: cannot save it: {error}");
+                }
+            }
+            drop(claim);
+        }
+    }
+
+    /// Tells the sender once that a message is still waiting, when it has
+    /// waited `warn_after` since it arrived: whether it was tried, held
+    /// back by a pace or a warm-up cap, or put on hold. Only the pending
+    /// recipients whose `NOTIFY` asks for it (DELAY, or none given: RFC
+    /// 3461 §4.1) are reported, each with what `fresh` (this attempt's
+    /// reports) says of it, or else with its last error.
+    async fn warn_if_overdue(
+        &self,
+        queued: &mut Queued,
+        content: &[u8],
+        fresh: Vec<RecipientReport>,
+    ) {
+        if queued.warned || !self.overdue(queued, unix_now()) {
+            return;
+        }
+        let delayed: Vec<RecipientReport> = queued
+            .recipients
+            .iter()
+            .filter(|recipient| recipient.standing == Standing::Pending)
+            .filter(|recipient| asks_for(recipient.params.notify, Event::Delay))
+            .map(|recipient| {
+                let mut report = fresh
+                    .iter()
+                    .find(|report| report.final_recipient == recipient.path)
+                    .cloned()
+                    .unwrap_or_else(|| waiting_report(recipient));
+                report.action = Action::Delayed;
+                report.original_recipient = recipient.params.orcpt.clone();
+                report
+            })
+            .collect();
+        match self.notify(Notice::Delay, queued, delayed, content).await {
+            Ok(()) => queued.warned = true,
+            Err(error) => eprintln!(
+                "queue: {}: cannot queue its delay notice: {error}",
+                queued.name
+            ),
+        }
     }
 
     /// Writes an entry back: off the queue when nothing is pending, its
@@ -628,45 +800,50 @@ impl Runner {
         }
     }
 
-    /// Queues a `notice` about `reports` to the sender; a message with a
-    /// null reverse path gets none (RFC 5321 §4.5.5).
+    /// Queues a `notice` about `reports` to the sender, from the null
+    /// reverse path; none when there is nothing to report, and none for a
+    /// message with a null reverse path (RFC 5321 §4.5.5, RFC 3461 §6.2).
     async fn notify(
         &self,
         notice: Notice,
         queued: &Queued,
         mut reports: Vec<RecipientReport>,
-        content: &Bytes,
+        content: &[u8],
     ) -> io::Result<()> {
-        if queued.from == smtpwire::ReversePath::Null {
+        if reports.is_empty() || queued.from == smtpwire::ReversePath::Null {
             return Ok(());
         }
         let sender = queued.from.to_string();
         let now = SystemTime::now();
         let date = Text::new(&rfc5322_date(now)).ok();
-        let give_up =
-            UNIX_EPOCH + Duration::from_secs(queued.first_attempt) + self.backoff.give_up_after;
+        let arrived = super::admin::arrival_of(&queued.name).unwrap_or(queued.first_attempt);
+        let give_up = UNIX_EPOCH + Duration::from_secs(arrived) + self.backoff.give_up_after;
         let until = Text::new(&rfc5322_date(give_up)).ok();
         for report in &mut reports {
-            report.last_attempt_date = date.clone();
+            if notice != Notice::Success {
+                report.last_attempt_date = date.clone();
+            }
             if notice == Notice::Delay {
                 report.will_retry_until = until.clone();
             }
         }
+        let about = About {
+            envelope_id: queued.dsn.envid.clone(),
+            ret: queued.dsn.ret,
+            arrival: UNIX_EPOCH + Duration::from_secs(arrived),
+        };
         let name = self.store.unique_name();
         let report = bounce::compose(
             notice,
             &self.hostname,
             &sender,
+            &about,
             reports,
             content,
             &name,
             now,
         );
-        let head = format!("Return-Path: <>\r\nX-Envelope-To: {sender}\r\n");
-        let mut file = self.store.begin(name, head.as_bytes()).await?;
-        file.write(&report).await?;
-        self.store.deliver(file).await?;
-        Ok(())
+        bounce::queue_report(&self.store, name, &sender, &report).await
     }
 }
 
@@ -708,10 +885,10 @@ fn looped(content: &[u8]) -> bool {
 /// Logs an outcome and gives its recipient's pending entry `standing`,
 /// and the outcome as its last error unless it was delivered; returns that
 /// entry's index.
-fn mark(queued: &mut Queued, outcome: &Settled<ForwardPath>, standing: Standing) -> Option<usize> {
+fn mark(queued: &mut Queued, outcome: &Settled<Recipient>, standing: Standing) -> Option<usize> {
     log(&queued.name, outcome);
     let entry = queued.recipients.iter().position(|recipient| {
-        recipient.standing == Standing::Pending && recipient.path == outcome.recipient
+        recipient.standing == Standing::Pending && recipient.path == outcome.recipient.path
     });
     if let Some(index) = entry {
         let recipient = &mut queued.recipients[index];
@@ -733,7 +910,7 @@ fn mark(queued: &mut Queued, outcome: &Settled<ForwardPath>, standing: Standing)
 }
 
 /// One line per recipient outcome.
-fn log(name: &str, outcome: &Settled<ForwardPath>) {
+fn log(name: &str, outcome: &Settled<Recipient>) {
     let Some(last) = outcome.attempts.last() else {
         return;
     };
@@ -744,7 +921,7 @@ fn log(name: &str, outcome: &Settled<ForwardPath>) {
     };
     eprintln!(
         "{name} to={} relay={} status={} {fate}{}",
-        outcome.recipient,
+        outcome.recipient.path,
         host_of(last),
         last.status,
         reply_of(last)
@@ -770,7 +947,7 @@ fn reply_of(attempt: &smtpwire::delivery::AttemptRecord) -> String {
 /// relay's 250 reply named), the next hop, the server's reply or the
 /// status chosen without one, what became of the recipient, and how long
 /// since the message's first attempt.
-fn log_attempt(queued: &Queued, outcome: &Settled<ForwardPath>) {
+fn log_attempt(queued: &Queued, outcome: &Settled<Recipient>) {
     let Some(last) = outcome.attempts.last() else {
         return;
     };
@@ -791,6 +968,7 @@ fn log_attempt(queued: &Queued, outcome: &Settled<ForwardPath>) {
     );
     let domain = outcome
         .recipient
+        .path
         .mailbox()
         .map_or_else(String::new, |mailbox| mailbox.host().to_string());
     metrics::counter!(
@@ -801,7 +979,7 @@ fn log_attempt(queued: &Queued, outcome: &Settled<ForwardPath>) {
     .increment(1);
     tracing::info!(
         queue_id = %queued.name,
-        to = %outcome.recipient,
+        to = %outcome.recipient.path,
         relay = %host_of(last),
         reply = %reply,
         fate = %fate,

@@ -13,14 +13,19 @@ use smtpwire::server::{
     AbortReason, AuthRequest, CloseReason, DataRequest, HelloRequest, MailRequest, MessageRequest,
     RcptRequest, Reject,
 };
-use smtpwire::Text;
+use smtpwire::{Domain, RcptParameters, Text};
 use smtpwire_tokio::server::TlsSession;
 
+use super::envelopes::{Envelopes, Stored};
 use super::held::{no_room, Held};
 use super::maildir::TmpMessage;
 use super::rules::refusal;
 use super::Shared;
 use crate::authentication::{remove_claims_of, Origin};
+use crate::relay::bounce::{self, About, Notice};
+use crate::relay::dsn::{dsn_only, MessageDsn, PARAMS_SEPARATOR};
+use crate::relay::rewrite::{Expansion, Refusal, Resolution};
+use crate::relay::srs::unix_day;
 use crate::trace::{Received, Via};
 
 /// What one connection knows about its client, and the open transaction.
@@ -54,6 +59,11 @@ struct Envelope {
     /// message for whoever relays it.
     requiretls: bool,
     recipients: Vec<String>,
+    /// With [`Shared::envelope_dsn`], MAIL's DSN parameters as given.
+    mail_dsn: MessageDsn,
+    /// The envelopes it is stored as in SMTP: the recipients after the
+    /// rewriting table, with their DSN parameters when kept.
+    envelopes: Envelopes,
     started: Instant,
     /// One file per stored copy: one in SMTP mode, one per recipient in LMTP
     /// mode; none when discarding.
@@ -106,26 +116,50 @@ impl Handler {
         };
         let now = SystemTime::now();
         // LMTP delivers to each recipient on its own (RFC 2033 §4.2), so each
-        // gets its own copy and its own outcome.
-        let groups: Vec<Vec<&String>> = if self.shared.lmtp {
-            envelope.recipients.iter().map(|r| vec![r]).collect()
+        // gets its own copy and its own outcome; SMTP stores one copy per
+        // envelope: the sender's, and one per list owner.
+        let own_dsn = envelope.mail_dsn.render();
+        let groups: Vec<Stored> = if self.shared.lmtp {
+            envelope
+                .recipients
+                .iter()
+                .map(|recipient| Stored {
+                    recipients: vec![recipient.clone()],
+                    ..Stored::default()
+                })
+                .collect()
         } else {
-            vec![envelope.recipients.iter().collect()]
+            envelope
+                .envelopes
+                .stored
+                .iter()
+                .filter(|stored| !stored.recipients.is_empty())
+                .cloned()
+                .collect()
         };
         for group in groups {
             let name = store.unique_name();
-            let mut head = format!("Return-Path: {}\r\n", envelope.from);
+            // A list's envelope starts afresh (RFC 3461 §5.2.7.1).
+            let from = group.owner.as_ref().unwrap_or(&envelope.from);
+            let mut head = match group.afresh {
+                false => format!("Return-Path: {from}{}\r\n", with_params(&own_dsn)),
+                true => format!("Return-Path: {from}\r\n"),
+            };
             let label = if self.shared.lmtp {
                 "Delivered-To"
             } else {
                 "X-Envelope-To"
             };
-            for recipient in &group {
+            for recipient in &group.recipients {
                 head.push_str(&format!("{label}: {recipient}\r\n"));
             }
             if envelope.requiretls {
                 head.push_str(REQUIRETLS_FIELD);
                 head.push_str("\r\n");
+            }
+            // Not Delivered-To:, which downstream loop detection reads.
+            for original in &group.original_to {
+                head.push_str(&format!("X-Original-To: {original}\r\n"));
             }
             if let Some(results) = results {
                 head.push_str(results);
@@ -136,7 +170,9 @@ impl Handler {
                 by: &self.shared.hostname,
                 via,
                 id: &name,
-                recipient: (group.len() == 1).then(|| group[0].as_str()),
+                recipient: (group.recipients.len() == 1)
+                    .then(|| group.recipients[0].split(PARAMS_SEPARATOR).next())
+                    .flatten(),
                 time: now,
             };
             head.push_str(&received.to_field());
@@ -241,12 +277,23 @@ impl Handler {
                 }
             }
         }
+        // SMTP stores one file per envelope (the sender's, one per list
+        // owner) but answers once: a failure of any is the answer, since
+        // a copy more on a retry is better than one lost (RFC 5321 §6.1).
+        if !self.shared.lmtp && outcomes.len() > 1 {
+            if let Some(failed) = outcomes.iter().position(Result::is_err) {
+                outcomes.swap(0, failed);
+            }
+        }
         let summary = summarize(&outcomes);
         if outcomes.iter().any(Result::is_ok) {
             self.shared.stats.message_accepted();
         }
+        if outcomes.iter().all(Result::is_ok) {
+            self.report_expansions(&envelope).await;
+        }
         // SMTP answers with the first outcome, and names the file it went
-        // to: in SMTP a message is stored as one file.
+        // to (the sender's envelope's, when there are several).
         let stored = match outcomes.first() {
             Some(Ok(name)) if self.shared.store.is_some() => Some(name.as_str()),
             _ => None,
@@ -255,12 +302,51 @@ impl Handler {
         self.queued = stored.and_then(|name| Text::new(name).ok());
         // A failed write or the discard mode gives one outcome for all
         // recipients.
+        if !self.shared.lmtp {
+            outcomes.truncate(1);
+        }
         match outcomes.as_slice() {
             [single] if recipients != 1 => vec![single.clone().map(drop); recipients.max(1)],
             _ => outcomes
                 .into_iter()
                 .map(|outcome| outcome.map(drop))
                 .collect(),
+        }
+    }
+
+    /// Queues the reports owed at once for recipients that asked
+    /// `NOTIFY=SUCCESS` and were expanded by the rewriting table (RFC 3461
+    /// §5.2.7); none for a message from the null reverse path (§6.2).
+    async fn report_expansions(&self, envelope: &Envelope) {
+        let reports = &envelope.envelopes.success;
+        let Some(store) = &self.shared.store else {
+            return;
+        };
+        if reports.is_empty() || envelope.sender.is_empty() {
+            return;
+        }
+        let Ok(hostname) = Domain::parse(&self.shared.hostname) else {
+            return;
+        };
+        let name = store.unique_name();
+        let now = SystemTime::now();
+        let about = About {
+            envelope_id: envelope.mail_dsn.envid.clone(),
+            ret: envelope.mail_dsn.ret,
+            arrival: now,
+        };
+        let report = bounce::compose(
+            Notice::Success,
+            &hostname,
+            &envelope.from,
+            &about,
+            reports.clone(),
+            b"",
+            &name,
+            now,
+        );
+        if let Err(error) = bounce::queue_report(store, name, &envelope.from, &report).await {
+            tracing::warn!(client = %self.client, %error, "cannot queue an expansion report");
         }
     }
 
@@ -332,8 +418,19 @@ impl smtpwire_tokio::server::Handler for Handler {
     }
 
     async fn mail(&mut self, request: &MailRequest) -> Result<(), Reject> {
+        // Canonical / masquerading rules rewrite the envelope sender; the
+        // checks (SPF) still see the one the client gave.
+        let rewritten = match (request.from(), &self.shared.rewriting) {
+            (ReversePath::Mailbox(mailbox), Some(rewriting)) => {
+                rewriting.table().rewrite_sender(mailbox.as_str())
+            }
+            _ => None,
+        };
         self.envelope = Some(Envelope {
-            from: escaped(request.from()),
+            from: match rewritten {
+                Some(address) => format!("<{address}>"),
+                None => escaped(request.from()),
+            },
             sender: match request.from() {
                 ReversePath::Null => String::new(),
                 ReversePath::Mailbox(mailbox) => mailbox.to_string(),
@@ -341,6 +438,11 @@ impl smtpwire_tokio::server::Handler for Handler {
             requiretls: request.params().requiretls,
             held: None,
             recipients: Vec::new(),
+            mail_dsn: match self.shared.envelope_dsn {
+                true => MessageDsn::of(request.params()),
+                false => MessageDsn::default(),
+            },
+            envelopes: Envelopes::default(),
             started: Instant::now(),
             copies: Vec::new(),
             failure: None,
@@ -356,6 +458,49 @@ impl smtpwire_tokio::server::Handler for Handler {
         let recipient = escaped(request.to());
         if let Some(refusal) = self.shared.rules.check(&envelope.from, &recipient) {
             return Err(refusal);
+        }
+        let params = match self.shared.envelope_dsn {
+            true => dsn_only(request.params()),
+            false => RcptParameters::default(),
+        };
+        let srs = self.shared.srs.as_ref();
+        let resolution = match (request.to().mailbox(), &self.shared.rewriting) {
+            // A bounce to an SRS address of ours goes back to the sender it
+            // stands for, as an alias would take it (RFC 3461 §5.2.7.2).
+            (Some(mailbox), _) if srs.is_some_and(|srs| srs.is_srs_address(mailbox.as_str())) => {
+                srs.and_then(|srs| srs.reverse(mailbox.as_str(), unix_day()))
+                    .map_or(Resolution::Refused(Refusal::Refused), |sender| {
+                        Resolution::Rewritten(Expansion::one(sender))
+                    })
+            }
+            (Some(mailbox), Some(rewriting)) => rewriting.table().resolve(mailbox.as_str()),
+            _ => Resolution::Unchanged,
+        };
+        match resolution {
+            Resolution::Unchanged => {
+                let line = format!("{recipient}{}", with_params(&params.to_string()));
+                envelope.envelopes.keep(line);
+            }
+            Resolution::Refused(refusal) => return Err(table_refusal(refusal)),
+            Resolution::Rewritten(expansion) => {
+                // Mail an alias forwards goes out from an SRS address, so
+                // that the next hop's SPF check sees this relay's domain; a
+                // decoded bounce keeps its null sender.
+                let forwarded_from = match (srs, envelope.sender.is_empty()) {
+                    (Some(srs), false) => {
+                        let from = envelope.from.trim_start_matches('<').trim_end_matches('>');
+                        Some(format!("<{}>", srs.forward(from, unix_day())))
+                    }
+                    _ => None,
+                };
+                envelope.envelopes.rewritten(
+                    request.to(),
+                    &recipient,
+                    &params,
+                    &expansion,
+                    forwarded_from.as_deref(),
+                )
+            }
         }
         envelope.recipients.push(recipient);
         Ok(())
@@ -463,6 +608,16 @@ fn escaped(value: &impl std::fmt::Display) -> String {
     out
 }
 
+/// DSN parameters (their wire form, with or without a leading space) as
+/// they follow a path on an envelope line: after a tab, or nothing when
+/// there are none ([`crate::relay::dsn`]).
+fn with_params(params: &str) -> String {
+    match params.trim() {
+        "" => String::new(),
+        params => format!("{PARAMS_SEPARATOR}{params}"),
+    }
+}
+
 /// C0 and C1 controls, DEL and the Unicode line and paragraph separators.
 fn is_unsafe(c: char) -> bool {
     c.is_control() || matches!(c, '\u{2028}' | '\u{2029}')
@@ -492,6 +647,24 @@ fn summarize(outcomes: &[Result<String, Reject>]) -> String {
         })
         .collect();
     parts.join(",")
+}
+
+/// A recipient the rewriting table refuses: 550 5.1.1 (RFC 3463 §3.2,
+/// bad destination mailbox), or 550 5.4.6 when its expansion loops or
+/// grows beyond its bounds (§3.5, routing loop detected).
+fn table_refusal(why: Refusal) -> Reject {
+    match why {
+        Refusal::Refused => refusal(
+            ReplyCode::MAILBOX_UNAVAILABLE,
+            EnhancedStatusCode::BAD_DESTINATION_MAILBOX,
+            "No such user here",
+        ),
+        Refusal::Loop => refusal(
+            ReplyCode::MAILBOX_UNAVAILABLE,
+            EnhancedStatusCode::new_const(5, 4, 6),
+            "Alias or list expansion loops or is too large",
+        ),
+    }
 }
 
 /// RFC 4954 §6: 535 5.7.8.

@@ -15,6 +15,7 @@ use tokio::task::JoinHandle;
 
 pub mod dns;
 pub mod relay;
+pub mod reports;
 pub mod secure;
 pub mod session_client;
 
@@ -342,6 +343,9 @@ pub fn relay_settings(
         dkim: None,
         authentication: None,
         secure: Default::default(),
+        rewriting: None,
+        rewrite_sender_headers: false,
+        srs: None,
     }
 }
 

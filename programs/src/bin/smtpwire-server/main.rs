@@ -62,6 +62,16 @@ struct Args {
     /// Speak LMTP (RFC 2033) instead of SMTP.
     #[arg(long)]
     lmtp: bool,
+    /// Keep each message's DSN parameters (RET, ENVID, and each
+    /// recipient's NOTIFY and ORCPT, RFC 3461) on its envelope lines, for
+    /// a --maildir that is a relay queue's `incoming` directory, whose
+    /// relay then honours them. SMTP only.
+    #[arg(long, conflicts_with = "lmtp")]
+    envelope_dsn: bool,
+    /// Do not offer DSN (RFC 3461) in the EHLO reply: a next hop as old
+    /// servers are, which refuses NOTIFY, ORCPT, RET and ENVID.
+    #[arg(long, conflicts_with = "envelope_dsn")]
+    no_dsn: bool,
     /// Expect a PROXY protocol v1 or v2 header on each connection, and
     /// take connections only from the trusted proxies.
     #[arg(long)]
@@ -307,6 +317,8 @@ async fn run(
     settings.allow_cleartext_auth = args.allow_cleartext_auth;
     settings.require_auth = args.require_auth;
     settings.lmtp = args.lmtp;
+    settings.envelope_dsn = args.envelope_dsn;
+    settings.offer_dsn = !args.no_dsn;
     settings.proxy_protocol = args.proxy_protocol;
     if !args.trusted_proxy.is_empty() {
         settings.trusted_proxies = args.trusted_proxy.clone();

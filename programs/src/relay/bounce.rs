@@ -66,19 +66,35 @@ pub struct About {
     pub arrival: SystemTime,
 }
 
+/// Who sends a report, to whom, under which id and when.
+#[derive(Debug, Clone, Copy)]
+pub struct Sending<'a> {
+    /// The relay reporting: `Reporting-MTA`, and the `From:` domain.
+    pub reporting_mta: &'a Domain,
+    /// The original sender, whom the report goes to.
+    pub to: &'a str,
+    /// The report's own id (its queue name), for `Message-ID:` and the
+    /// MIME boundary.
+    pub message_id: &'a str,
+    /// When it is written.
+    pub date: SystemTime,
+}
+
 /// The report's content, ready to queue to the original sender with a null
 /// reverse path (so that it can never cause another report).
-#[allow(clippy::too_many_arguments)]
 pub fn compose(
     notice: Notice,
-    reporting_mta: &Domain,
-    sender: &str,
+    sending: &Sending<'_>,
     about: &About,
     reports: Vec<RecipientReport>,
     original: &[u8],
-    message_id: &str,
-    now: SystemTime,
 ) -> Vec<u8> {
+    let Sending {
+        reporting_mta,
+        to: sender,
+        message_id,
+        date: now,
+    } = *sending;
     let mut summary = String::new();
     for report in &reports {
         summary.push_str(&format!("{}: ", report.final_recipient));

@@ -833,16 +833,13 @@ impl Runner {
             arrival: UNIX_EPOCH + Duration::from_secs(arrived),
         };
         let name = self.store.unique_name();
-        let report = bounce::compose(
-            notice,
-            &self.hostname,
-            &sender,
-            &about,
-            reports,
-            content,
-            &name,
-            now,
-        );
+        let sending = bounce::Sending {
+            reporting_mta: &self.hostname,
+            to: &sender,
+            message_id: &name,
+            date: now,
+        };
+        let report = bounce::compose(notice, &sending, &about, reports, content);
         bounce::queue_report(&self.store, name, &sender, &report).await
     }
 }

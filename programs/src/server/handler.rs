@@ -335,16 +335,13 @@ impl Handler {
             ret: envelope.mail_dsn.ret,
             arrival: now,
         };
-        let report = bounce::compose(
-            Notice::Success,
-            &hostname,
-            &envelope.from,
-            &about,
-            reports.clone(),
-            b"",
-            &name,
-            now,
-        );
+        let sending = bounce::Sending {
+            reporting_mta: &hostname,
+            to: &envelope.from,
+            message_id: &name,
+            date: now,
+        };
+        let report = bounce::compose(Notice::Success, &sending, &about, reports.clone(), b"");
         if let Err(error) = bounce::queue_report(store, name, &envelope.from, &report).await {
             tracing::warn!(client = %self.client, %error, "cannot queue an expansion report");
         }

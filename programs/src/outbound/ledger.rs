@@ -170,7 +170,7 @@ impl Ledger {
     /// Writes the counts and paces back: to a file aside, synced, then
     /// renamed over the old one and the directory synced, so a crash
     /// leaves either the old state or the new one, never a torn file.
-    /// Past [`MAX_PAIRS`], the pairs that sent longest ago are forgotten
+    /// Past 100,000 pairs, the ones that sent longest ago are forgotten
     /// first, so that the file always loads again.
     pub fn save(&mut self) -> io::Result<()> {
         self.forget_oldest();

@@ -108,6 +108,8 @@ impl ClientAuth {
         nonce: Option<&str>,
         channel_binding: Option<&ChannelBinding>,
     ) -> Result<Self, ClientAuthError> {
+        #[cfg(not(feature = "scram"))]
+        let _ = (nonce, channel_binding);
         if !mechanism.is_implemented() {
             return Err(ClientAuthError::UnsupportedMechanism(mechanism.clone()));
         }

@@ -319,6 +319,7 @@ pub struct ScramUser {
 }
 
 impl ScramUser {
+    #[cfg_attr(not(feature = "scram"), allow(dead_code))]
     pub(crate) fn new(hash: ScramHash, username: Text, authzid: Option<Text>) -> Self {
         ScramUser {
             hash,

@@ -9,8 +9,10 @@ use bytes::Bytes;
 use smtpwire::address::{Host, ReversePath};
 use smtpwire::proxy::ProxyHeader;
 use smtpwire::reply::{EnhancedStatusCode, ReplyCode};
+use smtpwire::auth::StoredKeys;
 use smtpwire::server::{
-    AbortReason, AuthRequest, CloseReason, DataRequest, HelloRequest, MailRequest, MessageRequest,
+    AbortReason, AuthKeysRequest, AuthRequest, CloseReason, DataRequest, HelloRequest, MailRequest,
+    MessageRequest,
     RcptRequest, Reject,
 };
 use smtpwire::Text;
@@ -300,6 +302,19 @@ impl smtpwire_tokio::server::Handler for Handler {
             Host::Literal(_) => None,
         };
         Ok(())
+    }
+
+    async fn scram_keys(
+        &mut self,
+        request: &AuthKeysRequest,
+    ) -> Result<Option<StoredKeys>, Reject> {
+        let user = request.user();
+        Ok(self
+            .shared
+            .users
+            .as_ref()
+            .and_then(|users| users.scram_keys(user.username().as_str(), user.hash()))
+            .cloned())
     }
 
     async fn auth(&mut self, request: &AuthRequest) -> Result<(), Reject> {

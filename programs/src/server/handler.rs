@@ -323,10 +323,14 @@ impl smtpwire_tokio::server::Handler for Handler {
             .users
             .as_ref()
             .is_some_and(|users| users.verify(request.credentials()));
+        let mechanism = request.credentials().mechanism();
         if !valid {
+            tracing::info!(client = %self.client, %mechanism, "authentication failed");
             return Err(bad_credentials());
         }
-        self.user = Some(escaped(request.credentials().identity()));
+        let user = escaped(request.credentials().identity());
+        tracing::info!(client = %self.client, user = %user, %mechanism, "authenticated");
+        self.user = Some(user);
         Ok(())
     }
 

@@ -11,7 +11,9 @@ use smtpwire::auth::{
     ChannelBinding, ClientAuthError, Credentials, Mechanism, PlainCredentials, ScramClientError,
     ScramError, ScramHash, Secret, StoredKeys,
 };
-use smtpwire::client::{AuthConfig, ClientConfig, ClientEvent, ClientSession, SessionError, StartTlsPolicy};
+use smtpwire::client::{
+    AuthConfig, ClientConfig, ClientEvent, ClientSession, SessionError, StartTlsPolicy,
+};
 use smtpwire::server::{AuthPolicy, ServerConfig, ServerEvent, ServerSession};
 use smtpwire::{ClientOutput, Domain, ServerOutput, Text};
 
@@ -35,14 +37,20 @@ fn binding(data: [u8; 32]) -> ChannelBinding {
 }
 
 fn run(setup: &Setup) -> Outcome {
-    let keys = StoredKeys::from_password(ScramHash::Sha256, "pencil", b"sixteen octets!!", 4096).unwrap();
+    let keys =
+        StoredKeys::from_password(ScramHash::Sha256, "pencil", b"sixteen octets!!", 4096).unwrap();
     let mut server_config = ServerConfig::new(Text::from_static("mx.example.org"));
     server_config.capabilities.starttls = true;
     server_config.capabilities.auth = setup.offered.clone();
     server_config.auth_policy = AuthPolicy::TlsOnly;
     let mut server = ServerSession::new(Arc::new(server_config));
 
-    let user = PlainCredentials::new(None, Text::from_static("user"), Secret::new(setup.password).unwrap()).unwrap();
+    let user = PlainCredentials::new(
+        None,
+        Text::from_static("user"),
+        Secret::new(setup.password).unwrap(),
+    )
+    .unwrap();
     let auth = AuthConfig::new(Credentials::Plain(user)).with_mechanisms(vec![
         Mechanism::ScramSha256Plus,
         Mechanism::ScramSha256,
@@ -101,7 +109,9 @@ fn run(setup: &Setup) -> Outcome {
                         server.set_channel_binding(binding(data));
                     }
                 }
-                ServerOutput::NeedInput | ServerOutput::AwaitingDecision | ServerOutput::Closed => break,
+                ServerOutput::NeedInput | ServerOutput::AwaitingDecision | ServerOutput::Closed => {
+                    break
+                }
             }
         }
         if to_server.is_empty() && to_client.is_empty() {
@@ -130,7 +140,11 @@ fn client_error(outcome: &Outcome) -> Option<&SessionError> {
 }
 
 const SCRAM_ALL: fn() -> Vec<Mechanism> = || {
-    vec![Mechanism::ScramSha256Plus, Mechanism::ScramSha256, Mechanism::Plain]
+    vec![
+        Mechanism::ScramSha256Plus,
+        Mechanism::ScramSha256,
+        Mechanism::Plain,
+    ]
 };
 
 #[test]
@@ -141,8 +155,16 @@ fn plus_over_the_same_channel() {
         server_binding: Some([1; 32]),
         password: "pencil",
     });
-    assert!(outcome.ehlo_after_tls.contains("SCRAM-SHA-256-PLUS"), "{}", outcome.ehlo_after_tls);
-    assert_eq!(authenticated(&outcome), Some(&Mechanism::ScramSha256Plus), "{outcome:?}");
+    assert!(
+        outcome.ehlo_after_tls.contains("SCRAM-SHA-256-PLUS"),
+        "{}",
+        outcome.ehlo_after_tls
+    );
+    assert_eq!(
+        authenticated(&outcome),
+        Some(&Mechanism::ScramSha256Plus),
+        "{outcome:?}"
+    );
     assert_eq!(outcome.verified, ["user"]);
 }
 
@@ -159,9 +181,9 @@ fn plus_refused_when_the_channels_differ() {
     assert!(
         matches!(
             client_error(&outcome),
-            Some(SessionError::Sasl(ClientAuthError::Scram(ScramClientError::Server(
-                ScramError::ChannelBindingsDontMatch
-            ))))
+            Some(SessionError::Sasl(ClientAuthError::Scram(
+                ScramClientError::Server(ScramError::ChannelBindingsDontMatch)
+            )))
         ),
         "{outcome:?}"
     );
@@ -203,10 +225,13 @@ fn wrong_password_is_refused_with_535() {
     });
     assert_eq!(authenticated(&outcome), None);
     assert!(outcome.verified.is_empty());
-    assert!(matches!(
-        client_error(&outcome),
-        Some(SessionError::Sasl(ClientAuthError::Scram(ScramClientError::Server(
-            ScramError::InvalidProof
-        ))))
-    ), "{outcome:?}");
+    assert!(
+        matches!(
+            client_error(&outcome),
+            Some(SessionError::Sasl(ClientAuthError::Scram(
+                ScramClientError::Server(ScramError::InvalidProof)
+            )))
+        ),
+        "{outcome:?}"
+    );
 }

@@ -345,7 +345,9 @@ async fn auth_prefers_scram_against_hashed_users() {
     let credentials = |password| alice(password).credentials;
     settings.client = settings
         .client
-        .auth(smtpwire_programs::send::auth_config(credentials("correct horse")));
+        .auth(smtpwire_programs::send::auth_config(credentials(
+            "correct horse",
+        )));
     send(settings.clone(), same(content), 1, 1).await;
     assert_eq!(server.contents(), [content.to_vec()]);
 

@@ -44,7 +44,10 @@ impl Handler for Users {
         self.seen.lock().unwrap().bound.push(bound);
     }
 
-    async fn scram_keys(&mut self, request: &AuthKeysRequest) -> Result<Option<StoredKeys>, Reject> {
+    async fn scram_keys(
+        &mut self,
+        request: &AuthKeysRequest,
+    ) -> Result<Option<StoredKeys>, Reject> {
         Ok((request.user().username() == "alice").then(|| self.keys.clone()))
     }
 
@@ -52,14 +55,20 @@ impl Handler for Users {
         let Credentials::Verified(identity) = request.credentials() else {
             panic!("only SCRAM is offered")
         };
-        self.seen.lock().unwrap().verified.push(identity.mechanism().clone());
+        self.seen
+            .lock()
+            .unwrap()
+            .verified
+            .push(identity.mechanism().clone());
         Ok(())
     }
 }
 
 /// A self-signed identity: the acceptor (with only `versions`) and the
 /// certificate a client pins.
-fn identity(versions: &[&'static rustls::SupportedProtocolVersion]) -> (TlsAcceptor, CertificateDer<'static>) {
+fn identity(
+    versions: &[&'static rustls::SupportedProtocolVersion],
+) -> (TlsAcceptor, CertificateDer<'static>) {
     let certified = rcgen::generate_simple_self_signed(vec!["mx.test".to_string()]).unwrap();
     let certificate = certified.cert.der().clone();
     let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(certified.key_pair.serialize_der()));
@@ -78,7 +87,8 @@ async fn serve(acceptor: TlsAcceptor) -> (String, Arc<Mutex<Seen>>) {
     let mut config = ServerConfig::new(Text::from_static("mx.test"));
     config.capabilities.starttls = true;
     config.capabilities.auth = vec![Mechanism::ScramSha256Plus, Mechanism::ScramSha256];
-    let keys = StoredKeys::from_password(ScramHash::Sha256, "pencil", b"sixteen octets!!", 4096).unwrap();
+    let keys =
+        StoredKeys::from_password(ScramHash::Sha256, "pencil", b"sixteen octets!!", 4096).unwrap();
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = listener.local_addr().unwrap().to_string();
     let seen = Arc::new(Mutex::new(Seen::default()));
@@ -89,21 +99,30 @@ async fn serve(acceptor: TlsAcceptor) -> (String, Arc<Mutex<Seen>>) {
             keys: keys.clone(),
             seen: shared.clone(),
         };
-        server.serve_until(listener, handler, std::future::pending::<()>()).await
+        server
+            .serve_until(listener, handler, std::future::pending::<()>())
+            .await
     });
     (address, seen)
 }
 
 fn alice(password: &str) -> AuthConfig {
-    let user = PlainCredentials::new(None, Text::from_static("alice"), Secret::new(password).unwrap()).unwrap();
-    AuthConfig::new(Credentials::Plain(user)).with_mechanisms(vec![
-        Mechanism::ScramSha256Plus,
-        Mechanism::ScramSha256,
-    ])
+    let user = PlainCredentials::new(
+        None,
+        Text::from_static("alice"),
+        Secret::new(password).unwrap(),
+    )
+    .unwrap();
+    AuthConfig::new(Credentials::Plain(user))
+        .with_mechanisms(vec![Mechanism::ScramSha256Plus, Mechanism::ScramSha256])
 }
 
 /// Sends one message as alice; whether it was accepted.
-async fn send_as_alice(address: &str, certificate: CertificateDer<'static>, password: &str) -> bool {
+async fn send_as_alice(
+    address: &str,
+    certificate: CertificateDer<'static>,
+    password: &str,
+) -> bool {
     let client = Client::builder("client.test")
         .tls_config(tls::trusting(vec![certificate]).unwrap())
         .auth(alice(password))
@@ -112,8 +131,16 @@ async fn send_as_alice(address: &str, certificate: CertificateDer<'static>, pass
     let Ok(mut client) = client else {
         return false;
     };
-    let message = Message::new("alice@example.org", ["bob@example.net"], "Subject: t\r\n\r\nhi\r\n").unwrap();
-    let accepted = client.send(message).await.is_ok_and(|outcome| outcome.all_accepted());
+    let message = Message::new(
+        "alice@example.org",
+        ["bob@example.net"],
+        "Subject: t\r\n\r\nhi\r\n",
+    )
+    .unwrap();
+    let accepted = client
+        .send(message)
+        .await
+        .is_ok_and(|outcome| outcome.all_accepted());
     let _ = client.quit().await;
     accepted
 }
@@ -151,14 +178,22 @@ async fn tls12_gets_plain_scram() {
 async fn reply<S: AsyncRead + AsyncWrite + Unpin>(reader: &mut BufReader<S>) -> String {
     loop {
         let mut line = String::new();
-        if reader.read_line(&mut line).await.unwrap() == 0 || line.as_bytes().get(3) != Some(&b'-') {
+        if reader.read_line(&mut line).await.unwrap() == 0 || line.as_bytes().get(3) != Some(&b'-')
+        {
             return line.trim_end().to_string();
         }
     }
 }
 
-async fn command<S: AsyncRead + AsyncWrite + Unpin>(reader: &mut BufReader<S>, line: &str) -> String {
-    reader.get_mut().write_all(format!("{line}\r\n").as_bytes()).await.unwrap();
+async fn command<S: AsyncRead + AsyncWrite + Unpin>(
+    reader: &mut BufReader<S>,
+    line: &str,
+) -> String {
+    reader
+        .get_mut()
+        .write_all(format!("{line}\r\n").as_bytes())
+        .await
+        .unwrap();
     reply(reader).await
 }
 
@@ -171,14 +206,23 @@ async fn another_channels_binding_is_refused() {
         let (address, seen) = serve(acceptor).await;
         let mut clear = BufReader::new(TcpStream::connect(&address).await.unwrap());
         assert!(reply(&mut clear).await.starts_with("220"));
-        assert!(command(&mut clear, "EHLO client.test").await.starts_with("250"));
+        assert!(command(&mut clear, "EHLO client.test")
+            .await
+            .starts_with("250"));
         assert!(command(&mut clear, "STARTTLS").await.starts_with("220"));
         let connector = TlsConnector::from(Arc::new(tls::trusting(vec![certificate]).unwrap()));
         let name = ServerName::try_from("mx.test").unwrap();
         let stream = connector.connect(name, clear.into_inner()).await.unwrap();
         let mut tls = BufReader::new(stream);
-        assert!(command(&mut tls, "EHLO client.test").await.starts_with("250"));
-        let user = PlainCredentials::new(None, Text::from_static("alice"), Secret::new("pencil").unwrap()).unwrap();
+        assert!(command(&mut tls, "EHLO client.test")
+            .await
+            .starts_with("250"));
+        let user = PlainCredentials::new(
+            None,
+            Text::from_static("alice"),
+            Secret::new("pencil").unwrap(),
+        )
+        .unwrap();
         let elsewhere = ChannelBinding::TlsExporter(Bytes::from_static(&[7; 32]));
         let mut auth = ClientAuth::with_nonce(
             &Mechanism::ScramSha256Plus,

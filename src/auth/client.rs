@@ -119,7 +119,9 @@ impl ClientAuth {
         let plan = match &credentials {
             #[cfg(feature = "scram")]
             Credentials::Plain(creds) if mechanism.scram().is_some() => {
-                let (hash, plus) = mechanism.scram().unwrap_or((super::ScramHash::Sha256, false));
+                let (hash, plus) = mechanism
+                    .scram()
+                    .unwrap_or((super::ScramHash::Sha256, false));
                 Plan::Scram(alloc::boxed::Box::new(ScramClient::new(
                     hash,
                     plus,
@@ -215,7 +217,9 @@ impl ClientAuth {
             }
             #[cfg(feature = "scram")]
             (Plan::Scram(scram), 1..=2) => {
-                let answer = scram.respond(&decoded).inspect_err(|_| self.sent = u8::MAX)?;
+                let answer = scram
+                    .respond(&decoded)
+                    .inspect_err(|_| self.sent = u8::MAX)?;
                 message::encode(answer.as_bytes())
             }
             (Plan::Message(response), 0) => response.clone(),

@@ -448,7 +448,11 @@ fn fields(creds: &Credentials) -> Vec<String> {
         ),
         Credentials::Login(l) => (None, l.username().as_str(), l.password().expose()),
         Credentials::XOAuth2(o) => (None, o.user().as_str(), o.token().expose()),
-        Credentials::Verified(v) => (v.authzid().map(|z| String::from(z.as_str())), v.authcid().as_str(), ""),
+        Credentials::Verified(v) => (
+            v.authzid().map(|z| String::from(z.as_str())),
+            v.authcid().as_str(),
+            "",
+        ),
     };
     alloc::vec![
         format!("{:?}", creds.mechanism()),

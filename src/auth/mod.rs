@@ -31,8 +31,7 @@ pub use credentials::{
     VerifiedIdentity,
 };
 pub use scram::{
-    ChannelBinding, ScramClientError, ScramError, ScramHash, ScramUser, StoredKeys,
-    StoredKeysError,
+    ChannelBinding, ScramClientError, ScramError, ScramHash, ScramUser, StoredKeys, StoredKeysError,
 };
 pub use server::{AuthError, MalformedResponse, ServerAuth, Step};
 

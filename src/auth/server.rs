@@ -314,7 +314,11 @@ impl ServerAuth {
     /// the proof, which then fails as a wrong password does, so that a
     /// client cannot tell missing users from wrong passwords by the
     /// exchange (RFC 5802 §9).
-    pub fn supply_keys(&mut self, keys: Option<&StoredKeys>, nonce: &str) -> Result<Step, AuthError> {
+    pub fn supply_keys(
+        &mut self,
+        keys: Option<&StoredKeys>,
+        nonce: &str,
+    ) -> Result<Step, AuthError> {
         #[cfg(feature = "scram")]
         if let State::Scram(scram) = &mut self.state {
             if scram.awaiting_keys() {
@@ -331,7 +335,9 @@ impl ServerAuth {
     #[cfg(feature = "scram")]
     fn scram_step(&mut self, step: Result<ScramStep, ScramError>) -> Result<Step, AuthError> {
         let step = match step {
-            Ok(ScramStep::Challenge(challenge)) => Step::Challenge(message::encode(challenge.as_bytes())),
+            Ok(ScramStep::Challenge(challenge)) => {
+                Step::Challenge(message::encode(challenge.as_bytes()))
+            }
             Ok(ScramStep::LookUpKeys(user)) => Step::LookUpKeys(user),
             Ok(ScramStep::Verified { username, authzid }) => {
                 self.state = State::Verifying;

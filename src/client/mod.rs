@@ -106,8 +106,8 @@ use core::time::Duration;
 
 use crate::auth::ChannelBinding;
 use crate::capability::Capabilities;
-use crate::Text;
 use crate::framing::{LineEndPolicy, ReplyAssembler};
+use crate::Text;
 use queue::{AuthExchange, Awaiting, Job, Phase};
 use transaction::Transaction;
 

@@ -34,9 +34,9 @@ pub use config::{
 };
 pub use error::DecisionError;
 pub use event::{
-    AbortReason, AuthKeysRequest, AuthRequest, ConnectRequest, DataRequest, EtrnRequest, HelloRequest, MailRequest,
-    MessageRequest, NotARejection, RcptRequest, Reject, ServerEvent, StartTlsRequest,
-    VerifyRequest, XclientRequest,
+    AbortReason, AuthKeysRequest, AuthRequest, ConnectRequest, DataRequest, EtrnRequest,
+    HelloRequest, MailRequest, MessageRequest, NotARejection, RcptRequest, Reject, ServerEvent,
+    StartTlsRequest, VerifyRequest, XclientRequest,
 };
 pub use output::ServerOutput;
 pub use xclient::XclientAttribute;
@@ -578,7 +578,9 @@ impl ServerSession {
         }
         if matches!(self.phase, Phase::AuthLookup(awaited, _) if awaited == ticket) {
             // Back into the exchange, which the decision goes on with.
-            if let Phase::AuthLookup(_, exchange) = core::mem::replace(&mut self.phase, Phase::Commands) {
+            if let Phase::AuthLookup(_, exchange) =
+                core::mem::replace(&mut self.phase, Phase::Commands)
+            {
                 self.phase = Phase::Auth(*exchange);
             }
             return Ok(());
@@ -649,7 +651,9 @@ impl ServerSession {
         }
         // -PLUS only where there is a channel to bind to.
         if self.channel_binding.is_none() {
-            offered.auth.retain(|mechanism| !mechanism.needs_channel_binding());
+            offered
+                .auth
+                .retain(|mechanism| !mechanism.needs_channel_binding());
         }
         if self.config.xclient {
             let keyword = Text::from_static("XCLIENT");

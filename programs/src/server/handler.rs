@@ -7,13 +7,12 @@ use std::time::{Instant, SystemTime};
 
 use bytes::Bytes;
 use smtpwire::address::{Host, ReversePath};
+use smtpwire::auth::StoredKeys;
 use smtpwire::proxy::ProxyHeader;
 use smtpwire::reply::{EnhancedStatusCode, ReplyCode};
-use smtpwire::auth::StoredKeys;
 use smtpwire::server::{
     AbortReason, AuthKeysRequest, AuthRequest, CloseReason, DataRequest, HelloRequest, MailRequest,
-    MessageRequest,
-    RcptRequest, Reject,
+    MessageRequest, RcptRequest, Reject,
 };
 use smtpwire::Text;
 use smtpwire_tokio::server::TlsSession;

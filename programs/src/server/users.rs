@@ -116,9 +116,8 @@ impl Users {
             expected.salt(),
             expected.iterations(),
         );
-        let matches = given.is_ok_and(|given| {
-            constant_time_eq(expected.stored_key(), given.stored_key())
-        });
+        let matches =
+            given.is_ok_and(|given| constant_time_eq(expected.stored_key(), given.stored_key()));
         known & matches
     }
 }
@@ -173,7 +172,14 @@ fn stand_in_keys() -> Option<&'static StoredKeys> {
     KEYS.get_or_init(|| {
         let length = ScramHash::Sha256.output_len();
         let zeros = vec![0; length];
-        StoredKeys::new(ScramHash::Sha256, vec![0; SALT_OCTETS], DEFAULT_ITERATIONS, zeros.clone(), zeros).ok()
+        StoredKeys::new(
+            ScramHash::Sha256,
+            vec![0; SALT_OCTETS],
+            DEFAULT_ITERATIONS,
+            zeros.clone(),
+            zeros,
+        )
+        .ok()
     })
     .as_ref()
 }
@@ -199,8 +205,12 @@ mod tests {
 
     fn plain(user: &str, password: &str) -> Credentials {
         Credentials::Plain(
-            PlainCredentials::new(None, Text::new(user).unwrap(), Secret::new(password).unwrap())
-                .unwrap(),
+            PlainCredentials::new(
+                None,
+                Text::new(user).unwrap(),
+                Secret::new(password).unwrap(),
+            )
+            .unwrap(),
         )
     }
 
@@ -230,7 +240,11 @@ mod tests {
         let users = Users::parse(&line).unwrap();
         assert!(users.verify(&plain("alice", "correct horse")));
         assert!(!users.verify(&plain("alice", "correct hors")));
-        let login = LoginCredentials::new(Text::new("alice").unwrap(), Secret::new("correct horse").unwrap()).unwrap();
+        let login = LoginCredentials::new(
+            Text::new("alice").unwrap(),
+            Secret::new("correct horse").unwrap(),
+        )
+        .unwrap();
         assert!(users.verify(&Credentials::Login(login)));
         assert!(users.scram_keys("alice", ScramHash::Sha256).is_some());
         assert!(users.scram_keys("alice", ScramHash::Sha1).is_none());
@@ -272,7 +286,13 @@ mod tests {
     fn plain_text_passwords_get_fresh_salts() {
         let a = Users::parse("alice:pw\n").unwrap();
         let b = Users::parse("alice:pw\n").unwrap();
-        let salt = |users: &Users| users.scram_keys("alice", ScramHash::Sha256).unwrap().salt().to_vec();
+        let salt = |users: &Users| {
+            users
+                .scram_keys("alice", ScramHash::Sha256)
+                .unwrap()
+                .salt()
+                .to_vec()
+        };
         assert_ne!(salt(&a), salt(&b));
     }
 }

@@ -201,8 +201,13 @@ async fn decide<H: Handler>(
             answer(session, request, verdict)
         }
         ServerEvent::AuthKeys(request) => {
-            match (handler.scram_keys(&request).await, crate::channel::fresh_nonce()) {
-                (Ok(keys), Some(nonce)) => session.supply_keys(request, keys.as_ref(), nonce.as_str()),
+            match (
+                handler.scram_keys(&request).await,
+                crate::channel::fresh_nonce(),
+            ) {
+                (Ok(keys), Some(nonce)) => {
+                    session.supply_keys(request, keys.as_ref(), nonce.as_str())
+                }
                 (Err(reject), _) => session.reject(request, reject),
                 (Ok(_), None) => session.reject(
                     request,

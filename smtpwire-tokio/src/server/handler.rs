@@ -3,12 +3,12 @@
 use std::future::Future;
 
 use bytes::Bytes;
+use smtpwire::auth::StoredKeys;
 use smtpwire::proxy::ProxyHeader;
 use smtpwire::reply::{EnhancedStatusCode, Reply, ReplyCode};
-use smtpwire::auth::StoredKeys;
 use smtpwire::server::{
-    AbortReason, AuthKeysRequest, AuthRequest, CloseReason, DataRequest, HelloRequest, MailRequest, MessageRequest,
-    RcptRequest, Reject, VerifyRequest,
+    AbortReason, AuthKeysRequest, AuthRequest, CloseReason, DataRequest, HelloRequest, MailRequest,
+    MessageRequest, RcptRequest, Reject, VerifyRequest,
 };
 use smtpwire::Text;
 

@@ -12,9 +12,13 @@ use alloc::vec::Vec;
 #[derive(Clone)]
 enum State {
     /// client-first sent (or about to be); server-first is next.
-    AwaitingServerFirst { password: String },
+    AwaitingServerFirst {
+        password: String,
+    },
     /// client-final sent; the server's signature is next.
-    AwaitingServerFinal { expected_signature: Vec<u8> },
+    AwaitingServerFinal {
+        expected_signature: Vec<u8>,
+    },
     /// The server proved itself.
     Verified,
     Failed,
@@ -130,8 +134,7 @@ impl ScramClient {
         let mut binding = self.gs2_header.clone().into_bytes();
         binding.extend_from_slice(&self.binding_data);
         let without_proof = messages::client_final_without_proof(&binding, first.nonce);
-        let auth_message =
-            messages::auth_message(&self.client_first_bare, message, &without_proof);
+        let auth_message = messages::auth_message(&self.client_first_bare, message, &without_proof);
         let proof = client_proof(
             self.hash,
             &keys.client_key,

@@ -95,10 +95,7 @@ pub(crate) fn proof_verifies(keys: &StoredKeys, auth_message: &[u8], proof: &[u8
         return false;
     }
     let client_key = client_proof(keys.hash, proof, &keys.stored_key, auth_message);
-    keys.hash
-        .digest(&client_key)
-        .ct_eq(&keys.stored_key)
-        .into()
+    keys.hash.digest(&client_key).ct_eq(&keys.stored_key).into()
 }
 
 /// `ServerSignature := HMAC(ServerKey, AuthMessage)`.

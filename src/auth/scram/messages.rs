@@ -98,11 +98,14 @@ pub(crate) fn unescape(name: &str) -> Result<String, ScramError> {
 /// Whether `nonce` is `printable` (RFC 5802 §7: %x21-2B / %x2D-7E), the
 /// alphabet of nonces, non-empty.
 pub(crate) fn is_nonce(nonce: &str) -> bool {
-    !nonce.is_empty() && nonce.bytes().all(|b| (0x21..=0x7e).contains(&b) && b != b',')
+    !nonce.is_empty()
+        && nonce
+            .bytes()
+            .all(|b| (0x21..=0x7e).contains(&b) && b != b',')
 }
 
 /// `key=value` with the one-letter `key`, or an invalid-encoding.
-fn attribute<'a>(field: Option<&'a str>, key: char) -> Result<&'a str, ScramError> {
+fn attribute(field: Option<&str>, key: char) -> Result<&str, ScramError> {
     field
         .and_then(|field| field.strip_prefix(key))
         .and_then(|rest| rest.strip_prefix('='))
@@ -286,6 +289,10 @@ pub(crate) fn parse_server_final(message: &str) -> Result<ServerFinal, ScramErro
 
 /// `AuthMessage := client-first-message-bare "," server-first-message ","
 /// client-final-message-without-proof` (RFC 5802 §3).
-pub(crate) fn auth_message(client_first_bare: &str, server_first: &str, without_proof: &str) -> String {
+pub(crate) fn auth_message(
+    client_first_bare: &str,
+    server_first: &str,
+    without_proof: &str,
+) -> String {
     alloc::format!("{client_first_bare},{server_first},{without_proof}")
 }

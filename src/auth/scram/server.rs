@@ -63,7 +63,11 @@ impl ScramServer {
     /// An exchange of `hash`, with channel binding when `plus`.
     /// `channel_binding` is the connection's binding data when the server
     /// offers `-PLUS` on it, `None` when it does not.
-    pub(crate) fn new(hash: ScramHash, plus: bool, channel_binding: Option<ChannelBinding>) -> Self {
+    pub(crate) fn new(
+        hash: ScramHash,
+        plus: bool,
+        channel_binding: Option<ChannelBinding>,
+    ) -> Self {
         ScramServer {
             hash,
             plus,
@@ -117,7 +121,9 @@ impl ScramServer {
             (CbindFlag::Bound(_), true, Some(_)) => {
                 return Err(ScramError::UnsupportedChannelBindingType)
             }
-            (CbindFlag::Bound(_), true, None) => return Err(ScramError::ChannelBindingNotSupported),
+            (CbindFlag::Bound(_), true, None) => {
+                return Err(ScramError::ChannelBindingNotSupported)
+            }
             // -PLUS is channel binding; a flag that refuses it has no place.
             (CbindFlag::No | CbindFlag::ClientOnly, true, _) => {
                 return Err(ScramError::ChannelBindingNotSupported)

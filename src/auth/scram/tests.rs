@@ -4,8 +4,7 @@
 use super::messages;
 use super::*;
 use crate::auth::{
-    AuthError, ClientAuth, ClientAuthError, Credentials, PlainCredentials, Secret, ServerAuth,
-    Step,
+    AuthError, ClientAuth, ClientAuthError, Credentials, PlainCredentials, Secret, ServerAuth, Step,
 };
 use crate::Text;
 use alloc::string::String;
@@ -46,7 +45,8 @@ fn binding(data: &[u8]) -> ChannelBinding {
 const SHA256_CLIENT_NONCE: &str = "rOprNGfwEbeRWgbNEkqO";
 const SHA256_SERVER_NONCE: &str = "%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0";
 const SHA256_SALT: &str = "W22ZaJ0SNY7soEsUEjb6gQ==";
-const SHA256_SERVER_FIRST: &str = "r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,s=W22ZaJ0SNY7soEsUEjb6gQ==,i=4096";
+const SHA256_SERVER_FIRST: &str =
+    "r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,s=W22ZaJ0SNY7soEsUEjb6gQ==,i=4096";
 const SHA256_CLIENT_FINAL: &str = "c=biws,r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,p=dHzbZapWIk4jUhN+Ute9ytag9zjfMHgsqmmiz7AndVQ=";
 const SHA256_SERVER_FINAL: &str = "v=6rriTRBi23WpRR/wtup+mMhUZUn/dB5nLTJRsjl95G4=";
 
@@ -80,14 +80,19 @@ fn rfc7677_client_vector() {
 #[test]
 fn rfc7677_server_vector() {
     let first = b64("n,,n=user,r=rOprNGfwEbeRWgbNEkqO");
-    let (mut server, step) = ServerAuth::start(&Mechanism::ScramSha256, Some(first.as_bytes())).unwrap();
+    let (mut server, step) =
+        ServerAuth::start(&Mechanism::ScramSha256, Some(first.as_bytes())).unwrap();
     let Step::LookUpKeys(user) = step else {
         panic!("expected a key lookup, got {step:?}")
     };
     assert_eq!(user.username(), "user");
     assert_eq!(user.authzid(), None);
     assert_eq!(user.hash(), ScramHash::Sha256);
-    let server_first = challenge(server.supply_keys(Some(&pencil_keys()), SHA256_SERVER_NONCE).unwrap());
+    let server_first = challenge(
+        server
+            .supply_keys(Some(&pencil_keys()), SHA256_SERVER_NONCE)
+            .unwrap(),
+    );
     assert_eq!(unb64(&server_first), SHA256_SERVER_FIRST);
     let server_final = challenge(server.respond(b64(SHA256_CLIENT_FINAL).as_bytes()).unwrap());
     assert_eq!(unb64(&server_final), SHA256_SERVER_FINAL);
@@ -144,7 +149,13 @@ fn stored_keys_need_enough_iterations_and_a_salt() {
         Err(StoredKeysError::EmptySalt)
     );
     assert_eq!(
-        StoredKeys::new(ScramHash::Sha256, b"s".to_vec(), 4096, alloc::vec![0; 20], alloc::vec![0; 32]),
+        StoredKeys::new(
+            ScramHash::Sha256,
+            b"s".to_vec(),
+            4096,
+            alloc::vec![0; 20],
+            alloc::vec![0; 32]
+        ),
         Err(StoredKeysError::KeyLength(20))
     );
     let keys = pencil_keys();
@@ -245,21 +256,36 @@ fn gs2_headers_and_escaping() {
         unb64(&client.initial_response().unwrap())
     };
     let cb = binding(&[7; 32]);
-    assert_eq!(first(&Mechanism::ScramSha256, None, "u", None), "n,,n=u,r=N");
-    assert_eq!(first(&Mechanism::ScramSha256, None, "u", Some(&cb)), "y,,n=u,r=N");
     assert_eq!(
-        first(&Mechanism::ScramSha256Plus, Some("a=b,c"), "x,y=z", Some(&cb)),
+        first(&Mechanism::ScramSha256, None, "u", None),
+        "n,,n=u,r=N"
+    );
+    assert_eq!(
+        first(&Mechanism::ScramSha256, None, "u", Some(&cb)),
+        "y,,n=u,r=N"
+    );
+    assert_eq!(
+        first(
+            &Mechanism::ScramSha256Plus,
+            Some("a=b,c"),
+            "x,y=z",
+            Some(&cb)
+        ),
         "p=tls-exporter,a=a=3Db=2Cc,n=x=2Cy=3Dz,r=N"
     );
     assert_eq!(messages::unescape("a=2Cb=3D").unwrap(), "a,b=");
     for bad in ["a=2", "a=41", "=", ""] {
-        assert_eq!(messages::unescape(bad), Err(ScramError::InvalidUsernameEncoding));
+        assert_eq!(
+            messages::unescape(bad),
+            Err(ScramError::InvalidUsernameEncoding)
+        );
     }
 }
 
 #[test]
 fn saslprep_of_names_and_passwords() {
-    let prepared = |password: &str| StoredKeys::from_password(ScramHash::Sha256, password, b"salt", 4096);
+    let prepared =
+        |password: &str| StoredKeys::from_password(ScramHash::Sha256, password, b"salt", 4096);
     // RFC 4013 §3: soft hyphen maps to nothing, non-ASCII space to space.
     #[cfg(feature = "saslprep")]
     {
@@ -283,8 +309,13 @@ fn saslprep_of_names_and_passwords() {
     assert_eq!(prepared("I\u{ad}X"), Err(StoredKeysError::Saslprep));
     assert_eq!(prepared(""), Err(StoredKeysError::Saslprep));
     assert_eq!(
-        ClientAuth::with_nonce(&Mechanism::ScramSha256, &creds(None, "u", "\u{7}"), Some("N"), None)
-            .unwrap_err(),
+        ClientAuth::with_nonce(
+            &Mechanism::ScramSha256,
+            &creds(None, "u", "\u{7}"),
+            Some("N"),
+            None
+        )
+        .unwrap_err(),
         ScramClientError::Saslprep(crate::auth::Field::Password).into()
     );
 }
@@ -299,7 +330,8 @@ fn exchange(
     client_binding: Option<&ChannelBinding>,
     server_binding: Option<&ChannelBinding>,
 ) -> (Result<Step, AuthError>, Result<(), ClientAuthError>) {
-    let mut client = ClientAuth::with_nonce(mechanism, user, Some("client-nonce"), client_binding).unwrap();
+    let mut client =
+        ClientAuth::with_nonce(mechanism, user, Some("client-nonce"), client_binding).unwrap();
     let first = client.initial_response().unwrap();
     let started = ServerAuth::start_with_binding(
         mechanism,
@@ -360,12 +392,24 @@ fn plus_binds_to_the_channel() {
     let keys = pencil_keys();
     let user = creds(None, "user", "pencil");
     let ours = binding(&[1; 32]);
-    let (server, client) = exchange(&Mechanism::ScramSha256Plus, &user, Some(&keys), Some(&ours), Some(&ours));
+    let (server, client) = exchange(
+        &Mechanism::ScramSha256Plus,
+        &user,
+        Some(&keys),
+        Some(&ours),
+        Some(&ours),
+    );
     assert!(matches!(server, Ok(Step::Done(Credentials::Verified(_)))));
     assert_eq!(client, Ok(()));
     // A man in the middle has two TLS connections, with two bindings.
     let theirs = binding(&[2; 32]);
-    let (server, client) = exchange(&Mechanism::ScramSha256Plus, &user, Some(&keys), Some(&theirs), Some(&ours));
+    let (server, client) = exchange(
+        &Mechanism::ScramSha256Plus,
+        &user,
+        Some(&keys),
+        Some(&theirs),
+        Some(&ours),
+    );
     assert!(matches!(server, Ok(Step::Failed)), "{server:?}");
     assert_eq!(
         client,
@@ -378,7 +422,13 @@ fn y_flag_to_a_server_offering_plus_is_a_downgrade() {
     let keys = pencil_keys();
     let user = creds(None, "user", "pencil");
     let cb = binding(&[1; 32]);
-    let (server, _) = exchange(&Mechanism::ScramSha256, &user, Some(&keys), Some(&cb), Some(&cb));
+    let (server, _) = exchange(
+        &Mechanism::ScramSha256,
+        &user,
+        Some(&keys),
+        Some(&cb),
+        Some(&cb),
+    );
     assert_eq!(
         server.unwrap_err(),
         AuthError::Scram(ScramError::ServerDoesSupportChannelBinding)
@@ -392,15 +442,39 @@ fn y_flag_to_a_server_offering_plus_is_a_downgrade() {
 #[test]
 fn wrong_password_and_unknown_user_fail_alike() {
     let keys = pencil_keys();
-    let (server, client) = exchange(&Mechanism::ScramSha256, &creds(None, "user", "pen"), Some(&keys), None, None);
+    let (server, client) = exchange(
+        &Mechanism::ScramSha256,
+        &creds(None, "user", "pen"),
+        Some(&keys),
+        None,
+        None,
+    );
     assert!(matches!(server, Ok(Step::Failed)));
-    assert_eq!(client, Err(ScramClientError::Server(ScramError::InvalidProof).into()));
-    let (server, client) = exchange(&Mechanism::ScramSha256, &creds(None, "nobody", "pencil"), None, None, None);
+    assert_eq!(
+        client,
+        Err(ScramClientError::Server(ScramError::InvalidProof).into())
+    );
+    let (server, client) = exchange(
+        &Mechanism::ScramSha256,
+        &creds(None, "nobody", "pencil"),
+        None,
+        None,
+        None,
+    );
     assert!(matches!(server, Ok(Step::Failed)));
-    assert_eq!(client, Err(ScramClientError::Server(ScramError::InvalidProof).into()));
+    assert_eq!(
+        client,
+        Err(ScramClientError::Server(ScramError::InvalidProof).into())
+    );
     // Keys for another hash are no keys.
     let sha1 = StoredKeys::from_password(ScramHash::Sha1, "pencil", b"salt", 4096).unwrap();
-    let (server, _) = exchange(&Mechanism::ScramSha256, &creds(None, "user", "pencil"), Some(&sha1), None, None);
+    let (server, _) = exchange(
+        &Mechanism::ScramSha256,
+        &creds(None, "user", "pencil"),
+        Some(&sha1),
+        None,
+        None,
+    );
     assert!(matches!(server, Ok(Step::Failed)));
 }
 
@@ -408,7 +482,8 @@ fn wrong_password_and_unknown_user_fail_alike() {
 fn unknown_users_get_the_same_salt_each_time() {
     let salt_for = |nonce: &str| {
         let first = b64("n,,n=nobody,r=abc");
-        let (mut server, _) = ServerAuth::start(&Mechanism::ScramSha256, Some(first.as_bytes())).unwrap();
+        let (mut server, _) =
+            ServerAuth::start(&Mechanism::ScramSha256, Some(first.as_bytes())).unwrap();
         let server_first = unb64(&challenge(server.supply_keys(None, nonce).unwrap()));
         String::from(server_first.split(',').nth(1).unwrap())
     };
@@ -417,7 +492,12 @@ fn unknown_users_get_the_same_salt_each_time() {
 
 /// Feeds client-first, then (when it gets that far) client-final, and
 /// returns the server-final's `e=` or the error that ended it early.
-fn server_error(mechanism: &Mechanism, binding: Option<&ChannelBinding>, first: &str, last: &str) -> ScramError {
+fn server_error(
+    mechanism: &Mechanism,
+    binding: Option<&ChannelBinding>,
+    first: &str,
+    last: &str,
+) -> ScramError {
     let started = ServerAuth::start_with_binding(
         mechanism,
         Some(b64(first).as_bytes()),
@@ -429,7 +509,9 @@ fn server_error(mechanism: &Mechanism, binding: Option<&ChannelBinding>, first: 
         Err(AuthError::Scram(error)) => return error,
         Err(other) => panic!("{other:?}"),
     };
-    let server_first = unb64(&challenge(server.supply_keys(Some(&pencil_keys()), "S").unwrap()));
+    let server_first = unb64(&challenge(
+        server.supply_keys(Some(&pencil_keys()), "S").unwrap(),
+    ));
     let nonce = server_first.split(',').next().unwrap();
     let last = last.replace("{r}", nonce);
     let final_message = unb64(&challenge(server.respond(b64(&last).as_bytes()).unwrap()));
@@ -444,21 +526,111 @@ fn every_server_error_value() {
     let cb = binding(&[9; 32]);
     let ok_last = "c=biws,{r},p=AAAA";
     let cases: &[(&Mechanism, Option<&ChannelBinding>, &str, &str, ScramError)] = &[
-        (plain, None, "n,,n=user", ok_last, ScramError::InvalidEncoding),
-        (plain, None, "x,,n=user,r=a", ok_last, ScramError::InvalidEncoding),
-        (plain, None, "n,,m=ext,n=user,r=a", ok_last, ScramError::ExtensionsNotSupported),
-        (plain, None, "n,,n=user,r=a,m=ext", ok_last, ScramError::ExtensionsNotSupported),
-        (plain, None, "n,,n=us=41er,r=a", ok_last, ScramError::InvalidUsernameEncoding),
-        (plain, None, "n,,n=\u{7},r=a", ok_last, ScramError::InvalidUsernameEncoding),
-        (plain, Some(&cb), "y,,n=user,r=a", ok_last, ScramError::ServerDoesSupportChannelBinding),
-        (plain, None, "p=tls-exporter,,n=user,r=a", ok_last, ScramError::OtherError),
-        (plus, Some(&cb), "p=tls-unique,,n=user,r=a", ok_last, ScramError::UnsupportedChannelBindingType),
-        (plus, Some(&cb), "n,,n=user,r=a", ok_last, ScramError::ChannelBindingNotSupported),
-        (plain, None, "n,,n=user,r=a", "c=eSws,{r},p=AAAA", ScramError::ChannelBindingsDontMatch),
-        (plain, None, "n,,n=user,r=a", "c=biws,r=a-other,p=AAAA", ScramError::OtherError),
-        (plain, None, "n,,n=user,r=a", "c=biws,{r},p=AAAA", ScramError::InvalidProof),
-        (plain, None, "n,,n=user,r=a", "c=biws,{r}", ScramError::InvalidEncoding),
-        (plain, None, "n,,n=user,r=a", "c=biws,{r},p=!!", ScramError::InvalidEncoding),
+        (
+            plain,
+            None,
+            "n,,n=user",
+            ok_last,
+            ScramError::InvalidEncoding,
+        ),
+        (
+            plain,
+            None,
+            "x,,n=user,r=a",
+            ok_last,
+            ScramError::InvalidEncoding,
+        ),
+        (
+            plain,
+            None,
+            "n,,m=ext,n=user,r=a",
+            ok_last,
+            ScramError::ExtensionsNotSupported,
+        ),
+        (
+            plain,
+            None,
+            "n,,n=user,r=a,m=ext",
+            ok_last,
+            ScramError::ExtensionsNotSupported,
+        ),
+        (
+            plain,
+            None,
+            "n,,n=us=41er,r=a",
+            ok_last,
+            ScramError::InvalidUsernameEncoding,
+        ),
+        (
+            plain,
+            None,
+            "n,,n=\u{7},r=a",
+            ok_last,
+            ScramError::InvalidUsernameEncoding,
+        ),
+        (
+            plain,
+            Some(&cb),
+            "y,,n=user,r=a",
+            ok_last,
+            ScramError::ServerDoesSupportChannelBinding,
+        ),
+        (
+            plain,
+            None,
+            "p=tls-exporter,,n=user,r=a",
+            ok_last,
+            ScramError::OtherError,
+        ),
+        (
+            plus,
+            Some(&cb),
+            "p=tls-unique,,n=user,r=a",
+            ok_last,
+            ScramError::UnsupportedChannelBindingType,
+        ),
+        (
+            plus,
+            Some(&cb),
+            "n,,n=user,r=a",
+            ok_last,
+            ScramError::ChannelBindingNotSupported,
+        ),
+        (
+            plain,
+            None,
+            "n,,n=user,r=a",
+            "c=eSws,{r},p=AAAA",
+            ScramError::ChannelBindingsDontMatch,
+        ),
+        (
+            plain,
+            None,
+            "n,,n=user,r=a",
+            "c=biws,r=a-other,p=AAAA",
+            ScramError::OtherError,
+        ),
+        (
+            plain,
+            None,
+            "n,,n=user,r=a",
+            "c=biws,{r},p=AAAA",
+            ScramError::InvalidProof,
+        ),
+        (
+            plain,
+            None,
+            "n,,n=user,r=a",
+            "c=biws,{r}",
+            ScramError::InvalidEncoding,
+        ),
+        (
+            plain,
+            None,
+            "n,,n=user,r=a",
+            "c=biws,{r},p=!!",
+            ScramError::InvalidEncoding,
+        ),
     ];
     for (mechanism, binding, first, last, expected) in cases {
         assert_eq!(
@@ -494,7 +666,10 @@ fn client_first_may_follow_an_empty_challenge() {
     )
     .unwrap();
     let first = client.respond(b"").unwrap();
-    assert!(matches!(server.respond(first.as_bytes()).unwrap(), Step::LookUpKeys(_)));
+    assert!(matches!(
+        server.respond(first.as_bytes()).unwrap(),
+        Step::LookUpKeys(_)
+    ));
     assert!(!server.awaiting_response());
     // A client line while keys are awaited is a caller error.
     assert!(server.respond(b"eA==").is_err());

@@ -50,7 +50,10 @@
 //! | `Deciding` | `StartTls` accepted | 220; 554 when input is pipelined behind it | `TlsHandshake`; `Closed` |
 //! | `TlsHandshake` | handshake done / any input | none / 554 5.5.1 | `Commands` / `Closed` |
 //! | `Commands` | AUTH | 334; 503, 502, 538, 504 (preconditions) | `Auth`; `Commands` |
+//! | `Commands` | AUTH SCRAM-SHA-256-PLUS without a channel binding | 504 | `Commands` |
 //! | `Auth` | response | 334; the exchange done: `Auth`; failed: 535 or 501 | `Auth`; `Deciding`; `Commands` |
+//! | `Auth` | SCRAM client-first | `AuthKeys`; refused (RFC 5802 §7 error): 535 or 501 | `AuthLookup`; `Commands` |
+//! | `AuthLookup` | `supply_keys` / `AuthKeys` accepted / rejected | 334 server-first / 535 / the rejection | `Auth` / `Commands` / `Commands` |
 //! | `Deciding` | `Auth` accepted | 235 | `Commands` |
 //! | `Commands` | XCLIENT (when offered) | `Xclient`; 503 (in a transaction), 501 | `Deciding`; `Commands` |
 //! | `Deciding` | `Xclient` accepted | 220 greeting; hello, AUTH and counts forgotten | `Commands` |

@@ -2,7 +2,7 @@
 //! variant bound to the TLS connection by `tls-exporter` (RFC 9266).
 //!
 //! The types here exist whatever the features, so that matching on
-//! [`Mechanism`](super::Mechanism) or [`Step`](super::Step) does not depend
+//! [`Mechanism`] or [`Step`](super::Step) does not depend
 //! on them; running an exchange and making keys needs the `scram` feature
 //! (RustCrypto's `no_std` hashes). SASLprep (RFC 4013) needs the `saslprep`
 //! feature, which needs `std` (the `stringprep` crate is not `no_std`):

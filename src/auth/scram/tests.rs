@@ -674,3 +674,17 @@ fn client_first_may_follow_an_empty_challenge() {
     // A client line while keys are awaited is a caller error.
     assert!(server.respond(b"eA==").is_err());
 }
+
+#[test]
+fn a_bad_server_nonce_from_the_caller_is_no_resources() {
+    let first = b64("n,,n=user,r=abc");
+    let (mut server, _) =
+        ServerAuth::start(&Mechanism::ScramSha256, Some(first.as_bytes())).unwrap();
+    assert_eq!(
+        server.supply_keys(Some(&pencil_keys()), "a,b").unwrap_err(),
+        AuthError::Scram(ScramError::NoResources)
+    );
+    assert!(!server.awaiting_response());
+    // Unknown users are not told apart (`unknown-user` is never sent):
+    // see wrong_password_and_unknown_user_fail_alike.
+}

@@ -1,3 +1,4 @@
+#![cfg(feature = "scram")]
 //! SCRAM between a ClientSession and a ServerSession in memory, through
 //! STARTTLS with a pass-through "TLS" whose channel binding each side is
 //! given: SCRAM-SHA-256-PLUS when both see the same channel, a refusal when

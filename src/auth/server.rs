@@ -210,6 +210,8 @@ impl ServerAuth {
             }
             _ => return Err(AuthError::UnsupportedMechanism(mechanism.clone())),
         };
+        // Without SCRAM there is nothing to bind.
+        #[cfg(not(feature = "scram"))]
         let _ = channel_binding;
         let mut auth = ServerAuth {
             mechanism: mechanism.clone(),
@@ -326,6 +328,7 @@ impl ServerAuth {
                 return self.scram_step(step);
             }
         }
+        #[cfg(not(feature = "scram"))]
         let _ = (keys, nonce);
         self.state = State::Finished;
         Err(AuthError::NotAwaitingResponse)

@@ -86,6 +86,11 @@ fn line_framer_corpus() {
 }
 
 #[test]
+fn mta_sts_corpus() {
+    replay("mta_sts");
+}
+
+#[test]
 fn proxy_corpus() {
     replay("proxy");
 }

@@ -8,7 +8,7 @@
 //! The server runs it once per message, at the end of data, over the whole
 //! message; the relay can run it on what it takes in.
 
-mod field;
+pub(crate) mod field;
 mod resolver;
 
 use std::net::{IpAddr, SocketAddr};

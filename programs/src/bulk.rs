@@ -421,6 +421,7 @@ impl Campaign {
                             delivery: Delivery::new(group.hops.clone(), vec![addressee]),
                             from: self.from.clone(),
                             content: content.into(),
+                            requiretls: false,
                         });
                     }
                 }

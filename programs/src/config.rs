@@ -90,11 +90,41 @@ pub enum Failure {
     Config(ConfigError),
 }
 
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            // clap's own rendering, without its trailing newline.
+            Failure::Clap(error) => f.write_str(error.to_string().trim_end()),
+            Failure::Config(error) => error.fmt(f),
+        }
+    }
+}
+
 /// [`parse`] over `command_line` (the program's name first), returning
 /// instead of exiting.
 pub fn parse_from<A: CommandFactory + FromArgMatches>(
     command_line: impl IntoIterator<Item = impl Into<OsString>>,
 ) -> Result<Parsed<A>, Failure> {
+    let (args, matches, settings) = settle::<A>(command_line)?;
+    match matches.get_flag(CHECK_CONFIG) {
+        true => Ok(Parsed::Check(settings)),
+        false => Ok(Parsed::Run(args)),
+    }
+}
+
+/// The settings `command_line` gives now, with the file it names read
+/// again: `A`, and their effective form ([`Parsed::Check`]'s), one line
+/// per flag, for telling what changed since an earlier reading.
+pub fn reread<A: CommandFactory + FromArgMatches>(
+    command_line: impl IntoIterator<Item = impl Into<OsString>>,
+) -> Result<(A, String), Failure> {
+    settle::<A>(command_line).map(|(args, _, settings)| (args, settings))
+}
+
+/// The command line with the file's flags in it, parsed.
+fn settle<A: CommandFactory + FromArgMatches>(
+    command_line: impl IntoIterator<Item = impl Into<OsString>>,
+) -> Result<(A, ArgMatches, String), Failure> {
     let command_line: Vec<OsString> = command_line.into_iter().map(Into::into).collect();
     let command = with_config_flags(A::command());
     // Which flags the command line gives, before any required flag the
@@ -116,10 +146,40 @@ pub fn parse_from<A: CommandFactory + FromArgMatches>(
         .try_get_matches_from(&arguments)
         .map_err(Failure::Clap)?;
     let args = A::from_arg_matches(&matches).map_err(Failure::Clap)?;
-    if matches.get_flag(CHECK_CONFIG) {
-        return Ok(Parsed::Check(effective_settings(&command, &matches)));
+    let settings = effective_settings(&command, &matches);
+    Ok((args, matches, settings))
+}
+
+/// The string `key` holds in the settings file at `path`, if it holds
+/// one: for a tool that works beside a program and needs one of its
+/// settings (the queue tools and the relay's `queue`).
+pub fn string_value(path: &Path, key: &str) -> Result<Option<String>, ConfigError> {
+    let (text, document) = read(path)?;
+    let Some(item) = document.as_table().get(key) else {
+        return Ok(None);
+    };
+    match item.as_str() {
+        Some(value) => Ok(Some(value.to_string())),
+        None => Err(ConfigError::Key {
+            path: path.to_path_buf(),
+            line: line_of(&text, item.span()),
+            problem: format!("`{key}` must be a string"),
+        }),
     }
-    Ok(Parsed::Run(args))
+}
+
+/// The file's text, and its TOML.
+fn read(path: &Path) -> Result<(String, toml_edit::Document<String>), ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|error| ConfigError::Read {
+        path: path.to_path_buf(),
+        error,
+    })?;
+    let document =
+        toml_edit::Document::parse(text.clone()).map_err(|error| ConfigError::Syntax {
+            path: path.to_path_buf(),
+            error: error.to_string(),
+        })?;
+    Ok((text, document))
 }
 
 fn with_config_flags(command: Command) -> Command {
@@ -146,15 +206,7 @@ fn file_arguments(
     path: &Path,
     given: &ArgMatches,
 ) -> Result<Vec<OsString>, ConfigError> {
-    let text = std::fs::read_to_string(path).map_err(|error| ConfigError::Read {
-        path: path.to_path_buf(),
-        error,
-    })?;
-    let document =
-        toml_edit::Document::parse(text.as_str()).map_err(|error| ConfigError::Syntax {
-            path: path.to_path_buf(),
-            error: error.to_string(),
-        })?;
+    let (text, document) = read(path)?;
     let table = document.as_table();
     let mut arguments = Vec::new();
     for (key, item) in table.iter() {

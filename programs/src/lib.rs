@@ -11,6 +11,7 @@ pub mod logging;
 pub mod metrics_file;
 pub mod outbound;
 pub mod relay;
+pub mod reload;
 pub mod send;
 pub mod server;
 pub mod service;

@@ -21,6 +21,8 @@ use smtpwire::{Domain, Host, Text};
 
 use crate::outbound::ledger::Ledger;
 use crate::outbound::routes::{FixedRoute, Routes};
+use crate::outbound::secure::hop::NextHopSecurity;
+use crate::outbound::secure::SecureSettings;
 use crate::outbound::transfer::Transfer;
 use crate::server::maildir::Maildir;
 use crate::server::tls::Identity;
@@ -63,6 +65,8 @@ pub struct Settings {
     /// `Authentication-Results:` field, and with a key, an ARC seal (RFC
     /// 8617) so that the next hops can trust those results.
     pub authentication: Option<crate::authentication::Settings>,
+    /// MTA-STS for next hops, and TLS reports of each attempt.
+    pub secure: SecureSettings,
 }
 
 /// The local addresses the relay delivers from, and how it slows down
@@ -137,6 +141,11 @@ impl Relay {
         if let Some(server) = sources.nameserver {
             routes = routes.with_nameserver(server);
         }
+        let security = NextHopSecurity::new(
+            &settings.secure,
+            routes.resolver().cloned(),
+            settings.queue.join("mta-sts"),
+        )?;
         let transfer = Transfer::new(
             routes,
             &settings.hostname,
@@ -144,7 +153,8 @@ impl Relay {
             LongLines::Wrap,
             settings.connect_timeout,
         )?
-        .with_sources(sources.addresses);
+        .with_sources(sources.addresses)
+        .with_security(security);
         crate::outbound::fcrdns::check_all(
             transfer.routes.resolver(),
             transfer.sources(),
@@ -170,7 +180,7 @@ impl Relay {
             per_connection: settings.per_connection,
             connections: settings.connections,
             warn_after: settings.warn_after,
-            dkim: settings.dkim,
+            dkim: Arc::new(arc_swap::ArcSwapOption::from_pointee(settings.dkim)),
             throttle_pause: sources.throttle_pause,
             warmup: sources.warmup,
         };
@@ -186,6 +196,15 @@ impl Relay {
         self.server.local_addr()
     }
 
+    /// What puts new routes and signing keys in force while the relay
+    /// runs.
+    pub fn reconfigurer(&self) -> Reconfigurer {
+        Reconfigurer {
+            transfer: self.runner.transfer.clone(),
+            dkim: self.runner.dkim.clone(),
+        }
+    }
+
     /// Most messages a crash can leave delivered but not recorded, which
     /// the next start sends again: connections × the pipelined window.
     pub fn in_flight_bound(&self) -> usize {
@@ -198,6 +217,22 @@ impl Relay {
     pub async fn run(self, shutdown: impl Future<Output = ()>) {
         let _runner = AbortOnDrop(tokio::spawn(self.runner.run(self.ledger)));
         self.server.run(shutdown).await;
+    }
+}
+
+/// Puts new settings in force in a running [`Relay`] (on SIGHUP): the
+/// `--mx` routes, for the deliveries planned from then on, and the DKIM
+/// keys, for the messages signed from then on.
+pub struct Reconfigurer {
+    transfer: Arc<Transfer>,
+    dkim: Arc<arc_swap::ArcSwapOption<crate::dkim::Signer>>,
+}
+
+impl Reconfigurer {
+    /// Replaces the fixed routes and the signer (`None`: sign nothing).
+    pub fn apply(&self, routes: Vec<FixedRoute>, dkim: Option<crate::dkim::Signer>) {
+        self.transfer.routes.set_fixed(routes);
+        self.dkim.store(dkim.map(Arc::new));
     }
 }
 

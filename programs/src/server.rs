@@ -5,6 +5,7 @@
 
 pub mod client;
 pub mod handler;
+pub mod held;
 pub mod intake;
 pub mod maildir;
 pub mod rules;
@@ -18,6 +19,8 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
+
+use arc_swap::ArcSwap;
 
 use smtpwire::auth::Mechanism;
 use smtpwire::server::{AuthPolicy, Deadline, ServerConfig};
@@ -119,7 +122,13 @@ pub struct Settings {
     /// Connections, messages and recipients one client address may start
     /// per minute; none limited by default.
     pub rate_limits: RateLimits,
+    /// With authentication on, the bytes all messages under way may hold
+    /// in memory together ([`held`]).
+    pub max_held_memory: usize,
 }
+
+/// The default of [`Settings::max_held_memory`].
+pub const DEFAULT_MAX_HELD_MEMORY: usize = 256 << 20;
 
 impl Settings {
     /// Defaults: SMTP into no maildir (discard), no TLS, no AUTH, PROXY
@@ -148,6 +157,7 @@ impl Settings {
             authentication: None,
             reject_on_dmarc_policy: false,
             rate_limits: RateLimits::default(),
+            max_held_memory: DEFAULT_MAX_HELD_MEMORY,
         }
     }
 
@@ -170,6 +180,9 @@ impl Settings {
             config.auth_policy = AuthPolicy::AllowCleartext;
         }
         config.require_auth = self.require_auth;
+        // REQUIRETLS (RFC 8689 §4.1), which the session offers only once
+        // TLS is up; the flag is kept with the stored message.
+        config.capabilities.require_tls = self.tls.is_some();
         if let Some(size) = self.max_message_size {
             config.limits.message_size = size;
         }
@@ -233,11 +246,11 @@ pub struct Shared {
     pub hostname: String,
     /// Where messages go; `None` discards them.
     pub store: Option<Maildir>,
-    /// Who may authenticate.
-    pub users: Option<Users>,
+    /// Who may authenticate; replaced on reload.
+    pub users: Option<ArcSwap<Users>>,
     /// LMTP instead of SMTP.
     pub lmtp: bool,
-    /// Recipients refused as unknown or greylisted.
+    /// Recipients refused as unknown or greylisted; replaced on reload.
     pub rules: RecipientRules,
     /// Counters.
     pub stats: Stats,
@@ -245,6 +258,58 @@ pub struct Shared {
     pub connections: Connections,
     /// Authentication of each message, when on.
     pub authentication: Option<Intake>,
+}
+
+/// The settings a running server can take anew (on SIGHUP): who may
+/// authenticate, the recipient rules, and the limits on connections and
+/// rates.
+pub struct Reloadable {
+    /// The users, read again from their file; `None` when the server
+    /// offers no AUTH.
+    pub users: Option<Users>,
+    /// Recipients refused for good (550 5.1.1).
+    pub unknown_recipients: Vec<String>,
+    /// Recipients greylisted (451 4.7.1 at first).
+    pub greylisted_recipients: Vec<String>,
+    /// Connections open at once.
+    pub max_connections: usize,
+    /// Connections open at once from one client address.
+    pub max_connections_per_ip: Option<usize>,
+    /// Connections, messages and recipients per client per minute.
+    pub rate_limits: RateLimits,
+}
+
+/// Puts [`Reloadable`] settings in force in a running [`Server`]: each
+/// session sees them from its next command, and the connections open
+/// stay.
+pub struct Reconfigurer {
+    shared: Arc<Shared>,
+    driver: smtpwire_tokio::server::Server,
+}
+
+impl Reconfigurer {
+    /// Applies `settings`. AUTH cannot be turned on or off while running
+    /// (the EHLO reply offers it or not from the start): users for a
+    /// server started without are refused, and so is their absence for
+    /// one started with them.
+    pub fn apply(&self, settings: Reloadable) -> Result<(), String> {
+        match (&self.shared.users, settings.users) {
+            (Some(users), Some(new)) => users.store(Arc::new(new)),
+            (None, None) => {}
+            (Some(_), None) => {
+                return Err("users: AUTH cannot be turned off until a restart".into())
+            }
+            (None, Some(_)) => return Err("users: AUTH cannot be turned on until a restart".into()),
+        }
+        self.shared.rules.replace(
+            &settings.unknown_recipients,
+            &settings.greylisted_recipients,
+        );
+        self.driver
+            .set_connection_limits(settings.max_connections, settings.max_connections_per_ip);
+        self.driver.set_rate_limits(settings.rate_limits);
+        Ok(())
+    }
 }
 
 /// Counters for `--max-messages` and the tests.
@@ -331,13 +396,14 @@ impl Server {
             Some(authentication) if authentication.checks.any() => Some(Intake {
                 evaluator: Evaluator::new(authentication)?,
                 reject_on_dmarc_policy: settings.reject_on_dmarc_policy,
+                memory: held::HeldMemory::new(settings.max_held_memory),
             }),
             _ => None,
         };
         let shared = Arc::new(Shared {
             hostname,
             store,
-            users: settings.users,
+            users: settings.users.map(ArcSwap::from_pointee),
             lmtp: settings.lmtp,
             rules: settings.rules,
             stats: Stats::default(),
@@ -364,6 +430,14 @@ impl Server {
     /// The driver that runs the connections, for its state.
     pub fn driver(&self) -> &smtpwire_tokio::server::Server {
         &self.driver
+    }
+
+    /// What puts new settings in force while the server runs.
+    pub fn reconfigurer(&self) -> Reconfigurer {
+        Reconfigurer {
+            shared: self.shared.clone(),
+            driver: self.driver.clone(),
+        }
     }
 
     /// Accepts connections until `shutdown` completes; then stops accepting,

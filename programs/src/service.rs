@@ -111,6 +111,23 @@ pub fn notify_ready(status: &str) {
     let _ = status;
 }
 
+/// Tells systemd the program is reading its settings again
+/// (`RELOADING=1`, with the time that `Type=notify-reload` units need);
+/// [`notify_reloaded`] says when it is done.
+pub fn notify_reloading() {
+    #[cfg(unix)]
+    match sd_notify::NotifyState::monotonic_usec_now() {
+        Ok(now) => notify(&[sd_notify::NotifyState::Reloading, now]),
+        Err(error) => eprintln!("cannot read the monotonic clock: {error}"),
+    }
+}
+
+/// Tells systemd a reload is over (`READY=1`).
+pub fn notify_reloaded() {
+    #[cfg(unix)]
+    notify(&[sd_notify::NotifyState::Ready]);
+}
+
 /// Tells systemd the program is stopping (`STOPPING=1`).
 pub fn notify_stopping() {
     #[cfg(unix)]
@@ -142,6 +159,45 @@ pub async fn terminated() {
         }
     }
     std::future::pending::<()>().await
+}
+
+/// SIGHUP, the way service managers (`systemctl reload`) and operators
+/// ask a program to read its settings again.
+pub struct Hangups {
+    #[cfg(unix)]
+    signal: Option<tokio::signal::unix::Signal>,
+}
+
+impl Hangups {
+    /// Starts catching SIGHUP, which from now on no longer ends the
+    /// process. Inside a tokio runtime.
+    pub fn new() -> Hangups {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{signal, SignalKind};
+            let signal = signal(SignalKind::hangup())
+                .inspect_err(|error| eprintln!("cannot catch SIGHUP: {error}"))
+                .ok();
+            Hangups { signal }
+        }
+        #[cfg(not(unix))]
+        Hangups {}
+    }
+
+    /// Waits for the next SIGHUP; false once none can come.
+    pub async fn next(&mut self) -> bool {
+        #[cfg(unix)]
+        if let Some(signal) = &mut self.signal {
+            return signal.recv().await.is_some();
+        }
+        false
+    }
+}
+
+impl Default for Hangups {
+    fn default() -> Self {
+        Hangups::new()
+    }
 }
 
 #[cfg(unix)]

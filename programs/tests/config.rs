@@ -4,10 +4,12 @@
 //! a server runs from one.
 
 use std::io::{BufRead, BufReader};
-use std::net::TcpStream;
 use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
-use std::time::{Duration, Instant};
+
+// Shared with the other test files, each of which uses a part.
+#[allow(dead_code)]
+mod support;
 
 /// A program with flags that set something of every kind it has, the
 /// required ones included.
@@ -32,6 +34,10 @@ const PROGRAMS: [(&str, &[&str]); 4] = [
             "--source-ip=127.0.0.2",
             "--interval=0.5",
             "--no-tls",
+            "--mta-sts",
+            "--next-hop-ca=ca.pem",
+            "--mta-sts-port=8443",
+            "--tls-report-file=tls-report.jsonl",
         ],
     ),
     (
@@ -259,20 +265,14 @@ fn a_server_runs_from_its_settings_file() {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let started = Instant::now();
-    let stream = loop {
-        match TcpStream::connect(("127.0.0.1", port)) {
-            Ok(stream) => break stream,
-            Err(error) if started.elapsed() > Duration::from_secs(10) => {
+    let stream =
+        match support::connect_when_listening(std::net::SocketAddr::from(([127, 0, 0, 1], port))) {
+            Ok(stream) => stream,
+            Err(error) => {
                 let _ = child.kill();
                 panic!("the server never listened: {error}")
             }
-            Err(_) => std::thread::sleep(Duration::from_millis(20)),
-        }
-    };
-    stream
-        .set_read_timeout(Some(Duration::from_secs(10)))
-        .unwrap();
+        };
     let mut greeting = String::new();
     BufReader::new(&stream).read_line(&mut greeting).unwrap();
     let _ = child.kill();

@@ -516,6 +516,64 @@ async fn dmarc_results_with_alignment() {
 /// RFC 7489 §6.7: with the option on, a failure under `p=reject` is
 /// refused at the end of data, and nothing is stored; under `quarantine`
 /// it is stored with the failure recorded.
+/// Messages held for their checks share one memory bound: while one holds
+/// most of it, another that would go past it is refused at its end with
+/// `452 4.3.1` and holds nothing; once the first ends, mail is taken again.
+#[tokio::test]
+async fn held_messages_share_a_memory_bound() {
+    let dns = DnsServer::start(zone()).await;
+    let address = dns.address();
+    let server = TestServer::start(move |settings| {
+        settings.authentication = Some(authentication::Settings {
+            checks: Checks::parse("spf").unwrap(),
+            authserv_id: AUTHSERV_ID.to_string(),
+            dns_server: Some(address),
+            arc_key: None,
+        });
+        settings.max_held_memory = 3000;
+    })
+    .await;
+    let memory = server
+        .shared
+        .authentication
+        .as_ref()
+        .unwrap()
+        .memory
+        .clone();
+    let (mut first, _) = Client::connect(server.address).await.unwrap();
+    assert_eq!(
+        first.command(&format!("EHLO {HELO}")).await.unwrap().code,
+        250
+    );
+    first
+        .send(b"MAIL FROM:<a@example.org>\r\nRCPT TO:<ann@mx.test>\r\nDATA\r\n")
+        .await
+        .unwrap();
+    for code in [250, 250, 354] {
+        assert_eq!(first.reply().await.unwrap().code, code);
+    }
+    let mut big = message("a@example.org");
+    big.extend(b"xxxxxxxx\r\n".repeat(250));
+    first.send(&big).await.unwrap();
+    support::wait_until("the first message held", || memory.held() >= 2500).await;
+
+    // About 700 octets: more than the room left.
+    let mut second = message("a@example.org");
+    second.extend(b"yyyyyyyy\r\n".repeat(50));
+    let refused = send(&server, HELO, "a@example.org", &second).await;
+    assert_eq!(refused.code, 452, "{refused:?}");
+    assert!(refused.lines[0].starts_with("4.3.1 "), "{refused:?}");
+    assert!(memory.held() <= 3000);
+
+    first.send(b".\r\n").await.unwrap();
+    assert_eq!(first.reply().await.unwrap().code, 250);
+    assert_eq!(memory.held(), 0);
+    let taken = send(&server, HELO, "a@example.org", &second).await;
+    assert_eq!(taken.code, 250, "{taken:?}");
+    assert_eq!(server.delivered().len(), 2);
+    assert_eq!(memory.held(), 0);
+}
+
 #[tokio::test]
 async fn dmarc_reject_is_refused_when_enforced() {
     let (_dns, server) = start("dmarc", true).await;

@@ -140,6 +140,26 @@ async fn list_shows_each_message_with_its_recipients_their_states_and_last_error
         "{text}"
     );
     assert!(text.contains("\n-- 1 messages, "), "{text}");
+    // Found through the relay's settings file as well.
+    let settings = queue.0.join("relay.toml");
+    std::fs::write(
+        &settings,
+        format!("queue = {:?}\n", queue.0.display().to_string()),
+    )
+    .unwrap();
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_smtpwire-queue"))
+        .args(["--config", settings.to_str().unwrap(), "list"])
+        .output()
+        .unwrap();
+    let through_settings = String::from_utf8(output.stdout).unwrap();
+    assert!(
+        through_settings.starts_with(&format!("{id}  ")),
+        "{through_settings}"
+    );
+    assert!(
+        through_settings.contains("\n-- 1 messages, "),
+        "{through_settings}"
+    );
     let json = run(&["list", "--json"]);
     let record: serde_json::Value = serde_json::from_str(json.trim_end()).unwrap();
     assert_eq!(record["id"], id.as_str());

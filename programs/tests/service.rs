@@ -3,12 +3,16 @@
 //! ready and when it stops.
 #![cfg(unix)]
 
+// Shared with the other test files, each of which uses a part.
+#[allow(dead_code)]
+mod support;
+
 use std::io::{BufRead, BufReader, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpListener};
 use std::os::fd::OwnedFd;
 use std::os::unix::net::UnixDatagram;
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use nix::unistd::{Uid, User};
 
@@ -32,19 +36,8 @@ impl Drop for Running {
 /// Connects to `address` until the server answers, for up to ten seconds;
 /// returns its greeting once an EHLO and a QUIT are answered.
 fn greeting_from(address: SocketAddr) -> String {
-    let started = Instant::now();
-    let stream = loop {
-        match TcpStream::connect(address) {
-            Ok(stream) => break stream,
-            Err(error) if started.elapsed() > Duration::from_secs(10) => {
-                panic!("the server never listened on {address}: {error}")
-            }
-            Err(_) => std::thread::sleep(Duration::from_millis(20)),
-        }
-    };
-    stream
-        .set_read_timeout(Some(Duration::from_secs(10)))
-        .unwrap();
+    let stream = support::connect_when_listening(address)
+        .unwrap_or_else(|error| panic!("the server never listened on {address}: {error}"));
     let mut reader = BufReader::new(stream.try_clone().unwrap());
     let mut greeting = String::new();
     reader.read_line(&mut greeting).unwrap();

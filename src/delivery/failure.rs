@@ -32,7 +32,7 @@ pub(super) fn status_of(reply: &Reply) -> EnhancedStatusCode {
 
 /// The same subject and detail with class 4: a refusal by one host's
 /// session, which another host, or the same one later, may not repeat.
-fn as_transient(status: EnhancedStatusCode) -> EnhancedStatusCode {
+pub(super) fn as_transient(status: EnhancedStatusCode) -> EnhancedStatusCode {
     EnhancedStatusCode::new(4, status.subject(), status.detail()).unwrap_or(BAD_CONNECTION)
 }
 

@@ -14,6 +14,9 @@
 //! - [`provider_of`], [`is_throttling`] and [`Pace`]: warm-up as receiving
 //!   providers see it, per source address and provider, slowed by their
 //!   throttling replies.
+//! - [`mta_sts`]: a domain's MTA-STS policy file (RFC 8461) read, and what
+//!   it says of each MX host; [`Delivery::refused_by_policy`] records a
+//!   host such a policy rules out.
 //!
 //! The caller keeps DNS, the clock and the randomness: answers, times (in
 //! seconds on its own clock) and a seed are passed in.
@@ -21,6 +24,7 @@
 mod backoff;
 mod dsn;
 mod failure;
+pub mod mta_sts;
 mod mx;
 mod outcome;
 mod plan;

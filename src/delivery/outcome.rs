@@ -5,7 +5,8 @@ use alloc::vec::Vec;
 
 use super::backoff::{Backoff, Retry};
 use super::failure::{
-    message_failure, session_failure, status_of, HostFailure, BAD_CONNECTION, NO_ANSWER,
+    as_transient, message_failure, session_failure, status_of, HostFailure, BAD_CONNECTION,
+    NO_ANSWER,
 };
 use super::mx::{Hop, RouteError};
 use super::plan::{HopGroup, Routable, Unroutable};
@@ -233,6 +234,19 @@ impl<R: Routable> Delivery<R> {
     pub fn connection_failed(&mut self) {
         self.fail_host(HostFailure {
             status: NO_ANSWER,
+            reply: None,
+        });
+        self.end_host();
+    }
+
+    /// The current host was not used, or its session not trusted, because
+    /// a TLS policy of the destination forbids it (MTA-STS, RFC 8461 §4.2;
+    /// DANE, RFC 7672 §2.2): records `status`, made transient since
+    /// another host or a later try may meet the policy, for its recipients
+    /// and moves to the next host.
+    pub fn refused_by_policy(&mut self, status: EnhancedStatusCode) {
+        self.fail_host(HostFailure {
+            status: as_transient(status),
             reply: None,
         });
         self.end_host();

@@ -14,6 +14,7 @@ pub mod client_session;
 pub mod command;
 pub mod data_decoder;
 pub mod line_framer;
+pub mod mta_sts;
 pub mod proxy;
 pub mod reply;
 pub mod server_session;
@@ -22,7 +23,7 @@ pub mod server_session;
 pub type Check = fn(&[u8]);
 
 /// Every fuzz target by its name in `fuzz/Cargo.toml`, with its check.
-pub const TARGETS: [(&str, Check); 11] = [
+pub const TARGETS: [(&str, Check); 12] = [
     ("address", address::check),
     ("auth_server", auth_server::check),
     ("bdat", bdat::check),
@@ -31,6 +32,7 @@ pub const TARGETS: [(&str, Check); 11] = [
     ("command", command::check),
     ("data_decoder", data_decoder::check),
     ("line_framer", line_framer::check),
+    ("mta_sts", mta_sts::check),
     ("proxy", proxy::check),
     ("reply", reply::check),
     ("server_session", server_session::check),

@@ -173,7 +173,7 @@ pub fn remove_claims_of<'m>(message: &'m [u8], authserv_id: &str) -> Cow<'m, [u8
 /// The header fields of `message`, each with its continuation lines and
 /// line ends; they stop at the empty line, or at a line that is not a
 /// field, which starts the body (RFC 5322 §2.1).
-fn header_fields(message: &[u8]) -> impl Iterator<Item = &[u8]> {
+pub(crate) fn header_fields(message: &[u8]) -> impl Iterator<Item = &[u8]> {
     let mut rest = message;
     std::iter::from_fn(move || {
         if rest.is_empty() || rest.starts_with(b"\r\n") || rest.starts_with(b"\n") {

@@ -10,6 +10,7 @@
 //! smtpwire-queue --queue ./queue release ID
 //! smtpwire-queue --queue ./queue delete ID
 //! smtpwire-queue --queue ./queue requeue ID      # attempts and backoff reset
+//! smtpwire-queue --config /etc/smtpwire/relay.toml list   # the relay's queue key
 //! ```
 //!
 //! An ID is the one in the relay's `250 … queued as ID` reply and its log
@@ -24,6 +25,7 @@ use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 
+use smtpwire_programs::config::{self, ConfigError};
 use smtpwire_programs::outbound::unix_now;
 use smtpwire_programs::relay::admin::{Admin, Outcome};
 use smtpwire_programs::relay::listing;
@@ -32,9 +34,14 @@ use smtpwire_programs::relay::listing;
 #[derive(Parser, Debug)]
 #[command(about = "Look into and act on the smtpwire relay's queue")]
 struct Args {
-    /// The relay's queue directory.
-    #[arg(long, default_value = "./queue")]
-    queue: PathBuf,
+    /// The relay's queue directory. Default: the `queue` key of the
+    /// --config file, or ./queue.
+    #[arg(long)]
+    queue: Option<PathBuf>,
+    /// The relay's settings file (its `--config`), for its queue
+    /// directory.
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
     /// Seconds to wait for a delivery under way to end before changing its
     /// message.
     #[arg(long, default_value_t = 60.0)]
@@ -87,11 +94,18 @@ enum Command {
 
 fn main() -> ExitCode {
     let args = Args::parse();
+    let queue = match queue_directory(&args) {
+        Ok(queue) => queue,
+        Err(error) => {
+            eprintln!("error: {error}");
+            return ExitCode::from(2);
+        }
+    };
     let wait = Duration::try_from_secs_f64(args.wait.max(0.0)).unwrap_or(Duration::MAX);
-    let admin = match Admin::open(&args.queue, wait) {
+    let admin = match Admin::open(&queue, wait) {
         Ok(admin) => admin,
         Err(error) => {
-            eprintln!("error: {}: {error}", args.queue.display());
+            eprintln!("error: {}: {error}", queue.display());
             return ExitCode::FAILURE;
         }
     };
@@ -127,6 +141,18 @@ fn main() -> ExitCode {
         Command::Requeue { ids } => each(ids, |id| admin.requeue(id)),
     };
     report(&results)
+}
+
+/// `--queue`, else the relay's file's `queue`, else `./queue`.
+fn queue_directory(args: &Args) -> Result<PathBuf, ConfigError> {
+    if let Some(queue) = &args.queue {
+        return Ok(queue.clone());
+    }
+    let from_file = match &args.config {
+        Some(path) => config::string_value(path, "queue")?,
+        None => None,
+    };
+    Ok(PathBuf::from(from_file.unwrap_or_else(|| "./queue".into())))
 }
 
 /// `act` on each id.

@@ -55,9 +55,11 @@ use smtpwire_programs::logging::{self, LogFormat};
 use smtpwire_programs::metrics_file::{sample_queue, MetricsFlags};
 use smtpwire_programs::outbound::ledger::WarmupFlags;
 use smtpwire_programs::outbound::routes::{FixedRoute, SMTP_PORT};
+use smtpwire_programs::outbound::secure::{SecureSettings, POLICY_PORT};
 use smtpwire_programs::outbound::transfer::PIPELINED_WINDOW;
 use smtpwire_programs::relay::queue::Queue;
 use smtpwire_programs::relay::{Relay, Settings, Sources};
+use smtpwire_programs::reload::Reload;
 use smtpwire_programs::server::tls::Identity;
 use smtpwire_programs::service;
 
@@ -113,6 +115,23 @@ struct Args {
     /// Never use STARTTLS to next hops (default: when offered).
     #[arg(long)]
     no_starttls_out: bool,
+    /// Look up recipient domains' MTA-STS policies (RFC 8461), cached in
+    /// the queue directory, and apply them: in `enforce` mode mail goes
+    /// only to the MX hosts a policy lists, over STARTTLS with a
+    /// certificate that verifies for the host's name, or stays queued.
+    #[arg(long, conflicts_with = "no_starttls_out")]
+    mta_sts: bool,
+    /// The CA certificates (PEM) that MTA-STS policy hosts and MX hosts
+    /// must chain to (default: the system's bundle).
+    #[arg(long, value_name = "FILE")]
+    next_hop_ca: Option<PathBuf>,
+    /// The HTTPS port of MTA-STS policy hosts.
+    #[arg(long, default_value_t = POLICY_PORT)]
+    mta_sts_port: u16,
+    /// Also append each delivery attempt's TLS report (RFC 8460 terms:
+    /// policy, MX host, result type) to this file as a JSON line.
+    #[arg(long, value_name = "FILE")]
+    tls_report_file: Option<PathBuf>,
     /// Turn STARTTLS off for clients (default: a self-signed certificate).
     #[arg(long)]
     no_tls: bool,
@@ -173,8 +192,18 @@ struct Args {
     arc_seal: Option<String>,
 }
 
+/// The keys a SIGHUP puts in force: the key files are read again too.
+const RELOADABLE: &[&str] = &["mx", "dkim"];
+
 fn main() -> ExitCode {
     let args = smtpwire_programs::config::parse::<Args>();
+    let reload = match Reload::<Args>::of_process(RELOADABLE) {
+        Ok(reload) => reload,
+        Err(error) => {
+            eprintln!("error: {error}");
+            return ExitCode::from(2);
+        }
+    };
     // Before the log's thread or the runtime's start.
     let inherited = match service::take_inherited_listener() {
         Ok(inherited) => inherited,
@@ -182,7 +211,7 @@ fn main() -> ExitCode {
     };
     let _log = logging::init(args.log_format);
     match tokio::runtime::Runtime::new() {
-        Ok(runtime) => runtime.block_on(run(args, inherited)),
+        Ok(runtime) => runtime.block_on(run(args, inherited, reload)),
         Err(error) => {
             eprintln!("error: cannot start the runtime: {error}");
             ExitCode::FAILURE
@@ -190,7 +219,11 @@ fn main() -> ExitCode {
     }
 }
 
-async fn run(args: Args, inherited: Option<std::net::TcpListener>) -> ExitCode {
+async fn run(
+    args: Args,
+    inherited: Option<std::net::TcpListener>,
+    reload: Reload<Args>,
+) -> ExitCode {
     let settings = match settings(&args) {
         Ok(settings) => settings,
         Err(error) => {
@@ -214,6 +247,11 @@ async fn run(args: Args, inherited: Option<std::net::TcpListener>) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    let reconfigurer = relay.reconfigurer();
+    tokio::spawn(reload.on_hangup(move |args| {
+        reconfigurer.apply(routes(args)?, signer(args)?);
+        Ok(())
+    }));
     let queue_dir = match Queue::open(&args.queue) {
         Ok(queue_dir) => queue_dir,
         Err(error) => {
@@ -253,11 +291,6 @@ async fn run(args: Args, inherited: Option<std::net::TcpListener>) -> ExitCode {
 fn settings(args: &Args) -> Result<Settings, String> {
     let hostname =
         Domain::parse(&args.hostname).map_err(|e| format!("--hostname {}: {e}", args.hostname))?;
-    let routes = args
-        .mx
-        .iter()
-        .map(|spec| FixedRoute::parse(spec, args.port))
-        .collect::<Result<Vec<_>, _>>()?;
     let tls = if args.no_tls {
         None
     } else {
@@ -266,7 +299,7 @@ fn settings(args: &Args) -> Result<Settings, String> {
     Ok(Settings {
         hostname,
         queue: args.queue.clone(),
-        routes,
+        routes: routes(args)?,
         port: args.port,
         backoff: Backoff {
             initial: Duration::from_secs(args.retry_initial),
@@ -282,16 +315,34 @@ fn settings(args: &Args) -> Result<Settings, String> {
         starttls: !args.no_starttls_out,
         tls,
         max_message_size: args.max_message_size,
-        dkim: if args.dkim.is_empty() {
-            None
-        } else {
-            Some(Signer::from_specs(&args.dkim)?)
-        },
+        dkim: signer(args)?,
         authentication: match args.authenticate {
             Some(checks) => Some(authentication(args, checks)?),
             None => None,
         },
+        secure: SecureSettings {
+            mta_sts: args.mta_sts,
+            trust: args.next_hop_ca.clone(),
+            policy_port: args.mta_sts_port,
+            report_file: args.tls_report_file.clone(),
+        },
     })
+}
+
+/// The `--mx` routes.
+fn routes(args: &Args) -> Result<Vec<FixedRoute>, String> {
+    args.mx
+        .iter()
+        .map(|spec| FixedRoute::parse(spec, args.port))
+        .collect()
+}
+
+/// The `--dkim` keys, read from their files now; `None` without any.
+fn signer(args: &Args) -> Result<Option<Signer>, String> {
+    match args.dkim.is_empty() {
+        true => Ok(None),
+        false => Signer::from_specs(&args.dkim).map(Some),
+    }
 }
 
 /// The intake checks, and the ARC key: the first RSA key of the

@@ -14,7 +14,7 @@
 //! are skipped, so an older program reads a newer file.
 
 use std::collections::BTreeMap;
-use std::io::{self, Write};
+use std::io;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -25,9 +25,14 @@ pub use crate::outbound::pacing::Pair;
 /// Seconds in an hour: the warm-up's hourly cap reopens on the hour.
 const HOUR: u64 = 3600;
 
-/// Most pairs a file may hold: a sender meets a bounded number of
-/// providers, and a damaged or hostile file must not fill memory.
+/// Most pairs a file may hold, so that a damaged or hostile file cannot
+/// fill memory. A sender that meets more providers than this over its life
+/// forgets the ones it has not sent to for longest ([`Ledger::save`]).
 const MAX_PAIRS: usize = 100_000;
+
+/// How many pairs are left once the oldest are forgotten: room below
+/// [`MAX_PAIRS`], so that forgetting is not done again at every save.
+const PAIRS_KEPT: usize = MAX_PAIRS / 10 * 9;
 
 /// The [`SendLog`]s and saved paces of every pair, and the file they live
 /// in.
@@ -135,10 +140,40 @@ impl Ledger {
         }
     }
 
+    /// Forgets the pairs that sent longest ago, down to [`PAIRS_KEPT`],
+    /// once there are more than [`MAX_PAIRS`]. A forgotten pair that sends
+    /// again starts its warm-up afresh, with the first day's caps: the
+    /// cautious side.
+    fn forget_oldest(&mut self) {
+        if self.logs.len().max(self.paces.len()) <= MAX_PAIRS {
+            return;
+        }
+        let mut by_age: Vec<(u64, &Pair)> = self
+            .logs
+            .iter()
+            .map(|(pair, log)| (log.hour, pair))
+            .collect();
+        by_age.sort_unstable();
+        let excess = by_age.len().saturating_sub(PAIRS_KEPT);
+        let forgotten: Vec<Pair> = by_age[..excess]
+            .iter()
+            .map(|(_, pair)| (*pair).clone())
+            .collect();
+        for pair in &forgotten {
+            self.logs.remove(pair);
+        }
+        // A pace belongs to a pair that sent; without its counts it is stale.
+        let logs = &self.logs;
+        self.paces.retain(|pair, _| logs.contains_key(pair));
+    }
+
     /// Writes the counts and paces back: to a file aside, synced, then
     /// renamed over the old one and the directory synced, so a crash
     /// leaves either the old state or the new one, never a torn file.
-    pub fn save(&self) -> io::Result<()> {
+    /// Past [`MAX_PAIRS`], the pairs that sent longest ago are forgotten
+    /// first, so that the file always loads again.
+    pub fn save(&mut self) -> io::Result<()> {
+        self.forget_oldest();
         let mut text = String::new();
         let idle = SendLog::default();
         let pairs: std::collections::BTreeSet<&Pair> =
@@ -163,16 +198,7 @@ impl Ledger {
                 ));
             }
         }
-        let aside = self.path.with_extension("new");
-        let mut file = std::fs::File::create(&aside)?;
-        file.write_all(text.as_bytes())?;
-        file.sync_all()?;
-        std::fs::rename(&aside, &self.path)?;
-        let dir = match self.path.parent() {
-            Some(dir) if !dir.as_os_str().is_empty() => dir,
-            _ => Path::new("."),
-        };
-        std::fs::File::open(dir)?.sync_all()
+        super::replace_file(&self.path, text.as_bytes())
     }
 }
 
@@ -240,6 +266,38 @@ mod tests {
         assert_eq!(loaded.logs[&outlook].sent_this_hour, 2);
         assert_eq!(loaded.paces.get(&outlook), Some(&slowed));
         assert_eq!(loaded.paces.get(&gmail), None);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// Past the bound, the pairs idle longest go (with their paces), the
+    /// ones that sent lately stay, and the file loads again.
+    #[test]
+    fn a_full_ledger_forgets_the_pairs_idle_longest() {
+        let dir = std::env::temp_dir().join(format!("smtpwire-ledger-full-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("state");
+        let mut ledger = Ledger::load(&path).unwrap();
+        let pair = |n: usize| ("192.0.2.1".to_string(), format!("provider{n}.example"));
+        // Provider n last sent in hour n.
+        for n in 0..=MAX_PAIRS {
+            ledger.log(&pair(n)).record(n as u64 * HOUR, 1);
+        }
+        let paced = PaceState {
+            size: 1,
+            pause: Duration::from_secs(1),
+            resume_at: Duration::ZERO,
+        };
+        ledger.paces.insert(pair(0), paced);
+        ledger.paces.insert(pair(MAX_PAIRS), paced);
+        ledger.save().unwrap();
+        assert_eq!(ledger.logs.len(), PAIRS_KEPT);
+        let loaded = Ledger::load(&path).unwrap();
+        assert_eq!(loaded.logs.len(), PAIRS_KEPT);
+        let forgotten = MAX_PAIRS + 1 - PAIRS_KEPT;
+        assert!(!loaded.logs.contains_key(&pair(forgotten - 1)));
+        assert!(loaded.logs.contains_key(&pair(forgotten)));
+        assert!(loaded.logs.contains_key(&pair(MAX_PAIRS)));
+        assert_eq!(loaded.paces.keys().collect::<Vec<_>>(), [&pair(MAX_PAIRS)]);
         std::fs::remove_dir_all(&dir).unwrap();
     }
 

@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
+use arc_swap::ArcSwap;
 use hickory_resolver::config::{NameServerConfig, ResolverConfig};
 use hickory_resolver::net::runtime::TokioRuntimeProvider;
 use hickory_resolver::proto::rr::RData;
@@ -104,10 +105,28 @@ impl FixedRoute {
     }
 }
 
+/// The fixed routes by domain, lower-cased.
+type FixedRoutes = HashMap<String, FixedRoute>;
+
+/// `routes` by their domain.
+fn by_domain(routes: Vec<FixedRoute>) -> FixedRoutes {
+    routes
+        .into_iter()
+        .map(|route| (route.domain.clone(), route))
+        .collect()
+}
+
+/// The route for `domain` among `fixed`, if it has one (names compare in
+/// any case).
+fn fixed_route<'a>(fixed: &'a FixedRoutes, domain: &Domain) -> Option<&'a FixedRoute> {
+    fixed.get(&domain.as_str().to_ascii_lowercase())
+}
+
 /// MX and address lookups, with fixed routes taking precedence.
 pub struct Routes {
     resolver: Option<TokioResolver>,
-    fixed: HashMap<String, FixedRoute>,
+    /// Replaced whole on reload, while deliveries read it.
+    fixed: ArcSwap<FixedRoutes>,
     port: u16,
 }
 
@@ -125,12 +144,14 @@ impl Routes {
         };
         Routes {
             resolver,
-            fixed: fixed
-                .into_iter()
-                .map(|route| (route.domain.clone(), route))
-                .collect(),
+            fixed: ArcSwap::from_pointee(by_domain(fixed)),
             port,
         }
+    }
+
+    /// Replaces the fixed routes, for the lookups from now on.
+    pub fn set_fixed(&self, fixed: Vec<FixedRoute>) {
+        self.fixed.store(Arc::new(by_domain(fixed)));
     }
 
     /// Looks names up at the DNS server `server` (over UDP and TCP)
@@ -156,10 +177,14 @@ impl Routes {
         self.resolver.as_ref()
     }
 
-    /// The `--mx` route for `domain`, if it has one (names compare in any
-    /// case).
-    fn fixed_route(&self, domain: &Domain) -> Option<&FixedRoute> {
-        self.fixed.get(&domain.as_str().to_ascii_lowercase())
+    /// Whether `domain` has an `--mx` route now.
+    pub fn is_fixed(&self, domain: &Domain) -> bool {
+        fixed_route(&self.fixed(), domain).is_some()
+    }
+
+    /// The `--mx` routes in force.
+    fn fixed(&self) -> arc_swap::Guard<Arc<FixedRoutes>> {
+        self.fixed.load()
     }
 
     /// The MX answers for the domains of `recipients` that have no fixed
@@ -168,8 +193,9 @@ impl Routes {
     pub async fn answers<R: Routable>(&self, recipients: &[R]) -> MxAnswers {
         let limit = Arc::new(Semaphore::new(MAX_LOOKUPS));
         let mut lookups = JoinSet::new();
+        let fixed = self.fixed.load_full();
         for domain in domains_to_resolve(recipients) {
-            if self.fixed_route(&domain).is_some() {
+            if fixed_route(&fixed, &domain).is_some() {
                 continue;
             }
             let resolver = self.resolver.clone();
@@ -197,6 +223,7 @@ impl Routes {
         planner: &Planner,
         answers: &MxAnswers,
     ) -> Plan<R> {
+        let fixed = self.fixed();
         let mut fixed_groups: Vec<HopGroup<R>> = Vec::new();
         let mut others = Vec::new();
         for recipient in recipients {
@@ -207,7 +234,7 @@ impl Routes {
                     continue;
                 }
             };
-            let Some(route) = self.fixed_route(&domain) else {
+            let Some(route) = fixed_route(&fixed, &domain) else {
                 others.push(recipient);
                 continue;
             };
@@ -234,14 +261,15 @@ impl Routes {
     /// provider count together; for an `--mx` route, its first host and
     /// port, so routes to one server count together.
     pub fn provider<R>(&self, group: &HopGroup<R>) -> String {
-        let fixed = group
+        let fixed = self.fixed();
+        let route = group
             .destinations
             .iter()
             .find_map(|destination| match destination {
-                Host::Domain(domain) => self.fixed_route(domain),
+                Host::Domain(domain) => fixed_route(&fixed, domain),
                 Host::Literal(_) => None,
             });
-        if let Some(first) = fixed.and_then(|route| route.hosts.first()) {
+        if let Some(first) = route.and_then(|route| route.hosts.first()) {
             return format!("{}:{}", first.host.to_ascii_lowercase(), first.port);
         }
         match group.hops.first().map(|hop| &hop.host) {
@@ -254,10 +282,11 @@ impl Routes {
     /// The addresses to try for `hop`, a next hop of `destination`, in
     /// order.
     pub async fn addresses(&self, destination: &Host, hop: &Hop) -> Vec<SocketAddr> {
+        // Copied out: the routes may be replaced during the lookup.
         let fixed = match destination {
-            Host::Domain(domain) => self
-                .fixed_route(domain)
-                .and_then(|route| route.host_for(hop)),
+            Host::Domain(domain) => fixed_route(&self.fixed(), domain)
+                .and_then(|route| route.host_for(hop))
+                .cloned(),
             Host::Literal(_) => None,
         };
         if let Some(fixed) = fixed {

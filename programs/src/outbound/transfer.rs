@@ -23,6 +23,9 @@ use smtpwire_tokio::client::{
 use tokio::net::{TcpSocket, TcpStream};
 
 use super::routes::Routes;
+use super::secure::hop::NextHopSecurity;
+use super::secure::mta_sts::DomainPolicy;
+use super::secure::requiretls::{TlsDemand, ENCRYPTION_NEEDED};
 
 /// One message on its way to one destination.
 pub struct Outgoing<R> {
@@ -32,6 +35,8 @@ pub struct Outgoing<R> {
     pub from: ReversePath,
     /// The content, CRLF line ends, not dot-stuffed.
     pub content: Bytes,
+    /// It came with REQUIRETLS (RFC 8689), which goes on with it.
+    pub requiretls: bool,
 }
 
 /// How to reach next hops.
@@ -50,6 +55,8 @@ pub struct Transfer {
     /// The next of `sources` for [`run`](Self::run), round-robin.
     next_source: AtomicUsize,
     connect_timeout: Duration,
+    /// The TLS policies of next hops, and the record of each attempt.
+    security: NextHopSecurity,
 }
 
 /// What came of connecting to a host.
@@ -61,7 +68,14 @@ enum Reached {
     /// The session failed before it was ready (greeting, EHLO, STARTTLS,
     /// AUTH); the session's own error when there is one.
     Failed(Option<SessionError>),
+    /// The destination's TLS policy forbids the host, or the host's TLS
+    /// did not meet it: the status to record.
+    RefusedByPolicy(EnhancedStatusCode),
 }
+
+/// 4.7.5, cryptographic failure (RFC 3463 §3.8): a host whose certificate
+/// a policy requires to verify did not, or one the policy does not list.
+const POLICY_NOT_MET: EnhancedStatusCode = EnhancedStatusCode::new_const(4, 7, 5);
 
 /// Messages one connection has queued at once: the message in progress
 /// and the next one, sent behind its end of data before the reply (RFC
@@ -101,6 +115,7 @@ impl Transfer {
             sources: Vec::new(),
             next_source: AtomicUsize::new(0),
             connect_timeout,
+            security: NextHopSecurity::opportunistic(),
         })
     }
 
@@ -108,6 +123,13 @@ impl Transfer {
     /// one of them before it connects, so the receiver sees that address.
     pub fn with_sources(mut self, sources: Vec<IpAddr>) -> Transfer {
         self.sources = sources;
+        self
+    }
+
+    /// Next hops get TLS as `security` says (MTA-STS, TLS reporting)
+    /// instead of opportunistically.
+    pub fn with_security(mut self, security: NextHopSecurity) -> Transfer {
+        self.security = security;
         self
     }
 
@@ -178,13 +200,62 @@ impl Transfer {
         if !unsendable.is_empty() {
             done(unsendable).await;
         }
-        let mut messages = messages.into_iter();
-        loop {
-            let chunk: Vec<_> = messages.by_ref().take(per_connection.max(1)).collect();
-            if chunk.is_empty() {
-                return;
+        if messages.is_empty() {
+            return;
+        }
+        let policy = self.policy_for(destination).await;
+        // Messages by what they ask of TLS, each kind on connections of
+        // its own (RFC 8689).
+        let mut by_demand: [Vec<(usize, Outgoing<R>)>; 3] = Default::default();
+        for (index, message) in messages {
+            let slot = match TlsDemand::of(message.requiretls, &message.content) {
+                TlsDemand::AsPolicy => 0,
+                TlsDemand::Relaxed => 1,
+                TlsDemand::Required => 2,
+            };
+            by_demand[slot].push((index, message));
+        }
+        let demands = [TlsDemand::AsPolicy, TlsDemand::Relaxed, TlsDemand::Required];
+        for (demand, messages) in demands.into_iter().zip(by_demand) {
+            if messages.is_empty() {
+                continue;
             }
-            self.deliver(source, destination, chunk, &mut done).await;
+            let Some(policy) = demand.policy(&policy) else {
+                // No route meets REQUIRETLS: returned, never sent.
+                let refused = messages
+                    .into_iter()
+                    .map(|(index, mut message)| {
+                        eprintln!(
+                            "message not sent: REQUIRETLS, and {destination} has no secure route"
+                        );
+                        message.delivery.refuse_unsent(ENCRYPTION_NEEDED);
+                        (index, message)
+                    })
+                    .collect();
+                done(refused).await;
+                continue;
+            };
+            let mut messages = messages.into_iter();
+            loop {
+                let chunk: Vec<_> = messages.by_ref().take(per_connection.max(1)).collect();
+                if chunk.is_empty() {
+                    break;
+                }
+                self.deliver(source, destination, &policy, chunk, &mut done)
+                    .await;
+            }
+        }
+    }
+
+    /// The TLS policy of mail to `destination`: none for an address
+    /// literal or a domain routed with `--mx`, whose hosts the operator
+    /// chose.
+    async fn policy_for(&self, destination: &Host) -> DomainPolicy {
+        match destination {
+            Host::Domain(domain) if !self.routes.is_fixed(domain) => {
+                self.security.policy_for(domain.as_str()).await
+            }
+            _ => DomainPolicy::default(),
         }
     }
 
@@ -209,6 +280,7 @@ impl Transfer {
         &self,
         source: Option<IpAddr>,
         destination: &Host,
+        policy: &DomainPolicy,
         mut open: Vec<(usize, Outgoing<R>)>,
         done: &mut F,
     ) where
@@ -231,7 +303,7 @@ impl Transfer {
             else {
                 return;
             };
-            match self.connect(source, destination, &hop).await {
+            match self.connect(source, destination, policy, &hop).await {
                 Reached::Client(client) => open = self.send_over(*client, open, done).await,
                 Reached::NoAnswer => {
                     for (_, message) in &mut open {
@@ -239,6 +311,11 @@ impl Transfer {
                     }
                 }
                 Reached::Failed(error) => end_host(&mut open, error.as_ref()),
+                Reached::RefusedByPolicy(status) => {
+                    for (_, message) in &mut open {
+                        message.delivery.refused_by_policy(status);
+                    }
+                }
             }
         }
     }
@@ -324,12 +401,30 @@ impl Transfer {
 
     /// A connection to the first of `hop`'s addresses that answers (RFC
     /// 5321 §5.1: try each address of a host before the next host), its
-    /// session ready for messages. From `source`, only the addresses of
-    /// its family are tried.
-    async fn connect(&self, source: Option<IpAddr>, destination: &Host, hop: &Hop) -> Reached {
+    /// session ready for messages, with the TLS `policy` asks of the host.
+    /// From `source`, only the addresses of its family are tried.
+    async fn connect(
+        &self,
+        source: Option<IpAddr>,
+        destination: &Host,
+        policy: &DomainPolicy,
+        hop: &Hop,
+    ) -> Reached {
         let name = connect_name(&hop.host);
+        let domain = destination.to_string();
         for address in self.routes.addresses(destination, hop).await {
             let client = self.client.clone().server_name(&name).record_events(true);
+            let (client, tls) = match self.security.prepare(&domain, policy, &name, client) {
+                Ok(Some(prepared)) => prepared,
+                Ok(None) => {
+                    eprintln!("{name}: not an MX host the MTA-STS policy of {domain} allows");
+                    return Reached::RefusedByPolicy(POLICY_NOT_MET);
+                }
+                Err(error) => {
+                    eprintln!("{name}: {error}");
+                    return Reached::Failed(None);
+                }
+            };
             let connected = match source {
                 None => client.connect(&address.to_string()).await,
                 Some(source) if source.is_ipv4() != address.is_ipv4() => continue,
@@ -342,13 +437,23 @@ impl Transfer {
                 },
             };
             match connected {
-                Ok(client) => return Reached::Client(Box::new(client)),
+                Ok(client) => {
+                    self.security
+                        .connected(&tls, &domain, &name, address.ip(), &client);
+                    return Reached::Client(Box::new(client));
+                }
                 Err(Error::Connection(
                     error @ (ConnectionError::Connect { .. }
                     | ConnectionError::ConnectTimeout { .. }),
                 )) => eprintln!("{name} ({address}): {error}"),
                 Err(error) => {
                     eprintln!("{name} ({address}): {error}");
+                    let refused = self
+                        .security
+                        .failed(&tls, &domain, &name, address.ip(), &error);
+                    if refused && matches!(error, Error::Connection(ConnectionError::Tls(_))) {
+                        return Reached::RefusedByPolicy(POLICY_NOT_MET);
+                    }
                     return Reached::Failed(session_error(error));
                 }
             }
@@ -401,6 +506,7 @@ fn envelope<R: Routable>(message: &Outgoing<R>) -> Envelope {
         envelope.add_recipient(recipient.forward_path().clone());
     }
     envelope.mail_params.size = u64::try_from(message.content.len()).ok();
+    envelope.mail_params.requiretls = message.requiretls;
     if !message.content.is_ascii() {
         envelope.mail_params.body = Some(BodyType::EightBitMime);
     }

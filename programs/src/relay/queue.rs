@@ -30,6 +30,8 @@ use std::path::{Path, PathBuf};
 use bytes::Bytes;
 use smtpwire::{ForwardPath, ReversePath};
 
+use crate::server::handler::REQUIRETLS_FIELD;
+
 /// The fields the receiving server writes before the content.
 const RETURN_PATH: &str = "Return-Path: ";
 const ENVELOPE_TO: &str = "X-Envelope-To: ";
@@ -288,6 +290,14 @@ impl Queue {
         Ok(queued)
     }
 
+    /// Whether the message came with REQUIRETLS (RFC 8689): the receiving
+    /// server's field among its envelope lines says so.
+    pub fn requires_tls(&self, name: &str) -> io::Result<bool> {
+        let head = read_head(&self.message_path(name))?;
+        let found = head_lines(&head).any(|line| line == REQUIRETLS_FIELD);
+        Ok(found)
+    }
+
     /// The content to relay: the stored message without the envelope
     /// fields, which are the receiving server's and go no further.
     pub fn content(&self, name: &str) -> io::Result<Bytes> {
@@ -399,7 +409,9 @@ fn read_head(path: &Path) -> io::Result<Vec<u8>> {
 
 /// Whether a stored line is one of those the receiving server put on top.
 fn is_envelope_line(line: &[u8]) -> bool {
-    line.starts_with(RETURN_PATH.as_bytes()) || line.starts_with(ENVELOPE_TO.as_bytes())
+    line.starts_with(RETURN_PATH.as_bytes())
+        || line.starts_with(ENVELOPE_TO.as_bytes())
+        || line.starts_with(REQUIRETLS_FIELD.as_bytes())
 }
 
 /// The envelope the receiving server wrote at the top of a message.
@@ -453,6 +465,7 @@ mod tests {
         let stored = b"Return-Path: <a@example.org>\r\n\
                        X-Envelope-To: <b@example.net>\r\n\
                        X-Envelope-To: <c@example.net>\r\n\
+                       X-Envelope-Requiretls: yes\r\n\
                        Received: from x\r\n\r\nbody\r\n";
         let (from, to) = envelope_of(stored).unwrap();
         assert_eq!(from.to_string(), "<a@example.org>");

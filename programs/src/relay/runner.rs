@@ -75,8 +75,8 @@ pub struct Runner {
     /// delayed; `None` never tells.
     pub warn_after: Option<Duration>,
     /// Signs messages whose From: domain has a key, once, before their
-    /// first delivery attempt.
-    pub dkim: Option<crate::dkim::Signer>,
+    /// first delivery attempt; the keys may be replaced while it runs.
+    pub dkim: Arc<arc_swap::ArcSwapOption<crate::dkim::Signer>>,
     /// The pause after a provider's first throttling reply to a source
     /// address; it doubles while the throttling goes on.
     pub throttle_pause: Duration,
@@ -91,6 +91,8 @@ struct InFlight {
     /// Keeps the queue tools off it until its outcome is written back.
     claim: Claim,
     content: Bytes,
+    /// It came with REQUIRETLS (RFC 8689).
+    requiretls: bool,
     outstanding: usize,
     settled: Vec<Settled<ForwardPath>>,
     /// When recipients its pairs' paces held back this scan may go.
@@ -222,6 +224,7 @@ impl Runner {
         book.held
             .retain(|_, (queued, _)| self.persist(queued).is_err());
         let mut due = Vec::new();
+        let signer = self.dkim.load();
         let skip = |name: &str| book.in_flight.contains_key(name) || book.held.contains_key(name);
         for scanned in self.queue.scan(now, skip)? {
             if scanned.next_attempt > now && scanned.pending().next().is_some() {
@@ -241,10 +244,10 @@ impl Runner {
                 continue;
             }
             match self.queue.content(&queued.name) {
-                Ok(content) => match self.signed(&queued, content) {
+                Ok(content) => match self.signed(signer.as_deref(), &queued, content) {
                     // A signed copy is a new file, to be claimed again; a
                     // tool may have acted on it meanwhile.
-                    Ok(content) if self.dkim.is_some() && queued.attempts == 0 => {
+                    Ok(content) if signer.is_some() && queued.attempts == 0 => {
                         drop(claim);
                         if let Some((claim, queued)) = self.claim(&queued.name, now) {
                             due.push((queued, content, claim));
@@ -274,6 +277,13 @@ impl Runner {
         let mut used: BTreeMap<Pair, u64> = BTreeMap::new();
         let mut ready = Vec::new();
         for (queued, content, claim) in due {
+            let requiretls = match self.queue.requires_tls(&queued.name) {
+                Ok(requiretls) => requiretls,
+                Err(error) => {
+                    eprintln!("queue: {}: {error}", queued.name);
+                    continue;
+                }
+            };
             let pending: Vec<ForwardPath> = queued.pending().cloned().collect();
             let plan = if looped(&content) {
                 Plan {
@@ -300,6 +310,7 @@ impl Runner {
                     .recipients,
                 outstanding: 0,
                 paced_until: None,
+                requiretls,
                 queued,
                 claim,
                 content,
@@ -339,6 +350,7 @@ impl Runner {
                     delivery: Delivery::for_group(group),
                     from: message.queued.from.clone(),
                     content: message.content.clone(),
+                    requiretls: message.requiretls,
                 };
                 batch.push((message.queued.name.clone(), outgoing));
             }
@@ -412,10 +424,15 @@ impl Runner {
     /// before a restart, or by an earlier hop) is left as it is. A message
     /// the keys cannot sign is still delivered: a relay must not lose mail
     /// it took. Fails if the signed copy cannot be written.
-    fn signed(&self, queued: &Queued, content: Bytes) -> io::Result<Bytes> {
+    fn signed(
+        &self,
+        signer: Option<&crate::dkim::Signer>,
+        queued: &Queued,
+        content: Bytes,
+    ) -> io::Result<Bytes> {
         // Signed before the first attempt, so a retry has the signed copy
         // already; one never tried (even after a crash) is checked again.
-        let (Some(signer), 0) = (&self.dkim, queued.attempts) else {
+        let (Some(signer), 0) = (signer, queued.attempts) else {
             return Ok(content);
         };
         let name = &queued.name;

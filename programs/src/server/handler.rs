@@ -17,6 +17,7 @@ use smtpwire::server::{
 use smtpwire::Text;
 use smtpwire_tokio::server::TlsSession;
 
+use super::held::{no_room, Held};
 use super::maildir::TmpMessage;
 use super::rules::refusal;
 use super::Shared;
@@ -41,10 +42,18 @@ pub struct Handler {
 }
 
 /// The open transaction.
+/// The delivery field that says the message came with REQUIRETLS (RFC
+/// 8689), among the envelope fields on top of a stored message; without
+/// its line end.
+pub const REQUIRETLS_FIELD: &str = "X-Envelope-Requiretls: yes";
+
 struct Envelope {
     from: String,
     /// The MAIL FROM address without brackets, empty for `<>`.
     sender: String,
+    /// MAIL carried REQUIRETLS (RFC 8689 §4.1): kept with the stored
+    /// message for whoever relays it.
+    requiretls: bool,
     recipients: Vec<String>,
     started: Instant,
     /// One file per stored copy: one in SMTP mode, one per recipient in LMTP
@@ -52,11 +61,12 @@ struct Envelope {
     copies: Vec<TmpMessage>,
     /// With authentication on, the message is held here until it ends:
     /// its results must be written above it, and DKIM needs all of it.
-    /// The session's message size limit bounds it.
-    held: Option<Vec<u8>>,
-    /// Content that could not be written: the message will be refused with
-    /// 451 when it ends.
-    failed: bool,
+    /// The session's message size limit bounds it, and the server's
+    /// [`HeldMemory`](super::held::HeldMemory) all of them.
+    held: Option<Held>,
+    /// Why the message will be refused when it ends: content that could
+    /// not be written (451) or held (452).
+    failure: Option<Reject>,
     size: u64,
 }
 
@@ -114,6 +124,10 @@ impl Handler {
             for recipient in &group {
                 head.push_str(&format!("{label}: {recipient}\r\n"));
             }
+            if envelope.requiretls {
+                head.push_str(REQUIRETLS_FIELD);
+                head.push_str("\r\n");
+            }
             if let Some(results) = results {
                 head.push_str(results);
             }
@@ -151,17 +165,17 @@ impl Handler {
         let Some(envelope) = &mut self.envelope else {
             return;
         };
-        if envelope.failed {
+        if envelope.failure.is_some() {
             return;
         }
         for copy in &mut envelope.copies {
             if let Err(error) = copy.write(chunk).await {
                 tracing::warn!(client = %self.client, queue_id = %copy.name(), %error, "writing a message failed");
-                envelope.failed = true;
+                envelope.failure = Some(Reject::temporary());
                 break;
             }
         }
-        if envelope.failed {
+        if envelope.failure.is_some() {
             for copy in envelope.copies.drain(..) {
                 copy.discard().await;
             }
@@ -188,17 +202,19 @@ impl Handler {
             helo: self.helo_domain.as_deref(),
             mail_from: &sender,
         };
-        let verdict = intake.check(&origin, &held, &shared.hostname).await?;
+        let verdict = intake
+            .check(&origin, held.bytes(), &shared.hostname)
+            .await?;
         // A new ARC set goes on top, above the results it seals.
         let fields = format!("{}{}", verdict.arc_set.unwrap_or_default(), verdict.field);
         if let Err(error) = self.open_copies(Some(&fields)).await {
             tracing::warn!(client = %self.client, %error, "cannot store a message");
             if let Some(envelope) = &mut self.envelope {
-                envelope.failed = true;
+                envelope.failure = Some(Reject::temporary());
             }
             return Ok(());
         }
-        let content = remove_claims_of(&held, intake.evaluator.authserv_id());
+        let content = remove_claims_of(held.bytes(), intake.evaluator.authserv_id());
         self.write_copies(&content).await;
         Ok(())
     }
@@ -210,10 +226,10 @@ impl Handler {
             return vec![Err(Reject::temporary())];
         };
         let mut outcomes: Vec<Result<String, Reject>> = Vec::new();
-        match (&self.shared.store, envelope.failed) {
-            (_, true) => outcomes.push(Err(Reject::temporary())),
-            (None, false) => outcomes.push(Ok("discarded".to_string())),
-            (Some(store), false) => {
+        match (&self.shared.store, envelope.failure.take()) {
+            (_, Some(failure)) => outcomes.push(Err(failure)),
+            (None, None) => outcomes.push(Ok("discarded".to_string())),
+            (Some(store), None) => {
                 for copy in std::mem::take(&mut envelope.copies) {
                     let name = copy.name().to_string();
                     outcomes.push(match store.deliver(copy).await {
@@ -308,12 +324,12 @@ impl smtpwire_tokio::server::Handler for Handler {
         request: &AuthKeysRequest,
     ) -> Result<Option<StoredKeys>, Reject> {
         let user = request.user();
-        Ok(self
-            .shared
-            .users
-            .as_ref()
-            .and_then(|users| users.scram_keys(user.username().as_str(), user.hash()))
-            .cloned())
+        Ok(self.shared.users.as_ref().and_then(|users| {
+            users
+                .load()
+                .scram_keys(user.username().as_str(), user.hash())
+                .cloned()
+        }))
     }
 
     async fn auth(&mut self, request: &AuthRequest) -> Result<(), Reject> {
@@ -321,7 +337,7 @@ impl smtpwire_tokio::server::Handler for Handler {
             .shared
             .users
             .as_ref()
-            .is_some_and(|users| users.verify(request.credentials()));
+            .is_some_and(|users| users.load().verify(request.credentials()));
         let mechanism = request.credentials().mechanism();
         if !valid {
             tracing::info!(client = %self.client, %mechanism, "authentication failed");
@@ -340,11 +356,12 @@ impl smtpwire_tokio::server::Handler for Handler {
                 ReversePath::Null => String::new(),
                 ReversePath::Mailbox(mailbox) => mailbox.to_string(),
             },
+            requiretls: request.params().requiretls,
             held: None,
             recipients: Vec::new(),
             started: Instant::now(),
             copies: Vec::new(),
-            failed: false,
+            failure: None,
             size: 0,
         });
         Ok(())
@@ -363,9 +380,9 @@ impl smtpwire_tokio::server::Handler for Handler {
     }
 
     async fn data(&mut self, _request: &DataRequest) -> Result<(), Reject> {
-        if self.shared.authentication.is_some() {
+        if let Some(intake) = &self.shared.authentication {
             if let Some(envelope) = &mut self.envelope {
-                envelope.held = Some(Vec::new());
+                envelope.held = Some(Held::new(intake.memory.clone()));
             }
             return Ok(());
         }
@@ -383,7 +400,15 @@ impl smtpwire_tokio::server::Handler for Handler {
         };
         envelope.size += chunk.len() as u64;
         match &mut envelope.held {
-            Some(held) => held.extend_from_slice(&chunk),
+            Some(held) => {
+                if !held.extend(&chunk) {
+                    tracing::warn!(client = %self.client, "no memory left to hold a message: refused at its end");
+                    envelope.held = None;
+                    envelope.failure = Some(no_room());
+                }
+            }
+            // Refused already: nothing is kept.
+            None if envelope.failure.is_some() => {}
             None => self.write_copies(&chunk).await,
         }
     }

@@ -18,6 +18,8 @@ pub struct Intake {
     /// `p=reject`; otherwise the failure is only recorded, as `quarantine`
     /// and `none` always are.
     pub reject_on_dmarc_policy: bool,
+    /// What the messages being checked may hold in memory together.
+    pub memory: std::sync::Arc<super::held::HeldMemory>,
 }
 
 impl Intake {

@@ -15,6 +15,7 @@ use tokio::task::JoinHandle;
 
 pub mod dns;
 pub mod relay;
+pub mod secure;
 pub mod session_client;
 
 use smtpwire_programs::server::client::Client;
@@ -145,12 +146,13 @@ fn files(dir: &Path) -> Vec<PathBuf> {
 
 /// The message as the client sent it: the stored file less the fields the
 /// server put in front (`Return-Path`, `X-Envelope-To`, `Delivered-To`,
-/// `Received` and its continuation lines).
+/// `X-Envelope-Requiretls`, `Received` and its continuation lines).
 pub fn content_of(stored: &[u8]) -> &[u8] {
-    const ADDED: [&[u8]; 4] = [
+    const ADDED: [&[u8]; 5] = [
         b"Return-Path:",
         b"X-Envelope-To:",
         b"Delivered-To:",
+        b"X-Envelope-Requiretls:",
         b"Received:",
     ];
     let mut rest = stored;
@@ -339,6 +341,7 @@ pub fn relay_settings(
         max_message_size: None,
         dkim: None,
         authentication: None,
+        secure: Default::default(),
     }
 }
 
@@ -360,4 +363,20 @@ pub async fn wait_until(what: &str, condition: impl Fn() -> bool) {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     panic!("{what}: not reached in time");
+}
+
+/// Connects to `address` once something listens there, trying for up to
+/// ten seconds (a program started for a test binds a moment later); the
+/// stream reads with a ten-second timeout.
+pub fn connect_when_listening(address: SocketAddr) -> std::io::Result<std::net::TcpStream> {
+    let started = std::time::Instant::now();
+    let stream = loop {
+        match std::net::TcpStream::connect(address) {
+            Ok(stream) => break stream,
+            Err(error) if started.elapsed() > Duration::from_secs(10) => return Err(error),
+            Err(_) => std::thread::sleep(Duration::from_millis(20)),
+        }
+    };
+    stream.set_read_timeout(Some(Duration::from_secs(10)))?;
+    Ok(stream)
 }

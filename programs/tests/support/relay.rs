@@ -3,7 +3,7 @@
 
 use std::net::SocketAddr;
 
-use smtpwire_programs::relay::{Relay, Settings};
+use smtpwire_programs::relay::{Relay, Settings, Sources};
 use smtpwire_programs::server::client::Client;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
@@ -19,7 +19,13 @@ pub struct RunningRelay {
 impl RunningRelay {
     /// Binds a relay on a free loopback port with `settings` and runs it.
     pub async fn start(settings: Settings) -> RunningRelay {
-        let relay = Relay::bind(SocketAddr::from(([127, 0, 0, 1], 0)), settings)
+        RunningRelay::start_from(settings, Sources::default()).await
+    }
+
+    /// [`start`](Self::start), delivering as `sources` say (its DNS
+    /// server among others).
+    pub async fn start_from(settings: Settings, sources: Sources) -> RunningRelay {
+        let relay = Relay::bind_from(SocketAddr::from(([127, 0, 0, 1], 0)), settings, sources)
             .await
             .unwrap();
         let address = relay.local_addr().unwrap();

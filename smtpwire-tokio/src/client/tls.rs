@@ -25,7 +25,10 @@ use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{DigitallySignedStruct, SignatureScheme};
 
 mod any_certificate;
+mod checked;
+pub mod dane;
 pub use any_certificate::any_certificate;
+pub use checked::{webpki_checked, CertificateCheck};
 
 /// Where Linux and BSD distributions keep their CA bundle.
 const SYSTEM_BUNDLES: [&str; 5] = [
@@ -43,7 +46,17 @@ const SYSTEM_BUNDLES: [&str; 5] = [
 ///
 /// Fails with [`io::ErrorKind::NotFound`] when there is no bundle.
 pub fn system_trust() -> io::Result<rustls::ClientConfig> {
-    let bundle = std::env::var_os("SSL_CERT_FILE")
+    trust_file(system_bundle()?)
+}
+
+/// Where the system's CA bundle is: the file named by `SSL_CERT_FILE`,
+/// else the first of the usual locations that exists; for a caller that
+/// verifies with the bundle's certificates in a way of its own (WebPKI
+/// alone, without pinning).
+///
+/// Fails with [`io::ErrorKind::NotFound`] when there is no bundle.
+pub fn system_bundle() -> io::Result<PathBuf> {
+    std::env::var_os("SSL_CERT_FILE")
         .map(PathBuf::from)
         .into_iter()
         .chain(SYSTEM_BUNDLES.iter().map(PathBuf::from))
@@ -53,13 +66,18 @@ pub fn system_trust() -> io::Result<rustls::ClientConfig> {
                 io::ErrorKind::NotFound,
                 "no system CA bundle found (set SSL_CERT_FILE)",
             )
-        })?;
-    trust_file(bundle)
+        })
 }
 
 /// Trusts the certificates of the PEM file at `path`: CAs, pinned server
 /// certificates, or both.
 pub fn trust_file(path: impl AsRef<Path>) -> io::Result<rustls::ClientConfig> {
+    trusting(read_certificates(path)?)
+}
+
+/// The certificates of the PEM file at `path`; an error names the file,
+/// and a file without any is one.
+pub fn read_certificates(path: impl AsRef<Path>) -> io::Result<Vec<CertificateDer<'static>>> {
     let path = path.as_ref();
     let invalid = |reason: String| {
         io::Error::new(
@@ -73,7 +91,7 @@ pub fn trust_file(path: impl AsRef<Path>) -> io::Result<rustls::ClientConfig> {
     if certificates.is_empty() {
         return Err(invalid("no certificate".into()));
     }
-    trusting(certificates)
+    Ok(certificates)
 }
 
 /// Trusts exactly `certificates`: a server certificate among them is

@@ -139,15 +139,16 @@ pub(super) type NoticeHook = Arc<dyn Fn(&Notice<'_>) + Send + Sync>;
 
 /// Open connections, counted in total and per client address.
 pub(super) struct ConnectionTable {
-    most: usize,
-    most_per_client: Option<usize>,
     counts: Mutex<Counts>,
     /// Woken each time a connection ends.
     freed: Notify,
 }
 
-#[derive(Default)]
 struct Counts {
+    /// The total allowed, at least one.
+    most: usize,
+    /// The number allowed from one address, if limited (never 0).
+    most_per_client: Option<usize>,
     open: usize,
     /// Only addresses with a connection open: never more entries than
     /// `most`.
@@ -159,18 +160,29 @@ impl ConnectionTable {
     /// given and not 0, `most_per_client` from one address.
     pub(super) fn new(most: usize, most_per_client: Option<usize>) -> Self {
         ConnectionTable {
-            most: most.max(1),
-            most_per_client: most_per_client.filter(|&most| most > 0),
-            counts: Mutex::default(),
+            counts: Mutex::new(Counts {
+                most: most.max(1),
+                most_per_client: most_per_client.filter(|&most| most > 0),
+                open: 0,
+                per_client: HashMap::new(),
+            }),
             freed: Notify::new(),
         }
+    }
+
+    /// New caps, as [`new`](Self::new) takes them, for the connections
+    /// admitted from now on.
+    pub(super) fn set_limits(&self, most: usize, most_per_client: Option<usize>) {
+        let mut counts = self.counts();
+        counts.most = most.max(1);
+        counts.most_per_client = most_per_client.filter(|&most| most > 0);
     }
 
     /// A place for one more connection, counted against the total only
     /// until [`Slot::claim`] names its client; held until the slot drops.
     pub(super) fn admit(self: &Arc<Self>) -> Result<Slot, Refusal> {
         let mut counts = self.counts();
-        if counts.open >= self.most {
+        if counts.open >= counts.most {
             return Err(Refusal::Full);
         }
         counts.open += 1;
@@ -187,12 +199,12 @@ impl ConnectionTable {
 
     /// The total allowed.
     pub(super) fn most(&self) -> usize {
-        self.most
+        self.counts().most
     }
 
     /// The number allowed from one address, if limited.
     pub(super) fn most_per_client(&self) -> Option<usize> {
-        self.most_per_client
+        self.counts().most_per_client
     }
 
     fn counts(&self) -> MutexGuard<'_, Counts> {
@@ -231,15 +243,15 @@ impl Slot {
     /// Counts this connection against `client`'s cap, or refuses it. A slot
     /// names one client: a second claim is ignored.
     pub(super) fn claim(&mut self, client: IpAddr) -> Result<(), Refusal> {
-        let Some(most) = self.table.most_per_client else {
-            return Ok(());
-        };
         if self.client.is_some() {
             return Ok(());
         }
+        let mut counts = self.table.counts();
+        let Some(most) = counts.most_per_client else {
+            return Ok(());
+        };
         // An IPv4 client of a dual-stack listener arrives as ::ffff:a.b.c.d.
         let client = client.to_canonical();
-        let mut counts = self.table.counts();
         let held = counts.per_client.entry(client).or_default();
         if *held >= most {
             // `most` is at least 1, so the entry was there before.
@@ -271,12 +283,12 @@ impl Connections {
 
     /// The total allowed.
     pub fn most(&self) -> usize {
-        self.0.most
+        self.0.most()
     }
 
     /// The number allowed from one client address, if limited.
     pub fn most_per_ip(&self) -> Option<usize> {
-        self.0.most_per_client
+        self.0.most_per_client()
     }
 
     /// Completes when some connection ends after the call.
@@ -404,5 +416,29 @@ mod tests {
         assert_eq!(table.open(), 2);
         let _fifth = table.admit().unwrap();
         assert_eq!(table.admit().err(), Some(Refusal::Full));
+    }
+
+    /// New caps hold the connections admitted after them; the ones open
+    /// stay, and count against the new caps.
+    #[test]
+    fn changed_caps_hold_new_connections() {
+        let table = Arc::new(ConnectionTable::new(2, None));
+        let client = IpAddr::from([192, 0, 2, 1]);
+        let mut first = table.admit().unwrap();
+        first.claim(client).unwrap();
+        let mut second = table.admit().unwrap();
+        second.claim(client).unwrap();
+        table.set_limits(3, Some(1));
+        assert_eq!((table.most(), table.most_per_client()), (3, Some(1)));
+        let mut third = table.admit().unwrap();
+        // The two open before the cap came were not counted per client.
+        third.claim(client).unwrap();
+        assert_eq!(table.admit().err(), Some(Refusal::Full));
+        drop(third);
+        let mut again = table.admit().unwrap();
+        assert_eq!(again.claim(client), Ok(()));
+        assert_eq!(table.admit().err(), Some(Refusal::Full));
+        table.set_limits(0, Some(0));
+        assert_eq!((table.most(), table.most_per_client()), (1, None));
     }
 }

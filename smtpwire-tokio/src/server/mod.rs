@@ -79,8 +79,8 @@ pub struct Server {
     /// With the PROXY protocol, the only peers whose header is believed.
     proxies: Option<Arc<[IpAddr]>>,
     table: Arc<ConnectionTable>,
-    /// Counts per client address, when any rate is limited.
-    rates: Option<Arc<RateTable>>,
+    /// Counts per client address, for the rates that are limited.
+    rates: Arc<RateTable>,
     busy_poll: Option<Arc<BusyPoll>>,
     notice: Option<NoticeHook>,
     /// Refusals are made by the accept loop and, behind a proxy, by the
@@ -101,7 +101,7 @@ impl Server {
                 DEFAULT_MAX_CONNECTIONS,
                 Some(DEFAULT_MAX_CONNECTIONS_PER_IP),
             )),
-            rates: None,
+            rates: Arc::new(RateTable::new(RateLimits::default())),
             busy_poll: None,
             notice: None,
             refusals: Arc::default(),
@@ -163,15 +163,30 @@ impl Server {
     /// [`serve_connection`](Self::serve_connection) have none and are not
     /// limited. Clones share the counts.
     pub fn with_rate_limits(mut self, limits: RateLimits) -> Self {
-        self.rates = (!limits.is_off()).then(|| Arc::new(RateTable::new(limits)));
+        self.rates = Arc::new(RateTable::new(limits));
         self
     }
 
-    /// The limits set with [`with_rate_limits`](Self::with_rate_limits).
+    /// The limits in force ([`with_rate_limits`](Self::with_rate_limits),
+    /// [`set_rate_limits`](Self::set_rate_limits)).
     pub fn rate_limits(&self) -> RateLimits {
-        self.rates
-            .as_ref()
-            .map_or_else(RateLimits::default, |rates| rates.limits())
+        self.rates.limits()
+    }
+
+    /// Changes the rate limits of a server that may be running, and of its
+    /// clones: each attempt from now on is held to `limits`, against the
+    /// counts of the current minute, as an operator's reload expects.
+    pub fn set_rate_limits(&self, limits: RateLimits) {
+        self.rates.set_limits(limits);
+    }
+
+    /// Changes the connection caps of a server that may be running, and of
+    /// its clones ([`with_max_connections`](Self::with_max_connections),
+    /// [`with_max_connections_per_ip`](Self::with_max_connections_per_ip)).
+    /// Connections open already stay open; new ones are admitted only
+    /// under the new caps.
+    pub fn set_connection_limits(&self, most: usize, most_per_ip: Option<usize>) {
+        self.table.set_limits(most, most_per_ip);
     }
 
     /// After each read or accept, keeps the runtime polling its sockets for
@@ -378,9 +393,7 @@ impl Server {
 
     /// Counts one `attempt` by `client`; false when it is over its rate.
     fn allows(&self, client: IpAddr, attempt: Attempt) -> bool {
-        self.rates
-            .as_ref()
-            .is_none_or(|rates| rates.allows(client, attempt, Instant::now()))
+        self.rates.allows(client, attempt, Instant::now())
     }
 
     /// Reports a refusal, throttled.

@@ -13,7 +13,7 @@
 
 use std::collections::HashMap;
 use std::net::IpAddr;
-use std::sync::Mutex;
+use std::sync::{Mutex, RwLock};
 use std::time::{Duration, Instant};
 
 /// The period the limits count over: anvil's `anvil_rate_time_unit`.
@@ -72,9 +72,13 @@ impl RateLimits {
         self
     }
 
-    /// Whether no limit is set.
-    pub(super) fn is_off(&self) -> bool {
-        self.connections.is_none() && self.messages.is_none() && self.recipients.is_none()
+    /// The limit on `attempt`, if any.
+    fn on(&self, attempt: Attempt) -> Option<u32> {
+        match attempt {
+            Attempt::Connection => self.connections,
+            Attempt::Message => self.messages,
+            Attempt::Recipient => self.recipients,
+        }
     }
 }
 
@@ -121,16 +125,17 @@ impl Window {
 }
 
 /// The counts of every client seen in the last minute, shared by the
-/// server's connections.
+/// server's connections, and the limits they are held to, which may
+/// change while the server runs.
 pub(super) struct RateTable {
-    limits: RateLimits,
+    limits: RwLock<RateLimits>,
     windows: Mutex<HashMap<IpAddr, Window>>,
 }
 
 impl RateTable {
     pub(super) fn new(limits: RateLimits) -> Self {
         RateTable {
-            limits,
+            limits: RwLock::new(limits),
             windows: Mutex::default(),
         }
     }
@@ -138,12 +143,7 @@ impl RateTable {
     /// Counts one `attempt` by `client` at `now`; false when it is over
     /// the limit for that kind of attempt.
     pub(super) fn allows(&self, client: IpAddr, attempt: Attempt, now: Instant) -> bool {
-        let limit = match attempt {
-            Attempt::Connection => self.limits.connections,
-            Attempt::Message => self.limits.messages,
-            Attempt::Recipient => self.limits.recipients,
-        };
-        let Some(limit) = limit else {
+        let Some(limit) = self.limits().on(attempt) else {
             return true;
         };
         // An IPv4 client of a dual-stack listener arrives as ::ffff:a.b.c.d.
@@ -173,7 +173,25 @@ impl RateTable {
 
     /// The limits counted against.
     pub(super) fn limits(&self) -> RateLimits {
-        self.limits
+        *self
+            .limits
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Holds the clients to `limits` from now on. Their counts so far stay:
+    /// a client over a lowered limit is refused at once.
+    pub(super) fn set_limits(&self, limits: RateLimits) {
+        *self
+            .limits
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) = limits;
+        if limits == RateLimits::default() {
+            self.windows
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner())
+                .clear();
+        }
     }
 
     #[cfg(test)]
@@ -237,5 +255,24 @@ mod tests {
         assert!(table.allows(newcomer, Attempt::Connection, later));
         assert!(!table.allows(newcomer, Attempt::Connection, later));
         assert_eq!(table.tracked(), 1);
+    }
+
+    /// Changed limits apply to the next attempt, against the counts so
+    /// far; turning every limit off forgets the counts.
+    #[test]
+    fn changed_limits_count_from_where_the_client_is() {
+        let table = RateTable::new(RateLimits::default().with_messages(3));
+        let now = Instant::now();
+        assert!(table.allows(CLIENT, Attempt::Message, now));
+        assert!(table.allows(CLIENT, Attempt::Message, now));
+        table.set_limits(RateLimits::default().with_messages(2));
+        assert!(!table.allows(CLIENT, Attempt::Message, now));
+        assert!(table.allows(OTHER, Attempt::Message, now));
+        table.set_limits(RateLimits::default());
+        assert_eq!(table.tracked(), 0);
+        assert!(table.allows(CLIENT, Attempt::Message, now));
+        table.set_limits(RateLimits::default().with_messages(1));
+        assert!(table.allows(CLIENT, Attempt::Message, now));
+        assert!(!table.allows(CLIENT, Attempt::Message, now));
     }
 }

@@ -475,3 +475,25 @@ fn a_message_refused_before_sending_fails_everywhere_at_once() {
         assert_eq!(recipient.attempts[0].host, None);
     }
 }
+
+#[test]
+fn a_host_a_tls_policy_refuses_is_skipped_with_a_transient_security_status() {
+    let bob = rcpt("bob@example.net");
+    let mut delivery = Delivery::new(
+        hops(&["mx1.example.net", "mx2.example.net"]),
+        vec![bob.clone()],
+    );
+    // Even a permanent code is recorded as transient: the policy may be
+    // met by another host or later.
+    delivery.refused_by_policy(EnhancedStatusCode::new_const(5, 7, 5));
+    assert_eq!(current(&delivery).as_deref(), Some("mx2.example.net"));
+    delivery.refused_by_policy(EnhancedStatusCode::new_const(4, 7, 10));
+    assert_eq!(current(&delivery), None);
+    let now = FIRST + 60;
+    let settled = delivery.settle(&backoff(), 1, FIRST, now);
+    assert!(matches!(settled.recipients[0].fate, Fate::Delayed { .. }));
+    assert_eq!(
+        statuses(&settled.recipients[0].attempts),
+        ["4.7.5", "4.7.10"]
+    );
+}

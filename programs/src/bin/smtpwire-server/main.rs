@@ -26,10 +26,14 @@ use smtpwire::{Domain, Text};
 use smtpwire_programs::authentication::{self, Checks};
 use smtpwire_programs::logging::{self, LogFormat};
 use smtpwire_programs::metrics_file::MetricsFlags;
+use smtpwire_programs::reload::Reload;
 use smtpwire_programs::server::rules::RecipientRules;
 use smtpwire_programs::server::users::{self, Users};
-use smtpwire_programs::server::{idle_for, tls, Server, Settings};
+use smtpwire_programs::server::{
+    default_max_connections, idle_for, tls, Reloadable, Server, Settings,
+};
 use smtpwire_programs::service;
+use smtpwire_tokio::server::{RateLimits, DEFAULT_MAX_CONNECTIONS_PER_IP};
 
 /// Command-line flags.
 #[derive(Parser, Debug)]
@@ -184,7 +188,25 @@ struct Args {
     /// `none`. Needs `--authenticate` with `dmarc`.
     #[arg(long, requires = "authenticate")]
     enforce_dmarc_reject: bool,
+    /// With --authenticate, the octets all messages under way may hold in
+    /// memory together until they end (DKIM needs each one whole); a
+    /// message that would go past it is refused with `452 4.3.1`, to be
+    /// tried again. Default: 256 MiB.
+    #[arg(long, value_name = "OCTETS", requires = "authenticate")]
+    max_held_memory: Option<usize>,
 }
+
+/// The keys a SIGHUP puts in force: the users file is read again too.
+const RELOADABLE: &[&str] = &[
+    "users",
+    "unknown-recipient",
+    "greylist-recipient",
+    "max-connections",
+    "max-connections-per-ip",
+    "connection-rate-limit",
+    "message-rate-limit",
+    "recipient-rate-limit",
+];
 
 /// `--authenticate`'s list.
 fn parse_checks(list: &str) -> Result<Checks, String> {
@@ -196,6 +218,13 @@ fn main() -> ExitCode {
     if args.hash_password {
         return print_password_hash();
     }
+    let reload = match Reload::<Args>::of_process(RELOADABLE) {
+        Ok(reload) => reload,
+        Err(error) => {
+            eprintln!("error: {error}");
+            return ExitCode::from(2);
+        }
+    };
     // Before the log's thread or the runtime's start.
     let inherited = match service::take_inherited_listener() {
         Ok(inherited) => inherited,
@@ -218,7 +247,7 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(run(args, inherited)) {
+    match runtime.block_on(run(args, inherited, reload)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("error: {error}");
@@ -247,18 +276,64 @@ fn print_password_hash() -> ExitCode {
     }
 }
 
-async fn run(args: Args, inherited: Option<std::net::TcpListener>) -> std::io::Result<()> {
-    let invalid = |message: String| std::io::Error::new(std::io::ErrorKind::InvalidInput, message);
+fn invalid(message: String) -> std::io::Error {
+    std::io::Error::new(std::io::ErrorKind::InvalidInput, message)
+}
+
+/// What a reload may change, from `args`; the users file read now.
+fn reloadable(args: &Args) -> std::io::Result<Reloadable> {
+    let users = match &args.users {
+        Some(path) => Some(Users::load(path)?),
+        None if args.require_auth => {
+            return Err(invalid("--require-auth needs --users".to_string()))
+        }
+        None => None,
+    };
+    let max_connections = args
+        .max_connections
+        .map_or_else(default_max_connections, |most| {
+            usize::try_from(most).unwrap_or(usize::MAX)
+        });
+    let mut rate_limits = RateLimits::default();
+    (
+        rate_limits.connections,
+        rate_limits.messages,
+        rate_limits.recipients,
+    ) = (
+        args.connection_rate_limit,
+        args.message_rate_limit,
+        args.recipient_rate_limit,
+    );
+    Ok(Reloadable {
+        users,
+        unknown_recipients: args.unknown_recipient.clone(),
+        greylisted_recipients: args.greylist_recipient.clone(),
+        max_connections,
+        // 0 turns it off.
+        max_connections_per_ip: args
+            .max_connections_per_ip
+            .or(Some(DEFAULT_MAX_CONNECTIONS_PER_IP)),
+        rate_limits,
+    })
+}
+
+async fn run(
+    args: Args,
+    inherited: Option<std::net::TcpListener>,
+    reload: Reload<Args>,
+) -> std::io::Result<()> {
     let hostname = Text::new(&args.hostname).map_err(|e| invalid(format!("--hostname: {e}")))?;
     let mut settings = Settings::new(hostname);
     if !args.discard {
         settings.maildir = Some(args.maildir.clone());
     }
-    if let Some(path) = &args.users {
-        settings.users = Some(Users::load(path)?);
-    } else if args.require_auth {
-        return Err(invalid("--require-auth needs --users".to_string()));
-    }
+    let initial = reloadable(&args)?;
+    settings.users = initial.users;
+    settings.rules =
+        RecipientRules::new(&initial.unknown_recipients, &initial.greylisted_recipients);
+    settings.max_connections = initial.max_connections;
+    settings.max_connections_per_ip = initial.max_connections_per_ip;
+    settings.rate_limits = initial.rate_limits;
     settings.allow_cleartext_auth = args.allow_cleartext_auth;
     settings.require_auth = args.require_auth;
     settings.lmtp = args.lmtp;
@@ -270,15 +345,7 @@ async fn run(args: Args, inherited: Option<std::net::TcpListener>) -> std::io::R
     settings.max_recipients = args.max_recipients;
     settings.idle_timeout = args.timeout.map(Duration::from_secs);
     settings.min_data_rate = args.min_data_rate;
-    settings.rules = RecipientRules::new(&args.unknown_recipient, &args.greylist_recipient);
     settings.busy_poll = args.busy_poll.map(Duration::from_micros);
-    if let Some(most) = args.max_connections {
-        settings.max_connections = usize::try_from(most).unwrap_or(usize::MAX);
-    }
-    // 0 turns it off.
-    if args.max_connections_per_ip.is_some() {
-        settings.max_connections_per_ip = args.max_connections_per_ip;
-    }
     if let Some(checks) = args.authenticate {
         if args.enforce_dmarc_reject && !checks.dmarc {
             return Err(invalid(
@@ -295,14 +362,10 @@ async fn run(args: Args, inherited: Option<std::net::TcpListener>) -> std::io::R
             arc_key: None,
         });
         settings.reject_on_dmarc_policy = args.enforce_dmarc_reject;
+        if let Some(most) = args.max_held_memory {
+            settings.max_held_memory = most;
+        }
     }
-    let mut rates = settings.rate_limits;
-    (rates.connections, rates.messages, rates.recipients) = (
-        args.connection_rate_limit,
-        args.message_rate_limit,
-        args.recipient_rate_limit,
-    );
-    settings.rate_limits = rates;
     // Held until the server has stopped, however it stops, so that the
     // certificate file goes with the process that made it.
     let mut certificate_file = None;
@@ -329,6 +392,10 @@ async fn run(args: Args, inherited: Option<std::net::TcpListener>) -> std::io::R
     let listener = service::listen(inherited, args.listen, args.user.as_deref())?;
     let server = Server::with_listener(listener, settings)?;
     let shared = server.shared();
+    let reconfigurer = server.reconfigurer();
+    tokio::spawn(reload.on_hangup(move |args| {
+        reconfigurer.apply(reloadable(args).map_err(|error| error.to_string())?)
+    }));
     let connections = shared.connections.clone();
     args.metrics.start(move || {
         metrics::gauge!("smtpwire_connections_open").set(connections.open() as f64)

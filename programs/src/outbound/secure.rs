@@ -1,0 +1,81 @@
+//! Authenticated TLS to next hops: MTA-STS (RFC 8461) for the domains that
+//! publish a policy, and a record of every attempt in the terms of TLS
+//! reporting (RFC 8460).
+//!
+//! What it promises, for a recipient domain with an MTA-STS policy in
+//! `enforce` mode: its mail goes only to MX hosts the policy lists, only
+//! after STARTTLS, and only when the host's certificate verifies with
+//! WebPKI for the MX host's name; otherwise the message stays queued (4.7.x
+//! or 4.4.x) and the reason is logged. In `testing` mode mail goes as it
+//! would without a policy and what would have failed is logged.
+//!
+//! What it does not promise: protection on the first contact with a
+//! domain whose policy fetch an attacker blocks (nothing is cached yet,
+//! RFC 8461 §10.2); anything for domains routed with `--mx`, which the
+//! operator chose by hand; nor anything against an attacker able to get a
+//! WebPKI certificate for the MX host's name. TLS reports are written per
+//! attempt; aggregating them into daily reports and sending them to the
+//! domain's `rua` is left to a log pipeline.
+
+pub mod cache;
+pub mod fetch;
+pub mod hop;
+pub mod mta_sts;
+pub mod report;
+pub mod requiretls;
+
+use std::io;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use rustls::RootCertStore;
+
+/// How the relay secures next hops; the default is opportunistic TLS with
+/// no policy lookups.
+#[derive(Debug, Clone)]
+pub struct SecureSettings {
+    /// Look up and apply MTA-STS policies (RFC 8461).
+    pub mta_sts: bool,
+    /// The CA certificates (PEM) that policy hosts and MX hosts must chain
+    /// to; `None`, the system's bundle.
+    pub trust: Option<PathBuf>,
+    /// The port of the policy hosts (443 in the real world: RFC 8461
+    /// §3.3); another for tests.
+    pub policy_port: u16,
+    /// Also append each attempt's TLS report as a JSON line to this file.
+    pub report_file: Option<PathBuf>,
+}
+
+impl Default for SecureSettings {
+    /// Opportunistic TLS, no policy lookups, reports in the log only.
+    fn default() -> SecureSettings {
+        SecureSettings {
+            mta_sts: false,
+            trust: None,
+            policy_port: POLICY_PORT,
+            report_file: None,
+        }
+    }
+}
+
+/// The port MTA-STS policies are served on (RFC 8461 §3.3: HTTPS).
+pub const POLICY_PORT: u16 = 443;
+
+/// The trust anchors of WebPKI checks: the certificates of `trust`, or of
+/// the system's CA bundle.
+pub fn webpki_roots(trust: Option<&std::path::Path>) -> io::Result<Arc<RootCertStore>> {
+    let path = match trust {
+        Some(path) => path.to_path_buf(),
+        None => smtpwire_tokio::client::tls::system_bundle()?,
+    };
+    let mut roots = RootCertStore::empty();
+    let (added, _ignored) =
+        roots.add_parsable_certificates(smtpwire_tokio::client::tls::read_certificates(&path)?);
+    if added == 0 {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("{}: no usable CA certificate", path.display()),
+        ));
+    }
+    Ok(Arc::new(roots))
+}

@@ -10,7 +10,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use smtpwire::client::Envelope;
+use smtpwire::auth::{Credentials, Mechanism};
+use smtpwire::client::{AuthConfig, Envelope};
 use smtpwire::{ForwardPath, ReversePath};
 use smtpwire_tokio::client::{ClientBuilder, Error, Message, Outcome};
 use tokio::sync::mpsc;
@@ -25,6 +26,22 @@ const AHEAD: usize = 8;
 /// falls behind holds the connections back rather than letting reports
 /// pile up.
 const REPORT_QUEUE: usize = 256;
+
+/// `--auth`'s mechanisms, best first: SCRAM proves the password without
+/// sending it (RFC 5802), -PLUS binds that proof to the TLS connection
+/// (RFC 9266; the driver has the binding on TLS 1.3 only), and PLAIN and
+/// LOGIN are for servers without SCRAM.
+pub const AUTH_PREFERENCE: [Mechanism; 4] = [
+    Mechanism::ScramSha256Plus,
+    Mechanism::ScramSha256,
+    Mechanism::Plain,
+    Mechanism::Login,
+];
+
+/// The AUTH settings `--auth` makes from `credentials`.
+pub fn auth_config(credentials: Credentials) -> AuthConfig {
+    AuthConfig::new(credentials).with_mechanisms(AUTH_PREFERENCE.to_vec())
+}
 
 /// Where and how to send.
 #[derive(Clone)]

@@ -187,7 +187,14 @@ impl Settings {
             config.protocol = Protocol::Lmtp;
         }
         if self.users.is_some() {
-            config.capabilities.auth = vec![Mechanism::Plain, Mechanism::Login];
+            // -PLUS is offered only on TLS 1.3 connections, where the driver
+            // gives the session a channel binding.
+            config.capabilities.auth = vec![
+                Mechanism::ScramSha256Plus,
+                Mechanism::ScramSha256,
+                Mechanism::Plain,
+                Mechanism::Login,
+            ];
         }
         if self.allow_cleartext_auth {
             config.auth_policy = AuthPolicy::AllowCleartext;

@@ -330,6 +330,42 @@ async fn auth_plain_over_tls() {
 }
 
 #[tokio::test]
+async fn auth_prefers_scram_against_hashed_users() {
+    let line = format!(
+        "alice:{}\n",
+        smtpwire_programs::server::users::hash_password("correct horse").unwrap()
+    );
+    let server = TestServer::start(|settings| {
+        settings.users = Some(smtpwire_programs::server::users::Users::parse(&line).unwrap());
+        settings.require_auth = true;
+    })
+    .await;
+    let content = b"Subject: scram\r\n\r\nsubmitted\r\n";
+    let mut settings = to(&server, true, &["b@example.org"]);
+    let credentials = |password| alice(password).credentials;
+    settings.client = settings
+        .client
+        .auth(smtpwire_programs::send::auth_config(credentials(
+            "correct horse",
+        )));
+    send(settings.clone(), same(content), 1, 1).await;
+    assert_eq!(server.contents(), [content.to_vec()]);
+
+    // A wrong password fails at the SCRAM proof, not with PLAIN's 535.
+    settings.client = settings
+        .client
+        .auth(smtpwire_programs::send::auth_config(credentials("wrong")));
+    let refused = collect(settings, same(content), 1, 1).await;
+    assert!(!refused.succeeded());
+    assert!(
+        refused.errors.iter().any(|e| e.contains("invalid-proof")),
+        "{:?}",
+        refused.errors
+    );
+    assert_eq!(server.delivered().len(), 1);
+}
+
+#[tokio::test]
 async fn lmtp_reports_each_recipient() {
     let server = TestServer::start(|settings| settings.lmtp = true).await;
     let mut settings = to(&server, false, &["one@example.org", "two@example.org"]);

@@ -10,5 +10,6 @@
 //! - [`blocking`]: the same client for programs with no async runtime.
 
 pub mod blocking;
+mod channel;
 pub mod client;
 pub mod server;

@@ -1,7 +1,9 @@
 //! The client side of one AUTH exchange.
 
 use super::message;
-use super::{Credentials, Mechanism};
+#[cfg(feature = "scram")]
+use super::scram::client::ScramClient;
+use super::{ChannelBinding, Credentials, Mechanism, ScramClientError};
 use crate::limits::{DEFAULT_MAX_AUTH_LINE, MAX_AUTH_COMMAND_LINE};
 use crate::Text;
 use alloc::vec::Vec;
@@ -29,6 +31,9 @@ pub enum ClientAuthError {
     /// A `334` challenge came after the mechanism had nothing left to send.
     #[error("unexpected server challenge")]
     UnexpectedChallenge,
+    /// A SCRAM exchange cannot start or go on.
+    #[error(transparent)]
+    Scram(#[from] ScramClientError),
 }
 
 #[derive(Debug, Clone)]
@@ -37,6 +42,9 @@ enum Plan {
     Message(Text),
     /// LOGIN answers two prompts.
     Login { username: Text, password: Text },
+    /// SCRAM answers server-first and server-final.
+    #[cfg(feature = "scram")]
+    Scram(alloc::boxed::Box<ScramClient>),
 }
 
 /// The client side of one AUTH exchange (RFC 4954 §4).
@@ -70,8 +78,38 @@ pub struct ClientAuth {
 
 impl ClientAuth {
     /// Prepares an exchange of `mechanism` with `credentials`, converting
-    /// between PLAIN and LOGIN when that loses nothing.
+    /// between PLAIN and LOGIN when that loses nothing. SCRAM needs a nonce:
+    /// start it with [`with_nonce`](Self::with_nonce).
     pub fn new(mechanism: &Mechanism, credentials: &Credentials) -> Result<Self, ClientAuthError> {
+        Self::with_nonce(mechanism, credentials, None, None)
+    }
+
+    /// Prepares an exchange that may be SCRAM, with `nonce`, fresh random
+    /// printable text for this exchange only (RFC 5802 §5.1; 18 random
+    /// octets in base64 do), and the connection's `channel_binding` when the
+    /// transport gives one. `-PLUS` binds to it; plain SCRAM with it tells
+    /// the server, by the `y` flag, that the client could have bound, so
+    /// that a server offering `-PLUS` notices a stripped offer (RFC 5802 §6).
+    /// Other mechanisms ignore both.
+    ///
+    /// ```
+    /// use smtpwire::auth::{ClientAuth, Credentials, Mechanism, PlainCredentials, Secret};
+    /// use smtpwire::Text;
+    ///
+    /// let user = PlainCredentials::new(None, Text::new("user").unwrap(), Secret::new("pencil").unwrap()).unwrap();
+    /// let creds = Credentials::Plain(user);
+    /// let mut auth = ClientAuth::with_nonce(&Mechanism::ScramSha256, &creds, Some("rOprNGfwEbeRWgbNEkqO"), None).unwrap();
+    /// // "n,,n=user,r=rOprNGfwEbeRWgbNEkqO"
+    /// assert_eq!(auth.initial_response().unwrap(), "biwsbj11c2VyLHI9ck9wck5HZndFYmVSV2diTkVrcU8=");
+    /// ```
+    pub fn with_nonce(
+        mechanism: &Mechanism,
+        credentials: &Credentials,
+        nonce: Option<&str>,
+        channel_binding: Option<&ChannelBinding>,
+    ) -> Result<Self, ClientAuthError> {
+        #[cfg(not(feature = "scram"))]
+        let _ = (nonce, channel_binding);
         if !mechanism.is_implemented() {
             return Err(ClientAuthError::UnsupportedMechanism(mechanism.clone()));
         }
@@ -79,6 +117,21 @@ impl ClientAuth {
             .for_mechanism(mechanism)
             .ok_or_else(|| ClientAuthError::CredentialsMismatch(mechanism.clone()))?;
         let plan = match &credentials {
+            #[cfg(feature = "scram")]
+            Credentials::Plain(creds) if mechanism.scram().is_some() => {
+                let (hash, plus) = mechanism
+                    .scram()
+                    .unwrap_or((super::ScramHash::Sha256, false));
+                Plan::Scram(alloc::boxed::Box::new(ScramClient::new(
+                    hash,
+                    plus,
+                    creds.authzid().map(Text::as_str),
+                    creds.authcid().as_str(),
+                    creds.password().expose(),
+                    nonce.ok_or(ScramClientError::MissingNonce)?,
+                    channel_binding,
+                )?))
+            }
             Credentials::Plain(creds) => {
                 Plan::Message(message::encode(&message::encode_plain(creds)))
             }
@@ -89,10 +142,18 @@ impl ClientAuth {
                 username: message::encode(creds.username().as_bytes()),
                 password: message::encode(creds.password().expose().as_bytes()),
             },
+            Credentials::Verified(_) => {
+                return Err(ClientAuthError::CredentialsMismatch(mechanism.clone()))
+            }
         };
         let longest = match &plan {
             Plan::Message(text) => text.len(),
             Plan::Login { username, password } => username.len().max(password.len()),
+            // The client-final is the longest: a fixed part, the nonces,
+            // the proof and the gs2 header, all of them bounded by the
+            // client-first's length plus what the server sends.
+            #[cfg(feature = "scram")]
+            Plan::Scram(scram) => base64_len(scram.client_first().len()),
         };
         if longest.saturating_add(2) > DEFAULT_MAX_AUTH_LINE {
             return Err(ClientAuthError::ResponseTooLong {
@@ -122,8 +183,11 @@ impl ClientAuth {
     ///
     /// [`respond`]: ClientAuth::respond
     pub fn initial_response(&mut self) -> Option<Text> {
-        let Plan::Message(response) = &self.plan else {
-            return None;
+        let response = match &self.plan {
+            Plan::Message(response) => response.clone(),
+            #[cfg(feature = "scram")]
+            Plan::Scram(scram) => message::encode(scram.client_first().as_bytes()),
+            Plan::Login { .. } => return None,
         };
         // "AUTH " + mechanism + " " + response + CRLF
         let line = 5 + self.mechanism.as_str().len() + 1 + response.len() + 2;
@@ -131,7 +195,7 @@ impl ClientAuth {
             return None;
         }
         self.sent = 1;
-        Some(response.clone())
+        Some(response)
     }
 
     /// Answers one `334` challenge; `challenge` is the reply text after
@@ -144,7 +208,20 @@ impl ClientAuth {
     /// and answered with the empty line the server waits for before its 535.
     pub fn respond(&mut self, challenge: &[u8]) -> Result<Text, ClientAuthError> {
         let decoded = message::decode(challenge).map_err(|_| ClientAuthError::BadChallenge)?;
-        let answer = match (&self.plan, self.sent) {
+        let answer = match (&mut self.plan, self.sent) {
+            // An empty first challenge asks for the client-first that did
+            // not go with the command (RFC 4954 §4).
+            #[cfg(feature = "scram")]
+            (Plan::Scram(scram), 0) if decoded.is_empty() => {
+                message::encode(scram.client_first().as_bytes())
+            }
+            #[cfg(feature = "scram")]
+            (Plan::Scram(scram), 1..=2) => {
+                let answer = scram
+                    .respond(&decoded)
+                    .inspect_err(|_| self.sent = u8::MAX)?;
+                message::encode(answer.as_bytes())
+            }
             (Plan::Message(response), 0) => response.clone(),
             (Plan::Message(_), 1) if self.mechanism == Mechanism::XOAuth2 => {
                 self.server_error = Some(decoded);
@@ -158,6 +235,19 @@ impl ClientAuth {
         Ok(answer)
     }
 
+    /// Checks a success reply (235) against the exchange: SCRAM has the
+    /// server prove itself with its signature before, and a server that
+    /// claims success without it has not (RFC 5802 §5).
+    pub fn check_success(&self) -> Result<(), ClientAuthError> {
+        match &self.plan {
+            #[cfg(feature = "scram")]
+            Plan::Scram(scram) if !scram.is_verified() => {
+                Err(ScramClientError::ServerNotVerified.into())
+            }
+            _ => Ok(()),
+        }
+    }
+
     /// The line that cancels the exchange (RFC 4954 §4); the server answers 501.
     pub fn cancel(&mut self) -> Text {
         self.sent = u8::MAX;
@@ -169,4 +259,10 @@ impl ClientAuth {
     pub fn server_error(&self) -> Option<&[u8]> {
         self.server_error.as_deref()
     }
+}
+
+/// The length of `len` octets in padded base64.
+#[cfg(feature = "scram")]
+fn base64_len(len: usize) -> usize {
+    len.div_ceil(3).saturating_mul(4)
 }

@@ -276,16 +276,46 @@ impl OAuthBearer {
     }
 }
 
+/// Who a mechanism that checks the password itself (SCRAM) found the
+/// client to be: the exchange proved the password, so the caller decides
+/// only whether `authcid` may act as `authzid`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VerifiedIdentity {
+    pub(crate) mechanism: Mechanism,
+    pub(crate) authcid: Text,
+    pub(crate) authzid: Option<Text>,
+}
+
+impl VerifiedIdentity {
+    /// The mechanism that proved it.
+    pub fn mechanism(&self) -> &Mechanism {
+        &self.mechanism
+    }
+
+    /// The authentication identity whose keys the proof matched.
+    pub fn authcid(&self) -> &Text {
+        &self.authcid
+    }
+
+    /// The identity the client asks to act as, if it gave one.
+    pub fn authzid(&self) -> Option<&Text> {
+        self.authzid.as_ref()
+    }
+}
+
 /// Credentials of any implemented mechanism: what a server exchange produces
 /// and what a client exchange is started with.
 #[derive(Debug, Clone)]
 pub enum Credentials {
-    /// PLAIN credentials.
+    /// PLAIN credentials; SCRAM clients take them too.
     Plain(PlainCredentials),
     /// LOGIN credentials.
     Login(LoginCredentials),
     /// XOAUTH2 credentials.
     XOAuth2(OAuthBearer),
+    /// An identity a SCRAM server exchange has already checked the
+    /// password of; only a server produces it, and no client takes it.
+    Verified(VerifiedIdentity),
 }
 
 impl Credentials {
@@ -295,6 +325,7 @@ impl Credentials {
             Credentials::Plain(_) => Mechanism::Plain,
             Credentials::Login(_) => Mechanism::Login,
             Credentials::XOAuth2(_) => Mechanism::XOAuth2,
+            Credentials::Verified(identity) => identity.mechanism.clone(),
         }
     }
 
@@ -304,14 +335,24 @@ impl Credentials {
             Credentials::Plain(creds) => creds.authcid(),
             Credentials::Login(creds) => creds.username(),
             Credentials::XOAuth2(creds) => creds.user(),
+            Credentials::Verified(identity) => identity.authcid(),
         }
     }
 
     /// Converts the credentials for use with `mechanism`, when they carry
     /// what it needs: PLAIN and LOGIN both take a name and a password, as long
-    /// as no PLAIN authzid would be lost.
+    /// as no PLAIN authzid would be lost; SCRAM takes them as PLAIN ones,
+    /// authzid included.
     pub fn for_mechanism(&self, mechanism: &Mechanism) -> Option<Credentials> {
         match (self, mechanism) {
+            (Credentials::Plain(_), scram) if scram.scram().is_some() => Some(self.clone()),
+            (Credentials::Login(creds), scram) if scram.scram().is_some() => {
+                Some(Credentials::Plain(PlainCredentials {
+                    authzid: None,
+                    authcid: creds.username.clone(),
+                    password: creds.password.clone(),
+                }))
+            }
             (Credentials::Plain(_), Mechanism::Plain)
             | (Credentials::Login(_), Mechanism::Login)
             | (Credentials::XOAuth2(_), Mechanism::XOAuth2) => Some(self.clone()),

@@ -448,6 +448,11 @@ fn fields(creds: &Credentials) -> Vec<String> {
         ),
         Credentials::Login(l) => (None, l.username().as_str(), l.password().expose()),
         Credentials::XOAuth2(o) => (None, o.user().as_str(), o.token().expose()),
+        Credentials::Verified(v) => (
+            v.authzid().map(|z| String::from(z.as_str())),
+            v.authcid().as_str(),
+            "",
+        ),
     };
     alloc::vec![
         format!("{:?}", creds.mechanism()),
@@ -475,7 +480,7 @@ fn run(creds: &Credentials, use_initial: bool) -> Credentials {
                 step = server.respond(answer.as_bytes()).unwrap();
             }
             Step::Done(creds) => return creds,
-            Step::Failed => panic!("exchange failed"),
+            Step::Failed | Step::LookUpKeys(_) => panic!("exchange failed or asked for keys"),
         }
     }
     panic!("exchange did not finish");

@@ -8,20 +8,30 @@
 //! with the caller, as does the decision to allow AUTH over cleartext.
 //!
 //! Mechanisms implemented: PLAIN (RFC 4616), LOGIN
-//! (draft-murchison-sasl-login) and XOAUTH2 (the Google and Microsoft bearer
-//! token format). Other names parse as [`Mechanism::Other`] so they can be
-//! offered, listed and refused with the right reply.
+//! (draft-murchison-sasl-login), XOAUTH2 (the Google and Microsoft bearer
+//! token format) and, with the `scram` feature, SCRAM-SHA-256 and
+//! SCRAM-SHA-256-PLUS on both sides and SCRAM-SHA-1 for clients (RFC 5802,
+//! RFC 7677, RFC 9266; see [`scram`]). SCRAM is the exception to "neither
+//! side checks a password": its server checks the proof against the
+//! [`StoredKeys`] the caller looks up ([`Step::LookUpKeys`]). Other names
+//! parse as [`Mechanism::Other`] so they can be offered, listed and refused
+//! with the right reply.
 
 mod client;
 mod credentials;
 #[cfg(test)]
 mod exchange_tests;
 mod message;
+pub mod scram;
 mod server;
 
 pub use client::{ClientAuth, ClientAuthError};
 pub use credentials::{
     Credentials, CredentialsError, Field, LoginCredentials, OAuthBearer, PlainCredentials, Secret,
+    VerifiedIdentity,
+};
+pub use scram::{
+    ChannelBinding, ScramClientError, ScramError, ScramHash, ScramUser, StoredKeys, StoredKeysError,
 };
 pub use server::{AuthError, MalformedResponse, ServerAuth, Step};
 
@@ -53,6 +63,13 @@ pub enum Mechanism {
     Login,
     /// `XOAUTH2`, an OAuth 2.0 bearer token in the Google/Microsoft format.
     XOAuth2,
+    /// `SCRAM-SHA-1`, RFC 5802; this crate runs its client side only.
+    ScramSha1,
+    /// `SCRAM-SHA-256`, RFC 7677.
+    ScramSha256,
+    /// `SCRAM-SHA-256-PLUS`, RFC 7677 with channel binding (RFC 5802 §6),
+    /// here `tls-exporter` (RFC 9266).
+    ScramSha256Plus,
     /// Any other well-formed name, upper-cased. This crate does not run it.
     Other(Text),
 }
@@ -83,7 +100,7 @@ impl Mechanism {
     }
 
     /// Parses a name that is a slice of `line`; an upper-case name other than
-    /// the three known ones shares `line`'s buffer instead of being copied.
+    /// the known ones shares `line`'s buffer instead of being copied.
     pub(crate) fn parse_in(line: &Bytes, name: &[u8]) -> Result<Self, MechanismError> {
         Mechanism::parse_with(name, |upper| Text::from_parsed(line.slice_ref(upper)))
     }
@@ -111,6 +128,12 @@ impl Mechanism {
             Mechanism::Login
         } else if name.eq_ignore_ascii_case(b"XOAUTH2") {
             Mechanism::XOAuth2
+        } else if name.eq_ignore_ascii_case(b"SCRAM-SHA-1") {
+            Mechanism::ScramSha1
+        } else if name.eq_ignore_ascii_case(b"SCRAM-SHA-256") {
+            Mechanism::ScramSha256
+        } else if name.eq_ignore_ascii_case(b"SCRAM-SHA-256-PLUS") {
+            Mechanism::ScramSha256Plus
         } else if !name.iter().any(u8::is_ascii_lowercase) {
             Mechanism::Other(keep(name))
         } else {
@@ -128,13 +151,30 @@ impl Mechanism {
             Mechanism::Plain => "PLAIN",
             Mechanism::Login => "LOGIN",
             Mechanism::XOAuth2 => "XOAUTH2",
+            Mechanism::ScramSha1 => "SCRAM-SHA-1",
+            Mechanism::ScramSha256 => "SCRAM-SHA-256",
+            Mechanism::ScramSha256Plus => "SCRAM-SHA-256-PLUS",
             Mechanism::Other(name) => name.as_str(),
         }
     }
 
-    /// Whether this crate runs the exchange for this mechanism.
+    /// Whether this crate runs the exchange for this mechanism, on the
+    /// client side at least: SCRAM only with the `scram` feature, and
+    /// SCRAM-SHA-1 for clients only.
     pub fn is_implemented(&self) -> bool {
-        !matches!(self, Mechanism::Other(_))
+        match self {
+            Mechanism::Other(_) => false,
+            Mechanism::ScramSha1 | Mechanism::ScramSha256 | Mechanism::ScramSha256Plus => {
+                cfg!(feature = "scram")
+            }
+            Mechanism::Plain | Mechanism::Login | Mechanism::XOAuth2 => true,
+        }
+    }
+
+    /// Whether this mechanism binds the exchange to the TLS channel, and so
+    /// can only run where the transport gives a [`ChannelBinding`].
+    pub fn needs_channel_binding(&self) -> bool {
+        matches!(self, Mechanism::ScramSha256Plus)
     }
 }
 
@@ -181,7 +221,11 @@ mod tests {
             ("PLAIN", Mechanism::Plain),
             ("Login", Mechanism::Login),
             ("xoauth2", Mechanism::XOAuth2),
+            ("scram-sha-1", Mechanism::ScramSha1),
+            ("SCRAM-SHA-256", Mechanism::ScramSha256),
+            ("Scram-Sha-256-Plus", Mechanism::ScramSha256Plus),
         ] {
+            assert_eq!(mechanism.as_str().parse::<Mechanism>().unwrap(), mechanism);
             assert_eq!(wire.parse::<Mechanism>().unwrap(), mechanism);
         }
         let other = Mechanism::parse(b"cram-md5").unwrap();
@@ -192,13 +236,13 @@ mod tests {
 
     #[test]
     fn upper_case_names_share_the_line() {
-        let line = Bytes::from_static(b"AUTH SCRAM-SHA-1");
+        let line = Bytes::from_static(b"AUTH GSSAPI");
         let name = line.get(5..).unwrap_or_default();
         let Mechanism::Other(text) = Mechanism::parse_in(&line, name).unwrap() else {
             panic!()
         };
         assert_eq!(text.as_bytes().as_ptr(), name.as_ptr());
-        let folded = Mechanism::parse_in(&line, b"scram-sha-1").unwrap();
+        let folded = Mechanism::parse_in(&line, b"gssapi").unwrap();
         assert_eq!(folded, Mechanism::Other(text));
     }
 

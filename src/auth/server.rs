@@ -1,6 +1,9 @@
 //! The server side of one AUTH exchange.
 
 use super::message::{self, LOGIN_PASSWORD_PROMPT, LOGIN_USERNAME_PROMPT};
+#[cfg(feature = "scram")]
+use super::scram::server::{ScramServer, ScramStep};
+use super::{ChannelBinding, ScramError, ScramUser, StoredKeys};
 use super::{Credentials, CredentialsError, Field, LoginCredentials, Mechanism};
 use crate::limits::DEFAULT_MAX_AUTH_LINE;
 use crate::text::TextError;
@@ -18,6 +21,9 @@ pub enum Step {
     Done(Credentials),
     /// The exchange failed: reply 535 (5.7.8), RFC 4954 §6.
     Failed,
+    /// SCRAM: look up this user's [`StoredKeys`] and hand them, with the
+    /// server's part of the nonce, to [`ServerAuth::supply_keys`].
+    LookUpKeys(ScramUser),
 }
 
 /// Why an exchange ended without credentials. Each error ends the exchange;
@@ -47,6 +53,11 @@ pub enum AuthError {
     /// produced its outcome. A caller error, answered as a bad sequence.
     #[error("no authentication response was expected")]
     NotAwaitingResponse,
+    /// A SCRAM client-first the server cannot go on with, with the RFC
+    /// 5802 §7 error value that names why: a malformed message, a channel
+    /// binding that does not fit, a downgraded `-PLUS` offer.
+    #[error("SCRAM exchange refused: {0}")]
+    Scram(ScramError),
 }
 
 impl AuthError {
@@ -57,6 +68,8 @@ impl AuthError {
             AuthError::Cancelled | AuthError::BadBase64 | AuthError::Malformed(_) => {
                 ReplyCode::PARAMETER_SYNTAX_ERROR
             }
+            AuthError::Scram(error) if error.is_syntax() => ReplyCode::PARAMETER_SYNTAX_ERROR,
+            AuthError::Scram(_) => ReplyCode::AUTH_CREDENTIALS_INVALID,
             AuthError::TooLong { .. } => ReplyCode::SYNTAX_ERROR,
             AuthError::NotAwaitingResponse => ReplyCode::BAD_SEQUENCE,
         }
@@ -69,6 +82,8 @@ impl AuthError {
             AuthError::UnsupportedMechanism(_) => EnhancedStatusCode::INVALID_ARGUMENTS,
             AuthError::Cancelled => EnhancedStatusCode::SECURITY_FAILURE,
             AuthError::BadBase64 | AuthError::Malformed(_) => EnhancedStatusCode::SYNTAX_ERROR,
+            AuthError::Scram(error) if error.is_syntax() => EnhancedStatusCode::SYNTAX_ERROR,
+            AuthError::Scram(_) => EnhancedStatusCode::AUTH_CREDENTIALS_INVALID,
             AuthError::TooLong { .. } => EnhancedStatusCode::AUTH_LINE_TOO_LONG,
             AuthError::NotAwaitingResponse => EnhancedStatusCode::INVALID_COMMAND,
         }
@@ -108,6 +123,9 @@ enum State {
     Verifying,
     /// XOAUTH2 error challenge sent; the client's (empty) answer is next.
     AwaitingErrorAck,
+    /// A SCRAM exchange, which keeps its own state.
+    #[cfg(feature = "scram")]
+    Scram(alloc::boxed::Box<ScramServer>),
     Finished,
 }
 
@@ -161,11 +179,40 @@ impl ServerAuth {
         initial_response: Option<&[u8]>,
         max_line: usize,
     ) -> Result<(Self, Step), AuthError> {
+        Self::start_with_binding(mechanism, initial_response, max_line, None)
+    }
+
+    /// Starts an exchange on a connection where the server offers
+    /// `SCRAM-SHA-256-PLUS` bound to `channel_binding`; `None` where it does
+    /// not (no TLS, no exporter, or `-PLUS` not offered). `-PLUS` runs only
+    /// with it, and plain SCRAM refuses a client that could have bound
+    /// (`y`) when it is there (RFC 5802 §6).
+    pub fn start_with_binding(
+        mechanism: &Mechanism,
+        initial_response: Option<&[u8]>,
+        max_line: usize,
+        channel_binding: Option<&ChannelBinding>,
+    ) -> Result<(Self, Step), AuthError> {
         let state = match mechanism {
             Mechanism::Plain | Mechanism::XOAuth2 => State::AwaitingMessage,
             Mechanism::Login => State::AwaitingUsername,
-            Mechanism::Other(_) => return Err(AuthError::UnsupportedMechanism(mechanism.clone())),
+            #[cfg(feature = "scram")]
+            Mechanism::ScramSha256 | Mechanism::ScramSha256Plus => {
+                let plus = mechanism.needs_channel_binding();
+                if plus && channel_binding.is_none() {
+                    return Err(AuthError::UnsupportedMechanism(mechanism.clone()));
+                }
+                State::Scram(alloc::boxed::Box::new(ScramServer::new(
+                    super::ScramHash::Sha256,
+                    plus,
+                    channel_binding.cloned(),
+                )))
+            }
+            _ => return Err(AuthError::UnsupportedMechanism(mechanism.clone())),
         };
+        // Without SCRAM there is nothing to bind.
+        #[cfg(not(feature = "scram"))]
+        let _ = channel_binding;
         let mut auth = ServerAuth {
             mechanism: mechanism.clone(),
             state,
@@ -208,6 +255,12 @@ impl ServerAuth {
             self.state = State::Finished;
             AuthError::BadBase64
         })?;
+        // SCRAM's last client message is empty by design.
+        #[cfg(feature = "scram")]
+        if let State::Scram(scram) = &mut self.state {
+            let step = scram.respond(&decoded);
+            return self.scram_step(step);
+        }
         if decoded.is_empty() {
             // An empty line is valid base64 for an empty response (RFC 4954
             // §4): no credentials, so the exchange fails (535), where only
@@ -242,12 +295,71 @@ impl ServerAuth {
                     LoginCredentials::new(username, password).map_err(MalformedResponse::from)?,
                 )
             }
+            #[cfg(feature = "scram")]
+            (State::Scram(mut scram), _) => {
+                let step = scram.respond(response);
+                self.state = State::Scram(scram);
+                return self.scram_step(step);
+            }
             (State::Verifying | State::AwaitingErrorAck | State::Finished, _) => {
                 return Err(AuthError::NotAwaitingResponse)
             }
         };
         self.state = State::Verifying;
         Ok(Step::Done(credentials))
+    }
+
+    /// Goes on after [`Step::LookUpKeys`] with the user's keys, `None` when
+    /// the user does not exist or has no keys for the mechanism's hash, and
+    /// `nonce`, the server's part of the nonce: fresh random printable text
+    /// without `,` (RFC 5802 §5.1). Without keys the exchange still runs to
+    /// the proof, which then fails as a wrong password does, so that a
+    /// client cannot tell missing users from wrong passwords by the
+    /// exchange (RFC 5802 §9).
+    pub fn supply_keys(
+        &mut self,
+        keys: Option<&StoredKeys>,
+        nonce: &str,
+    ) -> Result<Step, AuthError> {
+        #[cfg(feature = "scram")]
+        if let State::Scram(scram) = &mut self.state {
+            if scram.awaiting_keys() {
+                let step = scram.supply_keys(keys, nonce);
+                return self.scram_step(step);
+            }
+        }
+        #[cfg(not(feature = "scram"))]
+        let _ = (keys, nonce);
+        self.state = State::Finished;
+        Err(AuthError::NotAwaitingResponse)
+    }
+
+    /// Turns a SCRAM step into the exchange's; an error ends the exchange.
+    #[cfg(feature = "scram")]
+    fn scram_step(&mut self, step: Result<ScramStep, ScramError>) -> Result<Step, AuthError> {
+        let step = match step {
+            Ok(ScramStep::Challenge(challenge)) => {
+                Step::Challenge(message::encode(challenge.as_bytes()))
+            }
+            Ok(ScramStep::LookUpKeys(user)) => Step::LookUpKeys(user),
+            Ok(ScramStep::Verified { username, authzid }) => {
+                self.state = State::Verifying;
+                Step::Done(Credentials::Verified(super::VerifiedIdentity {
+                    mechanism: self.mechanism.clone(),
+                    authcid: username,
+                    authzid,
+                }))
+            }
+            Ok(ScramStep::Failed) => {
+                self.state = State::Finished;
+                Step::Failed
+            }
+            Err(error) => {
+                self.state = State::Finished;
+                return Err(AuthError::Scram(error));
+            }
+        };
+        Ok(step)
     }
 
     /// Refuses the credentials from [`Step::Done`].
@@ -276,6 +388,16 @@ impl ServerAuth {
                 | State::AwaitingUsername
                 | State::AwaitingPassword(_)
                 | State::AwaitingErrorAck
-        )
+        ) || self.scram_awaiting_response()
+    }
+
+    #[cfg(feature = "scram")]
+    fn scram_awaiting_response(&self) -> bool {
+        matches!(&self.state, State::Scram(scram) if scram.awaiting_response())
+    }
+
+    #[cfg(not(feature = "scram"))]
+    fn scram_awaiting_response(&self) -> bool {
+        false
     }
 }

@@ -104,8 +104,10 @@ use alloc::sync::Arc;
 use bytes::BytesMut;
 use core::time::Duration;
 
+use crate::auth::ChannelBinding;
 use crate::capability::Capabilities;
 use crate::framing::{LineEndPolicy, ReplyAssembler};
+use crate::Text;
 use queue::{AuthExchange, Awaiting, Job, Phase};
 use transaction::Transaction;
 
@@ -197,6 +199,10 @@ pub struct ClientSession {
     awaiting: VecDeque<Awaiting>,
     caps: Option<Capabilities>,
     tls: bool,
+    /// The TLS connection's channel binding for SCRAM, when given.
+    channel_binding: Option<ChannelBinding>,
+    /// The nonce for a SCRAM exchange, used once.
+    auth_nonce: Option<Text>,
     auth: Option<AuthExchange>,
     jobs: VecDeque<Job>,
     /// The message whose replies are being read.
@@ -229,6 +235,8 @@ impl ClientSession {
             awaiting: VecDeque::from([Awaiting::Greeting]),
             caps: None,
             tls: config.implicit_tls,
+            channel_binding: None,
+            auth_nonce: None,
             auth: None,
             jobs: VecDeque::new(),
             current: None,
@@ -314,6 +322,26 @@ impl ClientSession {
         if let Some(wait) = self.waiting_for() {
             self.fail(SessionError::Timeout(wait), false);
         }
+    }
+
+    /// The TLS connection's channel binding (RFC 9266 `tls-exporter`), for
+    /// SCRAM: given right after [`tls_established`](Self::tls_established)
+    /// (or at the start with implicit TLS) by a caller whose TLS stack
+    /// exports it. With it SCRAM-SHA-256-PLUS can be chosen, and plain
+    /// SCRAM tells the server the client could have bound. Ignored before
+    /// TLS.
+    pub fn set_channel_binding(&mut self, binding: ChannelBinding) {
+        if self.tls {
+            self.channel_binding = Some(binding);
+        }
+    }
+
+    /// The client's nonce for a SCRAM exchange on this connection: fresh
+    /// random printable US-ASCII without `,` (RFC 5802 §5.1; 18 random
+    /// octets in base64 do). SCRAM is chosen only when one was given, and
+    /// each nonce serves one exchange.
+    pub fn set_auth_nonce(&mut self, nonce: Text) {
+        self.auth_nonce = Some(nonce);
     }
 
     /// The transport is now TLS: the session forgets what it learnt in

@@ -172,17 +172,26 @@ impl ClientSession {
         if !self.tls && !auth.allow_cleartext {
             return self.fail(SessionError::AuthOverCleartext, true);
         }
+        // SCRAM needs a nonce, and -PLUS a channel to bind to.
         let usable: Vec<Mechanism> = auth
             .mechanisms
             .iter()
             .filter(|m| auth.credentials.for_mechanism(m).is_some())
+            .filter(|m| m.scram().is_none() || self.auth_nonce.is_some())
+            .filter(|m| !m.needs_channel_binding() || self.channel_binding.is_some())
             .cloned()
             .collect();
         let offered = self.caps.as_ref().map(|caps| caps.auth.as_slice());
         let Some(mechanism) = choose_mechanism(offered.unwrap_or_default(), &usable) else {
             return self.fail(SessionError::AuthNotOffered, true);
         };
-        let mut exchange = match ClientAuth::new(mechanism, &auth.credentials) {
+        let nonce = self.auth_nonce.take();
+        let mut exchange = match ClientAuth::with_nonce(
+            mechanism,
+            &auth.credentials,
+            nonce.as_ref().map(Text::as_str),
+            self.channel_binding.as_ref(),
+        ) {
             Ok(exchange) => exchange,
             Err(error) => return self.fail(SessionError::Sasl(error), true),
         };
@@ -224,6 +233,9 @@ impl ClientSession {
         }
         match verdict(&reply) {
             Verdict::Ok if code == ReplyCode::AUTH_SUCCEEDED => {
+                if let Err(error) = auth.exchange.check_success() {
+                    return self.fail(SessionError::Sasl(error), true);
+                }
                 let mechanism = auth.exchange.mechanism().clone();
                 self.end_auth();
                 self.events.push_back(ClientEvent::Authenticated(mechanism));

@@ -8,7 +8,7 @@ use super::replies;
 use super::ticket::Ticket;
 use super::xclient::XclientAttribute;
 use crate::address::{ForwardPath, Host, ReversePath};
-use crate::auth::Credentials;
+use crate::auth::{Credentials, ScramUser};
 use crate::params::{MailParameters, RcptParameters};
 use crate::proxy::ProxyHeader;
 use crate::reply::{Reply, ReplyClass};
@@ -61,6 +61,11 @@ pub enum ServerEvent {
     StartTls(StartTlsRequest),
     /// A completed SASL exchange: verify the credentials.
     Auth(AuthRequest),
+    /// A SCRAM exchange needs the user's stored keys: answer with
+    /// [`ServerSession::supply_keys`](super::ServerSession::supply_keys),
+    /// or reject to end the exchange with that reply (454 4.7.0 when the
+    /// user database cannot be reached, say).
+    AuthKeys(AuthKeysRequest),
     /// MAIL FROM.
     Mail(MailRequest),
     /// RCPT TO.
@@ -102,6 +107,7 @@ impl ServerEvent {
             ServerEvent::Hello(r) => r.ticket,
             ServerEvent::StartTls(r) => r.ticket,
             ServerEvent::Auth(r) => r.ticket,
+            ServerEvent::AuthKeys(r) => r.ticket,
             ServerEvent::Mail(r) => r.ticket,
             ServerEvent::Rcpt(r) => r.ticket,
             ServerEvent::Data(r) => r.ticket,
@@ -218,6 +224,10 @@ request!(
     Auth => AuthRequest { credentials: Credentials }
 );
 request!(
+    /// The user a SCRAM exchange needs the keys of.
+    AuthKeys => AuthKeysRequest { user: ScramUser }
+);
+request!(
     /// MAIL FROM with its parameters, already checked against what the server
     /// advertised.
     Mail => MailRequest { from: ReversePath, params: MailParameters }
@@ -285,6 +295,14 @@ impl AuthRequest {
     /// What the client presented; verify it before accepting.
     pub fn credentials(&self) -> &Credentials {
         &self.credentials
+    }
+}
+
+impl AuthKeysRequest {
+    /// Who asks to log in: the user name to look up, and the identity the
+    /// client wants to act as.
+    pub fn user(&self) -> &ScramUser {
+        &self.user
     }
 }
 

@@ -5,7 +5,9 @@
 use bytes::{Buf, Bytes};
 
 use super::config::{LongLinePolicy, SyncPolicy};
-use super::event::{AbortReason, AuthRequest, ConnectRequest, MessageRequest, ServerEvent};
+use super::event::{
+    AbortReason, AuthKeysRequest, AuthRequest, ConnectRequest, MessageRequest, ServerEvent,
+};
 use super::foreign;
 use super::replies::{self, Canned};
 use super::{Body, CloseReason, Phase, Progress, ServerSession};
@@ -19,9 +21,11 @@ impl ServerSession {
     /// Handles the next unit of buffered input, if the session may.
     pub(super) fn step(&mut self) -> Progress {
         match self.phase {
-            Phase::Closed | Phase::TlsHandshake | Phase::Greeting(_) | Phase::Deciding(_) => {
-                Progress::Blocked
-            }
+            Phase::Closed
+            | Phase::TlsHandshake
+            | Phase::Greeting(_)
+            | Phase::Deciding(_)
+            | Phase::AuthLookup(..) => Progress::Blocked,
             Phase::Proxy => self.read_proxy_header(),
             Phase::Data => self.read_data(),
             Phase::Chunk => self.read_chunk(),
@@ -190,6 +194,18 @@ impl ServerSession {
             Ok(AuthStep::Failed) => {
                 self.end_auth();
                 self.error(replies::AUTH_FAILED);
+            }
+            Ok(AuthStep::LookUpKeys(user)) => {
+                // The exchange waits beside the request; input stays
+                // buffered until the keys come back.
+                let Phase::Auth(exchange) = core::mem::replace(&mut self.phase, Phase::Commands)
+                else {
+                    return;
+                };
+                let ticket = self.issue_ticket();
+                self.phase = Phase::AuthLookup(ticket, alloc::boxed::Box::new(exchange));
+                self.events
+                    .push_back(ServerEvent::AuthKeys(AuthKeysRequest { ticket, user }));
             }
             Err(err) => {
                 self.end_auth();

@@ -20,7 +20,7 @@ use bytes::BytesMut;
 use core::time::Duration;
 
 use crate::address::{ForwardPath, Host};
-use crate::auth::ServerAuth;
+use crate::auth::{ChannelBinding, ServerAuth, StoredKeys};
 use crate::data::{BdatDecoder, DataDecoder};
 use crate::framing::LineFramer;
 use crate::params::MailParameters;
@@ -34,9 +34,9 @@ pub use config::{
 };
 pub use error::DecisionError;
 pub use event::{
-    AbortReason, AuthRequest, ConnectRequest, DataRequest, EtrnRequest, HelloRequest, MailRequest,
-    MessageRequest, NotARejection, RcptRequest, Reject, ServerEvent, StartTlsRequest,
-    VerifyRequest, XclientRequest,
+    AbortReason, AuthKeysRequest, AuthRequest, ConnectRequest, DataRequest, EtrnRequest,
+    HelloRequest, MailRequest, MessageRequest, NotARejection, RcptRequest, Reject, ServerEvent,
+    StartTlsRequest, VerifyRequest, XclientRequest,
 };
 pub use output::ServerOutput;
 pub use xclient::XclientAttribute;
@@ -140,6 +140,8 @@ pub struct ServerSession {
     last_ticket: u64,
     hello: Option<Hello>,
     tls: bool,
+    /// The TLS connection's binding for SCRAM -PLUS, when the caller gave it.
+    channel_binding: Option<ChannelBinding>,
     authenticated: bool,
     transaction: Option<Transaction>,
     /// The DATA decoder, kept in place between messages rather than moved
@@ -172,6 +174,9 @@ enum Phase {
     Deciding(Ticket),
     /// Inside a SASL exchange: each line answers a 334 challenge.
     Auth(ServerAuth),
+    /// A SASL exchange waits for the caller to look up the user's keys,
+    /// the request with this token.
+    AuthLookup(Ticket, alloc::boxed::Box<ServerAuth>),
     /// Reading DATA content with [`ServerSession::content`].
     Data,
     /// Inside the octets of an accepted BDAT chunk.
@@ -241,6 +246,7 @@ impl ServerSession {
             last_ticket: 0,
             hello: None,
             tls: false,
+            channel_binding: None,
             authenticated: false,
             transaction: None,
             content: DataDecoder::new(),
@@ -364,6 +370,17 @@ impl ServerSession {
         }
     }
 
+    /// The TLS connection's channel binding (RFC 9266 `tls-exporter`), given
+    /// right after [`tls_established`](Self::tls_established) by a caller
+    /// whose TLS stack exports it. With it, SCRAM-SHA-256-PLUS is offered
+    /// when the configuration lists it, and plain SCRAM refuses clients
+    /// that could have bound (RFC 5802 §6). Ignored before TLS.
+    pub fn set_channel_binding(&mut self, binding: ChannelBinding) {
+        if self.tls {
+            self.channel_binding = Some(binding);
+        }
+    }
+
     // --- application commands: decisions, and the server shutting down ---
 
     /// Accepts a request with its usual positive reply.
@@ -419,6 +436,29 @@ impl ServerSession {
         let request = request.into();
         self.claim(request.ticket())?;
         self.decided(request, Verdict::Reject(reject));
+        Ok(())
+    }
+
+    /// Answers [`ServerEvent::AuthKeys`] with the user's SCRAM keys (`None`
+    /// for a user without keys for the hash asked) and `nonce`, the
+    /// server's part of the exchange's nonce: fresh random printable text
+    /// without `,`, new for every exchange (18 random octets in base64 do).
+    /// Accepting the request instead ends the exchange with 535.
+    ///
+    /// # Errors
+    ///
+    /// As for [`accept`](Self::accept); the keys then have no effect.
+    pub fn supply_keys(
+        &mut self,
+        request: AuthKeysRequest,
+        keys: Option<&StoredKeys>,
+        nonce: &str,
+    ) -> Result<(), DecisionError> {
+        self.claim(Some(request.ticket))?;
+        if let Phase::Auth(exchange) = &mut self.phase {
+            let step = exchange.supply_keys(keys, nonce);
+            self.continue_auth(step);
+        }
         Ok(())
     }
 
@@ -493,7 +533,9 @@ impl ServerSession {
         match self.phase {
             Phase::Closed => ServerOutput::Closed,
             Phase::TlsHandshake => ServerOutput::StartTls,
-            Phase::Greeting(_) | Phase::Deciding(_) => ServerOutput::AwaitingDecision,
+            Phase::Greeting(_) | Phase::Deciding(_) | Phase::AuthLookup(..) => {
+                ServerOutput::AwaitingDecision
+            }
             _ => ServerOutput::NeedInput,
         }
     }
@@ -509,7 +551,11 @@ impl ServerSession {
     /// A TLS handshake is the caller's to bound, with the same timeout.
     pub fn timeout_hint(&self) -> Option<Duration> {
         match self.phase {
-            Phase::Closed | Phase::TlsHandshake | Phase::Greeting(_) | Phase::Deciding(_) => None,
+            Phase::Closed
+            | Phase::TlsHandshake
+            | Phase::Greeting(_)
+            | Phase::Deciding(_)
+            | Phase::AuthLookup(..) => None,
             _ => Some(self.time_left),
         }
     }
@@ -529,6 +575,15 @@ impl ServerSession {
                 self.phase = Phase::Commands;
                 return Ok(());
             }
+        }
+        if matches!(self.phase, Phase::AuthLookup(awaited, _) if awaited == ticket) {
+            // Back into the exchange, which the decision goes on with.
+            if let Phase::AuthLookup(_, exchange) =
+                core::mem::replace(&mut self.phase, Phase::Commands)
+            {
+                self.phase = Phase::Auth(*exchange);
+            }
+            return Ok(());
         }
         if ticket.session == self.stamp && matches!(self.phase, Phase::Closed) {
             return Err(DecisionError::Closed);
@@ -593,6 +648,12 @@ impl ServerSession {
         offered.require_tls &= self.tls;
         if !self.auth_offered() || self.authenticated {
             offered.auth.clear();
+        }
+        // -PLUS only where there is a channel to bind to.
+        if self.channel_binding.is_none() {
+            offered
+                .auth
+                .retain(|mechanism| !mechanism.needs_channel_binding());
         }
         if self.config.xclient {
             let keyword = Text::from_static("XCLIENT");

@@ -50,7 +50,10 @@
 //! | `Deciding` | `StartTls` accepted | 220; 554 when input is pipelined behind it | `TlsHandshake`; `Closed` |
 //! | `TlsHandshake` | handshake done / any input | none / 554 5.5.1 | `Commands` / `Closed` |
 //! | `Commands` | AUTH | 334; 503, 502, 538, 504 (preconditions) | `Auth`; `Commands` |
+//! | `Commands` | AUTH SCRAM-SHA-256-PLUS without a channel binding | 504 | `Commands` |
 //! | `Auth` | response | 334; the exchange done: `Auth`; failed: 535 or 501 | `Auth`; `Deciding`; `Commands` |
+//! | `Auth` | SCRAM client-first | `AuthKeys`; refused (RFC 5802 §7 error): 535 or 501 | `AuthLookup`; `Commands` |
+//! | `AuthLookup` | `supply_keys` / `AuthKeys` accepted / rejected | 334 server-first / 535 / the rejection | `Auth` / `Commands` / `Commands` |
 //! | `Deciding` | `Auth` accepted | 235 | `Commands` |
 //! | `Commands` | XCLIENT (when offered) | `Xclient`; 503 (in a transaction), 501 | `Deciding`; `Commands` |
 //! | `Deciding` | `Xclient` accepted | 220 greeting; hello, AUTH and counts forgotten | `Commands` |
@@ -166,6 +169,17 @@ impl ServerSession {
                 self.hello = Some(Hello { host, extended });
             }
             (ServerEvent::StartTls(_), Accept(_)) => self.start_tls(),
+            // Keys are given with `supply_keys`; an accept has none, so the
+            // exchange cannot succeed.
+            (ServerEvent::AuthKeys(_), Accept(_)) => {
+                self.end_auth();
+                self.error(replies::AUTH_FAILED);
+            }
+            (ServerEvent::AuthKeys(_), Refuse(reject)) => {
+                self.end_auth();
+                self.send_reject(reject);
+                self.count_error();
+            }
             (ServerEvent::Auth(_), Accept(text)) => {
                 self.authenticated = true;
                 self.positive(replies::AUTH_OK, text);
@@ -559,14 +573,21 @@ impl ServerSession {
         if !self.auth_offered() {
             return self.error(replies::ENCRYPTION_REQUIRED);
         }
-        if !self.config.capabilities.auth.contains(&mechanism) {
+        if !self.config.capabilities.auth.contains(&mechanism)
+            || (mechanism.needs_channel_binding() && self.channel_binding.is_none())
+        {
             return self.error(replies::BAD_MECHANISM);
         }
         // The exchange takes the argument as sent: base64, or `=` for empty.
         let initial = initial_response
             .as_ref()
             .map(|response| response.as_base64().map_or(&b"="[..], str::as_bytes));
-        match ServerAuth::start_with_max_line(&mechanism, initial, self.config.limits.auth_line) {
+        match ServerAuth::start_with_binding(
+            &mechanism,
+            initial,
+            self.config.limits.auth_line,
+            self.offered_binding(),
+        ) {
             Ok((exchange, step)) => {
                 self.input.set_max_line(self.config.limits.auth_line);
                 self.phase = Phase::Auth(exchange);
@@ -574,6 +595,15 @@ impl ServerSession {
             }
             Err(err) => self.auth_error(&err),
         }
+    }
+
+    /// The channel binding SCRAM runs with: the connection's, when -PLUS is
+    /// offered on it.
+    fn offered_binding(&self) -> Option<&crate::auth::ChannelBinding> {
+        let plus = &crate::auth::Mechanism::ScramSha256Plus;
+        self.channel_binding
+            .as_ref()
+            .filter(|_| self.config.capabilities.auth.contains(plus))
     }
 
     /// Starts the error and junk counts afresh: after a delivered message
@@ -598,6 +628,7 @@ impl ServerSession {
         self.abort_transaction(AbortReason::Reset);
         self.hello = None;
         self.authenticated = false;
+        self.channel_binding = None;
         self.phase = Phase::TlsHandshake;
     }
 

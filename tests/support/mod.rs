@@ -139,6 +139,7 @@ fn record(events: &mut Vec<String>, event: &ServerEvent) {
         ServerEvent::Hello(r) => format!("hello {} extended={}", r.host(), r.is_extended()),
         ServerEvent::StartTls(_) => "starttls".to_string(),
         ServerEvent::Auth(r) => format!("auth {}", r.credentials().identity()),
+        ServerEvent::AuthKeys(r) => format!("auth keys for {}", r.user().username()),
         ServerEvent::Mail(r) => format!("mail {}", r.from()),
         ServerEvent::Rcpt(r) => format!("rcpt {}", r.to()),
         ServerEvent::Data(r) => format!("data chunked={}", r.is_chunked()),

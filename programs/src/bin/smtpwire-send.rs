@@ -36,7 +36,7 @@ use bytes::Bytes;
 use clap::{Parser, ValueEnum};
 use smtpwire::auth::{Credentials, PlainCredentials, Secret};
 use smtpwire::{ForwardPath, Host, ReversePath, Text};
-use smtpwire_tokio::client::{tls, AuthConfig, Client, LongLines, StartTlsPolicy};
+use smtpwire_tokio::client::{tls, Client, LongLines, StartTlsPolicy};
 
 use smtpwire_programs::send::{self, message, ContentFor, Report, Settings};
 
@@ -72,7 +72,9 @@ struct Args {
     /// `--server`).
     #[arg(long)]
     tls_name: Option<String>,
-    /// `user:password` for AUTH (default: the SMTPWIRE_AUTH variable).
+    /// `user:password` for AUTH (default: the SMTPWIRE_AUTH variable):
+    /// SCRAM-SHA-256-PLUS, SCRAM-SHA-256, PLAIN or LOGIN, the first of them
+    /// the server offers.
     #[arg(long)]
     auth: Option<String>,
     /// Allow AUTH without TLS.
@@ -225,7 +227,7 @@ fn prepare(args: &Args) -> Result<(Settings, ContentFor), String> {
         .clone()
         .or_else(|| std::env::var(AUTH_VARIABLE).ok());
     if let Some(auth) = auth {
-        let mut auth = AuthConfig::new(credentials(&auth)?);
+        let mut auth = send::auth_config(credentials(&auth)?);
         auth.allow_cleartext = args.auth_cleartext;
         client = client.auth(auth);
     }

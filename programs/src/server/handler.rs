@@ -7,11 +7,12 @@ use std::time::{Instant, SystemTime};
 
 use bytes::Bytes;
 use smtpwire::address::{Host, ReversePath};
+use smtpwire::auth::StoredKeys;
 use smtpwire::proxy::ProxyHeader;
 use smtpwire::reply::{EnhancedStatusCode, ReplyCode};
 use smtpwire::server::{
-    AbortReason, AuthRequest, CloseReason, DataRequest, HelloRequest, MailRequest, MessageRequest,
-    RcptRequest, Reject,
+    AbortReason, AuthKeysRequest, AuthRequest, CloseReason, DataRequest, HelloRequest, MailRequest,
+    MessageRequest, RcptRequest, Reject,
 };
 use smtpwire::{Domain, RcptParameters, Text};
 use smtpwire_tokio::server::TlsSession;
@@ -401,16 +402,33 @@ impl smtpwire_tokio::server::Handler for Handler {
         Ok(())
     }
 
+    async fn scram_keys(
+        &mut self,
+        request: &AuthKeysRequest,
+    ) -> Result<Option<StoredKeys>, Reject> {
+        let user = request.user();
+        Ok(self.shared.users.as_ref().and_then(|users| {
+            users
+                .load()
+                .scram_keys(user.username().as_str(), user.hash())
+                .cloned()
+        }))
+    }
+
     async fn auth(&mut self, request: &AuthRequest) -> Result<(), Reject> {
         let valid = self
             .shared
             .users
             .as_ref()
             .is_some_and(|users| users.load().verify(request.credentials()));
+        let mechanism = request.credentials().mechanism();
         if !valid {
+            tracing::info!(client = %self.client, %mechanism, "authentication failed");
             return Err(bad_credentials());
         }
-        self.user = Some(escaped(request.credentials().identity()));
+        let user = escaped(request.credentials().identity());
+        tracing::info!(client = %self.client, user = %user, %mechanism, "authenticated");
+        self.user = Some(user);
         Ok(())
     }
 

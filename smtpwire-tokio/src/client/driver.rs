@@ -281,8 +281,12 @@ impl Driver {
                 let handshake = upgrade.connector.connect(upgrade.name.clone(), stream);
                 match self.bounded(Wait::Command, handshake).await {
                     Some(Ok(tls)) => {
+                        let binding = crate::channel::tls_exporter(tls.get_ref().1);
                         self.stream = Some(Box::new(tls));
                         self.session.tls_established();
+                        if let Some(binding) = binding {
+                            self.session.set_channel_binding(binding);
+                        }
                         return;
                     }
                     Some(Err(error)) => self.fail(ConnectionError::Tls(error)),

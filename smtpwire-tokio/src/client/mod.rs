@@ -417,7 +417,11 @@ impl ClientBuilder {
             })
         };
         let long_lines = config.long_lines;
-        let session = ClientSession::new(config);
+        let mut session = ClientSession::new(config);
+        // One nonce per connection: a session authenticates once.
+        if let Some(nonce) = crate::channel::fresh_nonce() {
+            session.set_auth_nonce(nonce);
+        }
         let mut driver = Driver::new(session, stream, upgrade, self.max_wait, long_lines);
         driver.tracker.record_events = self.record_events;
         driver.run(false).await;

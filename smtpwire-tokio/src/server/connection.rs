@@ -143,6 +143,9 @@ pub(super) async fn serve<H: Handler>(
                     _ => return finish(&mut handler, None).await,
                 };
                 session.tls_established();
+                if let Some(binding) = &tls_session.channel_binding {
+                    session.set_channel_binding(binding.clone());
+                }
                 handler.tls_established(&tls_session);
             }
             ServerOutput::Closed => {
@@ -196,6 +199,21 @@ async fn decide<H: Handler>(
         ServerEvent::Auth(request) => {
             let verdict = handler.auth(&request).await;
             answer(session, request, verdict)
+        }
+        ServerEvent::AuthKeys(request) => {
+            match (
+                handler.scram_keys(&request).await,
+                crate::channel::fresh_nonce(),
+            ) {
+                (Ok(keys), Some(nonce)) => {
+                    session.supply_keys(request, keys.as_ref(), nonce.as_str())
+                }
+                (Err(reject), _) => session.reject(request, reject),
+                (Ok(_), None) => session.reject(
+                    request,
+                    super::refuse(454, "4.7.0", "Temporary authentication failure"),
+                ),
+            }
         }
         ServerEvent::Mail(request) => {
             let verdict = match rated.check(Attempt::Message) {

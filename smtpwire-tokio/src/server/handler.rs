@@ -3,11 +3,12 @@
 use std::future::Future;
 
 use bytes::Bytes;
+use smtpwire::auth::StoredKeys;
 use smtpwire::proxy::ProxyHeader;
 use smtpwire::reply::{EnhancedStatusCode, Reply, ReplyCode};
 use smtpwire::server::{
-    AbortReason, AuthRequest, CloseReason, DataRequest, HelloRequest, MailRequest, MessageRequest,
-    RcptRequest, Reject, VerifyRequest,
+    AbortReason, AuthKeysRequest, AuthRequest, CloseReason, DataRequest, HelloRequest, MailRequest,
+    MessageRequest, RcptRequest, Reject, VerifyRequest,
 };
 use smtpwire::Text;
 
@@ -75,6 +76,21 @@ pub trait Handler: Send + 'static {
     fn auth(&mut self, request: &AuthRequest) -> impl Future<Output = Result<(), Reject>> + Send {
         let _ = request;
         async { Err(refuse(535, "5.7.8", "Authentication credentials invalid")) }
+    }
+
+    /// A SCRAM exchange needs the stored keys of
+    /// [`request.user()`](AuthKeysRequest::user): `Ok(None)` for a user
+    /// without keys (the exchange then fails at the proof, as a wrong
+    /// password does), `Err` to end it with that reply (454 4.7.0 when the
+    /// user database cannot be reached). The proof is checked by the
+    /// session; [`auth`](Self::auth) is then asked about the verified
+    /// identity. No keys by default.
+    fn scram_keys(
+        &mut self,
+        request: &AuthKeysRequest,
+    ) -> impl Future<Output = Result<Option<StoredKeys>, Reject>> + Send {
+        let _ = request;
+        async { Ok(None) }
     }
 
     /// MAIL FROM, already checked against what the server offers.

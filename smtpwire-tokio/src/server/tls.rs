@@ -10,7 +10,7 @@ use tokio_rustls::TlsAcceptor;
 
 /// What a STARTTLS handshake settled on, for the log: the protocol version
 /// and the cipher suite, as rustls names them (`TLSv1_3`,
-/// `TLS13_AES_256_GCM_SHA384`).
+/// `TLS13_AES_256_GCM_SHA384`), and the channel binding SCRAM -PLUS binds to.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct TlsSession {
@@ -18,6 +18,10 @@ pub struct TlsSession {
     pub version: String,
     /// The cipher suite.
     pub cipher: String,
+    /// The `tls-exporter` channel binding (RFC 9266), on TLS 1.3; the
+    /// session has it too, and offers SCRAM-SHA-256-PLUS with it when
+    /// configured to.
+    pub channel_binding: Option<smtpwire::auth::ChannelBinding>,
 }
 
 impl TlsSession {
@@ -33,6 +37,7 @@ impl TlsSession {
                 .negotiated_cipher_suite()
                 .map(|suite| format!("{:?}", suite.suite()))
                 .unwrap_or_default(),
+            channel_binding: crate::channel::tls_exporter(connection),
         }
     }
 }

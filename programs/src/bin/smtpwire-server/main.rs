@@ -28,8 +28,9 @@ use smtpwire_programs::logging::{self, LogFormat};
 use smtpwire_programs::metrics_file::MetricsFlags;
 use smtpwire_programs::reload::Reload;
 use smtpwire_programs::server::rules::RecipientRules;
+use smtpwire_programs::server::users::{self, Users};
 use smtpwire_programs::server::{
-    default_max_connections, idle_for, tls, users::Users, Reloadable, Server, Settings,
+    default_max_connections, idle_for, tls, Reloadable, Server, Settings,
 };
 use smtpwire_programs::service;
 use smtpwire_tokio::server::{RateLimits, DEFAULT_MAX_CONNECTIONS_PER_IP};
@@ -50,9 +51,15 @@ struct Args {
     /// Accept messages and drop them (for load tests).
     #[arg(long)]
     discard: bool,
-    /// `user:password` lines; AUTH PLAIN and LOGIN are offered when given.
+    /// The users file: `user:password` or `user:{SCRAM-SHA-256}…` lines
+    /// (see `--hash-password`); AUTH SCRAM-SHA-256(-PLUS), PLAIN and LOGIN
+    /// are offered when given.
     #[arg(long)]
     users: Option<PathBuf>,
+    /// Read a password from standard input, print its users-file form
+    /// (SCRAM-SHA-256 keys with a random salt, 4096 iterations) and exit.
+    #[arg(long)]
+    hash_password: bool,
     /// Offer AUTH without TLS.
     #[arg(long)]
     allow_cleartext_auth: bool,
@@ -218,6 +225,9 @@ fn parse_checks(list: &str) -> Result<Checks, String> {
 
 fn main() -> ExitCode {
     let args = smtpwire_programs::config::parse::<Args>();
+    if args.hash_password {
+        return print_password_hash();
+    }
     let reload = match Reload::<Args>::of_process(RELOADABLE) {
         Ok(reload) => reload,
         Err(error) => {
@@ -249,6 +259,26 @@ fn main() -> ExitCode {
     };
     match runtime.block_on(run(args, inherited, reload)) {
         Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// `--hash-password`: one line from standard input, without its line end.
+fn print_password_hash() -> ExitCode {
+    let mut line = String::new();
+    if let Err(error) = std::io::stdin().read_line(&mut line) {
+        eprintln!("error: cannot read the password: {error}");
+        return ExitCode::FAILURE;
+    }
+    let password = line.trim_end_matches(['\r', '\n']);
+    match users::hash_password(password) {
+        Ok(secret) => {
+            println!("{secret}");
+            ExitCode::SUCCESS
+        }
         Err(error) => {
             eprintln!("error: {error}");
             ExitCode::FAILURE

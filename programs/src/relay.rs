@@ -144,6 +144,7 @@ impl Relay {
         let security = NextHopSecurity::new(
             &settings.secure,
             routes.resolver().cloned(),
+            sources.nameserver,
             settings.queue.join("mta-sts"),
         )?;
         let transfer = Transfer::new(

@@ -38,6 +38,8 @@ const PROGRAMS: [(&str, &[&str]); 4] = [
             "--next-hop-ca=ca.pem",
             "--mta-sts-port=8443",
             "--tls-report-file=tls-report.jsonl",
+            "--dane",
+            "--dnssec-trust-anchor=anchor.key",
         ],
     ),
     (

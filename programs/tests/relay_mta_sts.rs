@@ -108,6 +108,7 @@ impl Setup {
             trust: Some(self.ca.pem()),
             policy_port,
             report_file: Some(self.report_file()),
+            ..SecureSettings::default()
         };
         configure(&mut settings);
         let sources = Sources {

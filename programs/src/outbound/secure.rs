@@ -18,6 +18,7 @@
 //! domain's `rua` is left to a log pipeline.
 
 pub mod cache;
+pub mod dane;
 pub mod fetch;
 pub mod hop;
 pub mod mta_sts;
@@ -44,6 +45,12 @@ pub struct SecureSettings {
     pub policy_port: u16,
     /// Also append each attempt's TLS report as a JSON line to this file.
     pub report_file: Option<PathBuf>,
+    /// Look up TLSA records with DNSSEC validation and apply them (DANE,
+    /// RFC 7672).
+    pub dane: bool,
+    /// The DNSKEY records (zone-file form) DNSSEC validation starts from;
+    /// `None`, the root zone's key signing keys.
+    pub dnssec_trust_anchor: Option<PathBuf>,
 }
 
 impl Default for SecureSettings {
@@ -54,6 +61,8 @@ impl Default for SecureSettings {
             trust: None,
             policy_port: POLICY_PORT,
             report_file: None,
+            dane: false,
+            dnssec_trust_anchor: None,
         }
     }
 }

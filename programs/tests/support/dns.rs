@@ -149,7 +149,7 @@ fn normalized(name: &str) -> String {
 
 /// `name` as an absolute domain name. Panics on a name that is not one:
 /// the test wrote it.
-fn fqdn(name: &str) -> Name {
+pub fn fqdn(name: &str) -> Name {
     Name::from_ascii(format!("{}.", name.trim_end_matches('.')))
         .unwrap_or_else(|error| panic!("{name:?} is not a domain name: {error}"))
 }
@@ -165,13 +165,7 @@ impl DnsServer {
     /// Serves `zone` on 127.0.0.1, UDP and TCP on the same free port.
     pub async fn start(zone: Zone) -> DnsServer {
         let zone = Arc::new(RwLock::new(zone));
-        let (udp, tcp) = bind_pair()
-            .await
-            .unwrap_or_else(|error| panic!("cannot bind a DNS server on loopback: {error}"));
-        let address = udp.local_addr().expect("a bound socket has an address");
-        let mut server = hickory_server::Server::new(Answers { zone: zone.clone() });
-        server.register_socket(udp);
-        server.register_listener(tcp, TCP_IDLE, TCP_RESPONSE_BUFFER);
+        let (address, server) = serve(Answers { zone: zone.clone() }).await;
         DnsServer {
             address,
             zone,
@@ -194,6 +188,20 @@ impl Drop for DnsServer {
     fn drop(&mut self) {
         self.server.shutdown_token().cancel();
     }
+}
+
+/// A server answering with `handler` on 127.0.0.1, UDP and TCP on the same
+/// free port, and that address; it runs until its shutdown token is
+/// cancelled.
+pub async fn serve<H: RequestHandler>(handler: H) -> (SocketAddr, hickory_server::Server<H>) {
+    let (udp, tcp) = bind_pair()
+        .await
+        .unwrap_or_else(|error| panic!("cannot bind a DNS server on loopback: {error}"));
+    let address = udp.local_addr().expect("a bound socket has an address");
+    let mut server = hickory_server::Server::new(handler);
+    server.register_socket(udp);
+    server.register_listener(tcp, TCP_IDLE, TCP_RESPONSE_BUFFER);
+    (address, server)
 }
 
 /// A UDP socket and a TCP listener on the same port of 127.0.0.1: the

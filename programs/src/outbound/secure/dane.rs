@@ -180,7 +180,7 @@ mod tests {
         let secure = tlsa(3, Proof::Secure);
         let insecure = tlsa(3, Proof::Insecure);
         let bogus = tlsa(3, Proof::Bogus);
-        assert_eq!(Validation::of(&[secure.clone()]), Validation::Secure);
+        assert_eq!(Validation::of(std::slice::from_ref(&secure)), Validation::Secure);
         assert_eq!(
             Validation::of(&[secure.clone(), insecure]),
             Validation::Insecure

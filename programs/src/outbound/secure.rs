@@ -1,6 +1,15 @@
-//! Authenticated TLS to next hops: MTA-STS (RFC 8461) for the domains that
+//! Authenticated TLS to next hops: DANE (RFC 7672) for MX hosts with
+//! DNSSEC-secure TLSA records, MTA-STS (RFC 8461) for the domains that
 //! publish a policy, and a record of every attempt in the terms of TLS
 //! reporting (RFC 8460).
+//!
+//! What DANE promises, when it is on: an MX host of a DNSSEC-secure MX
+//! RRset whose TLSA records are secure gets mail only over STARTTLS, with a
+//! certificate one of its usable records matches (unauthenticated when none
+//! is usable, RFC 7672 §2.2), whatever the domain's MTA-STS policy says;
+//! a host whose MX or TLSA answer fails validation is not used. It promises
+//! nothing for unsigned domains and hosts without secure TLSA records,
+//! which get MTA-STS or opportunistic TLS ([`dane`]).
 //!
 //! What it promises, for a recipient domain with an MTA-STS policy in
 //! `enforce` mode: its mail goes only to MX hosts the policy lists, only

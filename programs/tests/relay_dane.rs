@@ -257,3 +257,19 @@ async fn secure_tlsa_records_none_usable_still_make_tls_mandatory() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn a_secure_mx_without_tlsa_records_gets_opportunistic_tls() {
+    let setup = Setup::new("dane-absent");
+    let server = setup.mx_server("mx.example.test").await;
+    let port = server.address.port();
+    // Its denial is signed (NSEC): no DANE for this host, and the
+    // certificate, from a CA the relay does not trust, is not held against
+    // it (RFC 7672 §2.2).
+    let (_dns, relay) = relay(&setup, zone(&["mx.example.test"]), port).await;
+    send(&relay).await;
+    wait_until("delivered", || server.delivered().len() == 1).await;
+    wait_until("reported", || setup.reported("mx.example.test", "success")).await;
+    let report = setup.reports().pop().unwrap();
+    assert_eq!(report["policy-type"], "no-policy-found");
+}

@@ -101,14 +101,53 @@ pub fn validating_resolver(
         .map_err(io::Error::other)
 }
 
-/// Whether `domain`'s MX RRset is DNSSEC-secure (RFC 7672 §2.2.1: DANE
-/// applies only to MX hosts from a secure MX RRset). A failed lookup is
-/// `Insecure`: the delivery's own MX lookup decides what a failure means.
-pub async fn mx_validation(resolver: &TokioResolver, domain: &str) -> Validation {
+/// A domain's MX RRset as the validating resolver saw it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ValidatedMx {
+    /// What validation said of the RRset.
+    pub validation: Validation,
+    /// The exchange names in it, lower-case A-labels without the final
+    /// dot: DANE applies only to these hosts, whatever MX records the
+    /// delivery's own (unvalidated) lookup came back with.
+    pub exchanges: Vec<String>,
+}
+
+impl ValidatedMx {
+    /// Whether `host` is an exchange of a secure MX RRset (RFC 7672
+    /// §2.2.1: only then are its TLSA records looked up).
+    pub fn secures(&self, host: &str) -> bool {
+        let host = host.trim_end_matches('.');
+        self.validation == Validation::Secure
+            && self
+                .exchanges
+                .iter()
+                .any(|exchange| exchange.eq_ignore_ascii_case(host))
+    }
+}
+
+/// `domain`'s MX RRset through the validating `resolver` (RFC 7672
+/// §2.2.1: DANE applies only to MX hosts of a secure MX RRset). A failed
+/// lookup is `Insecure`: the delivery's own MX lookup decides what a
+/// failure means.
+pub async fn mx_validation(resolver: &TokioResolver, domain: &str) -> ValidatedMx {
+    let insecure = |validation| ValidatedMx {
+        validation,
+        exchanges: Vec::new(),
+    };
     match resolver.mx_lookup(format!("{domain}.")).await {
-        Ok(lookup) => Validation::of(lookup.answers()),
-        Err(NetError::Dns(DnsError::DnssecBogus)) => Validation::Bogus,
-        Err(_) => Validation::Insecure,
+        Ok(lookup) => ValidatedMx {
+            validation: Validation::of(lookup.answers()),
+            exchanges: lookup
+                .answers()
+                .iter()
+                .filter_map(|record| match &record.data {
+                    RData::MX(mx) => Some(mx.exchange.to_ascii().trim_end_matches('.').to_string()),
+                    _ => None,
+                })
+                .collect(),
+        },
+        Err(NetError::Dns(DnsError::DnssecBogus)) => insecure(Validation::Bogus),
+        Err(_) => insecure(Validation::Insecure),
     }
 }
 
@@ -180,13 +219,27 @@ mod tests {
         let secure = tlsa(3, Proof::Secure);
         let insecure = tlsa(3, Proof::Insecure);
         let bogus = tlsa(3, Proof::Bogus);
-        assert_eq!(Validation::of(std::slice::from_ref(&secure)), Validation::Secure);
+        assert_eq!(
+            Validation::of(std::slice::from_ref(&secure)),
+            Validation::Secure
+        );
         assert_eq!(
             Validation::of(&[secure.clone(), insecure]),
             Validation::Insecure
         );
         assert_eq!(Validation::of(&[secure, bogus]), Validation::Bogus);
         assert_eq!(Validation::of(&[]), Validation::Insecure);
+    }
+
+    #[test]
+    fn dane_covers_only_the_exchanges_of_a_secure_mx_rrset() {
+        let validated = |validation| ValidatedMx {
+            validation,
+            exchanges: vec!["mx.example.test".to_string()],
+        };
+        assert!(validated(Validation::Secure).secures("MX.example.test."));
+        assert!(!validated(Validation::Secure).secures("mx.attacker.test"));
+        assert!(!validated(Validation::Insecure).secures("mx.example.test"));
     }
 
     #[test]

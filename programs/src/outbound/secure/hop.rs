@@ -169,9 +169,11 @@ impl NextHopSecurity {
         let Some(resolver) = &self.dnssec else {
             return HostDane::NotApplicable;
         };
-        let (result, detail) = match policy.mx_dnssec {
-            // §2.2.1: no DANE from an MX RRset that is not secure.
-            Some(Validation::Secure) => match tlsa_lookup(resolver, mx, port).await {
+        let Some(mx_rrset) = &policy.mx_dnssec else {
+            return HostDane::NotApplicable;
+        };
+        let (result, detail) = if mx_rrset.secures(mx) {
+            match tlsa_lookup(resolver, mx, port).await {
                 TlsaAnswer::Secure { usable } if usable.is_empty() => {
                     return HostDane::Unauthenticated
                 }
@@ -181,9 +183,18 @@ impl NextHopSecurity {
                 TlsaAnswer::Failed(error) => {
                     (ResultType::DnssecInvalid, format!("TLSA lookup: {error}"))
                 }
-            },
-            Some(Validation::Bogus) => (ResultType::DnssecInvalid, "MX RRset bogus".to_string()),
-            Some(Validation::Insecure) | None => return HostDane::NotApplicable,
+            }
+        } else if mx_rrset.validation == Validation::Insecure {
+            return HostDane::NotApplicable;
+        } else if mx_rrset.validation == Validation::Bogus {
+            (ResultType::DnssecInvalid, "MX RRset bogus".to_string())
+        } else {
+            // §2.2.1: a host the secure MX RRset does not name came from a
+            // forged answer to the delivery's own lookup.
+            (
+                ResultType::DnssecInvalid,
+                "not an exchange of the secure MX RRset".to_string(),
+            )
         };
         self.reports.record(&Attempt {
             policy: PolicyType::Tlsa,

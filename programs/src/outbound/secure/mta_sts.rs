@@ -13,7 +13,7 @@ use mail_auth::mta_sts::MtaSts;
 use smtpwire::delivery::mta_sts::Policy;
 
 use super::cache::{Cached, PolicyCache};
-use super::dane::Validation;
+use super::dane::ValidatedMx;
 use super::fetch::{FetchError, Fetcher};
 use crate::outbound::unix_now;
 
@@ -27,7 +27,7 @@ pub struct DomainPolicy {
     pub fetch_failure: Option<FetchError>,
     /// What DNSSEC said of the domain's MX RRset, when DANE is on (RFC
     /// 7672 §2.2.1).
-    pub mx_dnssec: Option<Validation>,
+    pub mx_dnssec: Option<ValidatedMx>,
 }
 
 /// Policy discovery with its cache.

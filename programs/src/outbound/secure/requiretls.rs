@@ -63,7 +63,7 @@ impl TlsDemand {
                 Some(DomainPolicy {
                     policy: Some(enforced),
                     fetch_failure: None,
-                    mx_dnssec: domain.mx_dnssec,
+                    mx_dnssec: domain.mx_dnssec.clone(),
                 })
             }
         }

@@ -17,9 +17,9 @@ use hickory_server::proto::dnssec::crypto::Digest;
 use hickory_server::proto::dnssec::DigestType;
 use hickory_server::proto::rr::RecordType;
 use smtpwire_programs::outbound::secure::SecureSettings;
-use smtpwire_programs::relay::Sources;
+use smtpwire_programs::relay::{Settings, Sources};
 use support::relay::RunningRelay;
-use support::secure::{held_back, Setup, TestCa};
+use support::secure::{held_back, PolicyHost, Setup, TestCa};
 use support::signed_dns::{SignedDnsServer, SignedZone};
 use support::{relay_settings, wait_until, TestServer};
 
@@ -60,6 +60,16 @@ fn tlsa_name(mx: &str, port: u16) -> String {
 /// The signed zone served, and a relay with DANE on that resolves at it
 /// and delivers to port `mx_port` of the MX hosts.
 async fn relay(setup: &Setup, zone: SignedZone, mx_port: u16) -> (SignedDnsServer, RunningRelay) {
+    relay_with(setup, zone, mx_port, |_| {}).await
+}
+
+/// [`relay`], with `configure` changing its settings.
+async fn relay_with(
+    setup: &Setup,
+    zone: SignedZone,
+    mx_port: u16,
+    configure: impl FnOnce(&mut Settings),
+) -> (SignedDnsServer, RunningRelay) {
     let anchor = setup.scratch.0.join("anchor.key");
     let dns = SignedDnsServer::start(zone, &anchor).await;
     let mut settings = relay_settings(&setup.scratch.0.join("queue"), Vec::new());
@@ -71,6 +81,7 @@ async fn relay(setup: &Setup, zone: SignedZone, mx_port: u16) -> (SignedDnsServe
         report_file: Some(setup.report_file()),
         ..SecureSettings::default()
     };
+    configure(&mut settings);
     let sources = Sources {
         nameserver: Some(dns.address()),
         ..Sources::default()
@@ -272,4 +283,63 @@ async fn a_secure_mx_without_tlsa_records_gets_opportunistic_tls() {
     wait_until("reported", || setup.reported("mx.example.test", "success")).await;
     let report = setup.reports().pop().unwrap();
     assert_eq!(report["policy-type"], "no-policy-found");
+}
+
+#[tokio::test]
+async fn a_bogus_mx_rrset_holds_mail() {
+    let setup = Setup::new("dane-bogus-mx");
+    let server = setup.mx_server("mx.example.test").await;
+    let port = server.address.port();
+    let zone = zone(&["mx.example.test"]).bogus("example.test", RecordType::MX);
+    let (_dns, relay) = relay(&setup, zone, port).await;
+    send(&relay).await;
+    held_back(
+        &setup,
+        "tlsa",
+        &server,
+        "mx.example.test",
+        "dnssec-invalid",
+        "4.7.5",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn dane_takes_precedence_over_an_enforced_mta_sts_policy() {
+    let setup = Setup::new("dane-over-sts");
+    // The MX host's certificate is from a CA the relay does not trust:
+    // MTA-STS alone would refuse it, its DANE-EE record vouches for it.
+    let elsewhere = setup.scratch.0.join("other-ca");
+    std::fs::create_dir_all(&elsewhere).unwrap();
+    let other = TestCa::new(&elsewhere);
+    let identity = other.issue("mx.example.test");
+    let server = TestServer::start(move |settings| settings.tls = Some(identity)).await;
+    let port = server.address.port();
+    let policy = PolicyHost::serve(
+        setup.ca.issue("mta-sts.example.test"),
+        "version: STSv1\r\nmode: enforce\r\nmx: mx.example.test\r\nmax_age: 86400\r\n",
+    )
+    .await;
+    let zone = zone(&["mx.example.test"])
+        .txt("_mta-sts.example.test", "v=STSv1; id=20261207T000000")
+        .address("mta-sts.example.test", LOOPBACK)
+        .tlsa(
+            &tlsa_name("mx.example.test", port),
+            DANE_EE,
+            CERT,
+            SHA256,
+            sha256(&other.certificate_der("mx.example.test")),
+        );
+    let (_dns, relay) = relay_with(&setup, zone, port, |settings| {
+        settings.secure.mta_sts = true;
+        settings.secure.trust = Some(setup.ca.pem());
+        settings.secure.policy_port = policy.address.port();
+    })
+    .await;
+    send(&relay).await;
+    delivered_under_dane(&setup, &server, "mx.example.test").await;
+    // The policy was in force: fetched and cached in enforce mode.
+    let cached =
+        std::fs::read_to_string(setup.scratch.0.join("queue/mta-sts/example.test.policy")).unwrap();
+    assert!(cached.contains("mode: enforce"), "{cached}");
 }

@@ -59,29 +59,14 @@ impl Zone {
         Zone::default()
     }
 
-    /// Adds a TXT record at `name`; text longer than one TXT string takes
-    /// (255 octets) is split into several, which readers join (RFC 7208
-    /// §3.3, RFC 6376 §3.6.2.2).
+    /// Adds a TXT record at `name` ([`txt_data`]).
     pub fn txt(self, name: &str, text: &str) -> Zone {
-        let strings = text
-            .as_bytes()
-            .chunks(TXT_STRING_MAX)
-            .collect::<Vec<&[u8]>>();
-        let strings = if strings.is_empty() {
-            vec![&b""[..]]
-        } else {
-            strings
-        };
-        self.with(name, RData::TXT(TXT::from_bytes(strings)))
+        self.with(name, txt_data(text))
     }
 
     /// Adds an A or AAAA record at `name`.
     pub fn address(self, name: &str, ip: IpAddr) -> Zone {
-        let data = match ip {
-            IpAddr::V4(ip) => RData::A(A(ip)),
-            IpAddr::V6(ip) => RData::AAAA(AAAA(ip)),
-        };
-        self.with(name, data)
+        self.with(name, address_data(ip))
     }
 
     /// Adds an MX record at `name` naming `exchange` at `preference`.
@@ -139,6 +124,30 @@ impl Zone {
         self.records
             .keys()
             .any(|owner| owner == name || owner.ends_with(&below))
+    }
+}
+
+/// The data of a TXT record of `text`: text longer than one TXT string
+/// takes (255 octets) is split into several, which readers join (RFC 7208
+/// §3.3, RFC 6376 §3.6.2.2).
+pub fn txt_data(text: &str) -> RData {
+    let strings = text
+        .as_bytes()
+        .chunks(TXT_STRING_MAX)
+        .collect::<Vec<&[u8]>>();
+    let strings = if strings.is_empty() {
+        vec![&b""[..]]
+    } else {
+        strings
+    };
+    RData::TXT(TXT::from_bytes(strings))
+}
+
+/// The data of an A or AAAA record for `ip`.
+pub fn address_data(ip: IpAddr) -> RData {
+    match ip {
+        IpAddr::V4(ip) => RData::A(A(ip)),
+        IpAddr::V6(ip) => RData::AAAA(AAAA(ip)),
     }
 }
 

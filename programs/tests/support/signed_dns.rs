@@ -27,14 +27,14 @@ use hickory_server::proto::dnssec::crypto::EcdsaSigningKey;
 use hickory_server::proto::dnssec::rdata::{DNSSECRData, DNSKEY, RRSIG};
 use hickory_server::proto::dnssec::{Algorithm, DnssecSigner, SigningKey};
 use hickory_server::proto::rr::rdata::tlsa::{CertUsage, Matching, Selector};
-use hickory_server::proto::rr::rdata::{A, AAAA, MX, SOA, TLSA};
+use hickory_server::proto::rr::rdata::{MX, SOA, TLSA};
 use hickory_server::proto::rr::{LowerName, Name, RData, Record, RecordType, RrKey};
 use hickory_server::store::in_memory::InMemoryZoneHandler;
 use hickory_server::zone_handler::{AxfrPolicy, Catalog, ZoneType};
 use hickory_server::Server;
 use rustls_pki_types::PrivatePkcs8KeyDer;
 
-use super::dns::{fqdn, serve};
+use super::dns::{address_data, fqdn, serve, txt_data};
 
 /// The time to live of every record: short, as the records are the test's.
 const TTL: u32 = 60;
@@ -76,11 +76,12 @@ impl SignedZone {
 
     /// Adds an A or AAAA record at `name`.
     pub fn address(self, name: &str, ip: IpAddr) -> SignedZone {
-        let data = match ip {
-            IpAddr::V4(ip) => RData::A(A(ip)),
-            IpAddr::V6(ip) => RData::AAAA(AAAA(ip)),
-        };
-        self.with(name, data)
+        self.with(name, address_data(ip))
+    }
+
+    /// Adds a TXT record at `name`.
+    pub fn txt(self, name: &str, text: &str) -> SignedZone {
+        self.with(name, txt_data(text))
     }
 
     /// Adds a TLSA record (RFC 6698 §2.1) at `name`.

@@ -164,6 +164,7 @@ impl Relay {
         let security = NextHopSecurity::new(
             &settings.secure,
             routes.resolver().cloned(),
+            sources.nameserver,
             settings.queue.join("mta-sts"),
         )?;
         let transfer = Transfer::new(

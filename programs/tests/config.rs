@@ -42,6 +42,8 @@ const PROGRAMS: [(&str, &[&str]); 4] = [
             "--rewrite-table=table",
             "--srs-domain=relay.example",
             "--srs-secret-file=srs-secret",
+            "--dane",
+            "--dnssec-trust-anchor=anchor.key",
         ],
     ),
     (

@@ -27,8 +27,8 @@ use smtpwire_programs::server::tls::Identity;
 use smtpwire_tokio::client::{tls, Client, Message};
 use support::dns::{DnsServer, Zone};
 use support::relay::RunningRelay;
-use support::secure::{starttls_stripper, PolicyHost, TestCa};
-use support::{relay_settings, wait_until, Scratch, TestServer};
+use support::secure::{held_back, starttls_stripper, PolicyHost, Setup};
+use support::{relay_settings, wait_until, TestServer};
 
 const LOOPBACK: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
 
@@ -37,50 +37,7 @@ const ENFORCE: &str =
 const TESTING: &str =
     "version: STSv1\r\nmode: testing\r\nmx: mx.example.test\r\nmax_age: 86400\r\n";
 
-/// Everything one test runs against.
-struct Setup {
-    scratch: Scratch,
-    ca: TestCa,
-}
-
 impl Setup {
-    fn new(tag: &str) -> Setup {
-        let scratch = Scratch(
-            std::env::temp_dir().join(format!("smtpwire-mta-sts-{tag}-{}", std::process::id())),
-        );
-        let _ = std::fs::remove_dir_all(&scratch.0);
-        std::fs::create_dir_all(scratch.0.join("queue")).unwrap();
-        let ca = TestCa::new(&scratch.0);
-        Setup { scratch, ca }
-    }
-
-    fn report_file(&self) -> std::path::PathBuf {
-        self.scratch.0.join("tls-report.jsonl")
-    }
-
-    /// The TLS reports written so far, one JSON object each.
-    fn reports(&self) -> Vec<serde_json::Value> {
-        std::fs::read_to_string(self.report_file())
-            .unwrap_or_default()
-            .lines()
-            .map(|line| serde_json::from_str(line).unwrap())
-            .collect()
-    }
-
-    /// Whether a report has `result` for `mx`.
-    fn reported(&self, mx: &str, result: &str) -> bool {
-        self.reports()
-            .iter()
-            .any(|report| report["receiving-mx-hostname"] == mx && report["result-type"] == result)
-    }
-
-    /// The example server as an MX host presenting a certificate for
-    /// `certificate_name`.
-    async fn mx_server(&self, certificate_name: &str) -> TestServer {
-        let identity = self.ca.issue(certificate_name);
-        TestServer::start(move |settings| settings.tls = Some(identity)).await
-    }
-
     /// The policy host for example.test serving `policy`.
     async fn policy_host(&self, policy: &str) -> PolicyHost {
         PolicyHost::serve(self.ca.issue("mta-sts.example.test"), policy).await
@@ -108,6 +65,7 @@ impl Setup {
             trust: Some(self.ca.pem()),
             policy_port,
             report_file: Some(self.report_file()),
+            ..SecureSettings::default()
         };
         configure(&mut settings);
         let sources = Sources {
@@ -115,24 +73,6 @@ impl Setup {
             ..Sources::default()
         };
         RunningRelay::start_from(settings, sources).await
-    }
-
-    /// The queue's state files, as text.
-    fn queue_states(&self) -> Vec<String> {
-        let dir = self.scratch.0.join("queue").join("state");
-        std::fs::read_dir(dir)
-            .map(|entries| {
-                entries
-                    .filter_map(|entry| std::fs::read_to_string(entry.ok()?.path()).ok())
-                    .collect()
-            })
-            .unwrap_or_default()
-    }
-
-    /// Messages waiting in the queue.
-    fn queued(&self) -> usize {
-        let new = self.scratch.0.join("queue").join("incoming").join("new");
-        std::fs::read_dir(new).map_or(0, |entries| entries.count())
     }
 }
 
@@ -152,34 +92,9 @@ async fn send(relay: &RunningRelay) {
     relay.send(&["bob@example.test"], &[MESSAGE.to_vec()]).await;
 }
 
-/// Waits for the report and for the queue to record `status`, then checks
-/// that nothing was delivered and the message is still queued.
-async fn held_back(setup: &Setup, server: &TestServer, mx: &str, result: &str, status: &str) {
-    wait_until(&format!("{status} recorded"), || {
-        setup
-            .queue_states()
-            .iter()
-            .any(|state| state.contains(status))
-    })
-    .await;
-    wait_until(&format!("{result} reported for {mx}"), || {
-        setup.reported(mx, result)
-    })
-    .await;
-    assert!(server.delivered().is_empty(), "delivered despite {result}");
-    assert_eq!(setup.queued(), 1, "the message stays queued");
-    let report = setup
-        .reports()
-        .into_iter()
-        .find(|report| report["result-type"] == result)
-        .unwrap();
-    assert_eq!(report["policy-type"], "sts");
-    assert_eq!(report["policy-domain"], "example.test");
-}
-
 #[tokio::test]
 async fn enforce_delivers_to_a_listed_mx_over_verified_tls_and_caches_the_policy() {
-    let setup = Setup::new("good");
+    let setup = Setup::new("mta-sts-good");
     let server = setup.mx_server("mx.example.test").await;
     let dns = DnsServer::start(zone("mx.example.test")).await;
     let policy = setup.policy_host(ENFORCE).await;
@@ -198,7 +113,7 @@ async fn enforce_delivers_to_a_listed_mx_over_verified_tls_and_caches_the_policy
 
 #[tokio::test]
 async fn enforce_keeps_mail_from_an_mx_host_the_policy_does_not_list() {
-    let setup = Setup::new("unlisted");
+    let setup = Setup::new("mta-sts-unlisted");
     let server = setup.mx_server("mx.attacker.test").await;
     let dns = DnsServer::start(zone("mx.attacker.test")).await;
     let policy = setup.policy_host(ENFORCE).await;
@@ -208,6 +123,7 @@ async fn enforce_keeps_mail_from_an_mx_host_the_policy_does_not_list() {
     send(&relay).await;
     held_back(
         &setup,
+        "sts",
         &server,
         "mx.attacker.test",
         "validation-failure",
@@ -218,7 +134,7 @@ async fn enforce_keeps_mail_from_an_mx_host_the_policy_does_not_list() {
 
 #[tokio::test]
 async fn enforce_keeps_mail_from_an_mx_host_with_a_certificate_for_another_name() {
-    let setup = Setup::new("wrong-name");
+    let setup = Setup::new("mta-sts-wrong-name");
     let server = setup.mx_server("elsewhere.test").await;
     let dns = DnsServer::start(zone("mx.example.test")).await;
     let policy = setup.policy_host(ENFORCE).await;
@@ -228,6 +144,7 @@ async fn enforce_keeps_mail_from_an_mx_host_with_a_certificate_for_another_name(
     send(&relay).await;
     held_back(
         &setup,
+        "sts",
         &server,
         "mx.example.test",
         "certificate-host-mismatch",
@@ -238,7 +155,7 @@ async fn enforce_keeps_mail_from_an_mx_host_with_a_certificate_for_another_name(
 
 #[tokio::test]
 async fn enforce_keeps_mail_when_starttls_is_stripped_on_the_path() {
-    let setup = Setup::new("stripped");
+    let setup = Setup::new("mta-sts-stripped");
     let server = setup.mx_server("mx.example.test").await;
     let (proxy, proxy_task) = starttls_stripper(server.address).await;
     let dns = DnsServer::start(zone("mx.example.test")).await;
@@ -247,6 +164,7 @@ async fn enforce_keeps_mail_when_starttls_is_stripped_on_the_path() {
     send(&relay).await;
     held_back(
         &setup,
+        "sts",
         &server,
         "mx.example.test",
         "starttls-not-supported",
@@ -258,7 +176,7 @@ async fn enforce_keeps_mail_when_starttls_is_stripped_on_the_path() {
 
 #[tokio::test]
 async fn testing_mode_delivers_and_reports_what_enforce_would_refuse() {
-    let setup = Setup::new("testing");
+    let setup = Setup::new("mta-sts-testing");
     let server = setup.mx_server("elsewhere.test").await;
     let dns = DnsServer::start(zone("mx.example.test")).await;
     let policy = setup.policy_host(TESTING).await;
@@ -275,7 +193,7 @@ async fn testing_mode_delivers_and_reports_what_enforce_would_refuse() {
 
 #[tokio::test]
 async fn a_policy_host_with_an_untrusted_certificate_is_reported_and_mail_goes_as_without_policy() {
-    let setup = Setup::new("untrusted-policy");
+    let setup = Setup::new("mta-sts-untrusted-policy");
     let server = setup.mx_server("mx.example.test").await;
     let dns = DnsServer::start(zone("mx.example.test")).await;
     // Self-signed, not from the CA the relay trusts.
@@ -299,7 +217,7 @@ async fn a_policy_host_with_an_untrusted_certificate_is_reported_and_mail_goes_a
 
 #[tokio::test]
 async fn a_redirect_is_not_followed_and_counts_as_a_fetch_error() {
-    let setup = Setup::new("redirect");
+    let setup = Setup::new("mta-sts-redirect");
     let server = setup.mx_server("mx.example.test").await;
     let dns = DnsServer::start(zone("mx.example.test")).await;
     let redirect = "HTTP/1.1 301 Moved Permanently\r\nLocation: https://elsewhere.test/\r\n\
@@ -364,7 +282,7 @@ async fn send_over_tls(
 
 #[tokio::test]
 async fn requiretls_mail_goes_over_verified_tls_with_requiretls_passed_on() {
-    let setup = Setup::new("requiretls");
+    let setup = Setup::new("mta-sts-requiretls");
     let server = setup.mx_server("mx.example.test").await;
     let bounces = TestServer::start(|_| {}).await;
     let dns = DnsServer::start(zone("mx.example.test")).await;
@@ -395,7 +313,7 @@ async fn requiretls_mail_goes_over_verified_tls_with_requiretls_passed_on() {
 
 #[tokio::test]
 async fn requiretls_mail_to_a_domain_without_a_policy_is_returned_with_5_7_10() {
-    let setup = Setup::new("requiretls-none");
+    let setup = Setup::new("mta-sts-requiretls-none");
     let server = setup.mx_server("mx.example.test").await;
     let bounces = TestServer::start(|_| {}).await;
     // No _mta-sts record: the MX lookup is not secured.
@@ -427,7 +345,7 @@ async fn requiretls_mail_to_a_domain_without_a_policy_is_returned_with_5_7_10() 
 
 #[tokio::test]
 async fn tls_required_no_relaxes_an_enforced_policy_and_requiretls_overrides_it() {
-    let setup = Setup::new("tls-required-no");
+    let setup = Setup::new("mta-sts-tls-required-no");
     // A certificate for another name: the policy would hold mail back.
     let server = setup.mx_server("elsewhere.test").await;
     let bounces = TestServer::start(|_| {}).await;
@@ -470,7 +388,7 @@ async fn held_back_after(setup: &Setup, server: &TestServer, delivered: usize) {
 
 #[tokio::test]
 async fn a_cached_policy_keeps_applying_when_its_txt_record_and_host_are_gone() {
-    let setup = Setup::new("cached");
+    let setup = Setup::new("mta-sts-cached");
     let server = setup.mx_server("mx.attacker.test").await;
     // An attacker removed the _mta-sts record and points the MX elsewhere;
     // the policy host does not answer.
@@ -494,6 +412,7 @@ async fn a_cached_policy_keeps_applying_when_its_txt_record_and_host_are_gone() 
     send(&relay).await;
     held_back(
         &setup,
+        "sts",
         &server,
         "mx.attacker.test",
         "validation-failure",

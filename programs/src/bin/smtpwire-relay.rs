@@ -131,6 +131,16 @@ struct Args {
     /// The HTTPS port of MTA-STS policy hosts.
     #[arg(long, default_value_t = POLICY_PORT)]
     mta_sts_port: u16,
+    /// DANE (RFC 7672): for MX hosts of a DNSSEC-secure MX RRset, look up
+    /// their TLSA records with DNSSEC validation and hold them to those
+    /// records (TLS mandatory, certificate matched), before and above
+    /// MTA-STS; a host whose records fail validation is skipped.
+    #[arg(long, conflicts_with = "no_starttls_out")]
+    dane: bool,
+    /// The DNSSEC trust anchor: DNSKEY records in zone-file form (default:
+    /// the root zone's key signing keys).
+    #[arg(long, value_name = "FILE", requires = "dane")]
+    dnssec_trust_anchor: Option<PathBuf>,
     /// Also append each delivery attempt's TLS report (RFC 8460 terms:
     /// policy, MX host, result type) to this file as a JSON line.
     #[arg(long, value_name = "FILE")]
@@ -356,6 +366,8 @@ fn settings(args: &Args) -> Result<Settings, String> {
             trust: args.next_hop_ca.clone(),
             policy_port: args.mta_sts_port,
             report_file: args.tls_report_file.clone(),
+            dane: args.dane,
+            dnssec_trust_anchor: args.dnssec_trust_anchor.clone(),
         },
         rewriting: match &args.rewrite_table {
             Some(path) => Some(Arc::new(

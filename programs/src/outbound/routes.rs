@@ -22,7 +22,7 @@ use tokio::task::JoinSet;
 const MAX_LOOKUPS: usize = 32;
 
 /// How long one query to a `--dns-server` may take.
-const NAMESERVER_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
+pub const NAMESERVER_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// The SMTP port for relaying (RFC 5321 §4.5.4.2).
 pub const SMTP_PORT: u16 = 25;
@@ -157,11 +157,7 @@ impl Routes {
     /// Looks names up at the DNS server `server` (over UDP and TCP)
     /// instead of the system's.
     pub fn with_nameserver(mut self, server: SocketAddr) -> Self {
-        let mut name_server = NameServerConfig::udp_and_tcp(server.ip());
-        for connection in &mut name_server.connections {
-            connection.port = server.port();
-        }
-        let config = ResolverConfig::from_name_servers(vec![name_server]);
+        let config = nameserver_config(server);
         let mut builder =
             TokioResolver::builder_with_config(config, TokioRuntimeProvider::default());
         builder.options_mut().timeout = NAMESERVER_TIMEOUT;
@@ -170,6 +166,11 @@ impl Routes {
             Err(error) => eprintln!("warning: no DNS resolver for {server} ({error})"),
         }
         self
+    }
+
+    /// The port connections to exchangers found in DNS go to.
+    pub fn port(&self) -> u16 {
+        self.port
     }
 
     /// The resolver, if the system's configuration gave one.
@@ -328,6 +329,15 @@ impl Routes {
             }
         }
     }
+}
+
+/// A resolver configuration that asks `server` alone, over UDP and TCP.
+pub fn nameserver_config(server: SocketAddr) -> ResolverConfig {
+    let mut name_server = NameServerConfig::udp_and_tcp(server.ip());
+    for connection in &mut name_server.connections {
+        connection.port = server.port();
+    }
+    ResolverConfig::from_name_servers(vec![name_server])
 }
 
 /// `domain`'s MX records (RFC 5321 §5.1). A record whose exchange is not a

@@ -1,6 +1,15 @@
-//! Authenticated TLS to next hops: MTA-STS (RFC 8461) for the domains that
+//! Authenticated TLS to next hops: DANE (RFC 7672) for MX hosts with
+//! DNSSEC-secure TLSA records, MTA-STS (RFC 8461) for the domains that
 //! publish a policy, and a record of every attempt in the terms of TLS
 //! reporting (RFC 8460).
+//!
+//! What DANE promises, when it is on: an MX host of a DNSSEC-secure MX
+//! RRset whose TLSA records are secure gets mail only over STARTTLS, with a
+//! certificate one of its usable records matches (unauthenticated when none
+//! is usable, RFC 7672 §2.2), whatever the domain's MTA-STS policy says;
+//! a host whose MX or TLSA answer fails validation is not used. It promises
+//! nothing for unsigned domains and hosts without secure TLSA records,
+//! which get MTA-STS or opportunistic TLS ([`dane`]).
 //!
 //! What it promises, for a recipient domain with an MTA-STS policy in
 //! `enforce` mode: its mail goes only to MX hosts the policy lists, only
@@ -18,6 +27,7 @@
 //! domain's `rua` is left to a log pipeline.
 
 pub mod cache;
+pub mod dane;
 pub mod fetch;
 pub mod hop;
 pub mod mta_sts;
@@ -44,6 +54,12 @@ pub struct SecureSettings {
     pub policy_port: u16,
     /// Also append each attempt's TLS report as a JSON line to this file.
     pub report_file: Option<PathBuf>,
+    /// Look up TLSA records with DNSSEC validation and apply them (DANE,
+    /// RFC 7672).
+    pub dane: bool,
+    /// The DNSKEY records (zone-file form) DNSSEC validation starts from;
+    /// `None`, the root zone's key signing keys.
+    pub dnssec_trust_anchor: Option<PathBuf>,
 }
 
 impl Default for SecureSettings {
@@ -54,6 +70,8 @@ impl Default for SecureSettings {
             trust: None,
             policy_port: POLICY_PORT,
             report_file: None,
+            dane: false,
+            dnssec_trust_anchor: None,
         }
     }
 }

@@ -27,6 +27,7 @@ use smtpwire_tokio::client::{
 use tokio::net::{TcpSocket, TcpStream};
 
 use super::routes::Routes;
+use super::secure::hop::HostDane;
 use super::secure::hop::NextHopSecurity;
 use super::secure::mta_sts::DomainPolicy;
 use super::secure::requiretls::{TlsDemand, ENCRYPTION_NEEDED};
@@ -460,9 +461,20 @@ impl Transfer {
     ) -> Reached {
         let name = connect_name(&hop.host);
         let domain = destination.to_string();
+        let dane = self
+            .security
+            .dane_for(&domain, policy, &name, self.routes.port())
+            .await;
+        if dane == HostDane::Skipped {
+            eprintln!(
+                "{name}: DNSSEC validation failed for {domain}'s MX or this host's TLSA records"
+            );
+            return Reached::RefusedByPolicy(POLICY_NOT_MET);
+        }
         for address in self.routes.addresses(destination, hop).await {
             let client = self.client.clone().server_name(&name).record_events(true);
-            let (client, tls) = match self.security.prepare(&domain, policy, &name, client) {
+            let prepared = self.security.prepare(&domain, policy, &dane, &name, client);
+            let (client, tls) = match prepared {
                 Ok(Some(prepared)) => prepared,
                 Ok(None) => {
                     eprintln!("{name}: not an MX host the MTA-STS policy of {domain} allows");

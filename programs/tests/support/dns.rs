@@ -59,29 +59,14 @@ impl Zone {
         Zone::default()
     }
 
-    /// Adds a TXT record at `name`; text longer than one TXT string takes
-    /// (255 octets) is split into several, which readers join (RFC 7208
-    /// §3.3, RFC 6376 §3.6.2.2).
+    /// Adds a TXT record at `name` ([`txt_data`]).
     pub fn txt(self, name: &str, text: &str) -> Zone {
-        let strings = text
-            .as_bytes()
-            .chunks(TXT_STRING_MAX)
-            .collect::<Vec<&[u8]>>();
-        let strings = if strings.is_empty() {
-            vec![&b""[..]]
-        } else {
-            strings
-        };
-        self.with(name, RData::TXT(TXT::from_bytes(strings)))
+        self.with(name, txt_data(text))
     }
 
     /// Adds an A or AAAA record at `name`.
     pub fn address(self, name: &str, ip: IpAddr) -> Zone {
-        let data = match ip {
-            IpAddr::V4(ip) => RData::A(A(ip)),
-            IpAddr::V6(ip) => RData::AAAA(AAAA(ip)),
-        };
-        self.with(name, data)
+        self.with(name, address_data(ip))
     }
 
     /// Adds an MX record at `name` naming `exchange` at `preference`.
@@ -142,6 +127,30 @@ impl Zone {
     }
 }
 
+/// The data of a TXT record of `text`: text longer than one TXT string
+/// takes (255 octets) is split into several, which readers join (RFC 7208
+/// §3.3, RFC 6376 §3.6.2.2).
+pub fn txt_data(text: &str) -> RData {
+    let strings = text
+        .as_bytes()
+        .chunks(TXT_STRING_MAX)
+        .collect::<Vec<&[u8]>>();
+    let strings = if strings.is_empty() {
+        vec![&b""[..]]
+    } else {
+        strings
+    };
+    RData::TXT(TXT::from_bytes(strings))
+}
+
+/// The data of an A or AAAA record for `ip`.
+pub fn address_data(ip: IpAddr) -> RData {
+    match ip {
+        IpAddr::V4(ip) => RData::A(A(ip)),
+        IpAddr::V6(ip) => RData::AAAA(AAAA(ip)),
+    }
+}
+
 /// `name` as the zone keys it: lower case, no final dot.
 fn normalized(name: &str) -> String {
     name.trim_end_matches('.').to_ascii_lowercase()
@@ -149,7 +158,7 @@ fn normalized(name: &str) -> String {
 
 /// `name` as an absolute domain name. Panics on a name that is not one:
 /// the test wrote it.
-fn fqdn(name: &str) -> Name {
+pub fn fqdn(name: &str) -> Name {
     Name::from_ascii(format!("{}.", name.trim_end_matches('.')))
         .unwrap_or_else(|error| panic!("{name:?} is not a domain name: {error}"))
 }
@@ -165,13 +174,7 @@ impl DnsServer {
     /// Serves `zone` on 127.0.0.1, UDP and TCP on the same free port.
     pub async fn start(zone: Zone) -> DnsServer {
         let zone = Arc::new(RwLock::new(zone));
-        let (udp, tcp) = bind_pair()
-            .await
-            .unwrap_or_else(|error| panic!("cannot bind a DNS server on loopback: {error}"));
-        let address = udp.local_addr().expect("a bound socket has an address");
-        let mut server = hickory_server::Server::new(Answers { zone: zone.clone() });
-        server.register_socket(udp);
-        server.register_listener(tcp, TCP_IDLE, TCP_RESPONSE_BUFFER);
+        let (address, server) = serve(Answers { zone: zone.clone() }).await;
         DnsServer {
             address,
             zone,
@@ -194,6 +197,20 @@ impl Drop for DnsServer {
     fn drop(&mut self) {
         self.server.shutdown_token().cancel();
     }
+}
+
+/// A server answering with `handler` on 127.0.0.1, UDP and TCP on the same
+/// free port, and that address; it runs until its shutdown token is
+/// cancelled.
+pub async fn serve<H: RequestHandler>(handler: H) -> (SocketAddr, hickory_server::Server<H>) {
+    let (udp, tcp) = bind_pair()
+        .await
+        .unwrap_or_else(|error| panic!("cannot bind a DNS server on loopback: {error}"));
+    let address = udp.local_addr().expect("a bound socket has an address");
+    let mut server = hickory_server::Server::new(handler);
+    server.register_socket(udp);
+    server.register_listener(tcp, TCP_IDLE, TCP_RESPONSE_BUFFER);
+    (address, server)
 }
 
 /// A UDP socket and a TCP listener on the same port of 127.0.0.1: the

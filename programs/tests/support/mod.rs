@@ -18,6 +18,7 @@ pub mod relay;
 pub mod reports;
 pub mod secure;
 pub mod session_client;
+pub mod signed_dns;
 
 use smtpwire_programs::server::client::Client;
 use smtpwire_programs::server::{tls, Server, Settings, Shared};

@@ -1,13 +1,16 @@
 //! The peers of secure next-hop tests, all on loopback: a test CA that
 //! issues certificates for any name, an HTTPS host that serves one MTA-STS
 //! policy file, and a proxy that strips STARTTLS from the EHLO reply of the
-//! server behind it, as an attacker on the path would.
+//! server behind it, as an attacker on the path would; and the scratch
+//! directory, queue and TLS reports one such test looks at.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use rcgen::{BasicConstraints, CertificateParams, IsCa, KeyPair};
+
+use super::{wait_until, Scratch, TestServer};
 use smtpwire_programs::server::tls::Identity;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{TcpListener, TcpStream};
@@ -42,6 +45,28 @@ impl TestCa {
 
     /// A server identity for `name`, signed by this CA.
     pub fn issue(&self, name: &str) -> Identity {
+        self.issue_as(name, false)
+    }
+
+    /// [`issue`](Self::issue), the server sending the CA's certificate
+    /// after its own, as DANE-TA asks (RFC 7672 §3.1.2).
+    pub fn issue_with_chain(&self, name: &str) -> Identity {
+        self.issue_as(name, true)
+    }
+
+    /// The DER of the certificate last issued for `name`.
+    pub fn certificate_der(&self, name: &str) -> Vec<u8> {
+        let path = self.dir.join(format!("{name}.pem"));
+        let certificates = smtpwire_tokio::client::tls::read_certificates(path).unwrap();
+        certificates[0].to_vec()
+    }
+
+    /// The DER of the CA's certificate.
+    pub fn ca_der(&self) -> Vec<u8> {
+        self.certificate.der().to_vec()
+    }
+
+    fn issue_as(&self, name: &str, with_chain: bool) -> Identity {
         let key = KeyPair::generate().unwrap();
         let params = CertificateParams::new(vec![name.to_string()]).unwrap();
         let leaf = params
@@ -49,7 +74,11 @@ impl TestCa {
             .unwrap();
         let cert = self.dir.join(format!("{name}.pem"));
         let key_file = self.dir.join(format!("{name}.key"));
-        std::fs::write(&cert, leaf.pem()).unwrap();
+        let mut chain = leaf.pem();
+        if with_chain {
+            chain.push_str(&self.certificate.pem());
+        }
+        std::fs::write(&cert, chain).unwrap();
         std::fs::write(&key_file, key.serialize_pem()).unwrap();
         Identity::from_pem_files(&cert, &key_file).unwrap()
     }
@@ -166,4 +195,104 @@ async fn strip(client: TcpStream, server: SocketAddr) {
         reply.clear();
     }
     to_server.abort();
+}
+
+/// Everything one secure next-hop test runs against: its scratch
+/// directory, with the relay's queue and TLS report file, and a test CA.
+pub struct Setup {
+    /// Removed when the test ends.
+    pub scratch: Scratch,
+    /// Issues the MX hosts' certificates.
+    pub ca: TestCa,
+}
+
+impl Setup {
+    /// A fresh scratch directory named after `tag`.
+    pub fn new(tag: &str) -> Setup {
+        let scratch =
+            Scratch(std::env::temp_dir().join(format!("smtpwire-{tag}-{}", std::process::id())));
+        let _ = std::fs::remove_dir_all(&scratch.0);
+        std::fs::create_dir_all(scratch.0.join("queue")).unwrap();
+        let ca = TestCa::new(&scratch.0);
+        Setup { scratch, ca }
+    }
+
+    /// Where the relay appends its TLS reports.
+    pub fn report_file(&self) -> PathBuf {
+        self.scratch.0.join("tls-report.jsonl")
+    }
+
+    /// The TLS reports written so far, one JSON object each.
+    pub fn reports(&self) -> Vec<serde_json::Value> {
+        std::fs::read_to_string(self.report_file())
+            .unwrap_or_default()
+            .lines()
+            .map(|line| serde_json::from_str(line).unwrap())
+            .collect()
+    }
+
+    /// Whether a report has `result` for `mx`.
+    pub fn reported(&self, mx: &str, result: &str) -> bool {
+        self.reports()
+            .iter()
+            .any(|report| report["receiving-mx-hostname"] == mx && report["result-type"] == result)
+    }
+
+    /// The example server as an MX host presenting a certificate for
+    /// `certificate_name`.
+    pub async fn mx_server(&self, certificate_name: &str) -> TestServer {
+        let identity = self.ca.issue(certificate_name);
+        TestServer::start(move |settings| settings.tls = Some(identity)).await
+    }
+
+    /// The queue's state files, as text.
+    pub fn queue_states(&self) -> Vec<String> {
+        let dir = self.scratch.0.join("queue").join("state");
+        std::fs::read_dir(dir)
+            .map(|entries| {
+                entries
+                    .filter_map(|entry| std::fs::read_to_string(entry.ok()?.path()).ok())
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// Messages waiting in the queue.
+    pub fn queued(&self) -> usize {
+        let new = self.scratch.0.join("queue").join("incoming").join("new");
+        std::fs::read_dir(new).map_or(0, |entries| entries.count())
+    }
+}
+
+/// Waits for the report and for the queue to record `status`, then checks
+/// that nothing was delivered, the message is still queued, and the
+/// report names `policy` (`sts` or `tlsa`) and example.test.
+pub async fn held_back(
+    setup: &Setup,
+    policy: &str,
+    server: &TestServer,
+    mx: &str,
+    result: &str,
+    status: &str,
+) {
+    wait_until(&format!("{status} recorded"), || {
+        setup
+            .queue_states()
+            .iter()
+            .any(|state| state.contains(status))
+    })
+    .await;
+    wait_until(&format!("{result} reported for {mx}"), || {
+        setup.reported(mx, result)
+    })
+    .await;
+    assert!(server.delivered().is_empty(), "delivered despite {result}");
+    assert_eq!(setup.queued(), 1, "the message stays queued");
+    let report = setup
+        .reports()
+        .into_iter()
+        .find(|report| report["result-type"] == result)
+        .unwrap();
+    assert_eq!(report["policy-type"], policy);
+    assert_eq!(report["policy-domain"], "example.test");
 }

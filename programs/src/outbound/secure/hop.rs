@@ -1,9 +1,14 @@
 //! What TLS one next hop gets under its domain's policy, and how the
-//! attempt is reported: the glue between the policy (MTA-STS, RFC 8461
-//! §4), the driver's client, and TLS reporting (RFC 8460).
+//! attempt is reported: the glue between the policies (DANE, RFC 7672 §2;
+//! MTA-STS, RFC 8461 §4), the driver's client, and TLS reporting (RFC
+//! 8460).
+//!
+//! DANE comes first (RFC 8461 §2): an MX host of a DNSSEC-secure MX RRset
+//! with secure TLSA records is held to them whatever the domain's MTA-STS
+//! policy says; MTA-STS applies to the other hosts.
 
 use std::io;
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -11,10 +16,12 @@ use hickory_resolver::TokioResolver;
 use rustls::RootCertStore;
 use smtpwire::client::{ClientError, SessionError};
 use smtpwire::delivery::mta_sts::MxVerdict;
-use smtpwire_tokio::client::tls::{webpki_checked, CertificateCheck};
+use smtpwire_tokio::client::tls::dane::{dane_config, TlsaRecord};
+use smtpwire_tokio::client::tls::{any_certificate, webpki_checked, CertificateCheck};
 use smtpwire_tokio::client::{Client, ClientBuilder, ConnectionError, Error, StartTlsPolicy};
 
 use super::cache::PolicyCache;
+use super::dane::{mx_validation, tlsa_lookup, validating_resolver, TlsaAnswer, Validation};
 use super::fetch::Fetcher;
 use super::mta_sts::{DomainPolicy, PolicySource};
 use super::report::{certificate_failure, Attempt, PolicyType, ResultType, TlsReports};
@@ -26,6 +33,8 @@ pub struct NextHopSecurity {
     policies: Option<PolicySource>,
     /// What verified certificates chain to, when a policy may ask for it.
     roots: Option<Arc<RootCertStore>>,
+    /// The validating resolver of DANE lookups, when DANE is on.
+    dnssec: Option<TokioResolver>,
     reports: TlsReports,
 }
 
@@ -35,6 +44,29 @@ pub struct HopTls {
     policy: PolicyType,
     /// The WebPKI check, when a policy looks at the certificate.
     check: Option<CertificateCheck>,
+    /// Whether a failed handshake or a missing STARTTLS rules the host
+    /// out (rather than being reported only).
+    tls_required: bool,
+    /// DANE with secure TLSA records none of which is usable: reported as
+    /// `tlsa-invalid` even when the session succeeds (RFC 8460 §4.3.2.1).
+    unusable_tlsa: bool,
+}
+
+/// What DANE asks of one MX host (RFC 7672 §2.2).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HostDane {
+    /// No secure TLSA records: MTA-STS or opportunistic TLS as for any
+    /// host.
+    NotApplicable,
+    /// TLS is mandatory and the certificate must match one of these usable
+    /// records.
+    Authenticated(Vec<TlsaRecord>),
+    /// Secure TLSA records, none usable: TLS is mandatory, the certificate
+    /// is not checked (§2.2).
+    Unauthenticated,
+    /// The host must not be used now (bogus or failed DNSSEC lookups,
+    /// §2.2): it is skipped, as a host refusing the policy is.
+    Skipped,
 }
 
 impl NextHopSecurity {
@@ -43,21 +75,32 @@ impl NextHopSecurity {
         NextHopSecurity {
             policies: None,
             roots: None,
+            dnssec: None,
             reports: TlsReports::default(),
         }
     }
 
     /// As `settings` say, looking policies up at `resolver` and keeping
-    /// them in `cache_dir`.
+    /// them in `cache_dir`; DANE lookups go to `nameserver` (the system's
+    /// when `None`) through a resolver of their own that validates.
     pub fn new(
         settings: &SecureSettings,
         resolver: Option<TokioResolver>,
+        nameserver: Option<SocketAddr>,
         cache_dir: PathBuf,
     ) -> io::Result<NextHopSecurity> {
         let reports = TlsReports::open(settings.report_file.as_deref())?;
+        let dnssec = match settings.dane {
+            true => Some(validating_resolver(
+                nameserver,
+                settings.dnssec_trust_anchor.as_deref(),
+            )?),
+            false => None,
+        };
         if !settings.mta_sts {
             return Ok(NextHopSecurity {
                 reports,
+                dnssec,
                 ..NextHopSecurity::opportunistic()
             });
         }
@@ -74,12 +117,23 @@ impl NextHopSecurity {
         Ok(NextHopSecurity {
             policies: Some(policies),
             roots: Some(roots),
+            dnssec,
             reports,
         })
     }
 
-    /// The policy for mail to `domain`; a failed fetch is reported.
+    /// The policy for mail to `domain`, with whether its MX RRset is
+    /// DNSSEC-secure when DANE is on; a failed fetch is reported.
     pub async fn policy_for(&self, domain: &str) -> DomainPolicy {
+        let mut found = self.sts_policy_for(domain).await;
+        if let Some(resolver) = &self.dnssec {
+            found.mx_dnssec = Some(mx_validation(resolver, domain).await);
+        }
+        found
+    }
+
+    /// The MTA-STS policy for mail to `domain`; a failed fetch is reported.
+    async fn sts_policy_for(&self, domain: &str) -> DomainPolicy {
         let Some(policies) = &self.policies else {
             return DomainPolicy::default();
         };
@@ -101,15 +155,85 @@ impl NextHopSecurity {
         found
     }
 
-    /// How to connect to the MX host `mx` of `domain` under `policy`;
-    /// `None` when the policy forbids it (reported).
-    pub fn prepare(
+    /// What DANE asks of the MX host `mx` of `domain`, reached on `port`
+    /// (RFC 7672 §2.2): nothing unless DANE is on and `policy` found the
+    /// MX RRset secure; a host that is [skipped](HostDane::Skipped) is
+    /// reported.
+    pub async fn dane_for(
         &self,
         domain: &str,
         policy: &DomainPolicy,
         mx: &str,
+        port: u16,
+    ) -> HostDane {
+        let Some(resolver) = &self.dnssec else {
+            return HostDane::NotApplicable;
+        };
+        let Some(mx_rrset) = &policy.mx_dnssec else {
+            return HostDane::NotApplicable;
+        };
+        let (result, detail) = if mx_rrset.secures(mx) {
+            match tlsa_lookup(resolver, mx, port).await {
+                TlsaAnswer::Secure { usable } if usable.is_empty() => {
+                    return HostDane::Unauthenticated
+                }
+                TlsaAnswer::Secure { usable } => return HostDane::Authenticated(usable),
+                TlsaAnswer::Absent => return HostDane::NotApplicable,
+                TlsaAnswer::Bogus => (ResultType::DnssecInvalid, "TLSA RRset bogus".to_string()),
+                TlsaAnswer::Failed(error) => {
+                    (ResultType::DnssecInvalid, format!("TLSA lookup: {error}"))
+                }
+            }
+        } else if mx_rrset.validation == Validation::Insecure {
+            return HostDane::NotApplicable;
+        } else if mx_rrset.validation == Validation::Bogus {
+            (ResultType::DnssecInvalid, "MX RRset bogus".to_string())
+        } else {
+            // §2.2.1: a host the secure MX RRset does not name came from a
+            // forged answer to the delivery's own lookup.
+            (
+                ResultType::DnssecInvalid,
+                "not an exchange of the secure MX RRset".to_string(),
+            )
+        };
+        self.reports.record(&Attempt {
+            policy: PolicyType::Tlsa,
+            domain,
+            mx_host: mx,
+            receiving_ip: None,
+            failure: Some(result),
+            detail: Some(detail),
+        });
+        HostDane::Skipped
+    }
+
+    /// How to connect to the MX host `mx` of `domain` under `policy`, or
+    /// under `dane` when it applies (it takes precedence, RFC 8461 §2);
+    /// `None` when the MTA-STS policy forbids the host (reported).
+    pub fn prepare(
+        &self,
+        domain: &str,
+        policy: &DomainPolicy,
+        dane: &HostDane,
+        mx: &str,
         client: ClientBuilder,
     ) -> io::Result<Option<(ClientBuilder, HopTls)>> {
+        let dane_config = match dane {
+            HostDane::Authenticated(records) => Some(dane_config(records.clone())?),
+            HostDane::Unauthenticated => Some(any_certificate()?),
+            HostDane::NotApplicable | HostDane::Skipped => None,
+        };
+        if let Some(config) = dane_config {
+            let client = client.starttls(StartTlsPolicy::Required).tls_config(config);
+            let hop = HopTls {
+                verdict: MxVerdict::NoPolicy,
+                policy: PolicyType::Tlsa,
+                check: None,
+                tls_required: true,
+                unusable_tlsa: *dane == HostDane::Unauthenticated,
+            };
+            return Ok(Some((client, hop)));
+        }
         let verdict = policy
             .policy
             .as_ref()
@@ -151,6 +275,8 @@ impl NextHopSecurity {
             verdict,
             policy: policy_type,
             check,
+            tls_required: verdict == MxVerdict::RequireVerifiedTls,
+            unusable_tlsa: false,
         };
         Ok(Some((client, hop)))
     }
@@ -165,6 +291,11 @@ impl NextHopSecurity {
             )
         } else if !client.is_tls() {
             (Some(ResultType::StartTlsNotSupported), None)
+        } else if hop.unusable_tlsa {
+            (
+                Some(ResultType::TlsaInvalid),
+                Some("no usable TLSA record".to_string()),
+            )
         } else {
             match certificate {
                 Some(error) => (Some(certificate_failure(&error)), Some(error.to_string())),
@@ -205,6 +336,6 @@ impl NextHopSecurity {
             failure: Some(failure),
             detail: Some(error.to_string()),
         });
-        hop.verdict == MxVerdict::RequireVerifiedTls
+        hop.tls_required
     }
 }

@@ -13,6 +13,7 @@ use mail_auth::mta_sts::MtaSts;
 use smtpwire::delivery::mta_sts::Policy;
 
 use super::cache::{Cached, PolicyCache};
+use super::dane::ValidatedMx;
 use super::fetch::{FetchError, Fetcher};
 use crate::outbound::unix_now;
 
@@ -24,6 +25,9 @@ pub struct DomainPolicy {
     /// Why a fetch failed this time, for TLS reporting; a cached policy may
     /// still apply.
     pub fetch_failure: Option<FetchError>,
+    /// What DNSSEC said of the domain's MX RRset, when DANE is on (RFC
+    /// 7672 §2.2.1).
+    pub mx_dnssec: Option<ValidatedMx>,
 }
 
 /// Policy discovery with its cache.
@@ -49,12 +53,14 @@ impl PolicySource {
             return DomainPolicy {
                 policy: cached.map(|cached| cached.policy),
                 fetch_failure: None,
+                mx_dnssec: None,
             };
         };
         if let Some(cached) = cached.as_ref().filter(|cached| cached.id == id) {
             return DomainPolicy {
                 policy: Some(cached.policy.clone()),
                 fetch_failure: None,
+                mx_dnssec: None,
             };
         }
         match self.fetcher.fetch(domain).await {
@@ -70,11 +76,13 @@ impl PolicySource {
                 DomainPolicy {
                     policy: Some(fresh.policy),
                     fetch_failure: None,
+                    mx_dnssec: None,
                 }
             }
             Err(error) => DomainPolicy {
                 policy: cached.map(|cached| cached.policy),
                 fetch_failure: Some(error),
+                mx_dnssec: None,
             },
         }
     }

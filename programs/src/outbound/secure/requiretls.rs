@@ -63,6 +63,7 @@ impl TlsDemand {
                 Some(DomainPolicy {
                     policy: Some(enforced),
                     fetch_failure: None,
+                    mx_dnssec: domain.mx_dnssec.clone(),
                 })
             }
         }
@@ -105,6 +106,7 @@ mod tests {
         let domain = DomainPolicy {
             policy: Some(testing),
             fetch_failure: None,
+            mx_dnssec: None,
         };
         let held = TlsDemand::Required.policy(&domain).unwrap();
         assert_eq!(held.policy.unwrap().mode, Mode::Enforce);

@@ -18,8 +18,9 @@ use hickory_server::proto::dnssec::DigestType;
 use hickory_server::proto::rr::RecordType;
 use smtpwire_programs::outbound::secure::SecureSettings;
 use smtpwire_programs::relay::{Settings, Sources};
+use smtpwire_programs::server::tls::Identity;
 use support::relay::RunningRelay;
-use support::secure::{held_back, PolicyHost, Setup, TestCa};
+use support::secure::{held_back, send_over_tls, with_intake_tls, PolicyHost, Setup, TestCa};
 use support::signed_dns::{SignedDnsServer, SignedZone};
 use support::{relay_settings, wait_until, TestServer};
 
@@ -342,4 +343,64 @@ async fn dane_takes_precedence_over_an_enforced_mta_sts_policy() {
     let cached =
         std::fs::read_to_string(setup.scratch.0.join("queue/mta-sts/example.test.policy")).unwrap();
     assert!(cached.contains("mode: enforce"), "{cached}");
+}
+
+/// REQUIRETLS without an MTA-STS policy (RFC 8689 §4.2.1): a DNSSEC-secure
+/// MX RRset and a certificate DANE authenticates are a route for it, and
+/// REQUIRETLS goes on to the next hop.
+#[tokio::test]
+async fn requiretls_goes_over_a_dane_route_without_mta_sts() {
+    let setup = Setup::new("dane-requiretls");
+    let server = setup.mx_server("mx.example.test").await;
+    let port = server.address.port();
+    let bounces = TestServer::start(|_| {}).await;
+    let digest = sha256(&setup.ca.certificate_der("mx.example.test"));
+    let zone = zone(&["mx.example.test"]).tlsa(
+        &tlsa_name("mx.example.test", port),
+        DANE_EE,
+        CERT,
+        SHA256,
+        digest,
+    );
+    let intake = Identity::self_signed("relay.test").unwrap();
+    let certificate = intake.chain[0].clone();
+    let (_dns, relay) = relay_with(&setup, zone, port, with_intake_tls(intake, &bounces)).await;
+    send_over_tls(&relay, certificate, MESSAGE, true).await;
+    wait_until("delivered", || server.delivered().len() == 1).await;
+    let stored = String::from_utf8(server.delivered()[0].clone()).unwrap();
+    assert!(
+        stored.contains("\r\nX-Envelope-Requiretls: yes\r\n"),
+        "{stored}"
+    );
+    assert!(bounces.delivered().is_empty());
+}
+
+/// A secure MX RRset whose host has no TLSA records gives a REQUIRETLS
+/// message no certificate check there: the host is not used, and the
+/// message waits rather than go unverified.
+#[tokio::test]
+async fn requiretls_is_not_sent_to_a_host_dane_does_not_authenticate() {
+    let setup = Setup::new("dane-requiretls-no-tlsa");
+    let server = setup.mx_server("mx.example.test").await;
+    let port = server.address.port();
+    let bounces = TestServer::start(|_| {}).await;
+    let intake = Identity::self_signed("relay.test").unwrap();
+    let certificate = intake.chain[0].clone();
+    let (_dns, relay) = relay_with(
+        &setup,
+        zone(&["mx.example.test"]),
+        port,
+        with_intake_tls(intake, &bounces),
+    )
+    .await;
+    send_over_tls(&relay, certificate, MESSAGE, true).await;
+    held_back(
+        &setup,
+        "tlsa",
+        &server,
+        "mx.example.test",
+        "validation-failure",
+        "4.7.5",
+    )
+    .await;
 }

@@ -14,9 +14,6 @@ mod support;
 use std::net::{IpAddr, Ipv4Addr};
 use std::path::Path;
 
-use smtpwire::client::Envelope;
-use smtpwire::{ForwardPath, ReversePath};
-use smtpwire_programs::outbound::routes::FixedRoute;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use smtpwire::delivery::mta_sts::Policy;
@@ -24,10 +21,11 @@ use smtpwire_programs::outbound::secure::cache::{Cached, PolicyCache};
 use smtpwire_programs::outbound::secure::SecureSettings;
 use smtpwire_programs::relay::{Settings, Sources};
 use smtpwire_programs::server::tls::Identity;
-use smtpwire_tokio::client::{tls, Client, Message};
 use support::dns::{DnsServer, Zone};
 use support::relay::RunningRelay;
-use support::secure::{held_back, starttls_stripper, PolicyHost, Setup};
+use support::secure::{
+    held_back, send_over_tls, starttls_stripper, with_intake_tls, PolicyHost, Setup,
+};
 use support::{relay_settings, wait_until, TestServer};
 
 const LOOPBACK: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
@@ -237,47 +235,6 @@ async fn a_redirect_is_not_followed_and_counts_as_a_fetch_error() {
         "{:?}",
         setup.reports()
     );
-}
-
-/// A relay taking mail over STARTTLS with `identity`, bounces for
-/// example.org going to `bounces`.
-fn with_intake_tls(identity: Identity, bounces: &TestServer) -> impl FnOnce(&mut Settings) {
-    let route = FixedRoute::parse(&format!("example.org={}", bounces.address), 25).unwrap();
-    move |settings: &mut Settings| {
-        settings.tls = Some(identity);
-        settings.routes = vec![route];
-    }
-}
-
-/// Sends `content` to bob@example.test through the relay at `relay` over
-/// STARTTLS, trusting `certificate`, with REQUIRETLS when `requiretls`.
-async fn send_over_tls(
-    relay: &RunningRelay,
-    certificate: rustls::pki_types::CertificateDer<'static>,
-    content: &[u8],
-    requiretls: bool,
-) {
-    let mut envelope = Envelope::new(ReversePath::parse("<alice@example.org>").unwrap());
-    envelope.add_recipient(ForwardPath::parse("<bob@example.test>").unwrap());
-    envelope.mail_params.requiretls = requiretls;
-    let mut client = Client::builder("client.test")
-        .tls_config(tls::trusting(vec![certificate]).unwrap())
-        .server_name("relay.test")
-        .connect(&relay.address.to_string())
-        .await
-        .unwrap();
-    assert!(client.is_tls());
-    let offered = client.capabilities().unwrap().require_tls;
-    assert!(offered, "the intake offers REQUIRETLS over TLS");
-    let outcome = client
-        .send(Message::with_envelope(
-            envelope,
-            bytes::Bytes::copy_from_slice(content),
-        ))
-        .await
-        .unwrap();
-    assert!(outcome.failure().is_none(), "{outcome:?}");
-    client.quit().await.unwrap();
 }
 
 #[tokio::test]

@@ -10,8 +10,14 @@ use std::sync::Arc;
 
 use rcgen::{BasicConstraints, CertificateParams, IsCa, KeyPair};
 
+use super::relay::RunningRelay;
 use super::{wait_until, Scratch, TestServer};
+use smtpwire::client::Envelope;
+use smtpwire::{ForwardPath, ReversePath};
+use smtpwire_programs::outbound::routes::FixedRoute;
+use smtpwire_programs::relay::Settings;
 use smtpwire_programs::server::tls::Identity;
+use smtpwire_tokio::client::{tls, Client, Message};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinHandle;
@@ -295,4 +301,45 @@ pub async fn held_back(
         .unwrap();
     assert_eq!(report["policy-type"], policy);
     assert_eq!(report["policy-domain"], "example.test");
+}
+
+/// A relay taking mail over STARTTLS with `identity`, bounces for
+/// example.org going to `bounces`.
+pub fn with_intake_tls(identity: Identity, bounces: &TestServer) -> impl FnOnce(&mut Settings) {
+    let route = FixedRoute::parse(&format!("example.org={}", bounces.address), 25).unwrap();
+    move |settings: &mut Settings| {
+        settings.tls = Some(identity);
+        settings.routes = vec![route];
+    }
+}
+
+/// Sends `content` to bob@example.test through the relay at `relay` over
+/// STARTTLS, trusting `certificate`, with REQUIRETLS when `requiretls`.
+pub async fn send_over_tls(
+    relay: &RunningRelay,
+    certificate: rustls::pki_types::CertificateDer<'static>,
+    content: &[u8],
+    requiretls: bool,
+) {
+    let mut envelope = Envelope::new(ReversePath::parse("<alice@example.org>").unwrap());
+    envelope.add_recipient(ForwardPath::parse("<bob@example.test>").unwrap());
+    envelope.mail_params.requiretls = requiretls;
+    let mut client = Client::builder("client.test")
+        .tls_config(tls::trusting(vec![certificate]).unwrap())
+        .server_name("relay.test")
+        .connect(&relay.address.to_string())
+        .await
+        .unwrap();
+    assert!(client.is_tls());
+    let offered = client.capabilities().unwrap().require_tls;
+    assert!(offered, "the intake offers REQUIRETLS over TLS");
+    let outcome = client
+        .send(Message::with_envelope(
+            envelope,
+            bytes::Bytes::copy_from_slice(content),
+        ))
+        .await
+        .unwrap();
+    assert!(outcome.failure().is_none(), "{outcome:?}");
+    client.quit().await.unwrap();
 }

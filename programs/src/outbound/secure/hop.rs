@@ -218,6 +218,26 @@ impl NextHopSecurity {
         mx: &str,
         client: ClientBuilder,
     ) -> io::Result<Option<(ClientBuilder, HopTls)>> {
+        // REQUIRETLS: a host no TLSA record authenticates is used only
+        // under the domain's MTA-STS policy, and never unauthenticated.
+        let unverified = match dane {
+            HostDane::Unauthenticated => Some(ResultType::TlsaInvalid),
+            HostDane::NotApplicable | HostDane::Skipped if policy.policy.is_none() => {
+                Some(ResultType::ValidationFailure)
+            }
+            _ => None,
+        };
+        if let (true, Some(failure)) = (policy.verified_only, unverified) {
+            self.reports.record(&Attempt {
+                policy: PolicyType::Tlsa,
+                domain,
+                mx_host: mx,
+                receiving_ip: None,
+                failure: Some(failure),
+                detail: Some("REQUIRETLS: no certificate check for this host".to_string()),
+            });
+            return Ok(None);
+        }
         let dane_config = match dane {
             HostDane::Authenticated(records) => Some(dane_config(records.clone())?),
             HostDane::Unauthenticated => Some(any_certificate()?),

@@ -28,6 +28,9 @@ pub struct DomainPolicy {
     /// What DNSSEC said of the domain's MX RRset, when DANE is on (RFC
     /// 7672 §2.2.1).
     pub mx_dnssec: Option<ValidatedMx>,
+    /// Only next hops whose certificate DANE or the MTA-STS policy verifies
+    /// may be used: the route a REQUIRETLS message needs (RFC 8689 §4.2.1).
+    pub verified_only: bool,
 }
 
 /// Policy discovery with its cache.
@@ -52,15 +55,13 @@ impl PolicySource {
         let Some(id) = self.current_id(domain).await else {
             return DomainPolicy {
                 policy: cached.map(|cached| cached.policy),
-                fetch_failure: None,
-                mx_dnssec: None,
+                ..DomainPolicy::default()
             };
         };
         if let Some(cached) = cached.as_ref().filter(|cached| cached.id == id) {
             return DomainPolicy {
                 policy: Some(cached.policy.clone()),
-                fetch_failure: None,
-                mx_dnssec: None,
+                ..DomainPolicy::default()
             };
         }
         match self.fetcher.fetch(domain).await {
@@ -75,14 +76,13 @@ impl PolicySource {
                 }
                 DomainPolicy {
                     policy: Some(fresh.policy),
-                    fetch_failure: None,
-                    mx_dnssec: None,
+                    ..DomainPolicy::default()
                 }
             }
             Err(error) => DomainPolicy {
                 policy: cached.map(|cached| cached.policy),
                 fetch_failure: Some(error),
-                mx_dnssec: None,
+                ..DomainPolicy::default()
             },
         }
     }

@@ -3,22 +3,25 @@
 //! header field for less.
 //!
 //! With REQUIRETLS (§4.2.1) a message goes only where the MX lookup is
-//! secure and the next hop's certificate verifies: here, to a domain with
-//! an MTA-STS policy, held to it as in `enforce` mode whatever its mode,
-//! and only to a next hop that offers REQUIRETLS after STARTTLS, with
-//! REQUIRETLS passed on. A domain without such a policy cannot be reached
-//! that way, and the message is returned with 5.7.10 ("encryption
-//! needed", RFC 3463 §3.8); a next hop that does not offer REQUIRETLS
-//! refuses it with 5.7.30 (RFC 8689 §6). It is never sent in the clear.
+//! secure and the next hop's certificate verifies: to a domain with an
+//! MTA-STS policy, held to it as in `enforce` mode whatever its mode, or,
+//! with DANE on, to a domain whose MX RRset DNSSEC proves secure, then
+//! only to hosts whose certificate usable TLSA records authenticate; and
+//! only to a next hop that offers REQUIRETLS after STARTTLS, with
+//! REQUIRETLS passed on. A domain with neither cannot be reached that way,
+//! and the message is returned with 5.7.10 ("encryption needed", RFC 3463
+//! §3.8); a next hop that does not offer REQUIRETLS refuses it with 5.7.30
+//! (RFC 8689 §6). It is never sent in the clear.
 //!
 //! `TLS-Required: No` (§5) asks that the domain's policy be ignored, a
 //! failed certificate check or a missing STARTTLS not holding the message
 //! back; STARTTLS is still used when offered. REQUIRETLS on MAIL wins over
 //! the field.
 
-use smtpwire::delivery::mta_sts::Mode;
+use smtpwire::delivery::mta_sts::{Mode, Policy};
 use smtpwire::reply::EnhancedStatusCode;
 
+use super::dane::Validation;
 use super::mta_sts::DomainPolicy;
 use crate::authentication::field::header_fields;
 
@@ -57,13 +60,23 @@ impl TlsDemand {
             TlsDemand::AsPolicy => Some(domain.clone()),
             TlsDemand::Relaxed => Some(DomainPolicy::default()),
             TlsDemand::Required => {
-                let policy = domain.policy.as_ref().filter(|p| p.mode != Mode::None)?;
-                let mut enforced = policy.clone();
-                enforced.mode = Mode::Enforce;
+                let policy = domain.policy.as_ref().filter(|p| p.mode != Mode::None);
+                let secure_mx = domain
+                    .mx_dnssec
+                    .as_ref()
+                    .is_some_and(|mx| mx.validation == Validation::Secure);
+                if policy.is_none() && !secure_mx {
+                    return None;
+                }
+                let enforced = policy.map(|policy| Policy {
+                    mode: Mode::Enforce,
+                    ..policy.clone()
+                });
                 Some(DomainPolicy {
-                    policy: Some(enforced),
+                    policy: enforced,
                     fetch_failure: None,
                     mx_dnssec: domain.mx_dnssec.clone(),
+                    verified_only: true,
                 })
             }
         }
@@ -86,7 +99,7 @@ fn says_tls_not_required(content: &[u8]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use smtpwire::delivery::mta_sts::Policy;
+    use crate::outbound::secure::dane::ValidatedMx;
 
     #[test]
     fn the_header_field_relaxes_and_requiretls_wins() {
@@ -105,15 +118,37 @@ mod tests {
             Policy::parse(b"version: STSv1\nmode: testing\nmx: mx.example\nmax_age: 9\n").unwrap();
         let domain = DomainPolicy {
             policy: Some(testing),
-            fetch_failure: None,
-            mx_dnssec: None,
+            ..DomainPolicy::default()
         };
         let held = TlsDemand::Required.policy(&domain).unwrap();
+        assert!(held.verified_only);
         assert_eq!(held.policy.unwrap().mode, Mode::Enforce);
         assert_eq!(TlsDemand::Required.policy(&DomainPolicy::default()), None);
         assert_eq!(
             TlsDemand::Relaxed.policy(&domain),
             Some(DomainPolicy::default())
+        );
+    }
+
+    /// Without a policy, a DNSSEC-secure MX RRset is a route for REQUIRETLS
+    /// (the hosts then need DANE); an insecure one is not.
+    #[test]
+    fn requiretls_takes_a_secure_mx_rrset_without_a_policy() {
+        let mx = |validation| DomainPolicy {
+            mx_dnssec: Some(ValidatedMx {
+                validation,
+                exchanges: vec!["mx.example".to_string()],
+            }),
+            ..DomainPolicy::default()
+        };
+        let secure = TlsDemand::Required.policy(&mx(Validation::Secure)).unwrap();
+        assert!(secure.verified_only && secure.policy.is_none());
+        assert_eq!(TlsDemand::Required.policy(&mx(Validation::Insecure)), None);
+        assert!(
+            !TlsDemand::AsPolicy
+                .policy(&mx(Validation::Secure))
+                .unwrap()
+                .verified_only
         );
     }
 }

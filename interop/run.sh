@@ -269,7 +269,10 @@ s_client_starttls() {
             -brief -ign_eof -crlf > "$work/s_client.out" 2>&1
     cat "$work/s_client.out"
     grep -q '^Verification: OK' "$work/s_client.out"
-    grep -q '^250-AUTH PLAIN LOGIN' "$work/s_client.out" # offered only once TLS is up
+    # Offered only once TLS is up: AUTH (SCRAM's -PLUS with a channel
+    # binding to bind to) and REQUIRETLS (RFC 8689 §4.1).
+    grep -q '^250-AUTH SCRAM-SHA-256-PLUS SCRAM-SHA-256 PLAIN LOGIN' "$work/s_client.out"
+    grep -q '^250[- ]REQUIRETLS' "$work/s_client.out"
     grep -q '^221 ' "$work/s_client.out"
 }
 

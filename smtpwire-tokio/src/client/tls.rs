@@ -17,18 +17,19 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::client::danger::{ServerCertVerified, ServerCertVerifier};
 use rustls::client::WebPkiServerVerifier;
 use rustls::crypto::CryptoProvider;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
-use rustls::{DigitallySignedStruct, SignatureScheme};
 
 mod any_certificate;
 mod checked;
 pub mod dane;
+mod verifier;
 pub use any_certificate::any_certificate;
 pub use checked::{webpki_checked, CertificateCheck};
+use verifier::{with_verifier, Acceptance};
 
 /// Where Linux and BSD distributions keep their CA bundle.
 const SYSTEM_BUNDLES: [&str; 5] = [
@@ -102,20 +103,6 @@ pub fn trusting(certificates: Vec<CertificateDer<'static>>) -> io::Result<rustls
     with_verifier(provider, verifier)
 }
 
-/// A client configuration with the safe default protocol versions that
-/// checks servers with `verifier`.
-fn with_verifier(
-    provider: Arc<CryptoProvider>,
-    verifier: impl ServerCertVerifier + 'static,
-) -> io::Result<rustls::ClientConfig> {
-    Ok(rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .map_err(io::Error::other)?
-        .dangerous()
-        .with_custom_certificate_verifier(Arc::new(verifier))
-        .with_no_client_auth())
-}
-
 /// Pinned certificates first, then WebPKI.
 #[derive(Debug)]
 struct PinnedOrWebPki {
@@ -145,8 +132,8 @@ impl PinnedOrWebPki {
     }
 }
 
-impl ServerCertVerifier for PinnedOrWebPki {
-    fn verify_server_cert(
+impl Acceptance for PinnedOrWebPki {
+    fn accept(
         &self,
         end_entity: &CertificateDer<'_>,
         intermediates: &[CertificateDer<'_>],
@@ -163,30 +150,5 @@ impl ServerCertVerifier for PinnedOrWebPki {
         }
         self.webpki
             .verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now)
-    }
-
-    /// The handshake signature, with the public key of the certificate
-    /// accepted above.
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        self.webpki.verify_tls12_signature(message, cert, dss)
-    }
-
-    /// As for TLS 1.2.
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        self.webpki.verify_tls13_signature(message, cert, dss)
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.webpki.supported_verify_schemes()
     }
 }

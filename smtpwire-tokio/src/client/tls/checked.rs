@@ -7,12 +7,12 @@
 use std::io;
 use std::sync::{Arc, Mutex, PoisonError};
 
-use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::client::danger::{ServerCertVerified, ServerCertVerifier};
 use rustls::client::WebPkiServerVerifier;
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
-use rustls::{DigitallySignedStruct, RootCertStore, SignatureScheme};
+use rustls::RootCertStore;
 
-use super::with_verifier;
+use super::verifier::{with_verifier, Acceptance};
 
 /// What became of the certificate check of one connection.
 #[derive(Debug, Clone, Default)]
@@ -67,8 +67,8 @@ struct Checked {
     check: CertificateCheck,
 }
 
-impl ServerCertVerifier for Checked {
-    fn verify_server_cert(
+impl Acceptance for Checked {
+    fn accept(
         &self,
         end_entity: &CertificateDer<'_>,
         intermediates: &[CertificateDer<'_>],
@@ -93,30 +93,5 @@ impl ServerCertVerifier for Checked {
                 }
             }
         }
-    }
-
-    /// The handshake signature, with the key of the certificate presented,
-    /// whether or not it verified.
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        self.webpki.verify_tls12_signature(message, cert, dss)
-    }
-
-    /// As for TLS 1.2.
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        self.webpki.verify_tls13_signature(message, cert, dss)
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.webpki.supported_verify_schemes()
     }
 }

@@ -23,13 +23,13 @@ use std::io;
 use std::sync::Arc;
 
 use ring::digest;
-use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::client::danger::{ServerCertVerified, ServerCertVerifier};
 use rustls::client::WebPkiServerVerifier;
-use rustls::crypto::{verify_tls12_signature, verify_tls13_signature, CryptoProvider};
+use rustls::crypto::CryptoProvider;
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
-use rustls::{CertificateError, DigitallySignedStruct, RootCertStore, SignatureScheme};
+use rustls::{CertificateError, RootCertStore};
 
-use super::with_verifier;
+use super::verifier::{with_verifier, Acceptance};
 
 /// DANE-TA: the record names a trust anchor in the server's chain.
 pub const DANE_TA: u8 = 2;
@@ -149,8 +149,8 @@ impl Dane {
     }
 }
 
-impl ServerCertVerifier for Dane {
-    fn verify_server_cert(
+impl Acceptance for Dane {
+    fn accept(
         &self,
         end_entity: &CertificateDer<'_>,
         intermediates: &[CertificateDer<'_>],
@@ -166,42 +166,6 @@ impl ServerCertVerifier for Dane {
             return Ok(ServerCertVerified::assertion());
         }
         self.verify_by_anchor(end_entity, intermediates, server_name, now)
-    }
-
-    /// The handshake signature, with the key of the certificate presented.
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        verify_tls12_signature(
-            message,
-            cert,
-            dss,
-            &self.provider.signature_verification_algorithms,
-        )
-    }
-
-    /// As for TLS 1.2.
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        verify_tls13_signature(
-            message,
-            cert,
-            dss,
-            &self.provider.signature_verification_algorithms,
-        )
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.provider
-            .signature_verification_algorithms
-            .supported_schemes()
     }
 }
 
@@ -256,7 +220,7 @@ mod tests {
             provider: Arc::new(rustls::crypto::ring::default_provider()),
         };
         let name = ServerName::try_from(name.to_string()).unwrap();
-        dane.verify_server_cert(
+        dane.accept(
             &chain.leaf,
             std::slice::from_ref(&chain.ca),
             &name,

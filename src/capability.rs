@@ -4,17 +4,15 @@ use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
 use bytes::Bytes;
-use core::ops::Range;
 
 use nom::branch::alt;
-use nom::bytes::{take_till1, take_while, take_while_m_n};
-use nom::combinator::{eof, iterator, map, map_opt, rest, value};
+use nom::bytes::{take_till, take_till1, take_while, take_while_m_n};
+use nom::combinator::{eof, iterator, map, map_opt, opt, rest, value};
 use nom::sequence::{preceded, terminated};
 use nom::{IResult, Parser};
 
 use crate::auth::Mechanism;
 use crate::reply::grammar::octet;
-use crate::reply::Span;
 use crate::{Reply, ReplyCode, Text};
 
 /// Why capabilities could not be read or an extension built.
@@ -191,64 +189,69 @@ const MAX_AUTH_MECHANISMS: usize = 64;
 /// [`Capabilities::to_reply`] writes for them.
 const KEYWORD_COUNT: usize = 18;
 
-/// Longest keyword with a typed field, `ENHANCEDSTATUSCODES`.
-const LONGEST_KEYWORD: usize = 19;
-
 /// The keyword with a typed field that `name` is, in any letter case
 /// (RFC 5321 §2.4: keywords are not case sensitive).
 fn keyword(name: &[u8]) -> Option<Keyword> {
-    // One upper-cased copy on the stack, then one `match`: the compiler
-    // turns it into a switch on the length and a compare or two, where
-    // comparing without regard to case against each keyword in turn costs
-    // several times more on a long EHLO reply.
-    let mut upper = [0u8; LONGEST_KEYWORD];
-    let upper = upper.get_mut(..name.len())?;
-    upper.copy_from_slice(name);
-    upper.make_ascii_uppercase();
-    Some(match &*upper {
-        b"PIPELINING" => Keyword::Pipelining,
-        b"SIZE" => Keyword::Size,
-        b"8BITMIME" => Keyword::EightBitMime,
-        b"SMTPUTF8" => Keyword::SmtpUtf8,
-        b"STARTTLS" => Keyword::StartTls,
-        b"AUTH" => Keyword::Auth,
-        b"CHUNKING" => Keyword::Chunking,
-        b"BINARYMIME" => Keyword::BinaryMime,
-        b"DSN" => Keyword::Dsn,
-        b"ENHANCEDSTATUSCODES" => Keyword::EnhancedStatusCodes,
-        b"REQUIRETLS" => Keyword::RequireTls,
-        b"MT-PRIORITY" => Keyword::MtPriority,
-        b"FUTURERELEASE" => Keyword::FutureRelease,
-        b"DELIVERBY" => Keyword::DeliverBy,
-        b"ETRN" => Keyword::Etrn,
-        b"VRFY" => Keyword::Vrfy,
-        b"EXPN" => Keyword::Expn,
-        b"HELP" => Keyword::Help,
+    // The length and first two letters single out one candidate, so a
+    // name is compared once, in place, where comparing it against each
+    // keyword in turn, or copying it to upper-case it first, costs
+    // several times more over a long EHLO reply.
+    let upper = |at: usize| name.get(at).map(u8::to_ascii_uppercase);
+    Some(match (name.len(), upper(0)?, upper(1)?) {
+        (3, b'D', b'S') if spelled(name, b"DSN") => Keyword::Dsn,
+        (4, b'A', b'U') if spelled(name, b"AUTH") => Keyword::Auth,
+        (4, b'E', b'T') if spelled(name, b"ETRN") => Keyword::Etrn,
+        (4, b'E', b'X') if spelled(name, b"EXPN") => Keyword::Expn,
+        (4, b'H', b'E') if spelled(name, b"HELP") => Keyword::Help,
+        (4, b'S', b'I') if spelled(name, b"SIZE") => Keyword::Size,
+        (4, b'V', b'R') if spelled(name, b"VRFY") => Keyword::Vrfy,
+        (8, b'8', b'B') if spelled(name, b"8BITMIME") => Keyword::EightBitMime,
+        (8, b'C', b'H') if spelled(name, b"CHUNKING") => Keyword::Chunking,
+        (8, b'S', b'M') if spelled(name, b"SMTPUTF8") => Keyword::SmtpUtf8,
+        (8, b'S', b'T') if spelled(name, b"STARTTLS") => Keyword::StartTls,
+        (9, b'D', b'E') if spelled(name, b"DELIVERBY") => Keyword::DeliverBy,
+        (10, b'B', b'I') if spelled(name, b"BINARYMIME") => Keyword::BinaryMime,
+        (10, b'P', b'I') if spelled(name, b"PIPELINING") => Keyword::Pipelining,
+        (10, b'R', b'E') if spelled(name, b"REQUIRETLS") => Keyword::RequireTls,
+        (11, b'M', b'T') if spelled(name, b"MT-PRIORITY") => Keyword::MtPriority,
+        (13, b'F', b'U') if spelled(name, b"FUTURERELEASE") => Keyword::FutureRelease,
+        (19, b'E', b'N') if spelled(name, b"ENHANCEDSTATUSCODES") => Keyword::EnhancedStatusCodes,
         _ => return None,
     })
 }
 
-/// One line of an EHLO reply after the first: where it is in the reply,
-/// so that only the parts kept become [`Text`]s.
+/// Whether `name` is `spelling` (upper-case letters, digits and `-`) in any
+/// letter case. Inlined where `spelling` is a constant, the compiler knows
+/// which bytes are letters, so each byte costs a mask and a compare.
+#[inline(always)]
+fn spelled(name: &[u8], spelling: &[u8]) -> bool {
+    name.len() == spelling.len()
+        && name.iter().zip(spelling).all(|(&byte, &expected)| {
+            // Clearing 0x20 takes a lower-case letter, and nothing else,
+            // to its capital.
+            let fold = if expected.is_ascii_uppercase() {
+                !0x20
+            } else {
+                0xff
+            };
+            byte & fold == expected
+        })
+}
+
+/// One extension line of an EHLO reply: its keyword and parameters, both
+/// slices of the reply's bytes, so that only the parts kept become
+/// [`Text`]s.
 struct EhloLine<'a> {
     reply: &'a Reply,
-    span: Span,
-    bytes: &'a [u8],
+    keyword: &'a [u8],
+    params: &'a [u8],
 }
 
 impl EhloLine<'_> {
-    /// The part of the line in `range`, which the grammar cut at ASCII
-    /// spaces, so it stays UTF-8.
-    fn part(&self, range: Range<usize>) -> Text {
-        self.reply.shared_text(Span {
-            start: self.span.start + range.start,
-            end: self.span.start + range.end,
-        })
-    }
-
-    /// The last `len` bytes of the line.
-    fn tail(&self, len: usize) -> Text {
-        self.part(self.bytes.len() - len..self.bytes.len())
+    /// `part` of the line, which the grammar cut at ASCII spaces, so it
+    /// stays UTF-8.
+    fn part(&self, part: &[u8]) -> Text {
+        self.reply.shared_part(part)
     }
 }
 
@@ -263,6 +266,33 @@ impl EhloLine<'_> {
 /// parameters from there.
 fn ehlo_line<'a>() -> impl Parser<&'a [u8], Output = (&'a [u8], &'a [u8]), Error = ()> {
     (ehlo_keyword(), alt((preceded(sp(), rest), eof)))
+}
+
+/// RFC 5321 §4.1.1.1 and §4.2.1, an extension line as it was read:
+///
+/// ```text
+/// ( "250-" ehlo-line CRLF ) / ( "250" [ SP ehlo-line ] CRLF )
+/// ```
+///
+/// The reply parser has checked the code, the separator, the text and the
+/// line ending, so this reads past the code and finds where the keyword and
+/// its parameters end in one pass over the line, with [`ehlo_line`]'s
+/// result. `None` for the keyword of a line without one (`250-`, `250- x`),
+/// which [`ehlo_line`] refuses.
+fn wire_ehlo_line(input: &[u8]) -> IResult<&[u8], (Option<&[u8]>, &[u8]), ()> {
+    let is_line_end = |byte| byte == b'\r' || byte == b'\n';
+    let text = input.get(3..).unwrap_or_default();
+    let (text, _) = opt(octet(|byte| byte == b'-' || byte == b' ')).parse_complete(text)?;
+    let (text, keyword) =
+        take_till(|byte| byte == b' ' || is_line_end(byte)).parse_complete(text)?;
+    let (text, params) = opt(preceded(sp(), take_till(is_line_end))).parse_complete(text)?;
+    let (rest, _) = (
+        opt(octet(|byte| byte == b'\r')),
+        opt(octet(|byte| byte == b'\n')),
+    )
+        .parse_complete(text)?;
+    let keyword = (!keyword.is_empty()).then_some(keyword);
+    Ok((rest, (keyword, params.unwrap_or_default())))
 }
 
 /// RFC 5321 §4.1.1.1:
@@ -358,27 +388,45 @@ impl Capabilities {
         // line (Domain and greeting) says nothing about extensions, and
         // each later one is an `ehlo_line`.
         let mut capabilities = Capabilities::default();
-        for span in reply.spans().skip(1) {
-            capabilities.add_line(EhloLine {
-                reply,
-                span,
-                bytes: reply.text_bytes(span),
-            });
+        match reply.wire_lines_after_first() {
+            Some(mut lines) => {
+                while !lines.is_empty() {
+                    let Ok((rest, (keyword, params))) = wire_ehlo_line(lines) else {
+                        break;
+                    };
+                    lines = rest;
+                    if let Some(keyword) = keyword {
+                        capabilities.add_line(EhloLine {
+                            reply,
+                            keyword,
+                            params,
+                        });
+                    }
+                }
+            }
+            None => {
+                for text in reply.spans().skip(1).map(|span| reply.text_bytes(span)) {
+                    if let Ok((_, (keyword, params))) = ehlo_line().parse_complete(text) {
+                        capabilities.add_line(EhloLine {
+                            reply,
+                            keyword,
+                            params,
+                        });
+                    }
+                }
+            }
         }
         Ok(capabilities)
     }
 
     fn add_line(&mut self, line: EhloLine<'_>) {
-        let Ok((_, (name, params))) = ehlo_line().parse_complete(line.bytes) else {
-            return;
-        };
-        let params_start = line.bytes.len() - params.len();
-        let understood = match keyword(name) {
-            Some(known) => self.add_known(known, &line, params_start),
+        let understood = match keyword(line.keyword) {
+            Some(known) => self.add_known(known, &line),
             // RFC 4954 §8 grandfathers the `AUTH=` form of pre-standard servers.
-            None => match name.get(..5) {
-                Some(prefix) if prefix.eq_ignore_ascii_case(b"AUTH=") => {
-                    self.add_mechanisms(&line, 5);
+            None => match line.keyword.split_at_checked(5) {
+                Some((prefix, first)) if prefix.eq_ignore_ascii_case(b"AUTH=") => {
+                    self.add_mechanisms(&line, first);
+                    self.add_mechanisms(&line, line.params);
                     true
                 }
                 _ => false,
@@ -386,16 +434,16 @@ impl Capabilities {
         };
         if !understood {
             self.other.push(Extension {
-                keyword: line.part(0..name.len()),
-                params: line.tail(params.len()),
+                keyword: line.part(line.keyword),
+                params: line.part(line.params),
             });
         }
     }
 
-    /// Records a known keyword whose parameters start at `params_start` in
-    /// `line`; `false` when they do not parse.
-    fn add_known(&mut self, known: Keyword, line: &EhloLine<'_>, params_start: usize) -> bool {
-        let params = line.bytes.get(params_start..).unwrap_or_default();
+    /// Records a known keyword of `line`; `false` when its parameters do
+    /// not parse.
+    fn add_known(&mut self, known: Keyword, line: &EhloLine<'_>) -> bool {
+        let params = line.params;
         match known {
             Keyword::Pipelining => self.pipelining = true,
             Keyword::EightBitMime => self.eight_bit_mime = true,
@@ -410,7 +458,7 @@ impl Capabilities {
             Keyword::Vrfy => self.vrfy = true,
             Keyword::Expn => self.expn = true,
             Keyword::Help => self.help = true,
-            Keyword::Auth => self.add_mechanisms(line, params_start),
+            Keyword::Auth => self.add_mechanisms(line, params),
             Keyword::Size | Keyword::DeliverBy => {
                 let Ok((_, value)) = size_param().parse_complete(params) else {
                     return false;
@@ -422,7 +470,7 @@ impl Capabilities {
             }
             // RFC 6710 §3: an optional priority assignment policy name.
             Keyword::MtPriority => {
-                let policy = (!params.is_empty()).then(|| line.tail(params.len()));
+                let policy = (!params.is_empty()).then(|| line.part(params));
                 self.mt_priority = Some(MtPriority { policy });
             }
             Keyword::FutureRelease => {
@@ -433,21 +481,21 @@ impl Capabilities {
                 };
                 self.future_release = Some(FutureRelease {
                     max_interval,
-                    max_datetime: line.tail(date_time.len()),
+                    max_datetime: line.part(date_time),
                 });
             }
         }
         true
     }
 
-    /// Adds the mechanisms listed from `start` in `line`.
-    fn add_mechanisms(&mut self, line: &EhloLine<'_>, start: usize) {
-        // Names other than the three known ones share the line's bytes.
-        let shared = line.part(0..line.bytes.len()).into_bytes();
-        let params = shared.get(start..).unwrap_or_default();
-        let mut names = iterator(params, auth_mechanism);
-        // Parsing upper-cases names, so repeats in any case compare equal.
-        for mechanism in (&mut names).filter_map(|name| Mechanism::parse_in(&shared, name).ok()) {
+    /// Adds the mechanisms listed in `names`, a part of `line`.
+    fn add_mechanisms(&mut self, line: &EhloLine<'_>, names: &[u8]) {
+        let mut names = iterator(names, auth_mechanism);
+        // Parsing upper-cases names, so repeats in any case compare equal;
+        // only a name outside the known ones is kept as the reply's bytes.
+        let mechanisms = (&mut names)
+            .filter_map(|name| Mechanism::parse_with(name, |upper| line.part(upper)).ok());
+        for mechanism in mechanisms {
             // Servers offer a handful; a bound keeps the repeat check below
             // from going quadratic on a reply that lists thousands.
             if self.auth.len() >= MAX_AUTH_MECHANISMS {
@@ -550,6 +598,101 @@ mod tests {
         )
         .unwrap();
         Capabilities::from_reply(&reply).unwrap()
+    }
+
+    /// `reply` as a client reads it: its wire form through the framer.
+    fn as_read(reply: &Reply) -> Reply {
+        let mut replies = crate::framing::ReplyAssembler::new();
+        replies.push(&reply.to_bytes());
+        replies.next_reply().unwrap().unwrap()
+    }
+
+    /// The capabilities of `lines` read from a reply built of them and
+    /// from the same reply as read off the wire, which must agree.
+    fn read_both_ways(lines: &[Text]) -> Capabilities {
+        let built = Reply::multiline(ReplyCode::OK, None, lines.iter().cloned()).unwrap();
+        let caps = Capabilities::from_reply(&built).unwrap();
+        assert_eq!(Capabilities::from_reply(&as_read(&built)).unwrap(), caps);
+        caps
+    }
+
+    #[test]
+    fn every_keyword_in_any_case_and_nothing_near_it() {
+        let spellings = [
+            "PIPELINING",
+            "SIZE",
+            "8BITMIME",
+            "SMTPUTF8",
+            "STARTTLS",
+            "AUTH",
+            "CHUNKING",
+            "BINARYMIME",
+            "DSN",
+            "ENHANCEDSTATUSCODES",
+            "REQUIRETLS",
+            "MT-PRIORITY",
+            "FUTURERELEASE",
+            "DELIVERBY",
+            "ETRN",
+            "VRFY",
+            "EXPN",
+            "HELP",
+        ];
+        assert_eq!(spellings.len(), KEYWORD_COUNT);
+        for spelling in spellings {
+            let lower = spelling.to_ascii_lowercase();
+            let mixed: String = spelling
+                .chars()
+                .enumerate()
+                .map(|(at, c)| {
+                    if at % 2 == 1 {
+                        c.to_ascii_lowercase()
+                    } else {
+                        c
+                    }
+                })
+                .collect();
+            for name in [spelling, &lower, &mixed] {
+                assert!(keyword(name.as_bytes()).is_some(), "{name}");
+            }
+            // One letter off, one longer, one shorter: none is a keyword.
+            let mut off = spelling.as_bytes().to_vec();
+            let last = off.len() - 1;
+            off[last] = if off[last] == b'X' { b'Y' } else { b'X' };
+            let longer = format!("{spelling}S");
+            let shorter = &spelling[..last];
+            for name in [&off[..], longer.as_bytes(), shorter.as_bytes()] {
+                assert!(keyword(name).is_none(), "{}", String::from_utf8_lossy(name));
+            }
+        }
+    }
+
+    #[test]
+    fn read_off_the_wire_as_built() {
+        let caps = read_both_ways(&[
+            Text::from_static("mx.example.org"),
+            Text::from_static("pipelining"),
+            Text::from_static("SIZE 35882577"),
+            Text::from_static("AUTH=LOGIN PLAIN"),
+            Text::from_static("AUTH  GSSAPI  login CRAM-MD5"),
+            Text::from_static(""),
+            Text::from_static(" leading space"),
+            Text::from_static("X-EXPS=LOGIN"),
+            Text::from_static("MT-PRIORITY MIXER"),
+            Text::from_static("FUTURERELEASE 604800 2026-12-14T00:00:00Z"),
+            Text::from_static("X-ACME frob  twice "),
+        ]);
+        assert!(caps.pipelining);
+        assert_eq!(names(&caps.auth), ["LOGIN", "PLAIN", "GSSAPI", "CRAM-MD5"]);
+        assert_eq!(caps.other.len(), 2);
+        assert_eq!(caps.extension("x-acme").unwrap().params(), "frob  twice ");
+        // A bare last line, `250`, lists nothing.
+        let mut replies = crate::framing::ReplyAssembler::new();
+        replies.push(b"250-mx.example.org\r\n250-DSN\r\n250\r\n");
+        let reply = replies.next_reply().unwrap().unwrap();
+        let caps = Capabilities::from_reply(&reply).unwrap();
+        assert!(caps.dsn);
+        assert!(caps.other.is_empty());
     }
 
     fn names(mechanisms: &[Mechanism]) -> Vec<&str> {
@@ -852,7 +995,22 @@ mod tests {
         fn emit_parse_identity(caps in capabilities()) {
             let reply = caps.to_reply(Text::from_static("mx.example.org greets you"));
             prop_assert_eq!(reply.first_line(), "mx.example.org greets you");
+            prop_assert_eq!(Capabilities::from_reply(&as_read(&reply)), Ok(caps.clone()));
             prop_assert_eq!(Capabilities::from_reply(&reply), Ok(caps));
+        }
+
+        #[test]
+        fn read_off_the_wire_as_built_any_lines(
+            lines in proptest::collection::vec(
+                prop_oneof![
+                    "[ -~\u{e9}]{0,30}",
+                    "(?i)(auth|auth=|size|mt-priority|futurerelease|deliverby|8bitmime|dsn)( [ -~]{0,12}){0,3}",
+                ],
+                1..10,
+            )
+        ) {
+            let lines: Vec<Text> = lines.iter().map(|l| Text::new(l).unwrap()).collect();
+            read_both_ways(&lines);
         }
 
         #[test]

@@ -107,7 +107,10 @@ impl Mechanism {
 
     /// Checks the RFC 4422 §3.1 grammar and builds the value; `keep` makes
     /// the text of an already upper-case [`Mechanism::Other`] name.
-    fn parse_with(name: &[u8], keep: impl FnOnce(&[u8]) -> Text) -> Result<Self, MechanismError> {
+    pub(crate) fn parse_with(
+        name: &[u8],
+        keep: impl FnOnce(&[u8]) -> Text,
+    ) -> Result<Self, MechanismError> {
         if name.is_empty() {
             return Err(MechanismError::Empty);
         }

@@ -307,6 +307,34 @@ impl Reply {
         Text::from_parsed(self.raw.slice(span.start..span.end))
     }
 
+    /// `part`, a slice of this reply's bytes (of a line's text it handed
+    /// out), as a [`Text`] sharing them; empty for a slice from elsewhere.
+    pub(crate) fn shared_part(&self, part: &[u8]) -> Text {
+        let start = (part.as_ptr() as usize).wrapping_sub(self.raw.as_ptr() as usize);
+        let end = start.wrapping_add(part.len());
+        match self.raw.get(start..end) {
+            Some(_) => self.shared_text(Span { start, end }),
+            None => Text::default(),
+        }
+    }
+
+    /// The lines after the first, as read, when each is `Reply-code`,
+    /// separator, text and line ending with no enhanced code to strip:
+    /// for a reader that takes the lines' texts apart in the same pass as
+    /// it finds where they end.
+    pub(crate) fn wire_lines_after_first(&self) -> Option<&[u8]> {
+        if self.layout != Layout::Wire || self.enhanced.is_some() {
+            return None;
+        }
+        let after_text = self.raw.get(self.first.end..).unwrap_or_default();
+        let ending = match after_text {
+            [b'\r', b'\n', ..] => 2,
+            [b'\n', ..] => 1,
+            _ => 0,
+        };
+        after_text.get(ending..)
+    }
+
     fn span(&self, index: usize) -> Option<Span> {
         match index {
             0 => Some(self.first),

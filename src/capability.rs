@@ -268,6 +268,9 @@ fn ehlo_line<'a>() -> impl Parser<&'a [u8], Output = (&'a [u8], &'a [u8]), Error
     (ehlo_keyword(), alt((preceded(sp(), rest), eof)))
 }
 
+/// An extension line's keyword, if it has one, and its parameters.
+type KeywordAndParams<'a> = (Option<&'a [u8]>, &'a [u8]);
+
 /// RFC 5321 §4.1.1.1 and §4.2.1, an extension line as it was read:
 ///
 /// ```text
@@ -279,7 +282,7 @@ fn ehlo_line<'a>() -> impl Parser<&'a [u8], Output = (&'a [u8], &'a [u8]), Error
 /// its parameters end in one pass over the line, with [`ehlo_line`]'s
 /// result. `None` for the keyword of a line without one (`250-`, `250- x`),
 /// which [`ehlo_line`] refuses.
-fn wire_ehlo_line(input: &[u8]) -> IResult<&[u8], (Option<&[u8]>, &[u8]), ()> {
+fn wire_ehlo_line(input: &[u8]) -> IResult<&[u8], KeywordAndParams<'_>, ()> {
     let is_line_end = |byte| byte == b'\r' || byte == b'\n';
     let text = input.get(3..).unwrap_or_default();
     let (text, _) = opt(octet(|byte| byte == b'-' || byte == b' ')).parse_complete(text)?;

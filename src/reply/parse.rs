@@ -94,17 +94,28 @@ fn leading_enhanced(code: ReplyCode, text: &[u8]) -> Option<(EnhancedStatusCode,
 /// carries `enhanced`: after the code and its separator, and after an
 /// enhanced code that repeats the first line's. RFC 2034 §4 puts the
 /// enhanced code on every line; any other one is kept as text.
+#[inline]
 pub(super) fn text_offset(
     code: ReplyCode,
     enhanced: Option<EnhancedStatusCode>,
     line: &[u8],
 ) -> usize {
     let code_len = line.len().min(4);
-    let repeated = enhanced.and_then(|expected| {
-        let text = line.get(code_len..).unwrap_or_default();
-        leading_enhanced(code, text).filter(|(found, _)| *found == expected)
-    });
-    code_len + repeated.map_or(0, |(_, len)| len)
+    match enhanced {
+        None => code_len,
+        Some(expected) => {
+            let text = line.get(code_len..).unwrap_or_default();
+            code_len + repeated_enhanced_len(code, expected, text)
+        }
+    }
+}
+
+/// How long the enhanced code at the start of `text` is, SP included, when
+/// it repeats `expected`; 0 otherwise.
+fn repeated_enhanced_len(code: ReplyCode, expected: EnhancedStatusCode, text: &[u8]) -> usize {
+    leading_enhanced(code, text)
+        .filter(|(found, _)| *found == expected)
+        .map_or(0, |(_, len)| len)
 }
 
 /// Whether `byte` is common reply text: printable ASCII, DEL, and the

@@ -141,3 +141,148 @@ fn a_session_is_logged_as_json_and_counted_in_the_metrics_file() {
         assert!(closed.contains(field), "{field} not in {closed}");
     }
 }
+
+const RELAY: &str = env!("CARGO_BIN_EXE_smtpwire-relay");
+
+/// A program started by the test, stopped however the test ends.
+struct Started(std::process::Child);
+
+impl Drop for Started {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// A program's stderr lines, read on a thread.
+struct Log(std::sync::mpsc::Receiver<String>);
+
+impl Log {
+    fn of(child: &mut std::process::Child) -> Log {
+        let (lines, log) = std::sync::mpsc::channel();
+        let stderr = BufReader::new(child.stderr.take().unwrap());
+        std::thread::spawn(move || {
+            for line in stderr.lines().map_while(Result::ok) {
+                if lines.send(line).is_err() {
+                    return;
+                }
+            }
+        });
+        Log(log)
+    }
+
+    /// The next line, waiting up to ten seconds for it.
+    fn next(&self) -> String {
+        let wait = std::time::Duration::from_secs(10);
+        self.0.recv_timeout(wait).expect("a log line in time")
+    }
+
+    /// The address on the first line starting with `prefix`, as in
+    /// `SMTP on 127.0.0.1:2525, …`.
+    fn address(&self, prefix: &str) -> String {
+        loop {
+            if let Some(rest) = self.next().strip_prefix(prefix) {
+                return rest.split(',').next().unwrap().to_string();
+            }
+        }
+    }
+}
+
+/// A message through `relay` from alice@example.org to `to`, with `header`
+/// on top.
+fn relay_message(relay: &str, to: &str, header: &str) {
+    use std::io::Write;
+    let mut stream = std::net::TcpStream::connect(relay).unwrap();
+    let mut replies = BufReader::new(stream.try_clone().unwrap());
+    // The code of the next whole reply.
+    let mut reply = || {
+        let mut line = String::new();
+        while line.get(3..4) != Some(" ") {
+            line.clear();
+            assert!(replies.read_line(&mut line).unwrap() > 0, "closed");
+        }
+        line
+    };
+    assert!(reply().starts_with("220"));
+    let content = format!("{header}Subject: hello\r\n\r\nHello.\r\n.\r\n");
+    for (command, code) in [
+        ("EHLO client.test\r\n", "250"),
+        ("MAIL FROM:<alice@example.org>\r\n", "250"),
+        (&format!("RCPT TO:<{to}>\r\n"), "250"),
+        ("DATA\r\n", "354"),
+        (&content, "250"),
+        ("QUIT\r\n", "221"),
+    ] {
+        stream.write_all(command.as_bytes()).unwrap();
+        let said = reply();
+        assert!(said.starts_with(code), "{command:?}: {said}");
+    }
+}
+
+/// Every recipient outcome of the relay is one `delivery` event, a JSON
+/// line under `--log-format json`: one delivered over SMTP, and one failed
+/// without a transfer (a message that has looped), whose bounce is then
+/// delivered in turn.
+#[test]
+fn the_relay_logs_each_recipient_outcome_once_as_json() {
+    let dir = std::env::temp_dir().join(format!("smtpwire-relay-logs-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut sink = Started(
+        Command::new(SERVER)
+            .args(["--listen", "127.0.0.1:0", "--no-tls", "--maildir"])
+            .arg(dir.join("maildir"))
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let sink_address = Log::of(&mut sink.0).address("SMTP on ");
+    let mut relay = Started(
+        Command::new(RELAY)
+            .args([
+                "--listen",
+                "127.0.0.1:0",
+                "--no-tls",
+                "--retry-initial",
+                "1",
+            ])
+            .args(["--log-format", "json", "--queue"])
+            .arg(dir.join("queue"))
+            .args(["--mx", &format!("example.net={sink_address}")])
+            .args(["--mx", &format!("example.org={sink_address}")])
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let log = Log::of(&mut relay.0);
+    let relay_address = log.address("relay on ");
+
+    relay_message(&relay_address, "bob@example.net", "");
+    relay_message(
+        &relay_address,
+        "carol@example.net",
+        &"Received: from a by b\r\n".repeat(100),
+    );
+    let mut deliveries = Vec::new();
+    while deliveries.len() < 3 {
+        let line = log.next();
+        let event: serde_json::Value = serde_json::from_str(&line)
+            .unwrap_or_else(|error| panic!("not JSON ({error}): {line}"));
+        if event["message"] == "delivery" {
+            deliveries.push(event);
+        }
+    }
+    drop((relay, sink));
+    let _ = std::fs::remove_dir_all(&dir);
+
+    let outcome = |to: &str| {
+        let mut found = deliveries.iter().filter(|event| event["to"] == to);
+        let event = found
+            .next()
+            .unwrap_or_else(|| panic!("{to} not in {deliveries:?}"));
+        assert!(found.next().is_none(), "{to} twice in {deliveries:?}");
+        event["fate"].as_str().unwrap().to_string()
+    };
+    assert_eq!(outcome("<bob@example.net>"), "delivered");
+    assert_eq!(outcome("<carol@example.net>"), "failed");
+    assert_eq!(outcome("<alice@example.org>"), "delivered");
+}

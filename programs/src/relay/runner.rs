@@ -353,6 +353,9 @@ impl Runner {
                 claim,
                 content,
             };
+            for outcome in &message.settled {
+                log_attempt(&message.queued, outcome);
+            }
             for group in plan.groups {
                 let Some(destination) = group.destinations.first().cloned() else {
                     continue;
@@ -879,11 +882,10 @@ fn looped(content: &[u8]) -> bool {
     received >= MAX_HOPS
 }
 
-/// Logs an outcome and gives its recipient's pending entry `standing`,
-/// and the outcome as its last error unless it was delivered; returns that
-/// entry's index.
+/// Gives an outcome's recipient's pending entry `standing`, and the
+/// outcome as its last error unless it was delivered; returns that entry's
+/// index. The outcome was logged when it came.
 fn mark(queued: &mut Queued, outcome: &Settled<Recipient>, standing: Standing) -> Option<usize> {
-    log(&queued.name, outcome);
     let entry = queued.recipients.iter().position(|recipient| {
         recipient.standing == Standing::Pending && recipient.path == outcome.recipient.path
     });
@@ -904,25 +906,6 @@ fn mark(queued: &mut Queued, outcome: &Settled<Recipient>, standing: Standing) -
         };
     }
     entry
-}
-
-/// One line per recipient outcome.
-fn log(name: &str, outcome: &Settled<Recipient>) {
-    let Some(last) = outcome.attempts.last() else {
-        return;
-    };
-    let fate = match outcome.fate {
-        Fate::Delivered => "delivered".to_string(),
-        Fate::Failed => "failed".to_string(),
-        Fate::Delayed { retry_at } => format!("deferred until {retry_at}"),
-    };
-    eprintln!(
-        "{name} to={} relay={} status={} {fate}{}",
-        outcome.recipient.path,
-        host_of(last),
-        last.status,
-        reply_of(last)
-    );
 }
 
 /// The host an attempt reached, or `none`.

@@ -236,3 +236,59 @@ fn wrong_password_is_refused_with_535() {
         "{outcome:?}"
     );
 }
+
+/// The salt a server sends for `AUTH SCRAM-SHA-256` by `name`, a user it
+/// has no keys for, under `config`.
+fn stand_in_salt(config: ServerConfig, name: &str) -> String {
+    use base64::Engine as _;
+    let base64 = base64::engine::general_purpose::STANDARD;
+    let mut server = ServerSession::new(Arc::new(config));
+    let first = base64.encode(format!("n,,n={name},r=client-nonce"));
+    let mut said = Vec::new();
+    // Each line waits for the reply before it, as a client without
+    // PIPELINING does.
+    for line in [
+        String::new(),
+        "EHLO client.example.org\r\n".to_string(),
+        format!("AUTH SCRAM-SHA-256 {first}\r\n"),
+    ] {
+        server.receive(line.as_bytes());
+        loop {
+            match server.poll_output() {
+                ServerOutput::Transmit(bytes) => said.extend_from_slice(&bytes),
+                ServerOutput::Event(ServerEvent::AuthKeys(request)) => {
+                    server.supply_keys(request, None, "server-nonce").unwrap();
+                }
+                ServerOutput::Event(event) => server.accept_event(event).unwrap(),
+                _ => break,
+            }
+        }
+    }
+    let said = String::from_utf8(said).unwrap();
+    let challenge = said
+        .lines()
+        .find_map(|line| line.strip_prefix("334 "))
+        .unwrap_or_else(|| panic!("no challenge in {said}"));
+    let server_first = String::from_utf8(base64.decode(challenge.trim_end()).unwrap()).unwrap();
+    server_first.split(',').nth(1).unwrap().to_string()
+}
+
+/// A server's stand-in secret, from its configuration, decides the salt an
+/// unknown user is sent: the same at every attempt, and not the one a
+/// server without a secret sends, which anyone can derive from the name.
+#[test]
+fn unknown_users_are_salted_from_the_servers_secret() {
+    let config = |secret: Option<[u8; 32]>| {
+        let mut config = ServerConfig::new(Text::from_static("mx.example.org"));
+        config.capabilities.auth = vec![Mechanism::ScramSha256];
+        config.auth_policy = AuthPolicy::AllowCleartext;
+        config.scram_stand_in = secret.map(smtpwire::auth::StandInSecret::new);
+        config
+    };
+    let without = stand_in_salt(config(None), "nobody");
+    let with = stand_in_salt(config(Some([9; 32])), "nobody");
+    assert!(with.starts_with("s="), "{with}");
+    assert_eq!(with, stand_in_salt(config(Some([9; 32])), "nobody"));
+    assert_ne!(with, without);
+    assert_ne!(with, stand_in_salt(config(Some([8; 32])), "nobody"));
+}

@@ -34,18 +34,42 @@ pub(crate) fn tls_exporter<D>(connection: &ConnectionCommon<D>) -> Option<Channe
 /// printable, without `,` (RFC 5802 §7). `None` if the system has no
 /// randomness to give, when SCRAM must not run.
 pub(crate) fn fresh_nonce() -> Option<Text> {
-    let mut octets = [0u8; NONCE_OCTETS];
+    let octets: [u8; NONCE_OCTETS] = random_octets()?;
+    let hex: String = octets.iter().map(|octet| format!("{octet:02x}")).collect();
+    Text::new(&hex).ok()
+}
+
+/// `N` octets from the system's secure random source; `None` if it fails.
+pub(crate) fn random_octets<const N: usize>() -> Option<[u8; N]> {
+    let mut octets = [0u8; N];
     rustls::crypto::ring::default_provider()
         .secure_random
         .fill(&mut octets)
         .ok()?;
-    let hex: String = octets.iter().map(|octet| format!("{octet:02x}")).collect();
-    Text::new(&hex).ok()
+    Some(octets)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_server_without_a_stand_in_secret_gets_a_random_one() {
+        use smtpwire::server::ServerConfig;
+        let config = || ServerConfig::new(Text::from_static("mx.example.org"));
+        let secret = |server: crate::server::Server| server.config().scram_stand_in.clone();
+        let (one, two) = (
+            secret(crate::server::Server::new(config())),
+            secret(crate::server::Server::new(config())),
+        );
+        assert!(one.is_some());
+        assert_ne!(one, two);
+        // One the application gives is kept.
+        let mut given = config();
+        given.scram_stand_in = Some(smtpwire::auth::StandInSecret::new([5; 32]));
+        let kept = secret(crate::server::Server::new(given));
+        assert_eq!(kept, Some(smtpwire::auth::StandInSecret::new([5; 32])));
+    }
 
     #[test]
     fn nonces_are_fresh_and_printable() {

@@ -31,7 +31,8 @@ pub use credentials::{
     VerifiedIdentity,
 };
 pub use scram::{
-    ChannelBinding, ScramClientError, ScramError, ScramHash, ScramUser, StoredKeys, StoredKeysError,
+    ChannelBinding, ScramClientError, ScramError, ScramHash, ScramUser, StandInSecret, StoredKeys,
+    StoredKeysError,
 };
 pub use server::{AuthError, MalformedResponse, ServerAuth, Step};
 

@@ -309,6 +309,18 @@ impl ServerAuth {
         Ok(Step::Done(credentials))
     }
 
+    /// Derives the salt a SCRAM exchange sends a user without keys from
+    /// `secret` ([`StandInSecret`](super::StandInSecret)); set before
+    /// [`supply_keys`](Self::supply_keys). Other mechanisms ignore it.
+    pub fn set_stand_in_secret(&mut self, secret: &super::StandInSecret) {
+        #[cfg(feature = "scram")]
+        if let State::Scram(scram) = &mut self.state {
+            scram.set_stand_in_secret(secret);
+        }
+        #[cfg(not(feature = "scram"))]
+        let _ = secret;
+    }
+
     /// Goes on after [`Step::LookUpKeys`] with the user's keys, `None` when
     /// the user does not exist or has no keys for the mechanism's hash, and
     /// `nonce`, the server's part of the nonce: fresh random printable text

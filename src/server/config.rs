@@ -273,6 +273,10 @@ pub struct ServerConfig {
     /// Offer Postfix's XCLIENT, for a trusted proxy that speaks for its
     /// clients; each XCLIENT is still a decision for the application.
     pub xclient: bool,
+    /// The secret a SCRAM exchange with an unknown user derives its salt
+    /// from ([`StandInSecret`](crate::auth::StandInSecret)); `None` leaves
+    /// unknown users recognisable by anyone who computes that salt.
+    pub scram_stand_in: Option<crate::auth::StandInSecret>,
 }
 
 impl ServerConfig {
@@ -295,6 +299,7 @@ impl ServerConfig {
             address_controls: AddressControlPolicy::default(),
             proxy_protocol: false,
             xclient: false,
+            scram_stand_in: None,
         }
     }
 

@@ -588,7 +588,10 @@ impl ServerSession {
             self.config.limits.auth_line,
             self.offered_binding(),
         ) {
-            Ok((exchange, step)) => {
+            Ok((mut exchange, step)) => {
+                if let Some(secret) = &self.config.scram_stand_in {
+                    exchange.set_stand_in_secret(secret);
+                }
                 self.input.set_max_line(self.config.limits.auth_line);
                 self.phase = Phase::Auth(exchange);
                 self.continue_auth(Ok(step));

@@ -47,6 +47,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use smtpwire::auth::StandInSecret;
 use smtpwire::server::{CloseReason, ServerConfig};
 use tokio::net::TcpListener;
 use tokio::runtime::RuntimeFlavor;
@@ -92,7 +93,14 @@ impl Server {
     /// A server running sessions under `config`, without TLS, for at most
     /// [`DEFAULT_MAX_CONNECTIONS`] connections at once and
     /// [`DEFAULT_MAX_CONNECTIONS_PER_IP`] from one client address.
-    pub fn new(config: ServerConfig) -> Self {
+    ///
+    /// A configuration without a
+    /// [`scram_stand_in`](ServerConfig::scram_stand_in) secret gets a
+    /// random one, kept for this server's lifetime.
+    pub fn new(mut config: ServerConfig) -> Self {
+        if config.scram_stand_in.is_none() {
+            config.scram_stand_in = crate::channel::random_octets().map(StandInSecret::new);
+        }
         Server {
             config: Arc::new(config),
             tls: None,

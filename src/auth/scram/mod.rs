@@ -33,6 +33,49 @@ use alloc::vec::Vec;
 use bytes::Bytes;
 use core::fmt;
 
+/// A server's secret for SCRAM exchanges with users it does not have:
+/// the salt such a user is sent is derived from it and the name, so that it
+/// is the same for a name at every attempt, as a real user's is, yet cannot
+/// be worked out without the secret (RFC 5802 §9: a server should not tell
+/// which users exist).
+///
+/// Without one a server derives that salt from the name alone, which
+/// anyone who knows this library can compute and so tell unknown users
+/// from real ones. Fill it with random bytes, kept for the server's
+/// lifetime (the tokio driver does so when none is set), or with a secret
+/// kept across restarts so that the salts stay the same across them too.
+///
+/// ```
+/// use smtpwire::auth::StandInSecret;
+/// use smtpwire::server::ServerConfig;
+/// use smtpwire::Text;
+///
+/// let mut config = ServerConfig::new(Text::from_static("mx.example.org"));
+/// config.scram_stand_in = Some(StandInSecret::new([7; 32]));
+/// // Never shown in logs.
+/// assert_eq!(format!("{:?}", config.scram_stand_in), "Some(StandInSecret(..))");
+/// ```
+#[derive(Clone, PartialEq, Eq)]
+pub struct StandInSecret([u8; 32]);
+
+impl StandInSecret {
+    /// A secret of 32 octets (an HMAC key as long as SHA-256's output).
+    pub fn new(octets: [u8; 32]) -> Self {
+        StandInSecret(octets)
+    }
+
+    /// The secret's octets.
+    pub fn octets(&self) -> &[u8; 32] {
+        &self.0
+    }
+}
+
+impl fmt::Debug for StandInSecret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("StandInSecret(..)")
+    }
+}
+
 /// The fewest PBKDF2 iterations accepted (RFC 7677 §4: at least 4096).
 pub const MIN_ITERATIONS: u32 = 4096;
 

@@ -4,7 +4,9 @@
 use super::keys::{proof_verifies, server_signature};
 use super::messages::{self, CbindFlag};
 use super::prep::saslprep;
-use super::{ChannelBinding, ScramError, ScramHash, ScramUser, StoredKeys, MIN_ITERATIONS};
+use super::{
+    ChannelBinding, ScramError, ScramHash, ScramUser, StandInSecret, StoredKeys, MIN_ITERATIONS,
+};
 use crate::Text;
 use alloc::boxed::Box;
 use alloc::string::String;
@@ -56,6 +58,8 @@ pub(crate) struct ScramServer {
     plus: bool,
     /// The connection's binding when the server offers `-PLUS`.
     channel_binding: Option<ChannelBinding>,
+    /// What unknown users' salts are derived from, when the server has it.
+    stand_in: Option<StandInSecret>,
     state: State,
 }
 
@@ -72,8 +76,14 @@ impl ScramServer {
             hash,
             plus,
             channel_binding,
+            stand_in: None,
             state: State::AwaitingClientFirst,
         }
+    }
+
+    /// Derives unknown users' salts from `secret`.
+    pub(crate) fn set_stand_in_secret(&mut self, secret: &StandInSecret) {
+        self.stand_in = Some(secret.clone());
     }
 
     /// Takes one decoded client message.
@@ -186,9 +196,11 @@ impl ScramServer {
     }
 
     fn stand_in_salt(&self, username: &Text) -> Vec<u8> {
-        let mut salt = self
-            .hash
-            .hmac(b"smtpwire SCRAM unknown user", &[username.as_bytes()]);
+        let key = match &self.stand_in {
+            Some(secret) => &secret.octets()[..],
+            None => b"smtpwire SCRAM unknown user",
+        };
+        let mut salt = self.hash.hmac(key, &[username.as_bytes()]);
         salt.truncate(STAND_IN_SALT);
         salt
     }

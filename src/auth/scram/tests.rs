@@ -480,14 +480,39 @@ fn wrong_password_and_unknown_user_fail_alike() {
 
 #[test]
 fn unknown_users_get_the_same_salt_each_time() {
-    let salt_for = |nonce: &str| {
-        let first = b64("n,,n=nobody,r=abc");
+    let salt_for = |name: &str, secret: Option<[u8; 32]>, nonce: &str| {
+        let first = b64(&alloc::format!("n,,n={name},r=abc"));
         let (mut server, _) =
             ServerAuth::start(&Mechanism::ScramSha256, Some(first.as_bytes())).unwrap();
+        if let Some(secret) = secret {
+            server.set_stand_in_secret(&StandInSecret::new(secret));
+        }
         let server_first = unb64(&challenge(server.supply_keys(None, nonce).unwrap()));
         String::from(server_first.split(',').nth(1).unwrap())
     };
-    assert_eq!(salt_for("one"), salt_for("two"));
+    assert_eq!(
+        salt_for("nobody", None, "one"),
+        salt_for("nobody", None, "two")
+    );
+    // With a secret: the same for a name every time, another for another
+    // name or secret, and not the salt anyone can derive without it.
+    let ours = Some([1; 32]);
+    assert_eq!(
+        salt_for("nobody", ours, "one"),
+        salt_for("nobody", ours, "two")
+    );
+    assert_ne!(
+        salt_for("nobody", ours, "one"),
+        salt_for("someone", ours, "one")
+    );
+    assert_ne!(
+        salt_for("nobody", ours, "one"),
+        salt_for("nobody", Some([2; 32]), "one")
+    );
+    assert_ne!(
+        salt_for("nobody", ours, "one"),
+        salt_for("nobody", None, "one")
+    );
 }
 
 /// Feeds client-first, then (when it gets that far) client-final, and

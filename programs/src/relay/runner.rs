@@ -613,9 +613,13 @@ impl Runner {
         } else {
             book.throttled.remove(&queued.name);
         }
+        let before = queued.clone();
         let queued = self
             .record(queued, settled, paced_until, relayed, &content, throttled)
             .await;
+        if !needs_writing(&before, &queued, unix_now()) {
+            return;
+        }
         if let Err(error) = self.persist(&queued) {
             eprintln!("queue: {}: cannot write it back: {error}", queued.name);
             book.held.insert(queued.name.clone(), (queued, claim));
@@ -882,6 +886,21 @@ fn looped(content: &[u8]) -> bool {
     received >= MAX_HOPS
 }
 
+/// Whether a message's entry, `before` a scan took it up and `after`, must
+/// be written back: not when all that changed is that it is due now, as a
+/// message held back from the scan (its next hop's round still out) comes
+/// back. It is due after a restart all the same, and writing every held
+/// message at every scan kept the runner from handing back the messages
+/// that were out, one write per held message per scan.
+fn needs_writing(before: &Queued, after: &Queued, now: u64) -> bool {
+    let still_due = after.next_attempt <= now.max(before.next_attempt);
+    let as_before = Queued {
+        next_attempt: before.next_attempt,
+        ..after.clone()
+    };
+    !still_due || as_before != *before || after.pending().next().is_none()
+}
+
 /// Gives an outcome's recipient's pending entry `standing`, and the
 /// outcome as its last error unless it was delivered; returns that entry's
 /// index. The outcome was logged when it came.
@@ -970,4 +989,44 @@ fn log_attempt(queued: &Queued, outcome: &Settled<Recipient>) {
         },
         "delivery"
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::queue::Recipient as QueuedRecipient;
+    use super::*;
+    use smtpwire::{ForwardPath, ReversePath};
+
+    fn queued(next_attempt: u64) -> Queued {
+        Queued {
+            name: "1.M2P3Q4.host".into(),
+            from: ReversePath::Null,
+            dsn: Default::default(),
+            recipients: vec![QueuedRecipient::new(
+                ForwardPath::parse("<b@example.net>").unwrap(),
+            )],
+            first_attempt: 0,
+            attempts: 0,
+            next_attempt,
+            warned: false,
+        }
+    }
+
+    #[test]
+    fn a_message_held_back_as_it_was_is_not_written_again() {
+        let now = 1_000;
+        // Due before the scan, due now after it: nothing to write.
+        assert!(!needs_writing(&queued(900), &queued(now), now));
+        assert!(!needs_writing(&queued(900), &queued(900), now));
+        // Put off to later, tried, or done: written.
+        assert!(needs_writing(&queued(900), &queued(now + 60), now));
+        let tried = Queued {
+            attempts: 1,
+            ..queued(now)
+        };
+        assert!(needs_writing(&queued(900), &tried, now));
+        let mut done = queued(now);
+        done.recipients[0].standing = Standing::Delivered;
+        assert!(needs_writing(&queued(900), &done, now));
+    }
 }

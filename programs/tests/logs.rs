@@ -3,6 +3,10 @@
 //! the TLS version and cipher, the AUTH user and why it closed, and the
 //! same counted in the metrics file.
 
+// Shared with the other test files, each of which uses a part.
+#[allow(dead_code)]
+mod support;
+
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 
@@ -144,49 +148,7 @@ fn a_session_is_logged_as_json_and_counted_in_the_metrics_file() {
 
 const RELAY: &str = env!("CARGO_BIN_EXE_smtpwire-relay");
 
-/// A program started by the test, stopped however the test ends.
-struct Started(std::process::Child);
-
-impl Drop for Started {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// A program's stderr lines, read on a thread.
-struct Log(std::sync::mpsc::Receiver<String>);
-
-impl Log {
-    fn of(child: &mut std::process::Child) -> Log {
-        let (lines, log) = std::sync::mpsc::channel();
-        let stderr = BufReader::new(child.stderr.take().unwrap());
-        std::thread::spawn(move || {
-            for line in stderr.lines().map_while(Result::ok) {
-                if lines.send(line).is_err() {
-                    return;
-                }
-            }
-        });
-        Log(log)
-    }
-
-    /// The next line, waiting up to ten seconds for it.
-    fn next(&self) -> String {
-        let wait = std::time::Duration::from_secs(10);
-        self.0.recv_timeout(wait).expect("a log line in time")
-    }
-
-    /// The address on the first line starting with `prefix`, as in
-    /// `SMTP on 127.0.0.1:2525, …`.
-    fn address(&self, prefix: &str) -> String {
-        loop {
-            if let Some(rest) = self.next().strip_prefix(prefix) {
-                return rest.split(',').next().unwrap().to_string();
-            }
-        }
-    }
-}
+use support::program::Running;
 
 /// A message through `relay` from alice@example.org to `to`, with `header`
 /// on top.
@@ -227,34 +189,44 @@ fn relay_message(relay: &str, to: &str, header: &str) {
 fn the_relay_logs_each_recipient_outcome_once_as_json() {
     let dir = std::env::temp_dir().join(format!("smtpwire-relay-logs-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
-    let mut sink = Started(
-        Command::new(SERVER)
-            .args(["--listen", "127.0.0.1:0", "--no-tls", "--maildir"])
-            .arg(dir.join("maildir"))
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap(),
+    let maildir = dir.join("maildir");
+    let sink = Running::start(
+        SERVER,
+        &[
+            "--listen",
+            "127.0.0.1:0",
+            "--no-tls",
+            "--maildir",
+            maildir.to_str().unwrap(),
+        ],
+        None,
     );
-    let sink_address = Log::of(&mut sink.0).address("SMTP on ");
-    let mut relay = Started(
-        Command::new(RELAY)
-            .args([
-                "--listen",
-                "127.0.0.1:0",
-                "--no-tls",
-                "--retry-initial",
-                "1",
-            ])
-            .args(["--log-format", "json", "--queue"])
-            .arg(dir.join("queue"))
-            .args(["--mx", &format!("example.net={sink_address}")])
-            .args(["--mx", &format!("example.org={sink_address}")])
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap(),
+    let sink_address = sink.address("SMTP on ");
+    let queue = dir.join("queue");
+    let (to_net, to_org) = (
+        format!("example.net={sink_address}"),
+        format!("example.org={sink_address}"),
     );
-    let log = Log::of(&mut relay.0);
-    let relay_address = log.address("relay on ");
+    let relay = Running::start(
+        RELAY,
+        &[
+            "--listen",
+            "127.0.0.1:0",
+            "--no-tls",
+            "--retry-initial",
+            "1",
+            "--log-format",
+            "json",
+            "--queue",
+            queue.to_str().unwrap(),
+            "--mx",
+            &to_net,
+            "--mx",
+            &to_org,
+        ],
+        None,
+    );
+    let relay_address = relay.address("relay on ");
 
     relay_message(&relay_address, "bob@example.net", "");
     relay_message(
@@ -264,7 +236,7 @@ fn the_relay_logs_each_recipient_outcome_once_as_json() {
     );
     let mut deliveries = Vec::new();
     while deliveries.len() < 3 {
-        let line = log.next();
+        let line = relay.next_line();
         let event: serde_json::Value = serde_json::from_str(&line)
             .unwrap_or_else(|error| panic!("not JSON ({error}): {line}"));
         if event["message"] == "delivery" {

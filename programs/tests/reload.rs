@@ -12,11 +12,10 @@ use std::io::{BufRead, BufReader, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::os::unix::net::UnixDatagram;
 use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStderr, Command, Stdio};
-use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use base64::Engine;
+use support::program::Running;
 
 const SERVER: &str = env!("CARGO_BIN_EXE_smtpwire-server");
 const RELAY: &str = env!("CARGO_BIN_EXE_smtpwire-relay");
@@ -41,70 +40,6 @@ impl Scratch {
 impl Drop for Scratch {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-/// A program started for a test, its log lines read as they come, and
-/// killed when the test ends, however it ends.
-struct Running {
-    child: Child,
-    log: mpsc::Receiver<String>,
-}
-
-impl Running {
-    fn start(program: &str, arguments: &[&str], notify: Option<&Path>) -> Running {
-        let mut command = Command::new(program);
-        command.args(arguments).stderr(Stdio::piped());
-        if let Some(socket) = notify {
-            command.env("NOTIFY_SOCKET", socket);
-        }
-        let mut child = command.spawn().unwrap();
-        let (lines, log) = mpsc::channel();
-        let stderr: ChildStderr = child.stderr.take().unwrap();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                if lines.send(line).is_err() {
-                    return;
-                }
-            }
-        });
-        Running { child, log }
-    }
-
-    /// Sends SIGHUP, and returns the log line that says how it went.
-    fn hang_up(&self) -> String {
-        let pid = self.child.id().to_string();
-        assert!(Command::new("kill")
-            .args(["-HUP", &pid])
-            .status()
-            .unwrap()
-            .success());
-        self.line_with(&["reloaded ", "reload refused"])
-    }
-
-    /// Waits up to ten seconds for a log line holding `text`.
-    fn line_containing(&self, text: &str) -> String {
-        self.line_with(&[text])
-    }
-
-    /// Waits up to ten seconds for a log line holding one of `texts`.
-    fn line_with(&self, texts: &[&str]) -> String {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match self.log.recv_timeout(left) {
-                Ok(line) if texts.iter().any(|text| line.contains(text)) => return line,
-                Ok(_) => {}
-                Err(_) => panic!("no log line with {texts:?} in time"),
-            }
-        }
-    }
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 

@@ -14,6 +14,7 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 pub mod dns;
+pub mod program;
 pub mod relay;
 pub mod reports;
 pub mod secure;

@@ -11,6 +11,8 @@ use std::process::{Command, Output, Stdio};
 #[allow(dead_code)]
 mod support;
 
+use support::Scratch;
+
 /// A program with flags that set something of every kind it has, the
 /// required ones included.
 const PROGRAMS: [(&str, &[&str]); 4] = [
@@ -80,26 +82,11 @@ fn stdout_of(output: &Output) -> String {
     String::from_utf8(output.stdout.clone()).unwrap()
 }
 
-/// A directory of one test's own, removed when dropped.
-struct Scratch(PathBuf);
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-fn scratch(test: &str) -> Scratch {
-    let dir = std::env::temp_dir().join(format!("smtpwire-config-{test}-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    Scratch(dir)
-}
-
 /// For each program, the printed settings name every flag (set or as a
 /// comment) and, read back from a file, print the same again.
 #[test]
 fn the_printed_settings_read_back_the_same_for_every_program() {
-    let scratch = scratch("printed");
+    let scratch = Scratch::new("config-printed");
     for (index, (program, flags)) in PROGRAMS.iter().enumerate() {
         let mut arguments = flags.to_vec();
         arguments.push("--check-config");
@@ -189,7 +176,7 @@ fn the_example_settings_files_are_valid() {
 /// and its line; so does a value of the wrong kind.
 #[test]
 fn an_unknown_key_is_refused_with_its_line() {
-    let scratch = scratch("unknown");
+    let scratch = Scratch::new("config-unknown");
     let (server, _) = PROGRAMS[0];
     let file = scratch.0.join("unknown.toml");
     std::fs::write(
@@ -221,7 +208,7 @@ fn an_unknown_key_is_refused_with_its_line() {
 /// file's.
 #[test]
 fn flags_override_the_file() {
-    let scratch = scratch("override");
+    let scratch = Scratch::new("config-override");
     let (relay, _) = PROGRAMS[1];
     let file = scratch.0.join("relay.toml");
     std::fs::write(
@@ -250,7 +237,7 @@ fn flags_override_the_file() {
 /// store from the file.
 #[test]
 fn a_server_runs_from_its_settings_file() {
-    let scratch = scratch("server");
+    let scratch = Scratch::new("config-server");
     let (server, _) = PROGRAMS[0];
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()

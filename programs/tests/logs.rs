@@ -149,6 +149,7 @@ fn a_session_is_logged_as_json_and_counted_in_the_metrics_file() {
 const RELAY: &str = env!("CARGO_BIN_EXE_smtpwire-relay");
 
 use support::program::Running;
+use support::Scratch;
 
 /// A message through `relay` from alice@example.org to `to`, with `header`
 /// on top.
@@ -187,9 +188,8 @@ fn relay_message(relay: &str, to: &str, header: &str) {
 /// delivered in turn.
 #[test]
 fn the_relay_logs_each_recipient_outcome_once_as_json() {
-    let dir = std::env::temp_dir().join(format!("smtpwire-relay-logs-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let maildir = dir.join("maildir");
+    let scratch = Scratch::new("relay-logs");
+    let maildir = scratch.path("maildir");
     let sink = Running::start(
         SERVER,
         &[
@@ -202,7 +202,7 @@ fn the_relay_logs_each_recipient_outcome_once_as_json() {
         None,
     );
     let sink_address = sink.address("SMTP on ");
-    let queue = dir.join("queue");
+    let queue = scratch.path("queue");
     let (to_net, to_org) = (
         format!("example.net={sink_address}"),
         format!("example.org={sink_address}"),
@@ -243,8 +243,7 @@ fn the_relay_logs_each_recipient_outcome_once_as_json() {
             deliveries.push(event);
         }
     }
-    drop((relay, sink));
-    let _ = std::fs::remove_dir_all(&dir);
+    drop((relay, sink, scratch));
 
     let outcome = |to: &str| {
         let mut found = deliveries.iter().filter(|event| event["to"] == to);

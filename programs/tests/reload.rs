@@ -9,46 +9,23 @@
 mod support;
 
 use std::io::{BufRead, BufReader, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpStream};
 use std::os::unix::net::UnixDatagram;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use base64::Engine;
 use support::program::Running;
+use support::Scratch;
 
 const SERVER: &str = env!("CARGO_BIN_EXE_smtpwire-server");
 const RELAY: &str = env!("CARGO_BIN_EXE_smtpwire-relay");
 
-/// A directory of one test's own, removed when dropped.
-struct Scratch(PathBuf);
-
-impl Scratch {
-    fn new(test: &str) -> Scratch {
-        let dir =
-            std::env::temp_dir().join(format!("smtpwire-reload-{test}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        Scratch(dir)
-    }
-
-    fn path(&self, name: &str) -> PathBuf {
-        self.0.join(name)
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+/// Where `program` listens, from its log line starting with `prefix`:
+/// each program is given port 0, so that tests running at once never
+/// reach for the same port.
+fn listening(program: &Running, prefix: &str) -> SocketAddr {
+    program.address(prefix).parse().unwrap()
 }
 
 /// One SMTP conversation, a command and its reply at a time.
@@ -136,9 +113,7 @@ fn wait_for_delivery(maildir: &Path, count: usize) {
 /// log; systemd is told `RELOADING=1` (with the time) and `READY=1`.
 #[test]
 fn the_server_takes_users_rules_and_limits_on_sighup() {
-    let scratch = Scratch::new("server");
-    let port = free_port();
-    let address = SocketAddr::from(([127, 0, 0, 1], port));
+    let scratch = Scratch::new("reload-server");
     let users = scratch.path("users");
     std::fs::write(&users, "alice:old-secret\n").unwrap();
     let settings = scratch.path("server.toml");
@@ -154,7 +129,7 @@ fn the_server_takes_users_rules_and_limits_on_sighup() {
         )
         .unwrap()
     };
-    write_settings(&address.to_string(), "gone@mx.test", 100);
+    write_settings("127.0.0.1:0", "gone@mx.test", 100);
     let notify_path = scratch.path("notify");
     let manager = UnixDatagram::bind(&notify_path).unwrap();
     manager
@@ -165,6 +140,7 @@ fn the_server_takes_users_rules_and_limits_on_sighup() {
         &["--config", settings.to_str().unwrap()],
         Some(&notify_path),
     );
+    let address = listening(&server, "SMTP on ");
     let mut datagram = [0; 512];
     let length = manager.recv(&mut datagram).expect("no READY=1");
     assert!(datagram[..length].starts_with(b"READY=1\n"));
@@ -219,23 +195,19 @@ fn the_server_takes_users_rules_and_limits_on_sighup() {
 /// the settings it had.
 #[test]
 fn a_broken_reload_changes_nothing() {
-    let scratch = Scratch::new("broken");
-    let port = free_port();
-    let address = SocketAddr::from(([127, 0, 0, 1], port));
+    let scratch = Scratch::new("reload-broken");
     let users = scratch.path("users");
     std::fs::write(&users, "alice:secret\n").unwrap();
     let settings = scratch.path("server.toml");
-    let base = format!(
-        "listen = \"{address}\"\ndiscard = true\nno-tls = true\nallow-cleartext-auth = true\n\
-         unknown-recipient = [\"gone@mx.test\"]\n"
-    );
+    let base = "listen = \"127.0.0.1:0\"\ndiscard = true\nno-tls = true\n\
+                allow-cleartext-auth = true\nunknown-recipient = [\"gone@mx.test\"]\n";
     std::fs::write(
         &settings,
         format!("{base}users = \"{}\"\n", users.display()),
     )
     .unwrap();
     let server = Running::start(SERVER, &["--config", settings.to_str().unwrap()], None);
-    server.line_containing("Ctrl-C stops");
+    let address = listening(&server, "SMTP on ");
 
     std::fs::write(&settings, format!("{base}users = [\n")).unwrap();
     let logged = server.hang_up();
@@ -261,45 +233,48 @@ fn a_broken_reload_changes_nothing() {
 /// before went to the first.
 #[test]
 fn the_relay_takes_a_new_route_on_sighup() {
-    let scratch = Scratch::new("relay");
-    let (first_port, second_port, relay_port) = (free_port(), free_port(), free_port());
-    let mut sinks = Vec::new();
-    for (port, name) in [(first_port, "first"), (second_port, "second")] {
-        let maildir = scratch.path(name);
-        sinks.push(Running::start(
-            SERVER,
-            &[
-                "--listen",
-                &format!("127.0.0.1:{port}"),
-                "--no-tls",
-                "--maildir",
-                maildir.to_str().unwrap(),
-            ],
-            None,
-        ));
-    }
+    let scratch = Scratch::new("reload-relay");
+    let sinks: Vec<(Running, SocketAddr)> = ["first", "second"]
+        .into_iter()
+        .map(|name| {
+            let maildir = scratch.path(name);
+            let sink = Running::start(
+                SERVER,
+                &[
+                    "--listen",
+                    "127.0.0.1:0",
+                    "--no-tls",
+                    "--maildir",
+                    maildir.to_str().unwrap(),
+                ],
+                None,
+            );
+            let address = listening(&sink, "SMTP on ");
+            (sink, address)
+        })
+        .collect();
     let settings = scratch.path("relay.toml");
-    let write_settings = |port: u16| {
+    let write_settings = |next_hop: SocketAddr| {
         std::fs::write(
             &settings,
             format!(
-                "listen = \"127.0.0.1:{relay_port}\"\nqueue = \"{}\"\nno-tls = true\n\
-                 interval = 0.1\nmx = [\"example.net=127.0.0.1:{port}\"]\n",
+                "listen = \"127.0.0.1:0\"\nqueue = \"{}\"\nno-tls = true\n\
+                 interval = 0.1\nmx = [\"example.net={next_hop}\"]\n",
                 scratch.path("queue").display()
             ),
         )
         .unwrap()
     };
-    write_settings(first_port);
+    write_settings(sinks[0].1);
     let relay = Running::start(RELAY, &["--config", settings.to_str().unwrap()], None);
-    let relay_address = SocketAddr::from(([127, 0, 0, 1], relay_port));
+    let relay_address = listening(&relay, "relay on ");
 
     let mut dialog = Dialog::open(relay_address);
     assert_eq!(dialog.code("EHLO client.test"), 250);
     assert!(dialog.send("one@example.net").starts_with("250 "));
     wait_for_delivery(&scratch.path("first"), 1);
 
-    write_settings(second_port);
+    write_settings(sinks[1].1);
     let logged = relay.hang_up();
     assert!(
         logged.contains("reloaded") && logged.contains("changed=mx"),
@@ -315,8 +290,7 @@ fn the_relay_takes_a_new_route_on_sighup() {
 /// file's modification time says nothing changed (a copy that kept it).
 #[test]
 fn the_relay_reads_its_rewriting_table_again_on_sighup() {
-    let scratch = Scratch::new("relay-table");
-    let relay_port = free_port();
+    let scratch = Scratch::new("reload-relay-table");
     let table = scratch.path("table");
     std::fs::write(&table, "refuse old@example.net\n").unwrap();
     let modified = std::fs::metadata(&table).unwrap().modified().unwrap();
@@ -324,7 +298,7 @@ fn the_relay_reads_its_rewriting_table_again_on_sighup() {
     std::fs::write(
         &settings,
         format!(
-            "listen = \"127.0.0.1:{relay_port}\"\nqueue = \"{}\"\nno-tls = true\n\
+            "listen = \"127.0.0.1:0\"\nqueue = \"{}\"\nno-tls = true\n\
              rewrite-table = \"{}\"\nmx = [\"example.net=127.0.0.1:1\"]\n",
             scratch.path("queue").display(),
             table.display()
@@ -332,7 +306,7 @@ fn the_relay_reads_its_rewriting_table_again_on_sighup() {
     )
     .unwrap();
     let relay = Running::start(RELAY, &["--config", settings.to_str().unwrap()], None);
-    let mut dialog = Dialog::open(SocketAddr::from(([127, 0, 0, 1], relay_port)));
+    let mut dialog = Dialog::open(listening(&relay, "relay on "));
     assert_eq!(dialog.code("EHLO client.test"), 250);
     assert_eq!(dialog.code("MAIL FROM:<sender@example.org>"), 250);
     assert_eq!(dialog.code("RCPT TO:<old@example.net>"), 550);

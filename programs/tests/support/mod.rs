@@ -354,6 +354,21 @@ pub fn relay_settings(
 /// A scratch directory, removed when dropped.
 pub struct Scratch(pub PathBuf);
 
+impl Scratch {
+    /// A new empty directory for the test `name` of this process.
+    pub fn new(name: &str) -> Scratch {
+        let dir = std::env::temp_dir().join(format!("smtpwire-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        Scratch(dir)
+    }
+
+    /// `name` in the directory.
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.0.join(name)
+    }
+}
+
 impl Drop for Scratch {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.0);

@@ -69,7 +69,12 @@ impl Running {
             match self.log.recv_timeout(left) {
                 Ok(line) if texts.iter().any(|text| line.contains(text)) => return line,
                 Ok(_) => {}
-                Err(_) => panic!("no log line with {texts:?} in time"),
+                Err(mpsc::RecvTimeoutError::Timeout) => {
+                    panic!("no log line with {texts:?} in time")
+                }
+                Err(mpsc::RecvTimeoutError::Disconnected) => {
+                    panic!("the program ended before a log line with {texts:?}")
+                }
             }
         }
     }

@@ -7,8 +7,9 @@
 //!
 //! For each corpus and each way a server reads commands — the whole stream at
 //! once, 4 KiB reads, and lines already framed — the report times smtpwire
-//! (`LineFramer` and `Command::parse`) and smtp-proto (`RequestReceiver` over
-//! the stream, `Request::parse` per line) in interleaved rounds, alternating
+//! (`LineFramer::next_framed` and `Command::parse_framed` over the stream, as
+//! its server session reads, and `Command::parse` per line) and smtp-proto
+//! (`RequestReceiver` over the stream, `Request::parse` per line) in interleaved rounds, alternating
 //! which goes first, and prints the best time per command of each, their
 //! ratio, and the median and middle half of the per-round ratios. It also counts
 //! the allocations per command in the steady state. Criterion's own
@@ -21,7 +22,7 @@ use bytes::Bytes;
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use smtpwire::framing::{LineEndPolicy, LineFramer};
 use smtpwire::limits::DEFAULT_MAX_COMMAND_LINE;
-use smtpwire::Command;
+use smtpwire::{Command, ParseOptions};
 use stats_alloc::{Region, StatsAlloc, INSTRUMENTED_SYSTEM};
 use std::alloc::System;
 use std::hint::black_box;
@@ -108,15 +109,16 @@ impl Corpus {
     }
 }
 
-/// smtpwire as a server reads commands: the framer fed `read`-sized pieces,
-/// each line parsed as it comes out.
+/// smtpwire as its server session reads commands: the framer fed
+/// `read`-sized pieces, each line parsed where it lies as it comes out.
 fn smtpwire_stream(stream: &[u8], read: usize) -> usize {
     let mut framer = LineFramer::new(DEFAULT_MAX_COMMAND_LINE, LineEndPolicy::Strict);
+    let options = ParseOptions::default();
     let mut ok = 0;
     for piece in stream.chunks(read) {
         framer.push(piece);
-        while let Some(line) = framer.next_line() {
-            ok += usize::from(Command::parse(&line.expect("valid line")).is_ok());
+        while let Some(line) = framer.next_framed() {
+            ok += usize::from(Command::parse_framed(line.expect("valid line"), &options).is_ok());
         }
     }
     ok
@@ -166,11 +168,14 @@ fn allocations(corpus: &Corpus) {
     }
     let parse = region.change().allocations;
     let mut framer = LineFramer::new(DEFAULT_MAX_COMMAND_LINE, LineEndPolicy::Strict);
+    let options = ParseOptions::default();
     let drain = |framer: &mut LineFramer| {
         for piece in corpus.stream.chunks(READ) {
             framer.push(piece);
-            while let Some(line) = framer.next_line() {
-                black_box(Command::parse(&line.expect("valid line")).expect("valid"));
+            while let Some(line) = framer.next_framed() {
+                black_box(
+                    Command::parse_framed(line.expect("valid line"), &options).expect("valid"),
+                );
             }
         }
     };

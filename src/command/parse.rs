@@ -5,6 +5,7 @@ use crate::address::domain::{scan_domain, scan_host};
 use crate::address::mailbox::{scan_forward_path, scan_reverse_path};
 use crate::address::{no_case, octet, octets1, piece, AddressError};
 use crate::auth::Mechanism;
+use crate::framing::FramedLine;
 use crate::params::{MailParameters, RcptParameters};
 use crate::text::check_line_text;
 use bytes::Bytes;
@@ -146,6 +147,36 @@ impl Command {
     /// Parses one command line, without its CRLF. The text in the result
     /// shares `line`'s buffer.
     pub fn parse_with(line: &Bytes, options: &ParseOptions) -> Result<Command, CommandError> {
+        Command::parse_in(line, line, options)
+    }
+
+    /// Parses a line lent out by [`LineFramer::next_framed`]: the text in
+    /// the result shares the framer's buffer, and the line itself is never
+    /// made into a [`Bytes`] of its own.
+    ///
+    /// ```
+    /// use smtpwire::framing::{LineFramer, LineEndPolicy};
+    /// use smtpwire::command::ParseOptions;
+    /// use smtpwire::Command;
+    ///
+    /// let mut framer = LineFramer::new(512, LineEndPolicy::Strict);
+    /// framer.push(b"RCPT TO:<bob@example.net>\r\n");
+    /// let line = framer.next_framed().unwrap().unwrap();
+    /// let command = Command::parse_framed(line, &ParseOptions::default()).unwrap();
+    /// assert_eq!(command.to_string(), "RCPT TO:<bob@example.net>");
+    /// ```
+    ///
+    /// [`LineFramer::next_framed`]: crate::framing::LineFramer::next_framed
+    pub fn parse_framed(
+        line: FramedLine<'_>,
+        options: &ParseOptions,
+    ) -> Result<Command, CommandError> {
+        Command::parse_in(line.block(), line.as_bytes(), options)
+    }
+
+    /// Parses `line`, a slice of `src` that pieces of the result share.
+    #[inline]
+    fn parse_in(src: &Bytes, line: &[u8], options: &ParseOptions) -> Result<Command, CommandError> {
         check_line_text(line)?;
         let mut input: &[u8] = line;
         if options.allow_trailing_whitespace {
@@ -157,11 +188,11 @@ impl Command {
             return Err(CommandError::Empty);
         }
         let (verb, rest) = input.split_at(verb_len(input));
-        let parser = LineParser { src: line, options };
+        let parser = LineParser { src, options };
         let Some(known) = known_verb(verb) else {
             let args = parser.optional_arg(rest, "unknown command")?;
             return Ok(Command::Unknown {
-                verb: UnknownVerb(piece(line, verb)),
+                verb: UnknownVerb(piece(src, verb)),
                 args,
             });
         };

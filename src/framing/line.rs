@@ -52,13 +52,17 @@ pub enum FrameError {
 /// ```
 #[derive(Debug, Clone)]
 pub struct LineFramer {
-    /// Complete lines split off `buf` in one piece, each ending in LF, not
-    /// yet handed out. They come before everything in `buf`.
+    /// Complete lines split off `buf` in one piece, each ending in LF. Those
+    /// from `ready_at` on are not yet handed out; they come before
+    /// everything in `buf`.
     ///
     /// Handing lines out as slices of one shared block costs one reference
     /// count update per line, where splitting each off the buffer would cost
-    /// several.
+    /// several; lent out in place ([`next_framed`](Self::next_framed)) they
+    /// cost none.
     ready: Bytes,
+    /// Where the lines of `ready` not yet handed out begin.
+    ready_at: usize,
     buf: BytesMut,
     /// Bytes at the front of `buf` already known to hold no LF.
     scanned: usize,
@@ -72,6 +76,55 @@ pub struct LineFramer {
     discarding: bool,
 }
 
+/// A complete line lent out by [`LineFramer::next_framed`], without its line
+/// ending, still inside the framer's buffer.
+///
+/// Reading it costs nothing; [`to_bytes`](Self::to_bytes) (or a value parsed
+/// from it, such as [`Command::parse_framed`](crate::Command::parse_framed))
+/// shares the buffer rather than copying.
+///
+/// ```
+/// use smtpwire::framing::{LineFramer, LineEndPolicy};
+///
+/// let mut framer = LineFramer::new(512, LineEndPolicy::Strict);
+/// framer.push(b"NOOP\r\nQUIT\r\n");
+/// let line = framer.next_framed().unwrap().unwrap();
+/// assert_eq!(line.as_bytes(), b"NOOP");
+/// assert_eq!(line.to_bytes(), "NOOP");
+/// ```
+#[derive(Debug, Clone, Copy)]
+pub struct FramedLine<'a> {
+    /// The block of whole lines the line is part of.
+    block: &'a Bytes,
+    /// The line, a slice of `block`.
+    text: &'a [u8],
+}
+
+impl<'a> FramedLine<'a> {
+    /// The line's octets, without its line ending.
+    pub fn as_bytes(&self) -> &'a [u8] {
+        self.text
+    }
+
+    /// The line as [`Bytes`] sharing the framer's buffer.
+    pub fn to_bytes(&self) -> Bytes {
+        self.block.slice_ref(self.text)
+    }
+
+    /// The block the line is a slice of, for parsers that take pieces of it.
+    pub(crate) fn block(&self) -> &'a Bytes {
+        self.block
+    }
+}
+
+impl core::ops::Deref for FramedLine<'_> {
+    type Target = [u8];
+
+    fn deref(&self) -> &[u8] {
+        self.text
+    }
+}
+
 impl LineFramer {
     /// A framer for lines of at most `max_line` octets including the CRLF.
     ///
@@ -79,6 +132,7 @@ impl LineFramer {
     pub fn new(max_line: usize, policy: LineEndPolicy) -> Self {
         LineFramer {
             ready: Bytes::new(),
+            ready_at: 0,
             buf: BytesMut::new(),
             scanned: 0,
             never_returned: 0,
@@ -111,37 +165,65 @@ impl LineFramer {
     // rather than through memory: measurably faster per line.
     #[inline]
     pub fn next_line(&mut self) -> Option<Result<Bytes, FrameError>> {
-        if self.ready.is_empty() {
-            return self.next_buffered_line();
-        }
-        // A ready block ends in LF, so the search cannot fail.
-        let lf = memchr::memchr(b'\n', &self.ready).unwrap_or(self.ready.len() - 1);
-        Some(self.take_ready_line(lf))
-    }
-
-    /// Hands out the first line of `ready`, whose LF is at `lf`.
-    #[inline]
-    fn take_ready_line(&mut self, lf: usize) -> Result<Bytes, FrameError> {
-        let crlf = lf > 0 && self.ready[lf - 1] == b'\r';
-        let content_len = if crlf { lf - 1 } else { lf };
-        let line = match self.refusal(lf + 1, crlf) {
-            Some(error) => Err(error),
-            // The last line takes the block itself: no reference count update.
-            None if lf + 1 == self.ready.len() => {
-                let mut line = core::mem::take(&mut self.ready);
-                line.truncate(content_len);
-                return Ok(line);
-            }
-            None => Ok(self.ready.slice(..content_len)),
+        let (start, end) = match self.next_span()? {
+            Ok(span) => span,
+            Err(error) => return Some(Err(error)),
         };
-        self.ready.advance(lf + 1);
-        line
+        if self.ready_at < self.ready.len() {
+            return Some(Ok(self.ready.slice(start..end)));
+        }
+        // The last line takes the block itself: no reference count update.
+        let mut line = core::mem::take(&mut self.ready);
+        self.ready_at = 0;
+        line.truncate(end);
+        line.advance(start);
+        Some(Ok(line))
     }
 
-    /// Looks for lines in `buf`; when there are some, splits them off into a
-    /// ready block and hands out the first.
+    /// The next complete line as [`next_line`](Self::next_line) frames it,
+    /// lent out in place rather than handed over: no reference count is
+    /// touched until the caller keeps a piece of it. This is how the server
+    /// session reads commands.
+    ///
+    /// `None` means the buffer holds no complete line yet: push more input.
+    #[inline]
+    pub fn next_framed(&mut self) -> Option<Result<FramedLine<'_>, FrameError>> {
+        Some(self.next_span()?.map(|(start, end)| FramedLine {
+            block: &self.ready,
+            text: &self.ready[start..end],
+        }))
+    }
+
+    /// Where the next line is in `ready`, without its line ending, once it
+    /// is marked handed out.
+    #[inline]
+    fn next_span(&mut self) -> Option<Result<(usize, usize), FrameError>> {
+        if self.ready_at == self.ready.len() {
+            if let Err(error) = self.split_ready_block()? {
+                return Some(Err(error));
+            }
+        }
+        let start = self.ready_at;
+        let rest = &self.ready[start..];
+        // A ready block ends in LF, so the search cannot fail.
+        let lf = memchr::memchr(b'\n', rest).unwrap_or(rest.len() - 1);
+        let crlf = lf > 0 && rest[lf - 1] == b'\r';
+        let content_len = if crlf { lf - 1 } else { lf };
+        self.ready_at += lf + 1;
+        Some(match self.refusal(lf + 1, crlf) {
+            Some(error) => Err(error),
+            None => Ok((start, start + content_len)),
+        })
+    }
+
+    /// Looks for lines in `buf`; when there are some, splits them off into
+    /// the ready block, which has no line left.
     #[cold]
-    fn next_buffered_line(&mut self) -> Option<Result<Bytes, FrameError>> {
+    fn split_ready_block(&mut self) -> Option<Result<(), FrameError>> {
+        // Lines handed out keep their block alive on their own; letting go
+        // of it here lets `buf` reuse its space when it is the last holder.
+        self.ready = Bytes::new();
+        self.ready_at = 0;
         if self.discarding {
             return None;
         }
@@ -173,7 +255,7 @@ impl LineFramer {
         };
         self.ready = self.buf.split_to(block_end + 1).freeze();
         self.never_returned = self.never_returned.min(self.buf.len());
-        Some(self.take_ready_line(lf))
+        Some(Ok(()))
     }
 
     /// Why [`next_line`](Self::next_line) refuses a line of `len` octets,
@@ -211,7 +293,7 @@ impl LineFramer {
 
     /// Bytes pushed but not yet framed.
     pub fn buffered(&self) -> usize {
-        self.ready.len() + self.buf.len()
+        self.ready.len() - self.ready_at + self.buf.len()
     }
 
     /// Whether an over-long line is being dropped.
@@ -226,8 +308,11 @@ impl LineFramer {
     /// the buffer on the next [`next_line`](Self::next_line).
     pub fn buffer_mut(&mut self) -> &mut BytesMut {
         self.scanned = 0;
-        if !self.ready.is_empty() {
+        if self.ready_at < self.ready.len() {
             self.return_ready();
+        } else {
+            self.ready = Bytes::new();
+            self.ready_at = 0;
         }
         &mut self.buf
     }
@@ -242,8 +327,9 @@ impl LineFramer {
     #[cold]
     fn return_ready(&mut self) {
         let ready = core::mem::take(&mut self.ready);
-        let mut joined = BytesMut::with_capacity(ready.len() + self.buf.len());
-        joined.extend_from_slice(&ready);
+        let unread = &ready[core::mem::take(&mut self.ready_at)..];
+        let mut joined = BytesMut::with_capacity(unread.len() + self.buf.len());
+        joined.extend_from_slice(unread);
         joined.extend_from_slice(&self.buf);
         self.never_returned = self.buf.len();
         self.buf = joined;
@@ -401,6 +487,26 @@ mod tests {
     }
 
     #[test]
+    fn lent_lines_share_the_buffer_and_let_it_be_reused() {
+        let mut framer = LineFramer::new(512, LineEndPolicy::Strict);
+        framer.push(b"NOOP\r\nRCPT TO:<a@b>\r\nQU");
+        let first = framer.next_framed().unwrap().unwrap();
+        assert_eq!(first.as_bytes(), b"NOOP");
+        let start = first.as_ptr();
+        let second = framer.next_framed().unwrap().unwrap().to_bytes();
+        assert_eq!(second, "RCPT TO:<a@b>");
+        assert!(framer.next_framed().is_none());
+        assert_eq!(framer.buffered(), 2);
+        drop(second);
+        // With every line let go, pushing moves the unframed rest to the
+        // front of the same allocation rather than growing a new one.
+        framer.push(b"IT\r\n");
+        assert_eq!(framer.buf.as_ptr(), start);
+        assert_eq!(&*framer.next_framed().unwrap().unwrap(), b"QUIT");
+        assert_eq!(framer.buffered(), 0);
+    }
+
+    #[test]
     fn refused_lines_inside_a_ready_block() {
         let out = frame_chunks(
             &[b"NOOP\r\n0123456789\r\nBARE\nQUIT\r\n"],
@@ -423,6 +529,7 @@ mod tests {
     enum Step {
         Push(Vec<u8>),
         NextLine,
+        NextFramed,
         /// Take this many bytes through `buffer_mut`.
         Take(usize),
     }
@@ -475,7 +582,7 @@ mod tests {
         prop_oneof![
             proptest::collection::vec(byte, 0..40).prop_map(Step::Push),
             Just(Step::NextLine),
-            Just(Step::NextLine),
+            Just(Step::NextFramed),
             (0usize..12).prop_map(Step::Take),
         ]
     }
@@ -514,6 +621,13 @@ mod tests {
                     }
                     Step::NextLine => {
                         let line = framer.next_line().map(|r| r.map(|b| b.to_vec()));
+                        prop_assert_eq!(line, model.next_line());
+                    }
+                    Step::NextFramed => {
+                        let line = framer.next_framed().map(|r| r.map(|line| {
+                            assert_eq!(line.to_bytes(), line.as_bytes());
+                            line.to_vec()
+                        }));
                         prop_assert_eq!(line, model.next_line());
                     }
                     Step::Take(n) => {

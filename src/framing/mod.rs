@@ -8,5 +8,5 @@
 mod line;
 mod reply;
 
-pub use line::{FrameError, LineEndPolicy, LineFramer};
+pub use line::{FrameError, FramedLine, LineEndPolicy, LineFramer};
 pub use reply::{ReplyAssembler, ReplyLimits};

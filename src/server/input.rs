@@ -30,7 +30,7 @@ impl ServerSession {
             Phase::Data => self.read_data(),
             Phase::Chunk => self.read_chunk(),
             Phase::SkipChunk { .. } => self.skip_chunk(),
-            Phase::Refused | Phase::Commands | Phase::Auth(_) => match self.input.next_line() {
+            Phase::Refused | Phase::Commands | Phase::Auth(_) => match self.read_line() {
                 Some(line) => {
                     self.handle_line(line);
                     Progress::Advanced
@@ -38,6 +38,27 @@ impl ServerSession {
                 None => self.end_of_input(),
             },
         }
+    }
+
+    /// Takes the next line out of the framer: a command is parsed where the
+    /// line lies, so only what the command keeps shares the buffer.
+    fn read_line(&mut self) -> Option<Line> {
+        let in_auth = matches!(self.phase, Phase::Auth(_));
+        Some(match self.input.next_framed()? {
+            Err(error) => Line::Unframed(error),
+            Ok(line) if in_auth => Line::AuthResponse(line.to_bytes()),
+            Ok(line) => match Command::parse_framed(line, &self.config.parse_options) {
+                Ok(command) => {
+                    let foreign =
+                        matches!(command, Command::Unknown { .. }) && foreign::is_foreign(&line);
+                    Line::Command { command, foreign }
+                }
+                Err(error) => Line::Invalid {
+                    line: line.to_bytes(),
+                    error,
+                },
+            },
+        })
     }
 
     /// Nothing complete is buffered: wait, or finish if the peer is gone.
@@ -73,35 +94,35 @@ impl ServerSession {
         }
     }
 
-    fn handle_line(&mut self, line: Result<Bytes, FrameError>) {
+    fn handle_line(&mut self, line: Line) {
         self.next_request();
-        let line = match line {
-            Ok(line) => line,
-            Err(FrameError::TooLong { .. }) => return self.line_error(replies::LINE_TOO_LONG),
-            Err(FrameError::BareLineFeed) => return self.line_error(replies::BARE_LF_COMMAND),
-        };
-        if matches!(self.phase, Phase::Auth(_)) {
-            // RFC 4954 §4: the client answers one challenge and waits for
-            // the next.
-            if self.out_of_sync(true) {
+        let (command, foreign) = match line {
+            Line::Command { command, foreign } => (command, foreign),
+            Line::Unframed(FrameError::TooLong { .. }) => {
+                return self.line_error(replies::LINE_TOO_LONG)
+            }
+            Line::Unframed(FrameError::BareLineFeed) => {
+                return self.line_error(replies::BARE_LF_COMMAND)
+            }
+            Line::AuthResponse(line) => {
+                // RFC 4954 §4: the client answers one challenge and waits
+                // for the next.
+                if self.out_of_sync(true) {
+                    return;
+                }
+                if let Phase::Auth(exchange) = &mut self.phase {
+                    let step = exchange.respond(&line);
+                    self.continue_auth(step);
+                }
                 return;
             }
-            if let Phase::Auth(exchange) = &mut self.phase {
-                let step = exchange.respond(&line);
-                return self.continue_auth(step);
-            }
-        }
-        let command = match Command::parse_with(&line, &self.config.parse_options) {
-            Ok(command) => command,
-            Err(err) => return self.parse_error(&line, &err),
+            Line::Invalid { line, error } => return self.parse_error(&line, &error),
         };
         // After a refused greeting every command but QUIT gets the same
         // 503, whatever it looks like.
         if !matches!(self.phase, Phase::Refused) {
-            if let Command::Unknown { .. } = command {
-                if foreign::is_foreign(&line) {
-                    return self.fail(replies::NOT_SMTP, CloseReason::NotSmtp);
-                }
+            if foreign {
+                return self.fail(replies::NOT_SMTP, CloseReason::NotSmtp);
             }
             if self.out_of_sync(self.ends_group(&command)) {
                 return;
@@ -350,4 +371,17 @@ impl ServerSession {
             })
         });
     }
+}
+
+/// A line of the command phases, out of the framer.
+enum Line {
+    /// A line the framer refused.
+    Unframed(FrameError),
+    /// A line inside an AUTH exchange, which is no command.
+    AuthResponse(Bytes),
+    /// A command; `foreign` when it is an unknown verb on a line of another
+    /// protocol (HTTP, a header field).
+    Command { command: Command, foreign: bool },
+    /// A line that is not a valid command.
+    Invalid { line: Bytes, error: CommandError },
 }

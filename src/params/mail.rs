@@ -339,7 +339,17 @@ impl MailParameters {
     }
 
     /// Parses ` keyword[=value]…` (empty, or starting with a space).
+    #[inline]
     pub(crate) fn parse(src: &Bytes, input: &[u8], extra_spaces: bool) -> Result<Self, ParamError> {
+        // Most commands come without parameters: no call for those.
+        if input.is_empty() {
+            return Ok(MailParameters::default());
+        }
+        Self::parse_listed(src, input, extra_spaces)
+    }
+
+    /// [`parse`](Self::parse) for a non-empty list.
+    fn parse_listed(src: &Bytes, input: &[u8], extra_spaces: bool) -> Result<Self, ParamError> {
         let mut params = MailParameters::default();
         for_each_param(input, extra_spaces, |raw| params.apply(src, raw))?;
         Ok(params)

@@ -251,7 +251,17 @@ impl RcptParameters {
     }
 
     /// Parses ` keyword[=value]…` (empty, or starting with a space).
+    #[inline]
     pub(crate) fn parse(src: &Bytes, input: &[u8], extra_spaces: bool) -> Result<Self, ParamError> {
+        // Most commands come without parameters: no call for those.
+        if input.is_empty() {
+            return Ok(RcptParameters::default());
+        }
+        Self::parse_listed(src, input, extra_spaces)
+    }
+
+    /// [`parse`](Self::parse) for a non-empty list.
+    fn parse_listed(src: &Bytes, input: &[u8], extra_spaces: bool) -> Result<Self, ParamError> {
         let mut params = RcptParameters::default();
         for_each_param(input, extra_spaces, |raw| params.apply(src, raw))?;
         Ok(params)

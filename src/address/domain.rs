@@ -490,6 +490,7 @@ impl From<AddressLiteral> for Host {
 mod tests {
     use super::*;
     use alloc::string::ToString;
+    use alloc::vec;
     use alloc::vec::Vec;
     use proptest::prelude::*;
 
@@ -519,6 +520,11 @@ mod tests {
                 prop_oneof![
                     Just(&b"a"[..]), Just(&b"-"[..]), Just(&b"."[..]), Just(&b">"[..]),
                     Just("ü".as_bytes()), Just(&b"x"[..]),
+                    // Each side of the label class's boundaries.
+                    Just(&b"Z0"[..]), Just(&b"9z"[..]), Just(&b"A"[..]),
+                    Just(&b"/"[..]), Just(&b":"[..]), Just(&b"@"[..]), Just(&b"["[..]),
+                    Just(&b"`"[..]), Just(&b"{"[..]), Just(&b","[..]), Just(&b"\0"[..]),
+                    Just(&b"\x7f"[..]), Just(&b"\x80"[..]), Just(&b"\xff"[..]),
                 ],
                 0..300,
             ),

@@ -154,27 +154,31 @@ pub(crate) fn local_part(input: &[u8]) -> Parsed<'_, &[u8]> {
 /// followed by an atom: `a.` and `a..b` are faults, not a shorter match.
 ///
 /// Nearly every local part is a plain dot-string, which one pass over its
-/// atext and dots reads whole; only a dot looks back at the atom it ends.
-/// This pass stays hand-written: the rule as a loop over [`atom`] alone made
-/// a whole `RCPT TO:<user0.name@example.com>` 6 % slower. Whatever the pass
+/// atext and dots reads whole, noting without a branch whether an atom is
+/// empty: a branch taken at each dot was mispredicted once per atom. This
+/// pass stays hand-written: the rule as a loop over [`atom`] alone made a
+/// whole `RCPT TO:<user0.name@example.com>` 6 % slower. Whatever the pass
 /// is not sure of is read by the rule as written, [`dot_string_by_atom`],
 /// which also names the fault.
 #[inline]
 fn dot_string(input: &[u8]) -> Parsed<'_, &[u8]> {
-    let mut atom_start = 0;
+    // A dot bars a dot next (an empty atom); the string starts as an atom
+    // does after a dot.
+    let mut after_dot = class::DOT;
+    let mut fault = 0;
     let mut end = input.len();
     for (at, &byte) in input.iter().enumerate() {
-        if !class::is(byte, class::ATEXT) {
-            if byte != b'.' || at == atom_start {
-                end = at;
-                break;
-            }
-            atom_start = at + 1;
+        let classes = class::of(byte);
+        if classes & (class::ATEXT | class::DOT) == 0 {
+            end = at;
+            break;
         }
+        fault |= classes & after_dot;
+        after_dot = classes & class::DOT;
     }
-    // A dot that ended the scan, or ended it by being last, left an empty atom.
     match (input.get(..end), input.get(end..)) {
-        (Some(string), Some(rest)) if end > atom_start => Ok((rest, string)),
+        // Nor may the last atom be empty.
+        (Some(string), Some(rest)) if fault | after_dot == 0 => Ok((rest, string)),
         _ => dot_string_by_atom(input),
     }
 }

@@ -215,6 +215,8 @@ pub(crate) mod class {
     pub(crate) const ATEXT: u8 = 2;
     /// The dot that joins labels and atoms.
     pub(crate) const DOT: u8 = 4;
+    /// The hyphen, which a label may not start or end with.
+    pub(crate) const HYPHEN: u8 = 8;
 
     const fn table() -> [u8; 256] {
         let mut table = [0u8; 256];
@@ -238,6 +240,9 @@ pub(crate) mod class {
             if b == b'.' {
                 table[byte] |= DOT;
             }
+            if b == b'-' {
+                table[byte] |= HYPHEN;
+            }
             byte += 1;
         }
         table
@@ -248,7 +253,13 @@ pub(crate) mod class {
     /// Whether `byte` is in `class`.
     #[inline]
     pub(crate) fn is(byte: u8, class: u8) -> bool {
-        TABLE[usize::from(byte)] & class != 0
+        of(byte) & class != 0
+    }
+
+    /// Every class `byte` is in.
+    #[inline]
+    pub(crate) fn of(byte: u8) -> u8 {
+        TABLE[usize::from(byte)]
     }
 
     /// How many bytes at the start of `input` are in `class`.

@@ -658,3 +658,58 @@ fn parsed_text_shares_the_line() {
         line[33..].as_ptr()
     );
 }
+
+#[test]
+fn the_verb_table_knows_each_verb_in_any_case_and_nothing_else() {
+    use super::parse::{known_verb, Verb};
+    let names: [(&str, Verb); 16] = [
+        ("MAIL", Verb::Mail),
+        ("RCPT", Verb::Rcpt),
+        ("EHLO", Verb::Ehlo),
+        ("DATA", Verb::Data),
+        ("RSET", Verb::Rset),
+        ("QUIT", Verb::Quit),
+        ("BDAT", Verb::Bdat),
+        ("NOOP", Verb::Noop),
+        ("HELO", Verb::Helo),
+        ("LHLO", Verb::Lhlo),
+        ("AUTH", Verb::Auth),
+        ("VRFY", Verb::Vrfy),
+        ("EXPN", Verb::Expn),
+        ("HELP", Verb::Help),
+        ("ETRN", Verb::Etrn),
+        ("STARTTLS", Verb::StartTls),
+    ];
+    for (name, verb) in names {
+        // Every mix of cases: one bit per letter.
+        for mask in 0u32..1 << name.len() {
+            let mixed: String = name
+                .chars()
+                .enumerate()
+                .map(|(i, c)| {
+                    if mask & 1 << i != 0 {
+                        c.to_ascii_lowercase()
+                    } else {
+                        c
+                    }
+                })
+                .collect();
+            assert_eq!(known_verb(mixed.as_bytes()), Some(verb), "{mixed}");
+        }
+    }
+    // Every four-letter word one byte away from a verb is another verb or
+    // none: the table matches whole words, not slots.
+    for (name, _) in names {
+        for at in 0..name.len() {
+            for byte in 0..=255u8 {
+                let mut near = name.as_bytes().to_vec();
+                near[at] = byte;
+                let expected = names
+                    .iter()
+                    .find(|(other, _)| other.as_bytes().eq_ignore_ascii_case(&near))
+                    .map(|&(_, verb)| verb);
+                assert_eq!(known_verb(&near), expected, "{near:?}");
+            }
+        }
+    }
+}

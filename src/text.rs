@@ -250,10 +250,25 @@ mod tests {
         fn one_pass_check_agrees_with_two_passes(
             bytes in prop::collection::vec(
                 prop_oneof![Just(b'\r'), Just(b'\n'), Just(0u8), 0x20u8..0x7f, any::<u8>()],
-                0..40,
+                0..100,
             )
         ) {
             prop_assert_eq!(check_line_text(&bytes), two_pass(&bytes));
+        }
+
+        #[test]
+        fn a_single_fault_is_found_wherever_it_is(
+            len in 0usize..150,
+            at in any::<prop::sample::Index>(),
+            fault in prop_oneof![Just(b'\r'), Just(b'\n'), Just(0u8), 0x80u8..=0xff],
+        ) {
+            let mut bytes = alloc::vec![b'x'; len];
+            prop_assert_eq!(check_line_text(&bytes), Ok(()));
+            if len > 0 {
+                bytes[at.index(len)] = fault;
+                prop_assert!(check_line_text(&bytes).is_err());
+                prop_assert_eq!(check_line_text(&bytes), two_pass(&bytes));
+            }
         }
     }
 

@@ -713,3 +713,22 @@ fn the_verb_table_knows_each_verb_in_any_case_and_nothing_else() {
         }
     }
 }
+
+#[test]
+fn orcpt_address_types_are_ascii_atoms() {
+    let Command::Rcpt { params, .. } = roundtrip(
+        "RCPT TO:<a@b> ORCPT=x-local!#$%&'*+-/?^_`{|}~1;a@b",
+        "RCPT TO:<a@b> ORCPT=x-local!#$%&'*+-/?^_`{|}~1;a@b",
+    ) else {
+        panic!()
+    };
+    // Every atext but `=`, which no esmtp-value holds.
+    assert!(matches!(
+        params.orcpt.unwrap().addr_type(),
+        OrcptType::Other(atom) if atom.as_str() == "x-local!#$%&'*+-/?^_`{|}~1"
+    ));
+    for bad in ["x.y", "x(y)", "x@y", "ünï", "x\"y", "x,y", ""] {
+        let line = alloc::format!("RCPT TO:<a@b> ORCPT={bad};a@b");
+        assert!(parse(&line).is_err(), "{line}");
+    }
+}

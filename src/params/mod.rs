@@ -472,3 +472,66 @@ fn write_param(f: &mut fmt::Formatter<'_>, param: fmt::Arguments<'_>) -> fmt::Re
     f.write_str(" ")?;
     f.write_fmt(param)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloc::vec::Vec;
+
+    const ALL: [Keyword; 13] = [
+        Keyword::Size,
+        Keyword::Body,
+        Keyword::SmtpUtf8,
+        Keyword::Ret,
+        Keyword::Envid,
+        Keyword::Auth,
+        Keyword::MtPriority,
+        Keyword::HoldFor,
+        Keyword::HoldUntil,
+        Keyword::By,
+        Keyword::RequireTls,
+        Keyword::Notify,
+        Keyword::Orcpt,
+    ];
+
+    #[test]
+    fn each_keyword_is_known_in_any_case_and_nothing_near_it() {
+        for keyword in ALL {
+            let name = keyword.as_str().as_bytes();
+            for mask in 0u32..1 << name.len() {
+                let mixed: Vec<u8> = name
+                    .iter()
+                    .enumerate()
+                    .map(|(i, &b)| {
+                        if mask & 1 << i != 0 {
+                            b.to_ascii_lowercase()
+                        } else {
+                            b
+                        }
+                    })
+                    .collect();
+                assert_eq!(Keyword::identify(&mixed), Some(keyword), "{mixed:?}");
+            }
+            // Any one octet changed, added or taken away is another name.
+            for at in 0..name.len() {
+                for byte in (b'0'..=b'9')
+                    .chain(b'A'..=b'Z')
+                    .chain(b'a'..=b'z')
+                    .chain([b'-'])
+                {
+                    let mut near = name.to_vec();
+                    near[at] = byte;
+                    let expected = ALL
+                        .into_iter()
+                        .find(|k| k.as_str().as_bytes().eq_ignore_ascii_case(&near));
+                    assert_eq!(Keyword::identify(&near), expected, "{near:?}");
+                }
+                let mut shorter = name.to_vec();
+                shorter.remove(at);
+                assert_eq!(Keyword::identify(&shorter), None, "{shorter:?}");
+            }
+            assert_eq!(Keyword::identify(&[name, b"X"].concat()), None);
+        }
+        assert_eq!(Keyword::identify(b""), None);
+    }
+}

@@ -3,7 +3,7 @@
 use super::{
     for_each_param, set_once, whole, write_param, Keyword, ParamError, Parameter, Parsed, RawParam,
 };
-use crate::address::{no_case, octet, octets1, piece};
+use crate::address::{class, no_case, octet, octets1, piece};
 use crate::limits::MAX_ORCPT_LEN;
 use crate::xtext::{decode_text, decode_utf8_addr_text, Utf8AddrXtext, Xtext};
 use crate::Text;
@@ -208,8 +208,7 @@ impl Orcpt {
 /// `addr-type = atom` (RFC 3461 §4.2), the atom of RFC 5322 §3.2.3 in ASCII:
 /// the part before the `;`.
 fn addr_type(input: &[u8]) -> Parsed<'_, &[u8]> {
-    octets1(|byte: u8| byte.is_ascii_alphanumeric() || b"!#$%&'*+-/=?^_`{|}~".contains(&byte))
-        .parse(input)
+    octets1(|byte: u8| byte.is_ascii() && class::is(byte, class::ATEXT)).parse(input)
 }
 
 impl fmt::Display for Orcpt {

@@ -1,5 +1,6 @@
-//! The line framer yields the same lines however the input is split, and never
-//! holds more than one line limit of unframed bytes.
+//! The line framer yields the same lines however the input is split, lent
+//! in place or handed over, and never holds more than one line limit of
+//! unframed bytes.
 
 use smtpwire::framing::{LineEndPolicy, LineFramer};
 
@@ -13,22 +14,32 @@ pub fn check(data: &[u8]) {
     } else {
         LineEndPolicy::AllowBareLf
     };
-    let whole = frame(&[input], max_line, policy);
+    let whole = frame(&[input], max_line, policy, false);
     let bytewise: Vec<&[u8]> = input.chunks(1).collect();
-    assert_eq!(frame(&bytewise, max_line, policy), whole);
+    assert_eq!(frame(&bytewise, max_line, policy, false), whole);
+    assert_eq!(frame(&[input], max_line, policy, true), whole);
+    assert_eq!(frame(&bytewise, max_line, policy, true), whole);
 }
 
 fn frame(
     chunks: &[&[u8]],
     max_line: usize,
     policy: LineEndPolicy,
+    lent: bool,
 ) -> Vec<Result<Vec<u8>, smtpwire::framing::FrameError>> {
     let mut framer = LineFramer::new(max_line, policy);
     let mut lines = Vec::new();
     for chunk in chunks {
         framer.push(chunk);
-        while let Some(line) = framer.next_line() {
-            let line = line.map(|l| l.to_vec());
+        loop {
+            let line = if lent {
+                framer.next_framed().map(|line| line.map(|l| l.to_vec()))
+            } else {
+                framer.next_line().map(|line| line.map(|l| l.to_vec()))
+            };
+            let Some(line) = line else {
+                break;
+            };
             if let Ok(content) = &line {
                 assert!(content.len() < max_line);
                 assert!(!content.contains(&b'\n'));

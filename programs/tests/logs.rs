@@ -190,18 +190,7 @@ fn relay_message(relay: &str, to: &str, header: &str) {
 fn the_relay_logs_each_recipient_outcome_once_as_json() {
     let scratch = Scratch::new("relay-logs");
     let maildir = scratch.path("maildir");
-    let sink = Running::start(
-        SERVER,
-        &[
-            "--listen",
-            "127.0.0.1:0",
-            "--no-tls",
-            "--maildir",
-            maildir.to_str().unwrap(),
-        ],
-        None,
-    );
-    let sink_address = sink.address("SMTP on ");
+    let (sink, sink_address) = Running::maildir_sink(&maildir);
     let queue = scratch.path("queue");
     let (to_net, to_org) = (
         format!("example.net={sink_address}"),

@@ -237,20 +237,8 @@ fn the_relay_takes_a_new_route_on_sighup() {
     let sinks: Vec<(Running, SocketAddr)> = ["first", "second"]
         .into_iter()
         .map(|name| {
-            let maildir = scratch.path(name);
-            let sink = Running::start(
-                SERVER,
-                &[
-                    "--listen",
-                    "127.0.0.1:0",
-                    "--no-tls",
-                    "--maildir",
-                    maildir.to_str().unwrap(),
-                ],
-                None,
-            );
-            let address = listening(&sink, "SMTP on ");
-            (sink, address)
+            let (sink, address) = Running::maildir_sink(&scratch.path(name));
+            (sink, address.parse().unwrap())
         })
         .collect();
     let settings = scratch.path("relay.toml");

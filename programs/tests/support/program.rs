@@ -79,6 +79,16 @@ impl Running {
         }
     }
 
+    /// `smtpwire-server` taking mail into `maildir` over plain SMTP on a
+    /// port of its own, and the address it listens on.
+    pub fn maildir_sink(maildir: &Path) -> (Running, String) {
+        let maildir = maildir.to_str().unwrap();
+        let arguments = ["--listen", "127.0.0.1:0", "--no-tls", "--maildir", maildir];
+        let sink = Running::start(env!("CARGO_BIN_EXE_smtpwire-server"), &arguments, None);
+        let address = sink.address("SMTP on ");
+        (sink, address)
+    }
+
     /// The address on the first log line starting with `prefix`, as the
     /// programs report where they listen (`SMTP on 127.0.0.1:2525, …`).
     pub fn address(&self, prefix: &str) -> String {

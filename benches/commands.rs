@@ -9,11 +9,12 @@
 //! once, 4 KiB reads, and lines already framed — the report times smtpwire
 //! (`LineFramer::next_framed` and `Command::parse_framed` over the stream, as
 //! its server session reads, and `Command::parse` per line) and smtp-proto
-//! (`RequestReceiver` over the stream, `Request::parse` per line) in interleaved rounds, alternating
-//! which goes first, and prints the best time per command of each, their
-//! ratio, and the median and middle half of the per-round ratios. It also counts
-//! the allocations per command in the steady state. Criterion's own
-//! measurements follow, for `--save-baseline` and `--baseline` comparisons.
+//! (`RequestReceiver` over the stream, `Request::parse` per line) in
+//! interleaved rounds, alternating which goes first, and prints the best time
+//! per command of each, their ratio, and the median and middle half of the
+//! per-round ratios. It also counts the allocations per command in the steady
+//! state. Criterion's own measurements follow, for `--save-baseline` and
+//! `--baseline` comparisons.
 
 #[path = "corpus/commands.rs"]
 mod corpus;
